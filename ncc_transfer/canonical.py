@@ -1,0 +1,147 @@
+"""The canonical tables (design §3.4): column names, their order and their pandas types.
+
+Two shapes of each table exist in the pipeline:
+
+* **raw** frames come out of a route (files, or an MIS connector). Every column is text
+  (object dtype holding ``str`` or ``None``), exactly as the school's MIS supplied it, plus two
+  bookkeeping columns, ``_source`` (file or endpoint name) and ``_line`` (line number, element
+  position or record number as text), so validation messages can point at the record.
+* **canonical** frames come out of validation: typed, normalised, error records removed, and
+  carrying ``school_key``, ``laestab`` (and ``extracted_at`` for pupils).
+
+Only this module says which columns exist; everything else imports the lists from here.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+TABLES = ("pupils", "attendance", "exclusions")
+
+SCHOOL_COLUMNS = ["school_key", "laestab"]
+BOOKKEEPING_COLUMNS = ["_source", "_line"]
+
+# Contract columns (design §3.4), in order, without the school columns.
+PUPIL_COLUMNS = [
+    "upn",
+    "former_upn",
+    "surname",
+    "forename",
+    "middle_names",
+    "preferred_surname",
+    "preferred_forename",
+    "dob",
+    "sex",
+    "nc_year",
+    "enrol_status",
+    "entry_date",
+    "leaving_date",
+    "address_line1",
+    "town",
+    "postcode",
+]
+ATTENDANCE_COLUMNS = ["upn", "date", "session", "code"]
+EXCLUSION_COLUMNS = [
+    "upn",
+    "category",
+    "reason",
+    "reason_2",
+    "reason_3",
+    "start_date",
+    "start_session",
+    "sessions",
+    "end_date",
+]
+
+RAW_COLUMNS: dict[str, list[str]] = {
+    "pupils": PUPIL_COLUMNS,
+    "attendance": ATTENDANCE_COLUMNS,
+    "exclusions": EXCLUSION_COLUMNS,
+}
+
+# Columns a files-route CSV must have (design §3.2). `sessions` is required for suspensions only,
+# which is a record-level rule, not a column rule.
+REQUIRED_COLUMNS: dict[str, list[str]] = {
+    "pupils": ["upn", "surname", "forename", "dob", "sex"],
+    "attendance": ["upn", "date", "session", "code"],
+    "exclusions": ["upn", "category", "start_date"],
+}
+
+# Columns that identify one record; duplicates are a structural (blocking) problem.
+KEY_COLUMNS: dict[str, list[str]] = {
+    "pupils": ["upn"],
+    "attendance": ["upn", "date", "session"],
+    "exclusions": ["upn", "category", "start_date", "start_session"],
+}
+
+DATE_COLUMNS: dict[str, list[str]] = {
+    "pupils": ["dob", "entry_date", "leaving_date"],
+    "attendance": ["date"],
+    "exclusions": ["start_date", "end_date"],
+}
+INTEGER_COLUMNS: dict[str, list[str]] = {"pupils": [], "attendance": [], "exclusions": ["sessions"]}
+
+# Canonical column order per table, as stored in the warehouse.
+CANONICAL_COLUMNS: dict[str, list[str]] = {
+    "pupils": SCHOOL_COLUMNS + PUPIL_COLUMNS + ["extracted_at"],
+    "attendance": SCHOOL_COLUMNS + ATTENDANCE_COLUMNS,
+    "exclusions": SCHOOL_COLUMNS + EXCLUSION_COLUMNS,
+}
+
+VALIDATION_ISSUE_COLUMNS = [
+    "school_key",
+    "laestab",
+    "upn",  # null when the issue is not about one pupil
+    "dataset",  # pupils | attendance | exclusions
+    "record",  # stable identity of the record within (dataset, upn): '' for a pupil, a date, a code
+    "location",  # where to find it: "pupils.csv line 14", "ctf_2025.xml pupil 7"
+    "field",
+    "value",  # the offending value as supplied (text), or null
+    "rule",  # short stable rule name, e.g. "dob_not_a_date"
+    "severity",  # error (record not loaded) | warning (loaded, needs fixing)
+    "message",  # plain English: what is wrong and what to change, where in the MIS
+    "first_seen",
+    "last_seen",
+]
+
+
+def column_type(table: str, column: str) -> str:
+    """The pandas type a canonical column holds: 'date', 'int', 'timestamp' or 'text'."""
+    if column in DATE_COLUMNS.get(table, []):
+        return "date"
+    if column in INTEGER_COLUMNS.get(table, []):
+        return "int"
+    if column in ("extracted_at", "first_seen", "last_seen"):
+        return "timestamp"
+    return "text"
+
+
+def empty_raw(table: str) -> pd.DataFrame:
+    """A raw frame with no rows and every raw column (all text)."""
+    return pd.DataFrame({c: pd.Series(dtype=object) for c in RAW_COLUMNS[table] + BOOKKEEPING_COLUMNS})
+
+
+def empty_canonical(table: str) -> pd.DataFrame:
+    """A canonical frame with no rows and the right types."""
+    return coerce_types(table, pd.DataFrame({c: pd.Series(dtype=object) for c in CANONICAL_COLUMNS[table]}))
+
+
+def coerce_types(table: str, frame: pd.DataFrame) -> pd.DataFrame:
+    """Put a frame's canonical columns into their canonical pandas types, in canonical order.
+
+    Text stays object (str or None); dates become datetime64[ns] at midnight; integers become
+    nullable Int64. Values must already be valid: this is not where bad input is detected.
+    """
+    out = pd.DataFrame(index=frame.index)
+    for column in CANONICAL_COLUMNS[table]:
+        values = frame[column] if column in frame.columns else pd.Series(None, index=frame.index, dtype=object)
+        kind = column_type(table, column)
+        if kind == "date":
+            out[column] = pd.to_datetime(values, format="ISO8601").astype("datetime64[ns]").dt.normalize()
+        elif kind == "timestamp":
+            out[column] = pd.to_datetime(values).astype("datetime64[ns]")
+        elif kind == "int":
+            out[column] = pd.to_numeric(values).astype("Int64")
+        else:
+            out[column] = values.astype(object).where(values.notna(), None)
+    return out.reset_index(drop=True)
