@@ -1,0 +1,225 @@
+"""The ``ncc-transfer`` command (design §3.6).
+
+``run``  the nightly job for the registry's schools, recorded in the Dagster instance.
+         Exit 0 when every school loaded, 1 when any failed (the others still load), 2 on a usage
+         or registry error.
+``demo`` builds a synthetic LA under $NCC_HOME, runs the nightly job once, prints a summary.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import time
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+EXIT_OK, EXIT_SCHOOL_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+class UsageError(Exception):
+    """A problem with the command line or the registry: exit 2, nothing loaded."""
+
+
+@dataclass
+class NightResult:
+    lines: list[str]
+    run_ids: list[str]
+    failed: int
+    loaded: int
+    skipped: int
+    seconds: float
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return args.handler(args)
+    except UsageError as exc:
+        print(f"ncc-transfer: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ncc-transfer", description=__doc__.split("\n\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser("run", help="run the nightly job for the registry's schools")
+    run.add_argument("--school", action="append", default=[], metavar="KEY",
+                     help="only this school partition (<laestab>-<mis>); repeatable")
+    run.add_argument("--as-of", type=_iso_date, default=None, metavar="YYYY-MM-DD",
+                     help="the date the night's checks are made for (default today)")
+    run.set_defaults(handler=_cmd_run)
+
+    demo = commands.add_parser("demo", help="build a synthetic LA under $NCC_HOME and run the nightly job on it")
+    demo.add_argument("--seed", type=int, default=2026)
+    demo.add_argument("--schools", type=int, default=12, help="number of schools (default 12)")
+    demo.add_argument("--as-of", type=_iso_date, default=None, metavar="YYYY-MM-DD")
+    demo.add_argument("--force", action="store_true", help="replace a registry that is not a demo one")
+    demo.set_defaults(handler=_cmd_demo)
+
+    check = commands.add_parser("check-registry", help="validate the schools registry and list its schools")
+    check.set_defaults(handler=_cmd_check_registry)
+    return parser
+
+
+def _iso_date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date in the form YYYY-MM-DD") from None
+
+
+def _load_registry():
+    from .config import schools_file
+    from .registry import RegistryError, load_registry
+
+    try:
+        return load_registry(schools_file())
+    except RegistryError as exc:
+        raise UsageError(f"registry error: {exc}") from None
+
+
+def _cmd_check_registry(args: argparse.Namespace) -> int:
+    registry = _load_registry()
+    print(f"{registry.path}: {registry.la_name} ({registry.la_code}), {len(registry.schools)} schools, "
+          f"{len(registry.active_schools)} active")
+    for school in registry.schools:
+        print(f"  {school.key:<20} {'active  ' if school.active else 'inactive'} {school.name}")
+    return EXIT_OK
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    registry = _load_registry()
+    known = registry.by_key()
+    unknown = [k for k in args.school if k not in known]
+    if unknown:
+        raise UsageError(f"no school with key {', '.join(unknown)} in {registry.path} (see `ncc-transfer check-registry`)")
+    result = run_night(registry, schools=args.school, as_of=args.as_of)
+    for line in result.lines:
+        print(line)
+    print(f"{result.loaded} loaded, {result.failed} failed, {result.skipped} skipped in {result.seconds:.1f} s "
+          f"(Dagster run {', '.join(result.run_ids) or 'none'})")
+    return EXIT_SCHOOL_FAILED if result.failed else EXIT_OK
+
+
+def dagster_instance():
+    """The Dagster instance at $DAGSTER_HOME; without one, a persistent instance under $NCC_HOME."""
+    import dagster as dg
+
+    from .config import ncc_home
+
+    if not os.environ.get("DAGSTER_HOME"):
+        home = ncc_home() / "dagster_home"
+        home.mkdir(parents=True, exist_ok=True)
+        os.environ["DAGSTER_HOME"] = str(home)
+    return dg.DagsterInstance.get()
+
+
+def run_night(registry, schools: list[str] | None = None, as_of: date | None = None) -> NightResult:
+    """Run the nightly job in this process (one Dagster run per batch) and collect each school's outcome."""
+    from .config import warehouse_url
+    from .defs.automation import night_batches, range_tags, schools_per_run
+    from .defs.partitions import school_partitions, sync_partitions
+    from .definitions import defs
+    from .warehouse import open_warehouse
+
+    started = time.perf_counter()
+    instance = dagster_instance()
+    sync_partitions(instance, registry)
+    keys = list(instance.get_dynamic_partitions(school_partitions.name))
+    by_key = registry.by_key()
+    wanted = [k for k in keys if k in set(schools)] if schools else [k for k in keys if by_key[k].active]
+    if schools:
+        batches = _contiguous_ranges(keys, wanted)
+    else:
+        batches = night_batches(keys, registry, schools_per_run())
+    job = defs().resolve_job_def("nightly")
+    run_config = {"ops": {"school_extract": {"config": {"as_of": as_of.isoformat() if as_of else None}}}}
+    run_ids = []
+    for first, last in batches:
+        result = job.execute_in_process(instance=instance, tags=range_tags(first, last), run_config=run_config,
+                                        raise_on_error=False)
+        run_ids.append(result.run_id)
+
+    outcomes = _outcomes_for_runs(open_warehouse(warehouse_url()), run_ids)
+    lines, failed, loaded, skipped = [], 0, 0, 0
+    for key in wanted:
+        school = by_key[key]
+        if not school.active:
+            lines.append(f"{key:<20} skipped  inactive in the registry (active: false)")
+            skipped += 1
+            continue
+        outcome = outcomes.get(key)
+        if outcome is None:
+            lines.append(f"{key:<20} FAILED   no result recorded: the run stopped early (see the run in the Dagster UI)")
+            failed += 1
+        elif outcome["outcome"] == "loaded":
+            detail = json.loads(outcome["detail"])
+            rows = detail.get("rows", {})
+            lines.append(f"{key:<20} loaded   {rows.get('pupils', 0):,} pupils, {rows.get('attendance', 0):,} attendance, "
+                         f"{rows.get('exclusions', 0):,} exclusions; {detail.get('errors', 0)} errors, "
+                         f"{detail.get('warnings', 0)} warnings")
+            loaded += 1
+        else:
+            lines.append(f"{key:<20} FAILED   {outcome['message']}")
+            failed += 1
+    return NightResult(lines, run_ids, failed, loaded, skipped, time.perf_counter() - started)
+
+
+def _contiguous_ranges(keys: list[str], wanted: list[str]) -> list[tuple[str, str]]:
+    """Split the wanted keys into ranges of neighbours in partition order."""
+    chosen = set(wanted)
+    ranges, first, last = [], None, None
+    for key in keys:
+        if key in chosen:
+            first = first or key
+            last = key
+        elif first is not None:
+            ranges.append((first, last))
+            first = last = None
+    if first is not None:
+        ranges.append((first, last))
+    return ranges
+
+
+def _outcomes_for_runs(warehouse, run_ids: list[str]) -> dict[str, dict]:
+    if not run_ids:
+        return {}
+    placeholders = ", ".join("?" for _ in run_ids)
+    rows = warehouse.read(
+        f"SELECT school_key, outcome, detail, message FROM audit_log WHERE event = 'extraction' "
+        f"AND run_id IN ({placeholders}) ORDER BY at", run_ids)
+    return {row["school_key"]: row for row in rows.to_dict("records")}
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from .config import ncc_home
+    from .demo.generator import build_demo_la
+    from .summary import print_demo_summary
+
+    started = time.perf_counter()
+    home = ncc_home()
+    registry_file = home / "schools.yaml"
+    if registry_file.exists() and not (home / "demo_manifest.json").exists() and not args.force:
+        raise UsageError(f"{registry_file} exists and is not a demo registry; use another NCC_HOME or --force")
+    os.environ.pop("NCC_SCHOOLS_FILE", None)
+    print(f"Building the demo LA in {home} ...")
+    demo = build_demo_la(home, seed=args.seed, schools=args.schools, as_of=args.as_of)
+    registry = _load_registry()
+    print(f"Running the nightly job for {len(registry.active_schools)} active schools ...")
+    result = run_night(registry, as_of=demo.as_of)
+    for line in result.lines:
+        print("  " + line)
+    print_demo_summary(demo, result, seconds=time.perf_counter() - started)
+    return EXIT_OK if not result.failed else EXIT_SCHOOL_FAILED
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,130 @@
+"""The school tables: one step loads every school in the run, one partition per school.
+
+Run shape (README "How a night runs"): the nightly job is ONE run over a range of school partitions
+(``BackfillPolicy.single_run``) with the in-process executor, so a night costs one Python process
+however many schools there are. Inside, each school is loaded on its own by ``process_school``: a
+school that fails is caught, reported as a failed blocking check, and left out of the
+materialisations, while the others load. If any school failed, the step fails at the end, so the run
+shows as failed, those partitions show as failed in the UI, and the run-failure alert fires.
+
+Metadata and logs carry counts, rule names, file names and school keys only: never pupil data.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+import dagster as dg
+
+from ncc_transfer.canonical import TABLES
+from ncc_transfer.pipeline import FAILED, LOADED, SchoolOutcome, process_school, skipped_outcome
+
+from .partitions import school_partitions
+from .resources import NccSettings
+
+LONDON = ZoneInfo("Europe/London")
+ISSUES_ASSET = "validation_issues"
+
+TABLE_DESCRIPTIONS = {
+    "pupils": "Pupils on each school's roll, including leavers this year (design §3.4).",
+    "attendance": "Every AM/PM session mark, as the statutory code.",
+    "exclusions": "Suspensions, permanent and lunchtime exclusions.",
+    ISSUES_ASSET: "Record-level validation problems for each school to fix in its MIS.",
+}
+
+STRUCTURE_CHECK = "structure"
+RECORDS_CHECK = "records"
+
+
+class NightlyConfig(dg.Config):
+    as_of: str | None = None
+    """The date the night's checks are made for (YYYY-MM-DD); default today in Europe/London."""
+
+    def as_of_date(self) -> date:
+        return date.fromisoformat(self.as_of) if self.as_of else datetime.now(LONDON).date()
+
+
+@dg.multi_asset(
+    name="school_extract",
+    specs=[
+        dg.AssetSpec(table, partitions_def=school_partitions, skippable=True, group_name="school_data",
+                     kinds={"duckdb", "pandas"}, description=TABLE_DESCRIPTIONS[table])
+        for table in (*TABLES, ISSUES_ASSET)
+    ],
+    check_specs=[
+        spec
+        for table in TABLES
+        for spec in (
+            dg.AssetCheckSpec(STRUCTURE_CHECK, asset=table, blocking=True,
+                              description="Pandera model: required columns, types, no duplicate keys. Blocks the school's load."),
+            dg.AssetCheckSpec(RECORDS_CHECK, asset=table, blocking=False,
+                              description="Record-level rules; failures become rows of validation_issues."),
+        )
+    ],
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    op_tags={"ncc/stage": "extract"},
+)
+def school_extract(context: dg.AssetExecutionContext, config: NightlyConfig, ncc: NccSettings):
+    """Extract, validate and load each school in the run's partition range."""
+    registry = ncc.registry()
+    schools = registry.by_key()
+    warehouse = ncc.warehouse()
+    as_of = config.as_of_date()
+    outcomes: list[SchoolOutcome] = []
+    for key in context.partition_keys:
+        school = schools.get(key)
+        if school is None:
+            outcome = SchoolOutcome(key, key.split("-")[0], key.split("-", 1)[-1], FAILED,
+                                    message="not in the schools registry any more")
+        elif not school.active:
+            outcome = skipped_outcome(school)
+        else:
+            outcome = process_school(school, home=ncc.home_path(), warehouse=warehouse, as_of=as_of,
+                                     run_id=context.run_id)
+        _report(context, outcome)
+        outcomes.append(outcome)
+
+    failed = [o.school_key for o in outcomes if o.status == FAILED]
+    loaded = sum(o.status == LOADED for o in outcomes)
+    context.log.info(f"{loaded} schools loaded, {len(failed)} failed, {len(outcomes) - loaded - len(failed)} skipped")
+    if failed:
+        raise dg.Failure(
+            description=f"{len(failed)} of {len(outcomes)} schools failed: {', '.join(failed)}. "
+                        "The other schools loaded; each failed school kept its previous load.",
+            metadata={"failed_schools": failed, "loaded": loaded},
+        )
+
+
+def _report(context: dg.AssetExecutionContext, outcome: SchoolOutcome) -> None:
+    """Log one school's materialisations and check evaluations against its partition."""
+    key = outcome.school_key
+    if outcome.status == FAILED:
+        context.log.error(f"{key}: {outcome.message}")
+    for table in TABLES:
+        problems = outcome.structural.get(table, [])
+        if outcome.status == FAILED and not any(outcome.structural.values()):
+            problems = [outcome.message or "extract failed"]
+        if outcome.status != "skipped":
+            context.log_event(dg.AssetCheckEvaluation(
+                asset_key=dg.AssetKey(table), check_name=STRUCTURE_CHECK, passed=not problems, blocking=True,
+                severity=dg.AssetCheckSeverity.ERROR, partition=key,
+                metadata={"school": key, "problems": dg.MetadataValue.md("\n".join(f"- {p}" for p in problems) or "none")},
+            ))
+        if outcome.status == LOADED:
+            by_rule = outcome.issues_by_table.get(table, {})
+            context.log_event(dg.AssetCheckEvaluation(
+                asset_key=dg.AssetKey(table), check_name=RECORDS_CHECK, passed=not by_rule, blocking=False,
+                severity=dg.AssetCheckSeverity.WARN, partition=key,
+                metadata={"school": key, "issues": sum(by_rule.values()), "issues_by_rule": dg.MetadataValue.json(by_rule)},
+            ))
+            context.log_event(dg.AssetMaterialization(
+                asset_key=table, partition=key,
+                metadata={"dagster/row_count": outcome.rows.get(table, 0), "source": outcome.sources.get(table, "none")},
+            ))
+    if outcome.status != "skipped" and (outcome.status == LOADED or outcome.errors or outcome.warnings):
+        context.log_event(dg.AssetMaterialization(
+            asset_key=ISSUES_ASSET, partition=key,
+            metadata={"dagster/row_count": outcome.errors + outcome.warnings, "errors": outcome.errors,
+                      "warnings": outcome.warnings, "issues_by_rule": dg.MetadataValue.json(outcome.issues_by_rule)},
+        ))

@@ -1,0 +1,222 @@
+"""One school's nightly load, as plain Python: extract -> structural check -> validate -> load.
+
+Dagster calls ``process_school`` once per school partition (``defs/ingest.py``); tests and the
+benchmark can call it directly. Whatever goes wrong with one school is caught here and turned into a
+``SchoolOutcome``: the school's previous load stays in the warehouse, its problems go to
+``validation_issues`` (so the school is told), and the next school carries on.
+
+Nothing here logs or raises with pupil data: messages name files, lines, columns and rules only.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from . import schemas
+from .canonical import KEY_COLUMNS, TABLES, VALIDATION_ISSUE_COLUMNS
+from .files_route import ExtractFileError, RawExtract, read_school_folder
+from .registry import School
+from .validation import validate_extract
+from .warehouse import Warehouse
+
+log = logging.getLogger(__name__)
+
+LOADED, FAILED, SKIPPED = "loaded", "failed", "skipped"
+
+
+class RouteNotAvailable(Exception):
+    """The school's MIS route has no connector in this installation."""
+
+
+@dataclass
+class SchoolOutcome:
+    """What happened to one school tonight. Counts and descriptions only: no pupil data."""
+
+    school_key: str
+    laestab: str
+    route: str
+    status: str
+    rows: dict[str, int] = field(default_factory=dict)
+    issues_by_rule: dict[str, int] = field(default_factory=dict)
+    issues_by_table: dict[str, dict[str, int]] = field(default_factory=dict)
+    errors: int = 0
+    warnings: int = 0
+    structural: dict[str, list[str]] = field(default_factory=dict)
+    sources: dict[str, str] = field(default_factory=dict)
+    message: str | None = None
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.status != FAILED
+
+    def summary_line(self) -> str:
+        """One line per school for the command line."""
+        if self.status == SKIPPED:
+            return f"{self.school_key:<20} skipped  {self.message}"
+        if self.status == FAILED:
+            return f"{self.school_key:<20} FAILED   {self.message}"
+        counts = ", ".join(f"{self.rows.get(t, 0):,} {t}" for t in TABLES)
+        return f"{self.school_key:<20} loaded   {counts}; {self.errors} errors, {self.warnings} warnings"
+
+    def audit_row(self, run_id: str | None, at: datetime) -> dict[str, Any]:
+        return {
+            "at": at,
+            "event": "extraction",
+            "school_key": self.school_key,
+            "route": self.route,
+            "run_id": run_id,
+            "outcome": self.status,
+            "detail": {"rows": self.rows, "errors": self.errors, "warnings": self.warnings,
+                       "issues_by_rule": self.issues_by_rule, "sources": self.sources,
+                       "structural": self.structural, "seconds": round(self.seconds, 3)},
+            "message": self.message,
+        }
+
+
+def extract_raw(school: School, home: Path) -> RawExtract:
+    """Fetch the school's raw extract through its route."""
+    if school.mis == "files":
+        return read_school_folder(school.landing_folder(home), school.laestab)
+    raise RouteNotAvailable(f"no connector for the {school.mis!r} route in this version")
+
+
+def process_school(
+    school: School,
+    *,
+    home: Path,
+    warehouse: Warehouse,
+    as_of: date,
+    run_id: str | None = None,
+    extracted_at: datetime | None = None,
+) -> SchoolOutcome:
+    """Load one school; never raises for a problem with the school's own data or files."""
+    started = time.perf_counter()
+    extracted_at = extracted_at or datetime.now(timezone.utc).replace(tzinfo=None)
+    outcome = SchoolOutcome(school.key, school.laestab, school.mis, FAILED)
+    try:
+        _load(school, home, warehouse, as_of, extracted_at, outcome)
+    except (ExtractFileError, RouteNotAvailable) as exc:
+        outcome.message = str(exc)
+        warehouse.replace_issues(school.key, _file_issue(school, exc, extracted_at))
+    finally:
+        outcome.seconds = time.perf_counter() - started
+    warehouse.append_audit([outcome.audit_row(run_id, extracted_at)])
+    log.info("%s", outcome.summary_line())
+    return outcome
+
+
+def _load(school: School, home: Path, warehouse: Warehouse, as_of: date, extracted_at: datetime,
+          outcome: SchoolOutcome) -> None:
+    raw = extract_raw(school, home)
+    outcome.sources = dict(raw.sources)
+    for warning in raw.warnings:
+        log.warning("%s: %s", school.key, warning)
+    notes = _warning_issues(school, raw.warnings, extracted_at)
+
+    raw_problems = {t: schemas.structural_problems(schemas.raw_schema(t), raw.tables[t]) for t in TABLES}
+    if any(raw_problems.values()):
+        outcome.structural = raw_problems
+        issues = pd.concat([notes, _missing_column_issues(school, raw, raw_problems, extracted_at)], ignore_index=True)
+        _fail_structurally(school, warehouse, issues, outcome)
+        return
+
+    validated = validate_extract(raw.tables, school_key=school.key, laestab=school.laestab,
+                                 extracted_at=extracted_at, as_of=as_of)
+    issues = pd.concat([notes, validated.issues], ignore_index=True)
+    outcome.structural = {t: schemas.structural_problems(schemas.CANONICAL_MODELS[t], validated.tables[t]) for t in TABLES}
+    outcome.rows = {t: len(validated.tables[t]) for t in TABLES}
+    if any(outcome.structural.values()):
+        duplicates = _duplicate_issues(school, validated.tables, extracted_at)
+        _fail_structurally(school, warehouse, pd.concat([issues, duplicates], ignore_index=True), outcome)
+        return
+
+    _count_issues(issues, outcome)
+    warehouse.replace_school(school.key, validated.tables, issues)
+    outcome.status = LOADED
+
+
+def _fail_structurally(school: School, warehouse: Warehouse, issues: pd.DataFrame, outcome: SchoolOutcome) -> None:
+    problems = [f"{t}: {p}" for t, ps in outcome.structural.items() for p in ps]
+    outcome.message = "structure check failed (" + "; ".join(problems) + "); previous load kept"
+    _count_issues(issues, outcome)
+    warehouse.replace_issues(school.key, issues)
+
+
+def _count_issues(issues: pd.DataFrame, outcome: SchoolOutcome) -> None:
+    outcome.issues_by_rule = dict(sorted(Counter(issues["rule"]).items()))
+    outcome.errors = int((issues["severity"] == "error").sum())
+    outcome.warnings = int((issues["severity"] == "warning").sum())
+    by_table: dict[str, dict[str, int]] = {}
+    for (dataset, rule), count in issues.groupby(["dataset", "rule"]).size().items():
+        by_table.setdefault(str(dataset), {})[str(rule)] = int(count)
+    outcome.issues_by_table = by_table
+
+
+def _issue_rows(school: School, rows: list[dict[str, Any]], at: datetime) -> pd.DataFrame:
+    frame = pd.DataFrame(rows, columns=VALIDATION_ISSUE_COLUMNS)
+    frame["school_key"], frame["laestab"] = school.key, school.laestab
+    frame["first_seen"] = frame["last_seen"] = at
+    return frame.astype({"first_seen": "datetime64[ns]", "last_seen": "datetime64[ns]"})
+
+
+def _file_issue(school: School, exc: Exception, at: datetime) -> pd.DataFrame:
+    if isinstance(exc, ExtractFileError):
+        location = f"{exc.file}: {exc.location}" if exc.location else exc.file
+        message = (f"{exc.problem}. Nothing from this school was loaded tonight and its last good load is kept: "
+                   f"export the file again from your MIS (or ask your MIS support) before tonight's run.")
+        record = exc.file
+    else:
+        location, record = school.mis, ""
+        message = f"{exc}. The LA's data team needs to set up this route; nothing was loaded."
+    return _issue_rows(school, [{"upn": None, "dataset": "file", "record": record, "location": location,
+                                 "field": "", "value": None, "rule": "file_unreadable", "severity": "error",
+                                 "message": message}], at)
+
+
+def _warning_issues(school: School, warnings: list[str], at: datetime) -> pd.DataFrame:
+    rows = [{"upn": None, "dataset": "file", "record": text, "location": text.split(":", 1)[0], "field": "",
+             "value": None, "rule": "file_warning", "severity": "warning",
+             "message": f"{text}. Check the export settings in your MIS."} for text in warnings]
+    return _issue_rows(school, rows, at)
+
+
+def _missing_column_issues(school: School, raw: RawExtract, problems: dict[str, list[str]], at: datetime) -> pd.DataFrame:
+    rows = []
+    for table, table_problems in problems.items():
+        source = raw.sources.get(table, f"{table}.csv")
+        for problem in table_problems:
+            column = problem.rsplit(": ", 1)[-1] if problem.startswith("required column missing") else ""
+            rows.append({"upn": None, "dataset": table, "record": source, "location": source, "field": column,
+                         "value": None, "rule": "required_column_missing" if column else "structure", "severity": "error",
+                         "message": (f"{source} has no '{column}' column, which is required. Nothing from this school "
+                                     f"was loaded tonight and its last good load is kept: include the column in the export."
+                                     if column else f"{source}: {problem}. Nothing from this school was loaded tonight.")})
+    return _issue_rows(school, rows, at)
+
+
+def _duplicate_issues(school: School, tables: dict[str, pd.DataFrame], at: datetime) -> pd.DataFrame:
+    rows = []
+    for table in TABLES:
+        frame, key = tables[table], KEY_COLUMNS[table]
+        duplicated = frame[frame.duplicated(key, keep=False)]
+        for upn, group in duplicated.groupby("upn", dropna=False):
+            rows.append({"upn": upn, "dataset": table, "record": "duplicate", "location": table, "field": ", ".join(key),
+                         "value": str(len(group)), "rule": "duplicate_record", "severity": "error",
+                         "message": (f"{len(group)} {table} records for this pupil share the same "
+                                     f"{', '.join(key)}. Each must appear once: remove the duplicate in your MIS. "
+                                     f"Nothing from this school was loaded tonight until this is fixed.")})
+    return _issue_rows(school, rows, at)
+
+
+def skipped_outcome(school: School) -> SchoolOutcome:
+    return SchoolOutcome(school.key, school.laestab, school.mis, SKIPPED,
+                         message="inactive in the registry (active: false); its data is kept as last loaded")

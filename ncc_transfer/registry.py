@@ -1,0 +1,192 @@
+"""The schools registry (design §3.1): load, validate, and name partitions.
+
+A school-and-MIS pair is one partition, keyed ``<laestab>-<mis>``. Data engineers add or
+deactivate schools by editing the YAML file; nothing here needs to change.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+MIS_ROUTES = ("files", "wonde", "xporter", "arbor", "bromcom", "sims", "scholarpack", "pupil_asset", "integris")
+LAESTAB_PATTERN = re.compile(r"^\d{7}$")
+LA_CODE_PATTERN = re.compile(r"^\d{3}$")
+URN_PATTERN = re.compile(r"^\d{6,7}$")
+EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+PARTITION_KEY_PATTERN = re.compile(r"^(\d{7})-([a-z_]+)$")
+
+SCHOOL_FIELDS = {"laestab", "urn", "name", "mis", "source", "contact", "active"}
+REQUIRED_SOURCE_SETTINGS = {"files": ("path",)}
+
+
+class RegistryError(Exception):
+    """The registry cannot be used. Names the file, the school (by position and LAESTAB) and the field."""
+
+    def __init__(self, problems: list[str], path: Path):
+        self.problems = problems
+        self.path = path
+        super().__init__(f"{path}: " + "; ".join(problems) if len(problems) == 1 else
+                         f"{path}: {len(problems)} problems:\n" + "\n".join(f"  - {p}" for p in problems))
+
+
+@dataclass(frozen=True)
+class School:
+    laestab: str
+    name: str
+    mis: str
+    source: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
+    urn: str | None = None
+    contact: str | None = None
+    active: bool = True
+
+    @property
+    def key(self) -> str:
+        """The partition key, ``<laestab>-<mis>``."""
+        return partition_key(self.laestab, self.mis)
+
+    @property
+    def la_code(self) -> str:
+        return self.laestab[:3]
+
+    def landing_folder(self, home: Path) -> Path:
+        """Files route: the school's folder, relative paths taken from NCC_HOME."""
+        folder = Path(str(self.source["path"])).expanduser()
+        return folder if folder.is_absolute() else home / folder
+
+
+@dataclass(frozen=True)
+class Registry:
+    path: Path
+    la_code: str
+    la_name: str
+    schools: tuple[School, ...]
+
+    @property
+    def active_schools(self) -> tuple[School, ...]:
+        return tuple(s for s in self.schools if s.active)
+
+    def by_key(self) -> dict[str, School]:
+        return {s.key: s for s in self.schools}
+
+    def school(self, key: str) -> School:
+        try:
+            return self.by_key()[key]
+        except KeyError:
+            raise KeyError(f"no school with partition key {key!r} in {self.path}") from None
+
+
+def partition_key(laestab: str, mis: str) -> str:
+    return f"{laestab}-{mis}"
+
+
+def split_partition_key(key: str) -> tuple[str, str]:
+    """``'9262001-files'`` -> ``('9262001', 'files')``; a malformed key raises ValueError."""
+    match = PARTITION_KEY_PATTERN.match(key)
+    if not match or match.group(2) not in MIS_ROUTES:
+        raise ValueError(f"{key!r} is not a partition key of the form <laestab>-<mis>")
+    return match.group(1), match.group(2)
+
+
+def load_registry(path: Path) -> Registry:
+    """Read and validate the registry; every problem found is reported at once."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise RegistryError(["file not found (set NCC_SCHOOLS_FILE or NCC_HOME, or run `ncc-transfer demo`)"], path) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RegistryError([f"cannot be read: {exc.__class__.__name__}"], path) from None
+    try:
+        document = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        raise RegistryError([f"{where}not valid YAML ({getattr(exc, 'problem', None) or exc})"], path) from None
+    return parse_registry(document, path)
+
+
+def parse_registry(document: Any, path: Path) -> Registry:
+    problems: list[str] = []
+    if not isinstance(document, dict):
+        raise RegistryError(["the file must be a mapping with `local_authority` and `schools`"], path)
+    la = document.get("local_authority")
+    la_code, la_name = "", ""
+    if not isinstance(la, dict):
+        problems.append("local_authority: missing; expected {code: \"926\", name: \"...\"}")
+    else:
+        la_code, la_name = str(la.get("code", "")).strip(), str(la.get("name", "")).strip()
+        if not LA_CODE_PATTERN.match(la_code):
+            problems.append(f"local_authority.code: {la_code!r} is not a 3-digit LA number")
+        if not la_name:
+            problems.append("local_authority.name: missing")
+    entries = document.get("schools")
+    if not isinstance(entries, list) or not entries:
+        problems.append("schools: missing or empty; expected a list of schools")
+        entries = []
+    schools: list[School] = []
+    seen: dict[str, str] = {}
+    for position, entry in enumerate(entries, start=1):
+        school, entry_problems = _parse_school(entry, position, la_code)
+        problems.extend(entry_problems)
+        if school is None:
+            continue
+        where = _describe(position, school.laestab)
+        if school.key in seen:
+            problems.append(f"{where}: duplicate key {school.key} (also {seen[school.key]})")
+        else:
+            seen[school.key] = where
+        schools.append(school)
+    if problems:
+        raise RegistryError(problems, path)
+    return Registry(path=path, la_code=la_code, la_name=la_name, schools=tuple(schools))
+
+
+def _describe(position: int, laestab: Any) -> str:
+    return f"school {position} ({laestab})" if laestab else f"school {position}"
+
+
+def _parse_school(entry: Any, position: int, la_code: str) -> tuple[School | None, list[str]]:
+    if not isinstance(entry, dict):
+        return None, [f"school {position}: expected a mapping of laestab, name, mis, source"]
+    laestab = str(entry.get("laestab", "") or "").strip()
+    where = _describe(position, laestab)
+    problems = [f"{where}: unknown field {name!r}" for name in sorted(set(entry) - SCHOOL_FIELDS)]
+    if not laestab:
+        problems.append(f"{where}: laestab: missing")
+    elif not LAESTAB_PATTERN.match(laestab):
+        problems.append(f"{where}: laestab: {laestab!r} is not 7 digits (3-digit LA number + 4-digit establishment number)")
+    elif la_code and not laestab.startswith(la_code):
+        problems.append(f"{where}: laestab: {laestab} does not start with the LA number {la_code}")
+    name = str(entry.get("name", "") or "").strip()
+    if not name:
+        problems.append(f"{where}: name: missing")
+    mis = str(entry.get("mis", "") or "").strip()
+    if mis not in MIS_ROUTES:
+        problems.append(f"{where}: mis: {mis!r} is not one of {', '.join(MIS_ROUTES)}")
+    source = entry.get("source") or {}
+    if not isinstance(source, dict):
+        problems.append(f"{where}: source: expected a mapping of route settings")
+        source = {}
+    for setting in REQUIRED_SOURCE_SETTINGS.get(mis, ()):
+        if not str(source.get(setting, "") or "").strip():
+            problems.append(f"{where}: source.{setting}: missing (required for mis: {mis})")
+    urn = entry.get("urn")
+    urn = None if urn in (None, "") else str(urn).strip()
+    if urn is not None and not URN_PATTERN.match(urn):
+        problems.append(f"{where}: urn: {urn!r} is not a 6-digit URN")
+    contact = entry.get("contact")
+    contact = None if contact in (None, "") else str(contact).strip()
+    if contact is not None and not EMAIL_PATTERN.match(contact):
+        problems.append(f"{where}: contact: {contact!r} is not an email address")
+    active = entry.get("active", True)
+    if not isinstance(active, bool):
+        problems.append(f"{where}: active: expected true or false, got {active!r}")
+        active = True
+    if problems:
+        return None, problems
+    return School(laestab=laestab, name=name, mis=mis, source=dict(source), urn=urn, contact=contact, active=active), []

@@ -1,0 +1,135 @@
+"""Pandera models of the canonical tables: the structural contract a school's load must meet.
+
+Structural problems (a required column missing, a column of the wrong type, a null key, duplicate
+keys) make a school's load unusable as a whole, so they are *blocking*: the school's previous load
+stays in the warehouse. Record-level problems are not here; they are rules in ``validation`` and
+become rows of ``validation_issues``.
+
+Problem descriptions never include a value from the data (they end up in Dagster metadata and
+logs); the offending records themselves are written to ``validation_issues`` in the warehouse.
+"""
+
+from __future__ import annotations
+
+import pandera.pandas as pa
+from pandera.typing import Series
+
+from .canonical import CANONICAL_COLUMNS, KEY_COLUMNS, REQUIRED_COLUMNS, RAW_COLUMNS
+
+import pandas as pd
+
+DATE = "datetime64[ns]"
+
+
+class Pupils(pa.DataFrameModel):
+    school_key: Series[str]
+    laestab: Series[str]
+    upn: Series[str]
+    former_upn: Series[str] = pa.Field(nullable=True)
+    surname: Series[str]
+    forename: Series[str]
+    middle_names: Series[str] = pa.Field(nullable=True)
+    preferred_surname: Series[str] = pa.Field(nullable=True)
+    preferred_forename: Series[str] = pa.Field(nullable=True)
+    dob: Series[DATE]
+    sex: Series[str] = pa.Field(nullable=True)
+    nc_year: Series[str] = pa.Field(nullable=True)
+    enrol_status: Series[str] = pa.Field(nullable=True)
+    entry_date: Series[DATE] = pa.Field(nullable=True)
+    leaving_date: Series[DATE] = pa.Field(nullable=True)
+    address_line1: Series[str] = pa.Field(nullable=True)
+    town: Series[str] = pa.Field(nullable=True)
+    postcode: Series[str] = pa.Field(nullable=True)
+    extracted_at: Series[DATE]
+
+    class Config:
+        strict = True
+        ordered = True
+        unique = KEY_COLUMNS["pupils"]
+
+
+class Attendance(pa.DataFrameModel):
+    school_key: Series[str]
+    laestab: Series[str]
+    upn: Series[str]
+    date: Series[DATE]
+    session: Series[str] = pa.Field(isin=["AM", "PM"])
+    code: Series[str]
+
+    class Config:
+        strict = True
+        ordered = True
+        unique = KEY_COLUMNS["attendance"]
+
+
+class Exclusions(pa.DataFrameModel):
+    school_key: Series[str]
+    laestab: Series[str]
+    upn: Series[str]
+    category: Series[str] = pa.Field(isin=["PERM", "SUSP", "LNCH"])
+    reason: Series[str] = pa.Field(nullable=True)
+    reason_2: Series[str] = pa.Field(nullable=True)
+    reason_3: Series[str] = pa.Field(nullable=True)
+    start_date: Series[DATE]
+    start_session: Series[str] = pa.Field(nullable=True)
+    sessions: Series[pd.Int64Dtype] = pa.Field(nullable=True, ge=0)
+    end_date: Series[DATE] = pa.Field(nullable=True)
+
+    class Config:
+        strict = True
+        ordered = True
+        unique = KEY_COLUMNS["exclusions"]
+
+
+CANONICAL_MODELS: dict[str, type[pa.DataFrameModel]] = {
+    "pupils": Pupils,
+    "attendance": Attendance,
+    "exclusions": Exclusions,
+}
+
+assert all(list(m.to_schema().columns) == CANONICAL_COLUMNS[t] for t, m in CANONICAL_MODELS.items())
+
+
+def raw_schema(table: str) -> pa.DataFrameSchema:
+    """What a route must deliver: the required columns present (as text), other columns optional."""
+    return pa.DataFrameSchema(
+        {c: pa.Column(object, nullable=True, required=c in REQUIRED_COLUMNS[table]) for c in RAW_COLUMNS[table]},
+        strict=False,
+        name=f"raw {table}",
+    )
+
+
+def structural_problems(schema: pa.DataFrameSchema | type[pa.DataFrameModel], frame: pd.DataFrame) -> list[str]:
+    """Run a Pandera schema lazily and describe each failed check without quoting any value."""
+    try:
+        schema.validate(frame, lazy=True)
+    except pa.errors.SchemaErrors as errors:
+        cases = errors.failure_cases
+        problems = []
+        missing = cases[cases["check"] == "column_in_dataframe"]
+        problems += [f"required column missing: {name}" for name in missing["failure_case"].astype(str)]
+        duplicates = cases[cases["check"] == "multiple_fields_uniqueness"]
+        if len(duplicates):
+            key = ", ".join(dict.fromkeys(duplicates["column"].astype(str)))
+            records = duplicates["index"].nunique()
+            problems.append(f"{records} records share a key ({key}) with another record")
+        rest = cases[~cases["check"].isin(["column_in_dataframe", "multiple_fields_uniqueness"])]
+        for (column, check), group in rest.groupby(["column", "check"], dropna=False, sort=True):
+            problems.append(_describe_failure(column, str(check), len(group)))
+        return sorted(set(problems))
+    return []
+
+
+def _describe_failure(column: object, check: str, count: int) -> str:
+    column_text = f"column '{column}'" if isinstance(column, str) and column else "the table"
+    if check == "column_in_schema":
+        return f"unexpected column: {column}"
+    if check.startswith("dtype("):
+        return f"{column_text} has the wrong type (expected {check[6:-1]})"
+    if check == "not_nullable":
+        return f"{column_text} has {count} empty value(s) where a value is required"
+    if check in ("field_uniqueness", "unique"):
+        return f"{count} records share a value of {column_text} with another record"
+    if check == "column_ordering":
+        return "columns are not in canonical order"
+    return f"{column_text} failed {check} for {count} record(s)"

@@ -1,0 +1,33 @@
+"""What the demo prints at the end: counts from the warehouse and where to look next."""
+
+from __future__ import annotations
+
+import os
+
+from .canonical import TABLES
+from .config import warehouse_url
+from .warehouse import open_warehouse
+
+
+def print_demo_summary(demo, result, seconds: float) -> None:
+    warehouse = open_warehouse(warehouse_url())
+    print()
+    print(f"Demo LA: {len(demo.schools)} schools in {demo.registry_path}, as of {demo.as_of}")
+    print(f"Schools: {result.loaded} loaded, {result.failed} failed, {result.skipped} skipped (inactive)")
+    print("Rows in the warehouse:")
+    for table in TABLES:
+        count = int(warehouse.read(f'SELECT count(*) AS n FROM "{table}"')["n"].iloc[0])
+        print(f"  {table:<12} {count:>10,}")
+    issues = warehouse.read(
+        "SELECT rule, severity, count(*) AS n FROM validation_issues GROUP BY rule, severity ORDER BY severity, n DESC, rule")
+    print(f"Validation issues for schools to fix ({int(issues['n'].sum()) if len(issues) else 0}):")
+    for row in issues.itertuples():
+        print(f"  {row.severity:<8} {row.rule:<32} {row.n:>6}")
+    print()
+    print(f"Warehouse:  {warehouse.describe()}")
+    print(f"  look:     uv run python -c \"import duckdb; print(duckdb.connect('{warehouse.describe()}', read_only=True)"
+          f".sql('SELECT * FROM validation_issues LIMIT 5'))\"")
+    dagster_home = os.environ.get("DAGSTER_HOME", "")
+    print(f"Dagster UI: DAGSTER_HOME={dagster_home} NCC_HOME={demo.home} uv run dg dev")
+    print("            then open http://127.0.0.1:3000 (Runs shows tonight's run; Assets > pupils > Partitions)")
+    print(f"Done in {seconds:.1f} s (nightly run {result.seconds:.1f} s, Dagster run {', '.join(result.run_ids)})")

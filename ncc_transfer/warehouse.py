@@ -1,0 +1,170 @@
+"""The warehouse: where the LA's data lands (design §3.3, §3.4).
+
+One interface, ``Warehouse``, with the embedded DuckDB backend here; the PostgreSQL backend plugs in
+behind the same methods (``open_warehouse`` picks by URL scheme). The rule every backend keeps:
+a school's rows are replaced in ONE transaction (delete its rows, insert the new ones, for every
+table at once), so a re-run is idempotent and a failure leaves the previous load untouched.
+"""
+
+from __future__ import annotations
+
+import json
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Iterator, Protocol
+
+import duckdb
+import pandas as pd
+
+from .canonical import CANONICAL_COLUMNS, TABLES, VALIDATION_ISSUE_COLUMNS, column_type
+
+SQL_TYPES = {"text": "VARCHAR", "date": "DATE", "int": "INTEGER", "timestamp": "TIMESTAMP"}
+
+AUDIT_COLUMNS = {
+    "at": "TIMESTAMP",
+    "event": "VARCHAR",  # extraction | ...
+    "school_key": "VARCHAR",
+    "route": "VARCHAR",
+    "run_id": "VARCHAR",
+    "outcome": "VARCHAR",  # loaded | failed | skipped
+    "detail": "VARCHAR",  # JSON: counts only, never pupil data
+    "message": "VARCHAR",  # plain English, never pupil data
+}
+
+ISSUE_IDENTITY = ["school_key", "dataset", "upn", "record", "field", "rule"]
+
+
+def table_ddl() -> dict[str, dict[str, str]]:
+    """Column name -> SQL type for every table the warehouse owns."""
+    tables = {t: {c: SQL_TYPES[column_type(t, c)] for c in CANONICAL_COLUMNS[t]} for t in TABLES}
+    tables["validation_issues"] = {c: SQL_TYPES[column_type("validation_issues", c)] for c in VALIDATION_ISSUE_COLUMNS}
+    tables["audit_log"] = dict(AUDIT_COLUMNS)
+    return tables
+
+
+class Warehouse(Protocol):
+    url: str
+
+    def replace_school(self, school_key: str, tables: dict[str, pd.DataFrame], issues: pd.DataFrame) -> None:
+        """Replace the school's rows in the given tables and its validation issues, atomically."""
+
+    def replace_issues(self, school_key: str, issues: pd.DataFrame) -> None:
+        """Replace only the school's validation issues (its data stays as last loaded)."""
+
+    def append_audit(self, rows: list[dict[str, Any]]) -> None: ...
+
+    def read(self, sql: str, params: list[Any] | None = None) -> pd.DataFrame: ...
+
+    def describe(self) -> str:
+        """Where the data is, for people (no secrets)."""
+
+
+class DuckDBWarehouse:
+    """A DuckDB file. Single writer: one process writes at a time (connections are short-lived)."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self.url = f"duckdb:///{self.path}"
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self._connect() as con:
+            self._create_tables(con)
+
+    @contextmanager
+    def _connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        con = duckdb.connect(str(self.path))
+        try:
+            yield con
+        finally:
+            con.close()
+
+    @staticmethod
+    def _create_tables(con: duckdb.DuckDBPyConnection) -> None:
+        for table, columns in table_ddl().items():
+            body = ", ".join(f'"{c}" {t}' for c, t in columns.items())
+            con.execute(f'CREATE TABLE IF NOT EXISTS "{table}" ({body})')
+            existing = {row[0] for row in con.execute(f"SELECT column_name FROM information_schema.columns WHERE table_name = '{table}'").fetchall()}
+            for column, sql_type in columns.items():  # contracts only grow: add new columns in place
+                if column not in existing:
+                    con.execute(f'ALTER TABLE "{table}" ADD COLUMN "{column}" {sql_type}')
+
+    def replace_school(self, school_key: str, tables: dict[str, pd.DataFrame], issues: pd.DataFrame) -> None:
+        with self._connect() as con:
+            con.execute("BEGIN TRANSACTION")
+            try:
+                for table, frame in tables.items():
+                    self._replace(con, table, school_key, frame[CANONICAL_COLUMNS[table]])
+                self._replace_issues(con, school_key, issues)
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+
+    def replace_issues(self, school_key: str, issues: pd.DataFrame) -> None:
+        with self._connect() as con:
+            con.execute("BEGIN TRANSACTION")
+            try:
+                self._replace_issues(con, school_key, issues)
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+
+    @staticmethod
+    def _replace(con: duckdb.DuckDBPyConnection, table: str, school_key: str, frame: pd.DataFrame) -> None:
+        con.execute(f'DELETE FROM "{table}" WHERE school_key = ?', [school_key])
+        if len(frame):
+            con.register("incoming", frame)
+            try:
+                con.execute(f'INSERT INTO "{table}" BY NAME SELECT * FROM incoming')
+            finally:
+                con.unregister("incoming")
+
+    def _replace_issues(self, con: duckdb.DuckDBPyConnection, school_key: str, issues: pd.DataFrame) -> None:
+        """Keep ``first_seen`` of an issue the school already had (same record, field and rule)."""
+        incoming = issues[VALIDATION_ISSUE_COLUMNS].copy()
+        if len(incoming):
+            previous = con.execute(
+                "SELECT school_key, dataset, coalesce(upn, '') AS upn, record, field, rule, min(first_seen) AS first_seen_before "
+                "FROM validation_issues WHERE school_key = ? GROUP BY ALL",
+                [school_key],
+            ).df()
+            keyed = incoming.assign(upn=incoming["upn"].fillna(""))
+            merged = keyed.merge(previous, on=ISSUE_IDENTITY, how="left")
+            earlier = merged["first_seen_before"].notna()
+            incoming.loc[earlier.to_numpy(), "first_seen"] = merged.loc[earlier, "first_seen_before"].to_numpy()
+        self._replace(con, "validation_issues", school_key, incoming)
+
+    def append_audit(self, rows: list[dict[str, Any]]) -> None:
+        if not rows:
+            return
+        frame = pd.DataFrame([{c: _audit_value(row.get(c)) for c in AUDIT_COLUMNS} for row in rows])
+        with self._connect() as con:
+            con.register("incoming", frame)
+            con.execute('INSERT INTO audit_log BY NAME SELECT * FROM incoming')
+
+    def read(self, sql: str, params: list[Any] | None = None) -> pd.DataFrame:
+        with self._connect() as con:
+            return con.execute(sql, params or []).df()
+
+    def describe(self) -> str:
+        return str(self.path)
+
+
+def _audit_value(value: Any) -> Any:
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, sort_keys=True, default=str)
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=None)
+    return value
+
+
+def open_warehouse(url: str) -> Warehouse:
+    """The warehouse for a ``NCC_WAREHOUSE_URL``."""
+    if url.startswith("duckdb:///"):
+        return DuckDBWarehouse(Path(url[len("duckdb:///"):]))
+    if url.startswith(("postgresql://", "postgres://")):
+        raise NotImplementedError(
+            "the PostgreSQL warehouse backend is not in this version yet; use duckdb:///<path> (see README)"
+        )
+    raise ValueError(f"NCC_WAREHOUSE_URL must start with duckdb:/// or postgresql:// (got scheme {url.split(':', 1)[0]!r})")

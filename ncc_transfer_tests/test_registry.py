@@ -1,0 +1,88 @@
+"""The schools registry (design §3.1): valid files load; every error names file, school and field."""
+
+from pathlib import Path
+
+import pytest
+
+from ncc_transfer.registry import RegistryError, load_registry, split_partition_key
+
+GOOD = """
+local_authority: {code: "926", name: "Norfolk"}
+schools:
+  - laestab: "9262001"
+    urn: "121234"
+    name: "Example Primary School"
+    mis: files
+    source: {path: landing/9262001}
+    contact: data.manager@example.sch.uk
+  - laestab: "9264001"
+    name: "Example High School"
+    mis: files
+    source: {path: /srv/landing/9264001}
+    active: false
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "schools.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_good_registry_loads_with_partition_keys(tmp_path):
+    registry = load_registry(write(tmp_path, GOOD))
+    assert registry.la_code == "926"
+    assert [s.key for s in registry.schools] == ["9262001-files", "9264001-files"]
+    assert [s.key for s in registry.active_schools] == ["9262001-files"]
+    first, second = registry.schools
+    assert first.urn == "121234" and first.contact == "data.manager@example.sch.uk" and first.active
+    assert first.landing_folder(tmp_path) == tmp_path / "landing/9262001"
+    assert second.landing_folder(tmp_path) == Path("/srv/landing/9264001")
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (('laestab: "9262001"', 'laestab: "92620"'), "school 1 (92620): laestab: '92620' is not 7 digits"),
+        (('laestab: "9262001"', 'laestab: "8262001"'), "school 1 (8262001): laestab: 8262001 does not start with the LA number 926"),
+        (("mis: files\n    source: {path: landing/9262001}", "mis: capita\n    source: {path: x}"), "school 1 (9262001): mis: 'capita' is not one of"),
+        (("source: {path: landing/9262001}", "source: {}"), "school 1 (9262001): source.path: missing (required for mis: files)"),
+        (('name: "Example Primary School"', "name: ''"), "school 1 (9262001): name: missing"),
+        (('urn: "121234"', 'urn: "12"'), "school 1 (9262001): urn: '12' is not a 6-digit URN"),
+        (("contact: data.manager@example.sch.uk", "contact: nobody"), "school 1 (9262001): contact: 'nobody' is not an email address"),
+        (("active: false", "active: maybe"), "school 2 (9264001): active: expected true or false, got 'maybe'"),
+        (('laestab: "9264001"', 'laestab: "9262001"'), "school 2 (9262001): duplicate key 9262001-files (also school 1 (9262001))"),
+        (('code: "926"', 'code: "9X6"'), "local_authority.code: '9X6' is not a 3-digit LA number"),
+        (("    contact:", "    colour: red\n    contact:"), "school 1 (9262001): unknown field 'colour'"),
+    ],
+)
+def test_registry_errors_name_file_school_and_field(tmp_path, change, expected):
+    path = write(tmp_path, GOOD.replace(*change, 1))
+    with pytest.raises(RegistryError) as raised:
+        load_registry(path)
+    assert str(path) in str(raised.value)
+    assert any(expected in problem for problem in raised.value.problems), raised.value.problems
+
+
+def test_all_problems_reported_at_once(tmp_path):
+    path = write(tmp_path, GOOD.replace('laestab: "9262001"', 'laestab: "1"').replace("mis: files", "mis: nope", 1))
+    with pytest.raises(RegistryError) as raised:
+        load_registry(path)
+    assert len(raised.value.problems) == 2
+
+
+def test_unreadable_registry(tmp_path):
+    with pytest.raises(RegistryError, match="file not found"):
+        load_registry(tmp_path / "missing.yaml")
+    with pytest.raises(RegistryError, match=r"line \d+, column \d+: not valid YAML"):
+        load_registry(write(tmp_path, "schools: [\n  - {laestab: 1"))
+    with pytest.raises(RegistryError, match="schools: missing or empty"):
+        load_registry(write(tmp_path, 'local_authority: {code: "926", name: N}\nschools: []\n'))
+
+
+def test_partition_keys_round_trip():
+    assert split_partition_key("9262001-files") == ("9262001", "files")
+    assert split_partition_key("9262001-pupil_asset") == ("9262001", "pupil_asset")
+    for bad in ("9262001_files", "926-files", "9262001-unknown", "9262001-files|x"):
+        with pytest.raises(ValueError):
+            split_partition_key(bad)
