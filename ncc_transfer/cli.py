@@ -19,6 +19,9 @@ from datetime import date
 from pathlib import Path
 
 EXIT_OK, EXIT_SCHOOL_FAILED, EXIT_USAGE = 0, 1, 2
+LOCAL_DAGSTER_YAML = Path(__file__).resolve().parents[1] / "dagster.yaml"
+# The command line prints one line per school; the full event log is in the Dagster instance.
+QUIET_LOGGERS = {"console": {"config": {"log_level": "CRITICAL"}}}
 
 
 class UsageError(Exception):
@@ -116,9 +119,13 @@ def dagster_instance():
     from .config import ncc_home
 
     if not os.environ.get("DAGSTER_HOME"):
-        home = ncc_home() / "dagster_home"
-        home.mkdir(parents=True, exist_ok=True)
-        os.environ["DAGSTER_HOME"] = str(home)
+        os.environ["DAGSTER_HOME"] = str(ncc_home() / "dagster_home")
+    home = Path(os.environ["DAGSTER_HOME"])
+    home.mkdir(parents=True, exist_ok=True)
+    settings = home / "dagster.yaml"
+    if not settings.exists():  # the embedded default: the repository's dagster.yaml (SQLite storage)
+        settings.write_text(LOCAL_DAGSTER_YAML.read_text(encoding="utf-8") if LOCAL_DAGSTER_YAML.exists()
+                            else "telemetry:\n  enabled: false\n", encoding="utf-8")
     return dg.DagsterInstance.get()
 
 
@@ -135,13 +142,14 @@ def run_night(registry, schools: list[str] | None = None, as_of: date | None = N
     sync_partitions(instance, registry)
     keys = list(instance.get_dynamic_partitions(school_partitions.name))
     by_key = registry.by_key()
-    wanted = [k for k in keys if k in set(schools)] if schools else [k for k in keys if by_key[k].active]
+    wanted = [k for k in keys if k in set(schools)] if schools else keys
     if schools:
-        batches = _contiguous_ranges(keys, wanted)
+        batches = _contiguous_ranges(keys, [k for k in wanted if by_key[k].active])
     else:
         batches = night_batches(keys, registry, schools_per_run())
     job = defs().resolve_job_def("nightly")
-    run_config = {"ops": {"school_extract": {"config": {"as_of": as_of.isoformat() if as_of else None}}}}
+    run_config = {"ops": {"school_extract": {"config": {"as_of": as_of.isoformat() if as_of else None}}},
+                  "loggers": QUIET_LOGGERS}
     run_ids = []
     for first, last in batches:
         result = job.execute_in_process(instance=instance, tags=range_tags(first, last), run_config=run_config,
@@ -195,7 +203,7 @@ def _outcomes_for_runs(warehouse, run_ids: list[str]) -> dict[str, dict]:
     placeholders = ", ".join("?" for _ in run_ids)
     rows = warehouse.read(
         f"SELECT school_key, outcome, detail, message FROM audit_log WHERE event = 'extraction' "
-        f"AND run_id IN ({placeholders}) ORDER BY at", run_ids)
+        f"AND run_id IN ({placeholders}) ORDER BY logged_at", run_ids)
     return {row["school_key"]: row for row in rows.to_dict("records")}
 
 

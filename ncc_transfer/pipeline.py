@@ -69,7 +69,7 @@ class SchoolOutcome:
 
     def audit_row(self, run_id: str | None, at: datetime) -> dict[str, Any]:
         return {
-            "at": at,
+            "logged_at": at,
             "event": "extraction",
             "school_key": self.school_key,
             "route": self.route,

@@ -22,7 +22,7 @@ from .canonical import CANONICAL_COLUMNS, TABLES, VALIDATION_ISSUE_COLUMNS, colu
 SQL_TYPES = {"text": "VARCHAR", "date": "DATE", "int": "INTEGER", "timestamp": "TIMESTAMP"}
 
 AUDIT_COLUMNS = {
-    "at": "TIMESTAMP",
+    "logged_at": "TIMESTAMP",
     "event": "VARCHAR",  # extraction | ...
     "school_key": "VARCHAR",
     "route": "VARCHAR",

@@ -10,7 +10,6 @@ shows as failed, those partitions show as failed in the UI, and the run-failure 
 Metadata and logs carry counts, rule names, file names and school keys only: never pupil data.
 """
 
-from __future__ import annotations
 
 from datetime import date, datetime
 from zoneinfo import ZoneInfo

@@ -1,6 +1,5 @@
 """Resources: where the registry, the landing files and the warehouse are (design §3.3)."""
 
-from __future__ import annotations
 
 from pathlib import Path
 

@@ -1,0 +1,187 @@
+"""The files route's CSV extracts: ``pupils.csv``, ``attendance.csv``, ``exclusions.csv`` (design §3.2).
+
+Everything is read as text, exactly as supplied (empty → None). The header names the columns with the
+canonical names of design §3.4 (case-insensitive, surrounding spaces ignored); ``school_key`` and
+``laestab`` are allowed and dropped (the folder names the school); unknown columns are dropped with a
+warning. Missing required columns are reported by the later structural check, not here.
+
+The reader is the standard library's ``csv`` module (it knows on which physical line each record
+starts, which pandas does not when a quoted field spans lines), with the per-column work done on
+whole columns (a year of attendance for a large school is ~760,000 records: about 1.5 s). Sizes are
+bounded by the file limit, the csv module's field limit (131,072) and :data:`MAX_FIELD_CHARS`.
+Records whose field count differs from the header's are refused, naming the line.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import gc
+import io
+import re
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..canonical import BOOKKEEPING_COLUMNS, RAW_COLUMNS, REQUIRED_COLUMNS
+from .errors import ExtractFileError
+from .safe_xml import read_bounded
+
+MAX_FIELD_CHARS = 10_000
+IGNORED_COLUMNS = ("school_key", "laestab")
+
+# An unknown column's name is echoed in warnings only when it looks like a column name, never when it
+# could be a value (a header-less file's first record, say).
+_SHOWABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_ .\-]{0,39}$")
+
+
+def _decode(data: bytes, file_name: str) -> str:
+    if data.startswith(codecs.BOM_UTF8):
+        data = data[len(codecs.BOM_UTF8) :]
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise ExtractFileError(
+            file_name, f"line {line}", f"not valid UTF-8 at line {line}: save the file as UTF-8"
+        ) from None
+
+
+def _header(cells: list[str], file_name: str, table: str, where: str) -> tuple[list[int], list[str], list[str]]:
+    """(positions kept, their canonical names, warnings) from the header row (at ``where``)."""
+    known = RAW_COLUMNS[table]
+    names = [cell.strip().lower() for cell in cells]
+    recognised = [n for n in names if n in known or n in IGNORED_COLUMNS]
+    if not recognised:
+        raise ExtractFileError(
+            file_name,
+            where,
+            "the first line is not a header row of column names (expected names such as "
+            + ", ".join(REQUIRED_COLUMNS[table])
+            + "): add a header row",
+        )
+    seen: set[str] = set()
+    positions: list[int] = []
+    kept: list[str] = []
+    warnings: list[str] = []
+    for position, name in enumerate(names):
+        if name in seen and (name in known or name in IGNORED_COLUMNS):
+            raise ExtractFileError(
+                file_name, where, f"column '{name}' appears more than once in the header: keep one"
+            )
+        seen.add(name)
+        if name in IGNORED_COLUMNS:
+            continue
+        if name in known:
+            positions.append(position)
+            kept.append(name)
+            continue
+        if not name:
+            shown = f"column {position + 1} has no name and"
+        elif _SHOWABLE_NAME.match(name):
+            shown = f"column '{name}'"
+        else:
+            shown = f"column {position + 1} (name not shown)"
+        if name:
+            shown += " is not a known column and"
+        warnings.append(f"{file_name}: {shown} was ignored")
+    return positions, kept, warnings
+
+
+def read_extract_csv(path: Path, table: str) -> tuple[pd.DataFrame, list[str]]:
+    """Read one CSV extract into a raw frame (only the known columns present, plus ``_source``/``_line``)."""
+    if table not in RAW_COLUMNS:
+        raise ValueError(f"unknown table {table!r}")
+    with _no_cyclic_gc():
+        return _read(path, table)
+
+
+def _read(path: Path, table: str) -> tuple[pd.DataFrame, list[str]]:
+    file_name = path.name
+    text = _decode(read_bounded(path, file_name), file_name)
+    if not text.strip():
+        raise ExtractFileError(file_name, None, "the file is empty: expected a header row and one row per record")
+
+    records, lines = _records(text, file_name)
+    widths = np.fromiter(map(len, records), dtype=np.int64, count=len(records))
+    # Blank lines give [] (or one empty field); the first other record is the header.
+    blank = widths == 0
+    for i in np.flatnonzero(widths == 1):
+        blank[i] = not records[i][0].strip()
+    real = np.flatnonzero(~blank)
+    if not len(real):
+        raise ExtractFileError(file_name, None, "the file is empty: expected a header row and one row per record")
+    header_at = int(real[0])
+    header = records[header_at]
+    width = len(header)
+    positions, columns, warnings = _header(header, file_name, table, f"line {lines[header_at]}")
+    body = real[1:]
+    wrong = body[widths[body] != width]
+    if len(wrong):
+        index = int(wrong[0])
+        raise ExtractFileError(
+            file_name,
+            f"line {lines[index]}",
+            f"the record has {widths[index]} fields but the header has {width} columns: "
+            "check for a missing or extra comma, or a value with a comma that is not in quotes",
+        )
+    if len(body) == len(records) - header_at - 1:
+        records, lines = records[header_at + 1 :], lines[header_at + 1 :]
+    else:  # blank lines among the records
+        records, lines = [records[i] for i in body], lines[body]
+
+    count = len(records)
+    by_position = list(zip(*records)) if records else [() for _ in header]
+    data: dict[str, np.ndarray] = {}
+    for position, name in zip(positions, columns):
+        values = by_position[position]
+        if values and max(map(len, values)) > MAX_FIELD_CHARS:
+            row = next(i for i, v in enumerate(values) if len(v) > MAX_FIELD_CHARS)
+            raise ExtractFileError(
+                file_name,
+                f"line {lines[row]}",
+                f"the value in column '{name}' is longer than {MAX_FIELD_CHARS:,} characters",
+            )
+        column = np.empty(count, dtype=object)
+        column[:] = values
+        column[column == ""] = None
+        data[name] = column
+    order = [c for c in RAW_COLUMNS[table] if c in data]
+    data["_source"] = np.full(count, file_name, dtype=object)
+    data["_line"] = np.asarray(lines).astype(str).astype(object)
+    return pd.DataFrame(data, columns=order + BOOKKEEPING_COLUMNS), warnings
+
+
+def _records(text: str, file_name: str) -> tuple[list[list[str]], np.ndarray]:
+    """Every CSV record (blank lines included, as []) and the physical line each starts on."""
+    try:
+        reader = csv.reader(io.StringIO(text, newline=""), strict=False)
+        records = list(reader)
+        if reader.line_num == len(records):  # one line per record (no quoted line breaks): line = position
+            return records, np.arange(1, len(records) + 1)
+        reader = csv.reader(io.StringIO(text, newline=""), strict=False)
+        records, lines, previous = [], [], 0
+        for record in reader:
+            records.append(record)
+            lines.append(previous + 1)
+            previous = reader.line_num
+        return records, np.asarray(lines, dtype=np.int64)
+    except csv.Error as exc:
+        problem = "the line contains a NUL character" if "NUL" in str(exc) else str(exc).split(":")[0]
+        raise ExtractFileError(file_name, f"line {reader.line_num}", f"not a readable CSV record ({problem})") from None
+
+
+@contextmanager
+def _no_cyclic_gc():
+    """Pause the cyclic garbage collector: building hundreds of thousands of small lists would
+    otherwise trigger it over and over (each pass walking every list so far), doubling the time.
+    Nothing built here forms a cycle, so reference counting alone frees it."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()

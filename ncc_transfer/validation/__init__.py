@@ -1,0 +1,103 @@
+"""Record-level validation: raw extract in, canonical tables and validation issues out.
+
+Each rule group lives in its own module (``pupils``, ``attendance``, ``exclusions``); the catalogue
+of rules, with their severities, is ``RULES`` (``rules.py``). Severity ``error`` means the record is
+not loaded; ``warning`` means it is loaded and the school is asked to fix it. Messages are written
+for the school's data manager: what is wrong, the exact value, and where in the MIS to change it.
+
+Pupil records are checked first. A rejected pupil's attendance marks and exclusions are dropped
+without further issues (the pupil's own error message says so). Attendance issues are aggregated
+per (pupil, rule, value), so a wrong code mapping gives one issue per pupil, not one per mark.
+"""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass
+
+import pandas as pd
+
+from ncc_transfer.canonical import TABLES, VALIDATION_ISSUE_COLUMNS, coerce_types, empty_raw
+from ncc_transfer.validation.attendance import validate_attendance
+from ncc_transfer.validation.exclusions import validate_exclusions
+from ncc_transfer.validation.pupils import validate_pupils
+from ncc_transfer.validation.rules import ERROR, NAME_FIELDS, RULES, WARNING, Rule, rule, rules_frame
+
+__all__ = [
+    "ERROR",
+    "NAME_FIELDS",
+    "RULES",
+    "WARNING",
+    "Rule",
+    "ValidatedExtract",
+    "rule",
+    "rules_frame",
+    "validate_extract",
+]
+
+
+@dataclass
+class ValidatedExtract:
+    tables: dict[str, pd.DataFrame]  # canonical typed frames, error records removed
+    issues: pd.DataFrame  # exactly canonical.VALIDATION_ISSUE_COLUMNS
+
+    def counts(self) -> dict[str, int]:
+        """Issue counts by severity (safe for logs and Dagster metadata: no pupil data)."""
+        by_severity = self.issues["severity"].value_counts()
+        return {ERROR: int(by_severity.get(ERROR, 0)), WARNING: int(by_severity.get(WARNING, 0))}
+
+    def rule_counts(self) -> dict[str, int]:
+        """Issue counts per 'dataset.rule' (no pupil data)."""
+        keys = self.issues["dataset"] + "." + self.issues["rule"]
+        return {k: int(v) for k, v in keys.value_counts().sort_index().items()}
+
+
+def _timestamp(value: datetime.datetime) -> pd.Timestamp:
+    stamp = pd.Timestamp(value)
+    if stamp.tzinfo is not None:
+        stamp = stamp.tz_convert("UTC").tz_localize(None)
+    return stamp
+
+
+def _raw(raw: dict[str, pd.DataFrame], table: str) -> pd.DataFrame:
+    frame = raw.get(table)
+    if frame is None:
+        frame = empty_raw(table)
+    return frame.reset_index(drop=True)
+
+
+def validate_extract(raw: dict[str, pd.DataFrame], *, school_key: str, laestab: str,
+                     extracted_at: datetime.datetime, as_of: datetime.date) -> ValidatedExtract:
+    """Check one school's raw extract record by record.
+
+    ``raw`` maps "pupils", "attendance" and "exclusions" to raw text frames (canonical.py); a
+    missing table or optional column counts as empty. ``as_of`` is the extract's reference date
+    (future dates of birth, past sessions with no mark, the academic year for age checks).
+    """
+    stamp = _timestamp(extracted_at)
+    if isinstance(as_of, datetime.datetime):
+        as_of = as_of.date()
+
+    pupils = validate_pupils(_raw(raw, "pupils"), as_of)
+    attendance = validate_attendance(_raw(raw, "attendance"), pupils.roster, as_of)
+    exclusions = validate_exclusions(_raw(raw, "exclusions"), pupils.roster)
+
+    tables = {}
+    for name, frame in (("pupils", pupils.table), ("attendance", attendance.table), ("exclusions", exclusions.table)):
+        frame = frame.copy()
+        frame["school_key"] = school_key
+        frame["laestab"] = laestab
+        if name == "pupils":
+            frame["extracted_at"] = stamp
+        tables[name] = coerce_types(name, frame)
+    assert tuple(tables) == TABLES
+
+    issues = pd.concat([pupils.issues, attendance.issues, exclusions.issues], ignore_index=True)
+    issues.insert(0, "school_key", school_key)
+    issues.insert(1, "laestab", laestab)
+    issues["first_seen"] = pd.Series(stamp, index=issues.index, dtype="datetime64[ns]")
+    issues["last_seen"] = issues["first_seen"]
+    for column in VALIDATION_ISSUE_COLUMNS:
+        if column not in ("first_seen", "last_seen"):
+            issues[column] = issues[column].astype(object).where(issues[column].notna(), None)
+    return ValidatedExtract(tables=tables, issues=issues[VALIDATION_ISSUE_COLUMNS])

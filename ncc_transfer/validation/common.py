@@ -1,0 +1,214 @@
+"""Shared helpers for the rule groups: reading raw text, normalising, dates, locations, issue rows."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+
+import numpy as np
+import pandas as pd
+
+from ncc_transfer.validation.rules import ERROR, rule
+
+ISSUE_COLUMNS = ["upn", "dataset", "record", "location", "field", "value", "rule", "severity", "message"]
+
+SESSIONS = ("AM", "PM")
+# Dates outside this range are treated as not real (placeholders such as 0001-01-01 or 1900-01-01
+# are common in MIS exports, and datetime64[ns] cannot hold years before 1678 anyway).
+EARLIEST_YEAR, LATEST_YEAR = 1901, 2099
+
+_ISO_DATE = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})(?:[T ]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?")
+_UK_DATE = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{4})")
+
+
+# ---------------------------------------------------------------- reading raw text
+
+def text_column(raw: pd.DataFrame, name: str) -> pd.Series:
+    """A raw column as object text (str or None); a column the frame lacks is all None."""
+    if name not in raw.columns:
+        return pd.Series(None, index=raw.index, dtype=object)
+    values = raw[name].astype(object)
+    return values.where(values.notna(), None)
+
+
+def map_unique(values: pd.Series, func: Callable[[str], object]) -> pd.Series:
+    """Apply ``func`` once per distinct non-null value and spread the results back (object dtype).
+
+    Register columns (codes, sessions, dates, UPNs) have few distinct values, so this is far faster
+    than a per-row ``.str`` chain on a million marks. Nulls map to None.
+    """
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    mapped = np.empty(len(uniques) + 1, dtype=object)
+    mapped[:-1] = [func(u) for u in uniques]
+    mapped[-1] = None
+    return pd.Series(mapped[codes], index=values.index, dtype=object)
+
+
+def _strip_or_none(value: str) -> str | None:
+    text = value.strip()
+    return text or None
+
+
+def _upper_or_none(value: str) -> str | None:
+    text = value.strip().upper()
+    return text or None
+
+
+def stripped(values: pd.Series) -> pd.Series:
+    """Stripped text; blank (empty or only spaces) becomes None."""
+    return map_unique(values, _strip_or_none)
+
+
+def upper(values: pd.Series) -> pd.Series:
+    """Stripped, upper-cased text; blank becomes None."""
+    return map_unique(values, _upper_or_none)
+
+
+def blank(values: pd.Series) -> pd.Series:
+    """True where the value is missing, empty or only spaces."""
+    return stripped(values).isna()
+
+
+def as_bool(mask: pd.Series) -> pd.Series:
+    """A mask as plain bool, missing counting as False."""
+    if mask.dtype == bool:
+        return mask
+    return mask.astype("boolean").fillna(False).astype(bool)
+
+
+def as_value(values: pd.Series) -> pd.Series:
+    """The offending value as text for an issue row ('' for a missing value)."""
+    return values.astype(object).where(values.notna(), "")
+
+
+# ---------------------------------------------------------------- dates
+
+def parse_date(text: str) -> date | None:
+    """A date from YYYY-MM-DD (optionally with a time part) or DD/MM/YYYY; None if not a real date."""
+    text = text.strip()
+    match = _ISO_DATE.fullmatch(text)
+    if match:
+        year, month, day = (int(g) for g in match.groups())
+    else:
+        match = _UK_DATE.fullmatch(text)
+        if not match:
+            return None
+        day, month, year = (int(g) for g in match.groups())
+    if not EARLIEST_YEAR <= year <= LATEST_YEAR:
+        return None
+    try:
+        return date(year, month, day)
+    except ValueError:
+        return None
+
+
+def parse_dates(values: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """(datetime64[ns] dates with NaT where blank or bad, True where a non-blank value is not a date)."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    parsed = np.full(len(uniques) + 1, np.datetime64("NaT"), dtype="datetime64[ns]")
+    bad = np.zeros(len(uniques) + 1, dtype=bool)
+    for i, text in enumerate(uniques):
+        if not str(text).strip():
+            continue
+        day = parse_date(str(text))
+        if day is None:
+            bad[i] = True
+        else:
+            parsed[i] = np.datetime64(day, "ns")
+    return (pd.Series(parsed[codes], index=values.index, dtype="datetime64[ns]"),
+            pd.Series(bad[codes], index=values.index, dtype=bool))
+
+
+def iso(day) -> str:
+    """A date or timestamp as YYYY-MM-DD ('' for NaT/None)."""
+    return "" if day is None or pd.isna(day) else pd.Timestamp(day).strftime("%Y-%m-%d")
+
+
+def long_date(day) -> str:
+    """19 August 2024."""
+    stamp = pd.Timestamp(day)
+    return f"{stamp.day} {stamp.strftime('%B %Y')}"
+
+
+# ---------------------------------------------------------------- locations
+
+def location(source: object, line: object) -> str:
+    """'pupils.csv line 14' for a numeric line, 'ctf.xml pupil 7' when the line is a position text."""
+    parts = []
+    if isinstance(source, str) and source:
+        parts.append(source)
+    if isinstance(line, str) and line:
+        parts.append(f"line {line}" if line.isdigit() else line)
+    return " ".join(parts)
+
+
+def locations(raw: pd.DataFrame) -> pd.Series:
+    sources, lines = text_column(raw, "_source"), text_column(raw, "_line")
+    return pd.Series([location(s, l) for s, l in zip(sources, lines)], index=raw.index, dtype=object)
+
+
+# ---------------------------------------------------------------- issues
+
+def empty_issues() -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype=object) for c in ISSUE_COLUMNS})
+
+
+@dataclass
+class Findings:
+    """Collects the issues of one dataset checked row by row (pupils, exclusions) and the error mask.
+
+    ``upn`` and ``record`` are the per-row identity columns; ``where`` the per-row location text.
+    """
+
+    dataset: str
+    upn: pd.Series
+    record: pd.Series
+    where: pd.Series
+    parts: list[pd.DataFrame] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.rejected = pd.Series(False, index=self.upn.index)
+
+    def add(self, rule_name: str, mask: pd.Series, value: pd.Series,
+            message: Callable[[str], str] | pd.Series) -> None:
+        """Report the rows where ``mask`` holds. ``message`` maps the offending value (text) to the
+        message, or is a Series of ready messages for (at least) the flagged rows."""
+        mask = as_bool(mask)
+        if not mask.any():
+            return
+        entry = rule(self.dataset, rule_name)
+        values = as_value(value[mask])
+        if callable(message):
+            messages = [message(v) for v in values]
+        else:
+            messages = list(message[mask])
+        self.parts.append(pd.DataFrame({
+            "upn": self.upn[mask].astype(object),
+            "dataset": self.dataset,
+            "record": self.record[mask].astype(object),
+            "location": self.where[mask],
+            "field": entry.field,
+            "value": values,
+            "rule": entry.rule,
+            "severity": entry.severity,
+            "message": messages,
+        }, index=values.index))
+        if entry.severity == ERROR:
+            self.rejected |= mask
+
+    def issues(self) -> pd.DataFrame:
+        if not self.parts:
+            return empty_issues()
+        frame = pd.concat(self.parts)
+        # One row's issues together, in file order; rule order within a row as the checks run.
+        frame["_row"] = frame.index
+        frame["_order"] = range(len(frame))
+        frame = frame.sort_values(["_row", "_order"], kind="stable")
+        frame["upn"] = frame["upn"].where(frame["upn"].notna(), None)
+        return frame[ISSUE_COLUMNS].reset_index(drop=True)
+
+
+def quoted(value: str) -> str:
+    return f"'{value}'"

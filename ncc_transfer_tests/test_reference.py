@@ -1,0 +1,186 @@
+"""Reference tables: UPN check letters, attendance code sets around 19 August 2024, exclusions, enrolment."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from ncc_transfer.reference import upn
+from ncc_transfer.reference.attendance_codes import (
+    CATEGORIES,
+    CODE_SET_CHANGE,
+    category_for,
+    code_table,
+    possible_for,
+)
+from ncc_transfer.reference.enrolment import (
+    ON_ROLL_STATUSES,
+    enrol_status_table,
+    expected_nc_year_age,
+    nc_year_table,
+)
+from ncc_transfer.reference.exclusions import (
+    CATEGORY_CODES,
+    REASON_CODES,
+    category_table,
+    normalise_category,
+    reason_table,
+)
+
+PRE = "2024-08-18"
+NEW = "2024-08-19"
+
+
+# ---------------------------------------------------------------- UPN (domain.md §6.3)
+
+@pytest.mark.parametrize("value, valid, temporary", [
+    ("H801200001001", True, False),
+    ("G80120000101A", True, True),
+    ("R201100018042", True, False),
+    ("T20110001804V", True, True),
+    ("B801200005001", True, False),
+    ("A801200005001", False, False),
+])
+def test_upn_check_letters_on_dfe_examples(value, valid, temporary):
+    assert upn.is_valid(value) is valid
+    assert upn.is_temporary(value) is temporary
+    assert bool(upn.valid_check_letter_mask(pd.Series([value]))[0]) is valid
+
+
+# ---------------------------------------------------------------- attendance codes
+
+def categories(codes: list[str], day: str) -> list:
+    return list(category_for(pd.Series(codes, dtype=object), pd.Series([day] * len(codes))))
+
+
+@pytest.mark.parametrize("code, before, from_change", [
+    ("H", "authorised", None),
+    ("J", "aea", None),
+    ("J1", None, "authorised"),
+    ("K", None, "aea"),
+    ("Y1", None, "not_possible"),
+    ("T", "authorised", "authorised"),
+    ("Y", "not_possible", None),
+    ("F", "authorised", None),
+    ("C1", None, "authorised"),
+    ("Q", None, "not_possible"),
+])
+def test_code_category_at_the_2024_boundary(code, before, from_change):
+    assert str(CODE_SET_CHANGE) == NEW
+    assert categories([code], PRE) == [before]
+    assert categories([code], NEW) == [from_change]
+
+
+def test_t_changed_meaning():
+    table = code_table()
+    assert (table["code"] == "T").sum() == 2
+    pre_row = table[(table["code"] == "T") & table["valid_to"].notna()].iloc[0]
+    new_row = table[(table["code"] == "T") & table["valid_from"].notna()].iloc[0]
+    assert "Traveller" in pre_row["meaning"]
+    assert "occupational" in new_row["meaning"]
+    assert pre_row["valid_to"] == pd.Timestamp(PRE)
+    assert new_row["valid_from"] == pd.Timestamp(NEW)
+
+
+# design §3.5: the contract lists, per period
+CONTRACT = {
+    "present": (["/", "\\", "L"], ["/", "\\", "L"]),
+    "aea": (["V", "P", "W", "B", "J"], ["K", "V", "P", "W", "B"]),
+    "authorised": (["C", "E", "I", "M", "R", "S", "T", "H", "F"],
+                   ["C", "C1", "C2", "E", "I", "J1", "M", "R", "S", "T"]),
+    "unauthorised": (["G", "N", "O", "U"], ["G", "N", "O", "U"]),
+    "not_possible": (["D", "X", "Y", "Z", "#"],
+                     ["D", "X", "Q", "Y1", "Y2", "Y3", "Y4", "Y5", "Y6", "Y7", "Z", "#"]),
+    "no_mark": (["-"], ["-"]),
+}
+
+
+@pytest.mark.parametrize("category", list(CONTRACT))
+def test_contract_category_lists(category):
+    pre_codes, new_codes = CONTRACT[category]
+    assert categories(pre_codes, "2023-10-02") == [category] * len(pre_codes)
+    assert categories(new_codes, "2025-10-01") == [category] * len(new_codes)
+
+
+def test_code_sets_are_exactly_the_contract_lists():
+    for day, side in (("2023-10-02", 0), ("2025-10-01", 1)):
+        table = code_table()
+        when = pd.Timestamp(day)
+        in_force = table[(table["valid_from"].isna() | (table["valid_from"] <= when))
+                         & (table["valid_to"].isna() | (table["valid_to"] >= when))]
+        assert not in_force["code"].duplicated().any()
+        expected = {c for lists in CONTRACT.values() for c in lists[side]}
+        assert set(in_force["code"]) == expected
+
+
+def test_code_table_shape_and_flags():
+    table = code_table()
+    assert list(table.columns) == ["code", "meaning", "category", "possible_session", "valid_from", "valid_to"]
+    assert set(table["category"]) == set(CATEGORIES)
+    assert str(table["valid_from"].dtype) == "datetime64[ns]"
+    dash = table[table["code"] == "-"].iloc[0]
+    assert dash["category"] == "no_mark" and not dash["possible_session"]
+    assert pd.isna(dash["valid_from"]) and pd.isna(dash["valid_to"])
+    closure = table[table["code"] == "#"].iloc[0]
+    assert closure["category"] == "not_possible" and not closure["possible_session"]
+    possible = table.groupby("category")["possible_session"].agg(set).to_dict()
+    assert possible == {"present": {True}, "aea": {True}, "authorised": {True}, "unauthorised": {True},
+                        "not_possible": {False}, "no_mark": {False}}
+
+
+def test_category_for_is_none_for_unknown_codes_and_missing_dates():
+    codes = pd.Series(["/", "ZZ", "/", None], dtype=object)
+    dates = pd.Series(pd.to_datetime(["2025-01-06", "2025-01-06", None, "2025-01-06"]))
+    assert list(category_for(codes, dates)) == ["present", None, None, None]
+    assert list(possible_for(codes, dates)) == [True, False, False, False]
+
+
+def test_category_for_keeps_the_index():
+    codes = pd.Series(["I", "H"], index=[10, 20], dtype=object)
+    result = category_for(codes, pd.Series([NEW, PRE], index=[10, 20]))
+    assert result.to_dict() == {10: "authorised", 20: "authorised"}
+
+
+# ---------------------------------------------------------------- exclusions
+
+def test_fixd_is_read_as_susp():
+    result = normalise_category(pd.Series(["FIXD", " fixd ", "SUSP", "perm", "LNCH", None, "XXXX"], dtype=object))
+    assert list(result) == ["SUSP", "SUSP", "SUSP", "PERM", "LNCH", None, "XXXX"]
+    assert CATEGORY_CODES == {"PERM", "SUSP", "LNCH"}
+    table = category_table()
+    assert table.set_index("code").loc["FIXD", "alias_of"] == "SUSP"
+
+
+def test_reason_table():
+    table = reason_table()
+    assert list(table.columns) == ["code", "label", "list"]
+    assert not table["code"].duplicated().any()
+    lists = table.groupby("list")["code"].agg(set).to_dict()
+    assert lists["2020/21"] == {"PP", "PA", "VP", "VA", "OW", "BU", "RA", "LG", "DS", "SM", "DA", "DM", "TH",
+                                "MT", "PH", "PD"}
+    assert lists["legacy"] == {"OT"}
+    assert lists["expanded"] == {"BW", "TB", "SB", "MB", "AB", "DR", "AR", "SR", "VR", "LD", "CB", "DB", "MP", "OS"}
+    assert set(table["code"]) == REASON_CODES
+    assert table["label"].str.len().gt(0).all()
+
+
+# ---------------------------------------------------------------- enrolment and NC years
+
+def test_enrol_statuses_on_roll():
+    table = enrol_status_table().set_index("code")
+    assert list(table.index) == ["C", "M", "S", "F", "O", "G", "P"]
+    assert set(table.index[table["on_roll"]]) == {"C", "M", "S"} == ON_ROLL_STATUSES
+
+
+@pytest.mark.parametrize("nc_year, age", [("R", 4), ("1", 5), ("6", 10), ("11", 15), ("12", 16), ("13", 17),
+                                          ("14", 18), ("N1", None), ("E2", None), ("X", None), ("Y1", None)])
+def test_expected_nc_year_age(nc_year, age):
+    assert expected_nc_year_age(nc_year) == age
+
+
+def test_expected_nc_year_age_vectorised():
+    result = expected_nc_year_age(pd.Series(["R", "7", "N2", None], dtype=object))
+    assert str(result.dtype) == "Int64"
+    assert result.tolist() == [4, 11, pd.NA, pd.NA]
+    table = nc_year_table()
+    assert set(table["code"]) == {"R", *map(str, range(1, 15)), "N1", "N2", "E1", "E2", "X"}
