@@ -17,6 +17,7 @@ from __future__ import annotations
 import pandas as pd
 
 TABLES = ("pupils", "attendance", "exclusions")
+TEXT_DTYPE = "string[pyarrow]"  # canonical text columns; raw frames keep plain object text
 
 SCHOOL_COLUMNS = ["school_key", "laestab"]
 BOOKKEEPING_COLUMNS = ["_source", "_line"]
@@ -129,8 +130,9 @@ def empty_canonical(table: str) -> pd.DataFrame:
 def coerce_types(table: str, frame: pd.DataFrame) -> pd.DataFrame:
     """Put a frame's canonical columns into their canonical pandas types, in canonical order.
 
-    Text stays object (str or None); dates become datetime64[ns] at midnight; integers become
-    nullable Int64. Values must already be valid: this is not where bad input is detected.
+    Text becomes Arrow-backed strings (``TEXT_DTYPE``: compact, and Pandera checks the column type
+    without visiting every value); dates become datetime64[ns] at midnight; integers become nullable
+    Int64. Values must already be valid: this is not where bad input is detected.
     """
     out = pd.DataFrame(index=frame.index)
     for column in CANONICAL_COLUMNS[table]:
@@ -143,5 +145,5 @@ def coerce_types(table: str, frame: pd.DataFrame) -> pd.DataFrame:
         elif kind == "int":
             out[column] = pd.to_numeric(values).astype("Int64")
         else:
-            out[column] = values.astype(object).where(values.notna(), None)
+            out[column] = values.astype(TEXT_DTYPE)
     return out.reset_index(drop=True)

@@ -156,7 +156,11 @@ def run_night(registry, schools: list[str] | None = None, as_of: date | None = N
                                         raise_on_error=False)
         run_ids.append(result.run_id)
 
-    outcomes = _outcomes_for_runs(open_warehouse(warehouse_url()), run_ids)
+    warehouse = open_warehouse(warehouse_url())
+    try:
+        outcomes = _outcomes_for_runs(warehouse, run_ids)
+    finally:
+        warehouse.close()
     lines, failed, loaded, skipped = [], 0, 0, 0
     for key in wanted:
         school = by_key[key]

@@ -11,35 +11,35 @@ logs); the offending records themselves are written to ``validation_issues`` in 
 
 from __future__ import annotations
 
+import pandas as pd
 import pandera.pandas as pa
 from pandera.typing import Series
 
-from .canonical import CANONICAL_COLUMNS, KEY_COLUMNS, REQUIRED_COLUMNS, RAW_COLUMNS
-
-import pandas as pd
+from .canonical import CANONICAL_COLUMNS, KEY_COLUMNS, RAW_COLUMNS, REQUIRED_COLUMNS
 
 DATE = "datetime64[ns]"
+TEXT = {"storage": "pyarrow"}  # canonical.TEXT_DTYPE
 
 
 class Pupils(pa.DataFrameModel):
-    school_key: Series[str]
-    laestab: Series[str]
-    upn: Series[str]
-    former_upn: Series[str] = pa.Field(nullable=True)
-    surname: Series[str]
-    forename: Series[str]
-    middle_names: Series[str] = pa.Field(nullable=True)
-    preferred_surname: Series[str] = pa.Field(nullable=True)
-    preferred_forename: Series[str] = pa.Field(nullable=True)
+    school_key: Series[pd.StringDtype] = pa.Field(dtype_kwargs=TEXT)
+    laestab: Series[pd.StringDtype] = pa.Field(dtype_kwargs=TEXT)
+    upn: Series[pd.StringDtype] = pa.Field(dtype_kwargs=TEXT)
+    former_upn: Series[pd.StringDtype] = pa.Field(dtype_kwargs=TEXT, nullable=True)
+    surname: Series[pd.StringDtype] = pa.Field(dtype_kwargs=TEXT)
+    forename: Series[pd.StringDtype] = pa.Field(dtype_kwargs=TEXT)
+    middle_names: Series[pd.StringDtype] = pa.Field(dtype_kwargs=TEXT, nullable=True)
+    preferred_surname: Series[pd.StringDtype] = pa.Field(dtype_kwargs=TEXT, nullable=True)
+    preferred_forename: Series[pd.StringDtype] = pa.Field(dtype_kwargs=TEXT, nullable=True)
     dob: Series[DATE]
-    sex: Series[str] = pa.Field(nullable=True)
-    nc_year: Series[str] = pa.Field(nullable=True)
-    enrol_status: Series[str] = pa.Field(nullable=True)
+    sex: Series[pd.StringDtype] = pa.Field(dtype_kwargs=TEXT, nullable=True)
+    nc_year: Series[pd.StringDtype] = pa.Field(dtype_kwargs=TEXT, nullable=True)
+    enrol_status: Series[pd.StringDtype] = pa.Field(dtype_kwargs=TEXT, nullable=True)
     entry_date: Series[DATE] = pa.Field(nullable=True)
     leaving_date: Series[DATE] = pa.Field(nullable=True)
-    address_line1: Series[str] = pa.Field(nullable=True)
-    town: Series[str] = pa.Field(nullable=True)
-    postcode: Series[str] = pa.Field(nullable=True)
+    address_line1: Series[pd.StringDtype] = pa.Field(dtype_kwargs=TEXT, nullable=True)
+    town: Series[pd.StringDtype] = pa.Field(dtype_kwargs=TEXT, nullable=True)
+    postcode: Series[pd.StringDtype] = pa.Field(dtype_kwargs=TEXT, nullable=True)
     extracted_at: Series[DATE]
 
     class Config:
@@ -49,12 +49,12 @@ class Pupils(pa.DataFrameModel):
 
 
 class Attendance(pa.DataFrameModel):
-    school_key: Series[str]
-    laestab: Series[str]
-    upn: Series[str]
+    school_key: Series[pd.StringDtype] = pa.Field(dtype_kwargs=TEXT)
+    laestab: Series[pd.StringDtype] = pa.Field(dtype_kwargs=TEXT)
+    upn: Series[pd.StringDtype] = pa.Field(dtype_kwargs=TEXT)
     date: Series[DATE]
-    session: Series[str] = pa.Field(isin=["AM", "PM"])
-    code: Series[str]
+    session: Series[pd.StringDtype] = pa.Field(dtype_kwargs=TEXT, isin=["AM", "PM"])
+    code: Series[pd.StringDtype] = pa.Field(dtype_kwargs=TEXT)
 
     class Config:
         strict = True
@@ -63,15 +63,15 @@ class Attendance(pa.DataFrameModel):
 
 
 class Exclusions(pa.DataFrameModel):
-    school_key: Series[str]
-    laestab: Series[str]
-    upn: Series[str]
-    category: Series[str] = pa.Field(isin=["PERM", "SUSP", "LNCH"])
-    reason: Series[str] = pa.Field(nullable=True)
-    reason_2: Series[str] = pa.Field(nullable=True)
-    reason_3: Series[str] = pa.Field(nullable=True)
+    school_key: Series[pd.StringDtype] = pa.Field(dtype_kwargs=TEXT)
+    laestab: Series[pd.StringDtype] = pa.Field(dtype_kwargs=TEXT)
+    upn: Series[pd.StringDtype] = pa.Field(dtype_kwargs=TEXT)
+    category: Series[pd.StringDtype] = pa.Field(dtype_kwargs=TEXT, isin=["PERM", "SUSP", "LNCH"])
+    reason: Series[pd.StringDtype] = pa.Field(dtype_kwargs=TEXT, nullable=True)
+    reason_2: Series[pd.StringDtype] = pa.Field(dtype_kwargs=TEXT, nullable=True)
+    reason_3: Series[pd.StringDtype] = pa.Field(dtype_kwargs=TEXT, nullable=True)
     start_date: Series[DATE]
-    start_session: Series[str] = pa.Field(nullable=True)
+    start_session: Series[pd.StringDtype] = pa.Field(dtype_kwargs=TEXT, nullable=True)
     sessions: Series[pd.Int64Dtype] = pa.Field(nullable=True, ge=0)
     end_date: Series[DATE] = pa.Field(nullable=True)
 
@@ -93,7 +93,7 @@ assert all(list(m.to_schema().columns) == CANONICAL_COLUMNS[t] for t, m in CANON
 def raw_schema(table: str) -> pa.DataFrameSchema:
     """What a route must deliver: the required columns present (as text), other columns optional."""
     return pa.DataFrameSchema(
-        {c: pa.Column(object, nullable=True, required=c in REQUIRED_COLUMNS[table]) for c in RAW_COLUMNS[table]},
+        {c: pa.Column(None, nullable=True, required=c in REQUIRED_COLUMNS[table]) for c in RAW_COLUMNS[table]},
         strict=False,
         name=f"raw {table}",
     )

@@ -11,6 +11,13 @@ from .warehouse import open_warehouse
 
 def print_demo_summary(demo, result, seconds: float) -> None:
     warehouse = open_warehouse(warehouse_url())
+    try:
+        _print(demo, result, seconds, warehouse)
+    finally:
+        warehouse.close()
+
+
+def _print(demo, result, seconds: float, warehouse) -> None:
     print()
     print(f"Demo LA: {len(demo.schools)} schools in {demo.registry_path}, as of {demo.as_of}")
     print(f"Schools: {result.loaded} loaded, {result.failed} failed, {result.skipped} skipped (inactive)")

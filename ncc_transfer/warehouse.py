@@ -59,24 +59,35 @@ class Warehouse(Protocol):
     def describe(self) -> str:
         """Where the data is, for people (no secrets)."""
 
+    def close(self) -> None:
+        """Release connections (the DuckDB file lock)."""
+
 
 class DuckDBWarehouse:
-    """A DuckDB file. Single writer: one process writes at a time (connections are short-lived)."""
+    """A DuckDB file. Single writer: while one process has it open, others cannot write to it.
+
+    The connection is opened on first use and kept until ``close()`` (a run opens it once, not once
+    per school: opening a DuckDB file costs tens of milliseconds).
+    """
 
     def __init__(self, path: Path):
         self.path = Path(path)
         self.url = f"duckdb:///{self.path}"
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._con: duckdb.DuckDBPyConnection | None = None
         with self._connect() as con:
             self._create_tables(con)
 
     @contextmanager
     def _connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        con = duckdb.connect(str(self.path))
-        try:
-            yield con
-        finally:
-            con.close()
+        if self._con is None:
+            self._con = duckdb.connect(str(self.path))
+        yield self._con
+
+    def close(self) -> None:
+        if self._con is not None:
+            self._con.close()
+            self._con = None
 
     @staticmethod
     def _create_tables(con: duckdb.DuckDBPyConnection) -> None:

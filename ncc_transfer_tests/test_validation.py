@@ -378,7 +378,7 @@ def test_exclusion_issue_record_is_the_start_date():
 
 def test_invalid_start_session_is_loaded_as_null():
     result = run(exclusions=[{**EXCLUSION, "start_session": "LUNCH"}])
-    assert result.tables["exclusions"]["start_session"].tolist() == [None]
+    assert result.tables["exclusions"]["start_session"].isna().tolist() == [True]
 
 
 # ---------------------------------------------------------------- output shape

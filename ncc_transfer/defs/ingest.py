@@ -73,22 +73,14 @@ def school_extract(context: dg.AssetExecutionContext, config: NightlyConfig, ncc
     # yielded as outputs, so this step yields nothing; being a generator tells Dagster so.
     yield from ()
     registry = ncc.registry()
-    schools = registry.by_key()
     warehouse = ncc.warehouse()
-    as_of = config.as_of_date()
-    outcomes: list[SchoolOutcome] = []
-    for key in context.partition_keys:
-        school = schools.get(key)
-        if school is None:
-            outcome = SchoolOutcome(key, key.split("-")[0], key.split("-", 1)[-1], FAILED,
-                                    message="not in the schools registry any more")
-        elif not school.active:
-            outcome = skipped_outcome(school)
-        else:
-            outcome = process_school(school, home=ncc.home_path(), warehouse=warehouse, as_of=as_of,
-                                     run_id=context.run_id)
-        _report(context, outcome, context.selected_asset_keys)
-        outcomes.append(outcome)
+    try:
+        outcomes = [
+            _load_one(context, key, registry.by_key().get(key), ncc, warehouse, config.as_of_date())
+            for key in context.partition_keys
+        ]
+    finally:
+        warehouse.close()
 
     failed = [o.school_key for o in outcomes if o.status == FAILED]
     loaded = sum(o.status == LOADED for o in outcomes)
@@ -99,6 +91,18 @@ def school_extract(context: dg.AssetExecutionContext, config: NightlyConfig, ncc
                         "The other schools loaded; each failed school kept its previous load.",
             metadata={"failed_schools": failed, "loaded": loaded},
         )
+
+
+def _load_one(context: dg.AssetExecutionContext, key: str, school, ncc: NccSettings, warehouse, as_of: date) -> SchoolOutcome:
+    if school is None:
+        laestab, _, route = key.partition("-")
+        outcome = SchoolOutcome(key, laestab, route, FAILED, message="not in the schools registry any more")
+    elif not school.active:
+        outcome = skipped_outcome(school)
+    else:
+        outcome = process_school(school, home=ncc.home_path(), warehouse=warehouse, as_of=as_of, run_id=context.run_id)
+    _report(context, outcome, context.selected_asset_keys)
+    return outcome
 
 
 def _report(context: dg.AssetExecutionContext, outcome: SchoolOutcome, selected: set[dg.AssetKey]) -> None:
