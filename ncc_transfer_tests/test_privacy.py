@@ -32,6 +32,10 @@ def test_event_log_holds_no_pupil_data(demo_night):
             run = instance.get_run_by_id(run_id)
             texts.append(serialize_value(run.tags))
             texts.extend(serialize_value(entry) for entry in instance.all_logs(run_id))
+        # captured stdout/stderr of the runs (compute logs) and anything else Dagster wrote as text
+        for path in (demo_night.home / "dagster_home").rglob("*"):
+            if path.is_file() and path.suffix in (".out", ".err", ".log", ".complete", ".txt", ".json"):
+                texts.append(path.read_text(encoding="utf-8", errors="replace"))
     blob = "\n".join(texts)
     assert "ASSET_MATERIALIZATION" in blob and "ASSET_CHECK_EVALUATION" in blob  # we did scan the real events
     tokens = set(TOKEN.findall(blob))
