@@ -147,3 +147,45 @@ def coerce_types(table: str, frame: pd.DataFrame) -> pd.DataFrame:
         else:
             out[column] = values.astype(TEXT_DTYPE)
     return out.reset_index(drop=True)
+
+
+# Statutory views (design §3.4, issue #3): column -> type kind ('text', 'date', 'int', 'float', 'bool').
+# Every view row carries `as_of`, the date the view was computed for.
+VIEW_COLUMNS: dict[str, dict[str, str]] = {
+    "absence_summary": {
+        "school_key": "text", "laestab": "text", "upn": "text",
+        "sessions_possible": "int", "sessions_present": "int", "sessions_aea": "int",
+        "sessions_authorised": "int", "sessions_unauthorised": "int",
+        "absence_rate": "float", "persistent_absence": "bool", "severe_absence": "bool",
+        "age_at_31_august": "int", "enrol_status": "text", "dfe_comparable": "bool", "as_of": "date",
+    },
+    "ten_day_absence": {
+        "school_key": "text", "laestab": "text", "upn": "text", "first_day": "date", "last_day": "date",
+        "school_days": "int", "ongoing": "bool", "as_of": "date",
+    },
+    "absence_triggers": {
+        "school_key": "text", "laestab": "text", "upn": "text", "trigger": "text", "first_day": "date",
+        "last_day": "date", "school_days": "int", "ongoing": "bool", "as_of": "date",
+    },
+    "exclusion_provision": {
+        "school_key": "text", "laestab": "text", "upn": "text", "category": "text", "start_date": "date",
+        "school_days": "int", "sixth_day": "date", "sixth_day_estimated": "bool", "responsible": "text",
+        "as_of": "date",
+    },
+    "children_missing_education": {
+        "upn": "text", "laestab": "text", "school_key": "text", "leaving_date": "date",
+        "days_since_leaving": "int", "reason": "text", "last_seen": "date", "as_of": "date",
+    },
+    "pupil_movements": {
+        "upn": "text", "laestab": "text", "school_key": "text", "event": "text", "event_date": "date",
+        "source": "text", "new_entrant_return_due": "bool", "as_of": "date",
+    },
+}
+SCHOOL_VIEWS = ("absence_summary", "ten_day_absence", "absence_triggers", "exclusion_provision")
+LA_VIEWS = ("children_missing_education", "pupil_movements")
+
+# What the warehouse remembers of each school's roll between nights (for pupils who vanish).
+ROLL_HISTORY_COLUMNS: dict[str, str] = {
+    "school_key": "text", "laestab": "text", "upn": "text", "entry_date": "date", "leaving_date": "date",
+    "first_seen": "date", "last_seen": "date",
+}

@@ -1,0 +1,58 @@
+"""School days and academic years, shared by the rules.
+
+"School days of a school are the dates on which any of its pupils has a possible session"
+(design §3.5). Dates after the last observed school day are not known from the data; where a rule
+needs them (a sixth day in the future), weekdays are assumed and the result is marked estimated.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import numpy as np
+import pandas as pd
+
+from ncc_transfer.reference.attendance_codes import possible_for
+
+
+def academic_year_start(on: date) -> date:
+    """1 September of the academic year containing ``on``."""
+    return date(on.year if on.month >= 9 else on.year - 1, 9, 1)
+
+
+def with_possible(attendance: pd.DataFrame) -> pd.DataFrame:
+    """Attendance with a boolean ``possible`` column (the code counts as a possible session)."""
+    return attendance.assign(possible=possible_for(attendance["code"], attendance["date"]).to_numpy(dtype=bool))
+
+
+def school_days(attendance: pd.DataFrame, as_of: date | None = None) -> pd.DataFrame:
+    """One row per (school_key, date) on which any pupil of the school had a possible session.
+
+    Columns: school_key, date (datetime64[ns]), day_number (1, 2, ... in date order per school).
+    ``attendance`` needs school_key, date, code (and ``possible`` if already computed).
+    """
+    frame = attendance if "possible" in attendance.columns else with_possible(attendance)
+    if as_of is not None:
+        frame = frame[frame["date"] <= pd.Timestamp(as_of)]
+    days = (frame.loc[frame["possible"], ["school_key", "date"]].drop_duplicates()
+            .sort_values(["school_key", "date"], kind="stable").reset_index(drop=True))
+    days["day_number"] = days.groupby("school_key").cumcount() + 1
+    return days
+
+
+def nth_school_day(days: pd.Series, start: date, n: int) -> tuple[date, bool]:
+    """The n-th school day counting ``start`` (or the next school day after it) as day 1.
+
+    ``days`` is one school's sorted school days (datetime64). Beyond the last known school day,
+    weekdays are assumed: the second value is True when the answer relies on that assumption.
+    """
+    known = days.to_numpy(dtype="datetime64[D]")
+    start64 = np.datetime64(start, "D")
+    from_start = known[known >= start64]
+    if len(from_start) >= n:
+        return pd.Timestamp(from_start[n - 1]).date(), False
+    counted = len(from_start)
+    cursor = (from_start[-1] + np.timedelta64(1, "D")) if counted else start64
+    remaining = n - counted
+    result = np.busday_offset(cursor, remaining - 1, roll="forward")
+    return pd.Timestamp(result).date(), True
