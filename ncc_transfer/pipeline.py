@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
+import traceback
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
@@ -25,6 +26,7 @@ from .canonical import KEY_COLUMNS, TABLES, VALIDATION_ISSUE_COLUMNS
 from .files_route import ExtractFileError, RawExtract, read_school_folder
 from .registry import School
 from .validation import validate_extract
+from .views import refresh_school_views
 from .warehouse import Warehouse
 
 log = logging.getLogger(__name__)
@@ -51,6 +53,7 @@ class SchoolOutcome:
     warnings: int = 0
     structural: dict[str, list[str]] = field(default_factory=dict)
     sources: dict[str, str] = field(default_factory=dict)
+    views: dict[str, dict] = field(default_factory=dict)
     message: str | None = None
     seconds: float = 0.0
 
@@ -97,8 +100,12 @@ def process_school(
     as_of: date,
     run_id: str | None = None,
     extracted_at: datetime | None = None,
+    views: bool = True,
 ) -> SchoolOutcome:
-    """Load one school; never raises for a problem with the school's own data or files."""
+    """Load one school and refresh its views; never raises for anything that goes wrong with it.
+
+    With ``views=False`` only the tables are loaded (the caller computes views itself).
+    """
     started = time.perf_counter()
     extracted_at = extracted_at or datetime.now(timezone.utc).replace(tzinfo=None)
     outcome = SchoolOutcome(school.key, school.laestab, school.mis, FAILED)
@@ -107,8 +114,14 @@ def process_school(
     except (ExtractFileError, RouteNotAvailable) as exc:
         outcome.message = str(exc)
         warehouse.replace_issues(school.key, _file_issue(school, exc, extracted_at))
-    finally:
-        outcome.seconds = time.perf_counter() - started
+    except Exception as exc:  # a defect or an environment fault: keep it to this school
+        _unexpected(outcome, exc, "loading")
+    if views:
+        try:
+            outcome.views = refresh_school_views(warehouse, school.key, as_of)
+        except Exception as exc:
+            _unexpected(outcome, exc, "computing the statutory views")
+    outcome.seconds = time.perf_counter() - started
     warehouse.append_audit([outcome.audit_row(run_id, extracted_at)])
     log.info("%s", outcome.summary_line())
     return outcome
@@ -140,8 +153,30 @@ def _load(school: School, home: Path, warehouse: Warehouse, as_of: date, extract
         return
 
     _count_issues(issues, outcome)
-    warehouse.replace_school(school.key, validated.tables, issues)
+    roll = _roll(school, raw.tables["pupils"], validated.tables["pupils"], as_of)
+    warehouse.replace_school(school.key, validated.tables, issues, roll=roll)
     outcome.status = LOADED
+
+
+def _roll(school: School, raw_pupils: pd.DataFrame, pupils: pd.DataFrame, seen_on: date) -> pd.DataFrame:
+    """Who was on tonight's extract: every UPN supplied, loaded or not (a rejected record has not left)."""
+    upns = raw_pupils["upn"].dropna().astype(str).str.strip().str.upper()
+    roll = pd.DataFrame({"upn": upns[upns != ""].unique()})
+    dates = pupils[["upn", "entry_date", "leaving_date"]].astype({"upn": object})
+    roll = roll.merge(dates, on="upn", how="left")
+    roll.insert(0, "school_key", school.key)
+    roll.insert(1, "laestab", school.laestab)
+    roll["seen_on"] = pd.Timestamp(seen_on)
+    return roll
+
+
+def _unexpected(outcome: SchoolOutcome, exc: Exception, during: str) -> None:
+    """Record an unexpected error without its message (messages can quote data values)."""
+    frame = traceback.extract_tb(exc.__traceback__)[-1] if exc.__traceback__ else None
+    where = f" at {Path(frame.filename).name}:{frame.lineno}" if frame else ""
+    outcome.status = FAILED
+    outcome.message = f"unexpected {type(exc).__name__} while {during}{where}; previous load kept"
+    log.error("%s: %s", outcome.school_key, outcome.message)
 
 
 def _fail_structurally(school: School, warehouse: Warehouse, issues: pd.DataFrame, outcome: SchoolOutcome) -> None:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import os
 
-from .canonical import TABLES
+from .canonical import TABLES, VIEW_COLUMNS
 from .config import warehouse_url
+from .views import overview_by_school
 from .warehouse import open_warehouse
 
 
@@ -30,6 +31,14 @@ def _print(demo, result, seconds: float, warehouse) -> None:
     print(f"Validation issues for schools to fix ({int(issues['n'].sum()) if len(issues) else 0}):")
     for row in issues.itertuples():
         print(f"  {row.severity:<8} {row.rule:<32} {row.n:>6}")
+    print(f"Statutory views as of {demo.as_of}:")
+    for view in VIEW_COLUMNS:
+        count = int(warehouse.read(f'SELECT count(*) AS n FROM "{view}"')["n"].iloc[0])
+        print(f"  {view:<28} {count:>7,} rows")
+    overview = overview_by_school(warehouse)
+    if len(overview):
+        print("By school (PA rate % of DfE-comparable enrolments; counts of pupils on each list):")
+        print("  " + overview.to_string(index=False).replace("\n", "\n  "))
     print()
     print(f"Warehouse:  {warehouse.describe()}")
     print(f"  look:     uv run python -c \"import duckdb; print(duckdb.connect('{warehouse.describe()}', read_only=True)"

@@ -17,9 +17,17 @@ from typing import Any, Iterator, Protocol
 import duckdb
 import pandas as pd
 
-from .canonical import CANONICAL_COLUMNS, TABLES, VALIDATION_ISSUE_COLUMNS, column_type
+from .canonical import (
+    CANONICAL_COLUMNS,
+    ROLL_HISTORY_COLUMNS,
+    TABLES,
+    VALIDATION_ISSUE_COLUMNS,
+    VIEW_COLUMNS,
+    column_type,
+)
 
-SQL_TYPES = {"text": "VARCHAR", "date": "DATE", "int": "INTEGER", "timestamp": "TIMESTAMP"}
+SQL_TYPES = {"text": "VARCHAR", "date": "DATE", "int": "INTEGER", "timestamp": "TIMESTAMP", "float": "DOUBLE",
+             "bool": "BOOLEAN"}
 
 AUDIT_COLUMNS = {
     "logged_at": "TIMESTAMP",
@@ -40,14 +48,28 @@ def table_ddl() -> dict[str, dict[str, str]]:
     tables = {t: {c: SQL_TYPES[column_type(t, c)] for c in CANONICAL_COLUMNS[t]} for t in TABLES}
     tables["validation_issues"] = {c: SQL_TYPES[column_type("validation_issues", c)] for c in VALIDATION_ISSUE_COLUMNS}
     tables["audit_log"] = dict(AUDIT_COLUMNS)
+    tables["roll_history"] = {c: SQL_TYPES[k] for c, k in ROLL_HISTORY_COLUMNS.items()}
+    for view, columns in VIEW_COLUMNS.items():
+        tables[view] = {c: SQL_TYPES[k] for c, k in columns.items()}
     return tables
 
 
 class Warehouse(Protocol):
     url: str
 
-    def replace_school(self, school_key: str, tables: dict[str, pd.DataFrame], issues: pd.DataFrame) -> None:
-        """Replace the school's rows in the given tables and its validation issues, atomically."""
+    def replace_school(self, school_key: str, tables: dict[str, pd.DataFrame], issues: pd.DataFrame,
+                       roll: pd.DataFrame | None = None) -> None:
+        """Replace the school's rows in the given tables and its validation issues, atomically.
+
+        ``roll`` (school_key, laestab, upn, entry_date, leaving_date, seen_on) records who was on
+        tonight's extract in ``roll_history`` in the same transaction.
+        """
+
+    def replace_views(self, views: dict[str, pd.DataFrame], school_key: str | None = None) -> None:
+        """Replace view rows atomically: the school's rows, or (school_key None) the whole views."""
+
+    def school_rows(self, table: str, school_key: str) -> pd.DataFrame:
+        """One school's rows of a table, with canonical pandas types."""
 
     def replace_issues(self, school_key: str, issues: pd.DataFrame) -> None:
         """Replace only the school's validation issues (its data stays as last loaded)."""
@@ -99,31 +121,67 @@ class DuckDBWarehouse:
                 if column not in existing:
                     con.execute(f'ALTER TABLE "{table}" ADD COLUMN "{column}" {sql_type}')
 
-    def replace_school(self, school_key: str, tables: dict[str, pd.DataFrame], issues: pd.DataFrame) -> None:
-        with self._connect() as con:
-            con.execute("BEGIN TRANSACTION")
-            try:
-                for table, frame in tables.items():
-                    self._replace(con, table, school_key, frame[CANONICAL_COLUMNS[table]])
-                self._replace_issues(con, school_key, issues)
-                con.execute("COMMIT")
-            except BaseException:
-                con.execute("ROLLBACK")
-                raise
+    def replace_school(self, school_key: str, tables: dict[str, pd.DataFrame], issues: pd.DataFrame,
+                       roll: pd.DataFrame | None = None) -> None:
+        with self._transaction() as con:
+            for table, frame in tables.items():
+                self._replace(con, table, school_key, frame[CANONICAL_COLUMNS[table]])
+            self._replace_issues(con, school_key, issues)
+            if roll is not None:
+                self._record_roll(con, roll)
 
-    def replace_issues(self, school_key: str, issues: pd.DataFrame) -> None:
+    def replace_views(self, views: dict[str, pd.DataFrame], school_key: str | None = None) -> None:
+        with self._transaction() as con:
+            for view, frame in views.items():
+                frame = frame[list(VIEW_COLUMNS[view])]
+                if school_key is None:
+                    con.execute(f'DELETE FROM "{view}"')
+                    self._insert(con, view, frame)
+                else:
+                    self._replace(con, view, school_key, frame)
+
+    def school_rows(self, table: str, school_key: str) -> pd.DataFrame:
+        frame = self.read(f'SELECT * FROM "{table}" WHERE school_key = ?', [school_key])
+        return _with_canonical_types(table, frame)
+
+    @contextmanager
+    def _transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
         with self._connect() as con:
             con.execute("BEGIN TRANSACTION")
             try:
-                self._replace_issues(con, school_key, issues)
+                yield con
                 con.execute("COMMIT")
             except BaseException:
                 con.execute("ROLLBACK")
                 raise
 
     @staticmethod
-    def _replace(con: duckdb.DuckDBPyConnection, table: str, school_key: str, frame: pd.DataFrame) -> None:
+    def _record_roll(con: duckdb.DuckDBPyConnection, roll: pd.DataFrame) -> None:
+        """Upsert tonight's roll: new pupils get first_seen, everyone on it gets last_seen."""
+        con.register("tonight", roll)
+        try:
+            con.execute(
+                "UPDATE roll_history AS h SET last_seen = t.seen_on, "
+                "entry_date = coalesce(t.entry_date, h.entry_date), leaving_date = t.leaving_date "
+                "FROM tonight AS t WHERE h.school_key = t.school_key AND h.upn = t.upn")
+            con.execute(
+                "INSERT INTO roll_history SELECT t.school_key, t.laestab, t.upn, t.entry_date, t.leaving_date, "
+                "t.seen_on, t.seen_on FROM tonight AS t WHERE NOT EXISTS "
+                "(SELECT 1 FROM roll_history AS h WHERE h.school_key = t.school_key AND h.upn = t.upn)")
+        finally:
+            con.unregister("tonight")
+
+    def replace_issues(self, school_key: str, issues: pd.DataFrame) -> None:
+        with self._transaction() as con:
+            self._replace_issues(con, school_key, issues)
+
+    @classmethod
+    def _replace(cls, con: duckdb.DuckDBPyConnection, table: str, school_key: str, frame: pd.DataFrame) -> None:
         con.execute(f'DELETE FROM "{table}" WHERE school_key = ?', [school_key])
+        cls._insert(con, table, frame)
+
+    @staticmethod
+    def _insert(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame) -> None:
         if len(frame):
             con.register("incoming", frame)
             try:
@@ -160,6 +218,15 @@ class DuckDBWarehouse:
 
     def describe(self) -> str:
         return str(self.path)
+
+
+def _with_canonical_types(table: str, frame: pd.DataFrame) -> pd.DataFrame:
+    """Rows read back from SQL, in the types the rules expect (dates as datetime64[ns], text as Arrow)."""
+    if table in CANONICAL_COLUMNS:
+        from .canonical import coerce_types
+
+        return coerce_types(table, frame)
+    return frame
 
 
 def _audit_value(value: Any) -> Any:

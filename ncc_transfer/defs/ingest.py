@@ -1,4 +1,7 @@
-"""The school tables: one step loads every school in the run, one partition per school.
+"""The nightly step: every school in the run is loaded, then the statutory views are computed.
+
+Assets: the school tables and per-school views (partitioned by school) and the LA-wide views
+(unpartitioned, downstream of every school's tables), all produced by the one step ``school_extract``.
 
 Run shape (README "How a night runs"): the nightly job is ONE run over a range of school partitions
 (``BackfillPolicy.single_run``) with the in-process executor, so a night costs one Python process
@@ -16,8 +19,9 @@ from zoneinfo import ZoneInfo
 
 import dagster as dg
 
-from ncc_transfer.canonical import TABLES
+from ncc_transfer.canonical import LA_VIEWS, SCHOOL_VIEWS, TABLES
 from ncc_transfer.pipeline import FAILED, LOADED, SchoolOutcome, process_school, skipped_outcome
+from ncc_transfer.views import la_view_counts, markdown_table, overview_by_school, refresh_la_views
 
 from .partitions import school_partitions
 from .resources import NccSettings
@@ -31,6 +35,17 @@ TABLE_DESCRIPTIONS = {
     "exclusions": "Suspensions, permanent and lunchtime exclusions.",
     ISSUES_ASSET: "Record-level validation problems for each school to fix in its MIS.",
 }
+
+VIEW_DESCRIPTIONS = {
+    "absence_summary": "Per enrolment: possible sessions, present, AEA, authorised, unauthorised, absence rate, "
+                       "persistent (>= 10%) and severe (>= 50%) absence, DfE-comparable flag.",
+    "ten_day_absence": "Pupils whose run of unauthorised absence reached 10 school days (the 10-day return).",
+    "absence_triggers": "15 school days of illness (sickness return) and 20 of only G/N/O (deletion ground 9(1)(i)).",
+    "exclusion_provision": "Permanent exclusions (LA) and suspension periods over 5 school days (school): sixth day.",
+    "children_missing_education": "Left a roll (or vanished from an extract) and on no other roll in the LA.",
+    "pupil_movements": "Joined and left events per school this year; new entrants within 5 school days marked.",
+}
+TABLE_KEYS = [dg.AssetKey(t) for t in TABLES]
 
 STRUCTURE_CHECK = "structure"
 RECORDS_CHECK = "records"
@@ -50,6 +65,14 @@ class NightlyConfig(dg.Config):
         dg.AssetSpec(table, partitions_def=school_partitions, skippable=True, group_name="school_data",
                      kinds={"duckdb", "pandas"}, description=TABLE_DESCRIPTIONS[table])
         for table in (*TABLES, ISSUES_ASSET)
+    ] + [
+        dg.AssetSpec(view, partitions_def=school_partitions, skippable=True, group_name="statutory_views",
+                     kinds={"duckdb", "pandas"}, description=VIEW_DESCRIPTIONS[view], deps=TABLE_KEYS)
+        for view in SCHOOL_VIEWS
+    ] + [
+        dg.AssetSpec(view, skippable=True, group_name="statutory_views", kinds={"duckdb", "pandas"},
+                     description=VIEW_DESCRIPTIONS[view], deps=TABLE_KEYS)
+        for view in LA_VIEWS
     ],
     check_specs=[
         spec
@@ -74,11 +97,15 @@ def school_extract(context: dg.AssetExecutionContext, config: NightlyConfig, ncc
     yield from ()
     registry = ncc.registry()
     warehouse = ncc.warehouse()
+    as_of = config.as_of_date()
+    partitioned = context.has_partition_key or context.has_partition_key_range
     try:
         outcomes = [
-            _load_one(context, key, registry.by_key().get(key), ncc, warehouse, config.as_of_date())
-            for key in context.partition_keys
+            _load_one(context, key, registry.by_key().get(key), ncc, warehouse, as_of)
+            for key in (context.partition_keys if partitioned else [])
         ]
+        if any(dg.AssetKey(view) in context.selected_asset_keys for view in LA_VIEWS):
+            _la_views(context, warehouse, as_of)
     finally:
         warehouse.close()
 
@@ -103,6 +130,18 @@ def _load_one(context: dg.AssetExecutionContext, key: str, school, ncc: NccSetti
         outcome = process_school(school, home=ncc.home_path(), warehouse=warehouse, as_of=as_of, run_id=context.run_id)
     _report(context, outcome, context.selected_asset_keys)
     return outcome
+
+
+def _la_views(context: dg.AssetExecutionContext, warehouse, as_of: date) -> None:
+    """Recompute the LA-wide views over every school's latest load; log counts and a table by school."""
+    views = refresh_la_views(warehouse, as_of)
+    by_school = markdown_table(overview_by_school(warehouse))
+    for view, frame in views.items():
+        if dg.AssetKey(view) in context.selected_asset_keys:
+            context.log_event(dg.AssetMaterialization(asset_key=view, metadata={
+                "as_of": as_of.isoformat(), "dagster/row_count": len(frame),
+                "counts": dg.MetadataValue.json(la_view_counts(view, frame)),
+                "by_school": dg.MetadataValue.md(by_school)}))
 
 
 def _report(context: dg.AssetExecutionContext, outcome: SchoolOutcome, selected: set[dg.AssetKey]) -> None:
@@ -133,6 +172,11 @@ def _report(context: dg.AssetExecutionContext, outcome: SchoolOutcome, selected:
                 asset_key=table, partition=key,
                 metadata={"dagster/row_count": outcome.rows.get(table, 0), "source": outcome.sources.get(table, "none")},
             ))
+    for view, counts in outcome.views.items():
+        if dg.AssetKey(view) in selected:
+            context.log_event(dg.AssetMaterialization(
+                asset_key=view, partition=key,
+                metadata={"dagster/row_count": counts.get("rows", 0), "counts": dg.MetadataValue.json(counts)}))
     if dg.AssetKey(ISSUES_ASSET) in selected and outcome.status != "skipped" and (
             outcome.status == LOADED or outcome.errors or outcome.warnings):
         context.log_event(dg.AssetMaterialization(

@@ -1,0 +1,153 @@
+"""Continuous runs of absence in school days (design §3.5 "Ten school days"; domain.md §4.2-§4.4).
+
+Walk each enrolment's (school_key, upn) days in date order, using only the dates on which the pupil
+has marks in [academic year start, as_of]. For a set of codes, a day
+
+* **extends** the run when it has at least one possible session and every possible session carries
+  a code in the set;
+* **breaks** it when any possible session carries a code outside the set, or any mark is ``D``;
+* is **skipped** (neither) when it has no possible session: ``#``, ``X``, ``Y*``, ``Q``, ``Z``, ``-``,
+  blank or unknown codes only (weekends and holidays have no marks at all, so are skipped too).
+
+A run of at least ``min_days`` extending days is reported with its first and last day, its length
+in school days and ``ongoing``: its last day is the school's last school day on or before ``as_of``
+(school days per ``calendar.school_days``, over every pupil of the school).
+
+Views: ``ten_day_absence`` (codes G N O U, 10 days: the reg 13 continuous-absence return) and
+``absence_triggers`` (``sickness_15``: code I for 15 days, the sickness return; ``gno_20``: codes
+G N O for 20 days, the reg 9(1)(i) deletion ground and joint-enquiry point, so ``U`` breaks it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from ncc_transfer.rules.absence import Marks, prepare_marks, view_frame
+from ncc_transfer.rules.calendar import school_days
+
+UNAUTHORISED_CODES = frozenset({"G", "N", "O", "U"})
+SICKNESS_CODES = frozenset({"I"})
+GNO_CODES = frozenset({"G", "N", "O"})
+BREAKING_CODES = frozenset({"D"})  # break a run even though not a possible session
+
+TEN_DAY_MIN_DAYS = 10
+SICKNESS_MIN_DAYS = 15
+GNO_MIN_DAYS = 20
+
+RUN_COLUMNS = ["school_key", "laestab", "upn", "first_day", "last_day", "school_days", "ongoing"]
+
+_SPAN = 400  # > days in an academic year: day offsets fit in one enrolment's block of the day key
+_NO_DAY = np.iinfo(np.int64).min
+
+
+@dataclass
+class PupilDays:
+    """One row per (enrolment, date with marks), sorted by enrolment then date."""
+
+    marks: Marks
+    day_of_mark: np.ndarray  # per mark: index of its pupil-day
+    enrolment: np.ndarray  # per pupil-day
+    day: np.ndarray  # per pupil-day: days since 1970-01-01
+    has_possible: np.ndarray  # per pupil-day: at least one possible session
+    has_breaker: np.ndarray  # per pupil-day: a D mark
+    school_last_day: np.ndarray  # per enrolment: its school's last school day <= as_of (_NO_DAY if none)
+
+
+def pupil_days(marks: Marks, as_of) -> PupilDays:
+    """Reduce marks to pupil-days (vectorised; see ``PupilDays``)."""
+    n_enrol = len(marks.enrolments)
+    base = int(marks.day.min()) if len(marks.day) else 0
+    key = marks.enrolment * _SPAN + (marks.day - base)
+    day_of_mark, keys = pd.factorize(key, sort=True)
+    keys = np.asarray(keys, dtype=np.int64)
+    n_days = len(keys)
+    enrolment = keys // _SPAN
+    day = keys % _SPAN + base
+    has_possible = np.bincount(day_of_mark[marks.possible], minlength=n_days) > 0
+    has_breaker = np.bincount(day_of_mark[marks.code_flags(BREAKING_CODES)], minlength=n_days) > 0
+
+    # School days (calendar.school_days) from the distinct (school, date) pairs with a possible session.
+    school_of_day = marks.school[enrolment] if n_days else np.array([], dtype=np.int64)
+    pairs = np.unique(school_of_day[has_possible] * _SPAN + (day[has_possible] - base))
+    frame = pd.DataFrame({
+        "school_key": marks.schools[pairs // _SPAN] if len(pairs) else np.array([], dtype=object),
+        "date": (pairs % _SPAN + base).astype("datetime64[D]").astype("datetime64[ns]"),
+        "possible": np.ones(len(pairs), dtype=bool),
+    })
+    last = school_days(frame, pd.Timestamp(as_of).date()).groupby("school_key")["date"].max()
+    by_school = np.full(len(marks.schools), _NO_DAY, dtype=np.int64)
+    if len(last):
+        position = pd.Index(marks.schools).get_indexer(last.index)
+        by_school[position] = last.to_numpy(dtype="datetime64[D]").astype(np.int64)
+    school_last_day = by_school[marks.school] if n_enrol else np.array([], dtype=np.int64)
+    return PupilDays(marks, day_of_mark, enrolment, day, has_possible, has_breaker, school_last_day)
+
+
+def runs_in(days: PupilDays, codes: set[str] | frozenset[str], min_days: int) -> pd.DataFrame:
+    """Runs of at least ``min_days`` extending days for one code set (columns ``RUN_COLUMNS``)."""
+    marks = days.marks
+    outside = marks.possible & ~marks.code_flags(codes)
+    has_outside = np.bincount(days.day_of_mark[outside], minlength=len(days.day)) > 0
+    breaks = has_outside | days.has_breaker
+    extends = days.has_possible & ~breaks
+    walked = extends | breaks  # skipped days drop out of the walk
+
+    enrolment = days.enrolment[walked]
+    day = days.day[walked]
+    extending = extends[walked]
+    # A segment starts at every breaking day and at every new enrolment; the extending days of one
+    # segment form one run.
+    starts = ~extending
+    starts[1:] |= enrolment[1:] != enrolment[:-1]
+    if len(starts):
+        starts[0] = True
+    segment = np.cumsum(starts)[extending]
+    enrolment, day = enrolment[extending], day[extending]
+
+    first = np.flatnonzero(np.r_[True, segment[1:] != segment[:-1]]) if len(segment) else np.array([], int)
+    last = np.r_[first[1:] - 1, len(segment) - 1].astype(int) if len(first) else np.array([], int)
+    length = last - first + 1
+    keep = length >= min_days
+    first, last, length = first[keep], last[keep], length[keep]
+    who = enrolment[first]
+
+    frame = marks.enrolments.iloc[who][["school_key", "laestab", "upn"]].reset_index(drop=True)
+    frame["first_day"] = day[first].astype("datetime64[D]").astype("datetime64[ns]")
+    frame["last_day"] = day[last].astype("datetime64[D]").astype("datetime64[ns]")
+    frame["school_days"] = length.astype(np.int64)
+    frame["ongoing"] = day[last] == days.school_last_day[who]
+    return frame[RUN_COLUMNS]  # already sorted: enrolment ids follow (school_key, upn), then date
+
+
+def code_runs(attendance: pd.DataFrame, as_of, codes: set[str] | frozenset[str], min_days: int) -> pd.DataFrame:
+    """Every run of at least ``min_days`` school days in which each possible session is in ``codes``.
+
+    Columns ``RUN_COLUMNS`` (school_key, laestab, upn, first_day, last_day, school_days, ongoing),
+    sorted by school_key, upn, first_day. One row per run: a pupil can have several.
+    """
+    marks = prepare_marks(attendance, as_of)
+    return runs_in(pupil_days(marks, as_of), {c.strip().upper() for c in codes}, min_days)
+
+
+def ten_day_absence(attendance: pd.DataFrame, as_of, min_days: int = TEN_DAY_MIN_DAYS,
+                    codes: set[str] | frozenset[str] = UNAUTHORISED_CODES) -> pd.DataFrame:
+    """View ``ten_day_absence``: runs of unauthorised absence (G N O U) of ``min_days`` or more."""
+    return view_frame("ten_day_absence", code_runs(attendance, as_of, codes, min_days), as_of)
+
+
+def absence_triggers(attendance: pd.DataFrame, as_of, sickness_days: int = SICKNESS_MIN_DAYS,
+                     gno_days: int = GNO_MIN_DAYS) -> pd.DataFrame:
+    """View ``absence_triggers``: ``sickness_15`` (I for ``sickness_days`` consecutive school days)
+    and ``gno_20`` (only G N O for ``gno_days``). Trigger names stay the same if thresholds change.
+    """
+    days = pupil_days(prepare_marks(attendance, as_of), as_of)
+    found = []
+    for trigger, codes, min_days in (("sickness_15", SICKNESS_CODES, sickness_days),
+                                     ("gno_20", GNO_CODES, gno_days)):
+        found.append(runs_in(days, codes, min_days).assign(trigger=trigger))
+    frame = pd.concat(found, ignore_index=True)
+    frame = frame.sort_values(["school_key", "upn", "first_day", "trigger"], kind="stable")
+    return view_frame("absence_triggers", frame, as_of)

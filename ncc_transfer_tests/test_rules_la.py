@@ -1,0 +1,496 @@
+"""Sixth-day provision, children missing education and pupil movements, hand-worked on real dates.
+
+Calendar used throughout (2026):
+
+         January 2026              February 2026              March 2026
+    Mo Tu We Th Fr Sa Su      Mo Tu We Th Fr Sa Su      Mo Tu We Th Fr Sa Su
+              1  2  3  4                         1                         1
+     5  6  7  8  9 10 11       2  3  4  5  6  7  8       2  3  4  5  6  7  8
+    12 13 14 15 16 17 18       9 10 11 12 13 14 15       9 10 11 12 13 14 15
+    19 20 21 22 23 24 25      16 17 18 19 20 21 22      16 17 18 19 20 21 22
+    26 27 28 29 30 31         23 24 25 26 27 28         23 24 25 26 27 28 29
+
+School A (laestab 9262001): spring term from Mon 5 Jan 2026, half-term Mon 16 - Fri 20 Feb 2026
+(marked '#', not a possible session), every other weekday a school day.
+School B (laestab 9262002): the same, but half-term Mon 9 - Fri 13 Feb 2026 and (movements only)
+an INSET day on Mon 2 Mar 2026.
+School days come only from attendance marks up to the as-of date: after it, weekdays are assumed.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pandas as pd
+import pytest
+
+from ncc_transfer.canonical import TEXT_DTYPE, VIEW_COLUMNS, coerce_types
+from ncc_transfer.rules.cme import children_missing_education, cme_headline
+from ncc_transfer.rules.exclusions import exclusion_provision, provision_headline
+from ncc_transfer.rules.movements import movement_headline, pupil_movements
+
+D = pd.Timestamp
+LAESTAB = {"a": "9262001", "b": "9262002", "c": "9262003"}
+HALF_TERM = {"a": ("2026-02-16", "2026-02-20"), "b": ("2026-02-09", "2026-02-13")}
+
+
+def attendance(school: str, last: str, closed: tuple[str, ...] = ()) -> pd.DataFrame:
+    """AM/PM marks for one filler pupil on every weekday from 5 Jan 2026 to ``last``.
+
+    Half-term days and ``closed`` days carry '#' (planned closure: not a possible session)."""
+    days = pd.bdate_range("2026-01-05", last)
+    shut = set(pd.date_range(*HALF_TERM[school])) | {D(d) for d in closed}
+    rows = [{"school_key": school, "laestab": LAESTAB[school], "upn": "FILLER", "date": d, "session": s,
+             "code": "#" if d in shut else ("/" if s == "AM" else "\\")}
+            for d in days for s in ("AM", "PM")]
+    return coerce_types("attendance", pd.DataFrame(rows))
+
+
+def view_shape_ok(view: pd.DataFrame, name: str) -> None:
+    assert list(view.columns) == list(VIEW_COLUMNS[name])
+    for column, kind in VIEW_COLUMNS[name].items():
+        dtype = str(view[column].dtype)
+        if kind == "date":
+            assert dtype == "datetime64[ns]", column
+        elif kind == "bool":
+            assert dtype == "bool", column
+        elif kind == "int":
+            assert dtype in ("int64", "Int64"), column
+        elif kind == "text":
+            assert view[column].dtype == TEXT_DTYPE, column
+
+
+def as_object_text(frame: pd.DataFrame) -> pd.DataFrame:
+    """The same frame with plain object text columns (as read back from a database)."""
+    out = frame.copy()
+    for column in out.columns:
+        if str(out[column].dtype).startswith("string"):
+            out[column] = out[column].astype(object).where(out[column].notna(), None)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------------
+# Sixth-day provision (as of Fri 13 Mar 2026: A's and B's known school days end that day)
+# ---------------------------------------------------------------------------------------------------
+
+EX_AS_OF = date(2026, 3, 13)
+EX_ATTENDANCE = pd.concat([attendance("a", "2026-03-13"), attendance("b", "2026-03-13")], ignore_index=True)
+
+
+def exclusion(school: str, upn: str, category: str, start: str, sessions: int | None = None,
+              session: str | None = "AM", end: str | None = None) -> dict:
+    return {"school_key": school, "laestab": LAESTAB[school], "upn": upn, "category": category, "reason": "PD",
+            "start_date": start, "start_session": session, "sessions": sessions, "end_date": end}
+
+
+def provision(*rows: dict, as_of: date = EX_AS_OF) -> pd.DataFrame:
+    view = exclusion_provision(coerce_types("exclusions", pd.DataFrame(list(rows))), EX_ATTENDANCE, as_of)
+    view_shape_ok(view, "exclusion_provision")
+    return view
+
+
+def only_row(view: pd.DataFrame, upn: str) -> dict:
+    rows = view[view["upn"] == upn]
+    assert len(rows) == 1, rows
+    return rows.iloc[0].to_dict()
+
+
+def test_permanent_exclusion_sixth_day_skips_half_term():
+    # A: Wed 11 Feb = day 1, Thu 12 = 2, Fri 13 = 3, half-term 16-20 Feb (no school days),
+    # Mon 23 = 4, Tue 24 = 5, Wed 25 Feb = day 6.
+    row = only_row(provision(exclusion("a", "PERM1", "PERM", "2026-02-11", session=None)), "PERM1")
+    assert row["category"] == "PERM"
+    assert row["start_date"] == D("2026-02-11")
+    assert row["sixth_day"] == D("2026-02-25")
+    assert not row["sixth_day_estimated"]
+    assert row["responsible"] == "local_authority"
+    assert pd.isna(row["school_days"])
+    assert row["laestab"] == "9262001" and row["school_key"] == "a" and row["as_of"] == D("2026-03-13")
+
+
+def test_permanent_exclusion_sixth_day_beyond_known_days_assumes_weekdays():
+    # Known days end Fri 13 Mar (the as-of date). Thu 12 Mar = 1, Fri 13 = 2, then assumed weekdays:
+    # Mon 16 = 3, Tue 17 = 4, Wed 18 = 5, Thu 19 Mar = 6 (estimated).
+    row = only_row(provision(exclusion("a", "PERM2", "PERM", "2026-03-12")), "PERM2")
+    assert row["sixth_day"] == D("2026-03-19")
+    assert bool(row["sixth_day_estimated"]) is True
+
+
+def test_permanent_exclusion_counts_the_excluding_schools_days():
+    # B's half-term is 9-13 Feb. Wed 4 Feb = 1, Thu 5 = 2, Fri 6 = 3, Mon 16 = 4, Tue 17 = 5, Wed 18 = 6.
+    # (On A's calendar the sixth day would be Wed 11 Feb.)
+    # A start inside B's half-term (Tue 10 Feb) counts from the next school day, Mon 16 Feb = 1:
+    # Tue 17 = 2, Wed 18 = 3, Thu 19 = 4, Fri 20 = 5, Mon 23 Feb = 6.
+    view = provision(exclusion("b", "PERM3", "PERM", "2026-02-04"), exclusion("b", "PERM4", "PERM", "2026-02-10"))
+    assert only_row(view, "PERM3")["sixth_day"] == D("2026-02-18")
+    assert only_row(view, "PERM4")["sixth_day"] == D("2026-02-23")
+    assert only_row(view, "PERM4")["start_date"] == D("2026-02-10")  # as recorded
+    assert not view["sixth_day_estimated"].any()
+
+
+def test_school_without_attendance_marks_counts_weekdays_estimated():
+    # School C has no marks at all: Mon 2 Mar = 1, Tue 3, Wed 4, Thu 5, Fri 6, Mon 9 Mar = 6 (assumed).
+    row = only_row(provision(exclusion("c", "NO_MARKS", "PERM", "2026-03-02")), "NO_MARKS")
+    assert (row["sixth_day"], bool(row["sixth_day_estimated"])) == (D("2026-03-09"), True)
+
+
+def test_back_to_back_suspensions_over_a_weekend_merge():
+    # 6 sessions from Wed 25 Feb AM: Wed 25, Thu 26, Fri 27 (3 days). Weekend: no school days.
+    # 6 sessions from Mon 2 Mar AM: Mon 2, Tue 3, Wed 4 (3 days). One period of 6 school days from
+    # Wed 25 Feb; day 6 = Wed 4 Mar.
+    view = provision(exclusion("a", "SUSP1", "SUSP", "2026-03-02", 6), exclusion("a", "SUSP1", "SUSP", "2026-02-25", 6))
+    row = only_row(view, "SUSP1")
+    assert row["category"] == "SUSP"
+    assert row["start_date"] == D("2026-02-25")
+    assert row["school_days"] == 6
+    assert row["sixth_day"] == D("2026-03-04")
+    assert row["responsible"] == "school"
+    assert not row["sixth_day_estimated"]
+
+
+def test_suspensions_with_a_school_day_between_do_not_merge():
+    # Wed 25 - Fri 27 Feb, then Tue 3 - Thu 5 Mar: Mon 2 Mar is a school day between. Two periods of 3.
+    view = provision(exclusion("a", "SUSP2", "SUSP", "2026-02-25", 6), exclusion("a", "SUSP2", "SUSP", "2026-03-03", 6))
+    assert view.empty
+
+
+def test_suspensions_either_side_of_half_term_merge():
+    # Wed 11 - Fri 13 Feb (3 days), half-term 16-20 Feb has no school days, Mon 23 - Wed 25 Feb (3 days):
+    # one period of 6; day 6 = Wed 25 Feb.
+    view = provision(exclusion("a", "SUSP3", "SUSP", "2026-02-11", 6), exclusion("a", "SUSP3", "SUSP", "2026-02-23", 6))
+    row = only_row(view, "SUSP3")
+    assert (row["start_date"], row["school_days"], row["sixth_day"]) == (D("2026-02-11"), 6, D("2026-02-25"))
+
+
+def test_suspensions_of_five_days_or_fewer_give_no_row():
+    view = provision(
+        exclusion("a", "THREE", "SUSP", "2026-03-09", 6),  # Mon 9 - Wed 11 Mar: 3 days
+        exclusion("a", "FIVE", "SUSP", "2026-03-02", 10),  # Mon 2 - Fri 6 Mar: exactly 5 days
+        exclusion("a", "PM_NINE", "SUSP", "2026-03-04", 9, session="PM"),  # Wed PM .. Tue 10 Mar PM: 5 days
+    )
+    assert view.empty
+
+
+def test_eleven_sessions_from_a_morning_is_six_days():
+    # Mon 2 Mar AM, 11 sessions: Mon 2 .. Fri 6 take 10 sessions, the 11th is Mon 9 Mar AM.
+    # Days touched = (0 + 11 - 1) // 2 + 1 = 6; day 6 = Mon 9 Mar.
+    row = only_row(provision(exclusion("a", "ELEVEN", "SUSP", "2026-03-02", 11)), "ELEVEN")
+    assert (row["school_days"], row["sixth_day"]) == (6, D("2026-03-09"))
+
+
+def test_afternoon_start_has_one_session_on_its_first_day():
+    # Wed 4 Mar PM, 10 sessions: Wed PM (1), Thu 5 (2), Fri 6 (2), Mon 9 (2), Tue 10 (2), Wed 11 AM (1).
+    # Days touched = (1 + 10 - 1) // 2 + 1 = 6; day 6 = Wed 11 Mar.
+    row = only_row(provision(exclusion("a", "PM_TEN", "SUSP", "2026-03-04", 10, session="PM")), "PM_TEN")
+    assert (row["start_date"], row["school_days"], row["sixth_day"]) == (D("2026-03-04"), 6, D("2026-03-11"))
+
+
+def test_a_pm_suspension_following_an_am_one_on_its_last_day_merges():
+    # Mon 2 Mar AM, 5 sessions: Mon, Tue, Wed AM (3 days). Wed 4 Mar PM, 5 sessions: Wed PM .. Fri 6
+    # (3 days). They share Wed 4 Mar: one period Mon 2 - Fri 6 Mar = 5 days, no row. Add a third,
+    # Mon 9 Mar AM, 2 sessions: the period becomes 6 days; day 6 = Mon 9 Mar.
+    first = exclusion("a", "HALVES", "SUSP", "2026-03-02", 5)
+    second = exclusion("a", "HALVES", "SUSP", "2026-03-04", 5, session="PM")
+    assert provision(first, second).empty
+    row = only_row(provision(first, second, exclusion("a", "HALVES", "SUSP", "2026-03-09", 2)), "HALVES")
+    assert (row["start_date"], row["school_days"], row["sixth_day"]) == (D("2026-03-02"), 6, D("2026-03-09"))
+
+
+def test_lunchtime_exclusions_never_trigger_nor_bridge():
+    # SUSP Wed 25 - Fri 27 Feb, LNCH Mon 2 Mar, SUSP Tue 3 - Thu 5 Mar: the lunchtime exclusion does not
+    # fill the school day between, so two 3-day periods. Eight lunchtimes in a row trigger nothing.
+    lunches = [exclusion("a", "LUNCHES", "LNCH", d, 1, session="PM")
+               for d in ("2026-03-02", "2026-03-03", "2026-03-04", "2026-03-05", "2026-03-06", "2026-03-09",
+                         "2026-03-10", "2026-03-11")]
+    view = provision(exclusion("a", "BRIDGE", "SUSP", "2026-02-25", 6),
+                     exclusion("a", "BRIDGE", "LNCH", "2026-03-02", 1),
+                     exclusion("a", "BRIDGE", "SUSP", "2026-03-03", 6), *lunches)
+    assert view.empty
+
+
+def test_suspensions_at_two_schools_do_not_merge():
+    # A: Wed 25 - Fri 27 Feb; B: Mon 2 - Wed 4 Mar. Back to back in time, but different schools.
+    view = provision(exclusion("a", "MOVER", "SUSP", "2026-02-25", 6), exclusion("b", "MOVER", "SUSP", "2026-03-02", 6))
+    assert view.empty
+
+
+def test_end_date_is_used_when_sessions_are_missing():
+    # Mon 2 Mar to Mon 9 Mar: Mon 2, Tue 3, Wed 4, Thu 5, Fri 6, Mon 9 = 6 school days; day 6 = Mon 9 Mar.
+    row = only_row(provision(exclusion("a", "ENDS", "SUSP", "2026-03-02", None, end="2026-03-09")), "ENDS")
+    assert (row["school_days"], row["sixth_day"]) == (6, D("2026-03-09"))
+
+
+def test_suspension_running_past_the_as_of_date_is_estimated():
+    # Thu 12 Mar AM, 12 sessions: Thu 12, Fri 13 (known), Mon 16 .. Thu 19 (assumed weekdays): 6 days.
+    row = only_row(provision(exclusion("a", "LATE", "SUSP", "2026-03-12", 12)), "LATE")
+    assert (row["school_days"], row["sixth_day"], bool(row["sixth_day_estimated"])) == (6, D("2026-03-19"), True)
+
+
+def test_only_exclusions_this_academic_year_up_to_the_as_of_date():
+    view = provision(
+        exclusion("a", "LASTYEAR", "SUSP", "2025-07-01", 20),  # academic year 2024/25
+        exclusion("a", "LASTYEAR", "PERM", "2025-07-14"),
+        exclusion("a", "TOMORROW", "PERM", "2026-03-16"),  # after the as-of date
+    )
+    assert view.empty
+
+
+def test_rows_are_ordered_typed_and_independent_of_text_storage():
+    rows = [exclusion("b", "PERM3", "PERM", "2026-02-04"), exclusion("a", "SUSP1", "SUSP", "2026-02-25", 6),
+            exclusion("a", "SUSP1", "SUSP", "2026-03-02", 6), exclusion("a", "PERM1", "PERM", "2026-02-11"),
+            exclusion("a", "LATE", "SUSP", "2026-03-12", 12)]
+    arrow = provision(*rows)
+    objects = exclusion_provision(as_object_text(coerce_types("exclusions", pd.DataFrame(rows))),
+                                  as_object_text(EX_ATTENDANCE), EX_AS_OF)
+    pd.testing.assert_frame_equal(arrow, objects)
+    assert list(zip(arrow["school_key"], arrow["upn"])) == [("a", "LATE"), ("a", "PERM1"), ("a", "SUSP1"),
+                                                             ("b", "PERM3")]
+    assert str(arrow["school_days"].dtype) == "Int64"
+    assert provision_headline(arrow) == {
+        "rows": 4, "permanent": 2, "suspension_periods": 2, "local_authority": 2, "school": 2,
+        "sixth_day_reached": 3, "sixth_day_estimated": 1, "schools": 2}
+    empty = provision()
+    assert empty.empty and provision_headline(empty)["rows"] == 0
+
+
+# ---------------------------------------------------------------------------------------------------
+# Children missing education (as of Mon 2 Feb 2026; every school's first load Mon 5 Jan 2026, latest
+# load Mon 2 Feb 2026)
+# ---------------------------------------------------------------------------------------------------
+
+CME_AS_OF = date(2026, 2, 2)
+FIRST_LOAD, LATEST_LOAD = "2026-01-05", "2026-02-02"
+
+
+def pupil(school: str, upn: str, status: str = "C", entry: str | None = "2022-09-05",
+          leaving: str | None = None) -> dict:
+    return {"school_key": school, "laestab": LAESTAB[school], "upn": upn, "surname": "Test", "forename": "Pupil",
+            "dob": "2015-05-01", "sex": "F", "nc_year": "5", "enrol_status": status, "entry_date": entry,
+            "leaving_date": leaving, "extracted_at": "2026-02-02T02:00:00"}
+
+
+def seen(school: str, upn: str, first: str = FIRST_LOAD, last: str = LATEST_LOAD, entry: str | None = "2022-09-05",
+         leaving: str | None = None) -> dict:
+    return {"school_key": school, "laestab": LAESTAB[school], "upn": upn, "entry_date": entry,
+            "leaving_date": leaving, "first_seen": first, "last_seen": last}
+
+
+def pupils_frame(rows: list[dict]) -> pd.DataFrame:
+    return coerce_types("pupils", pd.DataFrame(rows))
+
+
+def roll_frame(rows: list[dict]) -> pd.DataFrame:
+    """roll_history as the warehouse returns it: object text, datetime64[ns] dates."""
+    frame = pd.DataFrame(rows)
+    for column in ("entry_date", "leaving_date", "first_seen", "last_seen"):
+        frame[column] = pd.to_datetime(frame[column]).astype("datetime64[ns]")
+    return frame
+
+
+def current_with_history(rows: list[dict]) -> list[dict]:
+    """Every current pupil was on tonight's extract: a roll_history row last seen at the latest load."""
+    return [seen(r["school_key"], r["upn"], entry=r["entry_date"], leaving=r["leaving_date"]) for r in rows]
+
+
+def cme(pupils: list[dict], history_only: list[dict] = (), as_of: date = CME_AS_OF) -> pd.DataFrame:
+    history = roll_frame(current_with_history(pupils) + list(history_only))
+    view = children_missing_education(pupils_frame(pupils), history, as_of)
+    view_shape_ok(view, "children_missing_education")
+    return view
+
+
+def test_pupil_who_moved_schools_is_not_a_candidate():
+    # Left A Fri 16 Jan 2026; on B's roll from Mon 19 Jan 2026.
+    view = cme([pupil("a", "MOVED", "P", leaving="2026-01-16"), pupil("b", "MOVED", "C", entry="2026-01-19"),
+                pupil("a", "STAYING")], history_only=[])
+    assert view.empty
+
+
+def test_leaver_on_no_roll_is_a_candidate():
+    # Left A Fri 9 Jan 2026. 9 Jan -> 31 Jan is 22 days, -> 2 Feb is 24 days.
+    view = cme([pupil("a", "LEAVER", "P", leaving="2026-01-09"), pupil("b", "OTHER")])
+    assert view.to_dict("records") == [{
+        "upn": "LEAVER", "laestab": "9262001", "school_key": "a", "leaving_date": D("2026-01-09"),
+        "days_since_leaving": 24, "reason": "left_no_destination", "last_seen": D("2026-02-02"),
+        "as_of": D("2026-02-02")}]
+
+
+def test_pupil_vanished_from_the_extract_without_a_leaving_date_is_a_candidate():
+    # On A's extract 5 Jan - Fri 23 Jan 2026, gone since, no leaving date. 23 Jan -> 2 Feb = 10 days.
+    view = cme([pupil("a", "STAYING")], history_only=[seen("a", "GONE", last="2026-01-23")])
+    assert len(view) == 1
+    row = view.iloc[0].to_dict()
+    assert (row["upn"], row["reason"], row["days_since_leaving"], row["last_seen"]) == (
+        "GONE", "vanished_from_roll", 10, D("2026-01-23"))
+    assert pd.isna(row["leaving_date"]) and row["laestab"] == "9262001"
+
+
+def test_a_guest_elsewhere_is_not_on_a_roll():
+    # Left A Fri 16 Jan 2026; only a guest (G) at B since. 16 Jan -> 2 Feb = 17 days.
+    view = cme([pupil("a", "GUEST", "P", leaving="2026-01-16"), pupil("b", "GUEST", "G", entry="2026-01-19")])
+    assert view[["upn", "school_key", "days_since_leaving", "reason"]].to_dict("records") == [
+        {"upn": "GUEST", "school_key": "a", "days_since_leaving": 17, "reason": "left_no_destination"}]
+
+
+def test_a_guest_leaving_is_not_a_departure_from_a_roll():
+    # A guest's leaving date at B is not a deletion from B's register.
+    view = cme([pupil("a", "VISITOR"), pupil("b", "VISITOR", "G", entry="2026-01-05", leaving="2026-01-16")])
+    assert view.empty
+
+
+def test_dual_registration_elsewhere_counts_as_on_roll():
+    view = cme([pupil("a", "DUAL", "P", leaving="2026-01-23"), pupil("b", "DUAL", "S", entry="2025-09-03")])
+    assert view.empty
+
+
+def test_leaving_date_today_has_not_passed():
+    view = cme([pupil("a", "TODAY", "C", leaving="2026-02-02")])
+    assert view.empty
+
+
+def test_admission_dated_after_the_as_of_date_does_not_count_yet():
+    # Left A Fri 30 Jan; B admits from Mon 9 Feb (entry date after 2 Feb): a candidate until then.
+    pupils = [pupil("a", "LATER", "P", leaving="2026-01-30"), pupil("b", "LATER", "C", entry="2026-02-09")]
+    row = cme(pupils).iloc[0]
+    assert (row["upn"], row["school_key"], row["days_since_leaving"]) == ("LATER", "a", 3)
+    assert cme(pupils, as_of=date(2026, 2, 9)).empty
+
+
+def test_most_recent_departure_wins_across_schools():
+    # Left A Fri 19 Dec 2025 (since dropped from A's extract: roll_history only), then C Fri 23 Jan 2026.
+    # One row, for C: 23 Jan -> 2 Feb = 10 days.
+    view = cme([pupil("c", "TWICE", "P", entry="2026-01-05", leaving="2026-01-23")],
+               history_only=[seen("a", "TWICE", last="2026-01-05", leaving="2025-12-19")])
+    assert view[["upn", "laestab", "school_key", "leaving_date", "days_since_leaving"]].to_dict("records") == [
+        {"upn": "TWICE", "laestab": "9262003", "school_key": "c", "leaving_date": D("2026-01-23"),
+         "days_since_leaving": 10}]
+
+
+def test_record_rejected_on_another_schools_extract_still_counts_as_on_roll():
+    # Left A 16 Jan; on B's extract since 19 Jan (seen at B's latest load) but B's record failed validation.
+    view = cme([pupil("a", "REJECTED", "P", leaving="2026-01-16"), pupil("b", "OTHER")],
+               history_only=[seen("b", "REJECTED", first="2026-01-19", entry=None)])
+    assert view.empty
+
+
+def test_vanished_pupil_now_on_another_roll_is_not_a_candidate():
+    view = cme([pupil("c", "FOUND", "C", entry="2026-01-26")], history_only=[seen("a", "FOUND", last="2026-01-23")])
+    assert view.empty
+
+
+def test_cme_with_object_text_and_headline():
+    pupils = [pupil("a", "LEAVER", "P", leaving="2026-01-09"), pupil("b", "GUEST", "G", entry="2026-01-19"),
+              pupil("a", "GUEST", "P", leaving="2026-01-16")]
+    history = current_with_history(pupils) + [seen("a", "GONE", last="2026-01-23")]
+    arrow = children_missing_education(pupils_frame(pupils), roll_frame(history), CME_AS_OF)
+    objects = children_missing_education(as_object_text(pupils_frame(pupils)),
+                                         roll_frame(history).astype({"upn": "string[pyarrow]"}), CME_AS_OF)
+    pd.testing.assert_frame_equal(arrow, objects)
+    assert list(arrow["upn"]) == ["GONE", "GUEST", "LEAVER"]  # ordered by school, then UPN
+    assert cme_headline(arrow) == {"candidates": 3, "left_no_destination": 2, "vanished_from_roll": 1}
+
+
+# ---------------------------------------------------------------------------------------------------
+# Pupil movements (as of Wed 4 Mar 2026; first loads Mon 5 Jan 2026, latest loads Wed 4 Mar 2026)
+#
+# A's last five school days up to Wed 4 Mar: Wed 4, Tue 3, Mon 2 Mar, Fri 27, Thu 26 Feb; the
+# sixth-last is Wed 25 Feb. B closed Mon 2 Mar (INSET), so its fifth-last is Wed 25 Feb.
+# ---------------------------------------------------------------------------------------------------
+
+MV_AS_OF = date(2026, 3, 4)
+MV_LATEST = "2026-03-04"
+MV_ATTENDANCE = pd.concat([attendance("a", MV_LATEST), attendance("b", MV_LATEST, closed=("2026-03-02",))],
+                          ignore_index=True)
+
+
+def movements(pupils: list[tuple[dict, str]], history_only: list[dict] = (), attendance_frame=MV_ATTENDANCE,
+              as_of: date = MV_AS_OF) -> pd.DataFrame:
+    """``pupils``: (pupil row, first_seen) pairs; each is on the latest extract."""
+    history = [seen(p["school_key"], p["upn"], first=first, last=MV_LATEST, entry=p["entry_date"],
+                    leaving=p["leaving_date"]) for p, first in pupils]
+    view = pupil_movements(pupils_frame([p for p, _ in pupils]), roll_frame(history + list(history_only)),
+                           attendance_frame, as_of)
+    view_shape_ok(view, "pupil_movements")
+    return view
+
+
+def events(view: pd.DataFrame) -> list[tuple]:
+    return [(r.school_key, r.upn, r.event, r.event_date.strftime("%Y-%m-%d"), r.source, bool(r.new_entrant_return_due))
+            for r in view.itertuples()]
+
+
+def test_register_and_roll_change_movements():
+    view = movements(
+        [
+            (pupil("a", "NEW_THU", entry="2026-02-26"), "2026-02-26"),  # 5th-last school day: return due
+            (pupil("a", "NEW_WED", entry="2026-02-25"), "2026-02-25"),  # 6th-last school day: not flagged
+            (pupil("a", "LEAVER", "P", entry="2020-09-02", leaving="2026-02-13"), FIRST_LOAD),
+            (pupil("a", "AUTUMN", entry="2025-09-03"), FIRST_LOAD),  # register date in the year: reported
+            (pupil("a", "OLD", entry="2019-09-04"), FIRST_LOAD),  # nothing this year
+            (pupil("a", "FIRST_LOAD_NO_ENTRY", entry=None), FIRST_LOAD),  # on the first load: not a joiner
+            (pupil("a", "LAST_YEAR", "P", entry="2019-09-04", leaving="2025-07-18"), FIRST_LOAD),
+            (pupil("a", "PRE_ADMITTED", entry="2026-03-09"), "2026-03-02"),  # joins after the as-of date
+            (pupil("a", "GUEST", "G", entry="2026-03-02"), "2026-03-02"),  # guests are not admitted
+            (pupil("a", "ROLL_NEW", entry=None), "2026-03-02"),  # first seen Mon 2 Mar: roll change, due
+            (pupil("a", "RETURNER", entry="2023-09-05"), "2026-02-24"),  # entry in an earlier year
+            (pupil("b", "B_NEW_WED", entry="2026-02-25"), "2026-02-25"),  # B's 5th-last school day: due
+        ],
+        history_only=[
+            seen("a", "VANISHED", last="2026-02-27"),  # gone from the extract, no leaving date
+            seen("a", "DROPPED_LEAVER", last="2026-01-30", leaving="2026-01-30"),  # left with a date
+        ],
+    )
+    assert events(view) == [
+        ("a", "AUTUMN", "joined", "2025-09-03", "register", False),
+        ("a", "DROPPED_LEAVER", "left", "2026-01-30", "register", False),
+        ("a", "LEAVER", "left", "2026-02-13", "register", False),
+        ("a", "RETURNER", "joined", "2026-02-24", "roll_change", False),
+        ("a", "NEW_WED", "joined", "2026-02-25", "register", False),
+        ("a", "NEW_THU", "joined", "2026-02-26", "register", True),
+        ("a", "VANISHED", "left", "2026-02-27", "roll_change", False),
+        ("a", "ROLL_NEW", "joined", "2026-03-02", "roll_change", True),
+        ("b", "B_NEW_WED", "joined", "2026-02-25", "register", True),
+    ]
+    assert set(view["laestab"]) == {"9262001", "9262002"} and (view["as_of"] == D("2026-03-04")).all()
+    assert movement_headline(view) == {"events": 9, "joined": 6, "left": 3, "register": 6, "roll_change": 3,
+                                       "new_entrant_returns_due": 3}
+
+
+def test_first_load_pupils_are_not_roll_change_joiners_even_when_the_first_load_was_mid_year():
+    # The first load was Mon 5 Jan 2026: everyone on it was already there, whatever their entry date.
+    view = movements([(pupil("a", f"P{i}", entry=None), FIRST_LOAD) for i in range(3)])
+    assert view.empty and movement_headline(view)["events"] == 0
+
+
+def test_new_entrant_return_falls_back_to_weekdays_without_attendance():
+    # No marks for school C: weekdays assumed. Wed 4, Tue 3, Mon 2 Mar, Fri 27, Thu 26 Feb: Thu 26 is the
+    # fifth-last, so a joiner on Wed 25 Feb is not flagged and one on Thu 26 Feb is.
+    view = movements([(pupil("c", "C_WED", entry="2026-02-25"), "2026-02-25"),
+                      (pupil("c", "C_THU", entry="2026-02-26"), "2026-02-26")],
+                     attendance_frame=MV_ATTENDANCE.iloc[:0])
+    assert [(u, due) for _, u, _, _, _, due in events(view)] == [("C_WED", False), ("C_THU", True)]
+
+
+def test_movements_independent_of_text_storage():
+    rows = [(pupil("a", "NEW_THU", entry="2026-02-26"), "2026-02-26"),
+            (pupil("b", "B", entry="2026-01-07"), "2026-01-07")]
+    history = [seen(p["school_key"], p["upn"], first=f, last=MV_LATEST, entry=p["entry_date"]) for p, f in rows]
+    history.append(seen("a", "GONE", last="2026-02-20"))
+    arrow = pupil_movements(pupils_frame([p for p, _ in rows]), roll_frame(history), MV_ATTENDANCE, MV_AS_OF)
+    objects = pupil_movements(as_object_text(pupils_frame([p for p, _ in rows])), roll_frame(history),
+                              as_object_text(MV_ATTENDANCE), MV_AS_OF)
+    pd.testing.assert_frame_equal(arrow, objects)
+    assert len(arrow) == 3
+
+
+@pytest.mark.parametrize("func", ["cme", "movements"])
+def test_la_views_on_empty_inputs(func):
+    if func == "cme":
+        view = children_missing_education(coerce_types("pupils", pd.DataFrame(columns=["school_key", "laestab"])),
+                                          roll_frame([seen("a", "X")]).iloc[:0], CME_AS_OF)
+        view_shape_ok(view, "children_missing_education")
+    else:
+        view = pupil_movements(coerce_types("pupils", pd.DataFrame(columns=["school_key", "laestab"])),
+                               roll_frame([seen("a", "X")]).iloc[:0], MV_ATTENDANCE.iloc[:0], MV_AS_OF)
+        view_shape_ok(view, "pupil_movements")
+    assert view.empty
