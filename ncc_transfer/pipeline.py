@@ -55,6 +55,7 @@ class SchoolOutcome:
     sources: dict[str, str] = field(default_factory=dict)
     views: dict[str, dict] = field(default_factory=dict)
     message: str | None = None
+    loaded_tables: dict[str, pd.DataFrame] | None = field(default=None, repr=False)
     seconds: float = 0.0
 
     @property
@@ -118,10 +119,11 @@ def process_school(
         _unexpected(outcome, exc, "loading")
     if views:
         try:
-            outcome.views = refresh_school_views(warehouse, school.key, as_of)
+            outcome.views = refresh_school_views(warehouse, school.key, as_of, tables=outcome.loaded_tables)
         except Exception as exc:
             _unexpected(outcome, exc, "computing the statutory views")
     outcome.seconds = time.perf_counter() - started
+    outcome.loaded_tables = None  # do not keep a school's rows alive after its turn
     warehouse.append_audit([outcome.audit_row(run_id, extracted_at)])
     log.info("%s", outcome.summary_line())
     return outcome
@@ -156,6 +158,7 @@ def _load(school: School, home: Path, warehouse: Warehouse, as_of: date, extract
     roll = _roll(school, raw.tables["pupils"], validated.tables["pupils"], as_of)
     warehouse.replace_school(school.key, validated.tables, issues, roll=roll)
     outcome.status = LOADED
+    outcome.loaded_tables = validated.tables
 
 
 def _roll(school: School, raw_pupils: pd.DataFrame, pupils: pd.DataFrame, seen_on: date) -> pd.DataFrame:

@@ -34,9 +34,14 @@ def compute_school_views(pupils: pd.DataFrame, attendance: pd.DataFrame, exclusi
     }
 
 
-def refresh_school_views(warehouse: Warehouse, school_key: str, as_of: date) -> dict[str, dict]:
-    """Recompute and store one school's views from its rows in the warehouse; return counts per view."""
-    rows = {t: warehouse.school_rows(t, school_key) for t in ("pupils", "attendance", "exclusions")}
+def refresh_school_views(warehouse: Warehouse, school_key: str, as_of: date,
+                         tables: dict[str, pd.DataFrame] | None = None) -> dict[str, dict]:
+    """Recompute and store one school's views; return counts per view.
+
+    ``tables`` are the school's canonical rows just loaded; without them (the load failed) the
+    school's last good rows are read back from the warehouse.
+    """
+    rows = tables or {t: warehouse.school_rows(t, school_key) for t in ("pupils", "attendance", "exclusions")}
     views = compute_school_views(rows["pupils"], rows["attendance"], rows["exclusions"], as_of)
     warehouse.replace_views(views, school_key=school_key)
     return {name: school_view_counts(name, frame) for name, frame in views.items()}
@@ -96,6 +101,29 @@ def la_view_counts(view: str, frame: pd.DataFrame) -> dict:
     return counts
 
 
+def la_headline(warehouse: Warehouse) -> dict:
+    """LA totals across every view: the numbers an officer looks at first. Counts only."""
+    row = warehouse.read(
+        """
+        SELECT (SELECT count(*) FROM absence_summary WHERE dfe_comparable) AS enrolments,
+               (SELECT count(*) FROM absence_summary WHERE dfe_comparable AND persistent_absence) AS persistent,
+               (SELECT count(*) FROM absence_summary WHERE dfe_comparable AND severe_absence) AS severe,
+               (SELECT round(100.0 * sum(sessions_authorised + sessions_unauthorised) / nullif(sum(sessions_possible), 0), 2)
+                  FROM absence_summary WHERE dfe_comparable) AS overall_absence_rate_percent,
+               (SELECT count(*) FROM ten_day_absence) AS ten_day_list,
+               (SELECT count(*) FROM ten_day_absence WHERE ongoing) AS ten_day_ongoing,
+               (SELECT count(*) FROM absence_triggers WHERE "trigger" = 'sickness_15') AS sickness_returns,
+               (SELECT count(*) FROM absence_triggers WHERE "trigger" = 'gno_20') AS gno_20_day_runs,
+               (SELECT count(*) FROM exclusion_provision WHERE responsible = 'local_authority') AS sixth_day_la,
+               (SELECT count(*) FROM exclusion_provision WHERE responsible = 'school') AS sixth_day_school,
+               (SELECT count(*) FROM children_missing_education) AS cme_candidates,
+               (SELECT count(*) FROM pupil_movements WHERE new_entrant_return_due) AS new_entrant_returns_due
+        """).iloc[0].to_dict()
+    headline = {k: (None if pd.isna(v) else (float(v) if "rate" in k else int(v))) for k, v in row.items()}
+    headline["pa_rate_percent"] = _percent(headline["persistent"], headline["enrolments"])
+    return headline
+
+
 def overview_by_school(warehouse: Warehouse) -> pd.DataFrame:
     """Counts per school across the views, for the markdown table in Dagster metadata."""
     return warehouse.read(
@@ -114,10 +142,11 @@ def overview_by_school(warehouse: Warehouse) -> pd.DataFrame:
                           sum(CASE WHEN event = 'left' THEN 1 ELSE 0 END) AS "left"
                    FROM pupil_movements GROUP BY 1),
              s AS (SELECT DISTINCT school_key FROM pupils)
-        SELECT s.school_key, coalesce(enrolments, 0) AS enrolments, coalesce(persistent, 0) AS persistent,
-               pa_rate, coalesce(severe, 0) AS severe, coalesce(ten_day, 0) AS ten_day,
-               coalesce(ten_day_ongoing, 0) AS ten_day_ongoing, coalesce(sixth_day, 0) AS sixth_day,
-               coalesce(cme, 0) AS cme, coalesce(joined, 0) AS joined, coalesce("left", 0) AS "left"
+        SELECT s.school_key, coalesce(enrolments, 0)::INTEGER AS enrolments,
+               coalesce(persistent, 0)::INTEGER AS persistent, pa_rate, coalesce(severe, 0)::INTEGER AS severe,
+               coalesce(ten_day, 0)::INTEGER AS ten_day, coalesce(ten_day_ongoing, 0)::INTEGER AS ten_day_ongoing,
+               coalesce(sixth_day, 0)::INTEGER AS sixth_day, coalesce(cme, 0)::INTEGER AS cme,
+               coalesce(joined, 0)::INTEGER AS joined, coalesce("left", 0)::INTEGER AS "left"
         FROM s LEFT JOIN a USING (school_key) LEFT JOIN t USING (school_key) LEFT JOIN x USING (school_key)
                LEFT JOIN c USING (school_key) LEFT JOIN m USING (school_key)
         ORDER BY s.school_key
@@ -140,4 +169,4 @@ def _percent(part, whole) -> float | None:
 
 
 __all__ = ["LA_VIEWS", "SCHOOL_VIEWS", "compute_school_views", "refresh_school_views", "refresh_la_views",
-           "la_view_counts", "overview_by_school", "markdown_table"]
+           "la_view_counts", "la_headline", "overview_by_school", "markdown_table"]

@@ -117,3 +117,12 @@ def test_views_materialised_with_counts_only(demo_night):
             metadata = event.asset_materialization.metadata
             assert "by_school" in metadata and "counts" in metadata
             assert metadata["as_of"].value == DEMO_AS_OF.isoformat()
+            totals = metadata["la_totals"].value
+            assert totals["ten_day_list"] == len(_read(demo_night, "ten_day_absence"))
+            assert totals["cme_candidates"] == len(_read(demo_night, "children_missing_education"))
+            assert 0 < totals["pa_rate_percent"] < 50
+            table = metadata["by_school"].value
+            assert table.startswith("| school_key |") and all(k in table for k in active)
+        summary = instance.get_latest_materialization_event(dg.AssetKey("absence_summary"))
+        counts = summary.asset_materialization.metadata["counts"].value
+        assert {"rows", "persistent", "severe", "pa_rate_percent"} <= set(counts)

@@ -21,7 +21,7 @@ import dagster as dg
 
 from ncc_transfer.canonical import LA_VIEWS, SCHOOL_VIEWS, TABLES
 from ncc_transfer.pipeline import FAILED, LOADED, SchoolOutcome, process_school, skipped_outcome
-from ncc_transfer.views import la_view_counts, markdown_table, overview_by_school, refresh_la_views
+from ncc_transfer.views import la_headline, la_view_counts, markdown_table, overview_by_school, refresh_la_views
 
 from .partitions import school_partitions
 from .resources import NccSettings
@@ -136,11 +136,13 @@ def _la_views(context: dg.AssetExecutionContext, warehouse, as_of: date) -> None
     """Recompute the LA-wide views over every school's latest load; log counts and a table by school."""
     views = refresh_la_views(warehouse, as_of)
     by_school = markdown_table(overview_by_school(warehouse))
+    totals = la_headline(warehouse)
     for view, frame in views.items():
         if dg.AssetKey(view) in context.selected_asset_keys:
             context.log_event(dg.AssetMaterialization(asset_key=view, metadata={
                 "as_of": as_of.isoformat(), "dagster/row_count": len(frame),
                 "counts": dg.MetadataValue.json(la_view_counts(view, frame)),
+                "la_totals": dg.MetadataValue.json(totals),
                 "by_school": dg.MetadataValue.md(by_school)}))
 
 
