@@ -79,8 +79,10 @@ DATE_COLUMNS: dict[str, list[str]] = {
     "pupils": ["dob", "entry_date", "leaving_date"],
     "attendance": ["date"],
     "exclusions": ["start_date", "end_date"],
+    "validation_issues": ["fixed_on", "last_night"],
 }
-INTEGER_COLUMNS: dict[str, list[str]] = {"pupils": [], "attendance": [], "exclusions": ["sessions"]}
+INTEGER_COLUMNS: dict[str, list[str]] = {"pupils": [], "attendance": [], "exclusions": ["sessions"],
+                                         "validation_issues": ["nights_seen"]}
 
 # Canonical column order per table, as stored in the warehouse.
 CANONICAL_COLUMNS: dict[str, list[str]] = {
@@ -104,6 +106,14 @@ VALIDATION_ISSUE_COLUMNS = [
     "first_seen",
     "last_seen",
 ]
+# What the warehouse adds to each finding to follow it across nights (``issue_history``).
+ISSUE_HISTORY_COLUMNS = [
+    "nights_seen",  # nights in a row the issue has been reported
+    "status",  # new | persisting | fixed (kept the night of the fix, dropped the night after)
+    "fixed_on",  # the night it was no longer reported
+    "last_night",  # the night (as-of date) it was last evaluated
+]
+STORED_ISSUE_COLUMNS = VALIDATION_ISSUE_COLUMNS + ISSUE_HISTORY_COLUMNS
 
 
 def column_type(table: str, column: str) -> str:

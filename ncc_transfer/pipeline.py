@@ -114,7 +114,8 @@ def process_school(
         _load(school, home, warehouse, as_of, extracted_at, outcome)
     except (ExtractFileError, RouteNotAvailable) as exc:
         outcome.message = str(exc)
-        warehouse.replace_issues(school.key, _file_issue(school, exc, extracted_at))
+        warehouse.replace_issues(school.key, _file_issue(school, exc, extracted_at), night=as_of,
+                                 checked_datasets={"file"})
     except Exception as exc:  # a defect or an environment fault: keep it to this school
         _unexpected(outcome, exc, "loading")
     if views:
@@ -141,7 +142,7 @@ def _load(school: School, home: Path, warehouse: Warehouse, as_of: date, extract
     if any(raw_problems.values()):
         outcome.structural = raw_problems
         issues = pd.concat([notes, _missing_column_issues(school, raw, raw_problems, extracted_at)], ignore_index=True)
-        _fail_structurally(school, warehouse, issues, outcome)
+        _fail_structurally(school, warehouse, issues, outcome, as_of, checked={"file"})
         return
 
     validated = validate_extract(raw.tables, school_key=school.key, laestab=school.laestab,
@@ -151,12 +152,12 @@ def _load(school: School, home: Path, warehouse: Warehouse, as_of: date, extract
     outcome.rows = {t: len(validated.tables[t]) for t in TABLES}
     if any(outcome.structural.values()):
         duplicates = _duplicate_issues(school, validated.tables, extracted_at)
-        _fail_structurally(school, warehouse, pd.concat([issues, duplicates], ignore_index=True), outcome)
+        _fail_structurally(school, warehouse, pd.concat([issues, duplicates], ignore_index=True), outcome, as_of)
         return
 
     _count_issues(issues, outcome)
     roll = _roll(school, raw.tables["pupils"], validated.tables["pupils"], as_of)
-    warehouse.replace_school(school.key, validated.tables, issues, roll=roll)
+    warehouse.replace_school(school.key, validated.tables, issues, roll=roll, night=as_of)
     outcome.status = LOADED
     outcome.loaded_tables = validated.tables
 
@@ -182,11 +183,12 @@ def _unexpected(outcome: SchoolOutcome, exc: Exception, during: str) -> None:
     log.error("%s: %s", outcome.school_key, outcome.message)
 
 
-def _fail_structurally(school: School, warehouse: Warehouse, issues: pd.DataFrame, outcome: SchoolOutcome) -> None:
+def _fail_structurally(school: School, warehouse: Warehouse, issues: pd.DataFrame, outcome: SchoolOutcome,
+                       as_of: date, checked: set[str] | None = None) -> None:
     problems = [f"{t}: {p}" for t, ps in outcome.structural.items() for p in ps]
     outcome.message = "structure check failed (" + "; ".join(problems) + "); previous load kept"
     _count_issues(issues, outcome)
-    warehouse.replace_issues(school.key, issues)
+    warehouse.replace_issues(school.key, issues, night=as_of, checked_datasets=checked)
 
 
 def _count_issues(issues: pd.DataFrame, outcome: SchoolOutcome) -> None:
@@ -233,7 +235,7 @@ def _missing_column_issues(school: School, raw: RawExtract, problems: dict[str, 
         source = raw.sources.get(table, f"{table}.csv")
         for problem in table_problems:
             column = problem.rsplit(": ", 1)[-1] if problem.startswith("required column missing") else ""
-            rows.append({"upn": None, "dataset": table, "record": source, "location": source, "field": column,
+            rows.append({"upn": None, "dataset": "file", "record": source, "location": source, "field": column,
                          "value": None, "rule": "required_column_missing" if column else "structure", "severity": "error",
                          "message": (f"{source} has no '{column}' column, which is required. Nothing from this school "
                                      f"was loaded tonight and its last good load is kept: include the column in the export."

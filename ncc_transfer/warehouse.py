@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Iterator, Protocol
 
@@ -20,11 +20,12 @@ import pandas as pd
 from .canonical import (
     CANONICAL_COLUMNS,
     ROLL_HISTORY_COLUMNS,
+    STORED_ISSUE_COLUMNS,
     TABLES,
-    VALIDATION_ISSUE_COLUMNS,
     VIEW_COLUMNS,
     column_type,
 )
+from .issue_history import merge_issue_history
 
 SQL_TYPES = {"text": "VARCHAR", "date": "DATE", "int": "INTEGER", "timestamp": "TIMESTAMP", "float": "DOUBLE",
              "bool": "BOOLEAN"}
@@ -40,13 +41,12 @@ AUDIT_COLUMNS = {
     "message": "VARCHAR",  # plain English, never pupil data
 }
 
-ISSUE_IDENTITY = ["school_key", "dataset", "upn", "record", "field", "rule"]
 
 
 def table_ddl() -> dict[str, dict[str, str]]:
     """Column name -> SQL type for every table the warehouse owns."""
     tables = {t: {c: SQL_TYPES[column_type(t, c)] for c in CANONICAL_COLUMNS[t]} for t in TABLES}
-    tables["validation_issues"] = {c: SQL_TYPES[column_type("validation_issues", c)] for c in VALIDATION_ISSUE_COLUMNS}
+    tables["validation_issues"] = {c: SQL_TYPES[column_type("validation_issues", c)] for c in STORED_ISSUE_COLUMNS}
     tables["audit_log"] = dict(AUDIT_COLUMNS)
     tables["roll_history"] = {c: SQL_TYPES[k] for c, k in ROLL_HISTORY_COLUMNS.items()}
     for view, columns in VIEW_COLUMNS.items():
@@ -58,8 +58,11 @@ class Warehouse(Protocol):
     url: str
 
     def replace_school(self, school_key: str, tables: dict[str, pd.DataFrame], issues: pd.DataFrame,
-                       roll: pd.DataFrame | None = None) -> None:
-        """Replace the school's rows in the given tables and its validation issues, atomically.
+                       roll: pd.DataFrame | None = None, night: date | None = None) -> None:
+        """Replace the school's rows in the given tables and merge its validation issues, atomically.
+
+        Issues are merged with the school's stored ones by ``issue_history.merge_issue_history``
+        (new / persisting / fixed) for the night ``night`` (default today).
 
         ``roll`` (school_key, laestab, upn, entry_date, leaving_date, seen_on) records who was on
         tonight's extract in ``roll_history`` in the same transaction.
@@ -71,8 +74,12 @@ class Warehouse(Protocol):
     def school_rows(self, table: str, school_key: str) -> pd.DataFrame:
         """One school's rows of a table, with canonical pandas types."""
 
-    def replace_issues(self, school_key: str, issues: pd.DataFrame) -> None:
-        """Replace only the school's validation issues (its data stays as last loaded)."""
+    def replace_issues(self, school_key: str, issues: pd.DataFrame, night: date | None = None,
+                       checked_datasets: set[str] | None = None) -> None:
+        """Merge only the school's validation issues (its data stays as last loaded).
+
+        Stored issues of datasets outside ``checked_datasets`` are kept as they were.
+        """
 
     def append_audit(self, rows: list[dict[str, Any]]) -> None: ...
 
@@ -122,11 +129,11 @@ class DuckDBWarehouse:
                     con.execute(f'ALTER TABLE "{table}" ADD COLUMN "{column}" {sql_type}')
 
     def replace_school(self, school_key: str, tables: dict[str, pd.DataFrame], issues: pd.DataFrame,
-                       roll: pd.DataFrame | None = None) -> None:
+                       roll: pd.DataFrame | None = None, night: date | None = None) -> None:
         with self._transaction() as con:
             for table, frame in tables.items():
                 self._replace(con, table, school_key, frame[CANONICAL_COLUMNS[table]])
-            self._replace_issues(con, school_key, issues)
+            self._replace_issues(con, school_key, issues, night, None)
             if roll is not None:
                 self._record_roll(con, roll)
 
@@ -171,9 +178,10 @@ class DuckDBWarehouse:
         finally:
             con.unregister("tonight")
 
-    def replace_issues(self, school_key: str, issues: pd.DataFrame) -> None:
+    def replace_issues(self, school_key: str, issues: pd.DataFrame, night: date | None = None,
+                       checked_datasets: set[str] | None = None) -> None:
         with self._transaction() as con:
-            self._replace_issues(con, school_key, issues)
+            self._replace_issues(con, school_key, issues, night, checked_datasets)
 
     @classmethod
     def _replace(cls, con: duckdb.DuckDBPyConnection, table: str, school_key: str, frame: pd.DataFrame) -> None:
@@ -189,20 +197,12 @@ class DuckDBWarehouse:
             finally:
                 con.unregister("incoming")
 
-    def _replace_issues(self, con: duckdb.DuckDBPyConnection, school_key: str, issues: pd.DataFrame) -> None:
-        """Keep ``first_seen`` of an issue the school already had (same record, field and rule)."""
-        incoming = issues[VALIDATION_ISSUE_COLUMNS].copy()
-        if len(incoming):
-            previous = con.execute(
-                "SELECT school_key, dataset, coalesce(upn, '') AS upn, record, field, rule, min(first_seen) AS first_seen_before "
-                "FROM validation_issues WHERE school_key = ? GROUP BY ALL",
-                [school_key],
-            ).df()
-            keyed = incoming.assign(upn=incoming["upn"].fillna(""))
-            merged = keyed.merge(previous, on=ISSUE_IDENTITY, how="left")
-            earlier = merged["first_seen_before"].notna()
-            incoming.loc[earlier.to_numpy(), "first_seen"] = merged.loc[earlier, "first_seen_before"].to_numpy()
-        self._replace(con, "validation_issues", school_key, incoming)
+    def _replace_issues(self, con: duckdb.DuckDBPyConnection, school_key: str, issues: pd.DataFrame,
+                        night: date | None, checked_datasets: set[str] | None) -> None:
+        previous = con.execute("SELECT * FROM validation_issues WHERE school_key = ?", [school_key]).df()
+        merged = merge_issue_history(previous, issues, night=night or date.today(), seen_at=_seen_at(issues),
+                                     checked_datasets=checked_datasets)
+        self._replace(con, "validation_issues", school_key, merged)
 
     def append_audit(self, rows: list[dict[str, Any]]) -> None:
         if not rows:
@@ -218,6 +218,12 @@ class DuckDBWarehouse:
 
     def describe(self) -> str:
         return str(self.path)
+
+
+def _seen_at(issues: pd.DataFrame) -> datetime:
+    """When tonight's findings were made (their extraction time), for ``last_seen``."""
+    stamps = pd.to_datetime(issues["last_seen"]).dropna() if len(issues) else pd.Series(dtype="datetime64[ns]")
+    return stamps.max().to_pydatetime() if len(stamps) else datetime.now()
 
 
 def _with_canonical_types(table: str, frame: pd.DataFrame) -> pd.DataFrame:
