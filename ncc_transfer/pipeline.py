@@ -38,6 +38,13 @@ class RouteNotAvailable(Exception):
     """The school's MIS route has no connector in this installation."""
 
 
+class TransientExtractError(Exception):
+    """A temporary fault reaching the school's data (vendor API down, timeout): worth retrying later.
+
+    Connectors raise it with a message that names the route and the problem, never pupil data.
+    """
+
+
 @dataclass
 class SchoolOutcome:
     """What happened to one school tonight. Counts and descriptions only: no pupil data."""
@@ -55,6 +62,7 @@ class SchoolOutcome:
     sources: dict[str, str] = field(default_factory=dict)
     views: dict[str, dict] = field(default_factory=dict)
     message: str | None = None
+    transient: bool = False
     loaded_tables: dict[str, pd.DataFrame] | None = field(default=None, repr=False)
     seconds: float = 0.0
 
@@ -86,10 +94,18 @@ class SchoolOutcome:
         }
 
 
+IN_PROGRESS_SUFFIXES = (".part", ".partial", ".filepart", ".crdownload", ".uploading")
+
+
 def extract_raw(school: School, home: Path) -> RawExtract:
     """Fetch the school's raw extract through its route."""
     if school.mis == "files":
-        return read_school_folder(school.landing_folder(home), school.laestab)
+        folder = school.landing_folder(home)
+        in_progress = sorted(p.name for p in folder.glob("*") if p.name.lower().endswith(IN_PROGRESS_SUFFIXES)) \
+            if folder.is_dir() else []
+        if in_progress:  # an upload still being written: try again later rather than read half a file
+            raise TransientExtractError(f"{in_progress[0]}: the school's export is still being written")
+        return read_school_folder(folder, school.laestab)
     raise RouteNotAvailable(f"no connector for the {school.mis!r} route in this version")
 
 
@@ -112,6 +128,8 @@ def process_school(
     outcome = SchoolOutcome(school.key, school.laestab, school.mis, FAILED)
     try:
         _load(school, home, warehouse, as_of, extracted_at, outcome)
+    except TransientExtractError as exc:
+        outcome.message, outcome.transient = f"temporary fault: {exc}", True
     except (ExtractFileError, RouteNotAvailable) as exc:
         outcome.message = str(exc)
         warehouse.replace_issues(school.key, _file_issue(school, exc, extracted_at), night=as_of,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -11,8 +12,46 @@ from typing import Iterator
 
 import pytest
 
+# The nightly step's RetryPolicy waits NCC_RETRY_DELAY_SECONDS (read when the definitions load):
+# seconds in tests, minutes in production.
+os.environ.setdefault("NCC_RETRY_DELAY_SECONDS", "0.5")
+
 DEMO_AS_OF = date(2026, 3, 20)  # a Friday in spring term: both code sets' years, half-terms behind it
 DEMO_SCHOOLS = 6
+
+DEFAULT_TEST_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
+POSTGRES_SKIP_REASON = (
+    "PostgreSQL not reachable at $NCC_TEST_POSTGRES_URL (default postgresql://postgres@127.0.0.1:5432/test): "
+    "start PostgreSQL or set NCC_TEST_POSTGRES_URL to run these tests"
+)
+
+
+def pytest_configure(config) -> None:
+    config.addinivalue_line(
+        "markers", "postgres: needs a PostgreSQL server at $NCC_TEST_POSTGRES_URL; skipped when it is not reachable")
+
+
+@functools.lru_cache(maxsize=1)
+def _postgres_problem(url: str) -> str | None:
+    """Why PostgreSQL at ``url`` cannot be used (None: it can). Asked once per session."""
+    try:
+        import psycopg
+
+        with psycopg.connect(url, connect_timeout=3) as con:
+            con.execute("SELECT 1")
+    except Exception as exc:  # not installed, refused, auth, no such database: all mean "skip"
+        return f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
+    return None
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> str:
+    """The test PostgreSQL server's URL (``NCC_TEST_POSTGRES_URL``); skips the test when it is unreachable."""
+    url = os.environ.get("NCC_TEST_POSTGRES_URL") or DEFAULT_TEST_POSTGRES_URL
+    problem = _postgres_problem(url)
+    if problem:
+        pytest.skip(f"{POSTGRES_SKIP_REASON} [{problem}]")
+    return url
 
 
 @contextmanager

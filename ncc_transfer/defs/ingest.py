@@ -14,10 +14,12 @@ Metadata and logs carry counts, rule names, file names and school keys only: nev
 """
 
 
-from datetime import date, datetime
+import os
+from datetime import date, datetime, timezone
 from zoneinfo import ZoneInfo
 
 import dagster as dg
+import pandas as pd
 
 from ncc_transfer.canonical import LA_VIEWS, SCHOOL_VIEWS, TABLES
 from ncc_transfer.pipeline import FAILED, LOADED, SchoolOutcome, process_school, skipped_outcome
@@ -48,6 +50,7 @@ VIEW_DESCRIPTIONS = {
 TABLE_KEYS = [dg.AssetKey(t) for t in TABLES]
 
 STRUCTURE_CHECK = "structure"
+FRESHNESS_CHECK = "fresh"
 RECORDS_CHECK = "records"
 
 
@@ -75,6 +78,9 @@ class NightlyConfig(dg.Config):
         for view in LA_VIEWS
     ],
     check_specs=[
+        dg.AssetCheckSpec(FRESHNESS_CHECK, asset="pupils", blocking=False,
+                          description="The school's last successful extraction is within NCC_FRESHNESS_HOURS (36).")
+    ] + [
         spec
         for table in TABLES
         for spec in (
@@ -85,6 +91,8 @@ class NightlyConfig(dg.Config):
         )
     ],
     backfill_policy=dg.BackfillPolicy.single_run(),
+    retry_policy=dg.RetryPolicy(max_retries=2, delay=float(os.environ.get("NCC_RETRY_DELAY_SECONDS", "300")),
+                                backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS),
     # Check results are logged per partition rather than yielded, which needs optional check outputs.
     # Selecting one table still reloads the whole school: its tables are replaced in one transaction.
     can_subset=True,
@@ -98,26 +106,64 @@ def school_extract(context: dg.AssetExecutionContext, config: NightlyConfig, ncc
     registry = ncc.registry()
     warehouse = ncc.warehouse()
     as_of = config.as_of_date()
-    partitioned = context.has_partition_key or context.has_partition_key_range
+    keys = context.partition_keys if (context.has_partition_key or context.has_partition_key_range) else []
     try:
+        # On a retry of this step, schools that already loaded in this run are not fetched again.
+        done = loaded_in_run(warehouse, context.run_id) if context.retry_number else set()
         outcomes = [
             _load_one(context, key, registry.by_key().get(key), ncc, warehouse, as_of)
-            for key in (context.partition_keys if partitioned else [])
+            for key in keys if key not in done
         ]
+        _freshness(context, warehouse, [k for k in keys if k in registry.by_key() and registry.by_key()[k].active])
         if any(dg.AssetKey(view) in context.selected_asset_keys for view in LA_VIEWS):
             _la_views(context, warehouse, as_of)
     finally:
         warehouse.close()
 
-    failed = [o.school_key for o in outcomes if o.status == FAILED]
-    loaded = sum(o.status == LOADED for o in outcomes)
-    context.log.info(f"{loaded} schools loaded, {len(failed)} failed, {len(outcomes) - loaded - len(failed)} skipped")
+    failed = [o for o in outcomes if o.status == FAILED]
+    loaded = sum(o.status == LOADED for o in outcomes) + len(done)
+    context.log.info(f"{loaded} schools loaded, {len(failed)} failed, {len(keys) - loaded - len(failed)} skipped")
     if failed:
+        transient = [o.school_key for o in failed if o.transient]
         raise dg.Failure(
-            description=f"{len(failed)} of {len(outcomes)} schools failed: {', '.join(failed)}. "
-                        "The other schools loaded; each failed school kept its previous load.",
-            metadata={"failed_schools": failed, "loaded": loaded},
+            description=f"{len(failed)} of {len(keys)} schools failed: {', '.join(o.school_key for o in failed)}. "
+                        "The other schools loaded; each failed school kept its previous load."
+                        + (f" Retrying for the {len(transient)} with a temporary fault." if transient else ""),
+            metadata={"failed_schools": [o.school_key for o in failed], "loaded": loaded},
+            # Only a temporary fault (a vendor API down) is worth the step's RetryPolicy; a retry
+            # re-runs only the schools that have not loaded in this run.
+            allow_retries=bool(transient),
         )
+
+
+def loaded_in_run(warehouse, run_id: str) -> set[str]:
+    rows = warehouse.read("SELECT DISTINCT school_key FROM audit_log WHERE event = 'extraction' AND outcome = 'loaded' "
+                          "AND run_id = ?", [run_id])
+    return set(rows["school_key"])
+
+
+def freshness_limit_hours() -> float:
+    """NCC_FRESHNESS_HOURS: a school whose last good load is older than this is flagged (default 36)."""
+    return float(os.environ.get("NCC_FRESHNESS_HOURS", "36") or 36)
+
+
+def _freshness(context: dg.AssetExecutionContext, warehouse, keys: list[str]) -> None:
+    """Per school: is its last successful extraction recent enough? A WARN check on `pupils`."""
+    if not keys or dg.AssetKey("pupils") not in context.selected_asset_keys:
+        return
+    last = warehouse.read("SELECT school_key, max(logged_at) AS last_loaded FROM audit_log "
+                          "WHERE event = 'extraction' AND outcome = 'loaded' GROUP BY school_key")
+    last_loaded = dict(zip(last["school_key"], pd.to_datetime(last["last_loaded"])))
+    now = pd.Timestamp(datetime.now(timezone.utc).replace(tzinfo=None))
+    limit = freshness_limit_hours()
+    for key in keys:
+        when = last_loaded.get(key)
+        age = None if when is None or pd.isna(when) else round((now - when).total_seconds() / 3600, 1)
+        context.log_event(dg.AssetCheckEvaluation(
+            asset_key=dg.AssetKey("pupils"), check_name=FRESHNESS_CHECK, partition=key, blocking=False,
+            passed=age is not None and age <= limit, severity=dg.AssetCheckSeverity.WARN,
+            metadata={"school": key, "hours_since_last_good_load": age, "limit_hours": limit,
+                      "last_good_load": when.isoformat() if age is not None else "never"}))
 
 
 def _load_one(context: dg.AssetExecutionContext, key: str, school, ncc: NccSettings, warehouse, as_of: date) -> SchoolOutcome:

@@ -1,0 +1,128 @@
+"""Operations: retry of temporary faults, freshness, run-failure alerts (SMTP and webhook on loopback)."""
+
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import dagster as dg
+import pytest
+
+from ncc_transfer_tests.conftest import DEMO_AS_OF, ncc_env
+
+
+def test_temporary_fault_is_retried_for_that_school_only(small_la):
+    from ncc_transfer.cli import _load_registry, run_night
+    from ncc_transfer.warehouse import DuckDBWarehouse
+
+    home, demo = small_la
+    with ncc_env(home):
+        registry = _load_registry()
+        flaky = registry.active_schools[0]
+        (flaky.landing_folder(home) / "pupils.csv.part").write_bytes(b"half an upl")
+        result = run_night(registry, as_of=DEMO_AS_OF)
+        assert result.failed == 1 and result.loaded == len(registry.active_schools) - 1
+        line = next(line for line in result.lines if line.startswith(flaky.key))
+        assert "temporary fault" in line and "pupils.csv.part" in line
+        instance = dg.DagsterInstance.get()
+        retries = instance.get_records_for_run(result.run_ids[0], of_type=dg.DagsterEventType.STEP_UP_FOR_RETRY).records
+        assert len(retries) == 2  # the RetryPolicy's two retries
+        warehouse = DuckDBWarehouse(home / "warehouse.duckdb")
+        audit = warehouse.read("SELECT school_key, outcome, count(*) AS n FROM audit_log WHERE run_id = ? GROUP BY 1, 2",
+                               [result.run_ids[0]])
+        warehouse.close()
+        attempts = {(r.school_key, r.outcome): r.n for r in audit.itertuples()}
+        assert attempts[(flaky.key, "failed")] == 3  # first try and two retries
+        assert all(attempts[(s.key, "loaded")] == 1 for s in registry.active_schools[1:])  # not fetched again
+
+
+def test_freshness_check_flags_a_school_without_a_recent_load(small_la):
+    from ncc_transfer.cli import _load_registry, run_night
+
+    home, demo = small_la
+    with ncc_env(home, NCC_FRESHNESS_HOURS="0.0001"):
+        registry = _load_registry()
+        broken = registry.active_schools[0]
+        for path in broken.landing_folder(home).iterdir():
+            path.write_bytes(b"<CTfile")
+        run_night(registry, as_of=DEMO_AS_OF)
+        instance = dg.DagsterInstance.get()
+        evaluations = [r.event_log_entry.dagster_event.event_specific_data
+                       for r in instance.get_records_for_run(
+                           instance.get_runs(limit=1)[0].run_id,
+                           of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION).records]
+        fresh = {e.partition: e.passed for e in evaluations if e.check_name == "fresh"}
+        assert fresh[broken.key] is False  # never loaded
+        assert set(fresh) == {s.key for s in registry.active_schools}
+
+
+class _Receiver(BaseHTTPRequestHandler):
+    received: list = []
+
+    def do_POST(self):  # noqa: N802 (http.server naming)
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        _Receiver.received.append(json.loads(body))
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture()
+def webhook():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Receiver)
+    _Receiver.received = []
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/hook", _Receiver.received
+    server.shutdown()
+
+
+@pytest.fixture()
+def smtp_server():
+    from aiosmtpd.controller import Controller
+    from aiosmtpd.handlers import Message
+
+    class Collect(Message):
+        def __init__(self):
+            super().__init__()
+            self.messages = []
+
+        def handle_message(self, message):
+            self.messages.append(message)
+
+    handler = Collect()
+    controller = Controller(handler, hostname="127.0.0.1", port=0)
+    controller.start()
+    yield controller.hostname, controller.server.sockets[0].getsockname()[1], handler.messages
+    controller.stop()
+
+
+def test_failed_night_alerts_by_webhook_and_email(small_la, webhook, smtp_server, monkeypatch):
+    from ncc_transfer.cli import _load_registry, run_night
+    from ncc_transfer.defs.alerts import nightly_failure_alert
+
+    url, posts = webhook
+    host, port, mails = smtp_server
+    home, demo = small_la
+    with ncc_env(home, NCC_ALERT_WEBHOOK_URL=url, NCC_ALERT_EMAIL_TO="data.team@la.example",
+                 NCC_SMTP_HOST=host, NCC_SMTP_PORT=str(port), NCC_SMTP_FROM="ncc@la.example"):
+        registry = _load_registry()
+        broken = registry.active_schools[0]
+        for path in broken.landing_folder(home).iterdir():
+            path.write_bytes(b"not a ctf")
+        result = run_night(registry, as_of=DEMO_AS_OF)
+        instance = dg.DagsterInstance.get()
+        run = instance.get_run_by_id(result.run_ids[0])
+        failure = instance.get_records_for_run(run.run_id, of_type=dg.DagsterEventType.RUN_FAILURE).records[0]
+        context = dg.build_run_status_sensor_context(
+            sensor_name="nightly_failure_alert", dagster_instance=instance, dagster_run=run,
+            dagster_event=failure.event_log_entry.dagster_event).for_run_failure()
+        nightly_failure_alert(context)
+
+    assert len(posts) == 1 and posts[0]["failed_schools"] == [broken.key] and posts[0]["run_id"] == run.run_id
+    assert broken.key in posts[0]["text"]
+    assert len(mails) == 1
+    assert mails[0]["To"] == "data.team@la.example" and broken.key in mails[0].get_payload()
