@@ -13,7 +13,7 @@ from ncc_transfer.registry import Registry, load_registry
 from .ingest import school_extract
 from .partitions import partition_changes, school_partitions, sync_partitions
 
-NIGHTLY_CRON = "0 2 * * *"  # 02:00 Europe/London, after schools' end-of-day register amendments
+NIGHTLY_CRON = os.environ.get("NCC_NIGHTLY_CRON", "0 2 * * *")  # 02:00 Europe/London by default
 NIGHTLY_TIMEZONE = "Europe/London"
 NIGHT_TAG = "ncc/night"
 
