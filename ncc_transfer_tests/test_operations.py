@@ -80,26 +80,6 @@ def webhook():
     server.shutdown()
 
 
-@pytest.fixture()
-def smtp_server():
-    from aiosmtpd.controller import Controller
-    from aiosmtpd.handlers import Message
-
-    class Collect(Message):
-        def __init__(self):
-            super().__init__()
-            self.messages = []
-
-        def handle_message(self, message):
-            self.messages.append(message)
-
-    handler = Collect()
-    controller = Controller(handler, hostname="127.0.0.1", port=0)
-    controller.start()
-    yield controller.hostname, controller.server.sockets[0].getsockname()[1], handler.messages
-    controller.stop()
-
-
 def test_failed_night_alerts_by_webhook_and_email(small_la, webhook, smtp_server, monkeypatch):
     from ncc_transfer.cli import _load_registry, run_night
     from ncc_transfer.defs.alerts import nightly_failure_alert
@@ -125,4 +105,4 @@ def test_failed_night_alerts_by_webhook_and_email(small_la, webhook, smtp_server
     assert len(posts) == 1 and posts[0]["failed_schools"] == [broken.key] and posts[0]["run_id"] == run.run_id
     assert broken.key in posts[0]["text"]
     assert len(mails) == 1
-    assert mails[0]["To"] == "data.team@la.example" and broken.key in mails[0].get_payload()
+    assert mails[0]["To"] == "data.team@la.example" and broken.key in mails[0].get_content()
