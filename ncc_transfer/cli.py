@@ -67,6 +67,12 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--force", action="store_true", help="replace a registry that is not a demo one")
     demo.set_defaults(handler=_cmd_demo)
 
+    report = commands.add_parser("report", help="regenerate a school's validation report and print its path")
+    report.add_argument("--school", required=True, metavar="KEY", help="the school partition (<laestab>-<mis>)")
+    report.add_argument("--as-of", type=_iso_date, default=None, metavar="YYYY-MM-DD")
+    report.add_argument("--email", action="store_true", help="also email it to the school's contact (if set up)")
+    report.set_defaults(handler=_cmd_report)
+
     check = commands.add_parser("check-registry", help="validate the schools registry and list its schools")
     check.set_defaults(handler=_cmd_check_registry)
     return parser
@@ -95,6 +101,28 @@ def _cmd_check_registry(args: argparse.Namespace) -> int:
           f"{len(registry.active_schools)} active")
     for school in registry.schools:
         print(f"  {school.key:<20} {'active  ' if school.active else 'inactive'} {school.name}")
+    return EXIT_OK
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from .config import ncc_home, warehouse_url
+    from .feedback import school_report, send_now
+    from .warehouse import open_warehouse
+
+    registry = _load_registry()
+    school = registry.by_key().get(args.school)
+    if school is None:
+        raise UsageError(f"no school with key {args.school} in {registry.path} (see `ncc-transfer check-registry`)")
+    warehouse = open_warehouse(warehouse_url())
+    try:
+        report = school_report(warehouse, school, la_name=registry.la_name, as_of=args.as_of or date.today(),
+                               home=ncc_home())
+        if args.email:
+            print(send_now(warehouse, school, report, la_name=registry.la_name), file=sys.stderr)
+    finally:
+        warehouse.close()
+    print(report.html_path)
+    print(report.csv_path)
     return EXIT_OK
 
 

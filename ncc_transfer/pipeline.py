@@ -63,6 +63,8 @@ class SchoolOutcome:
     views: dict[str, dict] = field(default_factory=dict)
     message: str | None = None
     transient: bool = False
+    as_of: date | None = None
+    raw_names: pd.DataFrame | None = field(default=None, repr=False)  # for the school's report only
     loaded_tables: dict[str, pd.DataFrame] | None = field(default=None, repr=False)
     seconds: float = 0.0
 
@@ -87,7 +89,8 @@ class SchoolOutcome:
             "route": self.route,
             "run_id": run_id,
             "outcome": self.status,
-            "detail": {"rows": self.rows, "errors": self.errors, "warnings": self.warnings,
+            "detail": {"as_of": self.as_of.isoformat() if self.as_of else None,
+                       "rows": self.rows, "errors": self.errors, "warnings": self.warnings,
                        "issues_by_rule": self.issues_by_rule, "sources": self.sources,
                        "structural": self.structural, "seconds": round(self.seconds, 3)},
             "message": self.message,
@@ -125,7 +128,7 @@ def process_school(
     """
     started = time.perf_counter()
     extracted_at = extracted_at or datetime.now(timezone.utc).replace(tzinfo=None)
-    outcome = SchoolOutcome(school.key, school.laestab, school.mis, FAILED)
+    outcome = SchoolOutcome(school.key, school.laestab, school.mis, FAILED, as_of=as_of)
     try:
         _load(school, home, warehouse, as_of, extracted_at, outcome)
     except TransientExtractError as exc:
@@ -152,6 +155,7 @@ def _load(school: School, home: Path, warehouse: Warehouse, as_of: date, extract
           outcome: SchoolOutcome) -> None:
     raw = extract_raw(school, home)
     outcome.sources = dict(raw.sources)
+    outcome.raw_names = _names(raw.tables["pupils"])
     for warning in raw.warnings:
         log.warning("%s: %s", school.key, warning)
     notes = _warning_issues(school, raw.warnings, extracted_at)
@@ -178,6 +182,14 @@ def _load(school: School, home: Path, warehouse: Warehouse, as_of: date, extract
     warehouse.replace_school(school.key, validated.tables, issues, roll=roll, night=as_of)
     outcome.status = LOADED
     outcome.loaded_tables = validated.tables
+
+
+def _names(raw_pupils: pd.DataFrame) -> pd.DataFrame:
+    """UPN and names as supplied, so the school's report can name pupils whose record was rejected."""
+    columns = [c for c in ("upn", "surname", "forename") if c in raw_pupils.columns]
+    names = raw_pupils[columns].reindex(columns=["upn", "surname", "forename"]).astype(object)
+    names["upn"] = names["upn"].where(names["upn"].isna(), names["upn"].astype(str).str.strip().str.upper())
+    return names.dropna(subset=["upn"])
 
 
 def _roll(school: School, raw_pupils: pd.DataFrame, pupils: pd.DataFrame, seen_on: date) -> pd.DataFrame:

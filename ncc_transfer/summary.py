@@ -39,6 +39,12 @@ def _print(demo, result, seconds: float, warehouse) -> None:
     if len(overview):
         print("By school (PA rate % of DfE-comparable enrolments; counts of pupils on each list):")
         print("  " + overview.to_string(index=False).replace("\n", "\n  "))
+    reports = demo.home / "reports"
+    print(f"Validation reports for schools (pupil data: owner-only files) under {reports}/:")
+    for path in sorted(reports.glob("*/latest.html")):
+        if path.parent.name != "la":
+            print(f"  {path}")
+    print(f"LA data-quality overview (counts only): {reports / 'la' / 'latest.html'}")
     print()
     print(f"Warehouse:  {warehouse.describe()}")
     print(f"  look:     uv run python -c \"import duckdb; print(duckdb.connect('{warehouse.describe()}', read_only=True)"

@@ -22,6 +22,7 @@ import dagster as dg
 import pandas as pd
 
 from ncc_transfer.canonical import LA_VIEWS, SCHOOL_VIEWS, TABLES
+from ncc_transfer.feedback import la_overview, maybe_email, school_report
 from ncc_transfer.pipeline import FAILED, LOADED, SchoolOutcome, process_school, skipped_outcome
 from ncc_transfer.views import la_headline, la_view_counts, markdown_table, overview_by_school, refresh_la_views
 
@@ -48,6 +49,7 @@ VIEW_DESCRIPTIONS = {
     "pupil_movements": "Joined and left events per school this year; new entrants within 5 school days marked.",
 }
 TABLE_KEYS = [dg.AssetKey(t) for t in TABLES]
+REPORT_ASSET, OVERVIEW_ASSET = "school_report", "validation_overview"
 
 STRUCTURE_CHECK = "structure"
 FRESHNESS_CHECK = "fresh"
@@ -76,6 +78,15 @@ class NightlyConfig(dg.Config):
         dg.AssetSpec(view, skippable=True, group_name="statutory_views", kinds={"duckdb", "pandas"},
                      description=VIEW_DESCRIPTIONS[view], deps=TABLE_KEYS)
         for view in LA_VIEWS
+    ] + [
+        dg.AssetSpec(REPORT_ASSET, partitions_def=school_partitions, skippable=True, group_name="school_feedback",
+                     kinds={"html", "csv"}, deps=[ISSUES_ASSET],
+                     description="The school's validation report (HTML and CSV, under $NCC_HOME/reports/<laestab>/), "
+                                 "emailed to its contact when something is new (NCC_EMAIL_SCHOOL_REPORTS)."),
+        dg.AssetSpec(OVERVIEW_ASSET, skippable=True, group_name="school_feedback", kinds={"html", "png"},
+                     deps=[ISSUES_ASSET],
+                     description="The LA's data-quality overview: issues by school and rule, nights since a clean "
+                                 "extract, 30-night trend chart. Counts only."),
     ],
     check_specs=[
         dg.AssetCheckSpec(FRESHNESS_CHECK, asset="pupils", blocking=False,
@@ -111,10 +122,12 @@ def school_extract(context: dg.AssetExecutionContext, config: NightlyConfig, ncc
         # On a retry of this step, schools that already loaded in this run are not fetched again.
         done = loaded_in_run(warehouse, context.run_id) if context.retry_number else set()
         outcomes = [
-            _load_one(context, key, registry.by_key().get(key), ncc, warehouse, as_of)
+            _load_one(context, key, registry, ncc, warehouse, as_of)
             for key in keys if key not in done
         ]
         _freshness(context, warehouse, [k for k in keys if k in registry.by_key() and registry.by_key()[k].active])
+        if dg.AssetKey(OVERVIEW_ASSET) in context.selected_asset_keys:
+            _overview(context, warehouse, registry, ncc, as_of)
         if any(dg.AssetKey(view) in context.selected_asset_keys for view in LA_VIEWS):
             _la_views(context, warehouse, as_of)
     finally:
@@ -166,7 +179,9 @@ def _freshness(context: dg.AssetExecutionContext, warehouse, keys: list[str]) ->
                       "last_good_load": when.isoformat() if age is not None else "never"}))
 
 
-def _load_one(context: dg.AssetExecutionContext, key: str, school, ncc: NccSettings, warehouse, as_of: date) -> SchoolOutcome:
+def _load_one(context: dg.AssetExecutionContext, key: str, registry, ncc: NccSettings, warehouse,
+              as_of: date) -> SchoolOutcome:
+    school = registry.by_key().get(key)
     if school is None:
         laestab, _, route = key.partition("-")
         outcome = SchoolOutcome(key, laestab, route, FAILED, message="not in the schools registry any more")
@@ -175,7 +190,33 @@ def _load_one(context: dg.AssetExecutionContext, key: str, school, ncc: NccSetti
     else:
         outcome = process_school(school, home=ncc.home_path(), warehouse=warehouse, as_of=as_of, run_id=context.run_id)
     _report(context, outcome, context.selected_asset_keys)
+    if school is not None and school.active and dg.AssetKey(REPORT_ASSET) in context.selected_asset_keys:
+        _school_report(context, outcome, school, registry.la_name, ncc, warehouse, as_of)
+    outcome.raw_names = None
     return outcome
+
+
+def _school_report(context, outcome: SchoolOutcome, school, la_name: str, ncc: NccSettings, warehouse,
+                   as_of: date) -> None:
+    """Write (and maybe email) the school's report; a failure here never fails the school's load."""
+    try:
+        report = school_report(warehouse, school, la_name=la_name, as_of=as_of, home=ncc.home_path(),
+                               extra_names=outcome.raw_names)
+        delivery = maybe_email(warehouse, school, report, la_name=la_name, run_id=context.run_id)
+    except Exception as exc:  # noqa: BLE001 - reported, and the load stands
+        context.log.error(f"{school.key}: the validation report could not be written ({type(exc).__name__})")
+        return
+    context.log_event(dg.AssetMaterialization(asset_key=REPORT_ASSET, partition=school.key, metadata={
+        "report": dg.MetadataValue.path(str(report.html_path)), "csv": dg.MetadataValue.path(str(report.csv_path)),
+        "counts": dg.MetadataValue.json(report.counts), "email": delivery}))
+
+
+def _overview(context, warehouse, registry, ncc: NccSettings, as_of: date) -> None:
+    overview = la_overview(warehouse, registry, as_of=as_of, home=ncc.home_path())
+    context.log_event(dg.AssetMaterialization(asset_key=OVERVIEW_ASSET, metadata={
+        "overview": dg.MetadataValue.path(str(overview.html_path)),
+        "summary": dg.MetadataValue.md(overview.chart_markdown()),
+        "totals": dg.MetadataValue.json(overview.totals)}))
 
 
 def _la_views(context: dg.AssetExecutionContext, warehouse, as_of: date) -> None:

@@ -1,0 +1,117 @@
+"""Validation feedback, wired to the warehouse: each school's report, its email, the LA overview.
+
+Reports hold pupil data, so they are written only under ``$NCC_HOME/reports/<laestab>/`` with
+owner-only permissions; the overview and everything returned for Dagster metadata are counts.
+Emailing schools is opt-in (``NCC_EMAIL_SCHOOL_REPORTS=true`` and SMTP settings), and only when the
+night found something new; every email sent is recorded in ``audit_log``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import smtplib
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+
+import pandas as pd
+
+from .registry import Registry, School
+from .reports import SchoolReport, SmtpSettings, send_school_report, should_send, write_la_overview, write_school_report
+from .reports.overview import Overview
+from .warehouse import Warehouse
+
+log = logging.getLogger(__name__)
+
+
+def reports_root(home: Path) -> Path:
+    return home / "reports"
+
+
+def school_report(warehouse: Warehouse, school: School, *, la_name: str, as_of: date, home: Path,
+                  extra_names: pd.DataFrame | None = None) -> SchoolReport:
+    """Write the school's report from its stored issues (current and just fixed)."""
+    issues = warehouse.read("SELECT * FROM validation_issues WHERE school_key = ?", [school.key])
+    names = warehouse.read("SELECT upn, surname, forename FROM pupils WHERE school_key = ?", [school.key])
+    if extra_names is not None and len(extra_names):
+        names = pd.concat([names, extra_names[["upn", "surname", "forename"]]], ignore_index=True)
+    names = names.astype(object).drop_duplicates("upn")
+    return write_school_report(issues, school_key=school.key, laestab=school.laestab, school_name=school.name,
+                               la_name=la_name, as_of=as_of, reports_root=reports_root(home), pupils=names)
+
+
+def email_enabled() -> bool:
+    return os.environ.get("NCC_EMAIL_SCHOOL_REPORTS", "").strip().lower() in ("1", "true", "yes")
+
+
+def maybe_email(warehouse: Warehouse, school: School, report: SchoolReport, *, la_name: str,
+                run_id: str | None) -> str:
+    """Email the report to the school's contact when enabled and something is new. Returns what happened."""
+    if not email_enabled():
+        return "email off"
+    issues = warehouse.read("SELECT status FROM validation_issues WHERE school_key = ?", [school.key])
+    if not should_send(issues):
+        return "nothing new"
+    return send_now(warehouse, school, report, la_name=la_name, run_id=run_id)
+
+
+def send_now(warehouse: Warehouse, school: School, report: SchoolReport, *, la_name: str,
+             run_id: str | None = None) -> str:
+    """Email the report to the school's contact now; record it in audit_log. Returns what happened."""
+    if not school.contact:
+        return "no contact in the registry"
+    smtp = SmtpSettings.from_env()
+    if smtp is None:
+        return "NCC_SMTP_HOST not set"
+    try:
+        send_school_report(report, to=school.contact, school_name=school.name, la_name=la_name,
+                           new_count=report.counts.get("new", 0), smtp=smtp)
+    except (OSError, smtplib.SMTPException) as exc:
+        log.error("%s: report email failed (%s)", school.key, type(exc).__name__)
+        return f"email failed ({type(exc).__name__})"
+    warehouse.append_audit([{"logged_at": datetime.now(timezone.utc).replace(tzinfo=None), "event": "report_sent",
+                             "school_key": school.key, "route": school.mis, "run_id": run_id, "outcome": "sent",
+                             "detail": {"new": report.counts.get("new", 0), "open": report.counts.get("open", 0)},
+                             "message": "validation report emailed to the registry contact"}])
+    return "emailed"
+
+
+def la_overview(warehouse: Warehouse, registry: Registry, *, as_of: date, home: Path) -> Overview:
+    """Issue counts per school and rule, nights since the last clean extract, and a 30-night trend."""
+    names = {s.key: s.name for s in registry.schools}
+    counts = warehouse.read(
+        "SELECT school_key, dataset, rule, severity, count(*) AS count FROM validation_issues "
+        "WHERE status IS NULL OR status <> 'fixed' GROUP BY school_key, dataset, rule, severity")
+    extractions = warehouse.read(
+        "SELECT school_key, logged_at, outcome, detail FROM audit_log WHERE event = 'extraction'")
+    trend, clean_nights = _trend(extractions)
+    trend = trend[trend["night"] <= pd.Timestamp(as_of)]
+    counts["school_name"] = counts["school_key"].map(names)
+    counts["nights_since_clean"] = counts["school_key"].map(lambda k: _nights_since(clean_nights.get(k), as_of))
+    clean_schools = [k for k in names if k not in set(counts["school_key"]) and k in set(trend["school_key"])]
+    if clean_schools:
+        counts = pd.concat([counts, pd.DataFrame({"school_key": clean_schools, "school_name": [names[k] for k in clean_schools],
+                                                  "rule": None, "dataset": None, "severity": None, "count": 0,
+                                                  "nights_since_clean": 0})], ignore_index=True)
+    recent = trend[trend["night"] > pd.Timestamp(as_of - timedelta(days=30))]
+    return write_la_overview(counts, recent, la_name=registry.la_name, as_of=as_of, reports_root=reports_root(home))
+
+
+def _trend(extractions: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, date]]:
+    """Errors and warnings per school per night (the last extraction of the night), and each
+    school's last clean night (an extraction that loaded with no issue at all)."""
+    rows, clean = [], {}
+    for row in extractions.sort_values("logged_at").itertuples():
+        detail = json.loads(row.detail or "{}")
+        night = pd.Timestamp(detail.get("as_of") or row.logged_at).normalize()
+        rows.append({"night": night, "school_key": row.school_key, "errors": int(detail.get("errors", 0)),
+                     "warnings": int(detail.get("warnings", 0))})
+        if row.outcome == "loaded" and not detail.get("errors") and not detail.get("warnings"):
+            clean[row.school_key] = night.date()
+    frame = pd.DataFrame(rows, columns=["night", "school_key", "errors", "warnings"])
+    return frame.drop_duplicates(["night", "school_key"], keep="last"), clean
+
+
+def _nights_since(night: date | None, as_of: date) -> int | None:
+    return None if night is None else max(0, (as_of - night).days)
