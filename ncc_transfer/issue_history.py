@@ -63,11 +63,18 @@ def merge_issue_history(previous: pd.DataFrame, tonight: pd.DataFrame, *, night:
     fixed_tonight = fixed_before[(pd.to_datetime(fixed_before["fixed_on"]) == night_ts)
                                  & ~fixed_before.index.isin(fresh["_key"])].reset_index()
 
-    parts = [frame[STORED_ISSUE_COLUMNS] for frame in (fresh, gone, fixed_tonight, carried) if len(frame)]
+    parts = [_typed(frame[STORED_ISSUE_COLUMNS]) for frame in (fresh, gone, fixed_tonight, carried) if len(frame)]
     if not parts:
         return fresh[STORED_ISSUE_COLUMNS]
     merged = pd.concat(parts, ignore_index=True)
     return merged.astype({"nights_seen": "Int64"})
+
+
+def _typed(frame: pd.DataFrame) -> pd.DataFrame:
+    """One set of types for every part, so concatenation never depends on which parts are empty."""
+    stamps = {c: "datetime64[ns]" for c in ("first_seen", "last_seen", "fixed_on", "last_night")}
+    text = {c: object for c in STORED_ISSUE_COLUMNS if c not in stamps and c != "nights_seen"}
+    return frame.astype({**stamps, **text, "nights_seen": "Int64"})
 
 
 def _identity(frame: pd.DataFrame) -> pd.Series:

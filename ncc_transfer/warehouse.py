@@ -1,7 +1,7 @@
 """The warehouse: where the LA's data lands (design §3.3, §3.4).
 
-One interface, ``Warehouse``, with the embedded DuckDB backend here; the PostgreSQL backend plugs in
-behind the same methods (``open_warehouse`` picks by URL scheme). The rule every backend keeps:
+One interface, ``Warehouse``, with the embedded DuckDB backend here; the PostgreSQL backend
+(``warehouse_postgres``) plugs in behind the same methods (``open_warehouse`` picks by URL scheme). The rule every backend keeps:
 a school's rows are replaced in ONE transaction (delete its rows, insert the new ones, for every
 table at once), so a re-run is idempotent and a failure leaves the previous load untouched.
 """
@@ -83,7 +83,10 @@ class Warehouse(Protocol):
 
     def append_audit(self, rows: list[dict[str, Any]]) -> None: ...
 
-    def read(self, sql: str, params: list[Any] | None = None) -> pd.DataFrame: ...
+    def read(self, sql: str, params: list[Any] | None = None) -> pd.DataFrame:
+        """Rows of a query. Placeholders are ``?`` (qmark) on every backend: the one convention the
+        codebase uses (PostgreSQL translates them). Write standard SQL that runs on DuckDB and
+        PostgreSQL alike (no ``GROUP BY ALL``, ``EXCLUDE``, ``ORDER BY ALL``)."""
 
     def describe(self) -> str:
         """Where the data is, for people (no secrets)."""
@@ -248,7 +251,7 @@ def open_warehouse(url: str) -> Warehouse:
     if url.startswith("duckdb:///"):
         return DuckDBWarehouse(Path(url[len("duckdb:///"):]))
     if url.startswith(("postgresql://", "postgres://")):
-        raise NotImplementedError(
-            "the PostgreSQL warehouse backend is not in this version yet; use duckdb:///<path> (see README)"
-        )
+        from .warehouse_postgres import PostgresWarehouse
+
+        return PostgresWarehouse(url)
     raise ValueError(f"NCC_WAREHOUSE_URL must start with duckdb:/// or postgresql:// (got scheme {url.split(':', 1)[0]!r})")

@@ -46,10 +46,15 @@ def _postgres_problem(url: str) -> str | None:
 
 @pytest.fixture(scope="session")
 def postgres_url() -> str:
-    """The test PostgreSQL server's URL (``NCC_TEST_POSTGRES_URL``); skips the test when it is unreachable."""
+    """The test PostgreSQL server's URL (``NCC_TEST_POSTGRES_URL``); skips the test when it is unreachable.
+
+    With ``NCC_REQUIRE_POSTGRES=1`` (set by ``.ci/run``) an unreachable server fails the test instead.
+    """
     url = os.environ.get("NCC_TEST_POSTGRES_URL") or DEFAULT_TEST_POSTGRES_URL
     problem = _postgres_problem(url)
     if problem:
+        if os.environ.get("NCC_REQUIRE_POSTGRES", "") not in ("", "0"):
+            pytest.fail(f"NCC_REQUIRE_POSTGRES is set but {POSTGRES_SKIP_REASON} [{problem}]", pytrace=False)
         pytest.skip(f"{POSTGRES_SKIP_REASON} [{problem}]")
     return url
 
