@@ -47,8 +47,9 @@ def _print(demo, result, seconds: float, warehouse) -> None:
     print(f"LA data-quality overview (counts only): {reports / 'la' / 'latest.html'}")
     print()
     print(f"Warehouse:  {warehouse.describe()}")
-    print(f"  look:     uv run python -c \"import duckdb; print(duckdb.connect('{warehouse.describe()}', read_only=True)"
-          f".sql('SELECT * FROM validation_issues LIMIT 5'))\"")
+    if warehouse.url.startswith("duckdb:"):
+        print(f"  look:     uv run python -c \"import duckdb; print(duckdb.connect('{warehouse.describe()}', read_only=True)"
+              f".sql('SELECT * FROM ten_day_absence LIMIT 5'))\"")
     dagster_home = os.environ.get("DAGSTER_HOME", "")
     print(f"Dagster UI: DAGSTER_HOME={dagster_home} NCC_HOME={demo.home} uv run dg dev")
     print("            then open http://127.0.0.1:3000 (Runs shows tonight's run; Assets > pupils > Partitions)")
