@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import smtplib
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
@@ -25,8 +26,32 @@ from .warehouse import Warehouse
 log = logging.getLogger(__name__)
 
 
+REPORT_NAME = re.compile(r"^(\d{7}_validation|la_overview)_(\d{4}-\d{2}-\d{2})\.(html|csv|png)$")
+
+
 def reports_root(home: Path) -> Path:
     return home / "reports"
+
+
+def report_retention_days() -> int:
+    """NCC_REPORT_RETENTION_DAYS: how long dated reports are kept (default 90)."""
+    return int(os.environ.get("NCC_REPORT_RETENTION_DAYS", "90") or 90)
+
+
+def prune_reports(folder: Path, as_of: date, keep_days: int | None = None) -> int:
+    """Delete this folder's dated reports older than the retention period; returns how many went.
+
+    Only files named as the reports are named are touched; ``latest.*`` always stays.
+    """
+    keep_days = report_retention_days() if keep_days is None else keep_days
+    cutoff = as_of - timedelta(days=keep_days)
+    removed = 0
+    for path in folder.glob("*"):
+        match = REPORT_NAME.match(path.name)
+        if match and path.is_file() and not path.is_symlink() and date.fromisoformat(match.group(2)) < cutoff:
+            path.unlink()
+            removed += 1
+    return removed
 
 
 def school_report(warehouse: Warehouse, school: School, *, la_name: str, as_of: date, home: Path,
@@ -37,8 +62,10 @@ def school_report(warehouse: Warehouse, school: School, *, la_name: str, as_of: 
     if extra_names is not None and len(extra_names):
         names = pd.concat([names, extra_names[["upn", "surname", "forename"]]], ignore_index=True)
     names = names.astype(object).drop_duplicates("upn")
-    return write_school_report(issues, school_key=school.key, laestab=school.laestab, school_name=school.name,
-                               la_name=la_name, as_of=as_of, reports_root=reports_root(home), pupils=names)
+    report = write_school_report(issues, school_key=school.key, laestab=school.laestab, school_name=school.name,
+                                 la_name=la_name, as_of=as_of, reports_root=reports_root(home), pupils=names)
+    prune_reports(report.html_path.parent, as_of)
+    return report
 
 
 def email_enabled() -> bool:
@@ -95,7 +122,9 @@ def la_overview(warehouse: Warehouse, registry: Registry, *, as_of: date, home: 
                                                   "rule": None, "dataset": None, "severity": None, "count": 0,
                                                   "nights_since_clean": 0})], ignore_index=True)
     recent = trend[trend["night"] > pd.Timestamp(as_of - timedelta(days=30))]
-    return write_la_overview(counts, recent, la_name=registry.la_name, as_of=as_of, reports_root=reports_root(home))
+    overview = write_la_overview(counts, recent, la_name=registry.la_name, as_of=as_of, reports_root=reports_root(home))
+    prune_reports(overview.html_path.parent, as_of)
+    return overview
 
 
 def _trend(extractions: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, date]]:

@@ -74,3 +74,16 @@ def test_issue_new_persisting_fixed_through_the_pipeline(small_la, smtp_server):
         report_event = instance.get_latest_materialization_event(dg.AssetKey("school_report")).asset_materialization
         assert report_event.partition == school.key and "Quill" not in str(report_event.metadata)
 
+
+
+def test_dated_reports_are_pruned_after_the_retention_period(tmp_path):
+    from ncc_transfer.feedback import prune_reports
+
+    folder = tmp_path / "9262001"
+    folder.mkdir()
+    for name in ("9262001_validation_2026-01-01.html", "9262001_validation_2026-01-01.csv",
+                 "9262001_validation_2026-03-01.html", "latest.html", "notes_2020-01-01.txt"):
+        (folder / name).write_text("x")
+    assert prune_reports(folder, date(2026, 3, 20), keep_days=60) == 2
+    assert sorted(p.name for p in folder.iterdir()) == ["9262001_validation_2026-03-01.html", "latest.html",
+                                                       "notes_2020-01-01.txt"]
