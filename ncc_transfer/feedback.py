@@ -57,7 +57,8 @@ def prune_reports(folder: Path, as_of: date, keep_days: int | None = None) -> in
 def school_report(warehouse: Warehouse, school: School, *, la_name: str, as_of: date, home: Path,
                   extra_names: pd.DataFrame | None = None) -> SchoolReport:
     """Write the school's report from its stored issues (current and just fixed)."""
-    issues = warehouse.read("SELECT * FROM validation_issues WHERE school_key = ?", [school.key])
+    issues = warehouse.read("SELECT * FROM validation_issues WHERE school_key = ? AND "
+                            "(status IS NULL OR status <> 'fixed' OR fixed_on = ?)", [school.key, as_of])
     names = warehouse.read("SELECT upn, surname, forename FROM pupils WHERE school_key = ?", [school.key])
     if extra_names is not None and len(extra_names):
         names = pd.concat([names, extra_names[["upn", "surname", "forename"]]], ignore_index=True)

@@ -5,8 +5,10 @@ merged with the school's stored ones:
 
 * still reported: ``persisting``, ``first_seen`` kept, ``nights_seen`` + 1;
 * reported for the first time (or again after a fix): ``new``, ``nights_seen`` 1;
-* no longer reported, in a dataset checked tonight: ``fixed`` with ``fixed_on``; kept for the night
-  of the fix so the school's report can say thank you, dropped the night after;
+* no longer reported, in a dataset checked tonight: ``fixed`` with ``fixed_on``. The school's report
+  lists it the night of the fix (a thank-you) and not after; the row stays as history until the
+  retention schedule deletes it (``validation_issues_fixed_days``). If it recurs, a ``new`` row
+  replaces it;
 * in a dataset not checked tonight (the school's files could not be read): kept as they were.
 
 Re-running the same night (same ``night`` date) changes nothing: counts move only between nights.
@@ -56,14 +58,13 @@ def merge_issue_history(previous: pd.DataFrame, tonight: pd.DataFrame, *, night:
         fresh.loc[matched, "nights_seen"] = before["nights_seen"].fillna(1).astype(int).to_numpy() + (~same_night)
         fresh.loc[matched, "status"] = before["status"].where(same_night, PERSISTING).to_numpy()
 
-    # Open issues not found tonight were fixed; fixes from an earlier night are dropped.
+    # Open issues not found tonight were fixed tonight; earlier fixes stay as history.
     gone = open_before[~open_before.index.isin(fresh["_key"])].reset_index()
     gone["status"] = FIXED
     gone["fixed_on"] = night_ts
-    fixed_tonight = fixed_before[(pd.to_datetime(fixed_before["fixed_on"]) == night_ts)
-                                 & ~fixed_before.index.isin(fresh["_key"])].reset_index()
+    fixed_history = fixed_before[~fixed_before.index.isin(fresh["_key"])].reset_index()
 
-    parts = [_typed(frame[STORED_ISSUE_COLUMNS]) for frame in (fresh, gone, fixed_tonight, carried) if len(frame)]
+    parts = [_typed(frame[STORED_ISSUE_COLUMNS]) for frame in (fresh, gone, fixed_history, carried) if len(frame)]
     if not parts:
         return fresh[STORED_ISSUE_COLUMNS]
     merged = pd.concat(parts, ignore_index=True)

@@ -61,6 +61,11 @@ def test_issue_new_persisting_fixed_through_the_pipeline(small_la, smtp_server):
         rows = list(csv.DictReader((home / "reports" / school.laestab / "latest.csv").open(encoding="utf-8")))
         assert [r["status"] for r in rows if r["rule"] == "dob_not_a_date"] == ["fixed"]
 
+        # Night 4: the fix is history in the warehouse, no longer in the school's report.
+        _, four = night_after(night, registry, school, folder, home)
+        assert four[["status"]].values.tolist() == [["fixed"]]
+        assert "FIXED" not in (home / "reports" / school.laestab / "latest.html").read_text()
+
         warehouse = DuckDBWarehouse(home / "warehouse.duckdb")
         sent = warehouse.read("SELECT count(*) AS n FROM audit_log WHERE event = 'report_sent' AND school_key = ?",
                               [school.key])
@@ -74,6 +79,19 @@ def test_issue_new_persisting_fixed_through_the_pipeline(small_la, smtp_server):
         report_event = instance.get_latest_materialization_event(dg.AssetKey("school_report")).asset_materialization
         assert report_event.partition == school.key and "Quill" not in str(report_event.metadata)
 
+
+
+def night_after(night, registry, school, folder, home):
+    from ncc_transfer.cli import run_night
+    from ncc_transfer.warehouse import DuckDBWarehouse
+
+    (folder / "pupils.csv").write_text(PUPILS.format(dob="2016-03-02"), encoding="utf-8")
+    result = run_night(registry, schools=[school.key], as_of=date(2026, 3, 23))
+    warehouse = DuckDBWarehouse(home / "warehouse.duckdb")
+    issues = warehouse.read("SELECT rule, status, nights_seen, fixed_on FROM validation_issues "
+                            "WHERE school_key = ? AND rule LIKE 'dob%'", [school.key])
+    warehouse.close()
+    return result, issues
 
 
 def test_dated_reports_are_pruned_after_the_retention_period(tmp_path):

@@ -1,4 +1,4 @@
-"""Issues across nights: new on night 1, persisting on night 2 (count 2), fixed on night 3, gone on night 4."""
+"""Issues across nights: new on night 1, persisting on night 2 (count 2), fixed on night 3 (kept as history)."""
 
 from __future__ import annotations
 
@@ -45,8 +45,9 @@ def test_new_persisting_fixed_dropped():
     assert three.iloc[0]["status"] == "fixed" and three.iloc[0]["fixed_on"] == pd.Timestamp(NIGHTS[2])
     assert three.iloc[0]["nights_seen"] == 2
 
-    four = night(three, [], NIGHTS[3])
-    assert four.empty
+    four = night(three, [], NIGHTS[3])  # still fixed, still dated night 3: history, not re-reported
+    assert four.iloc[0][["status", "nights_seen"]].tolist() == ["fixed", 2]
+    assert four.iloc[0]["fixed_on"] == pd.Timestamp(NIGHTS[2])
 
 
 def test_same_night_rerun_changes_nothing():
