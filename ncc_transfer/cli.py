@@ -58,6 +58,8 @@ def _parser() -> argparse.ArgumentParser:
                      help="only this school partition (<laestab>-<mis>); repeatable")
     run.add_argument("--as-of", type=_iso_date, default=None, metavar="YYYY-MM-DD",
                      help="the date the night's checks are made for (default today)")
+    run.add_argument("--replay", action="store_true",
+                     help="load from the encrypted raw archive of the --as-of night instead of the schools' routes")
     run.set_defaults(handler=_cmd_run)
 
     demo = commands.add_parser("demo", help="build a synthetic LA under $NCC_HOME and run the nightly job on it")
@@ -132,7 +134,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
     unknown = [k for k in args.school if k not in known]
     if unknown:
         raise UsageError(f"no school with key {', '.join(unknown)} in {registry.path} (see `ncc-transfer check-registry`)")
-    result = run_night(registry, schools=args.school, as_of=args.as_of)
+    if args.replay and args.as_of is None:
+        raise UsageError("--replay needs --as-of: the night whose archived extracts to load again")
+    result = run_night(registry, schools=args.school, as_of=args.as_of, replay=args.replay)
     for line in result.lines:
         print(line)
     print(f"{result.loaded} loaded, {result.failed} failed, {result.skipped} skipped in {result.seconds:.1f} s "
@@ -157,7 +161,8 @@ def dagster_instance():
     return dg.DagsterInstance.get()
 
 
-def run_night(registry, schools: list[str] | None = None, as_of: date | None = None) -> NightResult:
+def run_night(registry, schools: list[str] | None = None, as_of: date | None = None,
+              replay: bool = False) -> NightResult:
     """Run the nightly job in this process (one Dagster run per batch) and collect each school's outcome."""
     from .config import warehouse_url
     from .defs.automation import night_batches, range_tags, schools_per_run
@@ -176,7 +181,8 @@ def run_night(registry, schools: list[str] | None = None, as_of: date | None = N
     else:
         batches = night_batches(keys, registry, schools_per_run())
     job = defs().resolve_job_def("nightly")
-    run_config = {"ops": {"school_extract": {"config": {"as_of": as_of.isoformat() if as_of else None}}},
+    run_config = {"ops": {"school_extract": {"config": {"as_of": as_of.isoformat() if as_of else None,
+                                                        "replay": replay}}},
                   "loggers": QUIET_LOGGERS}
     run_ids = []
     for first, last in batches:
@@ -234,7 +240,7 @@ def _outcomes_for_runs(warehouse, run_ids: list[str]) -> dict[str, dict]:
         return {}
     placeholders = ", ".join("?" for _ in run_ids)
     rows = warehouse.read(
-        f"SELECT school_key, outcome, detail, message FROM audit_log WHERE event = 'extraction' "
+        f"SELECT school_key, outcome, detail, message FROM audit_log WHERE event IN ('extraction', 'replay') "
         f"AND run_id IN ({placeholders}) ORDER BY logged_at", run_ids)
     return {row["school_key"]: row for row in rows.to_dict("records")}
 

@@ -112,7 +112,7 @@ def la_overview(warehouse: Warehouse, registry: Registry, *, as_of: date, home: 
         "SELECT school_key, dataset, rule, severity, count(*) AS count FROM validation_issues "
         "WHERE status IS NULL OR status <> 'fixed' GROUP BY school_key, dataset, rule, severity")
     extractions = warehouse.read(
-        "SELECT school_key, logged_at, outcome, detail FROM audit_log WHERE event = 'extraction'")
+        "SELECT school_key, logged_at, outcome, detail FROM audit_log WHERE event IN ('extraction', 'replay')")
     trend, clean_nights = _trend(extractions)
     trend = trend[trend["night"] <= pd.Timestamp(as_of)]
     counts["school_name"] = counts["school_key"].map(names)

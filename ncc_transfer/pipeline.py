@@ -11,6 +11,7 @@ Nothing here logs or raises with pupil data: messages name files, lines, columns
 from __future__ import annotations
 
 import logging
+import tempfile
 import time
 import traceback
 from collections import Counter
@@ -64,6 +65,8 @@ class SchoolOutcome:
     message: str | None = None
     transient: bool = False
     as_of: date | None = None
+    replayed: bool = False  # loaded from the raw archive, not the route
+    archived: bool = False  # tonight's raw extract was archived
     raw_names: pd.DataFrame | None = field(default=None, repr=False)  # for the school's report only
     loaded_tables: dict[str, pd.DataFrame] | None = field(default=None, repr=False)
     seconds: float = 0.0
@@ -84,7 +87,7 @@ class SchoolOutcome:
     def audit_row(self, run_id: str | None, at: datetime) -> dict[str, Any]:
         return {
             "logged_at": at,
-            "event": "extraction",
+            "event": "replay" if self.replayed else "extraction",
             "school_key": self.school_key,
             "route": self.route,
             "run_id": run_id,
@@ -92,7 +95,8 @@ class SchoolOutcome:
             "detail": {"as_of": self.as_of.isoformat() if self.as_of else None,
                        "rows": self.rows, "errors": self.errors, "warnings": self.warnings,
                        "issues_by_rule": self.issues_by_rule, "sources": self.sources,
-                       "structural": self.structural, "seconds": round(self.seconds, 3)},
+                       "structural": self.structural, "seconds": round(self.seconds, 3),
+                       "archived": self.archived},
             "message": self.message,
         }
 
@@ -100,8 +104,10 @@ class SchoolOutcome:
 IN_PROGRESS_SUFFIXES = (".part", ".partial", ".filepart", ".crdownload", ".uploading")
 
 
-def extract_raw(school: School, home: Path) -> RawExtract:
-    """Fetch the school's raw extract through its route."""
+def extract_raw(school: School, home: Path, replay: date | None = None) -> RawExtract:
+    """Fetch the school's raw extract through its route, or (``replay``) from that night's archive."""
+    if replay is not None:
+        return _replay(school, home, replay)
     if school.mis == "files":
         folder = school.landing_folder(home)
         in_progress = sorted(p.name for p in folder.glob("*") if p.name.lower().endswith(IN_PROGRESS_SUFFIXES)) \
@@ -110,6 +116,36 @@ def extract_raw(school: School, home: Path) -> RawExtract:
             raise TransientExtractError(f"{in_progress[0]}: the school's export is still being written")
         return read_school_folder(folder, school.laestab)
     raise RouteNotAvailable(f"no connector for the {school.mis!r} route in this version")
+
+
+def _replay(school: School, home: Path, night: date) -> RawExtract:
+    """The school's extract as archived on ``night``, read exactly as it was read then."""
+    from .archive import ArchiveError, restore
+
+    with tempfile.TemporaryDirectory(prefix="ncc-replay-") as scratch:
+        try:
+            restore(home, school.laestab, school.key, night, Path(scratch))
+        except ArchiveError as exc:
+            raise ReplayNotPossible(str(exc)) from None
+        return read_school_folder(Path(scratch), school.laestab)
+
+
+class ReplayNotPossible(Exception):
+    """The archive has no readable extract for that school and night."""
+
+
+def _archive(school: School, home: Path, night: date, raw: RawExtract, outcome: SchoolOutcome) -> None:
+    """Keep tonight's raw files, encrypted, for replay (off when NCC_ARCHIVE_KEY is unset)."""
+    from .archive import ArchiveError, archive_files
+
+    if school.mis != "files":
+        return
+    folder = school.landing_folder(home)
+    files = sorted({folder / name for name in raw.sources.values()})
+    try:
+        outcome.archived = archive_files(home, school.key, school.laestab, night, files, route=school.mis) is not None
+    except (ArchiveError, OSError) as exc:
+        log.error("%s: raw archive failed (%s); the load goes on", school.key, type(exc).__name__)
 
 
 def process_school(
@@ -121,19 +157,22 @@ def process_school(
     run_id: str | None = None,
     extracted_at: datetime | None = None,
     views: bool = True,
+    replay: bool = False,
 ) -> SchoolOutcome:
     """Load one school and refresh its views; never raises for anything that goes wrong with it.
 
-    With ``views=False`` only the tables are loaded (the caller computes views itself).
+    With ``views=False`` only the tables are loaded (the caller computes views itself). With
+    ``replay`` the extract comes from the encrypted archive of the ``as_of`` night instead of the
+    route (no vendor call, no landing folder), e.g. after a mapping or rule fix.
     """
     started = time.perf_counter()
     extracted_at = extracted_at or datetime.now(timezone.utc).replace(tzinfo=None)
-    outcome = SchoolOutcome(school.key, school.laestab, school.mis, FAILED, as_of=as_of)
+    outcome = SchoolOutcome(school.key, school.laestab, school.mis, FAILED, as_of=as_of, replayed=replay)
     try:
         _load(school, home, warehouse, as_of, extracted_at, outcome)
     except TransientExtractError as exc:
         outcome.message, outcome.transient = f"temporary fault: {exc}", True
-    except (ExtractFileError, RouteNotAvailable) as exc:
+    except (ExtractFileError, RouteNotAvailable, ReplayNotPossible) as exc:
         outcome.message = str(exc)
         warehouse.replace_issues(school.key, _file_issue(school, exc, extracted_at), night=as_of,
                                  checked_datasets={"file"})
@@ -153,7 +192,9 @@ def process_school(
 
 def _load(school: School, home: Path, warehouse: Warehouse, as_of: date, extracted_at: datetime,
           outcome: SchoolOutcome) -> None:
-    raw = extract_raw(school, home)
+    raw = extract_raw(school, home, replay=as_of if outcome.replayed else None)
+    if not outcome.replayed:
+        _archive(school, home, as_of, raw, outcome)
     outcome.sources = dict(raw.sources)
     outcome.raw_names = _names(raw.tables["pupils"])
     for warning in raw.warnings:

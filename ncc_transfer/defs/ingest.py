@@ -60,6 +60,9 @@ class NightlyConfig(dg.Config):
     as_of: str | None = None
     """The date the night's checks are made for (YYYY-MM-DD); default today in Europe/London."""
 
+    replay: bool = False
+    """Load each school from the encrypted raw archive of the as_of night instead of its route."""
+
     def as_of_date(self) -> date:
         return date.fromisoformat(self.as_of) if self.as_of else datetime.now(LONDON).date()
 
@@ -122,7 +125,7 @@ def school_extract(context: dg.AssetExecutionContext, config: NightlyConfig, ncc
         # On a retry of this step, schools that already loaded in this run are not fetched again.
         done = loaded_in_run(warehouse, context.run_id) if context.retry_number else set()
         outcomes = [
-            _load_one(context, key, registry, ncc, warehouse, as_of)
+            _load_one(context, key, registry, ncc, warehouse, as_of, config.replay)
             for key in keys if key not in done
         ]
         _freshness(context, warehouse, [k for k in keys if k in registry.by_key() and registry.by_key()[k].active])
@@ -150,7 +153,7 @@ def school_extract(context: dg.AssetExecutionContext, config: NightlyConfig, ncc
 
 
 def loaded_in_run(warehouse, run_id: str) -> set[str]:
-    rows = warehouse.read("SELECT DISTINCT school_key FROM audit_log WHERE event = 'extraction' AND outcome = 'loaded' "
+    rows = warehouse.read("SELECT DISTINCT school_key FROM audit_log WHERE event IN ('extraction', 'replay') AND outcome = 'loaded' "
                           "AND run_id = ?", [run_id])
     return set(rows["school_key"])
 
@@ -180,7 +183,7 @@ def _freshness(context: dg.AssetExecutionContext, warehouse, keys: list[str]) ->
 
 
 def _load_one(context: dg.AssetExecutionContext, key: str, registry, ncc: NccSettings, warehouse,
-              as_of: date) -> SchoolOutcome:
+              as_of: date, replay: bool = False) -> SchoolOutcome:
     school = registry.by_key().get(key)
     if school is None:
         laestab, _, route = key.partition("-")
@@ -188,7 +191,8 @@ def _load_one(context: dg.AssetExecutionContext, key: str, registry, ncc: NccSet
     elif not school.active:
         outcome = skipped_outcome(school)
     else:
-        outcome = process_school(school, home=ncc.home_path(), warehouse=warehouse, as_of=as_of, run_id=context.run_id)
+        outcome = process_school(school, home=ncc.home_path(), warehouse=warehouse, as_of=as_of,
+                                 run_id=context.run_id, replay=replay)
     _report(context, outcome, context.selected_asset_keys)
     if school is not None and school.active and dg.AssetKey(REPORT_ASSET) in context.selected_asset_keys:
         _school_report(context, outcome, school, registry.la_name, ncc, warehouse, as_of)
