@@ -11,6 +11,7 @@ Nothing here logs or raises with pupil data: messages name files, lines, columns
 from __future__ import annotations
 
 import logging
+import os
 import tempfile
 import time
 import traceback
@@ -136,10 +137,10 @@ class ReplayNotPossible(Exception):
 
 def _archive(school: School, home: Path, night: date, raw: RawExtract, outcome: SchoolOutcome) -> None:
     """Keep tonight's raw files, encrypted, for replay (off when NCC_ARCHIVE_KEY is unset)."""
+    if school.mis != "files" or not os.environ.get("NCC_ARCHIVE_KEY"):
+        return
     from .archive import ArchiveError, archive_files
 
-    if school.mis != "files":
-        return
     folder = school.landing_folder(home)
     files = sorted({folder / name for name in raw.sources.values()})
     try:
