@@ -142,7 +142,9 @@ def _archive(school: School, home: Path, night: date, raw: RawExtract, outcome: 
     from .archive import ArchiveError, archive_files
 
     folder = school.landing_folder(home)
-    files = sorted({folder / name for name in raw.sources.values()})
+    # Every data file in the folder, not only those used, so a replay reads (and warns) exactly as tonight.
+    files = sorted(p for p in folder.iterdir() if not p.name.startswith(".") and p.is_file() and not p.is_symlink()
+                   and (p.suffix.lower() == ".xml" or p.name.lower() in ("pupils.csv", "attendance.csv", "exclusions.csv")))
     try:
         outcome.archived = archive_files(home, school.key, school.laestab, night, files, route=school.mis) is not None
     except (ArchiveError, OSError) as exc:
