@@ -75,6 +75,13 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--email", action="store_true", help="also email it to the school's contact (if set up)")
     report.set_defaults(handler=_cmd_report)
 
+    export = commands.add_parser("export", help="write pseudonymised views for analysts (NCC_PSEUDONYM_KEY)")
+    export.add_argument("--out", required=True, type=Path, metavar="DIR")
+    export.add_argument("--format", choices=("parquet", "csv"), default="parquet")
+    export.add_argument("--as-of", type=_iso_date, default=None, metavar="YYYY-MM-DD",
+                        help="only view rows computed for this night (default: what the views hold now)")
+    export.set_defaults(handler=_cmd_export)
+
     check = commands.add_parser("check-registry", help="validate the schools registry and list its schools")
     check.set_defaults(handler=_cmd_check_registry)
     return parser
@@ -125,6 +132,25 @@ def _cmd_report(args: argparse.Namespace) -> int:
         warehouse.close()
     print(report.html_path)
     print(report.csv_path)
+    return EXIT_OK
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from .config import warehouse_url
+    from .pseudonymise import PseudonymKeyError, export_views, pseudonym_key_from_env
+    from .warehouse import open_warehouse
+
+    try:
+        key = pseudonym_key_from_env()
+    except PseudonymKeyError as exc:
+        raise UsageError(str(exc)) from None
+    warehouse = open_warehouse(warehouse_url())
+    try:
+        written = export_views(warehouse, args.out, key=key, fmt=args.format, as_of=args.as_of)
+    finally:
+        warehouse.close()
+    for name, path in written.items():
+        print(f"{name:<28} {path}")
     return EXIT_OK
 
 

@@ -70,3 +70,20 @@ def test_installed_command_reports_registry_error(tmp_path):
     done = subprocess.run([str(command), "run"], env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 2
     assert "schools.yaml" in done.stderr and "file not found" in done.stderr
+
+
+def test_export_command(demo_night, tmp_path, capsys):
+    with demo_night.env():
+        os.environ.pop("NCC_PSEUDONYM_KEY", None)
+        assert main(["export", "--out", str(tmp_path / "none")]) == 2
+        assert "NCC_PSEUDONYM_KEY" in capsys.readouterr().err
+        os.environ["NCC_PSEUDONYM_KEY"] = "an analyst export key of at least 32 bytes"
+        try:
+            assert main(["export", "--out", str(tmp_path / "out"), "--format", "csv"]) == 0
+        finally:
+            os.environ.pop("NCC_PSEUDONYM_KEY")
+    written = {p.name for p in (tmp_path / "out").iterdir()}
+    assert {"pupils.csv", "ten_day_absence.csv", "children_missing_education.csv", "README.txt"} <= written
+    text = (tmp_path / "out" / "pupils.csv").read_text()
+    some_upn = demo_night.warehouse().read("SELECT upn FROM pupils LIMIT 1")["upn"].iloc[0]
+    assert some_upn not in text
