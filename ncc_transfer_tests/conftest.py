@@ -16,6 +16,13 @@ import pytest
 # seconds in tests, minutes in production.
 os.environ.setdefault("NCC_RETRY_DELAY_SECONDS", "0.5")
 
+# Secrets the shared demo night runs with, so the privacy test can prove none of them leaks.
+DEMO_SECRETS = {
+    "NCC_ARCHIVE_KEY": "Zm9yLXRlc3RzLW9ubHktbm90LWEtcmVhbC1rZXkhISE=",
+    "NCC_PSEUDONYM_KEY": "pseudonym-key-for-tests-only-0123456789",
+    "NCC_SMTP_PASSWORD": "smtp-password-for-tests-only",
+    "PGPASSWORD": "pg-password-for-tests-only",
+}
 DEMO_AS_OF = date(2026, 3, 20)  # a Friday in spring term: both code sets' years, half-terms behind it
 DEMO_SCHOOLS = 6
 
@@ -92,7 +99,7 @@ class DemoNight:
 
     @contextmanager
     def env(self) -> Iterator[None]:
-        with ncc_env(self.home):
+        with ncc_env(self.home, **DEMO_SECRETS):
             yield
 
     def warehouse(self):
@@ -108,7 +115,7 @@ def demo_night(tmp_path_factory) -> DemoNight:
     from ncc_transfer.demo.generator import build_demo_la
 
     home = tmp_path_factory.mktemp("demo_la")
-    with ncc_env(home):
+    with ncc_env(home, **DEMO_SECRETS):
         demo = build_demo_la(home, seed=2026, schools=DEMO_SCHOOLS, as_of=DEMO_AS_OF)
         result = run_night(_load_registry(), as_of=DEMO_AS_OF)
     return DemoNight(home, demo, result)

@@ -43,3 +43,24 @@ def test_event_log_holds_no_pupil_data(demo_night):
     assert not identifiers["surname"] & tokens, sorted(identifiers["surname"] & tokens)[:10]
     assert not any(postcode in blob for postcode in identifiers["postcode"])
     assert not any(dob in blob for dob in identifiers["dob"])
+
+
+def test_no_secret_in_event_log_or_logs(demo_night):
+    from ncc_transfer_tests.conftest import DEMO_SECRETS
+
+    with demo_night.env():
+        instance = dg.DagsterInstance.get()
+        texts = [serialize_value(entry) for run_id in demo_night.result.run_ids for entry in instance.all_logs(run_id)]
+        texts += [serialize_value(instance.get_run_by_id(run_id)) for run_id in demo_night.result.run_ids]
+    for path in (demo_night.home / "dagster_home").rglob("*"):
+        if path.is_file() and path.suffix in (".out", ".err", ".log", ".complete", ".txt", ".json"):
+            texts.append(path.read_text(encoding="utf-8", errors="replace"))
+    blob = "\n".join(texts)
+    assert "ASSET_MATERIALIZATION" in blob
+    leaked = [name for name, value in DEMO_SECRETS.items() if value in blob]
+    assert not leaked
+    # the archive was written (the key was in use) and holds no plaintext
+    archived = list((demo_night.home / "archive").rglob("*.enc"))
+    assert archived
+    some_upn = demo_night.warehouse().read("SELECT upn FROM pupils LIMIT 1")["upn"].iloc[0]
+    assert not any(some_upn.encode() in path.read_bytes() for path in archived)
