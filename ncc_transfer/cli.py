@@ -82,6 +82,11 @@ def _parser() -> argparse.ArgumentParser:
                         help="only view rows computed for this night (default: what the views hold now)")
     export.set_defaults(handler=_cmd_export)
 
+    purge = commands.add_parser("purge", help="delete what the retention schedule says is past its date")
+    purge.add_argument("--dry-run", action="store_true", help="show what would be deleted; delete nothing")
+    purge.add_argument("--as-of", type=_iso_date, default=None, metavar="YYYY-MM-DD")
+    purge.set_defaults(handler=_cmd_purge)
+
     check = commands.add_parser("check-registry", help="validate the schools registry and list its schools")
     check.set_defaults(handler=_cmd_check_registry)
     return parser
@@ -133,6 +138,28 @@ def _cmd_report(args: argparse.Namespace) -> int:
     print(report.html_path)
     print(report.csv_path)
     return EXIT_OK
+
+
+def _cmd_purge(args: argparse.Namespace) -> int:
+    from .config import ncc_home, warehouse_url
+    from .retention import RetentionConfigError, execute_purge, load_retention
+    from .warehouse import open_warehouse
+
+    try:
+        config = load_retention()
+    except RetentionConfigError as exc:
+        raise UsageError(str(exc)) from None
+    instance = dagster_instance()
+    warehouse = open_warehouse(warehouse_url())
+    try:
+        result = execute_purge(config, warehouse=warehouse, home=ncc_home(), instance=instance,
+                               as_of=args.as_of or date.today(), dry_run=args.dry_run, raise_on_failure=False)
+    finally:
+        warehouse.close()
+    print(("Would delete (dry run, nothing deleted):" if args.dry_run else "Deleted:") + f" {result.total:,} in all")
+    for line in result.lines():
+        print("  " + line)
+    return EXIT_OK if not result.failures else EXIT_SCHOOL_FAILED
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
