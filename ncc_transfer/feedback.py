@@ -34,8 +34,13 @@ def reports_root(home: Path) -> Path:
 
 
 def report_retention_days() -> int:
-    """NCC_REPORT_RETENTION_DAYS: how long dated reports are kept (default 90)."""
-    return int(os.environ.get("NCC_REPORT_RETENTION_DAYS", "90") or 90)
+    """How long dated reports are kept: ``reports_days`` of the retention schedule (default 90)."""
+    from .retention import RetentionConfigError, default_retention, load_retention
+
+    try:
+        return load_retention().reports_days
+    except RetentionConfigError:  # the nightly purge reports a broken schedule; keep the default here
+        return default_retention().reports_days
 
 
 def prune_reports(folder: Path, as_of: date, keep_days: int | None = None) -> int:

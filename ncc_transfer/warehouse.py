@@ -54,6 +54,13 @@ def table_ddl() -> dict[str, dict[str, str]]:
     return tables
 
 
+def warehouse_table(table: str) -> str:
+    """``table`` if the warehouse owns a table of that name (guards SQL built from a table name)."""
+    if table not in table_ddl():
+        raise ValueError(f"{table!r} is not a warehouse table")
+    return table
+
+
 class Warehouse(Protocol):
     url: str
 
@@ -82,6 +89,17 @@ class Warehouse(Protocol):
         """
 
     def append_audit(self, rows: list[dict[str, Any]]) -> None: ...
+
+    def delete_where(self, table: str, condition: str, params: list[Any] | None = None) -> int:
+        """Delete the table's rows matching ``condition`` in ONE transaction; returns how many went.
+
+        ``condition`` is SQL written by the code (never text from a user or a file), standard SQL
+        that runs on both backends, with ``?`` placeholders for every value; ``table`` must be one of
+        the warehouse's tables. Used by the retention purge (``retention``).
+        """
+
+    def count_where(self, table: str, condition: str, params: list[Any] | None = None) -> int:
+        """How many of the table's rows match ``condition`` (what ``delete_where`` would delete)."""
 
     def read(self, sql: str, params: list[Any] | None = None) -> pd.DataFrame:
         """Rows of a query. Placeholders are ``?`` (qmark) on every backend: the one convention the
@@ -218,6 +236,16 @@ class DuckDBWarehouse:
     def read(self, sql: str, params: list[Any] | None = None) -> pd.DataFrame:
         with self._connect() as con:
             return con.execute(sql, params or []).df()
+
+    def delete_where(self, table: str, condition: str, params: list[Any] | None = None) -> int:
+        warehouse_table(table)
+        with self._transaction() as con:
+            return int(con.execute(f'DELETE FROM "{table}" WHERE {condition}', params or []).fetchone()[0])
+
+    def count_where(self, table: str, condition: str, params: list[Any] | None = None) -> int:
+        warehouse_table(table)
+        with self._connect() as con:
+            return int(con.execute(f'SELECT count(*) FROM "{table}" WHERE {condition}', params or []).fetchone()[0])
 
     def describe(self) -> str:
         return str(self.path)

@@ -35,7 +35,7 @@ import pyarrow.csv as pacsv
 
 from .canonical import CANONICAL_COLUMNS, VIEW_COLUMNS
 from .issue_history import merge_issue_history
-from .warehouse import AUDIT_COLUMNS, _audit_value, _seen_at, _with_canonical_types, table_ddl
+from .warehouse import AUDIT_COLUMNS, _audit_value, _seen_at, _with_canonical_types, table_ddl, warehouse_table
 
 # The warehouse's SQL types (DuckDB spelling, ``warehouse.SQL_TYPES``) in PostgreSQL and in Arrow.
 PG_TYPES = {"VARCHAR": "text", "DATE": "date", "INTEGER": "integer", "TIMESTAMP": "timestamp",
@@ -166,6 +166,16 @@ class PostgresWarehouse:
         with self._transaction() as cur:
             self._insert(cur, "audit_log", frame)
 
+    def delete_where(self, table: str, condition: str, params: Sequence[Any] | None = None) -> int:
+        """Delete the rows matching ``condition`` (``?`` placeholders) in one transaction; how many went."""
+        with self._transaction() as cur:
+            _execute(cur, f"DELETE FROM {self._table(warehouse_table(table))} WHERE {condition}", params)
+            return int(cur.rowcount)
+
+    def count_where(self, table: str, condition: str, params: Sequence[Any] | None = None) -> int:
+        frame = self.read(f"SELECT count(*) AS n FROM {self._table(warehouse_table(table))} WHERE {condition}", params)
+        return int(frame["n"].iloc[0])
+
     def _replace(self, cur, table: str, school_key: str, frame: pd.DataFrame) -> None:
         cur.execute(f"DELETE FROM {self._table(table)} WHERE school_key = %s", [school_key])
         self._insert(cur, table, frame)
@@ -279,11 +289,16 @@ def _word_char(ch: str) -> bool:
 
 # -- rows in and out ------------------------------------------------------------------------------
 
-def _query_frame(cur, sql: str, params: Sequence[Any] | None) -> pd.DataFrame:
+def _execute(cur, sql: str, params: Sequence[Any] | None) -> None:
+    """Run SQL written with ``?`` placeholders (no parameters: the SQL as it is, ``%`` included)."""
     if params:
         cur.execute(qmark_to_psycopg(sql), list(params))
     else:
         cur.execute(sql)
+
+
+def _query_frame(cur, sql: str, params: Sequence[Any] | None) -> pd.DataFrame:
+    _execute(cur, sql, params)
     if cur.description is None:
         return pd.DataFrame()
     rows = cur.fetchall()
