@@ -175,6 +175,8 @@ def _parse_school(entry: Any, position: int, la_code: str) -> tuple[School | Non
     for setting in REQUIRED_SOURCE_SETTINGS.get(mis, ()):
         if not str(source.get(setting, "") or "").strip():
             problems.append(f"{where}: source.{setting}: missing (required for mis: {mis})")
+    if mis == "files" and ".." in Path(str(source.get("path", ""))).parts:
+        problems.append(f"{where}: source.path: must not contain '..' (name the school's folder directly)")
     urn = entry.get("urn")
     urn = None if urn in (None, "") else str(urn).strip()
     if urn is not None and not URN_PATTERN.match(urn):

@@ -47,6 +47,7 @@ def test_good_registry_loads_with_partition_keys(tmp_path):
         (('laestab: "9262001"', 'laestab: "8262001"'), "school 1 (8262001): laestab: 8262001 does not start with the LA number 926"),
         (("mis: files\n    source: {path: landing/9262001}", "mis: capita\n    source: {path: x}"), "school 1 (9262001): mis: 'capita' is not one of"),
         (("source: {path: landing/9262001}", "source: {}"), "school 1 (9262001): source.path: missing (required for mis: files)"),
+        (("source: {path: landing/9262001}", "source: {path: landing/../../etc}"), "school 1 (9262001): source.path: must not contain '..'"),
         (('name: "Example Primary School"', "name: ''"), "school 1 (9262001): name: missing"),
         (('urn: "121234"', 'urn: "12"'), "school 1 (9262001): urn: '12' is not a 6-digit URN"),
         (("contact: data.manager@example.sch.uk", "contact: nobody"), "school 1 (9262001): contact: 'nobody' is not an email address"),
