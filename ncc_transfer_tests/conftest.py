@@ -66,6 +66,41 @@ def postgres_url() -> str:
     return url
 
 
+@pytest.fixture()
+def duck(tmp_path):
+    """A DuckDB warehouse in a fresh file."""
+    from ncc_transfer.warehouse import DuckDBWarehouse
+
+    warehouse = DuckDBWarehouse(tmp_path / "warehouse.duckdb")
+    yield warehouse
+    warehouse.close()
+
+
+@pytest.fixture()
+def pg(postgres_url):
+    """A PostgreSQL warehouse in a fresh, uniquely named schema, dropped afterwards."""
+    import uuid
+
+    import psycopg
+
+    from ncc_transfer.warehouse_postgres import PostgresWarehouse
+
+    schema = f"ncc_test_{uuid.uuid4().hex[:12]}"
+    warehouse = PostgresWarehouse(f"{postgres_url}{'&' if '?' in postgres_url else '?'}schema={schema}")
+    try:
+        yield warehouse
+    finally:
+        warehouse.close()
+        with psycopg.connect(postgres_url, autocommit=True) as con:
+            con.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+@pytest.fixture(params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
+def backend(request):
+    """Each test on both warehouse backends: ``duck``, then ``pg`` (marked ``postgres``; skipped if unreachable)."""
+    return request.getfixturevalue("duck" if request.param == "duckdb" else "pg")
+
+
 @contextmanager
 def ncc_env(home: Path, **extra: str) -> Iterator[None]:
     """Point NCC_HOME, the warehouse and DAGSTER_HOME at ``home`` for the duration."""

@@ -36,7 +36,6 @@ from ncc_transfer.retention import (
     years_before,
 )
 from ncc_transfer.warehouse import DuckDBWarehouse, table_ddl
-from ncc_transfer.warehouse_postgres import PostgresWarehouse
 
 from .conftest import DEMO_AS_OF
 
@@ -44,34 +43,6 @@ AS_OF = DEMO_AS_OF  # 2026-03-20
 A, B = "9261001-files", "9261002-files"
 UPNS = {"P1": "A10000000001A", "P2": "A10000000002B", "P3": "A10000000003C", "P4": "A10000000004D",
         "P5": "A10000000005E"}
-
-
-# -- fixtures ---------------------------------------------------------------------------------------
-
-@pytest.fixture()
-def duck(tmp_path):
-    warehouse = DuckDBWarehouse(tmp_path / "warehouse.duckdb")
-    yield warehouse
-    warehouse.close()
-
-
-@pytest.fixture()
-def pg(postgres_url):
-    import psycopg
-
-    schema = f"ncc_test_{uuid.uuid4().hex[:12]}"
-    warehouse = PostgresWarehouse(f"{postgres_url}{'&' if '?' in postgres_url else '?'}schema={schema}")
-    try:
-        yield warehouse
-    finally:
-        warehouse.close()
-        with psycopg.connect(postgres_url, autocommit=True) as con:
-            con.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-
-
-@pytest.fixture(params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
-def backend(request):
-    return request.getfixturevalue("duck" if request.param == "duckdb" else "pg")
 
 
 # -- hand-made rows on both sides of every boundary --------------------------------------------------

@@ -8,7 +8,6 @@ marked ``postgres`` and skipped, with the reason, when $NCC_TEST_POSTGRES_URL is
 from __future__ import annotations
 
 import json
-import uuid
 from datetime import date, datetime
 
 import duckdb
@@ -16,41 +15,13 @@ import pandas as pd
 import pytest
 
 from ncc_transfer.canonical import CANONICAL_COLUMNS, VALIDATION_ISSUE_COLUMNS, VIEW_COLUMNS, coerce_types
-from ncc_transfer.warehouse import DuckDBWarehouse, open_warehouse, table_ddl
+from ncc_transfer.warehouse import open_warehouse, table_ddl
 from ncc_transfer.warehouse_postgres import PG_TYPES, PostgresWarehouse, qmark_to_psycopg
 
 from .conftest import DEMO_AS_OF
 
 NIGHT1, NIGHT2 = date(2026, 3, 19), date(2026, 3, 20)
 AT1, AT2 = datetime(2026, 3, 19, 1, 2, 3, 456789), datetime(2026, 3, 20, 1, 5, 0, 123)
-
-
-# -- fixtures ---------------------------------------------------------------------------------------
-
-@pytest.fixture()
-def duck(tmp_path):
-    warehouse = DuckDBWarehouse(tmp_path / "warehouse.duckdb")
-    yield warehouse
-    warehouse.close()
-
-
-@pytest.fixture()
-def pg(postgres_url):
-    import psycopg
-
-    schema = f"ncc_test_{uuid.uuid4().hex[:12]}"
-    warehouse = PostgresWarehouse(f"{postgres_url}{'&' if '?' in postgres_url else '?'}schema={schema}")
-    try:
-        yield warehouse
-    finally:
-        warehouse.close()
-        with psycopg.connect(postgres_url, autocommit=True) as con:
-            con.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-
-
-@pytest.fixture(params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
-def backend(request):
-    return request.getfixturevalue("duck" if request.param == "duckdb" else "pg")
 
 
 # -- small canonical frames -------------------------------------------------------------------------

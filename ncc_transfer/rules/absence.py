@@ -17,10 +17,10 @@ from datetime import date, datetime
 import numpy as np
 import pandas as pd
 
-from ncc_transfer.canonical import TEXT_DTYPE, VIEW_COLUMNS
 from ncc_transfer.reference.attendance_codes import CATEGORIES, CODE_SET_CHANGE, category_for
 from ncc_transfer.reference.enrolment import ON_ROLL_STATUSES
 from ncc_transfer.rules.calendar import academic_year_start
+from ncc_transfer.rules.frames import view_frame
 
 # Category numbers used in the mark arrays: CATEGORIES order, then "unknown" (code not valid on its
 # date). present=0, aea=1, authorised=2, unauthorised=3 are the possible categories.
@@ -41,35 +41,6 @@ NULLABLE_INT_COLUMNS = frozenset({"age_at_31_august"})
 def as_of_timestamp(as_of: date | datetime | str | pd.Timestamp) -> pd.Timestamp:
     """The as-of date as a midnight Timestamp."""
     return pd.Timestamp(as_of).normalize()
-
-
-def view_frame(view: str, frame: pd.DataFrame, as_of) -> pd.DataFrame:
-    """``frame`` cut to the columns of ``VIEW_COLUMNS[view]``, in order, with the view's types.
-
-    text -> ``TEXT_DTYPE``; int -> int64 (Int64 for the nullable ones); float -> float64;
-    bool -> bool; date -> datetime64[ns]. ``as_of`` is filled in here.
-    """
-    stamp = as_of_timestamp(as_of)
-    out = pd.DataFrame(index=pd.RangeIndex(len(frame)))
-    for column, kind in VIEW_COLUMNS[view].items():
-        if column == "as_of":
-            out[column] = pd.Series(np.full(len(frame), stamp.to_datetime64(), dtype="datetime64[ns]"))
-            continue
-        values = frame[column].reset_index(drop=True) if column in frame.columns else pd.Series(
-            [None] * len(frame), dtype=object)
-        if kind == "text":
-            out[column] = values.astype(object).where(values.notna(), None).astype(TEXT_DTYPE)
-        elif kind == "int":
-            out[column] = values.astype("Int64" if column in NULLABLE_INT_COLUMNS else "int64")
-        elif kind == "float":
-            out[column] = values.astype("float64")
-        elif kind == "bool":
-            out[column] = values.astype("boolean").fillna(False).astype(bool)
-        elif kind == "date":
-            out[column] = pd.to_datetime(values).astype("datetime64[ns]")
-        else:  # pragma: no cover - VIEW_COLUMNS only uses the kinds above
-            raise ValueError(f"unknown column kind {kind!r}")
-    return out
 
 
 @dataclass
@@ -216,8 +187,8 @@ def absence_summary(pupils: pd.DataFrame | None, attendance: pd.DataFrame, as_of
     status = frame["enrol_status"].astype(object).str.strip().str.upper()
     frame["dfe_comparable"] = (age.between(DFE_MIN_AGE, DFE_MAX_AGE).fillna(False).astype(bool)
                                & status.isin(DFE_ENROL_STATUSES).to_numpy())
-    frame = frame.sort_values(["school_key", "upn"], kind="stable").reset_index(drop=True)
-    return view_frame("absence_summary", frame, as_of)
+    return view_frame("absence_summary", frame, as_of, sort_by=["school_key", "upn"],
+                      nullable_ints=NULLABLE_INT_COLUMNS)
 
 
 def absence_headline(summary: pd.DataFrame) -> dict:

@@ -30,7 +30,7 @@ from datetime import date
 
 import pandas as pd
 
-from ncc_transfer.canonical import TEXT_DTYPE, VIEW_COLUMNS
+from ncc_transfer.rules.frames import input_frame, pupil_keys, view_frame
 
 VIEW = "children_missing_education"
 LEFT = "left_no_destination"
@@ -42,13 +42,13 @@ _KEY = ["school_key", "upn"]
 def children_missing_education(pupils: pd.DataFrame, roll_history: pd.DataFrame, as_of: date) -> pd.DataFrame:
     """Rows of the ``children_missing_education`` view, one per candidate pupil."""
     as_of_ts = pd.Timestamp(as_of)
-    current = _frame(pupils, ["school_key", "laestab", "upn", "enrol_status", "entry_date", "leaving_date"])
-    history = _frame(roll_history, ["school_key", "laestab", "upn", "entry_date", "leaving_date", "first_seen",
-                                    "last_seen"])
+    current = input_frame(pupils, ["school_key", "laestab", "upn", "enrol_status", "entry_date", "leaving_date"])
+    history = input_frame(roll_history, ["school_key", "laestab", "upn", "entry_date", "leaving_date",
+                                         "first_seen", "last_seen"])
     history["latest_load"] = history.groupby("school_key")["last_seen"].transform("max")
     status = current["enrol_status"].str.upper()
     in_current = _key_set(current)
-    not_in_current = ~_keys(history).isin(in_current)
+    not_in_current = ~pupil_keys(history).isin(in_current)
 
     # Who is on a roll tonight, anywhere in the LA.
     def dates_allow(frame: pd.DataFrame) -> pd.Series:
@@ -80,7 +80,7 @@ def children_missing_education(pupils: pd.DataFrame, roll_history: pd.DataFrame,
                                          ascending=[True, False, False, True], na_position="last", kind="stable")
                   .drop_duplicates("upn", keep="first"))
     candidates["days_since_leaving"] = (as_of_ts - candidates["departed"]).dt.days
-    return _view_frame(candidates, as_of)
+    return view_frame(VIEW, candidates, as_of, sort_by=["school_key", "upn"])
 
 
 def cme_headline(view: pd.DataFrame) -> dict:
@@ -95,38 +95,5 @@ def cme_headline(view: pd.DataFrame) -> dict:
 # -- internals ---------------------------------------------------------------------------------------
 
 
-def _frame(source: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
-    """The named columns, text as stripped Arrow strings and dates as datetime64[ns] (object or Arrow in)."""
-    out = pd.DataFrame(index=source.index)
-    for column in columns:
-        values = source[column] if column in source.columns else pd.Series(None, index=source.index, dtype=object)
-        if column.endswith("_date") or column in ("first_seen", "last_seen"):
-            out[column] = pd.to_datetime(values).astype("datetime64[ns]").dt.normalize()
-        else:
-            out[column] = values.astype(TEXT_DTYPE).str.strip()
-    return out.reset_index(drop=True)
-
-
-def _keys(frame: pd.DataFrame) -> pd.Series:
-    return frame["school_key"].astype(object).astype(str) + "\x1f" + frame["upn"].astype(object).astype(str)
-
-
 def _key_set(frame: pd.DataFrame) -> set[str]:
-    return set(_keys(frame))
-
-
-def _view_frame(rows: pd.DataFrame, as_of: date) -> pd.DataFrame:
-    rows = rows.sort_values(["school_key", "upn"], kind="stable").reset_index(drop=True)
-    out = pd.DataFrame(index=rows.index)
-    for column, kind in VIEW_COLUMNS[VIEW].items():
-        if column == "as_of":
-            out[column] = pd.Series(pd.Timestamp(as_of), index=rows.index, dtype="datetime64[ns]")
-        elif kind == "text":
-            out[column] = rows[column].astype(TEXT_DTYPE)
-        elif kind == "date":
-            out[column] = pd.to_datetime(rows[column]).astype("datetime64[ns]")
-        elif kind == "int":
-            out[column] = rows[column].astype("int64")
-        elif kind == "bool":
-            out[column] = rows[column].astype(bool)
-    return out
+    return set(pupil_keys(frame))

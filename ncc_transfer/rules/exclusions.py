@@ -28,8 +28,9 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-from ncc_transfer.canonical import TEXT_DTYPE, VIEW_COLUMNS
+from ncc_transfer.canonical import TEXT_DTYPE
 from ncc_transfer.rules.calendar import academic_year_start, nth_school_day, school_days
+from ncc_transfer.rules.frames import view_frame
 
 VIEW = "exclusion_provision"
 PROVISION_FROM_DAY = 6  # statutory: provision from the sixth school day
@@ -80,7 +81,8 @@ def exclusion_provision(exclusions: pd.DataFrame, attendance: pd.DataFrame, as_o
     frames = [_permanent(ex[ex["category"] == "PERM"], calendars),
               _suspensions(ex[ex["category"] == "SUSP"], calendars)]
     rows = pd.concat([f for f in frames if len(f)], ignore_index=True) if any(len(f) for f in frames) else None
-    return _view_frame(rows, as_of)
+    return view_frame(VIEW, rows, as_of, sort_by=["school_key", "upn", "start_date", "category"],
+                      nullable_ints=_NULLABLE_INT)
 
 
 def provision_headline(view: pd.DataFrame) -> dict:
@@ -184,23 +186,3 @@ def _days_touched(group: pd.DataFrame, cal: SchoolCalendar) -> np.ndarray:
     usable = (sessions.notna() & (sessions > 0)).fillna(False).to_numpy(dtype=bool)
     days = np.where(usable, by_sessions.fillna(1).to_numpy(dtype=np.int64), by_end)
     return np.maximum(days, 1)
-
-
-def _view_frame(rows: pd.DataFrame | None, as_of: date) -> pd.DataFrame:
-    columns = VIEW_COLUMNS[VIEW]
-    if rows is None or not len(rows):
-        rows = pd.DataFrame({c: [] for c in columns if c != "as_of"})
-    rows = rows.sort_values(["school_key", "upn", "start_date", "category"], kind="stable").reset_index(drop=True)
-    out = pd.DataFrame(index=rows.index)
-    for column, kind in columns.items():
-        if column == "as_of":
-            out[column] = pd.Series(pd.Timestamp(as_of), index=rows.index, dtype="datetime64[ns]")
-        elif kind == "text":
-            out[column] = rows[column].astype(TEXT_DTYPE)
-        elif kind == "date":
-            out[column] = pd.to_datetime(rows[column]).astype("datetime64[ns]")
-        elif kind == "int":
-            out[column] = rows[column].astype("Int64" if column in _NULLABLE_INT else "int64")
-        elif kind == "bool":
-            out[column] = rows[column].astype(bool)
-    return out

@@ -28,8 +28,8 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-from ncc_transfer.canonical import TEXT_DTYPE, VIEW_COLUMNS
 from ncc_transfer.rules.calendar import academic_year_start, school_days
+from ncc_transfer.rules.frames import input_frame, pupil_keys, view_frame
 
 VIEW = "pupil_movements"
 RETURN_WINDOW_SCHOOL_DAYS = 5
@@ -45,19 +45,19 @@ def pupil_movements(pupils: pd.DataFrame, roll_history: pd.DataFrame, attendance
     as_of_ts = pd.Timestamp(as_of)
     year_start = pd.Timestamp(academic_year_start(as_of))
 
-    current = _frame(pupils, ["school_key", "laestab", "upn", "enrol_status", "entry_date", "leaving_date"])
-    history = _frame(roll_history, ["school_key", "laestab", "upn", "entry_date", "leaving_date", "first_seen",
-                                    "last_seen"])
+    current = input_frame(pupils, ["school_key", "laestab", "upn", "enrol_status", "entry_date", "leaving_date"])
+    history = input_frame(roll_history, ["school_key", "laestab", "upn", "entry_date", "leaving_date",
+                                         "first_seen", "last_seen"])
     current = current[current["upn"].notna() & current["school_key"].notna()]
     history = history[history["upn"].notna() & history["school_key"].notna()]
     history = history.assign(first_load=history.groupby("school_key")["first_seen"].transform("min"),
                              latest_load=history.groupby("school_key")["last_seen"].transform("max"))
     guest = current["enrol_status"].str.upper().eq("G").fillna(False).to_numpy(dtype=bool)
-    guests = _keys(current[guest])
-    in_current = set(_keys(current))
+    guests = pupil_keys(current[guest])
+    in_current = set(pupil_keys(current))
 
     # Register dates per enrolment: the current pupils frame, else what roll_history last recorded.
-    history_only = history[~_keys(history).isin(in_current).to_numpy(dtype=bool)]
+    history_only = history[~pupil_keys(history).isin(in_current).to_numpy(dtype=bool)]
     register = pd.concat([current.loc[~guest, ["school_key", "laestab", "upn", "entry_date", "leaving_date"]],
                           history_only[["school_key", "laestab", "upn", "entry_date", "leaving_date"]]],
                          ignore_index=True)
@@ -70,13 +70,13 @@ def pupil_movements(pupils: pd.DataFrame, roll_history: pd.DataFrame, attendance
         _events(register[in_year(register["leaving_date"])], "left", "leaving_date", REGISTER),
     ]
 
-    roll = history[~_keys(history).isin(guests).to_numpy(dtype=bool)].merge(
+    roll = history[~pupil_keys(history).isin(guests).to_numpy(dtype=bool)].merge(
         register[_KEY + ["entry_date", "leaving_date"]].rename(
             columns={"entry_date": "register_entry", "leaving_date": "register_leaving"}),
         on=_KEY, how="left")
     no_entry_this_year = roll["register_entry"].isna() | (roll["register_entry"] < year_start)
     joined = roll[(roll["first_seen"] > roll["first_load"]) & no_entry_this_year & in_year(roll["first_seen"])]
-    still_current = _keys(roll).isin(in_current).to_numpy(dtype=bool)
+    still_current = pupil_keys(roll).isin(in_current).to_numpy(dtype=bool)
     vanished = roll[~still_current & roll["register_leaving"].isna() & (roll["last_seen"] < roll["latest_load"])
                     & in_year(roll["last_seen"])]
     events += [_events(joined, "joined", "first_seen", ROLL_CHANGE),
@@ -87,7 +87,7 @@ def pupil_movements(pupils: pd.DataFrame, roll_history: pd.DataFrame, attendance
     threshold = pd.Series(frame["school_key"].map(thresholds).to_numpy(), index=frame.index, dtype="datetime64[ns]")
     frame["new_entrant_return_due"] = ((frame["event"] == "joined").to_numpy(dtype=bool)
                                        & (frame["event_date"] >= threshold).to_numpy(dtype=bool))
-    return _view_frame(frame, as_of)
+    return view_frame(VIEW, frame, as_of, sort_by=["school_key", "event_date", "upn", "event", "source"])
 
 
 def movement_headline(view: pd.DataFrame) -> dict:
@@ -126,37 +126,3 @@ def _return_thresholds(attendance: pd.DataFrame, schools, as_of: date) -> dict:
         counted = tail.groupby("school_key", sort=False)["date"].agg(["min", "size"])
         known = {str(k): row["min"] for k, row in counted.iterrows() if row["size"] >= RETURN_WINDOW_SCHOOL_DAYS}
     return {k: known.get(str(k), fallback) for k in schools}
-
-
-def _frame(source: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
-    """The named columns, text as stripped Arrow strings and dates as datetime64[ns] (object or Arrow in)."""
-    out = pd.DataFrame(index=source.index)
-    for column in columns:
-        values = source[column] if column in source.columns else pd.Series(None, index=source.index, dtype=object)
-        if column.endswith("_date") or column in ("first_seen", "last_seen"):
-            out[column] = pd.to_datetime(values).astype("datetime64[ns]").dt.normalize()
-        else:
-            out[column] = values.astype(TEXT_DTYPE).str.strip()
-    return out.reset_index(drop=True)
-
-
-def _keys(frame: pd.DataFrame) -> pd.Series:
-    return frame["school_key"].astype(object).astype(str) + "\x1f" + frame["upn"].astype(object).astype(str)
-
-
-def _view_frame(rows: pd.DataFrame, as_of: date) -> pd.DataFrame:
-    rows = rows.sort_values(["school_key", "event_date", "upn", "event", "source"], kind="stable")
-    rows = rows.reset_index(drop=True)
-    out = pd.DataFrame(index=rows.index)
-    for column, kind in VIEW_COLUMNS[VIEW].items():
-        if column == "as_of":
-            out[column] = pd.Series(pd.Timestamp(as_of), index=rows.index, dtype="datetime64[ns]")
-        elif kind == "text":
-            out[column] = rows[column].astype(TEXT_DTYPE)
-        elif kind == "date":
-            out[column] = pd.to_datetime(rows[column]).astype("datetime64[ns]")
-        elif kind == "bool":
-            out[column] = rows[column].astype(bool)
-        else:
-            out[column] = rows[column].astype("int64")
-    return out

@@ -25,8 +25,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ncc_transfer.rules.absence import Marks, prepare_marks, view_frame
+from ncc_transfer.rules.absence import Marks, prepare_marks
 from ncc_transfer.rules.calendar import school_days
+from ncc_transfer.rules.frames import view_frame
 
 UNAUTHORISED_CODES = frozenset({"G", "N", "O", "U"})
 SICKNESS_CODES = frozenset({"I"})
@@ -135,7 +136,7 @@ def code_runs(attendance: pd.DataFrame, as_of, codes: set[str] | frozenset[str],
 def ten_day_absence(attendance: pd.DataFrame, as_of, min_days: int = TEN_DAY_MIN_DAYS,
                     codes: set[str] | frozenset[str] = UNAUTHORISED_CODES) -> pd.DataFrame:
     """View ``ten_day_absence``: runs of unauthorised absence (G N O U) of ``min_days`` or more."""
-    return view_frame("ten_day_absence", code_runs(attendance, as_of, codes, min_days), as_of)
+    return view_frame("ten_day_absence", code_runs(attendance, as_of, codes, min_days), as_of, sort_by=())
 
 
 def absence_triggers(attendance: pd.DataFrame, as_of, sickness_days: int = SICKNESS_MIN_DAYS,
@@ -149,5 +150,4 @@ def absence_triggers(attendance: pd.DataFrame, as_of, sickness_days: int = SICKN
                                      ("gno_20", GNO_CODES, gno_days)):
         found.append(runs_in(days, codes, min_days).assign(trigger=trigger))
     frame = pd.concat(found, ignore_index=True)
-    frame = frame.sort_values(["school_key", "upn", "first_day", "trigger"], kind="stable")
-    return view_frame("absence_triggers", frame, as_of)
+    return view_frame("absence_triggers", frame, as_of, sort_by=["school_key", "upn", "first_day", "trigger"])

@@ -1,0 +1,66 @@
+"""Frame helpers shared by the rules: input columns, pupil keys and typed view rows."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+import pandas as pd
+
+from ncc_transfer.canonical import TEXT_DTYPE, VIEW_COLUMNS
+
+
+def input_frame(source: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """The named columns, text as stripped Arrow strings and dates as datetime64[ns] (object or Arrow in)."""
+    out = pd.DataFrame(index=source.index)
+    for column in columns:
+        values = source[column] if column in source.columns else pd.Series(None, index=source.index, dtype=object)
+        if column.endswith("_date") or column in ("first_seen", "last_seen"):
+            out[column] = pd.to_datetime(values).astype("datetime64[ns]").dt.normalize()
+        else:
+            out[column] = values.astype(TEXT_DTYPE).str.strip()
+    return out.reset_index(drop=True)
+
+
+def pupil_keys(frame: pd.DataFrame) -> pd.Series:
+    """One string per row identifying the enrolment (school_key, upn)."""
+    return frame["school_key"].astype(object).astype(str) + "\x1f" + frame["upn"].astype(object).astype(str)
+
+
+def view_frame(view: str, rows: pd.DataFrame | None, as_of, *, sort_by: Iterable[str],
+               nullable_ints: Iterable[str] = ()) -> pd.DataFrame:
+    """``rows`` sorted by ``sort_by`` (stable; none when empty) and cut to ``VIEW_COLUMNS[view]``, in order,
+    with the view's types.
+
+    text -> ``TEXT_DTYPE``; int -> int64 (Int64 for ``nullable_ints``); float -> float64; bool -> bool
+    (null -> False); date -> datetime64[ns]. ``as_of`` is filled in here. No rows (or ``None``) gives an
+    empty frame with the same columns and types; a column missing from ``rows`` is null.
+    """
+    columns = VIEW_COLUMNS[view]
+    nullable = frozenset(nullable_ints)
+    if rows is None or not len(rows):
+        rows = pd.DataFrame({c: [] for c in columns if c != "as_of"})
+    sort_by = list(sort_by)
+    if sort_by:
+        rows = rows.sort_values(sort_by, kind="stable")
+    rows = rows.reset_index(drop=True)
+    stamp = pd.Timestamp(as_of).normalize()
+    out = pd.DataFrame(index=pd.RangeIndex(len(rows)))
+    for column, kind in columns.items():
+        if column == "as_of":
+            out[column] = pd.Series(np.full(len(rows), stamp.to_datetime64(), dtype="datetime64[ns]"))
+            continue
+        values = rows[column] if column in rows.columns else pd.Series([None] * len(rows), dtype=object)
+        if kind == "text":
+            out[column] = values.astype(object).where(values.notna(), None).astype(TEXT_DTYPE)
+        elif kind == "int":
+            out[column] = values.astype("Int64" if column in nullable else "int64")
+        elif kind == "float":
+            out[column] = values.astype("float64")
+        elif kind == "bool":
+            out[column] = values.astype("boolean").fillna(False).astype(bool)
+        elif kind == "date":
+            out[column] = pd.to_datetime(values).astype("datetime64[ns]")
+        else:  # pragma: no cover - VIEW_COLUMNS only uses the kinds above
+            raise ValueError(f"unknown column kind {kind!r}")
+    return out
