@@ -70,6 +70,13 @@ class SchoolOutcome:
     archived: bool = False  # tonight's raw extract was archived
     raw_names: pd.DataFrame | None = field(default=None, repr=False)  # for the school's report only
     loaded_tables: dict[str, pd.DataFrame] | None = field(default=None, repr=False)
+    stage_seconds: dict[str, float] = field(default_factory=dict)  # extract, archive, validate, load, views
+
+    def lap(self, stage: str, since: float) -> float:
+        """Add the time since ``since`` to ``stage``; returns now (for the next lap)."""
+        now = time.perf_counter()
+        self.stage_seconds[stage] = self.stage_seconds.get(stage, 0.0) + (now - since)
+        return now
     seconds: float = 0.0
 
     @property
@@ -97,6 +104,7 @@ class SchoolOutcome:
                        "rows": self.rows, "errors": self.errors, "warnings": self.warnings,
                        "issues_by_rule": self.issues_by_rule, "sources": self.sources,
                        "structural": self.structural, "seconds": round(self.seconds, 3),
+                       "stage_seconds": {k: round(v, 3) for k, v in self.stage_seconds.items()},
                        "archived": self.archived},
             "message": self.message,
         }
@@ -183,7 +191,9 @@ def process_school(
         _unexpected(outcome, exc, "loading")
     if views:
         try:
+            clock = time.perf_counter()
             outcome.views = refresh_school_views(warehouse, school.key, as_of, tables=outcome.loaded_tables)
+            outcome.lap("views", clock)
         except Exception as exc:
             _unexpected(outcome, exc, "computing the statutory views")
     outcome.seconds = time.perf_counter() - started
@@ -195,7 +205,9 @@ def process_school(
 
 def _load(school: School, home: Path, warehouse: Warehouse, as_of: date, extracted_at: datetime,
           outcome: SchoolOutcome) -> None:
+    clock = time.perf_counter()
     raw = extract_raw(school, home, replay=as_of if outcome.replayed else None)
+    clock = outcome.lap("extract", clock)
     if not outcome.replayed:
         _archive(school, home, as_of, raw, outcome)
     outcome.sources = dict(raw.sources)
@@ -211,6 +223,7 @@ def _load(school: School, home: Path, warehouse: Warehouse, as_of: date, extract
         _fail_structurally(school, warehouse, issues, outcome, as_of, checked={"file"})
         return
 
+    clock = outcome.lap("archive", clock)
     validated = validate_extract(raw.tables, school_key=school.key, laestab=school.laestab,
                                  extracted_at=extracted_at, as_of=as_of)
     issues = pd.concat([notes, validated.issues], ignore_index=True)
@@ -223,7 +236,9 @@ def _load(school: School, home: Path, warehouse: Warehouse, as_of: date, extract
 
     _count_issues(issues, outcome)
     roll = _roll(school, raw.tables["pupils"], validated.tables["pupils"], as_of)
+    clock = outcome.lap("validate", clock)
     warehouse.replace_school(school.key, validated.tables, issues, roll=roll, night=as_of)
+    outcome.lap("load", clock)
     outcome.status = LOADED
     outcome.loaded_tables = validated.tables
 
