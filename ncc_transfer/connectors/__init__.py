@@ -1,0 +1,1 @@
+"""MIS connectors: one module per route, over the shared HTTP layer in ``http``."""
