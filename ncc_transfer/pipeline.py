@@ -24,6 +24,7 @@ from typing import Any
 import pandas as pd
 
 from . import schemas
+from .connectors.base import VendorRouteError
 from .canonical import KEY_COLUMNS, TABLES, VALIDATION_ISSUE_COLUMNS
 from .files_route import ExtractFileError, RawExtract, read_school_folder
 from .registry import School
@@ -113,8 +114,10 @@ class SchoolOutcome:
 IN_PROGRESS_SUFFIXES = (".part", ".partial", ".filepart", ".crdownload", ".uploading")
 
 
-def extract_raw(school: School, home: Path, replay: date | None = None) -> RawExtract:
-    """Fetch the school's raw extract through its route, or (``replay``) from that night's archive."""
+def extract_raw(school: School, home: Path, replay: date | None = None, as_of: date | None = None) -> RawExtract:
+    """Fetch the school's raw extract through its route, or (``replay``) from that night's archive.
+
+    ``as_of`` bounds what an MIS connector fetches (attendance up to that date; default today)."""
     if replay is not None:
         return _replay(school, home, replay)
     if school.mis == "files":
@@ -124,6 +127,10 @@ def extract_raw(school: School, home: Path, replay: date | None = None) -> RawEx
         if in_progress:  # an upload still being written: try again later rather than read half a file
             raise TransientExtractError(f"{in_progress[0]}: the school's export is still being written")
         return read_school_folder(folder, school.laestab)
+    if school.mis == "wonde":
+        from .connectors.wonde import WondeConnector
+
+        return WondeConnector().fetch(school, as_of=as_of or date.today())
     raise RouteNotAvailable(f"no connector for the {school.mis!r} route in this version")
 
 
@@ -183,7 +190,7 @@ def process_school(
         _load(school, home, warehouse, as_of, extracted_at, outcome)
     except TransientExtractError as exc:
         outcome.message, outcome.transient = f"temporary fault: {exc}", True
-    except (ExtractFileError, RouteNotAvailable, ReplayNotPossible) as exc:
+    except (ExtractFileError, RouteNotAvailable, ReplayNotPossible, VendorRouteError) as exc:
         outcome.message = str(exc)
         warehouse.replace_issues(school.key, _file_issue(school, exc, extracted_at), night=as_of,
                                  checked_datasets={"file"})
@@ -206,7 +213,7 @@ def process_school(
 def _load(school: School, home: Path, warehouse: Warehouse, as_of: date, extracted_at: datetime,
           outcome: SchoolOutcome) -> None:
     clock = time.perf_counter()
-    raw = extract_raw(school, home, replay=as_of if outcome.replayed else None)
+    raw = extract_raw(school, home, replay=as_of if outcome.replayed else None, as_of=as_of)
     clock = outcome.lap("extract", clock)
     if not outcome.replayed:
         _archive(school, home, as_of, raw, outcome)

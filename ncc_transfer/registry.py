@@ -21,7 +21,7 @@ EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 PARTITION_KEY_PATTERN = re.compile(r"^(\d{7})-([a-z_]+)$")
 
 SCHOOL_FIELDS = {"laestab", "urn", "name", "mis", "source", "contact", "active"}
-REQUIRED_SOURCE_SETTINGS = {"files": ("path",)}
+REQUIRED_SOURCE_SETTINGS = {"files": ("path",), "wonde": ("school_id", "token_env")}
 
 
 class RegistryError(Exception):
