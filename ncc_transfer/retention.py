@@ -43,6 +43,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from .canonical import VIEW_COLUMNS
+from .rules.calendar import academic_year_start
 from .config import ncc_home
 from .warehouse import Warehouse
 
@@ -148,11 +149,6 @@ def _read_yaml(path: Path) -> Any:
 
 
 # -- cut-offs ---------------------------------------------------------------------------------------
-
-def academic_year_start(day: date) -> date:
-    """1 September of the academic year ``day`` falls in."""
-    return date(day.year if day.month >= 9 else day.year - 1, 9, 1)
-
 
 def years_before(day: date, years: int) -> date:
     """The same day ``years`` years earlier (29 February becomes the 28th)."""

@@ -11,6 +11,7 @@ import csv
 import email
 import email.policy
 import io
+import os
 import re
 import shutil
 import socket
@@ -355,7 +356,10 @@ def _chromium(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
 
 def test_report_renders_in_headless_chromium(report, tmp_path):
     if not CHROMIUM.exists() or shutil.which(str(CHROMIUM)) is None:
-        pytest.skip("Debian chromium not installed: apt-get install chromium (.ci/run installs it)")
+        reason = "Debian chromium not installed: apt-get install chromium (.ci/run installs it)"
+        if os.environ.get("NCC_REQUIRE_CHROMIUM", "") not in ("", "0"):
+            pytest.fail(f"NCC_REQUIRE_CHROMIUM is set but {reason}", pytrace=False)
+        pytest.skip(reason)
     url = report.html_path.as_uri()
     screenshot = tmp_path / "report.png"
     shot = _chromium(tmp_path, f"--screenshot={screenshot}", "--window-size=1280,2000", url)

@@ -40,11 +40,6 @@ class Connector(Protocol):
     def fetch(self, school: School, *, as_of: date) -> RawExtract: ...
 
 
-def academic_year_start(as_of: date) -> date:
-    """1 September of the academic year ``as_of`` falls in."""
-    return date(as_of.year if as_of.month >= 9 else as_of.year - 1, 9, 1)
-
-
 def secret_from_env(school: School, setting: str) -> str:
     """The secret held by the environment variable the registry names in ``source[setting]``."""
     name = str(school.source.get(setting, "") or "").strip()

@@ -22,7 +22,8 @@ from ..canonical import BOOKKEEPING_COLUMNS, RAW_COLUMNS, TABLES
 from ..files_route.folder import RawExtract
 from ..registry import School
 from . import wonde_mapping as W
-from .base import Capabilities, VendorRouteError, academic_year_start, secret_from_env
+from ..rules.calendar import academic_year_start
+from .base import Capabilities, VendorRouteError, secret_from_env
 from .http import StaticBearer, VendorError, VendorSession, dig, make_session, next_link
 
 DEFAULT_BASE_URL = "https://api.wonde.com"

@@ -118,6 +118,7 @@ def school_extract(context: dg.AssetExecutionContext, config: NightlyConfig, ncc
     # yielded as outputs, so this step yields nothing; being a generator tells Dagster so.
     yield from ()
     registry = ncc.registry()
+    schools = registry.by_key()
     warehouse = ncc.warehouse()
     as_of = config.as_of_date()
     keys = context.partition_keys if (context.has_partition_key or context.has_partition_key_range) else []
@@ -125,10 +126,10 @@ def school_extract(context: dg.AssetExecutionContext, config: NightlyConfig, ncc
         # On a retry of this step, schools that already loaded in this run are not fetched again.
         done = loaded_in_run(warehouse, context.run_id) if context.retry_number else set()
         outcomes = [
-            _load_one(context, key, registry, ncc, warehouse, as_of, config.replay)
+            _load_one(context, key, schools.get(key), registry.la_name, ncc, warehouse, as_of, config.replay)
             for key in keys if key not in done
         ]
-        _freshness(context, warehouse, [k for k in keys if k in registry.by_key() and registry.by_key()[k].active])
+        _freshness(context, warehouse, [k for k in keys if k in schools and schools[k].active])
         if dg.AssetKey(OVERVIEW_ASSET) in context.selected_asset_keys:
             _overview(context, warehouse, registry, ncc, as_of)
         if any(dg.AssetKey(view) in context.selected_asset_keys for view in LA_VIEWS):
@@ -182,9 +183,8 @@ def _freshness(context: dg.AssetExecutionContext, warehouse, keys: list[str]) ->
                       "last_good_load": when.isoformat() if age is not None else "never"}))
 
 
-def _load_one(context: dg.AssetExecutionContext, key: str, registry, ncc: NccSettings, warehouse,
+def _load_one(context: dg.AssetExecutionContext, key: str, school, la_name: str, ncc: NccSettings, warehouse,
               as_of: date, replay: bool = False) -> SchoolOutcome:
-    school = registry.by_key().get(key)
     if school is None:
         laestab, _, route = key.partition("-")
         outcome = SchoolOutcome(key, laestab, route, FAILED, message="not in the schools registry any more")
@@ -195,7 +195,7 @@ def _load_one(context: dg.AssetExecutionContext, key: str, registry, ncc: NccSet
                                  run_id=context.run_id, replay=replay)
     _report(context, outcome, context.selected_asset_keys)
     if school is not None and school.active and dg.AssetKey(REPORT_ASSET) in context.selected_asset_keys:
-        _school_report(context, outcome, school, registry.la_name, ncc, warehouse, as_of)
+        _school_report(context, outcome, school, la_name, ncc, warehouse, as_of)
     outcome.raw_names = None
     return outcome
 
