@@ -72,6 +72,7 @@ class SchoolOutcome:
     raw_names: pd.DataFrame | None = field(default=None, repr=False)  # for the school's report only
     loaded_tables: dict[str, pd.DataFrame] | None = field(default=None, repr=False)
     stage_seconds: dict[str, float] = field(default_factory=dict)  # extract, archive, validate, load, views
+    fetch: dict | None = None  # vendor routes: {"kind": "full"|"incremental", ...counts}
 
     def lap(self, stage: str, since: float) -> float:
         """Add the time since ``since`` to ``stage``; returns now (for the next lap)."""
@@ -106,7 +107,7 @@ class SchoolOutcome:
                        "issues_by_rule": self.issues_by_rule, "sources": self.sources,
                        "structural": self.structural, "seconds": round(self.seconds, 3),
                        "stage_seconds": {k: round(v, 3) for k, v in self.stage_seconds.items()},
-                       "archived": self.archived},
+                       "archived": self.archived, **({"fetch": self.fetch} if self.fetch else {})},
             "message": self.message,
         }
 
@@ -127,11 +128,16 @@ def extract_raw(school: School, home: Path, replay: date | None = None, as_of: d
         if in_progress:  # an upload still being written: try again later rather than read half a file
             raise TransientExtractError(f"{in_progress[0]}: the school's export is still being written")
         return read_school_folder(folder, school.laestab)
-    if school.mis == "wonde":
-        from .connectors.wonde import WondeConnector
+    from .connectors.incremental import StateStore
+    from .connectors.routes import connector_for
 
-        return WondeConnector().fetch(school, as_of=as_of or date.today())
-    raise RouteNotAvailable(f"no connector for the {school.mis!r} route in this version")
+    try:
+        connector = connector_for(school.mis)
+    except (KeyError, ModuleNotFoundError):
+        raise RouteNotAvailable(f"no connector for the {school.mis!r} route in this version") from None
+    raw = connector.fetch(school, as_of=as_of or date.today(), state=StateStore(home / "state"))
+    raw.fetch = getattr(connector, "last_fetch", None) or {"kind": "full"}
+    return raw
 
 
 def _replay(school: School, home: Path, night: date) -> RawExtract:
@@ -218,6 +224,7 @@ def _load(school: School, home: Path, warehouse: Warehouse, as_of: date, extract
     if not outcome.replayed:
         _archive(school, home, as_of, raw, outcome)
     outcome.sources = dict(raw.sources)
+    outcome.fetch = raw.fetch
     outcome.raw_names = _names(raw.tables["pupils"])
     for warning in raw.warnings:
         log.warning("%s: %s", school.key, warning)

@@ -13,7 +13,8 @@ from typing import Any
 
 import yaml
 
-MIS_ROUTES = ("files", "wonde", "xporter", "arbor", "bromcom", "sims", "scholarpack", "pupil_asset", "integris")
+from .connectors.routes import MIS_ROUTES, ROUTES, setting_problems
+
 LAESTAB_PATTERN = re.compile(r"^\d{7}$")
 LA_CODE_PATTERN = re.compile(r"^\d{3}$")
 URN_PATTERN = re.compile(r"^\d{6,7}$")
@@ -21,7 +22,7 @@ EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 PARTITION_KEY_PATTERN = re.compile(r"^(\d{7})-([a-z_]+)$")
 
 SCHOOL_FIELDS = {"laestab", "urn", "name", "mis", "source", "contact", "active"}
-REQUIRED_SOURCE_SETTINGS = {"files": ("path",), "wonde": ("school_id", "token_env")}
+REQUIRED_SOURCE_SETTINGS = {route: spec.required for route, spec in ROUTES.items()}
 
 
 class RegistryError(Exception):
@@ -172,9 +173,7 @@ def _parse_school(entry: Any, position: int, la_code: str) -> tuple[School | Non
     if not isinstance(source, dict):
         problems.append(f"{where}: source: expected a mapping of route settings")
         source = {}
-    for setting in REQUIRED_SOURCE_SETTINGS.get(mis, ()):
-        if not str(source.get(setting, "") or "").strip():
-            problems.append(f"{where}: source.{setting}: missing (required for mis: {mis})")
+    problems += [f"{where}: {problem}" for problem in setting_problems(mis, source)]
     if mis == "files" and ".." in Path(str(source.get("path", ""))).parts:
         problems.append(f"{where}: source.path: must not contain '..' (name the school's folder directly)")
     urn = entry.get("urn")

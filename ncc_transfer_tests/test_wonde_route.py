@@ -23,7 +23,8 @@ from ncc_transfer.demo.generator import build_demo_la
 from ncc_transfer.files_route import read_school_folder
 from ncc_transfer.pipeline import LOADED, TransientExtractError, process_school
 from ncc_transfer.registry import RegistryError, School, load_registry, parse_registry
-from ncc_transfer.simulator import Simulator, create_app, run_in_thread, wonde_school_from_folder
+from ncc_transfer.simulator import Simulator, create_app, load_source, run_in_thread
+from ncc_transfer.simulator.wonde import school_from_source
 from ncc_transfer.validation import validate_extract
 from ncc_transfer.warehouse import DuckDBWarehouse
 
@@ -66,9 +67,10 @@ def wonde_la(tmp_path_factory):
     for n, school in enumerate(schools):
         token = f"wonde-secret-token-{n}-{school.laestab}"
         la.tokens[la.wonde_id(school)] = token
-        la.sim.schools[la.wonde_id(school)] = wonde_school_from_folder(
-            school.landing_folder(home), school.laestab, la.wonde_id(school), token)
-    la.base_url, stop = run_in_thread(create_app(la.sim))
+        la.sim.add("wonde", la.wonde_id(school), school_from_source(
+            load_source(school.landing_folder(home), school.laestab), school_id=la.wonde_id(school), token=token))
+    root, stop = run_in_thread(create_app(la.sim))
+    la.base_url = root + "/wonde"
     yield la
     stop()
 
@@ -77,8 +79,7 @@ def wonde_la(tmp_path_factory):
 def tokens(wonde_la, monkeypatch):
     for school in wonde_la.files_schools:
         monkeypatch.setenv(wonde_la.token_env(school), wonde_la.tokens[wonde_la.wonde_id(school)])
-    wonde_la.sim.faults.clear()
-    wonde_la.sim.log.clear()
+    wonde_la.sim.clear()
     return wonde_la
 
 
@@ -116,7 +117,7 @@ def _assert_clean(message: str, la: WondeLA, school: School) -> None:
 def test_connector_satisfies_the_interface():
     connector = WondeConnector()
     assert isinstance(connector, Connector)
-    assert connector.route == "wonde" and connector.capabilities.changed_since is False
+    assert connector.route == "wonde" and connector.capabilities.changed_since is True
 
 
 def test_canonical_tables_identical_to_files_route(tokens):
@@ -133,7 +134,7 @@ def test_canonical_tables_identical_to_files_route(tokens):
             assert len(via_files[table]) > 0 or table == "exclusions"
             pd.testing.assert_frame_equal(_sorted(via_wonde[table]), _sorted(via_files[table]), obj=f"{school.key} {table}")
     # cursor paging was used and followed to the end
-    assert any(status == 200 and resource == "attendance/session" for _, resource, status in la.sim.log)
+    assert any(status == 200 and resource == "attendance/session" for _, resource, status, _ in la.sim.log)
 
 
 def test_registry_requires_wonde_settings(tmp_path):
@@ -169,7 +170,7 @@ def test_429_with_retry_after_then_success(tokens, tmp_path):
         assert outcome.status == LOADED, outcome.message
     finally:
         warehouse.close()
-    statuses = [status for _, _, status in la.sim.requests_to(la.wonde_id(school))]
+    statuses = la.sim.statuses(la.wonde_id(school))
     assert statuses[:2] == [429, 200] and statuses.count(429) == 1
 
 
@@ -187,7 +188,7 @@ def test_persistent_503_is_transient_and_previous_load_kept(tokens, tmp_path):
         assert outcome.status == "failed" and outcome.transient
         assert school.key in outcome.message and "wonde" in outcome.message and "HTTP 503" in outcome.message
         assert "/students" in outcome.message
-        assert [s for _, _, s in la.sim.requests_to(la.wonde_id(school))] == [503, 503, 503]
+        assert la.sim.statuses(la.wonde_id(school)) == [503, 503, 503]
         assert {t: warehouse.count_where(t, "school_key = ?", [school.key]) for t in TABLES} == before
         _assert_clean(outcome.message, la, school)
     finally:
@@ -222,7 +223,7 @@ def test_wrong_token_fails_clearly_and_not_transient(tokens, monkeypatch, tmp_pa
     finally:
         warehouse.close()
     # one request: a 401 is not retried
-    assert [s for _, _, s in la.sim.requests_to(la.wonde_id(school))] == [401]
+    assert la.sim.statuses(la.wonde_id(school)) == [401]
 
 
 def test_missing_token_variable_names_the_variable(tokens, monkeypatch):

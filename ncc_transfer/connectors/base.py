@@ -1,8 +1,14 @@
-"""The connector interface every MIS route implements (issue #4, design §2).
+"""The connector interface every MIS route implements (issue #4, design §2), and what they share.
 
 A connector turns one school's registry entry into a ``RawExtract``: the same raw shape the files route
 produces (all-text object columns with the canonical names of ``canonical.RAW_COLUMNS`` plus ``_source``
 and ``_line``), so validation and everything after it is route-blind.
+
+``VendorConnector`` is the common skeleton: it reads the registry settings (``RouteSettings``), builds a
+``VendorSession`` on the shared HTTP layer, and turns every ``VendorError`` into the pipeline's two
+failure kinds. A route module supplies ``auth(settings)`` and ``snapshot(...)`` (the full extract as a
+``Snapshot``); routes whose vendor can list changes also supply ``changes``/``marks``/``exclusions``
+and get incremental extraction from ``incremental.py``.
 
 Failures: a temporary fault (5xx/429 after retries, timeout, maintenance page) raises
 ``pipeline.TransientExtractError``; anything a retry will not fix (bad token, forbidden, missing
@@ -13,12 +19,21 @@ route, endpoint and status, never a token or pupil data.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from datetime import date
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
+import pandas as pd
+
+from ..canonical import BOOKKEEPING_COLUMNS, RAW_COLUMNS, TABLES
 from ..files_route.folder import RawExtract
 from ..registry import School
+from .http import AuthStrategy, VendorError, VendorSession, make_session
+
+STUDENT_KEY = "_student"  # a mark's or exclusion's vendor pupil id, turned into the UPN when building
+ID_KEY = "_id"  # the vendor's record id (the key incremental extraction merges on)
+_DATE_TEXT = re.compile(r"^(\d{4}-\d{2}-\d{2})(?:[ T][0-9:.]*(?:Z|[+-]\d{2}:?\d{2})?)?$")
 
 
 class VendorRouteError(Exception):
@@ -37,7 +52,7 @@ class Connector(Protocol):
     route: str
     capabilities: Capabilities
 
-    def fetch(self, school: School, *, as_of: date) -> RawExtract: ...
+    def fetch(self, school: School, *, as_of: date, state: Any = None) -> RawExtract: ...
 
 
 def secret_from_env(school: School, setting: str) -> str:
@@ -50,3 +65,173 @@ def secret_from_env(school: School, setting: str) -> str:
         raise VendorRouteError(f"{school.key}: {school.mis}: environment variable {name} (source.{setting}) "
                                f"is not set")
     return value
+
+
+# ------------------------------------------------------------------------------------------ values
+
+
+def text(value: Any) -> str | None:
+    """A vendor value as raw text (validation judges it later); None stays None."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return value if isinstance(value, str) else str(value)
+
+
+def date_text(value: Any) -> str | None:
+    """A vendor date (ISO, ``Y-m-d H:i:s``, ``...T00:00:00``, a PHP DateTime object) -> ``YYYY-MM-DD``.
+
+    Text that is not a date is passed on as supplied, for validation to report.
+    """
+    if isinstance(value, dict):
+        value = value.get("date")
+    value = text(value)
+    if value is None:
+        return None
+    match = _DATE_TEXT.match(value.strip())
+    return match.group(1) if match else value
+
+
+# -------------------------------------------------------------------------------------- snapshots
+
+
+@dataclass
+class Snapshot:
+    """One school's records as a vendor gave them, mapped to raw rows and keyed by vendor record id.
+
+    Rows hold the canonical raw columns (text) plus ``_source`` (the endpoint path); marks and
+    exclusions may hold ``_student`` (the vendor pupil id) instead of a UPN. ``watermark`` is what the
+    vendor needs to list changes since this snapshot (empty when it cannot).
+    """
+
+    pupils: dict[str, dict] = field(default_factory=dict)
+    attendance: dict[str, dict] = field(default_factory=dict)
+    exclusions: dict[str, dict] = field(default_factory=dict)
+    sources: dict[str, str] = field(default_factory=dict)
+    watermark: dict[str, Any] = field(default_factory=dict)
+
+    def table(self, name: str) -> dict[str, dict]:
+        return getattr(self, name)
+
+
+def build_raw(snapshot: Snapshot) -> RawExtract:
+    """A snapshot -> the raw extract the pipeline validates (vendor pupil ids resolved to UPNs)."""
+    upn_of = {pid: row.get("upn") for pid, row in snapshot.pupils.items()}
+    tables: dict[str, pd.DataFrame] = {}
+    for table in TABLES:
+        rows = []
+        counters: dict[str, int] = {}
+        for row in snapshot.table(table).values():
+            row = dict(row)
+            student = row.pop(STUDENT_KEY, None)
+            if student is not None and "upn" not in row:
+                row["upn"] = upn_of.get(str(student))
+            source = row.get("_source") or snapshot.sources.get(table, "")
+            counters[source] = counters.get(source, 0) + 1
+            row["_source"], row["_line"] = source, str(counters[source])
+            rows.append(row)
+        tables[table] = pd.DataFrame(rows, columns=RAW_COLUMNS[table] + BOOKKEEPING_COLUMNS, dtype=object)
+    return RawExtract(tables=tables, sources=dict(snapshot.sources))
+
+
+# -------------------------------------------------------------------------------------- settings
+
+
+TUNABLE_FLOATS = ("rate_per_second", "backoff_factor", "connect_timeout", "read_timeout")
+
+
+@dataclass
+class RouteSettings:
+    """One school's route settings: ids, base URL, HTTP tunables, secrets read on demand."""
+
+    school: School
+    route: str
+    base_url: str
+    http: dict[str, Any]
+
+    def get(self, setting: str, default: Any = None) -> Any:
+        value = self.school.source.get(setting)
+        return default if value in (None, "") else value
+
+    def require(self, setting: str) -> str:
+        value = str(self.school.source.get(setting, "") or "").strip()
+        if not value:
+            raise VendorRouteError(f"{self.school.key}: {self.route}: source.{setting} is not set in the registry")
+        return value
+
+    def secret(self, setting: str) -> str:
+        return secret_from_env(self.school, setting)
+
+    def credential_name(self, setting: str) -> str:
+        """The (non-secret) name a credential is known by: its environment variable."""
+        return str(self.school.source.get(setting, "") or setting)
+
+
+class VendorConnector:
+    """The shared skeleton of the HTTP connectors; subclasses set ``route`` and implement the rest."""
+
+    route: str = ""
+    capabilities = Capabilities()
+    default_base_url: str | None = None
+    defaults: dict[str, Any] = {"max_retries": 4, "backoff_factor": 1.0, "connect_timeout": 10,
+                                "read_timeout": 60, "rate_per_second": 5.0}
+
+    def __init__(self, **options: Any) -> None:
+        self.options = {**self.defaults, **options}
+
+    # ------------------------------------------------------------------------------- to override
+    def auth(self, settings: RouteSettings) -> AuthStrategy | None:
+        raise NotImplementedError
+
+    def snapshot(self, session: VendorSession, settings: RouteSettings, *, as_of: date) -> Snapshot:
+        raise NotImplementedError
+
+    # ---------------------------------------------------------------------------------- skeleton
+    def settings(self, school: School) -> RouteSettings:
+        base_url = str(school.source.get("base_url") or self.default_base_url or "").rstrip("/")
+        if not base_url:
+            raise VendorRouteError(f"{school.key}: {self.route}: source.base_url is not set in the registry")
+        http = dict(self.options)
+        for setting in (*TUNABLE_FLOATS, "max_retries"):  # optional registry overrides
+            if setting in school.source:
+                value = school.source[setting]
+                http[setting] = None if value in (None, "", 0) and setting == "rate_per_second" else value
+        for setting in TUNABLE_FLOATS:
+            if http.get(setting) is not None:
+                http[setting] = float(http[setting])
+        http["max_retries"] = int(http["max_retries"])
+        return RouteSettings(school, self.route, base_url, http)
+
+    def session(self, settings: RouteSettings, auth: AuthStrategy | None, *, credential: str | None = None,
+                base_url: str | None = None) -> VendorSession:
+        return make_session(base_url or settings.base_url, auth, route=self.route,
+                            credential=credential or (auth.name if auth is not None else None), **settings.http)
+
+    def fetch(self, school: School, *, as_of: date, state: Any = None) -> RawExtract:
+        """The school's raw extract; with ``state`` (an ``incremental.StateStore``) and a vendor that
+        can list changes, only what changed since the last night is fetched."""
+        settings = self.settings(school)
+        try:
+            session = self.session(settings, self.auth(settings))
+            with session:
+                if state is not None and self.capabilities.changed_since:
+                    from .incremental import incremental_snapshot
+
+                    snapshot = incremental_snapshot(self, session, settings, as_of=as_of, store=state)
+                else:
+                    snapshot = self.snapshot(session, settings, as_of=as_of)
+            return build_raw(snapshot)
+        except VendorError as exc:
+            raise self.translate(school, exc) from None
+
+    @staticmethod
+    def translate(school: School, exc: VendorError) -> Exception:
+        message = f"{school.key}: {exc}"
+        if exc.transient:
+            from ..pipeline import TransientExtractError  # lazily: pipeline imports connectors
+
+            return TransientExtractError(message)
+        return VendorRouteError(message)

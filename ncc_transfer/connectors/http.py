@@ -396,7 +396,15 @@ class VendorSession(requests.Session):
         return f"VendorSession(route={self.route!r}, base={_path_of(self.base_url)!r}, auth={self.strategy!r})"
 
     def url_for(self, url: str) -> str:
+        """A connector's path, relative to the base URL even with a leading ``/`` (a vendor mounted
+        under a path prefix, e.g. the simulator's ``/xporter``); absolute URLs are kept as they are."""
+        if url.startswith("/") and not url.startswith("//"):
+            url = url.lstrip("/")
         return urljoin(self.base_url, url)
+
+    def from_host(self, href: str) -> str:
+        """A link the vendor gave relative to its host (``/rest-v2/students/1``), made absolute."""
+        return urljoin(self.base_url, href)
 
     def _prepare_kwargs(self, kwargs: dict[str, Any]) -> None:
         if kwargs.get("verify", True) is False:

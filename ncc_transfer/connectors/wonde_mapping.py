@@ -20,7 +20,12 @@ ENDPOINTS = {
     "leaver_attendance": ("/attendance-leavers/session", THIRD_PARTY),
     "attendance_codes": ("/attendance-codes", THIRD_PARTY),
     "exclusions": ("/exclusions", DOC),  # the path is documented; the field names are a GUESS
+    "deletions": ("/deletions", THIRD_PARTY),  # {type, id, mis_id, deleted_at, restored_at} (§2.8)
 }
+
+# Incremental extraction (§2.8): rows modified after a moment, `Y-m-d H:i:s` [SDK].
+UPDATED_AFTER_PARAM = "updated_after"
+DELETION_TYPE_STUDENT = "student"
 
 # Student includes the connector asks for (documented include names).
 STUDENT_INCLUDES = ("education_details", "contact_details", "extended_details")
@@ -31,7 +36,7 @@ EXCLUSION_INCLUDES = ("student.education_details",)
 ATTENDANCE_RANGE_PARAMS = ("start_date", "end_date")
 
 # Page sizes: `per_page` is documented; the maximum per endpoint is not published [GUESS].
-PAGE_SIZES = {"students": 200, "attendance": 1000, "exclusions": 200, "attendance_codes": 200}
+PAGE_SIZES = {"students": 200, "attendance": 1000, "exclusions": 200, "attendance_codes": 200, "deletions": 200}
 
 # canonical pupil column -> (dotted path inside a Wonde student object, confidence)
 STUDENT_FIELDS: dict[str, tuple[str, str]] = {

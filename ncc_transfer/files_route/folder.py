@@ -36,6 +36,7 @@ class RawExtract:
     tables: dict[str, pd.DataFrame]
     sources: dict[str, str]  # table -> file name used
     warnings: list[str] = field(default_factory=list)
+    fetch: dict | None = None  # vendor routes: how the extract was fetched (full/incremental, counts)
 
 
 @dataclass(frozen=True)

@@ -1,10 +1,15 @@
 """A local HTTP simulator of the MIS vendors' APIs, serving the synthetic LA (issue #4).
 
-``app.create_app`` builds the Starlette app (only the Wonde shape so far); ``server.run_in_thread``
-serves it with uvicorn on loopback for tests and the demo.
+``source.load_source`` reads a landing folder into a ``SourceSchool``; each vendor profile
+(``simulator/<route>.py``) renders it in its wire shape; ``app.create_app`` mounts every profile under
+``/<route>``; ``server.run_in_thread`` serves the app with uvicorn on loopback (tests, the demo,
+``ncc-transfer simulator``).
 """
 
-from .app import SimSchool, Simulator, create_app, wonde_school_from_folder
+from .app import PROFILES, create_app, register_school, simulator_for_registry
+from .core import FAULTS, Hit, Simulator
 from .server import run_in_thread
+from .source import SourceSchool, load_source
 
-__all__ = ["SimSchool", "Simulator", "create_app", "run_in_thread", "wonde_school_from_folder"]
+__all__ = ["FAULTS", "Hit", "PROFILES", "Simulator", "SourceSchool", "create_app", "load_source",
+           "register_school", "run_in_thread", "simulator_for_registry"]

@@ -1,0 +1,158 @@
+"""The simulator's shared state and fault injection; the vendor profiles render the wire shapes.
+
+Every vendor request goes through ``Simulator.serve``: it logs the request, takes the school's next
+injected fault (one per request, in order) and applies the faults every vendor shares. The profile's
+``render(fault)`` builds the response and applies the faults only it can (a next link to a foreign host,
+its own error-in-a-200 body); ``serve`` then cuts the body short for ``truncated``.
+
+Faults:
+
+====================  ==================================================================================
+``429``               429 with ``Retry-After: 1``
+``429-no-retry-after`` 429 without ``Retry-After`` (the client backs off by itself)
+``503`` / ``502``     5xx with ``Retry-After: 1``; a burst is several in a row
+``500``               500 without ``Retry-After``
+``html``              a maintenance page with status 200
+``slow``              the response is delayed by ``slow_seconds`` (a read timeout shorter than that fails)
+``truncated``         the body is cut off half way
+``foreign``           the next-page link points to another host (next-link vendors)
+``error-body``        a 200 whose body is the vendor's error shape (XoD ``ExceptionMessage``, GraphQL
+                      ``errors``, Arbor ``response.errors``, a SOAP Fault)
+``expire-token``      the school's issued tokens are revoked before this request (token vendors): 401
+====================  ==================================================================================
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import secrets
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, NamedTuple
+
+from starlette.responses import HTMLResponse, JSONResponse, Response
+
+STATUS_FAULTS = {"429": (429, True), "429-no-retry-after": (429, False), "503": (503, True), "502": (502, True),
+                 "500": (500, False)}
+FAULTS = (*STATUS_FAULTS, "html", "slow", "truncated", "foreign", "error-body", "expire-token")
+MAINTENANCE_PAGE = ("<!DOCTYPE html><html><head><title>Down for maintenance</title></head>"
+                    "<body><h1>We'll be back soon</h1></body></html>")
+
+
+class Hit(NamedTuple):
+    """One request the simulator answered."""
+
+    school_id: str
+    endpoint: str
+    status: int
+    route: str = ""
+
+
+@dataclass
+class IssuedToken:
+    route: str
+    school_id: str
+    expires_at: float
+
+
+@dataclass
+class Simulator:
+    """Schools per route (``schools[route][vendor school id]``), pending faults, issued tokens, a log."""
+
+    schools: dict[str, dict[str, Any]] = field(default_factory=dict)
+    faults: dict[tuple[str, str], deque] = field(default_factory=dict)
+    log: list[Hit] = field(default_factory=list)
+    tokens: dict[str, IssuedToken] = field(default_factory=dict, repr=False)
+    slow_seconds: float = 2.0
+    token_ttl_seconds: float = 3600.0
+    cache: dict[tuple, Any] = field(default_factory=dict, repr=False)  # renderings, per query and revision
+
+    # --------------------------------------------------------------------------------- setting up
+    def add(self, route: str, school_id: str, school: Any) -> None:
+        self.schools.setdefault(route, {})[school_id] = school
+        self.cache.clear()
+
+    def school(self, route: str, school_id: str) -> Any | None:
+        return self.schools.get(route, {}).get(school_id)
+
+    def inject(self, school_id: str, faults: Iterable[str], route: str = "wonde") -> None:
+        faults = list(faults)
+        unknown = [f for f in faults if f not in FAULTS]
+        if unknown:
+            raise ValueError(f"unknown fault(s) {unknown}; known: {', '.join(FAULTS)}")
+        self.faults.setdefault((route, school_id), deque()).extend(faults)
+
+    def clear(self) -> None:
+        self.faults.clear()
+        self.log.clear()
+        self.tokens.clear()
+
+    def requests_to(self, school_id: str, route: str | None = None) -> list[Hit]:
+        return [h for h in self.log if h.school_id == school_id and (route is None or h.route == route)]
+
+    def statuses(self, school_id: str, route: str | None = None) -> list[int]:
+        return [h.status for h in self.requests_to(school_id, route)]
+
+    # ----------------------------------------------------------------------------------- tokens
+    def issue_token(self, route: str, school_id: str, ttl: float | None = None) -> tuple[str, float]:
+        """A new opaque token for the school; returns (token, lifetime in seconds)."""
+        ttl = self.token_ttl_seconds if ttl is None else ttl
+        token = secrets.token_urlsafe(24)
+        self.tokens[token] = IssuedToken(route, school_id, time.time() + ttl)
+        return token, ttl
+
+    def token_school(self, route: str, token: str) -> str | None:
+        """The school a live token was issued for, or None (unknown, expired or revoked)."""
+        for known, issued in self.tokens.items():
+            if hmac.compare_digest(known.encode(), token.encode()):
+                if issued.route == route and issued.expires_at > time.time():
+                    return issued.school_id
+                return None
+        return None
+
+    def revoke(self, route: str, school_id: str) -> None:
+        for token in [t for t, i in self.tokens.items() if i.route == route and i.school_id == school_id]:
+            del self.tokens[token]
+
+    # ---------------------------------------------------------------------------------- serving
+    def next_fault(self, route: str, school_id: str) -> str | None:
+        pending = self.faults.get((route, school_id))
+        return pending.popleft() if pending else None
+
+    async def serve(self, route: str, school_id: str, endpoint: str,
+                    render: Callable[[str | None], Response]) -> Response:
+        """Answer one request for ``school_id`` through ``render``, with the school's next fault applied."""
+        response = await self._serve(route, school_id, render)
+        self.log.append(Hit(school_id, endpoint, response.status_code, route))
+        return response
+
+    async def _serve(self, route: str, school_id: str, render: Callable[[str | None], Response]) -> Response:
+        fault = self.next_fault(route, school_id)
+        if fault in STATUS_FAULTS:
+            status, retry_after = STATUS_FAULTS[fault]
+            headers = {"Retry-After": "1"} if retry_after else {}
+            return JSONResponse({"error": "unavailable", "status": status}, status_code=status, headers=headers)
+        if fault == "html":
+            return HTMLResponse(MAINTENANCE_PAGE, status_code=200)
+        if fault == "slow":
+            await asyncio.sleep(self.slow_seconds)
+        if fault == "expire-token":
+            self.revoke(route, school_id)
+        response = render(fault)
+        if fault == "truncated" and response.status_code == 200:
+            body = bytes(response.body)
+            return Response(body[: len(body) // 2], status_code=200, media_type=response.media_type)
+        return response
+
+
+def bearer(request_headers: Any, scheme: str = "Bearer") -> str:
+    """The token of an ``Authorization: <scheme> <token>`` header, or ''."""
+    value = request_headers.get("authorization", "")
+    prefix = scheme + " "
+    return value[len(prefix):] if value.startswith(prefix) else ""
+
+
+def unauthorised(body: dict | None = None) -> JSONResponse:
+    return JSONResponse(body or {"error": "unauthenticated"}, status_code=401)
