@@ -1,0 +1,90 @@
+"""Shared scaffolding for the vendor-route tests: a small synthetic LA, the simulator serving it over real
+HTTP on loopback, and the comparisons every route makes with the files route.
+
+A route's test module builds one ``VendorLA`` per module (``vendor_la`` below), serves a school with
+``la.serve(route, school, **settings)`` (a fresh ``SourceSchool`` from the school's landing folder, so a
+test may change it), and fetches it through the connector with the returned registry ``School``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from ncc_transfer.canonical import TABLES
+from ncc_transfer.demo.generator import build_demo_la
+from ncc_transfer.files_route import read_school_folder
+from ncc_transfer.registry import School, load_registry
+from ncc_transfer.simulator import Simulator, create_app, load_source, run_in_thread
+from ncc_transfer.simulator.app import profile
+from ncc_transfer.validation import validate_extract
+
+AS_OF = date(2026, 3, 20)  # a Friday in spring term
+EXTRACTED_AT = datetime(2026, 3, 20, 2, 0)
+
+
+@dataclasses.dataclass
+class VendorLA:
+    home: Path
+    files_schools: list[School]  # the demo LA's schools, on the files route
+    sim: Simulator
+    root: str  # the simulator's base URL; a route is served under root + "/<route>"
+    secrets: dict[str, str] = dataclasses.field(default_factory=dict)  # env var name -> value
+
+    def serve(self, route: str, school: School, **source: Any) -> tuple[School, Any]:
+        """Serve ``school``'s landing folder on ``route`` with registry ``source`` settings (base_url is
+        filled in); returns (the registry School on that route, its SourceSchool to change)."""
+        settings = {"base_url": f"{self.root}/{route}", "rate_per_second": 0, **source}
+        vendor_school = dataclasses.replace(school, mis=route, source=settings)
+        data = load_source(school.landing_folder(self.home), school.laestab)
+        env = {**os.environ, **self.secrets}
+        profile(route).register(self.sim, vendor_school, data, env)
+        return vendor_school, data
+
+    def pupil_texts(self, school: School) -> set[str]:
+        raw = read_school_folder(school.landing_folder(self.home), school.laestab).tables["pupils"]
+        return {v for c in ("upn", "surname", "forename") for v in raw[c].dropna() if len(v) > 3}
+
+    def assert_clean(self, message: str, school: School) -> None:
+        """No secret and no pupil identifier in a message meant for logs and the UI."""
+        assert not any(secret in message for secret in self.secrets.values()), "a secret leaked into a message"
+        leaked = {t for t in self.pupil_texts(school) if re.search(rf"\b{re.escape(t)}\b", message)}
+        assert not leaked, "pupil data leaked into a message"
+
+
+def build_vendor_la(home: Path, schools: int = 3) -> tuple[VendorLA, Any]:
+    """A demo LA of ``schools`` small schools and a running simulator; returns (la, stop)."""
+    demo = build_demo_la(home, seed=7, schools=schools, as_of=AS_OF, pupils_scale=0.3)
+    registry = load_registry(demo.registry_path)
+    sim = Simulator()
+    root, stop = run_in_thread(create_app(sim))
+    return VendorLA(home, list(registry.active_schools), sim, root), stop
+
+
+def sorted_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    frame = frame.drop(columns=["school_key", "extracted_at"], errors="ignore")
+    return frame.sort_values(list(frame.columns)).reset_index(drop=True)
+
+
+def canonical(raw_tables: dict[str, pd.DataFrame], laestab: str, as_of: date = AS_OF) -> dict[str, pd.DataFrame]:
+    return validate_extract(raw_tables, school_key="same", laestab=laestab, extracted_at=EXTRACTED_AT,
+                            as_of=as_of).tables
+
+
+def assert_same_tables(left: dict[str, pd.DataFrame], right: dict[str, pd.DataFrame], what: str) -> None:
+    for table in TABLES:
+        pd.testing.assert_frame_equal(sorted_frame(left[table]), sorted_frame(right[table]), obj=f"{what} {table}")
+
+
+def assert_same_as_files(raw_tables: dict[str, pd.DataFrame], la: VendorLA, school: School) -> None:
+    """The route's extract gives exactly the canonical tables the files route gives for the same school."""
+    files = read_school_folder(school.landing_folder(la.home), school.laestab).tables
+    expected = canonical(files, school.laestab)
+    assert len(expected["pupils"]) > 0 and len(expected["attendance"]) > 0
+    assert_same_tables(canonical(raw_tables, school.laestab), expected, school.key)
