@@ -5,8 +5,10 @@ without calling the vendor (or asking the school) again.
 
 Layout, under ``$NCC_HOME/archive`` (folders 0700, files 0600)::
 
-    <laestab>/<YYYY-MM-DD>/<original file name>.enc     one per raw file or vendor payload
-    <laestab>/<YYYY-MM-DD>/manifest.json.enc            names, sizes, SHA-256, mtimes, route, school_key
+    <partition key>/<YYYY-MM-DD>/<original file name>.enc  one per raw file or vendor extract file
+    <partition key>/<YYYY-MM-DD>/manifest.json.enc         names, sizes, SHA-256, mtimes, route, school_key
+
+The folder is the partition key (``<laestab>-<mis>``), so one school on two routes keeps two archives.
 
 Encryption: AES-256-GCM (``cryptography``'s ``AESGCM``), a fresh random 96-bit nonce per file. Each
 file starts with a clear header ``NCCARCH1`` + key id (8 hex characters: the start of the SHA-256 of
@@ -60,6 +62,7 @@ NONCE_LENGTH = 12
 HEADER_LENGTH = len(MAGIC) + KEY_ID_LENGTH + NONCE_LENGTH
 _AAD_PREFIX = b"ncc-transfer raw archive v1\x00"
 _LAESTAB = re.compile(r"^\d{7}$")
+_PARTITION_KEY = re.compile(r"^\d{7}-[a-z_]+$")
 
 _warned_no_key = False
 
@@ -125,9 +128,15 @@ def archive_root(home: Path) -> Path:
     return Path(home) / ARCHIVE_FOLDER
 
 
-def night_folder(home: Path, laestab: str, night: date) -> Path:
-    _check_laestab(laestab)
-    return archive_root(home) / laestab / night.isoformat()
+def school_folder(home: Path, school_key: str) -> Path:
+    """The archive folder of one partition (``<laestab>-<mis>``)."""
+    if not isinstance(school_key, str) or not _PARTITION_KEY.match(school_key):
+        raise ArchiveError("the raw archive is kept per partition key: expected <7-digit LAESTAB>-<route>")
+    return archive_root(home) / school_key
+
+
+def night_folder(home: Path, school_key: str, night: date) -> Path:
+    return school_folder(home, school_key) / night.isoformat()
 
 
 # --------------------------------------------------------------------------------------------- write
@@ -207,7 +216,7 @@ def _write_night(home: Path, keys: ArchiveKeys, school_key: str, laestab: str, n
         raise ArchiveError(f"archive file {duplicates[0]} for {laestab} on {night.isoformat()} is given twice")
     key = keys.current
     assert key is not None
-    school_dir = archive_root(home) / laestab
+    school_dir = school_folder(home, school_key)
     for folder in (archive_root(home), school_dir):
         _make_private_dir(folder)
     final = school_dir / night.isoformat()
@@ -289,7 +298,7 @@ def _keys_for_reading(laestab: str, night: date) -> ArchiveKeys:
 
 
 def _manifest(home: Path, keys: ArchiveKeys, laestab: str, school_key: str, night: date) -> dict:
-    folder = night_folder(home, laestab, night)
+    folder = night_folder(home, school_key, night)
     path = folder / (MANIFEST_NAME + SUFFIX)
     if not path.is_file():
         raise ArchiveError(f"no raw archive for {laestab} on {night.isoformat()} (nothing archived that night, "
@@ -310,7 +319,7 @@ def restore(home: Path, laestab: str, school_key: str, night: date, dest: Path) 
     """
     keys = _keys_for_reading(laestab, night)
     manifest = _manifest(home, keys, laestab, school_key, night)
-    folder = night_folder(home, laestab, night)
+    folder = night_folder(home, school_key, night)
     dest = Path(dest)
     if dest.exists() and any(dest.iterdir()):
         raise ArchiveError(f"cannot restore {laestab} on {night.isoformat()}: {dest} is not empty")
@@ -338,10 +347,9 @@ def restore(home: Path, laestab: str, school_key: str, night: date, dest: Path) 
     return restored
 
 
-def archived_nights(home: Path, laestab: str) -> list[date]:
-    """Nights with a complete archive for the school (oldest first). Needs no key."""
-    school_dir = archive_root(home) / laestab
-    _check_laestab(laestab)
+def archived_nights(home: Path, school_key: str) -> list[date]:
+    """Nights with a complete archive for the partition (oldest first). Needs no key."""
+    school_dir = school_folder(home, school_key)
     if not school_dir.is_dir():
         return []
     nights = []
@@ -355,10 +363,9 @@ def archived_nights(home: Path, laestab: str) -> list[date]:
     return sorted(nights)
 
 
-def remove_night(home: Path, laestab: str, night: date) -> bool:
-    """Delete a school's archived night (and any half-written copy of it); True when something was there."""
-    school_dir = archive_root(home) / laestab
-    _check_laestab(laestab)
+def remove_night(home: Path, school_key: str, night: date) -> bool:
+    """Delete a partition's archived night (and any half-written copy of it); True when something was there."""
+    school_dir = school_folder(home, school_key)
     found = False
     if school_dir.is_dir():
         for entry in school_dir.iterdir():

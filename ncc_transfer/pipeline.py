@@ -25,7 +25,7 @@ import pandas as pd
 
 from . import schemas
 from .connectors.base import VendorRouteError
-from .canonical import KEY_COLUMNS, TABLES, VALIDATION_ISSUE_COLUMNS
+from .canonical import KEY_COLUMNS, RAW_COLUMNS, TABLES, VALIDATION_ISSUE_COLUMNS
 from .files_route import ExtractFileError, RawExtract, read_school_folder
 from .registry import School
 from .validation import validate_extract
@@ -157,10 +157,21 @@ class ReplayNotPossible(Exception):
 
 
 def _archive(school: School, home: Path, night: date, raw: RawExtract, outcome: SchoolOutcome) -> None:
-    """Keep tonight's raw files, encrypted, for replay (off when NCC_ARCHIVE_KEY is unset)."""
-    if school.mis != "files" or not os.environ.get("NCC_ARCHIVE_KEY"):
+    """Keep tonight's raw extract, encrypted, for replay (off when NCC_ARCHIVE_KEY is unset).
+
+    The files route keeps the files as the school sent them; a vendor route keeps the extract it mapped
+    from the vendor's answers as the files route's three CSVs, so a replay reads it the same way."""
+    if not os.environ.get("NCC_ARCHIVE_KEY"):
         return
-    from .archive import ArchiveError, archive_files
+    from .archive import ArchiveError, archive_files, archive_payloads
+
+    if school.mis != "files":
+        try:
+            outcome.archived = archive_payloads(home, school.key, school.laestab, night, _csv_payloads(raw),
+                                                route=school.mis) is not None
+        except (ArchiveError, OSError) as exc:
+            log.error("%s: raw archive failed (%s); the load goes on", school.key, type(exc).__name__)
+        return
 
     folder = school.landing_folder(home)
     # Every data file in the folder, not only those used, so a replay reads (and warns) exactly as tonight.
@@ -170,6 +181,15 @@ def _archive(school: School, home: Path, night: date, raw: RawExtract, outcome: 
         outcome.archived = archive_files(home, school.key, school.laestab, night, files, route=school.mis) is not None
     except (ArchiveError, OSError) as exc:
         log.error("%s: raw archive failed (%s); the load goes on", school.key, type(exc).__name__)
+
+
+def _csv_payloads(raw: RawExtract) -> dict[str, bytes]:
+    """A vendor route's raw tables as the files route's CSV extracts (text as mapped, empty = missing)."""
+    payloads = {}
+    for table in TABLES:
+        frame = raw.tables[table][RAW_COLUMNS[table]]
+        payloads[f"{table}.csv"] = frame.to_csv(index=False, lineterminator="\n").encode("utf-8")
+    return payloads
 
 
 def process_school(

@@ -66,11 +66,11 @@ def _mode(path: Path) -> int:
 def test_round_trip_restores_bytes_names_and_mtimes(tmp_path, key, landing):
     home = tmp_path / "home"
     folder = archive_files(home, SCHOOL, LAESTAB, NIGHT, landing)
-    assert folder == home / "archive" / LAESTAB / "2026-03-20"
+    assert folder == home / "archive" / SCHOOL / "2026-03-20"
     assert sorted(p.name for p in folder.iterdir()) == sorted(
         [p.name + ".enc" for p in landing] + ["manifest.json.enc"])
-    assert archived_nights(home, LAESTAB) == [NIGHT]
-    assert archived_nights(home, OTHER_LAESTAB) == []
+    assert archived_nights(home, SCHOOL) == [NIGHT]
+    assert archived_nights(home, OTHER_SCHOOL) == []
 
     restored = restore(home, LAESTAB, SCHOOL, NIGHT, tmp_path / "replay")
     assert [p.name for p in restored] == [p.name for p in landing]
@@ -195,7 +195,9 @@ def test_a_file_moved_to_another_school_or_night_is_rejected(tmp_path, key, land
     with pytest.raises(ArchiveError, match="attendance.csv for 9262001 on 2026-03-20 failed authentication"):
         restore(home, LAESTAB, SCHOOL, NIGHT, tmp_path / "c")
 
-    # The right partition key is part of the binding too.
+    # The right partition key is part of the binding too: a night copied to another route's folder fails.
+    import shutil
+    shutil.copytree(theirs, home / "archive" / "9262002-sims" / NIGHT.isoformat())
     with pytest.raises(ArchiveError, match="failed authentication"):
         restore(home, OTHER_LAESTAB, "9262002-sims", NIGHT, tmp_path / "d")
 
@@ -230,7 +232,7 @@ def test_permissions(tmp_path, key, landing):
         restored = restore(home, LAESTAB, SCHOOL, NIGHT, tmp_path / "out")
     finally:
         os.umask(previous)
-    for path in (home / "archive", home / "archive" / LAESTAB, folder, tmp_path / "out"):
+    for path in (home / "archive", home / "archive" / SCHOOL, folder, tmp_path / "out"):
         assert _mode(path) == 0o700, path
     for path in [*folder.iterdir(), *restored]:
         assert _mode(path) == 0o600, path
@@ -255,9 +257,9 @@ def test_rearchiving_a_night_replaces_it(tmp_path, key, landing):
     archive_files(home, SCHOOL, LAESTAB, NIGHT, landing)
     folder = archive_files(home, SCHOOL, LAESTAB, NIGHT, landing[:1])
     assert sorted(p.name for p in folder.iterdir()) == ["manifest.json.enc", "pupils.csv.enc"]
-    assert [p.name for p in (home / "archive" / LAESTAB).iterdir()] == ["2026-03-20"]  # no staging left
+    assert [p.name for p in (home / "archive" / SCHOOL).iterdir()] == ["2026-03-20"]  # no staging left
     assert [p.name for p in restore(home, LAESTAB, SCHOOL, NIGHT, tmp_path / "out")] == ["pupils.csv"]
-    assert remove_night(home, LAESTAB, NIGHT) and archived_nights(home, LAESTAB) == []
+    assert remove_night(home, SCHOOL, NIGHT) and archived_nights(home, SCHOOL) == []
     with pytest.raises(ArchiveError, match="no raw archive for 9262001 on 2026-03-20"):
         restore(home, LAESTAB, SCHOOL, NIGHT, tmp_path / "out2")
 
@@ -276,8 +278,10 @@ def test_symlinks_and_bad_laestab_are_refused(tmp_path, key, landing):
         archive_files(tmp_path / "home", SCHOOL, LAESTAB, NIGHT, [*landing, link])
     with pytest.raises(ArchiveError, match="7 digits"):
         archive_files(tmp_path / "home", SCHOOL, "../../etc", NIGHT, landing)
-    with pytest.raises(ArchiveError, match="7 digits"):
+    with pytest.raises(ArchiveError, match="partition key"):
         archived_nights(tmp_path / "home", "..")
+    with pytest.raises(ArchiveError, match="partition key"):
+        archive_files(tmp_path / "home", "../9262001-files", LAESTAB, NIGHT, landing)
 
 
 def test_malformed_key_is_a_clear_error_that_never_shows_it(tmp_path, monkeypatch, landing, caplog):

@@ -26,8 +26,8 @@ def test_replay_reproduces_the_load_from_the_archive(small_la):
         first = run_night(registry, as_of=DEMO_AS_OF)
         assert first.failed == 0
         for school in registry.active_schools:
-            assert archived_nights(home, school.laestab) == [DEMO_AS_OF]
-            archive_folder = home / "archive" / school.laestab / DEMO_AS_OF.isoformat()
+            assert archived_nights(home, school.key) == [DEMO_AS_OF]
+            archive_folder = home / "archive" / school.key / DEMO_AS_OF.isoformat()
             assert oct(archive_folder.stat().st_mode & 0o777) == "0o700"
         warehouse = DuckDBWarehouse(home / "warehouse.duckdb")
         before = _tables(warehouse)
