@@ -3,7 +3,10 @@
 ``run``  the nightly job for the registry's schools, recorded in the Dagster instance.
          Exit 0 when every school loaded, 1 when any failed (the others still load), 2 on a usage
          or registry error.
-``demo`` builds a synthetic LA under $NCC_HOME, runs the nightly job once, prints a summary.
+``demo`` builds a synthetic LA under $NCC_HOME (schools on every MIS route, the vendor ones served by
+         the built-in simulator, which it starts), runs the nightly job once, prints a summary.
+``simulator`` serves the registry's vendor-route schools in each vendor's API shape, alone (for the
+         Dagster UI on a demo home, or for people building connectors).
 """
 
 from __future__ import annotations
@@ -42,6 +45,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    from .config import ncc_home
+    from .demo.routes import load_demo_secrets
+
+    load_demo_secrets(ncc_home())  # a demo home's synthetic vendor credentials (never a production home)
     try:
         return args.handler(args)
     except UsageError as exc:
@@ -67,7 +74,17 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--schools", type=int, default=12, help="number of schools (default 12)")
     demo.add_argument("--as-of", type=_iso_date, default=None, metavar="YYYY-MM-DD")
     demo.add_argument("--force", action="store_true", help="replace a registry that is not a demo one")
+    demo.add_argument("--pupils-scale", type=float, default=1.0, help=argparse.SUPPRESS)  # tests: smaller schools
+    demo.add_argument("--files-only", action="store_true", help="every school on the files route (no simulator)")
+    demo.add_argument("--port", type=int, default=None,
+                      help=f"the simulator's port (default $NCC_SIMULATOR_PORT or 8765; a free one if taken)")
     demo.set_defaults(handler=_cmd_demo)
+
+    simulator = commands.add_parser("simulator", help="serve the registry's vendor-route schools in each "
+                                                      "vendor's API shape (Ctrl-C stops it)")
+    simulator.add_argument("--host", default="127.0.0.1")
+    simulator.add_argument("--port", type=int, default=None, help="default $NCC_SIMULATOR_PORT or 8765")
+    simulator.set_defaults(handler=_cmd_simulator)
 
     report = commands.add_parser("report", help="regenerate a school's validation report and print its path")
     report.add_argument("--school", required=True, metavar="KEY", help="the school partition (<laestab>-<mis>)")
@@ -299,8 +316,11 @@ def _outcomes_for_runs(warehouse, run_ids: list[str]) -> dict[str, dict]:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
+    import shutil
+
     from .config import ncc_home
     from .demo.generator import build_demo_la
+    from .demo.routes import load_demo_secrets
     from .summary import print_demo_summary
 
     started = time.perf_counter()
@@ -309,15 +329,76 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     if registry_file.exists() and not (home / "demo_manifest.json").exists() and not args.force:
         raise UsageError(f"{registry_file} exists and is not a demo registry; use another NCC_HOME or --force")
     os.environ.pop("NCC_SCHOOLS_FILE", None)
-    print(f"Building the demo LA in {home} ...")
-    demo = build_demo_la(home, seed=args.seed, schools=args.schools, as_of=args.as_of)
-    registry = _load_registry()
-    print(f"Running the nightly job for {len(registry.active_schools)} active schools ...")
-    result = run_night(registry, as_of=demo.as_of)
+    stop = None
+    simulator_url = None
+    if not args.files_only:
+        from .simulator import Simulator, create_app
+
+        sim = Simulator()
+        simulator_url, stop = _start_simulator(create_app(sim), "127.0.0.1", args.port, fallback=True)
+    try:
+        print(f"Building the demo LA in {home} ...")
+        shutil.rmtree(home / "state", ignore_errors=True)  # extract state of an earlier demo LA
+        demo = build_demo_la(home, seed=args.seed, schools=args.schools, as_of=args.as_of,
+                             pupils_scale=args.pupils_scale, simulator_url=simulator_url)
+        load_demo_secrets(home)
+        registry = _load_registry()
+        if stop is not None:
+            from .simulator import register_school
+
+            for school in registry.active_schools:
+                if school.mis != "files":
+                    register_school(sim, school, home, os.environ)
+            routes = sorted({s.mis for s in registry.active_schools})
+            print(f"Simulator serving {len(sim.schools)} vendor routes at {simulator_url} "
+                  f"(schools on: {', '.join(routes)})")
+        print(f"Running the nightly job for {len(registry.active_schools)} active schools ...")
+        result = run_night(registry, as_of=demo.as_of)
+    finally:
+        if stop is not None:
+            stop()
     for line in result.lines:
         print("  " + line)
     print_demo_summary(demo, result, seconds=time.perf_counter() - started)
     return EXIT_OK if not result.failed else EXIT_SCHOOL_FAILED
+
+
+def _simulator_port(port: int | None) -> int:
+    from .demo.routes import DEFAULT_SIMULATOR_PORT
+
+    return port if port is not None else int(os.environ.get("NCC_SIMULATOR_PORT") or DEFAULT_SIMULATOR_PORT)
+
+
+def _start_simulator(app, host: str, port: int | None, *, fallback: bool):
+    """Serve ``app`` in a thread on ``port`` (or, with ``fallback``, a free port if it is taken)."""
+    from .simulator import run_in_thread
+
+    try:
+        return run_in_thread(app, host, _simulator_port(port))
+    except RuntimeError:
+        if not fallback:
+            raise UsageError(f"the simulator could not listen on {host}:{_simulator_port(port)} (in use?)") from None
+        return run_in_thread(app, host, 0)
+
+
+def _cmd_simulator(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from .config import ncc_home
+    from .simulator import create_app, simulator_for_registry
+
+    registry = _load_registry()
+    home = ncc_home()
+    try:
+        sim = simulator_for_registry(registry, home, os.environ)
+    except KeyError as exc:
+        raise UsageError(f"a secret the registry names is not set in the environment: {exc}") from None
+    port = _simulator_port(args.port)
+    print(f"ncc-transfer simulator on http://{args.host}:{port}/<route> (Ctrl-C stops it)")
+    for route, schools in sorted(sim.schools.items()):
+        print(f"  /{route:<12} {len(schools)} school(s)")
+    uvicorn.run(create_app(sim), host=args.host, port=port, log_level="warning", access_log=False)
+    return EXIT_OK
 
 
 if __name__ == "__main__":  # pragma: no cover

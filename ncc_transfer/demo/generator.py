@@ -90,8 +90,12 @@ def build_demo_la(
     schools: int = 12,
     as_of: date | None = None,
     pupils_scale: float = 1.0,
+    simulator_url: str | None = None,
 ) -> DemoLA:
-    """Write a synthetic LA of `schools` active schools (plus one inactive) under `home`."""
+    """Write a synthetic LA of `schools` active schools (plus one inactive) under `home`.
+
+    With ``simulator_url`` (the built-in simulator's address), one active school per vendor route is
+    registered on that route (served by the simulator from its landing folder); the rest use files."""
     started = time.perf_counter()
     home = Path(home)
     as_of = as_of or date.today()
@@ -119,7 +123,19 @@ def build_demo_la(
         _build_school(ctx, plan)
 
     _finish_ground_truth(ctx)
-    registry_path = write_registry(home, plans, ctx)
+    routes: dict[str, tuple[str, dict]] = {}
+    if simulator_url:
+        from .routes import assign_routes, demo_settings, vendor_routes, write_secrets
+
+        demo_secrets: dict[str, str] = {}
+        for laestab, route in assign_routes([p.laestab for p in plans if p.active], vendor_routes()).items():
+            settings, values = demo_settings(route, laestab, simulator_url)
+            routes[laestab] = (route, settings)
+            demo_secrets.update(values)
+        write_secrets(home, demo_secrets)
+    for plan in plans:
+        plan.mis = routes.get(plan.laestab, ("files", {}))[0]
+    registry_path = write_registry(home, plans, ctx, routes)
     demo = DemoLA(
         home=home,
         registry_path=registry_path,
@@ -192,6 +208,7 @@ class SchoolPlan:
     tasks: list[str] = field(default_factory=list)
     shared: list[dict] = field(default_factory=list)
     error_kinds: list[str] = field(default_factory=list)
+    mis: str = "files"  # the route the registry puts the school on (its data is always its landing folder)
     pupils: int = 0
     stats: dict = field(default_factory=dict)
 
@@ -207,6 +224,7 @@ class SchoolPlan:
             "phase": self.phase,
             "nc_years": [_nc_text(y) for y in self.years],
             "format": self.fmt,
+            "mis": self.mis,
             "ctf_version": self.ctf_version,
             "supplier": self.supplier,
             "address_style": self.address_style if self.fmt != "csv" else None,

@@ -267,3 +267,9 @@ def register(sim: Simulator, school, source: SourceSchool, env) -> str:
     school_id = str(school.source["school_id"])
     sim.add(ROUTE, school_id, school_from_source(source, school_id=school_id, token=env[school.source["token_env"]]))
     return school_id
+
+
+def demo_settings(laestab: str, base_url: str) -> tuple[dict, list[str]]:
+    """Registry settings of a demo school on this route, and the names of its secret variables."""
+    token_env = f"DEMO_WONDE_TOKEN_{laestab}"
+    return {"school_id": f"A{laestab}", "token_env": token_env, "base_url": base_url, "rate_per_second": 0}, [token_env]
