@@ -7,7 +7,7 @@ The schedule is a YAML file beside the registry (``$NCC_HOME/retention.yaml``, o
 A purge is two steps, so what is shown is what is done:
 
 * ``plan_purge`` counts what is past its date in each store: the warehouse (per table, either
-  backend), the raw archive (``$NCC_HOME/archive/<laestab>/<YYYY-MM-DD>/``), the reports folder
+  backend), the raw archive (``$NCC_HOME/archive/<partition key>/<YYYY-MM-DD>/``), the reports folder
   (dated reports, never ``latest.*``) and the Dagster instance (finished runs with their event logs
   and captured compute logs). Counts per store, table and school: never a pupil identifier.
 * ``execute_purge`` deletes exactly that: each warehouse table in its own transaction
@@ -75,6 +75,7 @@ class RetentionConfig:
     reports_days: int = 90
     dagster_runs_days: int = 90
     audit_log_years: int = 7
+    extract_state_days: int = 14
     source: str = field(default="built-in defaults", compare=False)
 
     @classmethod
@@ -169,6 +170,7 @@ class Cutoffs:
     reports: date
     runs: datetime  # aware, UTC
     audit: datetime  # naive, as audit_log.logged_at is stored (UTC)
+    state: date
 
     @classmethod
     def of(cls, config: RetentionConfig, as_of: date) -> Cutoffs:
@@ -182,6 +184,7 @@ class Cutoffs:
             reports=as_of - timedelta(days=config.reports_days),
             runs=datetime.combine(runs_day, time(0), tzinfo=timezone.utc),
             audit=datetime.combine(years_before(as_of, config.audit_log_years), time(0)),
+            state=as_of - timedelta(days=config.extract_state_days),
         )
 
 
@@ -294,7 +297,7 @@ def plan_purge(config: RetentionConfig, *, as_of: date, warehouse: Warehouse, ho
     cut = Cutoffs.of(config, as_of)
     home = Path(home)
     items = [*_warehouse_items(config, cut, warehouse), _archive_item(config, cut, home),
-             _reports_item(config, cut, home)]
+             _reports_item(config, cut, home), _state_item(config, cut, home)]
     skipped = []
     if instance is not None:
         items.append(_runs_item(config, cut, instance))
@@ -371,7 +374,7 @@ _ARCHIVE_LEFTOVER = re.compile(r"^\.(\d{4}-\d{2}-\d{2})\.(?:new|old)-[A-Za-z0-9_
 
 
 def _archive_item(config: RetentionConfig, cut: Cutoffs, home: Path) -> PurgeItem:
-    """Nights of the raw archive, ``archive/<laestab>/<YYYY-MM-DD>/``, dated before the cut-off
+    """Nights of the raw archive, ``archive/<partition key>/<YYYY-MM-DD>/``, dated before the cut-off
     (with any half-written or replaced copy of such a night left by a crash)."""
     by_school: Counter[str] = Counter()
     paths: list[Path] = []
@@ -384,6 +387,22 @@ def _archive_item(config: RetentionConfig, cut: Cutoffs, home: Path) -> PurgeIte
                 by_school[school.name] += 1
     return PurgeItem("archive", "nights", "folders", {"raw_archive_days": config.raw_archive_days},
                      f"nights before {cut.archive.isoformat()}", dict(by_school), targets=paths)
+
+
+def _state_item(config: RetentionConfig, cut: Cutoffs, home: Path) -> PurgeItem:
+    """Vendor routes' extract state (``state/<partition>/``, the mirror incremental extraction keeps)
+    not brought up to date since the cut-off: the school left its route or stopped being extracted."""
+    paths: list[Path] = []
+    for folder in _real_dirs(home / "state"):
+        meta = Path(folder.path) / "meta.json"
+        try:
+            as_of = date.fromisoformat(json.loads(meta.read_text())["as_of"])
+        except (OSError, ValueError, KeyError, TypeError):
+            as_of = date.fromtimestamp(Path(folder.path).stat().st_mtime)  # unreadable: by its age
+        if as_of < cut.state:
+            paths.append(Path(folder.path))
+    return PurgeItem("state", "extract state", "folders", {"extract_state_days": config.extract_state_days},
+                     f"not refreshed since {cut.state.isoformat()}", {p.name: 1 for p in paths}, targets=paths)
 
 
 def _report_date(folder: str, name: str) -> date | None:
@@ -491,6 +510,8 @@ def _delete(item: PurgeItem, warehouse: Warehouse, instance: dg.DagsterInstance 
         return replace(item, by_school=before, note=note)
     if item.store == "archive":
         return _remove_paths(item, folder=True, school=lambda p: p.parent.name)
+    if item.store == "state":
+        return _remove_paths(item, folder=True, school=lambda p: p.name)
     if item.store == "reports":
         return _remove_paths(item, folder=False, school=lambda p: NO_SCHOOL if p.parent.name == "la" else p.parent.name)
     if item.store == "dagster":

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import os
 import uuid
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import dagster as dg
@@ -238,6 +238,7 @@ EXPECTED = {
     "warehouse audit_log": {A: 1, NO_SCHOOL: 1},
     "archive nights": {"9261001": 2, "9261002": 1},
     "reports files": {"9261001": 2, NO_SCHOOL: 2},
+    "state extract state": {},
     "dagster runs": {NO_SCHOOL: 1},
 }
 
@@ -408,7 +409,7 @@ def test_defaults_file_matches_the_documented_defaults(tmp_path, monkeypatch):
     assert config == RetentionConfig() == default_retention()
     assert config.periods() == {"raw_archive_days": 30, "attendance_academic_years": 2, "leavers_years": 6,
                                 "validation_issues_fixed_days": 365, "reports_days": 90, "dagster_runs_days": 90,
-                                "audit_log_years": 7}
+                                "audit_log_years": 7, "extract_state_days": 14}
     assert "retention_defaults.yaml" in config.source
     text = (Path(__file__).parents[1] / "ncc_transfer" / "retention_defaults.yaml").read_text()
     for key in config.periods():  # every key is documented with its reason
@@ -491,5 +492,31 @@ def test_run_purge_reads_the_environment(tmp_path):
     warehouse = DuckDBWarehouse(home / "warehouse.duckdb")
     try:
         assert len(warehouse.read("SELECT * FROM audit_log WHERE event = 'purge'")) == len(EXPECTED) - 1
+    finally:
+        warehouse.close()
+
+
+def test_extract_state_not_refreshed_within_the_period_is_purged(tmp_path):
+    """The incremental-extraction mirror of a school no longer extracted goes; a current one stays."""
+    from ncc_transfer.connectors.base import Snapshot
+    from ncc_transfer.connectors.incremental import Mirror, StateStore
+    from ncc_transfer.retention import RetentionConfig, execute_purge, plan_purge
+    from ncc_transfer.warehouse import DuckDBWarehouse
+
+    home = tmp_path / "home"
+    store = StateStore(home / "state")
+    as_of = date(2026, 3, 20)
+    snapshot = Snapshot(pupils={"1": {"upn": "A123"}}, watermark={"updated_after": "x"})
+    store.save("9261001-wonde", Mirror("wonde", "h", as_of - timedelta(days=15), as_of - timedelta(days=15), snapshot))
+    store.save("9261002-wonde", Mirror("wonde", "h", as_of - timedelta(days=14), as_of - timedelta(days=20), snapshot))
+    warehouse = DuckDBWarehouse(tmp_path / "w.duckdb")
+    try:
+        plan = plan_purge(RetentionConfig(), as_of=as_of, warehouse=warehouse, home=home)
+        item = next(i for i in plan.items if i.store == "state")
+        assert item.by_school == {"9261001-wonde": 1}  # 15 days old goes; 14 (on the cut-off) stays
+        execute_purge(plan, warehouse=warehouse, home=home)
+        assert store.keys() == ["9261002-wonde"]
+        audit = warehouse.read("SELECT detail FROM audit_log WHERE event = 'purge'")
+        assert any("extract_state_days" in d for d in audit["detail"].astype(str))
     finally:
         warehouse.close()
