@@ -1,0 +1,400 @@
+"""The Bromcom route end to end over real HTTP on loopback: SOAP (ASMX) Read-Only Data Service, .NET DataSet
+responses, credentials in every SOAP body, attendance read in date windows of at most 30 days.
+
+The key property: the same school gives identical canonical tables through Bromcom and the files route.
+Fault tests fetch an early night (one attendance window) so each costs four requests:
+findEntitiesBySchoolID, Students, Attendances, StudentExclusions.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import date, timedelta
+
+import pytest
+import requests
+
+from ncc_transfer.canonical import TABLES
+from ncc_transfer.connectors import bromcom_mapping as B
+from ncc_transfer.connectors.base import Connector, VendorRouteError, date_text
+from ncc_transfer.connectors.bromcom import BromcomConnector, dataset_rows, date_windows, student_row
+from ncc_transfer.connectors.http import (
+    SOAP11,
+    SoapBodyCredentials,
+    VendorError,
+    make_session,
+    parse_soap,
+    soap_call,
+    soap_envelope,
+    soap_headers,
+)
+from ncc_transfer.files_route import read_school_folder
+from ncc_transfer.pipeline import LOADED, TransientExtractError, process_school
+from ncc_transfer.registry import RegistryError, parse_registry
+from ncc_transfer.rules.calendar import academic_year_start
+from ncc_transfer.simulator import bromcom as sim_bromcom
+from ncc_transfer.warehouse import DuckDBWarehouse
+from ncc_transfer_tests.vendor_support import AS_OF, assert_same_as_files, build_vendor_la, canonical
+
+ROUTE = "bromcom"
+EARLY = date(2025, 9, 12)  # a night with a single attendance window
+ALL_OK = [200, 200, 200, 200]  # findEntities, Students, Attendances, StudentExclusions
+SERVICE = f"/{ROUTE}/{B.SERVICE_PATH}"
+
+
+def _user_env(n: int) -> str:
+    return f"BROMCOM_USER_{n}"
+
+
+def _password_env(n: int) -> str:
+    return f"BROMCOM_PASSWORD_{n}"
+
+
+@pytest.fixture(scope="module")
+def la(tmp_path_factory):
+    la, stop = build_vendor_la(tmp_path_factory.mktemp("bromcom_la"), schools=3)
+    for n, _ in enumerate(la.files_schools):
+        la.secrets[_user_env(n)] = f"tp-user-{n}"
+        la.secrets[_password_env(n)] = f"bromcom-secret-pw-{n}<&'\">"  # markup characters: escaped, not broken
+    # serve each school once; tests change the registry settings, not the served data
+    la.served = [la.serve(ROUTE, school, school_id=str(4000 + n), user_env=_user_env(n), password_env=_password_env(n),
+                          backoff_factor=0.01)[0]
+                 for n, school in enumerate(la.files_schools)]
+    yield la
+    stop()
+
+
+@pytest.fixture()
+def bromcom(la, monkeypatch):
+    for name, value in la.secrets.items():
+        monkeypatch.setenv(name, value)
+    la.sim.clear()
+    return la
+
+
+def _with(school, **settings):
+    return dataclasses.replace(school, source={**school.source, **settings})
+
+
+def _statuses(la, school) -> list[int]:
+    return la.sim.statuses(school.source["school_id"], ROUTE)
+
+
+def _inject(la, school, faults) -> None:
+    la.sim.inject(school.source["school_id"], faults, route=ROUTE)
+
+
+# --------------------------------------------------------------------------------- interface, settings
+
+
+def test_connector_satisfies_the_interface():
+    connector = BromcomConnector()
+    assert isinstance(connector, Connector)
+    assert connector.route == ROUTE and connector.capabilities.changed_since is False
+    assert connector.capabilities.leavers is True
+
+
+def _registry(source: dict, tmp_path):
+    document = {"local_authority": {"code": "926", "name": "Test"},
+                "schools": [{"laestab": "9262001", "name": "A School", "mis": ROUTE, "source": source}]}
+    return parse_registry(document, tmp_path / "schools.yaml")
+
+
+def test_registry_validates_bromcom_settings(tmp_path):
+    good = {"school_id": 12345, "user_env": "BROMCOM_USER", "password_env": "BROMCOM_PASSWORD"}
+    assert _registry(good, tmp_path).school("9262001-bromcom").source["school_id"] == 12345
+    assert _registry({**good, "base_url": "https://bromcom.scomis.org/Nucleus/WebServices/ThirdParty"}, tmp_path)
+    with pytest.raises(RegistryError, match=r"source\.password_env: missing"):
+        _registry({"school_id": 12345, "user_env": "BROMCOM_USER"}, tmp_path)
+    with pytest.raises(RegistryError, match=r"source\.school_id: missing"):
+        _registry({"user_env": "BROMCOM_USER", "password_env": "BROMCOM_PASSWORD"}, tmp_path)
+    with pytest.raises(RegistryError, match=r"source\.password_env: must be the NAME of an environment variable"):
+        _registry({**good, "password_env": "hunter2 is my password"}, tmp_path)
+
+
+def test_school_id_must_be_a_whole_number(bromcom):
+    la = bromcom
+    school = _with(la.served[0], school_id="BRM-12")
+    with pytest.raises(VendorRouteError, match=r"source\.school_id must be the Bromcom SchoolID"):
+        BromcomConnector().fetch(school, as_of=EARLY)
+    assert la.sim.log == []
+
+
+def test_missing_password_variable_names_the_variable(bromcom, monkeypatch):
+    la = bromcom
+    monkeypatch.delenv(_password_env(0))
+    with pytest.raises(VendorRouteError, match=_password_env(0)):
+        BromcomConnector().fetch(la.served[0], as_of=EARLY)
+    assert la.sim.log == []
+
+
+def test_default_base_url_is_bromcom_cloud(bromcom):
+    school = bromcom.served[0]
+    default = dataclasses.replace(school, source={k: v for k, v in school.source.items() if k != "base_url"})
+    settings = BromcomConnector().settings(default)
+    assert settings.base_url == "https://cloudmis.bromcom.com/Nucleus/WebServices/ThirdParty"
+    assert BromcomConnector().settings(school).http["retry_statuses"] == (429, 502, 503, 504)  # not 500
+
+
+# ------------------------------------------------------------------------------------------ the data
+
+
+def test_canonical_tables_identical_to_files_route(bromcom):
+    la = bromcom
+    windows = date_windows(academic_year_start(AS_OF), AS_OF)
+    for school in la.served:
+        la.sim.log.clear()
+        raw = BromcomConnector().fetch(school, as_of=AS_OF)
+        for table in TABLES:  # the raw shape: text object columns with the canonical names
+            assert all(raw.tables[table][c].dtype == object for c in raw.tables[table].columns)
+            assert raw.tables[table]["_source"].str.startswith(B.SERVICE_PATH).all()
+        assert_same_as_files(raw.tables, la, school)
+        endpoints = [hit.endpoint for hit in la.sim.requests_to(school.source["school_id"], ROUTE)]
+        assert endpoints == ([B.FIND_ENTITIES, f"{B.GET_ENTITY_DATA} Students"]
+                             + [f"{B.GET_ENTITY_DATA} Attendances"] * len(windows)
+                             + [f"{B.GET_ENTITY_DATA} StudentExclusions"])
+
+
+def test_local_subcode_x01_on_the_wire_is_statutory_x(bromcom):
+    la = bromcom
+    school = next(s for s in la.served if any(m.code == "X" for m in la.sim.school(ROUTE, s.source["school_id"])
+                                              .source.marks))
+    wire = sim_bromcom.tables(la.sim.school(ROUTE, school.source["school_id"]).source)["Attendances"]
+    codes = {row.get("AttendanceCode") for row in wire}
+    assert "X01" in codes and "X" not in codes
+    raw = BromcomConnector().fetch(school, as_of=AS_OF)
+    assert "X" in set(raw.tables["attendance"]["code"]) and "X01" not in set(raw.tables["attendance"]["code"])
+
+
+def test_attendance_windows_are_at_most_30_days_and_cover_the_year():
+    start, end = academic_year_start(AS_OF), AS_OF
+    windows = date_windows(start, end)
+    assert windows[0][0] == start and windows[-1][1] == end + timedelta(days=1)
+    assert all(0 < (stop - first).days <= 30 for first, stop in windows)
+    assert all(a[1] == b[0] for a, b in zip(windows, windows[1:]))  # contiguous, no overlap
+    assert date_windows(date(2025, 9, 1), date(2025, 9, 1)) == [(date(2025, 9, 1), date(2025, 9, 2))]
+    assert B.date_range_filter("AttendanceDate", date(2025, 9, 1), date(2025, 10, 1)) == \
+        "AttendanceDate >= '20250901' AND AttendanceDate < '20251001'"
+
+
+def test_dotnet_dates_with_an_offset_are_local_dates():
+    assert sim_bromcom.dotnet_date("2025-09-01") == "2025-09-01T00:00:00+01:00"  # BST
+    assert sim_bromcom.dotnet_date("2026-01-05") == "2026-01-05T00:00:00+00:00"  # GMT
+    assert sim_bromcom.dotnet_date("05/01/2026") == "05/01/2026"  # not a date: as supplied
+    for value, expected in (("2025-09-01T00:00:00+01:00", "2025-09-01"), ("2026-01-05T00:00:00+00:00", "2026-01-05"),
+                            ("2026-01-05T00:00:00.0000000+00:00", "2026-01-05"), ("2026-01-05T00:00:00Z", "2026-01-05"),
+                            ("2026-01-05T00:00:00", "2026-01-05")):
+        assert date_text(value) == expected
+
+
+def test_dataset_missing_element_is_null_and_empty_element_is_empty_text():
+    rows = [{"StudentID": "7", "UPN": "", "LastName": "O'Brien & Sons <x>", "DOB": "2015-06-01T00:00:00+01:00",
+             "Gender": "Female"}]
+    body = sim_bromcom.envelope("1.2", sim_bromcom.dataset_response(B.GET_ENTITY_DATA, sim_bromcom.COLUMNS["Students"],
+                                                                    rows))
+    root, version = parse_soap(body)
+    assert version == "1.2"
+    got = dataset_rows(root[0][0])
+    assert got == [{"StudentID": "7", "UPN": "", "LastName": "O'Brien & Sons <x>", "DOB": "2015-06-01T00:00:00+01:00",
+                    "Gender": "Female"}]
+    pupil = student_row(got[0])
+    assert pupil["upn"] == "" and pupil["forename"] is None and pupil["dob"] == "2015-06-01" and pupil["sex"] == "F"
+    empty = sim_bromcom.envelope("1.2", sim_bromcom.dataset_response(B.GET_ENTITY_DATA, ["StudentID"], []))
+    assert dataset_rows(parse_soap(empty)[0][0][0]) == []
+
+
+def test_process_school_loads_through_bromcom(bromcom, tmp_path):
+    la = bromcom
+    school = la.served[0]
+    warehouse = DuckDBWarehouse(tmp_path / "w.duckdb")
+    try:
+        outcome = process_school(school, home=la.home, warehouse=warehouse, as_of=AS_OF)
+        assert outcome.status == LOADED, outcome.message
+        expected = canonical(read_school_folder(la.files_schools[0].landing_folder(la.home), school.laestab).tables,
+                             school.laestab)
+        for table in TABLES:
+            assert warehouse.count_where(table, "school_key = ?", [school.key]) == len(expected[table])
+        assert outcome.sources["pupils"] == f"{B.SERVICE_PATH} Students"
+    finally:
+        warehouse.close()
+
+
+# ---------------------------------------------------------------------------------------------- faults
+
+
+@pytest.mark.parametrize("fault", ["429", "429-no-retry-after"])
+def test_429_is_retried_then_succeeds(bromcom, fault):
+    la = bromcom
+    school = la.served[0]
+    _inject(la, school, [fault])
+    raw = BromcomConnector().fetch(school, as_of=EARLY)
+    assert len(raw.tables["pupils"]) > 0
+    assert _statuses(la, school) == [429] + ALL_OK
+
+
+def test_503_burst_is_retried_then_succeeds(bromcom):
+    la = bromcom
+    school = la.served[0]
+    _inject(la, school, ["503", "503"])
+    BromcomConnector().fetch(school, as_of=EARLY)
+    assert _statuses(la, school) == [503, 503] + ALL_OK
+
+
+def test_persistent_503_is_transient_and_previous_load_kept(bromcom, tmp_path):
+    la = bromcom
+    school = _with(la.served[0], max_retries=2)
+    warehouse = DuckDBWarehouse(tmp_path / "w.duckdb")
+    try:
+        assert process_school(school, home=la.home, warehouse=warehouse, as_of=AS_OF).status == LOADED
+        before = {t: warehouse.count_where(t, "school_key = ?", [school.key]) for t in TABLES}
+        la.sim.log.clear()
+        _inject(la, school, ["503"] * 3)  # the first request and both retries
+        outcome = process_school(school, home=la.home, warehouse=warehouse, as_of=AS_OF)
+        assert outcome.status == "failed" and outcome.transient
+        for part in (school.key, ROUTE, SERVICE, "HTTP 503", B.FIND_ENTITIES, "gave up after 2 retries"):
+            assert part in outcome.message
+        assert _statuses(la, school) == [503, 503, 503]
+        assert {t: warehouse.count_where(t, "school_key = ?", [school.key]) for t in TABLES} == before
+        la.assert_clean(outcome.message, school)
+    finally:
+        warehouse.close()
+
+
+def test_500_without_a_fault_is_transient_and_not_retried(bromcom):
+    la = bromcom
+    school = la.served[0]
+    _inject(la, school, ["500"])
+    with pytest.raises(TransientExtractError, match="server error without a SOAP Fault") as caught:
+        BromcomConnector().fetch(school, as_of=EARLY)
+    assert "HTTP 500" in str(caught.value) and SERVICE in str(caught.value)
+    assert _statuses(la, school) == [500]
+
+
+def test_error_body_soap_fault_is_named_by_its_code_and_transient(bromcom):
+    la = bromcom
+    school = la.served[0]
+    _inject(la, school, ["error-body"])
+    with pytest.raises(TransientExtractError) as caught:
+        BromcomConnector().fetch(school, as_of=EARLY)
+    message = str(caught.value)
+    assert "SOAP Fault soap:Receiver (server fault)" in message and "HTTP 500" in message
+    assert school.key in message and B.FIND_ENTITIES in message and SERVICE in message
+    assert "Timeout expired" not in message  # the fault text is never repeated
+    assert _statuses(la, school) == [500]  # a Fault on a 500 is not retried in the adapter
+    la.assert_clean(message, school)
+
+
+@pytest.mark.parametrize("fault, problem", [("html", "HTML page"), ("truncated", "not well-formed XML")])
+def test_html_page_and_truncated_body_are_transient(bromcom, fault, problem):
+    la = bromcom
+    school = la.served[1]
+    _inject(la, school, [fault])
+    with pytest.raises(TransientExtractError, match=problem) as caught:
+        BromcomConnector().fetch(school, as_of=EARLY)
+    assert school.key in str(caught.value) and SERVICE in str(caught.value)
+    assert _statuses(la, school) == [200]
+    la.assert_clean(str(caught.value), school)
+
+
+def test_slow_response_times_out_as_transient(bromcom):
+    la = bromcom
+    school = _with(la.served[0], read_timeout=0.3, max_retries=1)
+    la.sim.slow_seconds = 1.0
+    try:
+        _inject(la, school, ["slow", "slow"])  # the request and its one retry
+        with pytest.raises(TransientExtractError, match="timed out") as caught:
+            BromcomConnector().fetch(school, as_of=EARLY)
+        assert school.key in str(caught.value) and SERVICE in str(caught.value)
+        la.assert_clean(str(caught.value), school)
+    finally:
+        la.sim.slow_seconds = 2.0
+
+
+def test_wrong_password_fails_clearly_not_transient_one_request(bromcom, monkeypatch, tmp_path):
+    la = bromcom
+    school = la.served[2]
+    monkeypatch.setenv(_password_env(2), "not-the-right-password-123")
+    warehouse = DuckDBWarehouse(tmp_path / "w.duckdb")
+    try:
+        outcome = process_school(school, home=la.home, warehouse=warehouse, as_of=AS_OF)
+        assert outcome.status == "failed" and not outcome.transient
+        assert "SOAP Fault soap:Receiver (authentication refused" in outcome.message
+        assert "HTTP 500" in outcome.message and school.key in outcome.message and SERVICE in outcome.message
+        assert "not-the-right-password-123" not in outcome.message
+        la.assert_clean(outcome.message, school)
+    finally:
+        warehouse.close()
+    assert _statuses(la, school) == [500]  # not retried: a wrong password is not sent again
+
+
+def test_entity_not_granted_is_named_before_any_data_is_read(bromcom):
+    la = bromcom
+    school = la.served[0]
+    served = la.sim.school(ROUTE, school.source["school_id"])
+    served.entities = ["Students", "Attendances"]
+    try:
+        with pytest.raises(VendorRouteError, match=r"read access to StudentExclusions .*Third Party Access") as caught:
+            BromcomConnector().fetch(school, as_of=EARLY)
+        assert "HTTP 200" in str(caught.value) and school.key in str(caught.value)
+        assert _statuses(la, school) == [200]
+    finally:
+        served.entities = list(sim_bromcom.COLUMNS)
+
+
+def test_foreign_and_expire_token_do_not_apply(bromcom):
+    """No next links and no tokens: the faults are ignored and the night succeeds."""
+    la = bromcom
+    school = la.served[0]
+    _inject(la, school, ["foreign", "expire-token"])
+    BromcomConnector().fetch(school, as_of=EARLY)
+    assert _statuses(la, school) == ALL_OK
+
+
+# ----------------------------------------------------------------------------- the simulator's SOAP service
+
+
+def _session(la, school, **kw):
+    return make_session(school.source["base_url"], None, route=ROUTE, backoff_factor=0.01,
+                        retry_statuses=(429, 502, 503, 504), **kw)
+
+
+def _credentials(la, n: int, school) -> SoapBodyCredentials:
+    return SoapBodyCredentials(la.secrets[_user_env(n)], la.secrets[_password_env(n)], school.source["school_id"],
+                               namespace=B.NAMESPACE, fields=B.CREDENTIAL_FIELDS)
+
+
+def test_soap_11_with_soapaction_is_served_too(bromcom):
+    la = bromcom
+    school = la.served[0]
+    operation = _credentials(la, 0, school).operation(B.GET_ENTITY_DATA, [(B.ENTITY_NAME_PARAM, "Students"),
+                                                                           (B.ENTITY_FILTER_PARAM, "")])
+    with _session(la, school) as session:
+        response = soap_call(session, B.SERVICE_PATH, B.action(B.GET_ENTITY_DATA), operation, version=SOAP11)
+    assert len(dataset_rows(response)) == len(la.sim.school(ROUTE, school.source["school_id"]).source.pupils)
+
+
+def test_wrong_soapaction_is_a_client_fault(bromcom):
+    la = bromcom
+    school = la.served[0]
+    operation = _credentials(la, 0, school).operation(B.FIND_ENTITIES)
+    headers = {**soap_headers(B.action(B.FIND_ENTITIES), SOAP11), "SOAPAction": '"http://tempuri.org/somethingElse"'}
+    response = requests.post(f"{school.source['base_url']}/{B.SERVICE_PATH}", data=soap_envelope(operation, SOAP11),
+                             headers=headers, timeout=10)
+    assert response.status_code == 500 and b"soap:Client" in response.content
+
+
+@pytest.mark.parametrize("entity, entity_filter, problem", [
+    ("Attendances", "1=1; DROP TABLE Attendances", "the entity or its filter was rejected"),
+    ("Attendances", "AttendanceDate >= '20251301' AND AttendanceDate < '20251401'", "the entity or its filter was"),
+    ("Students", "AttendanceDate >= '20250901' AND AttendanceDate < '20251001'", "the entity or its filter was"),
+    ("Staff", "", "permission refused"),
+])
+def test_filters_and_entities_the_service_refuses_are_not_transient(bromcom, entity, entity_filter, problem):
+    la = bromcom
+    school = la.served[0]
+    operation = _credentials(la, 0, school).operation(B.GET_ENTITY_DATA, [(B.ENTITY_NAME_PARAM, entity),
+                                                                           (B.ENTITY_FILTER_PARAM, entity_filter)])
+    with _session(la, school) as session, pytest.raises(VendorError, match=problem) as caught:
+        soap_call(session, B.SERVICE_PATH, B.action(B.GET_ENTITY_DATA), operation, label=f"get {entity}")
+    assert caught.value.transient is False and caught.value.status == 500
+    assert _statuses(la, school) == [500]
