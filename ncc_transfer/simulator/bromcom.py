@@ -319,3 +319,10 @@ def register(sim: Simulator, school, source: SourceSchool, env) -> str:
     sim.add(ROUTE, school_id, BromcomSchool(school_id, env[school.source["user_env"]],
                                             env[school.source["password_env"]], source))
     return school_id
+
+
+def demo_settings(laestab: str, base_url: str) -> tuple[dict, list[str]]:
+    """Registry settings of a demo school on this route, and the names of its secret variables."""
+    user_env, password_env = f"DEMO_BROMCOM_USER_{laestab}", f"DEMO_BROMCOM_PASSWORD_{laestab}"
+    return ({"school_id": str(int(laestab[3:]) + 10000), "user_env": user_env, "password_env": password_env,
+             "base_url": base_url, "rate_per_second": 0}, [user_env, password_env])
