@@ -259,7 +259,7 @@ def routes(sim: Simulator) -> list[Route]:
             revision, taken_with = school.changesets.get(requested, (None, None))
             after = revision if taken_with == options else None  # other options: every row is "changed"
         rows = selected(school, "students", leavers, record_id, after)
-        if after is not None and not school.changed_rows_full:
+        if requested != X.CHANGED_ROWS_START and not school.changed_rows_full:
             rows = [{X.STUDENT_ID: r[X.STUDENT_ID]} for r in rows]  # as recorded: changed rows carry only Id
         deleted = [] if after is None or _int_param(request, X.PAGE_PARAM, 1) > 1 else \
             [_public(d) for d in tables(school)["deleted"] if d["_revision"] > after]
