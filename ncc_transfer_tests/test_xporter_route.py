@@ -28,7 +28,8 @@ from ncc_transfer.pipeline import LOADED, TransientExtractError, process_school
 from ncc_transfer.registry import RegistryError, parse_registry
 from ncc_transfer.simulator.xporter import STS_PATH, STS_ROUTE, address_parts, year_group
 from ncc_transfer.warehouse import DuckDBWarehouse
-from ncc_transfer_tests.vendor_support import AS_OF, assert_same_as_files, assert_same_tables, build_vendor_la, canonical
+from ncc_transfer_tests.vendor_support import (AS_OF, assert_same_as_files, assert_same_tables, build_vendor_la,
+                                                canonical)
 
 SECRET = "xod-school-secret-7f3a9c21"
 SECRET_ENV = "XOD_SCHOOL_SECRET"
@@ -327,6 +328,14 @@ def test_wrong_secret_fails_clearly_not_transient_and_not_retried(xla, monkeypat
         warehouse.close()
     assert [h.status for h in sts_hits(la, estab)] == [401]  # one request: a 401 is not retried
     assert data_hits(la, estab) == []
+
+
+def test_estab_must_be_a_laestab(xla):
+    la = xla
+    school, _, _ = serve(la, 0, estab="../../TokenDetails")
+    with pytest.raises(VendorRouteError, match=r"source\.estab must be the school's 7-digit LAESTAB"):
+        XporterConnector().fetch(school, as_of=AS_OF)
+    assert la.sim.log == []
 
 
 def test_missing_secret_variable_names_the_variable(xla, monkeypatch):

@@ -21,13 +21,15 @@ Marks are re-read for the look-back window; exclusions in full.
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from typing import Any, Iterator
 from urllib.parse import quote
 
 from . import xporter_mapping as X
 from ..rules.calendar import academic_year_start
-from .base import ID_KEY, STUDENT_KEY, Capabilities, RouteSettings, Snapshot, VendorConnector, date_text, text
+from .base import (ID_KEY, STUDENT_KEY, Capabilities, RouteSettings, Snapshot, VendorConnector, VendorRouteError,
+                   date_text, text)
 from .http import TokenEndpoint, VendorSession, page_count
 from .incremental import PupilChanges
 
@@ -35,6 +37,7 @@ ROUTE = "xporter"
 # Up to this many changed pupils that came back with only their Id are re-read one by one
 # (``Students/{id}``); more are picked out of one full listing.
 REFETCH_ONE_BY_ONE_MAX = 20
+ESTAB = re.compile(r"^\d{7}$")  # XoD knows a school by its DfE LAESTAB ("3281101") [SDK]
 _STUDENT_FIELDS = {f for f, _ in X.STUDENT_FIELDS.values()} | {X.ADDRESS_HOUSE_NO, X.ADDRESS_HOUSE_NAME,
                                                                 X.ADDRESS_APARTMENT}
 
@@ -113,7 +116,12 @@ class XporterConnector(VendorConnector):
     # ------------------------------------------------------------------------------------ auth
     @staticmethod
     def estab(settings: RouteSettings) -> str:
-        return str(settings.get("estab", settings.school.laestab)).strip()
+        """The school's XoD ``estab`` (it goes into every URL path, so it must be 7 digits)."""
+        value = str(settings.get("estab", settings.school.laestab)).strip()
+        if not ESTAB.match(value):
+            raise VendorRouteError(f"{settings.school.key}: {ROUTE}: source.estab must be the school's 7-digit "
+                                   f"LAESTAB as XoD knows it")
+        return value
 
     def auth(self, settings: RouteSettings) -> TokenEndpoint:
         estab = self.estab(settings)
@@ -218,7 +226,8 @@ class XporterConnector(VendorConnector):
         deleted = {text(d.get(X.STUDENT_ID)) for e in envelopes
                    for d in (e.get(X.TABLES["students"][0] + X.DELETED_SUFFIX) or []) if isinstance(d, dict)}
         full = [s for s in changed if is_full_student(s)]
-        ids_only = {str(s.get(X.STUDENT_ID)) for s in changed if not is_full_student(s)} - {str(s.get(X.STUDENT_ID)) for s in full}
+        ids_only = {str(s.get(X.STUDENT_ID)) for s in changed if not is_full_student(s)}
+        ids_only -= {str(s.get(X.STUDENT_ID)) for s in full}
         refetched = self._refetch(session, path, ids_only)
         upserts = self._pupils(full + refetched, path)
         deleted |= ids_only - set(upserts)  # listed as changed but no longer there

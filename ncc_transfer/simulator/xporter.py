@@ -123,7 +123,8 @@ def _student(laestab: str, pupil) -> dict:
     student.update(address_parts(row.get("address_line1")))
     block = [row.get("address_line1"), row.get("town"), row.get("postcode")]
     student["AddressBlock"] = "\n".join(p for p in block if p) or None
-    names = (student[_field("preferred_forename", X.STUDENT_FIELDS)], student[_field("preferred_surname", X.STUDENT_FIELDS)])
+    names = (student[_field("preferred_forename", X.STUDENT_FIELDS)],
+             student[_field("preferred_surname", X.STUDENT_FIELDS)])
     student["DisplayName"] = " ".join(p for p in names if p) or None
     student[X.STUDENT_STATUS] = "Leaver" if pupil.is_leaver else "OnRoll"
     student["LastUpdated"] = pupil.updated.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-4]
