@@ -341,3 +341,10 @@ def register(sim: Simulator, school, source: SourceSchool, env) -> str:
     sim.add(ROUTE, estab, school_from_source(source, estab=estab, relying_party=str(school.source["relying_party"]),
                                              secret=env[school.source["secret_env"]]))
     return estab
+
+
+def demo_settings(laestab: str, base_url: str) -> tuple[dict, list[str]]:
+    """Registry settings of a demo school on this route, and the names of its secret variables."""
+    secret_env = f"DEMO_XPORTER_SECRET_{laestab}"
+    return ({"relying_party": "ncc-transfer-demo", "secret_env": secret_env, "base_url": base_url,
+             "sts_url": base_url + STS_PATH, "rate_per_second": 0}, [secret_env])
