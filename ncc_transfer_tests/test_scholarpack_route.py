@@ -17,6 +17,7 @@ from ncc_transfer.canonical import TABLES
 from ncc_transfer.connectors.base import Connector, VendorRouteError
 from ncc_transfer.connectors.http import VendorError
 from ncc_transfer.connectors.incremental import StateStore
+from ncc_transfer.connectors.routes import setting_problems
 from ncc_transfer.connectors.scholarpack import TOKEN_FILE_SUFFIX, RefreshTokenFile, ScholarPackConnector
 from ncc_transfer.pipeline import LOADED, TransientExtractError, process_school
 from ncc_transfer.registry import RegistryError, School, parse_registry
@@ -108,6 +109,13 @@ def test_token_url_sits_beside_the_api_unless_set():
     assert url(base_url="https://proxy.example/sp", token_url="https://proxy.example/t") == "https://proxy.example/t"
     with pytest.raises(VendorError, match="source.token_url is needed"):
         url(base_url="https://proxy.example/sp")
+
+
+def test_demo_settings_are_valid_registry_settings():
+    settings, names = sim_sp.demo_settings("9262001", "http://127.0.0.1:8765/scholarpack")
+    assert setting_problems(ROUTE, settings) == []
+    assert settings["base_url"] == "http://127.0.0.1:8765/scholarpack/api/v1"
+    assert sorted(names) == sorted(settings[k] for k in ("client_id_env", "client_secret_env", "refresh_token_env"))
 
 
 # ------------------------------------------------------------------------------------------ data

@@ -280,3 +280,13 @@ def register(sim: Simulator, school, source: SourceSchool, env) -> str:
                                                 env[settings["client_secret_env"]],
                                                 env[settings["refresh_token_env"]], source))
     return school_id
+
+
+def demo_settings(laestab: str, base_url: str) -> tuple[dict, list[str]]:
+    """Registry settings of a demo school on this route (``base_url`` is the profile's mount), and the
+    names of its secret variables. The token URL follows from the base URL (``/oauth2/token/`` beside
+    ``/api/v1``)."""
+    names = {setting: f"DEMO_SCHOLARPACK_{what}_{laestab}" for setting, what in
+             (("client_id_env", "CLIENT_ID"), ("client_secret_env", "CLIENT_SECRET"),
+              ("refresh_token_env", "REFRESH_TOKEN"))}
+    return {**names, "base_url": base_url.rstrip("/") + S.API_PREFIX, "rate_per_second": 0}, list(names.values())
