@@ -28,7 +28,7 @@ import re
 import threading
 import time
 from datetime import datetime, timezone
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any, Callable, Iterator, Mapping, Sequence
 from urllib.parse import urljoin, urlsplit
 
 import requests
@@ -337,6 +337,91 @@ class OAuth2ClientCredentials(TokenEndpoint):
         super().__init__(
             token_url, body, "expires_in", token_field="access_token", form=True, name=name or client_id
         )
+
+
+class OAuth2RefreshToken(TokenEndpoint):
+    """OAuth2 refresh-token grant (RFC 6749 §6), client credentials in the form body (ScholarPack).
+
+    ``refresh_tokens`` are the candidates in order of preference (e.g. the newest one kept in the state
+    folder, then the one an admin put in the environment at onboarding); a candidate the server refuses
+    with ``invalid_grant`` is dropped for the next one, once each. After a success the token in use is
+    the only candidate. A server that rotates refresh tokens answers with a new ``refresh_token``: it
+    replaces the one used and is handed to ``persist`` straight away (the old one is dead by then), as
+    is a candidate that worked but differs from ``persisted`` (what ``persist`` last saved).
+
+    When every candidate is refused the error is not transient and its problem is ``refused_hint``
+    (e.g. which variable needs a newly authorised token); it never includes a token.
+    """
+
+    def __init__(
+        self,
+        token_url: str,
+        client_id: str,
+        client_secret: str,
+        refresh_tokens: Sequence[str],
+        *,
+        persist: Callable[[str], None] | None = None,
+        persisted: str | None = None,
+        refused_hint: str = "the refresh token was refused; the app must be authorised again",
+        name: str | None = None,
+    ) -> None:
+        super().__init__(token_url, {}, "expires_in", token_field="access_token", form=True,
+                         name=name or client_id)
+        self.client_id = client_id
+        self._client_secret = client_secret
+        self._candidates = list(dict.fromkeys(t for t in refresh_tokens if t))  # unique, in order
+        if not self._candidates:
+            raise ValueError("a refresh token is required")
+        self._persist = persist
+        self._persisted = persisted
+        self.refused_hint = refused_hint
+
+    def _payload(self) -> dict[str, Any]:
+        return {"grant_type": "refresh_token", "refresh_token": self._candidates[0],
+                "client_id": self.client_id, "client_secret": self._client_secret}
+
+    @staticmethod
+    def _error_code(response: requests.Response) -> str | None:
+        """The OAuth2 ``error`` of a refusal (RFC 6749 §5.2), if it is a short code."""
+        try:
+            data = response.json()
+        except ValueError:
+            return None
+        return _short_code(data.get("error")) if isinstance(data, dict) else None
+
+    def _fetch(self, session: "VendorSession") -> None:
+        where = {"method": "POST", "path": _path_of(self.url)}
+        while True:
+            response = session.send_unauthenticated("POST", self.url, data=self._payload())
+            if response.status_code == 200:
+                break
+            code = self._error_code(response)
+            response.close()
+            if response.status_code in (400, 401) and code == "invalid_grant":
+                self._candidates.pop(0)
+                if self._candidates:
+                    continue  # once per candidate: the next one in order of preference
+                raise VendorError(session.route, f"refresh token refused (invalid_grant): {self.refused_hint}",
+                                  response.status_code, False, **where)
+            transient = response.status_code in RETRY_STATUSES
+            problem = "token endpoint refused" + (f" ({code})" if code else "")
+            raise VendorError(session.route, problem, response.status_code, transient, **where)
+        data = check_body(response, session.route)
+        token = data.get("access_token") if isinstance(data, dict) else None
+        if not token or not isinstance(token, str):
+            raise VendorError(session.route, "token endpoint gave no 'access_token'", 200, **where)
+        rotated = data.get("refresh_token")
+        self._candidates = [rotated if isinstance(rotated, str) and rotated else self._candidates[0]]
+        self._token = token
+        self._expires_at = self._parse_expiry(data.get("expires_in"))
+        self.fetches += 1
+        if self._persist is not None and self._candidates[0] != self._persisted:
+            try:
+                self._persist(self._candidates[0])
+            except OSError as exc:
+                raise VendorError(session.route, f"could not keep the new refresh token ({type(exc).__name__}); "
+                                  "the one used is spent: check the state folder", None, False, **where) from None
+            self._persisted = self._candidates[0]
 
 
 class _AuthHook(requests.auth.AuthBase):
