@@ -87,3 +87,36 @@ def test_partition_keys_round_trip():
     for bad in ("9262001_files", "926-files", "9262001-unknown", "9262001-files|x"):
         with pytest.raises(ValueError):
             split_partition_key(bad)
+
+
+def _vendor_registry(tmp_path, mis: str, source: dict) -> Path:
+    import yaml
+
+    path = tmp_path / "schools.yaml"
+    path.write_text(yaml.safe_dump({"local_authority": {"code": "926", "name": "Test"},
+                                    "schools": [{"laestab": "9262001", "name": "A School", "mis": mis,
+                                                 "source": source}]}))
+    return path
+
+
+@pytest.mark.parametrize("mis, source, expected", [
+    ("xporter", {"relying_party": "la-app"}, r"school 1 \(9262001\): source\.secret_env: missing \(required for mis: xporter\)"),
+    ("sims", {"organisation_id": "1", "client_id_env": "A", "client_secret_env": "B"}, r"source\.subscription_key_env: missing"),
+    ("arbor", {"user_env": "U", "password_env": "P"}, r"source\.base_url: missing"),
+    ("wonde", {"school_id": "A1", "token_env": "sk_live_0123456789/abc+def"}, r"source\.token_env: must be the NAME of an environment variable"),
+    ("wonde", {"school_id": "A1", "token_env": "T", "tokenenv": "x"}, r"source\.tokenenv: not a setting of the wonde route"),
+    ("wonde", {"school_id": "A1", "token_env": "T", "base_url": "http://api.wonde.com"}, r"source\.base_url: must use https"),
+    ("wonde", {"school_id": "A1", "token_env": "T", "base_url": "ftp://x"}, r"source\.base_url: 'ftp://x' is not an http\(s\) URL"),
+    ("wonde", {"school_id": "A1", "token_env": "T", "base_url": "https://u:p@api.wonde.com"}, r"must not carry a query string or credentials"),
+])
+def test_vendor_route_settings_are_validated(tmp_path, mis, source, expected):
+    with pytest.raises(RegistryError, match=expected) as caught:
+        load_registry(_vendor_registry(tmp_path, mis, source))
+    assert "sk_live" not in str(caught.value)  # a secret written in the wrong place is never echoed
+
+
+def test_vendor_route_settings_accepted(tmp_path):
+    registry = load_registry(_vendor_registry(tmp_path, "xporter", {
+        "relying_party": "la-app", "secret_env": "XOD_SECRET_9262001", "base_url": "http://127.0.0.1:8765/xporter",
+        "rate_per_second": 2, "full_refresh_days": 7}))
+    assert registry.school("9262001-xporter").source["secret_env"] == "XOD_SECRET_9262001"
