@@ -25,13 +25,12 @@ from .base import STUDENT_KEY, Capabilities, RouteSettings, Snapshot, VendorConn
 from .http import OAuth2ClientCredentials, VendorSession, dig, page_count
 
 ROUTE = "integris"
-DATE_COLUMNS = {"dob", "entry_date", "leaving_date", "date", "start_date", "end_date"}
 
 
 def student_row(student: dict) -> dict[str, str | None]:
     """One Integris student -> one raw pupils row (canonical column names, text as supplied)."""
     row = {column: text(dig(student, path)) for column, path in M.STUDENT_FIELDS.items()}
-    for column in DATE_COLUMNS & set(row):
+    for column in M.DATE_COLUMNS & set(row):
         row[column] = date_text(row[column])
     return row
 
@@ -53,7 +52,7 @@ def mark_row(mark: dict) -> dict[str, str | None]:
 
 def exclusion_row(record: dict) -> dict[str, str | None]:
     row = {column: text(record.get(field)) for column, field in M.EXCLUSION_FIELDS.items()}
-    for column in DATE_COLUMNS & set(row):
+    for column in M.DATE_COLUMNS & set(row):
         row[column] = date_text(row[column])
     if row["category"] is not None:
         row["category"] = M.EXCLUSION_TYPE.get(row["category"].strip().upper(), row["category"])

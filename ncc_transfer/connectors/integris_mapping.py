@@ -74,6 +74,9 @@ STUDENT_FIELDS: dict[str, str] = {
 }
 STUDENT_ID = "studentId"
 
+# Canonical columns holding dates (sent as `YYYY-MM-DDT00:00:00` [GUESS]; read as the date part).
+DATE_COLUMNS = {"dob", "entry_date", "leaving_date", "date", "start_date", "end_date"}
+
 # A session mark [GUESS]: {"attendanceId", "studentId", "date", "session": "AM"|"PM", "code"}.
 MARK_ID = "attendanceId"
 MARK_STUDENT = "studentId"  # the connector turns it into the student's UPN

@@ -27,7 +27,6 @@ from .base import STUDENT_KEY, Capabilities, RouteSettings, Snapshot, VendorConn
 from .http import ApiKeyHeader, VendorError, VendorSession, short_page
 
 ROUTE = "pupil_asset"
-DATE_COLUMNS = {"dob", "entry_date", "leaving_date", "date", "start_date", "end_date"}
 
 
 def check_success(data: Any, route: str, url: str) -> None:
@@ -54,7 +53,7 @@ class CheckedSession:
 def pupil_row(pupil: dict) -> dict[str, str | None]:
     """One Pupil Asset pupil -> one raw pupils row (canonical column names, text as supplied)."""
     row = {column: text(pupil.get(field)) for column, field in M.PUPIL_FIELDS.items()}
-    for column in DATE_COLUMNS & set(row):
+    for column in M.DATE_COLUMNS & set(row):
         row[column] = date_text(row[column])
     if row["sex"] is not None:
         row["sex"] = M.GENDER.get(row["sex"], row["sex"])
@@ -78,7 +77,7 @@ def mark_row(mark: dict) -> dict[str, str | None]:
 
 def exclusion_row(record: dict) -> dict[str, str | None]:
     row = {column: text(record.get(field)) for column, field in M.EXCLUSION_FIELDS.items()}
-    for column in DATE_COLUMNS & set(row):
+    for column in M.DATE_COLUMNS & set(row):
         row[column] = date_text(row[column])
     if row["category"] is not None:
         row["category"] = M.EXCLUSION_TYPE.get(row["category"].strip().lower(), row["category"])

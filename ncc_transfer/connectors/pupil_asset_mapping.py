@@ -73,6 +73,9 @@ PUPIL_FIELDS: dict[str, str] = {
 }
 PUPIL_ID = "id"
 
+# Canonical columns holding dates (sent as YYYY-MM-DD [GUESS]; a time part would be dropped).
+DATE_COLUMNS = {"dob", "entry_date", "leaving_date", "date", "start_date", "end_date"}
+
 # Pupil Asset gender -> CTF sex [GUESS]; anything else passes through for validation to judge.
 GENDER = {"Male": "M", "Female": "F"}
 

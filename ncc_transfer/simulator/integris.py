@@ -38,7 +38,6 @@ ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE = 100, 5000  # [GUESS]
 SIM_SUBCODES = {statutory: local for local, statutory in M.LOCAL_SUBCODES.items()}
 TYPE_OUT = {category: kind for kind, category in M.EXCLUSION_TYPE.items()}
-DATE_COLUMNS = {"dob", "entry_date", "leaving_date", "date", "start_date", "end_date"}
 RESOURCES = {path.strip("/"): name for name, (path, _) in M.ENDPOINTS.items()}
 
 
@@ -78,7 +77,7 @@ def _record(row: dict, fields: dict[str, str], **extra: Any) -> dict:
     record = dict(extra)
     for column, path in fields.items():
         value = row.get(column)
-        _set(record, path, _date_out(value) if column in DATE_COLUMNS else value)
+        _set(record, path, _date_out(value) if column in M.DATE_COLUMNS else value)
     return record
 
 
