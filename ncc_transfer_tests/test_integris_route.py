@@ -17,9 +17,10 @@ from ncc_transfer.connectors import integris_mapping as M
 from ncc_transfer.connectors.base import Connector, VendorRouteError
 from ncc_transfer.connectors.integris import IntegrisConnector, statutory_code, student_row
 from ncc_transfer.pipeline import LOADED, TransientExtractError, process_school
+from ncc_transfer.connectors.routes import setting_problems
 from ncc_transfer.registry import RegistryError, parse_registry
 from ncc_transfer.simulator import load_source
-from ncc_transfer.simulator.integris import render
+from ncc_transfer.simulator.integris import demo_settings, render
 from ncc_transfer.warehouse import DuckDBWarehouse
 from ncc_transfer_tests.vendor_support import AS_OF, assert_same_as_files, build_vendor_la, canonical
 
@@ -127,6 +128,12 @@ def test_mapping_helpers():
     row = student_row({"upn": "A123", "dateOfBirth": "2015-09-05T00:00:00", "address": {"postcode": "NR1 1AA"}})
     assert row["upn"] == "A123" and row["dob"] == "2015-09-05" and row["postcode"] == "NR1 1AA"
     assert row["surname"] is None
+
+
+def test_demo_settings_pass_registry_validation():
+    settings, secret_names = demo_settings("9262001", "http://127.0.0.1:8765/integris")
+    assert setting_problems(ROUTE, settings) == []
+    assert all(settings[k] in secret_names for k in settings if k.endswith("_env"))
 
 
 # ---------------------------------------------------------------------------------- the round trip

@@ -13,9 +13,10 @@ from ncc_transfer.connectors.base import Connector, VendorRouteError
 from ncc_transfer.connectors.http import VendorError
 from ncc_transfer.connectors.pupil_asset import PupilAssetConnector, check_success, statutory_code
 from ncc_transfer.pipeline import LOADED, TransientExtractError, process_school
+from ncc_transfer.connectors.routes import setting_problems
 from ncc_transfer.registry import RegistryError, parse_registry
 from ncc_transfer.simulator import load_source
-from ncc_transfer.simulator.pupil_asset import render
+from ncc_transfer.simulator.pupil_asset import demo_settings, render
 from ncc_transfer.warehouse import DuckDBWarehouse
 from ncc_transfer_tests.vendor_support import AS_OF, assert_same_as_files, build_vendor_la, canonical
 
@@ -114,6 +115,12 @@ def test_error_body_check_names_the_endpoint_only():
     assert "Jane" not in str(caught.value) and "page=2" not in str(caught.value)
     assert not caught.value.transient
     check_success({"success": True, "data": []}, ROUTE, "https://x/api")  # no error
+
+
+def test_demo_settings_pass_registry_validation():
+    settings, secret_names = demo_settings("9262001", "http://127.0.0.1:8765/pupil_asset")
+    assert setting_problems(ROUTE, settings) == []
+    assert all(settings[k] in secret_names for k in settings if k.endswith("_env"))
 
 
 # ---------------------------------------------------------------------------------- the round trip

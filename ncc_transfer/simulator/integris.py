@@ -187,3 +187,10 @@ def register(sim: Simulator, school, source: SourceSchool, env) -> str:
     sim.add(ROUTE, school_id, IntegrisSchool(school_id, env[school.source["client_id_env"]],
                                              env[school.source["client_secret_env"]], source))
     return school_id
+
+
+def demo_settings(laestab: str, base_url: str) -> tuple[dict, list[str]]:
+    """Registry settings of a demo school on this route, and the names of its secret variables."""
+    id_env, secret_env = f"DEMO_INTEGRIS_CLIENT_ID_{laestab}", f"DEMO_INTEGRIS_CLIENT_SECRET_{laestab}"
+    return {"school_id": f"IG{laestab}", "client_id_env": id_env, "client_secret_env": secret_env,
+            "base_url": base_url, "rate_per_second": 0}, [id_env, secret_env]

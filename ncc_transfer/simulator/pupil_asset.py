@@ -139,3 +139,9 @@ def register(sim: Simulator, school, source: SourceSchool, env) -> str:
     school_id = str(school.source["school_id"])
     sim.add(ROUTE, school_id, PupilAssetSchool(school_id, env[school.source["api_key_env"]], source))
     return school_id
+
+
+def demo_settings(laestab: str, base_url: str) -> tuple[dict, list[str]]:
+    """Registry settings of a demo school on this route, and the names of its secret variables."""
+    key_env = f"DEMO_PUPIL_ASSET_KEY_{laestab}"
+    return {"school_id": f"PA{laestab}", "api_key_env": key_env, "base_url": base_url, "rate_per_second": 0}, [key_env]
