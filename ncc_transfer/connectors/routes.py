@@ -35,8 +35,8 @@ ROUTES: dict[str, RouteSpec] = {
     "scholarpack": RouteSpec("scholarpack:ScholarPackConnector", ("client_id_env", "client_secret_env",
                                                                    "refresh_token_env"), ("token_url",)),
     "pupil_asset": RouteSpec("pupil_asset:PupilAssetConnector", ("school_id", "api_key_env")),
-    "integris": RouteSpec("integris:IntegrisConnector", ("school_id", "client_id_env", "client_secret_env"),
-                          ("token_url",)),
+    "integris": RouteSpec("integris:IntegrisConnector", ("base_url", "school_id", "client_id_env",
+                                                         "client_secret_env"), ("token_url",)),
 }
 MIS_ROUTES = tuple(ROUTES)
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
