@@ -426,3 +426,34 @@ def test_rate_limit_is_thread_safe(server):
         t.join()
     assert time.monotonic() - start >= 0.24  # 6 requests at 20/s: 5 gaps of 0.05 s
     assert len(server.script.hits("/r")) == 6
+
+
+def test_a_spent_on_first_use_grant_is_not_resent_after_a_lost_answer():
+    """A rotating refresh token is spent by the first attempt: a read timeout must not re-send it."""
+    import asyncio
+
+    from starlette.applications import Starlette
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    from ncc_transfer.simulator import run_in_thread
+
+    hits = []
+
+    async def token(request):
+        hits.append(1)
+        await asyncio.sleep(0.6)
+        return JSONResponse({"access_token": "x", "expires_in": 60})
+
+    base, stop = run_in_thread(Starlette(routes=[Route("/token", token, methods=["POST"])]))
+    try:
+        session = make_session(base, None, route="t", read_timeout=0.2, max_retries=3, backoff_factor=0.01)
+        with pytest.raises(VendorError, match="timed out"):
+            session.send_unauthenticated("POST", "/token", data={"grant_type": "refresh_token"}, retry_reads=False)
+        assert len(hits) == 1
+        with pytest.raises(VendorError, match="timed out|retries"):
+            session.send_unauthenticated("POST", "/token", data={"grant_type": "client_credentials"})
+        assert len(hits) == 1 + 4  # an ordinary token request is retried on a lost answer
+        session.close()
+    finally:
+        stop()

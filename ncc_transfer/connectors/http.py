@@ -392,7 +392,7 @@ class OAuth2RefreshToken(TokenEndpoint):
     def _fetch(self, session: "VendorSession") -> None:
         where = {"method": "POST", "path": _path_of(self.url)}
         while True:
-            response = session.send_unauthenticated("POST", self.url, data=self._payload())
+            response = session.send_unauthenticated("POST", self.url, data=self._payload(), retry_reads=False)
             if response.status_code == 200:
                 break
             code = self._error_code(response)
@@ -470,6 +470,10 @@ class VendorSession(requests.Session):
         adapter = HTTPAdapter(max_retries=retry)
         self.mount("https://", adapter)
         self.mount("http://", adapter)
+        # For requests that must not be re-sent once the server may have acted on them (a rotating
+        # refresh token is spent by the first attempt even if its answer is lost): no read retries.
+        self._no_read_retry = HTTPAdapter(max_retries=retry.new(read=0))
+        self._local = threading.local()
 
     # TLS verification is always on: the attribute cannot be set to anything falsy.
     @property
@@ -545,12 +549,29 @@ class VendorSession(requests.Session):
             response.reauthenticated = True  # type: ignore[attr-defined]
         return response
 
-    def send_unauthenticated(self, method: str, url: str, **kwargs: Any) -> requests.Response:
-        """For token endpoints: same retries, timeouts, TLS and rate limit; no credentials attached."""
+    def send_unauthenticated(self, method: str, url: str, *, retry_reads: bool = True,
+                             **kwargs: Any) -> requests.Response:
+        """For token endpoints: same retries, timeouts, TLS and rate limit; no credentials attached.
+
+        ``retry_reads=False``: a request whose answer was lost (read timeout, dropped connection) is not
+        sent again, for grants the server spends on first use (rotating refresh tokens)."""
         url = self.url_for(url)
         self._prepare_kwargs(kwargs)
         kwargs["allow_redirects"] = False
-        return self._send(method, url, _NoAuth(), kwargs)
+        self._local.no_read_retry = not retry_reads
+        try:
+            return self._send(method, url, _NoAuth(), kwargs)
+        finally:
+            self._local.no_read_retry = False
+
+    def close(self) -> None:
+        self._no_read_retry.close()
+        super().close()
+
+    def get_adapter(self, url: str):  # type: ignore[override]
+        if getattr(self._local, "no_read_retry", False):
+            return self._no_read_retry
+        return super().get_adapter(url)
 
     def rebuild_auth(self, prepared_request: requests.PreparedRequest, response: requests.Response) -> None:
         """Redirects are followed only within the same origin: any header may hold a credential."""
