@@ -22,7 +22,7 @@ from ncc_transfer.canonical import TABLES
 from ncc_transfer.connectors import sims_mapping as S
 from ncc_transfer.connectors.base import Connector, VendorRouteError
 from ncc_transfer.connectors.incremental import StateStore
-from ncc_transfer.connectors.sims import SimsConnector, date_chunks
+from ncc_transfer.connectors.sims import SimsConnector, date_chunks, event_start, exclusion_row
 from ncc_transfer.files_route import read_school_folder
 from ncc_transfer.pipeline import LOADED, TransientExtractError, process_school
 from ncc_transfer.registry import RegistryError, parse_registry
@@ -112,6 +112,23 @@ def test_missing_secret_variable_is_named(env, monkeypatch):
     with pytest.raises(VendorRouteError, match="SIMS_SUBSCRIPTION_KEY"):
         SimsConnector().fetch(school, as_of=EARLY)
     assert env.sim.log == []
+
+
+# ---------------------------------------------------------------------------------- pure helpers
+
+
+def test_event_start_is_read_in_london_time_and_spans_stay_within_the_limit():
+    assert event_start("2025-09-04T07:50:00Z") == ("2025-09-04", 8)  # BST: 08:50 local, AM
+    assert event_start("2026-01-05T13:20:00Z") == ("2026-01-05", 13)  # GMT
+    assert event_start("2025-10-25T23:30:00Z") == ("2025-10-26", 0)  # BST: already the next day
+    assert event_start("2025-09-04T08:50:00") == ("2025-09-04", 8)  # no zone: local time (§12)
+    assert event_start("2025-02-30T00:00:00Z") == ("2025-02-30", None)  # passed on for validation
+    assert event_start(None) == (None, None)
+    chunks = list(date_chunks(date(2025, 9, 1), AS_OF))
+    assert chunks[0][0] == date(2025, 9, 1) and chunks[-1][1] == AS_OF + timedelta(days=1)
+    assert all(a[1] == b[0] for a, b in zip(chunks, chunks[1:]))
+    assert all((last - first).days < S.MAX_SPAN_DAYS for first, last in chunks)  # an hour spare for DST
+    assert exclusion_row({"Category": "FIXD", "Reasons": ["PD", None, "VA"], "Sessions": 4})["reason_3"] == "VA"
 
 
 # -------------------------------------------------------------------------------------------- data
