@@ -387,6 +387,19 @@ def test_graphql_errors_on_200(server):
     assert "POST /graphql/query" in text
 
 
+def test_odata_error_object_on_200(server):
+    server.script.on("/x", Reply(200, {"error": {"code": "InternalServerError",
+                                                 "message": "Learner Jane Doe could not be read"}}))
+    with pytest.raises(VendorError) as err:
+        session(server).get_json("x")
+    text = str(err.value)
+    assert "OData error" in text and "InternalServerError" in text and "Jane" not in text
+    assert err.value.transient is False and err.value.status == 200
+    # An OAuth-style string error is not an OData error object (token endpoints say {"error": "..."}).
+    server.script.on("/y", Reply(200, {"error": "pending", "value": []}))
+    assert session(server).get_json("y") == {"error": "pending", "value": []}
+
+
 def test_truncated_page_is_detected(server):
     server.script.on("/x", Reply(200, b'{"data": [1, 2, {"id": '))
     with pytest.raises(VendorError) as err:

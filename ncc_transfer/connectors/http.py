@@ -11,8 +11,9 @@
 * Pagination strategies, as generators of items: ``next_link`` (next URL in the body, pinned to the first
   request's origin), ``page_count`` (page numbers up to a total in the body), ``odata`` ($top/$skip) and
   ``short_page`` (page numbers until a page comes back short).
-* ``check_body`` finds errors inside a 200: HTML maintenance pages, XoD ``ExceptionMessage`` and GraphQL
-  ``errors``, and bodies that are not JSON (a truncated page).
+* ``check_body`` finds errors inside a 200: HTML maintenance pages, XoD ``ExceptionMessage``, GraphQL
+  ``errors``, an OData ``{"error": {"code", "message"}}`` object (SIMS V3), and bodies that are not JSON
+  (a truncated page).
 * SOAP (Bromcom's ASMX service): ``SoapBodyCredentials`` (credentials inside every SOAP body, none in a
   header) and ``soap_call`` (one SOAP 1.1/1.2 call: HTML pages, truncated bodies and SOAP Faults become
   ``VendorError``s naming the faultcode only; XML parsed with a parser that resolves no entities and
@@ -681,6 +682,11 @@ def check_body(response: requests.Response, route: str = "vendor") -> Any:
             code = _short_code(data.get("ExceptionType"))
             problem = "vendor error in body (ExceptionMessage)" + (f", type {code}" if code else "")
             raise VendorError(route, problem, status, False, **where)
+        error = data.get("error")
+        if isinstance(error, dict) and ("code" in error or "message" in error):
+            code = _short_code(error.get("code"))  # an OData error object (SIMS V3); the message is not shown
+            raise VendorError(route, "OData error in body" + (f", code {code}" if code else ""), status, False,
+                              **where)
         errors = data.get("errors")
         if isinstance(errors, list) and errors:
             first = errors[0] if isinstance(errors[0], dict) else {}
