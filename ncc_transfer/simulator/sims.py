@@ -437,3 +437,11 @@ def register(sim: Simulator, school, source: SourceSchool, env) -> str:
                                             env[settings["client_secret_env"]],
                                             env[settings["subscription_key_env"]], source))
     return organisation
+
+
+def demo_settings(laestab: str, base_url: str) -> tuple[dict, list[str]]:
+    """Registry settings of a demo school on this route, and the names of its secret variables."""
+    names = [f"DEMO_SIMS_{kind}_{laestab}" for kind in ("CLIENT_ID", "CLIENT_SECRET", "SUBSCRIPTION_KEY")]
+    return ({"organisation_id": f"ORG{laestab}", "client_id_env": names[0], "client_secret_env": names[1],
+             "subscription_key_env": names[2], "base_url": base_url, "token_url": base_url + "/connect/token",
+             "rate_per_second": 0}, names)
