@@ -470,3 +470,27 @@ def test_a_spent_on_first_use_grant_is_not_resent_after_a_lost_answer():
         session.close()
     finally:
         stop()
+
+
+def test_odata_refuses_a_server_page_cap_below_top():
+    """A short page that still carries @odata.nextLink means the server capped the page: rows would be lost."""
+    from starlette.applications import Starlette
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    from ncc_transfer.connectors.http import odata
+    from ncc_transfer.simulator import run_in_thread
+
+    async def rows(request):
+        skip = int(request.query_params["$skip"])
+        return JSONResponse({"value": [{"n": i} for i in range(skip, min(skip + 3, 10))],
+                             **({"@odata.nextLink": "/rows?$skip=3"} if skip + 3 < 10 else {})})
+
+    base, stop = run_in_thread(Starlette(routes=[Route("/rows", rows)]))
+    try:
+        session = make_session(base, None, route="t")
+        with pytest.raises(VendorError, match="pages below"):
+            list(odata(session, "/rows", page_size=5))
+        assert [r["n"] for r in odata(session, "/rows", page_size=3)] == list(range(10))
+    finally:
+        stop()

@@ -53,7 +53,8 @@ def test_second_night_is_incremental_and_equals_a_full_fetch(la, served):
     assert len(first.tables["attendance"]) > 0 and store.load(school.key) is not None
 
     # The school amends a mark 3 school days ago, renames a pupil and deletes another (entered in error).
-    marked = next(m for m in source.marks if m.date == _recent_school_day(source, 3) and m.pupil_key)
+    day = _recent_school_day(source, 3)
+    marked = next(m for m in source.marks if m.date == day and m.pupil_key)
     new_code = "G" if marked.code != "G" else "O"
     source.change_mark(marked.upn, marked.date, marked.session, new_code)
     renamed = next(p for p in source.pupils if p.upn and p.upn != marked.upn and not p.is_leaver)
@@ -82,7 +83,8 @@ def test_amendment_older_than_the_lookback_waits_for_the_full_refresh(la, served
     school, source, store = served
     connector = WondeConnector()
     connector.fetch(school, as_of=AS_OF - timedelta(days=1), state=store)
-    old = next(m for m in source.marks if m.date == _recent_school_day(source, 15) and m.pupil_key)
+    day = _recent_school_day(source, 15)
+    old = next(m for m in source.marks if m.date == day and m.pupil_key)
     before, amended = old.code, "G" if old.code != "G" else "O"
     source.change_mark(old.upn, old.date, old.session, amended)
 

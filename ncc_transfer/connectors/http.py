@@ -843,9 +843,13 @@ def odata(
         query = dict(params or {})
         query["$top"] = page_size
         query["$skip"] = skip
-        items = _items(session, session.get_json(url, params=query), items_key, url)
+        data = session.get_json(url, params=query)
+        items = _items(session, data, items_key, url)
         yield from items
         if len(items) < page_size:
+            if isinstance(data, dict) and data.get("@odata.nextLink"):  # a server cap below $top: data would be lost
+                raise VendorError(session.route, f"the server pages below $top={page_size} (@odata.nextLink on a "
+                                  f"short page): lower the page size", 200, False, method="GET", path=_path_of(url))
             return
         skip += page_size
     raise VendorError(session.route, f"more than {MAX_PAGES} pages", None, False, method="GET", path=_path_of(url))
