@@ -42,13 +42,17 @@ class VendorLA:
         filled in); returns (the registry School on that route, its SourceSchool to change)."""
         settings = {"base_url": f"{self.root}/{route}", "rate_per_second": 0, **source}
         vendor_school = dataclasses.replace(school, mis=route, source=settings)
-        data = load_source(school.landing_folder(self.home), school.laestab)
+        data = load_source(self.folder(school), school.laestab)
         env = {**os.environ, **self.secrets}
         profile(route).register(self.sim, vendor_school, data, env)
         return vendor_school, data
 
+    def folder(self, school: School) -> Path:
+        """The school's landing folder (the data every route serves), whatever route ``school`` is on."""
+        return self.home / "landing" / school.laestab
+
     def pupil_texts(self, school: School) -> set[str]:
-        raw = read_school_folder(school.landing_folder(self.home), school.laestab).tables["pupils"]
+        raw = read_school_folder(self.folder(school), school.laestab).tables["pupils"]
         return {v for c in ("upn", "surname", "forename") for v in raw[c].dropna() if len(v) > 3}
 
     def assert_clean(self, message: str, school: School) -> None:
@@ -84,7 +88,7 @@ def assert_same_tables(left: dict[str, pd.DataFrame], right: dict[str, pd.DataFr
 
 def assert_same_as_files(raw_tables: dict[str, pd.DataFrame], la: VendorLA, school: School) -> None:
     """The route's extract gives exactly the canonical tables the files route gives for the same school."""
-    files = read_school_folder(school.landing_folder(la.home), school.laestab).tables
+    files = read_school_folder(la.folder(school), school.laestab).tables
     expected = canonical(files, school.laestab)
     assert len(expected["pupils"]) > 0 and len(expected["attendance"]) > 0
     assert_same_tables(canonical(raw_tables, school.laestab), expected, school.key)
