@@ -148,6 +148,8 @@ class ArborConnector(VendorConnector):
     route = ROUTE
     capabilities = Capabilities(changed_since=True, deletions=True, leavers=True)
     mapping_version = 1
+    # Arbor rate-limits (429 seen after ~500 requests, §4.2): a conservative default (§15.4).
+    defaults = {**VendorConnector.defaults, "rate_per_second": 2.0}
 
     def auth(self, settings: RouteSettings) -> AuthStrategy:
         return Basic(settings.secret("user_env"), settings.secret("password_env"),

@@ -104,6 +104,9 @@ class ArborSchool:
     password: str
     application_id: str | None
     source: SourceSchool
+    # The page_num of the first page. Tests set 1 to play the other reading of the 0/1 ambiguity (§5): a
+    # page number below it is read as the first page [GUESS], so page 0 and page 1 give the same records.
+    first_page_num: int = A.FIRST_PAGE_NUM
 
 
 # ------------------------------------------------------------------------------------------ rendering
@@ -126,6 +129,14 @@ def _set(target: dict, path: str, value: Any) -> None:
     for part in parents:
         target = target.setdefault(part, {})
     target[last] = value
+
+
+def _set_or_null(target: dict, path: str, value: Any) -> None:
+    """Like ``_set``, but a null value makes the related object itself null (``attendanceMark: null``)."""
+    if value is None and "." in path:
+        target[path.split(".")[0]] = None
+    else:
+        _set(target, path, value)
 
 
 def _nulls_to_none(record: dict) -> dict:
@@ -175,19 +186,14 @@ def _mark(school: SourceSchool, mark) -> dict:
     _set(record, fields["student"], str(sid))
     # A mark with no AM/PM session cannot be held (Arbor's session is its register's time): midnight.
     _set(record, fields["start"], datetime_out(mark.date, mark.session))
-    if mark.code is None:
-        record[fields["code"].split(".")[0]] = None
-    else:  # the statutory code as Arbor names the mark; a code with no name (or a local one) as it is
-        _set(record, fields["code"], MARK_NAME.get(mark.code, mark.code))
+    # The statutory code as Arbor names the mark; a code with no name (or a local one) as it is.
+    _set_or_null(record, fields["code"], MARK_NAME.get(mark.code, mark.code))
     return record
 
 
 def _reason_item(code: str | None, path: str) -> dict:
     item: dict[str, Any] = {}
-    if code is None:
-        item[path.split(".")[0]] = None
-    else:
-        _set(item, path, code)
+    _set_or_null(item, path, code)
     return item
 
 
@@ -215,11 +221,11 @@ def _exclusion(school: SourceSchool, exclusion) -> tuple[str, dict] | None:
     if category in ("SUSP", "FIXD", "LNCH"):
         fields = {name: path for name, (path, _) in A.FIXED_PERIOD_FIELDS.items()}
         record = {**base, fields["start"]: datetime_out(row.get("start_date"), row.get("start_session")),
-                  fields["end"]: datetime_out(row.get("end_date"), "", {"": UNTIL_TIME}),
+                  fields["end"]: None if row.get("end_date") is None else f"{row['end_date']} {UNTIL_TIME}",
                   fields["sessions"]: _sessions_out(row.get("sessions")),
                   fields["lunchtime"]: category == A.LUNCHTIME_CATEGORY}
         return A.FIXED_PERIOD_ENTITY, record
-    if category == "PERM":  # a permanent exclusion has no length or end date in Arbor: not rendered
+    if category == "PERM":  # Arbor holds no length or end date for one: they are not rendered
         fields = {name: path for name, (path, _) in A.PERMANENT_FIELDS.items()}
         return A.PERMANENT_ENTITY, {**base, fields["start_date"]: row.get("start_date"),
                                     fields["start_session"]: row.get("start_session")}
@@ -299,19 +305,19 @@ def _project(value: Any, plan: tuple | None) -> Any:
     return {out: _project(value.get(name), sub) for out, name, sub in plan}
 
 
-def _page(items: list[dict], args: dict) -> list[dict]:
+def _page(items: list[dict], args: dict, first_page: int) -> list[dict]:
     size = args.get(A.PAGE_SIZE_ARG)
     size = A.MAX_PAGE_SIZE if size is None else size
-    num = A.FIRST_PAGE_NUM if args.get(A.PAGE_NUM_ARG) is None else args[A.PAGE_NUM_ARG]
     if not 0 < size <= A.MAX_PAGE_SIZE:
         raise QueryError(f"page_size must be between 1 and {A.MAX_PAGE_SIZE}.")  # [GUESS] message
-    if num < A.FIRST_PAGE_NUM:
-        raise QueryError(f"page_num must be at least {A.FIRST_PAGE_NUM}.")
-    offset = (num - A.FIRST_PAGE_NUM) * size
+    num = args.get(A.PAGE_NUM_ARG)
+    num = first_page if num is None else max(num, first_page)
+    offset = (num - first_page) * size
     return items[offset:offset + size]
 
 
-def execute(query: str, variables: dict | None, lists_for: Callable[[str, tuple], list[dict]]) -> dict:
+def execute(query: str, variables: dict | None, lists_for: Callable[[str, tuple], list[dict]],
+            first_page: int = A.FIRST_PAGE_NUM) -> dict:
     """Answer a GraphQL query: ``{"data": ...}`` or ``{"errors": [...]}`` (GraphQL's own messages)."""
     try:
         document = parse(query)
@@ -334,7 +340,7 @@ def execute(query: str, variables: dict | None, lists_for: Callable[[str, tuple]
             args = {a.name.value: value_from_ast_untyped(a.value, variables) for a in field.arguments}
             filters = tuple(sorted((k, json.dumps(v)) for k, v in args.items()
                                    if k not in (A.PAGE_SIZE_ARG, A.PAGE_NUM_ARG)))
-            items = _page(lists_for(field.name.value, filters), args)
+            items = _page(lists_for(field.name.value, filters), args, first_page)
             plan = _plan(field)
             data[(field.alias or field.name).value] = [_project(r, plan) for r in items]
     except QueryError as exc:
@@ -413,7 +419,7 @@ def routes(sim: Simulator) -> list[Route]:
                 items = sim.cache[key] = _select(lists(school), entity, args)
             return items
 
-        answer = execute(query, variables, lists_for)
+        answer = execute(query, variables, lists_for, school.first_page_num)
         return JSONResponse(answer)
 
     async def graphql(request: Request) -> Response:
@@ -444,12 +450,15 @@ def routes(sim: Simulator) -> list[Route]:
         return await sim.serve(ROUTE, school.school_id if school else UNKNOWN_SCHOOL,
                                "rest-v2/students/changelog", lambda fault: answer_changelog(request, school, fault))
 
-    async def not_found(request: Request) -> Response:
-        return JSONResponse(_rest_error(404, "Not Found", "Resource not found"), status_code=404)
+    async def other_rest(request: Request) -> Response:  # e.g. a changelog href: not simulated
+        school = school_of(request)
+        return await sim.serve(ROUTE, school.school_id if school else UNKNOWN_SCHOOL, "rest-v2",
+                               lambda fault: refused(request, school) or JSONResponse(
+                                   _rest_error(404, "Not Found", "Resource not found"), status_code=404))
 
     return [Route(A.GRAPHQL_PATH, graphql, methods=["POST"]),
             Route(A.CHANGELOG_PATH, students_changelog, methods=["GET"]),
-            Route("/rest-v2/{rest:path}", not_found, methods=["GET"])]
+            Route("/rest-v2/{rest:path}", other_rest, methods=["GET"])]
 
 
 def register(sim: Simulator, school, source: SourceSchool, env) -> str:
