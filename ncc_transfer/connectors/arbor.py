@@ -206,7 +206,7 @@ class ArborConnector(VendorConnector):
         revision = 0
         for student in self.graphql_pages(session, A.STUDENT_ENTITY, A.student_paths(),
                                           A.PAGE_SIZES[A.STUDENT_ENTITY], **arguments):
-            pupils[str(student.get(A.STUDENT_ID))] = {**student_row(student), "_source": source}
+            pupils[str(text(student.get(A.STUDENT_ID)))] = {**student_row(student), "_source": source}
             revision = max(revision, _revision(student.get(A.REVISION_FIELD)))
         return pupils, revision
 
@@ -245,21 +245,7 @@ class ArborConnector(VendorConnector):
     # ------------------------------------------------------------------------------- incremental
     def changed_pupils(self, session: VendorSession, settings: RouteSettings, *, since: dict,
                        as_of: date) -> PupilChanges:
-        since_revision = _revision(since.get(A.WATERMARK_KEY))
-        where = {"method": "GET", "path": _path_of(session.url_for(A.CHANGELOG_PATH))}
-        body = check_rest_body(session.get_json(A.CHANGELOG_PATH, params={A.CHANGELOG_FROM: since_revision}),
-                               self.route, **where)
-        changes = body.get(A.CHANGES_KEY) if isinstance(body, dict) else None
-        if not isinstance(changes, list):
-            raise VendorError(self.route, f"changelog has no {A.CHANGES_KEY!r} list", 200, **where)
-        last_change: dict[str, str] = {}  # student id -> its latest change type
-        revision = since_revision
-        for change in changes:
-            changed = change.get("changedObject") if isinstance(change, dict) else None
-            if not isinstance(changed, dict) or changed.get("entityType", A.STUDENT_ENTITY_TYPE) != A.STUDENT_ENTITY_TYPE:
-                continue
-            last_change[self._changed_id(session, changed, where)] = str(change.get("changeType") or "update")
-            revision = max(revision, _revision(change.get("toRevision")))
+        last_change, revision = self._changelog(session, _revision(since.get(A.WATERMARK_KEY)))
         deleted = {sid for sid, kind in last_change.items() if kind == "delete"}
         wanted = sorted(set(last_change) - deleted)
         upserts: dict[str, dict] = {}
@@ -269,6 +255,27 @@ class ArborConnector(VendorConnector):
             upserts.update(batch)
             revision = max(revision, batch_revision)
         return PupilChanges(upserts=upserts, deleted=deleted, watermark={A.WATERMARK_KEY: revision})
+
+    def _changelog(self, session: VendorSession, since: int) -> tuple[dict[str, str], int]:
+        """The students changed after revision ``since`` (id -> its latest change type), and the
+        highest revision the changelog reports."""
+        where = {"method": "GET", "path": _path_of(session.url_for(A.CHANGELOG_PATH))}
+        body = check_rest_body(session.get_json(A.CHANGELOG_PATH, params={A.CHANGELOG_FROM: since}),
+                               self.route, **where)
+        changes = body.get(A.CHANGES_KEY) if isinstance(body, dict) else None
+        if not isinstance(changes, list):
+            raise VendorError(self.route, f"changelog has no {A.CHANGES_KEY!r} list", 200, **where)
+        last_change: dict[str, str] = {}
+        revision = since
+        for change in changes:
+            changed = change.get("changedObject") if isinstance(change, dict) else None
+            if not isinstance(changed, dict):
+                continue
+            if changed.get("entityType", A.STUDENT_ENTITY_TYPE) != A.STUDENT_ENTITY_TYPE:
+                continue
+            last_change[self._changed_id(session, changed, where)] = str(change.get("changeType") or "update")
+            revision = max(revision, _revision(change.get("toRevision")))
+        return last_change, revision
 
     def _changed_id(self, session: VendorSession, changed: dict, where: dict) -> str:
         """The student id of a changelog entry: its ``id``, else the last segment of its ``href``.
