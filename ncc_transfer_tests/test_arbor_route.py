@@ -21,7 +21,7 @@ from ncc_transfer.connectors.base import Connector, VendorRouteError
 from ncc_transfer.connectors.incremental import StateStore
 from ncc_transfer.pipeline import LOADED, TransientExtractError, process_school
 from ncc_transfer.registry import RegistryError, parse_registry
-from ncc_transfer.simulator.arbor import MARK_NAME, datetime_out, execute
+from ncc_transfer.simulator.arbor import MARK_NAME, datetime_out, demo_settings, execute
 from ncc_transfer.warehouse import DuckDBWarehouse
 from ncc_transfer_tests.vendor_support import (
     AS_OF,
@@ -371,3 +371,16 @@ def test_a_page_num_base_mismatch_is_refused_not_duplicated(arbor):
     la.sim.school("arbor", school.laestab).first_page_num = 1
     with pytest.raises(VendorRouteError, match=r"GraphQL page 1 of AttendanceRecord repeats records"):
         ArborConnector().fetch(school, as_of=AS_OF)
+
+
+def test_demo_settings_serve_a_school(arbor, monkeypatch):
+    la = arbor
+    files_school = la.files_schools[2]
+    settings, names = demo_settings(files_school.laestab, f"{la.root}/arbor")
+    assert set(names) == {settings["user_env"], settings["password_env"]}
+    for name in names:
+        la.secrets[name] = f"demo-secret-{name.lower()}"
+        monkeypatch.setenv(name, la.secrets[name])
+    school, _ = la.serve("arbor", files_school, **settings)
+    raw = ArborConnector().fetch(school, as_of=EARLY)
+    assert len(raw.tables["pupils"]) > 0 and set(statuses(la, school)) == {200}

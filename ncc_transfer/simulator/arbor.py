@@ -470,3 +470,10 @@ def register(sim: Simulator, school, source: SourceSchool, env) -> str:
                                                env[settings["password_env"]],
                                                str(application_id) if application_id else None, source))
     return school.laestab
+
+
+def demo_settings(laestab: str, base_url: str) -> tuple[dict, list[str]]:
+    """Registry settings of a demo school on this route, and the names of its secret variables."""
+    user_env, password_env = f"DEMO_ARBOR_USER_{laestab}", f"DEMO_ARBOR_PASSWORD_{laestab}"
+    return ({"base_url": base_url, "user_env": user_env, "password_env": password_env,
+             "application_id": f"uk_demo_{laestab}", "rate_per_second": 0}, [user_env, password_env])
