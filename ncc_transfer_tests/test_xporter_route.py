@@ -292,12 +292,15 @@ def test_error_in_a_200_body_fails_not_transient(xla, route, path):
     la.assert_clean(message, school)
 
 
-def test_foreign_next_link_does_not_apply():
-    """The ``foreign`` fault (a next link on another host) cannot arise on this route: XoD pages by
-    ``page``/``pageSize`` up to ``__pagination__[0].PageCount`` and the connector never follows
-    ``NextPage`` (nor ``NextUrl``), so there is no vendor-supplied URL to pin. That the stale ``NextPage``
-    is not followed is checked in ``test_canonical_tables_identical_to_files_route``."""
-    pytest.skip("XoD pages by number up to PageCount; no vendor link is followed, so `foreign` does not apply")
+def test_foreign_next_link_is_never_followed(xla):
+    """XoD pages by ``page``/``pageSize`` up to ``__pagination__[0].PageCount`` and the connector never
+    follows ``NextPage`` (nor ``NextUrl``): a next link pointing at another host changes nothing."""
+    la = xla
+    school, _, estab = serve(la, 0)
+    la.sim.inject(estab, ["foreign"] * 3, route=ROUTE)
+    raw = XporterConnector().fetch(school, as_of=AS_OF)
+    assert len(raw.tables["pupils"]) == len(la.sim.school(ROUTE, estab).source.pupils)
+    assert all(not hit.endpoint.startswith("http") for hit in la.sim.log)
 
 
 def test_expired_token_re_authenticates_exactly_once(xla):
