@@ -53,4 +53,8 @@ def _print(demo, result, seconds: float, warehouse) -> None:
     dagster_home = os.environ.get("DAGSTER_HOME", "")
     print(f"Dagster UI: DAGSTER_HOME={dagster_home} NCC_HOME={demo.home} uv run dg dev")
     print("            then open http://127.0.0.1:3000 (Runs shows tonight's run; Assets > pupils > Partitions)")
+    vendor_routes = sorted({s.get("mis", "files") for s in demo.schools if s["active"]} - {"files"})
+    if vendor_routes:
+        print(f"Simulator:  schools on {', '.join(vendor_routes)} are fetched from the built-in simulator; for runs")
+        print(f"            from the UI, start it first: NCC_HOME={demo.home} uv run ncc-transfer simulator")
     print(f"Done in {seconds:.1f} s (nightly run {result.seconds:.1f} s, Dagster run {', '.join(result.run_ids)})")
