@@ -67,6 +67,8 @@ def _parser() -> argparse.ArgumentParser:
                      help="the date the night's checks are made for (default today)")
     run.add_argument("--replay", action="store_true",
                      help="load from the encrypted raw archive of the --as-of night instead of the schools' routes")
+    run.add_argument("--full-refresh", action="store_true",
+                     help="vendor routes that fetch only changes fetch everything tonight")
     run.set_defaults(handler=_cmd_run)
 
     demo = commands.add_parser("demo", help="build a synthetic LA under $NCC_HOME and run the nightly job on it")
@@ -206,7 +208,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
         raise UsageError(f"no school with key {', '.join(unknown)} in {registry.path} (see `ncc-transfer check-registry`)")
     if args.replay and args.as_of is None:
         raise UsageError("--replay needs --as-of: the night whose archived extracts to load again")
-    result = run_night(registry, schools=args.school, as_of=args.as_of, replay=args.replay)
+    result = run_night(registry, schools=args.school, as_of=args.as_of, replay=args.replay,
+                       full_refresh=args.full_refresh)
     for line in result.lines:
         print(line)
     print(f"{result.loaded} loaded, {result.failed} failed, {result.skipped} skipped in {result.seconds:.1f} s "
@@ -232,7 +235,7 @@ def dagster_instance():
 
 
 def run_night(registry, schools: list[str] | None = None, as_of: date | None = None,
-              replay: bool = False) -> NightResult:
+              replay: bool = False, full_refresh: bool = False) -> NightResult:
     """Run the nightly job in this process (one Dagster run per batch) and collect each school's outcome."""
     from .config import warehouse_url
     from .defs.automation import night_batches, range_tags, schools_per_run
@@ -252,7 +255,7 @@ def run_night(registry, schools: list[str] | None = None, as_of: date | None = N
         batches = night_batches(keys, registry, schools_per_run())
     job = defs().resolve_job_def("nightly")
     run_config = {"ops": {"school_extract": {"config": {"as_of": as_of.isoformat() if as_of else None,
-                                                        "replay": replay}}},
+                                                        "replay": replay, "full_refresh": full_refresh}}},
                   "loggers": QUIET_LOGGERS}
     run_ids = []
     for first, last in batches:

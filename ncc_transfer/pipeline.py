@@ -115,10 +115,12 @@ class SchoolOutcome:
 IN_PROGRESS_SUFFIXES = (".part", ".partial", ".filepart", ".crdownload", ".uploading")
 
 
-def extract_raw(school: School, home: Path, replay: date | None = None, as_of: date | None = None) -> RawExtract:
+def extract_raw(school: School, home: Path, replay: date | None = None, as_of: date | None = None,
+                full_refresh: bool = False) -> RawExtract:
     """Fetch the school's raw extract through its route, or (``replay``) from that night's archive.
 
-    ``as_of`` bounds what an MIS connector fetches (attendance up to that date; default today)."""
+    ``as_of`` bounds what an MIS connector fetches (attendance up to that date; default today);
+    ``full_refresh`` makes a vendor route that can list changes fetch everything tonight."""
     if replay is not None:
         return _replay(school, home, replay)
     if school.mis == "files":
@@ -135,7 +137,7 @@ def extract_raw(school: School, home: Path, replay: date | None = None, as_of: d
         connector = connector_for(school.mis)
     except (KeyError, ModuleNotFoundError):
         raise RouteNotAvailable(f"no connector for the {school.mis!r} route in this version") from None
-    raw = connector.fetch(school, as_of=as_of or date.today(), state=StateStore(home / "state"))
+    raw = connector.fetch(school, as_of=as_of or date.today(), state=StateStore(home / "state", force_full=full_refresh))
     raw.fetch = getattr(connector, "last_fetch", None) or {"kind": "full"}
     return raw
 
@@ -202,6 +204,7 @@ def process_school(
     extracted_at: datetime | None = None,
     views: bool = True,
     replay: bool = False,
+    full_refresh: bool = False,
 ) -> SchoolOutcome:
     """Load one school and refresh its views; never raises for anything that goes wrong with it.
 
@@ -213,7 +216,7 @@ def process_school(
     extracted_at = extracted_at or datetime.now(timezone.utc).replace(tzinfo=None)
     outcome = SchoolOutcome(school.key, school.laestab, school.mis, FAILED, as_of=as_of, replayed=replay)
     try:
-        _load(school, home, warehouse, as_of, extracted_at, outcome)
+        _load(school, home, warehouse, as_of, extracted_at, outcome, full_refresh)
     except TransientExtractError as exc:
         outcome.message, outcome.transient = f"temporary fault: {exc}", True
     except (ExtractFileError, RouteNotAvailable, ReplayNotPossible, VendorRouteError) as exc:
@@ -237,9 +240,10 @@ def process_school(
 
 
 def _load(school: School, home: Path, warehouse: Warehouse, as_of: date, extracted_at: datetime,
-          outcome: SchoolOutcome) -> None:
+          outcome: SchoolOutcome, full_refresh: bool = False) -> None:
     clock = time.perf_counter()
-    raw = extract_raw(school, home, replay=as_of if outcome.replayed else None, as_of=as_of)
+    raw = extract_raw(school, home, replay=as_of if outcome.replayed else None, as_of=as_of,
+                      full_refresh=full_refresh)
     clock = outcome.lap("extract", clock)
     if not outcome.replayed:
         _archive(school, home, as_of, raw, outcome)

@@ -29,10 +29,11 @@ def demo_home(tmp_path_factory):
 
     home = tmp_path_factory.mktemp("demo_routes")
     routes = available_profiles()
+    port = _free_port()
     with ncc_env(home):
         code = main(["demo", "--schools", str(len(routes) + 1), "--pupils-scale", "0.3",
-                     "--as-of", DEMO_AS_OF.isoformat(), "--port", "0"])
-    return home, code
+                     "--as-of", DEMO_AS_OF.isoformat(), "--port", str(port)])
+    return home, code, port
 
 
 def test_demo_puts_a_school_on_every_route_and_loads_them_all(demo_home):
@@ -40,7 +41,7 @@ def test_demo_puts_a_school_on_every_route_and_loads_them_all(demo_home):
     from ncc_transfer.registry import load_registry
     from ncc_transfer.warehouse import DuckDBWarehouse
 
-    home, code = demo_home
+    home, code, _ = demo_home
     assert code == 0
     registry = load_registry(home / "schools.yaml")
     routes = {s.mis for s in registry.active_schools}
@@ -77,7 +78,7 @@ def _free_port() -> int:
 
 
 def test_simulator_command_serves_the_registry_schools(demo_home):
-    home, _ = demo_home
+    home, _, _ = demo_home
     port = _free_port()
     env = {**os.environ, "NCC_HOME": str(home), "NCC_SIMULATOR_PORT": str(port)}
     env.pop("NCC_SCHOOLS_FILE", None)
@@ -98,3 +99,41 @@ def test_simulator_command_serves_the_registry_schools(demo_home):
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def test_next_nights_are_incremental_and_a_full_refresh_can_be_asked_for(demo_home):
+    """Through the real nightly job: routes that can list changes fetch only changes the next night
+    (the audit log says so), and `run --full-refresh` makes them fetch everything."""
+    from ncc_transfer.cli import main
+    from ncc_transfer.registry import load_registry
+    from ncc_transfer.simulator import create_app, run_in_thread, simulator_for_registry
+    from ncc_transfer.warehouse import DuckDBWarehouse
+
+    home, _, port = demo_home
+    with ncc_env(home):
+        from ncc_transfer.demo.routes import load_demo_secrets
+
+        load_demo_secrets(home)
+        sim = simulator_for_registry(load_registry(home / "schools.yaml"), home, os.environ)
+        _, stop = run_in_thread(create_app(sim), port=port)  # where the registry says the vendors are
+        try:
+            assert main(["run", "--as-of", "2026-03-23"]) == 0
+            assert main(["run", "--as-of", "2026-03-24", "--full-refresh"]) == 0
+        finally:
+            stop()
+    warehouse = DuckDBWarehouse(home / "warehouse.duckdb")
+    try:
+        audit = warehouse.read("SELECT route, detail FROM audit_log WHERE event = 'extraction' AND outcome = 'loaded'")
+    finally:
+        warehouse.close()
+    kinds = {}
+    for route, detail in zip(audit["route"], audit["detail"]):
+        detail = json.loads(detail) if isinstance(detail, str) else detail
+        if detail.get("as_of") in ("2026-03-23", "2026-03-24") and "fetch" in detail:
+            kinds[(route, detail["as_of"])] = detail["fetch"]["kind"]
+    incremental_routes = {"wonde", "xporter", "arbor", "sims"} & set(available_profiles())
+    for route in incremental_routes:
+        assert kinds[(route, "2026-03-23")] == "incremental", route
+        assert kinds[(route, "2026-03-24")] == "full", route
+    for route in set(available_profiles()) - incremental_routes:
+        assert kinds[(route, "2026-03-23")] == "full", route

@@ -76,8 +76,9 @@ class Mirror:
 class StateStore:
     """Mirrors on disk under ``root`` (``$NCC_HOME/state``), one folder per partition key."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, force_full: bool = False) -> None:
         self.root = Path(root)
+        self.force_full = force_full  # tonight fetches everything (the operator asked for a full refresh)
 
     def folder(self, key: str) -> Path:
         if not re.fullmatch(r"\d{7}-[a-z_]+", key):
@@ -219,7 +220,8 @@ def incremental_snapshot(connector: Any, session: Any, settings: RouteSettings, 
     lookback = int(settings.get("lookback_school_days", DEFAULT_LOOKBACK_SCHOOL_DAYS))
     options = options_hash(connector, settings)
     mirror = store.load(key)
-    reason = full_refresh_reason(mirror, options, as_of, full_every)
+    reason = "forced (full refresh asked for)" if store.force_full else \
+        full_refresh_reason(mirror, options, as_of, full_every)
     if reason is not None:
         snapshot = connector.snapshot(session, settings, as_of=as_of)
         if mirror is None or as_of >= mirror.as_of:

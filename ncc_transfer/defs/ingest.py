@@ -63,6 +63,9 @@ class NightlyConfig(dg.Config):
     replay: bool = False
     """Load each school from the encrypted raw archive of the as_of night instead of its route."""
 
+    full_refresh: bool = False
+    """Vendor routes that fetch only changes fetch everything tonight (e.g. after a vendor-side fix)."""
+
     def as_of_date(self) -> date:
         return date.fromisoformat(self.as_of) if self.as_of else datetime.now(LONDON).date()
 
@@ -126,7 +129,8 @@ def school_extract(context: dg.AssetExecutionContext, config: NightlyConfig, ncc
         # On a retry of this step, schools that already loaded in this run are not fetched again.
         done = loaded_in_run(warehouse, context.run_id) if context.retry_number else set()
         outcomes = [
-            _load_one(context, key, schools.get(key), registry.la_name, ncc, warehouse, as_of, config.replay)
+            _load_one(context, key, schools.get(key), registry.la_name, ncc, warehouse, as_of, config.replay,
+                      config.full_refresh)
             for key in keys if key not in done
         ]
         _freshness(context, warehouse, [k for k in keys if k in schools and schools[k].active])
@@ -184,7 +188,7 @@ def _freshness(context: dg.AssetExecutionContext, warehouse, keys: list[str]) ->
 
 
 def _load_one(context: dg.AssetExecutionContext, key: str, school, la_name: str, ncc: NccSettings, warehouse,
-              as_of: date, replay: bool = False) -> SchoolOutcome:
+              as_of: date, replay: bool = False, full_refresh: bool = False) -> SchoolOutcome:
     if school is None:
         laestab, _, route = key.partition("-")
         outcome = SchoolOutcome(key, laestab, route, FAILED, message="not in the schools registry any more")
@@ -192,7 +196,8 @@ def _load_one(context: dg.AssetExecutionContext, key: str, school, la_name: str,
         outcome = skipped_outcome(school)
     else:
         outcome = process_school(school, home=ncc.home_path(), warehouse=warehouse, as_of=as_of,
-                                 run_id=context.run_id, replay=replay)
+                                 run_id=context.run_id, replay=replay,
+                                 full_refresh=full_refresh)
     _report(context, outcome, context.selected_asset_keys)
     if school is not None and school.active and dg.AssetKey(REPORT_ASSET) in context.selected_asset_keys:
         _school_report(context, outcome, school, la_name, ncc, warehouse, as_of)
