@@ -95,6 +95,14 @@ def date_text(value: Any) -> str | None:
     return match.group(1) if match else value
 
 
+def local_to_statutory(code: str | None, subcodes: dict[str, str]) -> str | None:
+    """An MIS attendance code (maybe a local sub-code such as ``X01``) -> the statutory code, through the
+    vendor's mapping; a code not in the mapping passes through unchanged, for validation to judge."""
+    if code is None:
+        return None
+    return subcodes.get(code.strip().upper(), code)
+
+
 # -------------------------------------------------------------------------------------- snapshots
 
 

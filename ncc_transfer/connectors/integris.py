@@ -21,7 +21,9 @@ from typing import Any, Iterator
 
 from . import integris_mapping as M
 from ..rules.calendar import academic_year_start
-from .base import STUDENT_KEY, Capabilities, RouteSettings, Snapshot, VendorConnector, date_text, text
+from .base import (
+    STUDENT_KEY, Capabilities, RouteSettings, Snapshot, VendorConnector, date_text, local_to_statutory, text
+)
 from .http import OAuth2ClientCredentials, VendorSession, dig, page_count
 
 ROUTE = "integris"
@@ -37,9 +39,7 @@ def student_row(student: dict) -> dict[str, str | None]:
 
 def statutory_code(code: str | None) -> str | None:
     """The school's attendance code (maybe a local sub-code) -> the statutory code."""
-    if code is None:
-        return None
-    return M.LOCAL_SUBCODES.get(code.strip().upper(), code)
+    return local_to_statutory(code, M.LOCAL_SUBCODES)
 
 
 def mark_row(mark: dict) -> dict[str, str | None]:

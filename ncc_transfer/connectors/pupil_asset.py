@@ -23,7 +23,9 @@ from urllib.parse import urlsplit
 
 from . import pupil_asset_mapping as M
 from ..rules.calendar import academic_year_start
-from .base import STUDENT_KEY, Capabilities, RouteSettings, Snapshot, VendorConnector, date_text, text
+from .base import (
+    STUDENT_KEY, Capabilities, RouteSettings, Snapshot, VendorConnector, date_text, local_to_statutory, text
+)
 from .http import ApiKeyHeader, VendorError, VendorSession, short_page
 
 ROUTE = "pupil_asset"
@@ -62,9 +64,7 @@ def pupil_row(pupil: dict) -> dict[str, str | None]:
 
 def statutory_code(code: str | None) -> str | None:
     """The school's attendance code (maybe a local sub-code) -> the statutory code."""
-    if code is None:
-        return None
-    return M.LOCAL_SUBCODES.get(code.strip().upper(), code)
+    return local_to_statutory(code, M.LOCAL_SUBCODES)
 
 
 def mark_row(mark: dict) -> dict[str, str | None]:

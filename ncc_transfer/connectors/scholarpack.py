@@ -29,7 +29,10 @@ from typing import Any, Iterator
 from . import scholarpack_mapping as S
 from ..registry import School
 from ..rules.calendar import academic_year_start
-from .base import STUDENT_KEY, Capabilities, RouteSettings, Snapshot, VendorConnector, build_raw, date_text, text
+from .base import (
+    STUDENT_KEY, Capabilities, RouteSettings, Snapshot, VendorConnector, build_raw, date_text,
+    local_to_statutory, text
+)
 from ..files_route.folder import RawExtract
 from .http import OAuth2RefreshToken, VendorError, VendorSession, dig, next_link
 
@@ -91,9 +94,7 @@ def student_row(student: dict) -> dict[str, str | None]:
 
 def statutory_code(mark: str | None) -> str | None:
     """A register mark (the MIS's code, maybe a local sub-code) -> the statutory code."""
-    if mark is None:
-        return None
-    return S.LOCAL_SUBCODES.get(mark.strip().upper(), mark)
+    return local_to_statutory(mark, S.LOCAL_SUBCODES)
 
 
 def exclusion_row(record: dict) -> dict[str, Any]:

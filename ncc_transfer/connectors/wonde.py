@@ -17,7 +17,10 @@ from typing import Any, Iterator
 
 from . import wonde_mapping as W
 from ..rules.calendar import academic_year_start
-from .base import ID_KEY, STUDENT_KEY, Capabilities, RouteSettings, Snapshot, VendorConnector, date_text, text
+from .base import (
+    ID_KEY, STUDENT_KEY, Capabilities, RouteSettings, Snapshot, VendorConnector, date_text,
+    local_to_statutory, text
+)
 from .http import StaticBearer, VendorSession, dig, next_link
 from .incremental import PupilChanges
 
@@ -45,9 +48,7 @@ def student_row(student: dict) -> dict[str, str | None]:
 
 def statutory_code(mis_code: str | None) -> str | None:
     """A Wonde attendance code (the MIS's, maybe a local sub-code) -> the statutory code."""
-    if mis_code is None:
-        return None
-    return W.LOCAL_SUBCODES.get(mis_code.strip().upper(), mis_code)
+    return local_to_statutory(mis_code, W.LOCAL_SUBCODES)
 
 
 class WondeConnector(VendorConnector):
