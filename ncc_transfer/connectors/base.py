@@ -21,6 +21,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from datetime import date
 from typing import Any, Protocol, runtime_checkable
 
@@ -89,8 +90,11 @@ def date_text(value: Any) -> str | None:
     if isinstance(value, dict):
         value = value.get("date")
     value = text(value)
-    if value is None:
-        return None
+    return None if value is None else _date_part(value)
+
+
+@lru_cache(maxsize=4096)  # a school's marks repeat a few hundred distinct dates
+def _date_part(value: str) -> str:
     match = _DATE_TEXT.match(value.strip())
     return match.group(1) if match else value
 

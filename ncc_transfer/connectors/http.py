@@ -704,6 +704,8 @@ def dig(data: Any, key: str | None) -> Any:
     """``data`` at a dotted path (``"meta.pagination.next"``); list indexes allowed; None if absent."""
     if key is None:
         return data
+    if "." not in key and isinstance(data, dict):  # the common case, on every field of every record
+        return data.get(key)
     for part in key.split("."):
         if isinstance(data, dict):
             data = data.get(part)
