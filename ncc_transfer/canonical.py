@@ -14,7 +14,9 @@ Only this module says which columns exist; everything else imports the lists fro
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 TABLES = ("pupils", "attendance", "exclusions")
 TEXT_DTYPE = "string[pyarrow]"  # canonical text columns; raw frames keep plain object text
@@ -135,6 +137,21 @@ def empty_raw(table: str) -> pd.DataFrame:
 def empty_canonical(table: str) -> pd.DataFrame:
     """A canonical frame with no rows and the right types."""
     return coerce_types(table, pd.DataFrame({c: pd.Series(dtype=object) for c in CANONICAL_COLUMNS[table]}))
+
+
+def text_array(values: np.ndarray, codes: np.ndarray) -> pd.arrays.ArrowStringArray:
+    """A ``TEXT_DTYPE`` column whose row i is ``values[codes[i]]`` (None -> null; a negative code counts
+    from the end, as numpy indexing does). Built by an Arrow ``take`` from the distinct values, without
+    a Python object per row: the fast way to a canonical text column from factorised text."""
+    codes = np.asarray(codes)
+    if len(values):
+        codes = np.where(codes < 0, codes + len(values), codes)
+    return pd.arrays.ArrowStringArray(pa.array(values, type=pa.string()).take(pa.array(codes, type=pa.int64())))
+
+
+def constant_text(value: str | None, n: int) -> pd.arrays.ArrowStringArray:
+    """A ``TEXT_DTYPE`` column of ``n`` copies of one value (school_key, laestab)."""
+    return text_array(np.array([value], dtype=object), np.zeros(n, dtype=np.int64))
 
 
 def coerce_types(table: str, frame: pd.DataFrame) -> pd.DataFrame:
