@@ -34,7 +34,7 @@ from ncc_transfer.validation.common import (
     long_date,
     parse_date_table,
     quoted,
-    text_column,
+    raw_column,
     upper_or_none,
 )
 from ncc_transfer.validation.pupils import Roster, normalise_upn
@@ -77,10 +77,10 @@ class _Marks:
 
 
 def _prepare(raw: pd.DataFrame) -> _Marks:
-    code = coded(text_column(raw, "code"))
+    code = coded(raw_column(raw, "code"))
     code_value = code.table(_normalise_code, NO_MARK)
     rows = np.flatnonzero(code_value[code.codes] != CLOSURE)  # closures / non-school days carry no information
-    upn, date, session = (coded(text_column(raw, c)).take(rows) for c in ("upn", "date", "session"))
+    upn, date, session = (coded(raw_column(raw, c)).take(rows) for c in ("upn", "date", "session"))
     return _Marks(rows=rows, upn=upn, date=date, session=session, code=code.take(rows),
                   upn_value=upn.table(normalise_upn, None), day=parse_date_table(date.uniques),
                   session_value=session.table(upper_or_none, None), code_value=code_value)
@@ -200,6 +200,10 @@ def _message(rule_name: str, value: str, n: int, first, last) -> str:
 _RECORD_IS_VALUE = {"date_not_a_date", "session_invalid", "code_unknown", "code_not_valid_on_date", "no_mark"}
 
 
+def _text_or_blank(value) -> str:
+    return "" if value is None or pd.isna(value) else value
+
+
 def _source_location(source: str, first_line: str, last_line: str) -> str:
     """'attendance.csv lines 40-51' for numeric lines, else 'ctf.xml pupil 7 to pupil 9'."""
     if first_line == last_line:
@@ -219,7 +223,7 @@ def _aggregate(raw: pd.DataFrame, marks: _Marks, flags: dict[str, tuple[np.ndarr
             parts.append(pd.DataFrame({
                 "upn": marks.upn_value[marks.upn.codes[pos]],
                 "date": marks.day[marks.date.codes[pos]],
-                "_source": text_column(raw, "_source").to_numpy()[marks.rows[pos]],
+                "_source": raw_column(raw, "_source")[marks.rows[pos]],
                 "rule": rule_name,
                 "value": values[keys[pos]],
                 "_pos": pos,
@@ -235,9 +239,9 @@ def _aggregate(raw: pd.DataFrame, marks: _Marks, flags: dict[str, tuple[np.ndarr
     per_source = flagged.groupby(keys + ["_source"], sort=False).agg(
         n=("_pos", "size"), first=("date", "min"), last=("date", "max"),
         first_pos=("_pos", "min"), last_pos=("_pos", "max")).reset_index()
-    lines = text_column(raw, "_line").fillna("").to_numpy(dtype=object)[marks.rows]
+    lines = raw_column(raw, "_line")[marks.rows]
     per_source["where"] = [
-        _source_location(source, lines[a], lines[b])
+        _source_location(source, _text_or_blank(lines[a]), _text_or_blank(lines[b]))
         for source, a, b in per_source[["_source", "first_pos", "last_pos"]].itertuples(index=False)
     ]
     grouped = per_source.groupby(keys, sort=False).agg(

@@ -33,6 +33,14 @@ def text_column(raw: pd.DataFrame, name: str) -> pd.Series:
     return values.where(values.notna(), None)
 
 
+def raw_column(raw: pd.DataFrame, name: str) -> np.ndarray:
+    """A raw column's values as they are (object array, no copy when possible); a column the frame
+    lacks is all None. Missing values may be None or NaN: ``coded`` reads both as missing."""
+    if name not in raw.columns:
+        return np.full(len(raw), None, dtype=object)
+    return raw[name].to_numpy(dtype=object)
+
+
 def map_unique(values: pd.Series, func: Callable[[str], object]) -> pd.Series:
     """Apply ``func`` once per distinct non-null value and spread the results back (object dtype).
 
