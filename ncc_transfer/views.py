@@ -14,22 +14,27 @@ from datetime import date
 import pandas as pd
 
 from .canonical import LA_VIEWS, SCHOOL_VIEWS
-from .rules.absence import absence_summary
+from .rules.absence import absence_summary, prepare_marks
 from .rules.calendar import academic_year_start
 from .rules.cme import children_missing_education
 from .rules.exclusions import exclusion_provision
 from .rules.movements import pupil_movements
-from .rules.runs import absence_triggers, ten_day_absence
+from .rules.runs import absence_triggers, pupil_days, ten_day_absence
 from .warehouse import Warehouse
 
 
 def compute_school_views(pupils: pd.DataFrame, attendance: pd.DataFrame, exclusions: pd.DataFrame,
                          as_of: date) -> dict[str, pd.DataFrame]:
-    """Every per-school view for the given canonical rows."""
+    """Every per-school view for the given canonical rows.
+
+    The marks are prepared once (integer arrays per mark, then per pupil-day) and shared by the
+    absence summary and the three run rules."""
+    marks = prepare_marks(attendance, as_of)
+    days = pupil_days(marks, as_of)
     return {
-        "absence_summary": absence_summary(pupils, attendance, as_of),
-        "ten_day_absence": ten_day_absence(attendance, as_of),
-        "absence_triggers": absence_triggers(attendance, as_of),
+        "absence_summary": absence_summary(pupils, attendance, as_of, marks=marks),
+        "ten_day_absence": ten_day_absence(attendance, as_of, days=days),
+        "absence_triggers": absence_triggers(attendance, as_of, days=days),
         "exclusion_provision": exclusion_provision(exclusions, attendance, as_of),
     }
 

@@ -70,6 +70,8 @@ def exclusion_provision(exclusions: pd.DataFrame, attendance: pd.DataFrame, as_o
     ex = ex[ex["upn"].notna() & ex["school_key"].notna() & ex["start_date"].notna()
             & (ex["start_date"] >= year_start) & (ex["start_date"] <= as_of_ts)
             & ex["category"].isin(list(RESPONSIBLE))]
+    if not len(ex):  # most schools, most nights: no school days needed
+        return view_frame(VIEW, None, as_of, sort_by=(), nullable_ints=_NULLABLE_INT)
 
     days = school_days(attendance, as_of) if len(attendance) else pd.DataFrame(
         {"school_key": pd.Series(dtype=object), "date": pd.Series(dtype="datetime64[ns]")})
