@@ -73,17 +73,17 @@ def school_view_counts(view: str, frame: pd.DataFrame) -> dict:
 
 def compute_la_views(warehouse: Warehouse, as_of: date) -> dict[str, pd.DataFrame]:
     """The LA-wide views over every school's latest load."""
-    from .canonical import coerce_types
+    from .canonical import as_datetimes, coerce_types
 
     pupils = coerce_types("pupils", warehouse.read("SELECT * FROM pupils"))
     roll = warehouse.read("SELECT * FROM roll_history")
     for column in ("entry_date", "leaving_date", "first_seen", "last_seen"):
-        roll[column] = pd.to_datetime(roll[column]).astype("datetime64[ns]")
+        roll[column] = as_datetimes(roll[column]).astype("datetime64[ns]")
     # School days need only which codes were used on which dates at each school, not every mark.
     calendar = warehouse.read(
         "SELECT DISTINCT school_key, laestab, '' AS upn, date, 'AM' AS session, code FROM attendance "
         "WHERE date BETWEEN ? AND ?", [academic_year_start(as_of), as_of])
-    calendar["date"] = pd.to_datetime(calendar["date"]).astype("datetime64[ns]")
+    calendar["date"] = as_datetimes(calendar["date"]).astype("datetime64[ns]")
     return {
         "children_missing_education": children_missing_education(pupils, roll, as_of),
         "pupil_movements": pupil_movements(pupils, roll, calendar, as_of),

@@ -17,6 +17,8 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
+from ncc_transfer.canonical import as_datetimes
+
 CODE_SET_CHANGE = date(2024, 8, 19)  # first day of the 2024 set
 PRE_2024_LAST_DAY = date(2024, 8, 18)
 
@@ -122,7 +124,7 @@ def category_for(codes: pd.Series, dates: pd.Series) -> pd.Series:
     ``codes`` must already be normalised (upper case, stripped). The result is object dtype:
     the category text, or None where the code is not valid on that date or the date is missing.
     """
-    when = pd.to_datetime(pd.Series(dates, index=codes.index), errors="coerce")
+    when = as_datetimes(pd.Series(dates, index=codes.index), errors="coerce")
     change = pd.Timestamp(CODE_SET_CHANGE)
     new_set = (when >= change).to_numpy()
     old_set = (when < change).to_numpy()
@@ -139,7 +141,7 @@ def possible_for(codes: pd.Series, dates: pd.Series) -> pd.Series:
 
     The same reading as ``category_for(codes, dates).isin(POSSIBLE_CATEGORIES)``, looking each
     distinct code up once per code set rather than once per mark."""
-    when = pd.to_datetime(pd.Series(dates, index=codes.index), errors="coerce").to_numpy(dtype="datetime64[ns]")
+    when = as_datetimes(pd.Series(dates, index=codes.index), errors="coerce").to_numpy(dtype="datetime64[ns]")
     index, distinct = pd.factorize(codes, use_na_sentinel=True)  # -1 (a missing code) reads the last entry
     possible = set(POSSIBLE_CATEGORIES)
     new_ok = np.array([CATEGORIES_2024.get(c) in possible for c in distinct] + [False], dtype=bool)

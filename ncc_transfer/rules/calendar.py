@@ -31,10 +31,11 @@ def school_days(attendance: pd.DataFrame, as_of: date | None = None) -> pd.DataF
     Columns: school_key, date (datetime64[ns]), day_number (1, 2, ... in date order per school).
     ``attendance`` needs school_key, date, code (and ``possible`` if already computed).
     """
-    frame = attendance if "possible" in attendance.columns else with_possible(attendance)
+    possible = (attendance["possible"] if "possible" in attendance.columns
+                else possible_for(attendance["code"], attendance["date"]))
     if as_of is not None:
-        frame = frame[frame["date"] <= pd.Timestamp(as_of)]
-    frame = frame.loc[frame["possible"], ["school_key", "date"]]
+        possible = possible & (attendance["date"] <= pd.Timestamp(as_of))
+    frame = attendance.loc[possible, ["school_key", "date"]]
     if pd.api.types.is_datetime64_dtype(frame["date"]) and not frame["school_key"].isna().any():
         # Distinct (school, date) pairs on integer codes: both factorisations are sorted, so the
         # pairs come out in (school_key, date) order, as the sort below would give.

@@ -28,7 +28,7 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-from ncc_transfer.canonical import TEXT_DTYPE
+from ncc_transfer.canonical import TEXT_DTYPE, as_datetimes
 from ncc_transfer.rules.calendar import academic_year_start, nth_school_day, school_days
 from ncc_transfer.rules.frames import view_frame
 
@@ -116,7 +116,7 @@ def _prepare(exclusions: pd.DataFrame) -> pd.DataFrame:
     out["category"] = out["category"].str.upper().replace({"FIXD": "SUSP"})
     out["start_session"] = out["start_session"].str.upper()
     for column in ("start_date", "end_date"):
-        out[column] = pd.to_datetime(exclusions[column]).astype("datetime64[ns]").dt.normalize()
+        out[column] = as_datetimes(exclusions[column]).astype("datetime64[ns]").dt.normalize()
     out["sessions"] = pd.to_numeric(exclusions["sessions"]).astype("Int64")
     return out.reset_index(drop=True)
 
