@@ -51,12 +51,16 @@ def view_frame(view: str, rows: pd.DataFrame | None, as_of, *, sort_by: Iterable
             out[column] = pd.Series(np.full(len(rows), stamp.to_datetime64(), dtype="datetime64[ns]"))
             continue
         values = rows[column] if column in rows.columns else pd.Series([None] * len(rows), dtype=object)
-        if kind == "text":
+        if kind == "text" and values.dtype == TEXT_DTYPE:  # already canonical text: nothing to convert
+            out[column] = values.array
+        elif kind == "text":
             out[column] = values.astype(object).where(values.notna(), None).astype(TEXT_DTYPE)
         elif kind == "int":
             out[column] = values.astype("Int64" if column in nullable else "int64")
         elif kind == "float":
             out[column] = values.astype("float64")
+        elif kind == "bool" and values.dtype == bool:
+            out[column] = values.to_numpy()
         elif kind == "bool":
             out[column] = values.astype("boolean").fillna(False).astype(bool)
         elif kind == "date":
