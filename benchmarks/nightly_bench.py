@@ -3,18 +3,30 @@
 For each ``--scale`` (1.0 = Norfolk: 420 schools, ~116,000 pupils), in a fresh temporary NCC_HOME:
 
 1. generate a synthetic LA with the demo generator (timed on its own; not part of the night);
-2. run the real nightly path, ``run_night(registry, as_of=...)`` (Dagster runs, in this process), and
+2. import the pipeline (Dagster and all; timed on its own as ``imports``: a fixed cost per process)
+   and create the Dagster instance's storage (``instance_setup``: once per server, not per night);
+3. run the real nightly path, ``run_night(registry, as_of=...)`` (Dagster runs, in this process), and
    measure wall and CPU time (this process + children), peak RSS, and the processes started
-   (descendants of this process seen by polling /proc every 50 ms, plus this process itself);
-3. sum each school's ``audit_log`` ``stage_seconds`` (extract, archive, validate, load, views);
-   ``overhead`` = wall - the sum: LA views, reports, Dagster and everything else;
-4. run a BASELINE on the same files: ``read_school_folder`` for every school (parse), minimal pandas
-   casts (cast), one bulk insert per table into a fresh DuckDB file (load), and a plain-SQL absence
-   summary and 10-day list (views); no Dagster, no checks;
-5. report marks per second and the pipeline/baseline ratio per stage and overall.
+   (descendants of this process, polled from /proc every 100 ms, plus this process itself);
+4. per stage: sum each school's ``audit_log`` ``stage_seconds`` (extract, archive, validate, load,
+   views; wall and CPU); around them, the ``ncc_transfer.timing`` sections (Dagster events logged per
+   school, school reports, the LA overview, the LA-wide views, Dagster setup and runs);
+   ``overhead`` = wall - the per-school stages; ``dagster_machinery`` = the Dagster runs' time
+   outside the step's own work (run creation with its planned events, run and step events);
+5. run a BASELINE on the same files: the same parse + load + views with no Dagster and no checks,
+   school by school like the pipeline: ``read_school_folder`` (parse), pandas casts of every
+   contract column, dropping marks with no date and closure marks (``#``, which the pipeline drops
+   too) (cast), an append to one DuckDB table per dataset (load); then, once, in plain SQL
+   (views): the absence summary (with age and the DfE-comparable flag from the pupils), the 10-day
+   list and the two trigger runs (sickness 15 days, G/N/O 20 days). Not in the baseline: the
+   sixth-day exclusion view, the ``ongoing`` flag and the LA-wide views (children missing education,
+   pupil movements): they are counted in the pipeline's ``overhead`` (``la_views``);
+6. report marks per second and the pipeline/baseline ratio per stage and overall.
 
 Prints a table per scale (and, with several scales, how each stage grows: time ratio / marks ratio),
-and writes JSON with ``--out``.
+and writes JSON with ``--out``. ``--profile FILE`` writes a cProfile of the pipeline's night (the
+timings are then those of the profiled run). ``--route`` chooses how schools deliver their data:
+only ``files`` today (see ``prepare_route`` for the hook the vendor HTTP routes plug into).
 
     uv run python benchmarks/nightly_bench.py --scale 0.1 --scale 0.5 --scale 1 --out bench.json
 """
@@ -30,6 +42,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 from datetime import date
 from pathlib import Path
 
@@ -43,6 +56,8 @@ DEFAULT_AS_OF = date(2026, 7, 17)  # last day of the summer term: a full academi
 MEAN_SIZE = {"primary": 217.4, "secondary": 900.1, "all-through": 902.0, "special": 105.8}
 STAGES = ("extract", "validate", "load", "views")  # pipeline stages compared with the baseline
 BASELINE_OF = {"extract": "parse", "validate": "cast", "load": "load", "views": "views"}
+SECTIONS = ("dagster_setup", "dagster_events", "school_reports", "overview", "la_views")
+ROUTES = ("files",)
 ENV_KEYS = ("NCC_HOME", "DAGSTER_HOME", "NCC_WAREHOUSE_URL", "NCC_ARCHIVE_KEY", "NCC_SCHOOLS_FILE")
 
 
@@ -73,9 +88,12 @@ def _peak_rss_mb() -> float:
 
 
 class ProcessCounter:
-    """Distinct descendants of this process, found by polling /proc (short-lived ones < 50 ms may be missed)."""
+    """Distinct descendants of this process, found by polling /proc/<pid>/task/*/children.
 
-    def __init__(self, interval: float = 0.05):
+    Cheap (a few small files per poll, not a scan of /proc); processes living less than the
+    interval may be missed."""
+
+    def __init__(self, interval: float = 0.1):
         self.interval, self.root = interval, os.getpid()
         self.seen: dict[tuple[int, str], str] = {}  # (pid, start time) -> command name
         self._stop = threading.Event()
@@ -94,28 +112,28 @@ class ProcessCounter:
         while not self._stop.wait(self.interval):
             self._poll()
 
+    @staticmethod
+    def _children(pid: int) -> list[int]:
+        kids: list[int] = []
+        try:
+            for task in os.scandir(f"/proc/{pid}/task"):
+                kids += [int(k) for k in Path(task.path, "children").read_text().split()]
+        except OSError:
+            pass
+        return kids
+
     def _poll(self) -> None:
-        parent: dict[int, int] = {}
-        info: dict[int, tuple[str, str]] = {}
-        for entry in os.scandir("/proc"):
-            if not entry.name.isdigit():
-                continue
+        todo = self._children(self.root)
+        while todo:
+            pid = todo.pop()
             try:
-                stat = Path(entry.path, "stat").read_text()
+                stat = Path(f"/proc/{pid}/stat").read_text()
             except OSError:
                 continue
             name = stat[stat.index("(") + 1:stat.rindex(")")]
-            fields = stat[stat.rindex(")") + 2:].split()
-            pid = int(entry.name)
-            parent[pid] = int(fields[1])
-            info[pid] = (name, fields[19])  # comm, starttime
-        for pid in parent:
-            ancestor, hops = parent.get(pid), 0
-            while ancestor and ancestor != self.root and hops < 64:
-                ancestor, hops = parent.get(ancestor), hops + 1
-            if ancestor == self.root and pid != self.root:
-                name, started = info[pid]
-                self.seen[(pid, started)] = name
+            started = stat[stat.rindex(")") + 2:].split()[19]
+            self.seen[(pid, started)] = name
+            todo += self._children(pid)
 
     @property
     def python_children(self) -> int:
@@ -138,19 +156,64 @@ def pupils_scale_for(scale: float) -> tuple[int, float]:
     return schools, NORFOLK_PUPILS * scale / expected
 
 
+def prepare_route(home: Path, route: str):
+    """Make the generated LA's schools deliver their data by ``route``; returns a ``stop()`` callable.
+
+    ``files``: the demo writes every school's landing folder and registry; nothing to do.
+
+    HOOK for the vendor HTTP routes (issue 8: "report the simulator's requests per second and the
+    pipeline's throughput against it"): start the route's simulator here serving the generated
+    schools (``ncc_transfer.simulator``), rewrite ``home / "schools.yaml"`` so the schools use the
+    route, and return a ``stop()`` that shuts the simulator and returns its counters (requests,
+    seconds) for the report. The baseline's parse then fetches through the same connector.
+    """
+    if route == "files":
+        return lambda: {}
+    raise NotImplementedError(f"the {route!r} route is not wired into the benchmark yet (see prepare_route)")
+
+
 # ------------------------------------------------------------------------------------ pipeline
-def run_pipeline(as_of: date) -> dict:
-    from ncc_transfer.cli import run_night
+def import_pipeline() -> float:
+    """Import what the night uses (Dagster included); returns the seconds it took."""
+    started = time.perf_counter()
+    import ncc_transfer.cli  # noqa: F401
+    import ncc_transfer.definitions  # noqa: F401
+    return time.perf_counter() - started
+
+
+def create_instance() -> float:
+    """Create the Dagster instance's storage (a one-off on a new server); returns the seconds it took."""
+    from ncc_transfer.cli import dagster_instance
+
+    started = time.perf_counter()
+    dagster_instance()
+    return time.perf_counter() - started
+
+
+def run_pipeline(as_of: date, profile: Path | None = None) -> dict:
+    from ncc_transfer import timing
+    from ncc_transfer.cli import dagster_instance, run_night
     from ncc_transfer.config import schools_file, warehouse_url
     from ncc_transfer.registry import load_registry
     from ncc_transfer.warehouse import open_warehouse
 
     registry = load_registry(schools_file())
+    timing.reset()
     _reset_peak_rss()
     before = _rusage()
+    profiler = None
+    if profile:
+        import cProfile
+
+        profiler = cProfile.Profile()
+        profiler.enable()
     with ProcessCounter() as procs:
         result, wall, cpu = _timed(lambda: run_night(registry, as_of=as_of))
+    if profiler:
+        profiler.disable()
+        profiler.dump_stats(str(profile))
     peak = max(_peak_rss_mb(), _rusage()["children_maxrss_mb"])
+    sections = timing.totals()
 
     warehouse = open_warehouse(warehouse_url())
     try:
@@ -162,24 +225,42 @@ def run_pipeline(as_of: date) -> dict:
     finally:
         warehouse.close()
     stages = {"extract": 0.0, "archive": 0.0, "validate": 0.0, "load": 0.0, "views": 0.0}
+    stages_cpu = dict.fromkeys(stages, 0.0)
     for detail in details:
-        for stage, seconds in (json.loads(detail).get("stage_seconds") or {}).items():
+        recorded = dict(json.loads(detail).get("stage_seconds") or {})
+        for stage, seconds in (recorded.pop("cpu", None) or {}).items():
+            stages_cpu[stage] = stages_cpu.get(stage, 0.0) + float(seconds)
+        for stage, seconds in recorded.items():
             stages[stage] = stages.get(stage, 0.0) + float(seconds)
     stages["overhead"] = max(0.0, wall - sum(stages.values()))
+    step_work = sum(stages[s] for s in ("extract", "archive", "validate", "load", "views")) + sum(
+        sections.get(s, {}).get("wall_s", 0.0) for s in ("dagster_events", "school_reports", "overview", "la_views"))
+    runs = sections.get("dagster_runs", {}).get("wall_s", 0.0)
+    overhead = {name: sections.get(name, {}).get("wall_s", 0.0) for name in SECTIONS}
+    overhead["dagster_machinery"] = max(0.0, runs - step_work)
+
+    instance = dagster_instance()
+    events: Counter = Counter()
+    for run_id in result.run_ids:
+        events.update(str(e.dagster_event.event_type_value) if e.dagster_event else "log"
+                      for e in instance.all_logs(run_id))
     return {"wall_s": wall, "cpu_s": cpu, "peak_rss_mb": peak,
             "processes": 1 + len(procs.seen), "child_processes": len(procs.seen),
             "python_child_processes": procs.python_children,
             "child_process_names": sorted(procs.seen.values()), "dagster_runs": len(result.run_ids),
+            "dagster_events": dict(events.most_common()),
             "schools_loaded": result.loaded, "schools_failed": result.failed, "marks": marks, "pupils": pupils,
-            "stages_s": stages, "cpu_before_s": before["cpu"]}
+            "stages_s": stages, "stages_cpu_s": stages_cpu, "overhead_s": overhead, "sections": sections,
+            "cpu_before_s": before["cpu"]}
 
 
 # ------------------------------------------------------------------------------------ baseline
 def run_baseline(home: Path, as_of: date) -> dict:
-    """The shortest plain script: parse, cast, bulk load into DuckDB, absence summary + 10-day list in SQL."""
+    """The shortest plain script: per school parse, cast, append to DuckDB; then the views in SQL."""
     import duckdb
     import pandas as pd
 
+    from ncc_transfer.canonical import DATE_COLUMNS, INTEGER_COLUMNS, RAW_COLUMNS
     from ncc_transfer.files_route.folder import read_school_folder
     from ncc_transfer.reference.attendance_codes import CATEGORIES_2024
     from ncc_transfer.registry import load_registry
@@ -188,88 +269,106 @@ def run_baseline(home: Path, as_of: date) -> dict:
     registry = load_registry(home / "schools.yaml")
     schools = [s for s in registry.active_schools if s.mis == "files"]
     _reset_peak_rss()
-    times: dict[str, float] = {}
-    cpus: dict[str, float] = {}
+    times = dict.fromkeys(("parse", "cast", "load", "views"), 0.0)
+    cpus = dict(times)
 
-    def parse():
-        frames = {"pupils": [], "attendance": [], "exclusions": []}
-        for school in schools:
-            raw = read_school_folder(school.landing_folder(home), school.laestab)
-            for table, frame in raw.tables.items():
-                frames[table].append(frame.assign(school_key=school.key))
-        return {t: pd.concat(f, ignore_index=True) for t, f in frames.items() if f}
-
-    def cast(raw):
-        att = raw["attendance"]
-        out = {"attendance": pd.DataFrame({
-            "school_key": att["school_key"], "upn": att["upn"],
-            "date": pd.to_datetime(att["date"], format="ISO8601", errors="coerce"),
-            "session": att["session"], "code": att["code"]}).dropna(subset=["date"])}
-        pup = raw["pupils"]
-        out["pupils"] = pd.DataFrame({"school_key": pup["school_key"], "upn": pup["upn"],
-                                      "dob": pd.to_datetime(pup["dob"], format="ISO8601", errors="coerce")})
-        if "exclusions" in raw:
-            exc = raw["exclusions"]
-            out["exclusions"] = pd.DataFrame({
-                "school_key": exc["school_key"], "upn": exc["upn"], "category": exc["category"],
-                "start_date": pd.to_datetime(exc["start_date"], format="ISO8601", errors="coerce"),
-                "sessions": pd.to_numeric(exc["sessions"], errors="coerce")})
+    def cast(raw: dict, school) -> dict:
+        out = {}
+        for table, frame in raw.items():
+            typed = {"school_key": school.key, "laestab": school.laestab}
+            for column in RAW_COLUMNS[table]:
+                values = frame[column] if column in frame.columns else None
+                if column in DATE_COLUMNS[table]:
+                    values = pd.to_datetime(values, format="ISO8601", errors="coerce")
+                elif column in INTEGER_COLUMNS[table]:
+                    values = pd.to_numeric(values, errors="coerce")
+                typed[column] = values
+            out[table] = pd.DataFrame(typed, index=frame.index)
+        attendance = out["attendance"]
+        out["attendance"] = attendance[attendance["date"].notna() & (attendance["code"] != "#")]  # "#": closed
         return out
 
     path = home / "baseline.duckdb"
     path.unlink(missing_ok=True)
     con = duckdb.connect(str(path))
+    for table, columns in RAW_COLUMNS.items():
+        types = {c: "DATE" if c in DATE_COLUMNS[table] else "DOUBLE" if c in INTEGER_COLUMNS[table] else "VARCHAR"
+                 for c in columns}
+        con.execute(f"CREATE TABLE {table} (school_key VARCHAR, laestab VARCHAR, "
+                    + ", ".join(f"{c} {t}" for c, t in types.items()) + ")")
 
-    def load(tables):
+    def load(tables: dict) -> None:
         for name, frame in tables.items():
             con.register("frame", frame)
-            con.execute(f"CREATE TABLE {name} AS SELECT * FROM frame")
+            con.execute(f"INSERT INTO {name} SELECT * FROM frame")
             con.unregister("frame")
 
     codes = pd.DataFrame({"code": list(CATEGORIES_2024), "category": list(CATEGORIES_2024.values())})
+
+    def runs_sql(table: str, codes_in: tuple[str, ...], min_days: int, label: str = "") -> str:
+        in_set = ", ".join(f"'{c}'" for c in codes_in)
+        return f"""
+            CREATE OR REPLACE TABLE {table} AS
+            WITH days AS (
+                SELECT a.school_key, a.upn, a.date,
+                       bool_and(a.code IN ({in_set})) FILTER (WHERE c.category IN
+                           ('present','aea','authorised','unauthorised')) AS in_set,
+                       bool_or(a.code = 'D') AS dual
+                FROM attendance a LEFT JOIN codes c USING (code)
+                WHERE a.date BETWEEN $start AND $as_of
+                GROUP BY ALL),
+            counted AS (SELECT *, coalesce(in_set AND NOT dual, false) AS extends FROM days
+                        WHERE in_set IS NOT NULL OR dual),
+            islands AS (
+                SELECT *, row_number() OVER (PARTITION BY school_key, upn ORDER BY date)
+                        - row_number() OVER (PARTITION BY school_key, upn, extends ORDER BY date) AS grp
+                FROM counted)
+            SELECT school_key, upn, {label} min(date) AS first_day, max(date) AS last_day, count(*) AS school_days
+            FROM islands WHERE extends GROUP BY ALL HAVING count(*) >= {min_days}"""
 
     def views():
         con.register("codes_frame", codes)
         con.execute("CREATE OR REPLACE TABLE codes AS SELECT * FROM codes_frame")
         start = academic_year_start(as_of)
+        params = {"start": start, "as_of": as_of}
         con.execute("""
             CREATE OR REPLACE TABLE absence_summary AS
-            SELECT a.school_key, a.upn,
-                   count(*) FILTER (WHERE c.category IN ('present','aea','authorised','unauthorised')) AS possible,
-                   count(*) FILTER (WHERE c.category = 'authorised') AS authorised,
-                   count(*) FILTER (WHERE c.category = 'unauthorised') AS unauthorised,
-                   (authorised + unauthorised) >= 0.1 * possible AND possible > 0 AS persistent_absence
-            FROM attendance a LEFT JOIN codes c USING (code)
-            WHERE a.date BETWEEN ? AND ?
-            GROUP BY ALL""", [start, as_of])
-        con.execute("""
-            CREATE OR REPLACE TABLE ten_day_absence AS
-            WITH days AS (
-                SELECT a.school_key, a.upn, a.date,
-                       bool_and(a.code IN ('G','N','O','U')) FILTER (WHERE c.category IN
-                           ('present','aea','authorised','unauthorised')) AS unexplained,
-                       bool_or(a.code = 'D') AS dual
+            WITH counts AS (
+                SELECT a.school_key, a.upn,
+                       count(*) FILTER (WHERE c.category IN ('present','aea','authorised','unauthorised')) AS possible,
+                       count(*) FILTER (WHERE c.category = 'authorised') AS authorised,
+                       count(*) FILTER (WHERE c.category = 'unauthorised') AS unauthorised
                 FROM attendance a LEFT JOIN codes c USING (code)
-                WHERE a.date BETWEEN ? AND ?
-                GROUP BY ALL),
-            counted AS (SELECT *, coalesce(unexplained AND NOT dual, false) AS extends FROM days
-                        WHERE unexplained IS NOT NULL OR dual),
-            islands AS (
-                SELECT *, row_number() OVER (PARTITION BY school_key, upn ORDER BY date)
-                        - row_number() OVER (PARTITION BY school_key, upn, extends ORDER BY date) AS grp
-                FROM counted)
-            SELECT school_key, upn, min(date) AS first_day, max(date) AS last_day, count(*) AS school_days
-            FROM islands WHERE extends GROUP BY school_key, upn, grp HAVING count(*) >= 10""", [start, as_of])
-        return {v: con.execute(f"SELECT count(*) FROM {v}").fetchone()[0] for v in ("absence_summary", "ten_day_absence")}
+                WHERE a.date BETWEEN $start AND $as_of
+                GROUP BY ALL)
+            SELECT counts.*, (authorised + unauthorised) / possible AS absence_rate,
+                   (authorised + unauthorised) * 10 >= possible AS persistent_absence,
+                   (authorised + unauthorised) * 2 >= possible AS severe_absence,
+                   year($start) - year(p.dob) - (month(p.dob) > 8)::INTEGER AS age_at_31_august,
+                   coalesce(age_at_31_august BETWEEN 5 AND 15 AND p.enrol_status IN ('C', 'M'), false) AS dfe_comparable
+            FROM counts LEFT JOIN pupils p USING (school_key, upn)
+            WHERE possible > 0""", params)
+        con.execute(runs_sql("ten_day_absence", ("G", "N", "O", "U"), 10), params)
+        con.execute(runs_sql("sickness_runs", ("I",), 15, "'sickness_15' AS trigger,"), params)
+        con.execute(runs_sql("gno_runs", ("G", "N", "O"), 20, "'gno_20' AS trigger,"), params)
+        con.execute("CREATE OR REPLACE TABLE absence_triggers AS "
+                    "SELECT * FROM sickness_runs UNION ALL SELECT * FROM gno_runs")
+        return {v: con.execute(f"SELECT count(*) FROM {v}").fetchall()[0][0]
+                for v in ("absence_summary", "ten_day_absence", "absence_triggers")}
+
+    def step(stage: str, fn):
+        value, wall, cpu = _timed(fn)
+        times[stage] += wall
+        cpus[stage] += cpu
+        return value
 
     try:
-        raw, times["parse"], cpus["parse"] = _timed(parse)
-        tables, times["cast"], cpus["cast"] = _timed(lambda: cast(raw))
-        del raw
-        _, times["load"], cpus["load"] = _timed(lambda: load(tables))
-        marks = len(tables["attendance"])
-        del tables
-        rows, times["views"], cpus["views"] = _timed(views)
+        for school in schools:
+            raw = step("parse", lambda: read_school_folder(school.landing_folder(home), school.laestab).tables)
+            tables = step("cast", lambda: cast(raw, school))
+            step("load", lambda: load(tables))
+        marks = con.execute("SELECT count(*) FROM attendance").fetchall()[0][0]
+        rows = step("views", views)
     finally:
         con.close()
     return {"wall_s": sum(times.values()), "cpu_s": sum(cpus.values()), "stages_s": times, "stages_cpu_s": cpus,
@@ -277,7 +376,8 @@ def run_baseline(home: Path, as_of: date) -> dict:
 
 
 # ------------------------------------------------------------------------------------ one scale
-def bench_scale(scale: float, as_of: date, seed: int, workdir: Path) -> dict:
+def bench_scale(scale: float, as_of: date, seed: int, workdir: Path, route: str = "files",
+                profile: Path | None = None) -> dict:
     from ncc_transfer.demo.generator import build_demo_la
 
     home = workdir / f"scale_{scale:g}"
@@ -291,16 +391,26 @@ def bench_scale(scale: float, as_of: date, seed: int, workdir: Path) -> dict:
     schools, pupils_scale = pupils_scale_for(scale)
     demo, gen_wall, gen_cpu = _timed(lambda: build_demo_la(home, seed=seed, schools=schools, as_of=as_of,
                                                            pupils_scale=pupils_scale))
-    pipeline = run_pipeline(as_of)
+    imports = import_pipeline()
+    instance_setup = create_instance()
+    stop_route = prepare_route(home, route)
+    try:
+        pipeline = run_pipeline(as_of, profile)
+    finally:
+        route_counters = stop_route()
     pipeline.pop("cpu_before_s")
     baseline = run_baseline(home, as_of)
 
     ratios = {stage: _ratio(pipeline["stages_s"][stage], baseline["stages_s"][BASELINE_OF[stage]]) for stage in STAGES}
     ratios["overall"] = _ratio(pipeline["wall_s"], baseline["wall_s"])
     ratios["cpu"] = _ratio(pipeline["cpu_s"], baseline["cpu_s"])
-    pipeline["marks_per_s"] = pipeline["marks"] / pipeline["wall_s"] if pipeline["wall_s"] else None
-    baseline["marks_per_s"] = baseline["marks"] / baseline["wall_s"] if baseline["wall_s"] else None
+    for who in (pipeline, baseline):
+        who["marks_per_s"] = who["marks"] / who["wall_s"] if who["wall_s"] else None
+    pipeline["marks_per_s_by_stage"] = {s: _ratio(pipeline["marks"], pipeline["stages_s"][s]) for s in STAGES}
+    baseline["marks_per_s_by_stage"] = {s: _ratio(baseline["marks"], baseline["stages_s"][s]) for s in baseline["stages_s"]}
     return {"scale": scale, "schools": schools, "pupils_scale": round(pupils_scale, 4), "as_of": as_of.isoformat(),
+            "route": route, "route_counters": route_counters, "imports_s": imports,
+            "instance_setup_s": instance_setup,
             "generate": {"wall_s": gen_wall, "cpu_s": gen_cpu, "seconds_reported": demo.elapsed_seconds},
             "pipeline": pipeline, "baseline": baseline, "ratios": ratios}
 
@@ -318,9 +428,12 @@ def growth(results: list[dict]) -> list[dict]:
         row: dict = {"from_scale": small["scale"], "to_scale": big["scale"], "marks_ratio": marks_ratio, "stages": {}}
         pairs = [(f"pipeline.{s}", small["pipeline"]["stages_s"][s], big["pipeline"]["stages_s"][s])
                  for s in (*STAGES, "overhead")]
+        pairs += [(f"overhead.{s}", small["pipeline"]["overhead_s"][s], big["pipeline"]["overhead_s"][s])
+                  for s in small["pipeline"]["overhead_s"]]
         pairs += [("pipeline.wall", small["pipeline"]["wall_s"], big["pipeline"]["wall_s"])]
         pairs += [(f"baseline.{s}", small["baseline"]["stages_s"][s], big["baseline"]["stages_s"][s])
                   for s in ("parse", "cast", "load", "views")]
+        pairs += [("baseline.wall", small["baseline"]["wall_s"], big["baseline"]["wall_s"])]
         for name, t_small, t_big in pairs:
             time_ratio = _ratio(t_big, t_small)
             row["stages"][name] = {"time_ratio": time_ratio,
@@ -337,20 +450,28 @@ def _f(value, fmt="{:.2f}") -> str:
 def print_table(r: dict) -> None:
     p, b, ratio = r["pipeline"], r["baseline"], r["ratios"]
     print(f"\nscale {r['scale']:g}: {r['schools']} schools, {p['pupils']:,} pupils, {p['marks']:,} marks, "
-          f"as of {r['as_of']} (generated in {r['generate']['wall_s']:.1f} s)")
-    print(f"  {'stage':<10} {'pipeline s':>11} {'baseline s':>11} {'ratio':>7}")
+          f"as of {r['as_of']}, route {r['route']} (generated in {r['generate']['wall_s']:.1f} s; "
+          f"imports {r['imports_s']:.1f} s and a new Dagster instance {r['instance_setup_s']:.1f} s, not in the night)")
+    print(f"  {'stage':<18} {'pipeline s':>10} {'cpu s':>7} {'marks/s':>10} {'baseline s':>10} {'cpu s':>7} "
+          f"{'marks/s':>10} {'ratio':>6}")
     for stage in STAGES:
-        print(f"  {stage:<10} {p['stages_s'][stage]:>11.2f} {b['stages_s'][BASELINE_OF[stage]]:>11.2f} "
-              f"{_f(ratio[stage]):>7}   (baseline: {BASELINE_OF[stage]})")
-    print(f"  {'archive':<10} {p['stages_s']['archive']:>11.2f}")
-    print(f"  {'overhead':<10} {p['stages_s']['overhead']:>11.2f}   (LA views, reports, Dagster)")
-    print(f"  {'wall':<10} {p['wall_s']:>11.2f} {b['wall_s']:>11.2f} {_f(ratio['overall']):>7}")
-    print(f"  {'cpu':<10} {p['cpu_s']:>11.2f} {b['cpu_s']:>11.2f} {_f(ratio['cpu']):>7}")
-    print(f"  marks/s    {_f(p['marks_per_s'], '{:,.0f}'):>11} {_f(b['marks_per_s'], '{:,.0f}'):>11}")
+        other = BASELINE_OF[stage]
+        print(f"  {stage:<18} {p['stages_s'][stage]:>10.2f} {p['stages_cpu_s'].get(stage, 0):>7.2f} "
+              f"{_f(p['marks_per_s_by_stage'][stage], '{:,.0f}'):>10} {b['stages_s'][other]:>10.2f} "
+              f"{b['stages_cpu_s'][other]:>7.2f} {_f(b['marks_per_s_by_stage'][other], '{:,.0f}'):>10} "
+              f"{_f(ratio[stage]):>6}   (baseline: {other})")
+    print(f"  {'archive':<18} {p['stages_s']['archive']:>10.2f} {p['stages_cpu_s'].get('archive', 0):>7.2f}")
+    print(f"  {'overhead':<18} {p['stages_s']['overhead']:>10.2f}   (everything but the per-school stages:)")
+    for name, seconds in p["overhead_s"].items():
+        print(f"    {name:<16} {seconds:>10.2f}")
+    print(f"  {'wall':<18} {p['wall_s']:>10.2f} {'':>7} {_f(p['marks_per_s'], '{:,.0f}'):>10} {b['wall_s']:>10.2f} "
+          f"{'':>7} {_f(b['marks_per_s'], '{:,.0f}'):>10} {_f(ratio['overall']):>6}")
+    print(f"  {'cpu':<18} {p['cpu_s']:>10.2f} {'':>7} {'':>10} {b['cpu_s']:>10.2f} {'':>7} {'':>10} "
+          f"{_f(ratio['cpu']):>6}")
     print(f"  peak RSS   {p['peak_rss_mb']:>9.0f}MB {b['peak_rss_mb']:>9.0f}MB")
     print(f"  processes: {p['processes']} (this one + {p['child_processes']} children, "
-          f"{p['python_child_processes']} Python); Dagster runs: {p['dagster_runs']}; "
-          f"schools loaded {p['schools_loaded']}, failed {p['schools_failed']}")
+          f"{p['python_child_processes']} Python); Dagster runs: {p['dagster_runs']}, events: "
+          f"{sum(p['dagster_events'].values()):,}; schools loaded {p['schools_loaded']}, failed {p['schools_failed']}")
 
 
 def print_growth(rows: list[dict]) -> None:
@@ -358,7 +479,7 @@ def print_growth(rows: list[dict]) -> None:
         print(f"\ngrowth {row['from_scale']:g} -> {row['to_scale']:g}: marks x{_f(row['marks_ratio'])}; "
               f"time ratio / marks ratio (1 = linear):")
         for name, g in row["stages"].items():
-            print(f"  {name:<20} time x{_f(g['time_ratio']):>7}  per mark {_f(g['per_mark']):>6}")
+            print(f"  {name:<28} time x{_f(g['time_ratio']):>7}  per mark {_f(g['per_mark']):>6}")
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -367,7 +488,9 @@ def main(argv: list[str] | None = None) -> dict:
                         help="1.0 = Norfolk (420 schools, ~116,000 pupils); repeatable")
     parser.add_argument("--as-of", type=date.fromisoformat, default=DEFAULT_AS_OF)
     parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--route", choices=ROUTES, default="files", help="how the schools deliver their data")
     parser.add_argument("--out", type=Path, help="write the results as JSON here")
+    parser.add_argument("--profile", type=Path, help="write a cProfile of the pipeline's night here (last scale)")
     parser.add_argument("--workdir", type=Path, help="keep the generated LAs here (default: a temporary folder)")
     args = parser.parse_args(argv)
 
@@ -377,7 +500,7 @@ def main(argv: list[str] | None = None) -> dict:
         with tempfile.TemporaryDirectory(prefix="ncc_bench_") as scratch:
             workdir = args.workdir or Path(scratch)
             for scale in args.scale:
-                result = bench_scale(scale, args.as_of, args.seed, workdir)
+                result = bench_scale(scale, args.as_of, args.seed, workdir, args.route, args.profile)
                 print_table(result)
                 results.append(result)
     finally:

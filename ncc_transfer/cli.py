@@ -243,9 +243,12 @@ def run_night(registry, schools: list[str] | None = None, as_of: date | None = N
     from .definitions import defs
     from .warehouse import open_warehouse
 
+    from .timing import section
+
     started = time.perf_counter()
-    instance = dagster_instance()
-    sync_partitions(instance, registry)
+    with section("dagster_setup"):
+        instance = dagster_instance()
+        sync_partitions(instance, registry)
     keys = list(instance.get_dynamic_partitions(school_partitions.name))
     by_key = registry.by_key()
     wanted = [k for k in keys if k in set(schools)] if schools else keys
@@ -259,8 +262,9 @@ def run_night(registry, schools: list[str] | None = None, as_of: date | None = N
                   "loggers": QUIET_LOGGERS}
     run_ids = []
     for first, last in batches:
-        result = job.execute_in_process(instance=instance, tags=range_tags(first, last), run_config=run_config,
-                                        raise_on_error=False)
+        with section("dagster_runs"):  # run creation (planned events), the step, run events
+            result = job.execute_in_process(instance=instance, tags=range_tags(first, last), run_config=run_config,
+                                            raise_on_error=False)
         run_ids.append(result.run_id)
 
     warehouse = open_warehouse(warehouse_url())

@@ -29,6 +29,7 @@ Cut-offs (something dated before the cut-off goes; dated on it, it stays):
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -92,8 +93,11 @@ def retention_file() -> Path:
     return Path(configured).expanduser().absolute() if configured else ncc_home() / "retention.yaml"
 
 
+@functools.lru_cache(maxsize=1)
 def default_retention() -> RetentionConfig:
-    """The shipped schedule, read from ``retention_defaults.yaml`` (the one place its numbers live)."""
+    """The shipped schedule, read from ``retention_defaults.yaml`` (the one place its numbers live).
+
+    Read once per process: the file ships with the code (every school's report asks for it)."""
     return parse_retention(_read_yaml(DEFAULTS_FILE), source=f"defaults ({DEFAULTS_FILE.name})")
 
 

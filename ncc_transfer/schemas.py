@@ -11,6 +11,8 @@ logs); the offending records themselves are written to ``validation_issues`` in 
 
 from __future__ import annotations
 
+import functools
+
 import pandas as pd
 import pandera.pandas as pa
 from pandera.typing import Series
@@ -90,6 +92,7 @@ CANONICAL_MODELS: dict[str, type[pa.DataFrameModel]] = {
 assert all(list(m.to_schema().columns) == CANONICAL_COLUMNS[t] for t, m in CANONICAL_MODELS.items())
 
 
+@functools.lru_cache(maxsize=None)
 def raw_schema(table: str) -> pa.DataFrameSchema:
     """What a route must deliver: the required columns present (as text), other columns optional."""
     return pa.DataFrameSchema(
@@ -102,7 +105,7 @@ def raw_schema(table: str) -> pa.DataFrameSchema:
 def structural_problems(schema: pa.DataFrameSchema | type[pa.DataFrameModel], frame: pd.DataFrame) -> list[str]:
     """Run a Pandera schema lazily and describe each failed check without quoting any value."""
     try:
-        schema.validate(frame, lazy=True)
+        schema.validate(frame, lazy=True, inplace=True)  # the models never coerce: no copy needed
     except pa.errors.SchemaErrors as errors:
         cases = errors.failure_cases
         problems = []

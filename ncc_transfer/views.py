@@ -14,22 +14,27 @@ from datetime import date
 import pandas as pd
 
 from .canonical import LA_VIEWS, SCHOOL_VIEWS
-from .rules.absence import absence_summary
+from .rules.absence import absence_summary, prepare_marks
 from .rules.calendar import academic_year_start
 from .rules.cme import children_missing_education
 from .rules.exclusions import exclusion_provision
 from .rules.movements import pupil_movements
-from .rules.runs import absence_triggers, ten_day_absence
+from .rules.runs import absence_triggers, pupil_days, ten_day_absence
 from .warehouse import Warehouse
 
 
 def compute_school_views(pupils: pd.DataFrame, attendance: pd.DataFrame, exclusions: pd.DataFrame,
                          as_of: date) -> dict[str, pd.DataFrame]:
-    """Every per-school view for the given canonical rows."""
+    """Every per-school view for the given canonical rows.
+
+    The marks are prepared once (integer arrays per mark, then per pupil-day) and shared by the
+    absence summary and the three run rules."""
+    marks = prepare_marks(attendance, as_of)
+    days = pupil_days(marks, as_of)
     return {
-        "absence_summary": absence_summary(pupils, attendance, as_of),
-        "ten_day_absence": ten_day_absence(attendance, as_of),
-        "absence_triggers": absence_triggers(attendance, as_of),
+        "absence_summary": absence_summary(pupils, attendance, as_of, marks=marks),
+        "ten_day_absence": ten_day_absence(attendance, as_of, days=days),
+        "absence_triggers": absence_triggers(attendance, as_of, days=days),
         "exclusion_provision": exclusion_provision(exclusions, attendance, as_of),
     }
 
@@ -68,17 +73,17 @@ def school_view_counts(view: str, frame: pd.DataFrame) -> dict:
 
 def compute_la_views(warehouse: Warehouse, as_of: date) -> dict[str, pd.DataFrame]:
     """The LA-wide views over every school's latest load."""
-    from .canonical import coerce_types
+    from .canonical import as_datetimes, coerce_types
 
     pupils = coerce_types("pupils", warehouse.read("SELECT * FROM pupils"))
     roll = warehouse.read("SELECT * FROM roll_history")
     for column in ("entry_date", "leaving_date", "first_seen", "last_seen"):
-        roll[column] = pd.to_datetime(roll[column]).astype("datetime64[ns]")
+        roll[column] = as_datetimes(roll[column]).astype("datetime64[ns]")
     # School days need only which codes were used on which dates at each school, not every mark.
     calendar = warehouse.read(
         "SELECT DISTINCT school_key, laestab, '' AS upn, date, 'AM' AS session, code FROM attendance "
         "WHERE date BETWEEN ? AND ?", [academic_year_start(as_of), as_of])
-    calendar["date"] = pd.to_datetime(calendar["date"]).astype("datetime64[ns]")
+    calendar["date"] = as_datetimes(calendar["date"]).astype("datetime64[ns]")
     return {
         "children_missing_education": children_missing_education(pupils, roll, as_of),
         "pupil_movements": pupil_movements(pupils, roll, calendar, as_of),

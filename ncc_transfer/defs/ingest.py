@@ -22,6 +22,7 @@ import dagster as dg
 import pandas as pd
 
 from ncc_transfer.canonical import LA_VIEWS, SCHOOL_VIEWS, TABLES
+from ncc_transfer.timing import section
 from ncc_transfer.feedback import la_overview, maybe_email, school_report
 from ncc_transfer.pipeline import FAILED, LOADED, SchoolOutcome, process_school, skipped_outcome
 from ncc_transfer.views import la_headline, la_view_counts, markdown_table, overview_by_school, refresh_la_views
@@ -133,11 +134,14 @@ def school_extract(context: dg.AssetExecutionContext, config: NightlyConfig, ncc
                       config.full_refresh)
             for key in keys if key not in done
         ]
-        _freshness(context, warehouse, [k for k in keys if k in schools and schools[k].active])
+        with section("dagster_events"):
+            _freshness(context, warehouse, [k for k in keys if k in schools and schools[k].active])
         if dg.AssetKey(OVERVIEW_ASSET) in context.selected_asset_keys:
-            _overview(context, warehouse, registry, ncc, as_of)
+            with section("overview"):
+                _overview(context, warehouse, registry, ncc, as_of)
         if any(dg.AssetKey(view) in context.selected_asset_keys for view in LA_VIEWS):
-            _la_views(context, warehouse, as_of)
+            with section("la_views"):
+                _la_views(context, warehouse, as_of)
     finally:
         warehouse.close()
 
@@ -198,9 +202,11 @@ def _load_one(context: dg.AssetExecutionContext, key: str, school, la_name: str,
         outcome = process_school(school, home=ncc.home_path(), warehouse=warehouse, as_of=as_of,
                                  run_id=context.run_id, replay=replay,
                                  full_refresh=full_refresh)
-    _report(context, outcome, context.selected_asset_keys)
+    with section("dagster_events"):
+        _report(context, outcome, context.selected_asset_keys)
     if school is not None and school.active and dg.AssetKey(REPORT_ASSET) in context.selected_asset_keys:
-        _school_report(context, outcome, school, la_name, ncc, warehouse, as_of)
+        with section("school_reports"):
+            _school_report(context, outcome, school, la_name, ncc, warehouse, as_of)
     outcome.raw_names = None
     return outcome
 

@@ -14,7 +14,10 @@ from __future__ import annotations
 
 from datetime import date
 
+import numpy as np
 import pandas as pd
+
+from ncc_transfer.canonical import as_datetimes
 
 CODE_SET_CHANGE = date(2024, 8, 19)  # first day of the 2024 set
 PRE_2024_LAST_DAY = date(2024, 8, 18)
@@ -121,7 +124,7 @@ def category_for(codes: pd.Series, dates: pd.Series) -> pd.Series:
     ``codes`` must already be normalised (upper case, stripped). The result is object dtype:
     the category text, or None where the code is not valid on that date or the date is missing.
     """
-    when = pd.to_datetime(pd.Series(dates, index=codes.index), errors="coerce")
+    when = as_datetimes(pd.Series(dates, index=codes.index), errors="coerce")
     change = pd.Timestamp(CODE_SET_CHANGE)
     new_set = (when >= change).to_numpy()
     old_set = (when < change).to_numpy()
@@ -134,8 +137,17 @@ def category_for(codes: pd.Series, dates: pd.Series) -> pd.Series:
 
 
 def possible_for(codes: pd.Series, dates: pd.Series) -> pd.Series:
-    """True where the mark counts as a possible session (vectorised; invalid codes are False)."""
-    return category_for(codes, dates).isin(POSSIBLE_CATEGORIES)
+    """True where the mark counts as a possible session (vectorised; invalid codes are False).
+
+    The same reading as ``category_for(codes, dates).isin(POSSIBLE_CATEGORIES)``, looking each
+    distinct code up once per code set rather than once per mark."""
+    when = as_datetimes(pd.Series(dates, index=codes.index), errors="coerce").to_numpy(dtype="datetime64[ns]")
+    index, distinct = pd.factorize(codes, use_na_sentinel=True)  # -1 (a missing code) reads the last entry
+    possible = set(POSSIBLE_CATEGORIES)
+    new_ok = np.array([CATEGORIES_2024.get(c) in possible for c in distinct] + [False], dtype=bool)
+    old_ok = np.array([PRE_2024_CATEGORIES.get(c) in possible for c in distinct] + [False], dtype=bool)
+    change = np.datetime64(CODE_SET_CHANGE, "ns")
+    return pd.Series(((when >= change) & new_ok[index]) | ((when < change) & old_ok[index]), index=codes.index)
 
 
 def is_known_code(codes: pd.Series) -> pd.Series:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
 import pandas as pd
 
 CHECK_ALPHABET = "ABCDEFGHJKLMNPQRTUVWXYZ"  # 23 letters: no I, O or S
@@ -47,25 +48,28 @@ def make_upn(la: str, estab: str, year: int, serial: int) -> str:
     return check_letter(body) + body
 
 
+def _per_value(upns: pd.Series, test) -> pd.Series:
+    """``test`` of each distinct non-null text (once per value), False for null; a bool Series like ``upns``."""
+    codes, uniques = pd.factorize(upns, use_na_sentinel=True)
+    table = np.array([bool(test(str(u))) for u in uniques] + [False], dtype=bool)
+    return pd.Series(table[codes], index=upns.index)
+
+
 def well_formed_mask(upns: pd.Series) -> pd.Series:
     """Vectorised is_well_formed over text (null counts as not well formed)."""
-    return upns.fillna("").astype(str).str.match(UPN_PATTERN.pattern)
+    return _per_value(upns, is_well_formed)
+
+
+def _check_letter_matches(upn: str) -> bool:
+    """Well formed and the check letter matches; characters 2-13 read as ASCII digit, or a letter's
+    index in the check alphabet (any other character, a non-ASCII digit the pattern lets through, -1)."""
+    if not UPN_PATTERN.match(upn):
+        return False
+    total = sum(weight * (int(char) if char in "0123456789" else CHECK_ALPHABET.find(char))
+                for weight, char in enumerate(upn[1:13], start=2))
+    return CHECK_ALPHABET[total % 23] == upn[0]
 
 
 def valid_check_letter_mask(upns: pd.Series) -> pd.Series:
     """Vectorised: True where a well-formed UPN's check letter matches. Not-well-formed -> False."""
-    text = upns.fillna("").astype(str)
-    formed = text.str.match(UPN_PATTERN.pattern)
-    result = pd.Series(False, index=upns.index)
-    if formed.any():
-        good = text[formed]
-        chars = good.str.slice(1, 13)
-        total = pd.Series(0, index=good.index)
-        for position in range(12):
-            char = chars.str.get(position)
-            digit_value = pd.to_numeric(char, errors="coerce")
-            letter_value = char.map(CHECK_ALPHABET.find).astype(float)
-            total = total + (position + 2) * digit_value.fillna(letter_value).astype(int)
-        expected = (total % 23).map(lambda i: CHECK_ALPHABET[i])
-        result.loc[formed] = (good.str.get(0) == expected).to_numpy(dtype=bool)
-    return result
+    return _per_value(upns, _check_letter_matches)

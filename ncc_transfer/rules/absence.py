@@ -138,15 +138,17 @@ def age_at_31_august(dob: pd.Series, as_of) -> pd.Series:
 
 # ------------------------------------------------------------------------------- the view
 
-def absence_summary(pupils: pd.DataFrame | None, attendance: pd.DataFrame, as_of) -> pd.DataFrame:
+def absence_summary(pupils: pd.DataFrame | None, attendance: pd.DataFrame, as_of,
+                    marks: Marks | None = None) -> pd.DataFrame:
     """View ``absence_summary``: one row per enrolment (school_key, upn) with a possible session.
 
     Counts per category of marks in [academic year start, as_of]; rate = (authorised +
     unauthorised) / possible; persistent (≥ 10 %) and severe (≥ 50 %) are decided in integers.
     ``age_at_31_august`` and ``enrol_status`` come from ``pupils`` (null when the enrolment has marks
-    but no pupil row); ``dfe_comparable`` = age 5-15 and enrol status C or M.
+    but no pupil row); ``dfe_comparable`` = age 5-15 and enrol status C or M. ``marks``:
+    ``prepare_marks(attendance, as_of)`` when the caller has it already (shared with the run rules).
     """
-    marks = prepare_marks(attendance, as_of)
+    marks = marks if marks is not None else prepare_marks(attendance, as_of)
     n = len(marks.enrolments)
     counts = np.bincount(marks.enrolment * 8 + marks.category.astype(np.int64), minlength=n * 8).reshape(n, 8)
     frame = marks.enrolments.copy()

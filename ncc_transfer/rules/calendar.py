@@ -31,11 +31,21 @@ def school_days(attendance: pd.DataFrame, as_of: date | None = None) -> pd.DataF
     Columns: school_key, date (datetime64[ns]), day_number (1, 2, ... in date order per school).
     ``attendance`` needs school_key, date, code (and ``possible`` if already computed).
     """
-    frame = attendance if "possible" in attendance.columns else with_possible(attendance)
+    possible = (attendance["possible"] if "possible" in attendance.columns
+                else possible_for(attendance["code"], attendance["date"]))
     if as_of is not None:
-        frame = frame[frame["date"] <= pd.Timestamp(as_of)]
-    days = (frame.loc[frame["possible"], ["school_key", "date"]].drop_duplicates()
-            .sort_values(["school_key", "date"], kind="stable").reset_index(drop=True))
+        possible = possible & (attendance["date"] <= pd.Timestamp(as_of))
+    frame = attendance.loc[possible, ["school_key", "date"]]
+    if pd.api.types.is_datetime64_dtype(frame["date"]) and not frame["school_key"].isna().any():
+        # Distinct (school, date) pairs on integer codes: both factorisations are sorted, so the
+        # pairs come out in (school_key, date) order, as the sort below would give.
+        school, schools = pd.factorize(frame["school_key"], sort=True)
+        day, dates = pd.factorize(frame["date"], sort=True)
+        pairs = np.unique(school.astype(np.int64) * max(len(dates), 1) + day)
+        days = pd.DataFrame({"school_key": schools.take(pairs // max(len(dates), 1)),
+                             "date": dates.take(pairs % max(len(dates), 1))})
+    else:  # unusual input (text dates, a missing school): the plain pandas way
+        days = frame.drop_duplicates().sort_values(["school_key", "date"], kind="stable").reset_index(drop=True)
     days["day_number"] = days.groupby("school_key").cumcount() + 1
     return days
 

@@ -28,7 +28,7 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-from ncc_transfer.canonical import TEXT_DTYPE
+from ncc_transfer.canonical import TEXT_DTYPE, as_datetimes
 from ncc_transfer.rules.calendar import academic_year_start, nth_school_day, school_days
 from ncc_transfer.rules.frames import view_frame
 
@@ -70,6 +70,8 @@ def exclusion_provision(exclusions: pd.DataFrame, attendance: pd.DataFrame, as_o
     ex = ex[ex["upn"].notna() & ex["school_key"].notna() & ex["start_date"].notna()
             & (ex["start_date"] >= year_start) & (ex["start_date"] <= as_of_ts)
             & ex["category"].isin(list(RESPONSIBLE))]
+    if not len(ex):  # most schools, most nights: no school days needed
+        return view_frame(VIEW, None, as_of, sort_by=(), nullable_ints=_NULLABLE_INT)
 
     days = school_days(attendance, as_of) if len(attendance) else pd.DataFrame(
         {"school_key": pd.Series(dtype=object), "date": pd.Series(dtype="datetime64[ns]")})
@@ -114,7 +116,7 @@ def _prepare(exclusions: pd.DataFrame) -> pd.DataFrame:
     out["category"] = out["category"].str.upper().replace({"FIXD": "SUSP"})
     out["start_session"] = out["start_session"].str.upper()
     for column in ("start_date", "end_date"):
-        out[column] = pd.to_datetime(exclusions[column]).astype("datetime64[ns]").dt.normalize()
+        out[column] = as_datetimes(exclusions[column]).astype("datetime64[ns]").dt.normalize()
     out["sessions"] = pd.to_numeric(exclusions["sessions"]).astype("Int64")
     return out.reset_index(drop=True)
 

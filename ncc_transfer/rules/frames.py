@@ -7,7 +7,7 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
-from ncc_transfer.canonical import TEXT_DTYPE, VIEW_COLUMNS
+from ncc_transfer.canonical import TEXT_DTYPE, VIEW_COLUMNS, as_datetimes
 
 
 def input_frame(source: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
@@ -16,7 +16,7 @@ def input_frame(source: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     for column in columns:
         values = source[column] if column in source.columns else pd.Series(None, index=source.index, dtype=object)
         if column.endswith("_date") or column in ("first_seen", "last_seen"):
-            out[column] = pd.to_datetime(values).astype("datetime64[ns]").dt.normalize()
+            out[column] = as_datetimes(values).astype("datetime64[ns]").dt.normalize()
         else:
             out[column] = values.astype(TEXT_DTYPE).str.strip()
     return out.reset_index(drop=True)
@@ -51,16 +51,20 @@ def view_frame(view: str, rows: pd.DataFrame | None, as_of, *, sort_by: Iterable
             out[column] = pd.Series(np.full(len(rows), stamp.to_datetime64(), dtype="datetime64[ns]"))
             continue
         values = rows[column] if column in rows.columns else pd.Series([None] * len(rows), dtype=object)
-        if kind == "text":
+        if kind == "text" and values.dtype == TEXT_DTYPE:  # already canonical text: nothing to convert
+            out[column] = values.array
+        elif kind == "text":
             out[column] = values.astype(object).where(values.notna(), None).astype(TEXT_DTYPE)
         elif kind == "int":
             out[column] = values.astype("Int64" if column in nullable else "int64")
         elif kind == "float":
             out[column] = values.astype("float64")
+        elif kind == "bool" and values.dtype == bool:
+            out[column] = values.to_numpy()
         elif kind == "bool":
             out[column] = values.astype("boolean").fillna(False).astype(bool)
         elif kind == "date":
-            out[column] = pd.to_datetime(values).astype("datetime64[ns]")
+            out[column] = as_datetimes(values).astype("datetime64[ns]")
         else:  # pragma: no cover - VIEW_COLUMNS only uses the kinds above
             raise ValueError(f"unknown column kind {kind!r}")
     return out

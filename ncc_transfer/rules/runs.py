@@ -134,17 +134,25 @@ def code_runs(attendance: pd.DataFrame, as_of, codes: set[str] | frozenset[str],
 
 
 def ten_day_absence(attendance: pd.DataFrame, as_of, min_days: int = TEN_DAY_MIN_DAYS,
-                    codes: set[str] | frozenset[str] = UNAUTHORISED_CODES) -> pd.DataFrame:
-    """View ``ten_day_absence``: runs of unauthorised absence (G N O U) of ``min_days`` or more."""
-    return view_frame("ten_day_absence", code_runs(attendance, as_of, codes, min_days), as_of, sort_by=())
+                    codes: set[str] | frozenset[str] = UNAUTHORISED_CODES, days: PupilDays | None = None
+                    ) -> pd.DataFrame:
+    """View ``ten_day_absence``: runs of unauthorised absence (G N O U) of ``min_days`` or more.
+
+    ``days``: ``pupil_days(prepare_marks(attendance, as_of), as_of)`` when the caller has it already."""
+    if days is None:
+        runs = code_runs(attendance, as_of, codes, min_days)
+    else:
+        runs = runs_in(days, {c.strip().upper() for c in codes}, min_days)
+    return view_frame("ten_day_absence", runs, as_of, sort_by=())
 
 
 def absence_triggers(attendance: pd.DataFrame, as_of, sickness_days: int = SICKNESS_MIN_DAYS,
-                     gno_days: int = GNO_MIN_DAYS) -> pd.DataFrame:
+                     gno_days: int = GNO_MIN_DAYS, days: PupilDays | None = None) -> pd.DataFrame:
     """View ``absence_triggers``: ``sickness_15`` (I for ``sickness_days`` consecutive school days)
     and ``gno_20`` (only G N O for ``gno_days``). Trigger names stay the same if thresholds change.
+    ``days`` as for ``ten_day_absence``.
     """
-    days = pupil_days(prepare_marks(attendance, as_of), as_of)
+    days = days if days is not None else pupil_days(prepare_marks(attendance, as_of), as_of)
     found = []
     for trigger, codes, min_days in (("sickness_15", SICKNESS_CODES, sickness_days),
                                      ("gno_20", GNO_CODES, gno_days)):

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from ncc_transfer.canonical import TABLES, VALIDATION_ISSUE_COLUMNS, coerce_types, empty_raw
+from ncc_transfer.canonical import TABLES, VALIDATION_ISSUE_COLUMNS, coerce_types, constant_text, empty_raw
 from ncc_transfer.validation.attendance import validate_attendance
 from ncc_transfer.validation.exclusions import validate_exclusions
 from ncc_transfer.validation.pupils import validate_pupils
@@ -84,9 +84,9 @@ def validate_extract(raw: dict[str, pd.DataFrame], *, school_key: str, laestab: 
 
     tables = {}
     for name, frame in (("pupils", pupils.table), ("attendance", attendance.table), ("exclusions", exclusions.table)):
-        frame = frame.copy()
-        frame["school_key"] = school_key
-        frame["laestab"] = laestab
+        frame = frame.reset_index(drop=True)
+        frame["school_key"] = constant_text(school_key, len(frame))
+        frame["laestab"] = constant_text(laestab, len(frame))
         if name == "pupils":
             frame["extracted_at"] = stamp
         tables[name] = coerce_types(name, frame)

@@ -2,7 +2,8 @@
 
 A school sends hundreds of thousands of marks; one wrong code mapping can touch thousands of them.
 Each rule is a boolean mask; flagged marks are grouped by (UPN, rule, value) into one issue that
-counts them and gives their date range and file lines.
+counts them and gives their date range and file lines. Marks are handled as integer codes into
+their distinct UPNs, dates, sessions and codes (``_Marks``): no per-mark Python objects.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-from ncc_transfer.canonical import ATTENDANCE_COLUMNS
+from ncc_transfer.canonical import ATTENDANCE_COLUMNS, text_array
 from ncc_transfer.reference.attendance_codes import (
     ALL_CODES,
     CATEGORIES_2024,
@@ -21,20 +22,20 @@ from ncc_transfer.reference.attendance_codes import (
     CODE_SET_CHANGE,
     NO_MARK,
     PRE_2024_CATEGORIES,
-    category_for,
 )
 from ncc_transfer.validation.common import (
     ISSUE_COLUMNS,
     SESSIONS,
+    Coded,
+    coded,
     empty_issues,
     iso,
     location,
     long_date,
-    map_unique,
-    parse_dates,
+    parse_date_table,
     quoted,
-    text_column,
-    upper,
+    raw_column,
+    upper_or_none,
 )
 from ncc_transfer.validation.pupils import Roster, normalise_upn
 from ncc_transfer.validation.rules import ERROR, rule
@@ -52,43 +53,96 @@ def _normalise_code(value: str) -> str:
     return value.strip().upper() or NO_MARK  # a blank mark is "no mark" (design §3.5)
 
 
-def _flags(marks: pd.DataFrame, roster: Roster, as_of: date) -> dict[str, tuple[pd.Series, pd.Series]]:
-    """rule -> (mask of flagged marks, value per mark). Marks of rejected pupils are not flagged."""
-    upn, code, day, session = marks["upn"], marks["code"], marks["date"], marks["session"]
-    no_upn = upn.isna()
-    unknown_pupil = ~no_upn & ~upn.isin(roster.supplied)
-    checked = ~no_upn & ~unknown_pupil & ~upn.isin(roster.rejected)
-    dated = checked & day.notna()
-    known_code = code.isin(ALL_CODES)
-    entry = upn.map(roster.entry_date) if len(roster.entry_date) else pd.Series(pd.NaT, index=upn.index)
-    leaving = upn.map(roster.leaving_date) if len(roster.leaving_date) else pd.Series(pd.NaT, index=upn.index)
-    entry, leaving = pd.to_datetime(entry), pd.to_datetime(leaving)
-    real_mark = dated & (code != NO_MARK)
+@dataclass
+class _Marks:
+    """The marks (closures dropped) as per-mark codes into small per-value tables.
+
+    A register has few distinct UPNs, dates, sessions and codes, so every normalisation and lookup
+    is done once per distinct value and spread to the marks by integer indexing. Each table has one
+    extra last entry for a missing value, which is where the code -1 (null) points.
+    """
+
+    rows: np.ndarray  # per mark: its row in the raw frame
+    upn: Coded
+    date: Coded
+    session: Coded
+    code: Coded
+    upn_value: np.ndarray  # per distinct raw UPN: the normalised UPN (None when blank)
+    day: np.ndarray  # per distinct raw date: datetime64[ns] (NaT when blank or not a date)
+    session_value: np.ndarray  # per distinct raw session: stripped, upper case (None when blank)
+    code_value: np.ndarray  # per distinct raw code: normalised ('-' when blank)
+
+    def per_mark(self, column: str, table: np.ndarray) -> np.ndarray:
+        return table[getattr(self, column).codes]
+
+
+def _prepare(raw: pd.DataFrame) -> _Marks:
+    code = coded(raw_column(raw, "code"))
+    code_value = code.table(_normalise_code, NO_MARK)
+    rows = np.flatnonzero(code_value[code.codes] != CLOSURE)  # closures / non-school days carry no information
+    upn, date, session = (coded(raw_column(raw, c)).take(rows) for c in ("upn", "date", "session"))
+    return _Marks(rows=rows, upn=upn, date=date, session=session, code=code.take(rows),
+                  upn_value=upn.table(normalise_upn, None), day=parse_date_table(date.uniques),
+                  session_value=session.table(upper_or_none, None), code_value=code_value)
+
+
+def _flags(marks: _Marks, roster: Roster, as_of: date) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """rule -> (mask of flagged marks, values, keys): the value of mark i is ``values[keys[i]]``.
+
+    Marks of rejected pupils are not flagged.
+    """
+    upns = pd.Series(marks.upn_value, dtype=object)
+    no_upn_u = upns.isna().to_numpy()
+    unknown_u = ~no_upn_u & ~upns.isin(roster.supplied).to_numpy()
+    checked_u = ~no_upn_u & ~unknown_u & ~upns.isin(roster.rejected).to_numpy()
+    entry_u = _dates_by_upn(upns, roster.entry_date)
+    leaving_u = _dates_by_upn(upns, roster.leaving_date)
+    codes = marks.code_value
+    known_u = np.array([c in ALL_CODES for c in codes], dtype=bool)
+    valid_new_u = np.array([c in CATEGORIES_2024 for c in codes], dtype=bool)
+    valid_old_u = np.array([c in PRE_2024_CATEGORIES for c in codes], dtype=bool)
+    no_mark_u = codes == NO_MARK
+
+    u, c = marks.upn.codes, marks.code.codes
+    day = marks.day[marks.date.codes]
+    entry, leaving = entry_u[u], leaving_u[u]
+    no_upn, unknown, checked = no_upn_u[u], unknown_u[u], checked_u[u]
+    dated = checked & ~np.isnat(day)
+    known = known_u[c]
+    new_set = day >= np.datetime64(CODE_SET_CHANGE, "ns")  # NaT compares False (such marks are not dated)
+    valid_on_date = np.where(new_set, valid_new_u[c], valid_old_u[c])
+    real_mark = dated & ~no_mark_u[c]
     before_entry = real_mark & (day < entry)
     after_leaving = real_mark & (day > leaving)
+    session_ok_u = np.isin(marks.session_value, SESSIONS)
 
+    raw_upn = marks.upn.uniques
     flags = {
-        "upn_missing": (no_upn, marks["raw_upn"]),
-        "upn_not_in_pupils": (unknown_pupil, upn),
-        "date_not_a_date": (checked & day.isna(), marks["raw_date"]),
-        "session_invalid": (checked & ~session.isin(SESSIONS), marks["raw_session"]),
-        "code_unknown": (checked & ~known_code, code),
-        "code_not_valid_on_date": (dated & known_code & category_for(code, day).isna(), code),
-        "mark_before_entry": (before_entry, _iso_where(entry, before_entry)),
-        "mark_after_leaving": (after_leaving, _iso_where(leaving, after_leaving)),
+        "upn_missing": (no_upn, raw_upn, u),
+        "upn_not_in_pupils": (unknown, marks.upn_value, u),
+        "date_not_a_date": (checked & np.isnat(day), marks.date.uniques, marks.date.codes),
+        "session_invalid": (checked & ~session_ok_u[marks.session.codes], marks.session.uniques, marks.session.codes),
+        "code_unknown": (checked & ~known, codes, c),
+        "code_not_valid_on_date": (dated & known & ~valid_on_date, codes, c),
+        "mark_before_entry": (before_entry, _iso_dates(entry_u), u),
+        "mark_after_leaving": (after_leaving, _iso_dates(leaving_u), u),
     }
-    errors = np.logical_or.reduce([m.to_numpy(dtype=bool) for m, _ in flags.values()])
+    errors = np.logical_or.reduce([mask for mask, _, _ in flags.values()])
     in_enrolment = ~(day < entry) & ~(day > leaving)
-    flags["no_mark"] = (dated & ~errors & (code == NO_MARK) & (day < pd.Timestamp(as_of)) & in_enrolment, code)
+    flags["no_mark"] = (dated & ~errors & no_mark_u[c] & (day < np.datetime64(as_of, "ns")) & in_enrolment, codes, c)
     return flags
 
 
-def _iso_where(days: pd.Series, mask: pd.Series) -> pd.Series:
-    """YYYY-MM-DD text of ``days`` on the flagged rows only (None elsewhere)."""
-    text = pd.Series(None, index=days.index, dtype=object)
-    if mask.any():
-        text[mask] = days[mask].dt.strftime("%Y-%m-%d")
-    return text
+def _dates_by_upn(upns: pd.Series, dates: pd.Series) -> np.ndarray:
+    """Per distinct UPN: its date from ``dates`` (indexed by UPN), NaT when none."""
+    if not len(dates):
+        return np.full(len(upns), np.datetime64("NaT"), dtype="datetime64[ns]")
+    return pd.to_datetime(upns.map(dates)).to_numpy(dtype="datetime64[ns]")
+
+
+def _iso_dates(days: np.ndarray) -> np.ndarray:
+    """YYYY-MM-DD text of each date (None for NaT)."""
+    return np.array([None if np.isnat(d) else pd.Timestamp(d).strftime("%Y-%m-%d") for d in days], dtype=object)
 
 
 def _marks_phrase(n: int, first, last) -> str:
@@ -146,6 +200,10 @@ def _message(rule_name: str, value: str, n: int, first, last) -> str:
 _RECORD_IS_VALUE = {"date_not_a_date", "session_invalid", "code_unknown", "code_not_valid_on_date", "no_mark"}
 
 
+def _text_or_blank(value) -> str:
+    return "" if value is None or pd.isna(value) else value
+
+
 def _source_location(source: str, first_line: str, last_line: str) -> str:
     """'attendance.csv lines 40-51' for numeric lines, else 'ctf.xml pupil 7 to pupil 9'."""
     if first_line == last_line:
@@ -155,29 +213,35 @@ def _source_location(source: str, first_line: str, last_line: str) -> str:
     return f"{location(source, first_line)} to {last_line}"
 
 
-def _aggregate(marks: pd.DataFrame, flags: dict[str, tuple[pd.Series, pd.Series]]) -> pd.DataFrame:
+def _aggregate(raw: pd.DataFrame, marks: _Marks, flags: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]
+               ) -> pd.DataFrame:
     """One issue per (UPN, rule, value): count, date range and lines of the flagged marks."""
     parts = []
-    for rule_name, (mask, value) in flags.items():
+    for rule_name, (mask, values, keys) in flags.items():
         if mask.any():
-            hit = marks.loc[mask, ["upn", "date", "_source"]]
-            hit = hit.assign(rule=rule_name, value=value[mask].astype(object).where(value[mask].notna(), ""),
-                             _pos=np.flatnonzero(mask.to_numpy()))
-            parts.append(hit)
+            pos = np.flatnonzero(mask)
+            parts.append(pd.DataFrame({
+                "upn": marks.upn_value[marks.upn.codes[pos]],
+                "date": marks.day[marks.date.codes[pos]],
+                "_source": raw_column(raw, "_source")[marks.rows[pos]],
+                "rule": rule_name,
+                "value": values[keys[pos]],
+                "_pos": pos,
+            }))
     if not parts:
         return empty_issues()
     flagged = pd.concat(parts, ignore_index=True)
-    flagged["upn"] = flagged["upn"].fillna("")
-    flagged["_source"] = flagged["_source"].fillna("")
+    for column in ("upn", "_source", "value"):
+        flagged[column] = flagged[column].fillna("")
     keys = ["upn", "rule", "value"]
 
     # Marks come in file order, so a group's first and last positions give its line range.
     per_source = flagged.groupby(keys + ["_source"], sort=False).agg(
         n=("_pos", "size"), first=("date", "min"), last=("date", "max"),
         first_pos=("_pos", "min"), last_pos=("_pos", "max")).reset_index()
-    lines = marks["_line"].fillna("").to_numpy(dtype=object)
+    lines = raw_column(raw, "_line")[marks.rows]
     per_source["where"] = [
-        _source_location(source, lines[a], lines[b])
+        _source_location(source, _text_or_blank(lines[a]), _text_or_blank(lines[b]))
         for source, a, b in per_source[["_source", "first_pos", "last_pos"]].itertuples(index=False)
     ]
     grouped = per_source.groupby(keys, sort=False).agg(
@@ -202,32 +266,21 @@ def _aggregate(marks: pd.DataFrame, flags: dict[str, tuple[pd.Series, pd.Series]
 
 
 def validate_attendance(raw: pd.DataFrame, roster: Roster, as_of: date) -> AttendanceResult:
-    code = map_unique(text_column(raw, "code"), _normalise_code).fillna(NO_MARK)
-    keep = (code != CLOSURE).to_numpy()  # closures / non-school days carry no information
-    raw = raw[keep]
-    code = code[keep]
-
-    def column(name: str) -> pd.Series:  # raw text as is (map_unique reads NaN as None)
-        return raw[name] if name in raw.columns else pd.Series(None, index=raw.index, dtype=object)
-
-    marks = pd.DataFrame({
-        "raw_upn": column("upn"),
-        "raw_date": column("date"),
-        "raw_session": column("session"),
-        "code": code,
-        "_source": column("_source"),
-        "_line": column("_line"),
-    }, index=raw.index)
-    marks["upn"] = map_unique(marks["raw_upn"], normalise_upn)
-    marks["date"], _ = parse_dates(marks["raw_date"])
-    marks["session"] = upper(marks["raw_session"])
-
+    """Check every mark; the table holds the loaded marks with canonical text (Arrow) and date columns."""
+    marks = _prepare(raw)
     flags = _flags(marks, roster, as_of)
-    issues = _aggregate(marks, flags)
+    issues = _aggregate(raw, marks, flags)
 
-    dropped = marks["upn"].isin(roster.rejected).to_numpy()
-    for rule_name, (mask, _) in flags.items():
+    rejected_u = pd.Series(marks.upn_value, dtype=object).isin(roster.rejected).to_numpy()
+    dropped = rejected_u[marks.upn.codes]
+    for rule_name, (mask, _, _) in flags.items():
         if rule(DATASET, rule_name).severity == ERROR:
-            dropped |= mask.to_numpy(dtype=bool)
-    table = marks.loc[~dropped, ATTENDANCE_COLUMNS]
+            dropped |= mask
+    kept = np.flatnonzero(~dropped)
+    table = pd.DataFrame({
+        "upn": text_array(marks.upn_value, marks.upn.codes[kept]),
+        "date": marks.day[marks.date.codes[kept]],
+        "session": text_array(marks.session_value, marks.session.codes[kept]),
+        "code": text_array(marks.code_value, marks.code.codes[kept]),
+    }, columns=ATTENDANCE_COLUMNS)
     return AttendanceResult(table=table, issues=issues)

@@ -33,6 +33,14 @@ def text_column(raw: pd.DataFrame, name: str) -> pd.Series:
     return values.where(values.notna(), None)
 
 
+def raw_column(raw: pd.DataFrame, name: str) -> np.ndarray:
+    """A raw column's values as they are (object array, no copy when possible); a column the frame
+    lacks is all None. Missing values may be None or NaN: ``coded`` reads both as missing."""
+    if name not in raw.columns:
+        return np.full(len(raw), None, dtype=object)
+    return raw[name].to_numpy(dtype=object)
+
+
 def map_unique(values: pd.Series, func: Callable[[str], object]) -> pd.Series:
     """Apply ``func`` once per distinct non-null value and spread the results back (object dtype).
 
@@ -46,12 +54,41 @@ def map_unique(values: pd.Series, func: Callable[[str], object]) -> pd.Series:
     return pd.Series(mapped[codes], index=values.index, dtype=object)
 
 
+@dataclass
+class Coded:
+    """A column as integer codes into its distinct values: ``uniques`` (object) ends with one extra
+    ``None`` entry, where the code -1 of a missing value points, so ``table[codes]`` works for any
+    per-value table built by ``table`` (one entry per unique, the last for a missing value)."""
+
+    codes: np.ndarray
+    uniques: np.ndarray
+
+    def table(self, func: Callable[[str], object], missing: object) -> np.ndarray:
+        """``func`` of each distinct value, and ``missing`` for a missing value (object array)."""
+        out = np.empty(len(self.uniques), dtype=object)
+        out[:-1] = [func(u) for u in self.uniques[:-1]]
+        out[-1] = missing
+        return out
+
+    def take(self, rows: np.ndarray) -> "Coded":
+        return Coded(self.codes[rows], self.uniques)
+
+
+def coded(values: pd.Series) -> Coded:
+    """Factorise a text column (nulls get code -1)."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    table = np.empty(len(uniques) + 1, dtype=object)
+    table[:-1] = np.asarray(uniques, dtype=object)
+    table[-1] = None
+    return Coded(codes.astype(np.intp, copy=False), table)
+
+
 def _strip_or_none(value: str) -> str | None:
     text = value.strip()
     return text or None
 
 
-def _upper_or_none(value: str) -> str | None:
+def upper_or_none(value: str) -> str | None:
     text = value.strip().upper()
     return text or None
 
@@ -63,7 +100,7 @@ def stripped(values: pd.Series) -> pd.Series:
 
 def upper(values: pd.Series) -> pd.Series:
     """Stripped, upper-cased text; blank becomes None."""
-    return map_unique(values, _upper_or_none)
+    return map_unique(values, upper_or_none)
 
 
 def blank(values: pd.Series) -> pd.Series:
@@ -104,9 +141,8 @@ def parse_date(text: str) -> date | None:
         return None
 
 
-def parse_dates(values: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """(datetime64[ns] dates with NaT where blank or bad, True where a non-blank value is not a date)."""
-    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+def _parse_uniques(uniques) -> tuple[np.ndarray, np.ndarray]:
+    """Per distinct text, plus one last entry for a missing value: (datetime64[ns] or NaT, not a date)."""
     parsed = np.full(len(uniques) + 1, np.datetime64("NaT"), dtype="datetime64[ns]")
     bad = np.zeros(len(uniques) + 1, dtype=bool)
     for i, text in enumerate(uniques):
@@ -117,6 +153,18 @@ def parse_dates(values: pd.Series) -> tuple[pd.Series, pd.Series]:
             bad[i] = True
         else:
             parsed[i] = np.datetime64(day, "ns")
+    return parsed, bad
+
+
+def parse_date_table(uniques: np.ndarray) -> np.ndarray:
+    """``Coded.uniques`` of a date column -> datetime64[ns] per entry (NaT where blank, missing or bad)."""
+    return _parse_uniques(uniques[:-1])[0]
+
+
+def parse_dates(values: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """(datetime64[ns] dates with NaT where blank or bad, True where a non-blank value is not a date)."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    parsed, bad = _parse_uniques(uniques)
     return (pd.Series(parsed[codes], index=values.index, dtype="datetime64[ns]"),
             pd.Series(bad[codes], index=values.index, dtype=bool))
 
