@@ -14,6 +14,7 @@ Metadata and logs carry counts, rule names, file names and school keys only: nev
 """
 
 
+import gc
 import os
 from datetime import date, datetime, timezone
 from zoneinfo import ZoneInfo
@@ -123,6 +124,10 @@ def school_extract(context: dg.AssetExecutionContext, config: NightlyConfig, ncc
     warehouse = ncc.warehouse()
     as_of = config.as_of_date()
     keys = context.partition_keys if (context.has_partition_key or context.has_partition_key_range) else []
+    # Everything alive now (Dagster, the definitions, the modules) lives through the step: keep the
+    # cyclic garbage collector's full passes off it (they would re-scan it every few hundred
+    # thousand allocations, i.e. many times per school). Unfrozen again when the step ends.
+    gc.freeze()
     try:
         # On a retry of this step, schools that already loaded in this run are not fetched again.
         done = loaded_in_run(warehouse, context.run_id) if context.retry_number else set()
@@ -140,6 +145,7 @@ def school_extract(context: dg.AssetExecutionContext, config: NightlyConfig, ncc
                 _la_views(context, warehouse, as_of)
     finally:
         warehouse.close()
+        gc.unfreeze()
 
     failed = [o for o in outcomes if o.status == FAILED]
     loaded = sum(o.status == LOADED for o in outcomes) + len(done)
