@@ -202,6 +202,7 @@ class PreparedSchool:
     views_failure: str | None = None  # computing them from ``tables`` failed: the outcome's message if loaded
     logs: list[tuple[int, str]] = field(default_factory=list)  # (level, message), logged when committed
     seconds: float = 0.0
+    pid: int = field(default_factory=os.getpid)  # the process that prepared it (``prefetch``)
 
 
 def process_school(
