@@ -193,8 +193,21 @@ def create_instance() -> float:
     return time.perf_counter() - started
 
 
+class _NoTiming:  # an older checkout without ncc_transfer.timing: no sections to report
+    @staticmethod
+    def reset() -> None:
+        pass
+
+    @staticmethod
+    def totals() -> dict:
+        return {}
+
+
 def run_pipeline(as_of: date, profile: Path | None = None) -> dict:
-    from ncc_transfer import timing
+    try:
+        from ncc_transfer import timing
+    except ImportError:
+        timing = _NoTiming()
     from ncc_transfer.cli import dagster_instance, run_night
     from ncc_transfer.config import schools_file, warehouse_url
     from ncc_transfer.registry import load_registry
@@ -238,6 +251,8 @@ def run_pipeline(as_of: date, profile: Path | None = None) -> dict:
     overhead = {name: sections.get(name, {}).get("wall_s", 0.0) for name in SECTIONS}
     runs, step = (sections.get(name, {}).get("wall_s", 0.0) for name in ("dagster_runs", "step"))
     overhead["dagster_machinery"] = max(0.0, runs - step)  # run creation (planned events), run/step events
+    if not sections:  # an older checkout without ncc_transfer.timing: what the stages leave of the wall
+        overhead = {"unattributed": max(0.0, wall - sum(stages.values()))}
     stages["overhead"] = sum(overhead.values())
     # The per-school stages of the next school run in a worker process while this one is written
     # (``ncc_transfer.prefetch``): the night's wall is less than the sum of its parts by the overlap.
