@@ -29,7 +29,7 @@ from .canonical import KEY_COLUMNS, RAW_COLUMNS, TABLES, VALIDATION_ISSUE_COLUMN
 from .files_route import ExtractFileError, RawExtract, read_school_folder
 from .registry import School
 from .validation import validate_extract
-from .views import refresh_school_views
+from .views import compute_school_views, refresh_school_views, school_view_counts
 from .warehouse import Warehouse
 
 log = logging.getLogger(__name__)
@@ -149,7 +149,8 @@ def extract_raw(school: School, home: Path, replay: date | None = None, as_of: d
         connector = connector_for(school.mis)
     except (KeyError, ModuleNotFoundError):
         raise RouteNotAvailable(f"no connector for the {school.mis!r} route in this version") from None
-    raw = connector.fetch(school, as_of=as_of or date.today(), state=StateStore(home / "state", force_full=full_refresh))
+    state = StateStore(home / "state", force_full=full_refresh)
+    raw = connector.fetch(school, as_of=as_of or date.today(), state=state)
     raw.fetch = getattr(connector, "last_fetch", None) or {"kind": "full"}
     return raw
 
@@ -170,7 +171,8 @@ class ReplayNotPossible(Exception):
     """The archive has no readable extract for that school and night."""
 
 
-def _archive(school: School, home: Path, night: date, raw: RawExtract, outcome: SchoolOutcome) -> None:
+def _archive(school: School, home: Path, night: date, raw: RawExtract, outcome: SchoolOutcome,
+             logs: list[tuple[int, str]]) -> None:
     """Keep tonight's raw extract, encrypted, for replay (off when NCC_ARCHIVE_KEY is unset).
 
     The files route keeps the files as the school sent them; a vendor route keeps the extract it mapped
@@ -184,7 +186,7 @@ def _archive(school: School, home: Path, night: date, raw: RawExtract, outcome: 
             outcome.archived = archive_payloads(home, school.key, school.laestab, night, _csv_payloads(raw),
                                                 route=school.mis) is not None
         except (ArchiveError, OSError) as exc:
-            log.error("%s: raw archive failed (%s); the load goes on", school.key, type(exc).__name__)
+            logs.append((logging.ERROR, f"{school.key}: raw archive failed ({type(exc).__name__}); the load goes on"))
         return
 
     folder = school.landing_folder(home)
@@ -194,7 +196,7 @@ def _archive(school: School, home: Path, night: date, raw: RawExtract, outcome: 
     try:
         outcome.archived = archive_files(home, school.key, school.laestab, night, files, route=school.mis) is not None
     except (ArchiveError, OSError) as exc:
-        log.error("%s: raw archive failed (%s); the load goes on", school.key, type(exc).__name__)
+        logs.append((logging.ERROR, f"{school.key}: raw archive failed ({type(exc).__name__}); the load goes on"))
 
 
 def _csv_payloads(raw: RawExtract) -> dict[str, bytes]:
@@ -204,6 +206,26 @@ def _csv_payloads(raw: RawExtract) -> dict[str, bytes]:
         frame = raw.tables[table][RAW_COLUMNS[table]]
         payloads[f"{table}.csv"] = frame.to_csv(index=False, lineterminator="\n").encode("utf-8")
     return payloads
+
+
+@dataclass
+class PreparedSchool:
+    """One school's extract, checked and ready to write: everything ``process_school`` does before it
+    touches the warehouse. Built by ``prepare_school`` without the warehouse (so the next school can
+    be prepared in another process while this one is written); written by ``commit_school``."""
+
+    outcome: SchoolOutcome
+    extracted_at: datetime
+    tables: dict[str, pd.DataFrame] | None = None  # canonical rows to load (None: nothing to load)
+    issues: pd.DataFrame | None = None  # validation issues to merge, with the tables or alone
+    checked: set[str] | None = None  # with issues alone: the datasets evaluated tonight (None: all)
+    file_failure: bool = False  # issues alone because the extract could not be read (write errors propagate)
+    roll: pd.DataFrame | None = None
+    views: dict[str, pd.DataFrame] | None = None  # computed from ``tables`` (None: compute after writing)
+    views_failure: str | None = None  # computing them from ``tables`` failed: the outcome's message if loaded
+    logs: list[tuple[int, str]] = field(default_factory=list)  # (level, message), logged when committed
+    seconds: float = 0.0
+    pid: int = field(default_factory=os.getpid)  # the process that prepared it (``prefetch``)
 
 
 def process_school(
@@ -224,54 +246,103 @@ def process_school(
     ``replay`` the extract comes from the encrypted archive of the ``as_of`` night instead of the
     route (no vendor call, no landing folder), e.g. after a mapping or rule fix.
     """
+    prepared = prepare_school(school, home=home, as_of=as_of, extracted_at=extracted_at, views=views, replay=replay,
+                              full_refresh=full_refresh)
+    return commit_school(prepared, warehouse=warehouse, run_id=run_id, views=views)
+
+
+def prepare_school(school: School, *, home: Path, as_of: date, extracted_at: datetime | None = None,
+                   views: bool = True, replay: bool = False, full_refresh: bool = False) -> PreparedSchool:
+    """Extract, check and validate one school, and compute its views from tonight's rows, without the
+    warehouse; never raises for anything that goes wrong with the school."""
     started = time.perf_counter()
     extracted_at = extracted_at or datetime.now(timezone.utc).replace(tzinfo=None)
     outcome = SchoolOutcome(school.key, school.laestab, school.mis, FAILED, as_of=as_of, replayed=replay)
+    prepared = PreparedSchool(outcome, extracted_at)
     try:
-        _load(school, home, warehouse, as_of, extracted_at, outcome, full_refresh)
+        _prepare(school, home, as_of, prepared, full_refresh)
     except TransientExtractError as exc:
         outcome.message, outcome.transient = f"temporary fault: {exc}", True
     except (ExtractFileError, RouteNotAvailable, ReplayNotPossible, VendorRouteError) as exc:
         outcome.message = str(exc)
-        warehouse.replace_issues(school.key, _file_issue(school, exc, extracted_at), night=as_of,
-                                 checked_datasets={"file"})
+        prepared.issues, prepared.checked, prepared.file_failure = _file_issue(school, exc, extracted_at), {"file"}, True
     except Exception as exc:  # a defect or an environment fault: keep it to this school
-        _unexpected(outcome, exc, "loading")
+        _unexpected(outcome, exc, "loading", prepared.logs)
+    if views and prepared.tables is not None:
+        try:
+            clock = outcome.clock()
+            prepared.views = compute_school_views(prepared.tables["pupils"], prepared.tables["attendance"],
+                                                  prepared.tables["exclusions"], as_of)
+            outcome.lap("views", clock)
+        except Exception as exc:
+            prepared.views_failure = _unexpected_message(exc, "computing the statutory views")
+    prepared.seconds = time.perf_counter() - started
+    return prepared
+
+
+def commit_school(prepared: PreparedSchool, *, warehouse: Warehouse, run_id: str | None = None,
+                  views: bool = True) -> SchoolOutcome:
+    """Write a prepared school: its rows and issues in one transaction (or its issues alone), then its
+    views (tonight's, or from its last good load when nothing loaded), then its audit row."""
+    started = time.perf_counter()
+    outcome, key, as_of = prepared.outcome, prepared.outcome.school_key, prepared.outcome.as_of
+    for level, message in prepared.logs:
+        log.log(level, "%s", message)
+    if prepared.file_failure:  # as before: a failure to record the file problem is not kept to the school
+        warehouse.replace_issues(key, prepared.issues, night=as_of, checked_datasets=prepared.checked)
+    else:
+        try:
+            clock = outcome.clock()
+            if prepared.tables is not None:
+                warehouse.replace_school(key, prepared.tables, prepared.issues, roll=prepared.roll, night=as_of)
+                outcome.lap("load", clock)
+                outcome.status = LOADED
+                outcome.loaded_tables = prepared.tables
+            elif prepared.issues is not None:
+                warehouse.replace_issues(key, prepared.issues, night=as_of, checked_datasets=prepared.checked)
+        except Exception as exc:  # a defect or an environment fault: keep it to this school
+            _unexpected(outcome, exc, "loading")
     if views:
         try:
             clock = outcome.clock()
-            outcome.views = refresh_school_views(warehouse, school.key, as_of, tables=outcome.loaded_tables)
+            if outcome.status == LOADED and prepared.views_failure:
+                outcome.status, outcome.message = FAILED, prepared.views_failure
+                log.error("%s: %s", key, outcome.message)
+            elif outcome.status == LOADED and prepared.views is not None:
+                warehouse.replace_views(prepared.views, school_key=key)
+                outcome.views = {name: school_view_counts(name, frame) for name, frame in prepared.views.items()}
+            else:
+                outcome.views = refresh_school_views(warehouse, key, as_of, tables=outcome.loaded_tables)
             outcome.lap("views", clock)
         except Exception as exc:
             _unexpected(outcome, exc, "computing the statutory views")
-    outcome.seconds = time.perf_counter() - started
+    outcome.seconds = prepared.seconds + time.perf_counter() - started
     outcome.loaded_tables = None  # do not keep a school's rows alive after its turn
-    warehouse.append_audit([outcome.audit_row(run_id, extracted_at)])
+    warehouse.append_audit([outcome.audit_row(run_id, prepared.extracted_at)])
     log.info("%s", outcome.summary_line())
     return outcome
 
 
-def _load(school: School, home: Path, warehouse: Warehouse, as_of: date, extracted_at: datetime,
-          outcome: SchoolOutcome, full_refresh: bool = False) -> None:
+def _prepare(school: School, home: Path, as_of: date, prepared: PreparedSchool, full_refresh: bool = False) -> None:
+    outcome, extracted_at = prepared.outcome, prepared.extracted_at
     clock = outcome.clock()
     raw = extract_raw(school, home, replay=as_of if outcome.replayed else None, as_of=as_of,
                       full_refresh=full_refresh)
     clock = outcome.lap("extract", clock)
     if not outcome.replayed:
-        _archive(school, home, as_of, raw, outcome)
+        _archive(school, home, as_of, raw, outcome, prepared.logs)
     clock = outcome.lap("archive", clock)
     outcome.sources = dict(raw.sources)
     outcome.fetch = raw.fetch
     outcome.raw_names = _names(raw.tables["pupils"])
-    for warning in raw.warnings:
-        log.warning("%s: %s", school.key, warning)
+    prepared.logs += [(logging.WARNING, f"{school.key}: {warning}") for warning in raw.warnings]
     notes = _warning_issues(school, raw.warnings, extracted_at)
 
     raw_problems = {t: schemas.structural_problems(schemas.raw_schema(t), raw.tables[t]) for t in TABLES}
     if any(raw_problems.values()):
         outcome.structural = raw_problems
         issues = pd.concat([notes, _missing_column_issues(school, raw, raw_problems, extracted_at)], ignore_index=True)
-        _fail_structurally(school, warehouse, issues, outcome, as_of, checked={"file"})
+        _fail_structurally(prepared, issues, checked={"file"})
         return
 
     validated = validate_extract(raw.tables, school_key=school.key, laestab=school.laestab,
@@ -281,16 +352,13 @@ def _load(school: School, home: Path, warehouse: Warehouse, as_of: date, extract
     outcome.rows = {t: len(validated.tables[t]) for t in TABLES}
     if any(outcome.structural.values()):
         duplicates = _duplicate_issues(school, validated.tables, extracted_at)
-        _fail_structurally(school, warehouse, pd.concat([issues, duplicates], ignore_index=True), outcome, as_of)
+        _fail_structurally(prepared, pd.concat([issues, duplicates], ignore_index=True))
         return
 
     _count_issues(issues, outcome)
-    roll = _roll(school, raw.tables["pupils"], validated.tables["pupils"], as_of)
-    clock = outcome.lap("validate", clock)
-    warehouse.replace_school(school.key, validated.tables, issues, roll=roll, night=as_of)
-    outcome.lap("load", clock)
-    outcome.status = LOADED
-    outcome.loaded_tables = validated.tables
+    prepared.roll = _roll(school, raw.tables["pupils"], validated.tables["pupils"], as_of)
+    outcome.lap("validate", clock)
+    prepared.tables, prepared.issues = validated.tables, issues
 
 
 def _names(raw_pupils: pd.DataFrame) -> pd.DataFrame:
@@ -313,21 +381,30 @@ def _roll(school: School, raw_pupils: pd.DataFrame, pupils: pd.DataFrame, seen_o
     return roll
 
 
-def _unexpected(outcome: SchoolOutcome, exc: Exception, during: str) -> None:
-    """Record an unexpected error without its message (messages can quote data values)."""
+def _unexpected(outcome: SchoolOutcome, exc: Exception, during: str,
+                logs: list[tuple[int, str]] | None = None) -> None:
+    """Record an unexpected error without its message (messages can quote data values); logged now,
+    or added to ``logs`` to be logged when the school is committed."""
+    outcome.status = FAILED
+    outcome.message = _unexpected_message(exc, during)
+    if logs is None:
+        log.error("%s: %s", outcome.school_key, outcome.message)
+    else:
+        logs.append((logging.ERROR, f"{outcome.school_key}: {outcome.message}"))
+
+
+def _unexpected_message(exc: Exception, during: str) -> str:
     frame = traceback.extract_tb(exc.__traceback__)[-1] if exc.__traceback__ else None
     where = f" at {Path(frame.filename).name}:{frame.lineno}" if frame else ""
-    outcome.status = FAILED
-    outcome.message = f"unexpected {type(exc).__name__} while {during}{where}; previous load kept"
-    log.error("%s: %s", outcome.school_key, outcome.message)
+    return f"unexpected {type(exc).__name__} while {during}{where}; previous load kept"
 
 
-def _fail_structurally(school: School, warehouse: Warehouse, issues: pd.DataFrame, outcome: SchoolOutcome,
-                       as_of: date, checked: set[str] | None = None) -> None:
+def _fail_structurally(prepared: PreparedSchool, issues: pd.DataFrame, checked: set[str] | None = None) -> None:
+    outcome = prepared.outcome
     problems = [f"{t}: {p}" for t, ps in outcome.structural.items() for p in ps]
     outcome.message = "structure check failed (" + "; ".join(problems) + "); previous load kept"
     _count_issues(issues, outcome)
-    warehouse.replace_issues(school.key, issues, night=as_of, checked_datasets=checked)
+    prepared.issues, prepared.checked = issues, checked
 
 
 def _count_issues(issues: pd.DataFrame, outcome: SchoolOutcome) -> None:

@@ -18,14 +18,24 @@ _TOTALS: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0, 0])  # name -> 
 @contextmanager
 def section(name: str) -> Iterator[None]:
     """Add the wall and process CPU time of the block to ``name``."""
-    wall, cpu = time.perf_counter(), time.process_time()
+    since = clock()
     try:
         yield
     finally:
-        total = _TOTALS[name]
-        total[0] += time.perf_counter() - wall
-        total[1] += time.process_time() - cpu
-        total[2] += 1
+        add(name, since)
+
+
+def clock() -> tuple[float, float]:
+    """Now, for ``add``: (wall, process CPU) seconds."""
+    return time.perf_counter(), time.process_time()
+
+
+def add(name: str, since: tuple[float, float]) -> None:
+    """Add the wall and process CPU time since ``since`` (from ``clock``) to ``name``."""
+    total = _TOTALS[name]
+    total[0] += time.perf_counter() - since[0]
+    total[1] += time.process_time() - since[1]
+    total[2] += 1
 
 
 def totals() -> dict[str, dict[str, float]]:

@@ -14,7 +14,9 @@ Metadata and logs carry counts, rule names, file names and school keys only: nev
 """
 
 
+import gc
 import os
+from collections.abc import Iterator
 from datetime import date, datetime, timezone
 from zoneinfo import ZoneInfo
 
@@ -22,9 +24,11 @@ import dagster as dg
 import pandas as pd
 
 from ncc_transfer.canonical import LA_VIEWS, SCHOOL_VIEWS, TABLES
+from ncc_transfer import timing
 from ncc_transfer.timing import section
 from ncc_transfer.feedback import la_overview, maybe_email, school_report
-from ncc_transfer.pipeline import FAILED, LOADED, SchoolOutcome, process_school, skipped_outcome
+from ncc_transfer.pipeline import FAILED, LOADED, PreparedSchool, SchoolOutcome, commit_school, skipped_outcome
+from ncc_transfer.prefetch import prepared_in_order
 from ncc_transfer.views import la_headline, la_view_counts, markdown_table, overview_by_school, refresh_la_views
 
 from .partitions import school_partitions
@@ -126,14 +130,25 @@ def school_extract(context: dg.AssetExecutionContext, config: NightlyConfig, ncc
     warehouse = ncc.warehouse()
     as_of = config.as_of_date()
     keys = context.partition_keys if (context.has_partition_key or context.has_partition_key_range) else []
+    # Everything alive now (Dagster, the definitions, the modules) lives through the step: keep the
+    # cyclic garbage collector's full passes off it (they would re-scan it every few hundred
+    # thousand allocations, i.e. many times per school). Unfrozen again when the step ends.
+    gc.freeze()
+    step_clock = timing.clock()
     try:
         # On a retry of this step, schools that already loaded in this run are not fetched again.
         done = loaded_in_run(warehouse, context.run_id) if context.retry_number else set()
-        outcomes = [
-            _load_one(context, key, schools.get(key), registry.la_name, ncc, warehouse, as_of, config.replay,
-                      config.full_refresh)
-            for key in keys if key not in done
-        ]
+        todo = [key for key in keys if key not in done]
+        # Active schools are prepared (read, checked, validated, views computed) one ahead in a
+        # worker process while the previous one is written here (``prefetch``).
+        prepared = prepared_in_order([schools[k] for k in todo if k in schools and schools[k].active],
+                                     home=ncc.home_path(), as_of=as_of, replay=config.replay,
+                                     full_refresh=config.full_refresh)
+        try:
+            outcomes = [_load_one(context, key, schools.get(key), registry.la_name, ncc, warehouse, as_of, prepared)
+                        for key in todo]
+        finally:
+            prepared.close()  # stops the worker process
         with section("dagster_events"):
             _freshness(context, warehouse, [k for k in keys if k in schools and schools[k].active])
         if dg.AssetKey(OVERVIEW_ASSET) in context.selected_asset_keys:
@@ -144,6 +159,8 @@ def school_extract(context: dg.AssetExecutionContext, config: NightlyConfig, ncc
                 _la_views(context, warehouse, as_of)
     finally:
         warehouse.close()
+        gc.unfreeze()
+        timing.add("step", step_clock)
 
     failed = [o for o in outcomes if o.status == FAILED]
     loaded = sum(o.status == LOADED for o in outcomes) + len(done)
@@ -192,16 +209,17 @@ def _freshness(context: dg.AssetExecutionContext, warehouse, keys: list[str]) ->
 
 
 def _load_one(context: dg.AssetExecutionContext, key: str, school, la_name: str, ncc: NccSettings, warehouse,
-              as_of: date, replay: bool = False, full_refresh: bool = False) -> SchoolOutcome:
+              as_of: date, prepared: Iterator[PreparedSchool]) -> SchoolOutcome:
+    """One school's turn: commit its prepared extract (the next from ``prepared`` for an active school)."""
     if school is None:
         laestab, _, route = key.partition("-")
         outcome = SchoolOutcome(key, laestab, route, FAILED, message="not in the schools registry any more")
     elif not school.active:
         outcome = skipped_outcome(school)
     else:
-        outcome = process_school(school, home=ncc.home_path(), warehouse=warehouse, as_of=as_of,
-                                 run_id=context.run_id, replay=replay,
-                                 full_refresh=full_refresh)
+        ready = next(prepared)
+        assert ready.outcome.school_key == key, "schools are prepared in partition order"
+        outcome = commit_school(ready, warehouse=warehouse, run_id=context.run_id)
     with section("dagster_events"):
         _report(context, outcome, context.selected_asset_keys)
     if school is not None and school.active and dg.AssetKey(REPORT_ASSET) in context.selected_asset_keys:

@@ -41,7 +41,7 @@ def school_days(attendance: pd.DataFrame, as_of: date | None = None) -> pd.DataF
         # pairs come out in (school_key, date) order, as the sort below would give.
         school, schools = pd.factorize(frame["school_key"], sort=True)
         day, dates = pd.factorize(frame["date"], sort=True)
-        pairs = np.unique(school.astype(np.int64) * max(len(dates), 1) + day)
+        pairs = np.sort(pd.unique(school.astype(np.int64) * max(len(dates), 1) + day))  # sort the few distinct
         days = pd.DataFrame({"school_key": schools.take(pairs // max(len(dates), 1)),
                              "date": dates.take(pairs % max(len(dates), 1))})
     else:  # unusual input (text dates, a missing school): the plain pandas way

@@ -45,26 +45,26 @@ def view_frame(view: str, rows: pd.DataFrame | None, as_of, *, sort_by: Iterable
         rows = rows.sort_values(sort_by, kind="stable")
     rows = rows.reset_index(drop=True)
     stamp = pd.Timestamp(as_of).normalize()
-    out = pd.DataFrame(index=pd.RangeIndex(len(rows)))
+    data = {}  # column -> array of the view's type; the frame is built once (no column-by-column inserts)
     for column, kind in columns.items():
         if column == "as_of":
-            out[column] = pd.Series(np.full(len(rows), stamp.to_datetime64(), dtype="datetime64[ns]"))
+            data[column] = np.full(len(rows), stamp.to_datetime64(), dtype="datetime64[ns]")
             continue
         values = rows[column] if column in rows.columns else pd.Series([None] * len(rows), dtype=object)
         if kind == "text" and values.dtype == TEXT_DTYPE:  # already canonical text: nothing to convert
-            out[column] = values.array
+            data[column] = values.array
         elif kind == "text":
-            out[column] = values.astype(object).where(values.notna(), None).astype(TEXT_DTYPE)
+            data[column] = values.astype(object).where(values.notna(), None).astype(TEXT_DTYPE).array
         elif kind == "int":
-            out[column] = values.astype("Int64" if column in nullable else "int64")
+            data[column] = values.astype("Int64" if column in nullable else "int64").array
         elif kind == "float":
-            out[column] = values.astype("float64")
+            data[column] = values.astype("float64").array
         elif kind == "bool" and values.dtype == bool:
-            out[column] = values.to_numpy()
+            data[column] = values.to_numpy()
         elif kind == "bool":
-            out[column] = values.astype("boolean").fillna(False).astype(bool)
+            data[column] = values.astype("boolean").fillna(False).astype(bool).to_numpy()
         elif kind == "date":
-            out[column] = as_datetimes(values).astype("datetime64[ns]")
+            data[column] = as_datetimes(values).astype("datetime64[ns]").array
         else:  # pragma: no cover - VIEW_COLUMNS only uses the kinds above
             raise ValueError(f"unknown column kind {kind!r}")
-    return out
+    return pd.DataFrame(data, index=pd.RangeIndex(len(rows)), columns=list(columns))

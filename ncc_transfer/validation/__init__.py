@@ -63,6 +63,8 @@ def _raw(raw: dict[str, pd.DataFrame], table: str) -> pd.DataFrame:
     frame = raw.get(table)
     if frame is None:
         frame = empty_raw(table)
+    if isinstance(frame.index, pd.RangeIndex) and frame.index.start == 0 and frame.index.step == 1:
+        return frame  # already positional (the rule groups never modify the raw frame): no copy
     return frame.reset_index(drop=True)
 
 
