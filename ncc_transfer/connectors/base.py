@@ -23,14 +23,14 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from datetime import date
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Callable, Iterable, Mapping, Protocol, runtime_checkable
 
 import pandas as pd
 
 from ..canonical import BOOKKEEPING_COLUMNS, RAW_COLUMNS, TABLES
 from ..files_route.folder import RawExtract
 from ..registry import School
-from .http import AuthStrategy, VendorError, VendorSession, make_session
+from .http import AuthStrategy, VendorError, VendorSession, dig, make_session
 
 STUDENT_KEY = "_student"  # a mark's or exclusion's vendor pupil id, turned into the UPN when building
 ID_KEY = "_id"  # the vendor's record id (the key incremental extraction merges on)
@@ -97,6 +97,19 @@ def date_text(value: Any) -> str | None:
 def _date_part(value: str) -> str:
     match = _DATE_TEXT.match(value.strip())
     return match.group(1) if match else value
+
+
+def mapped_row(record: dict, fields: Mapping[str, str], date_columns: Iterable[str] = ()) -> dict[str, str | None]:
+    """Canonical columns from a vendor record: ``fields`` maps each column to its (dotted) path; values
+    as text, dates as ``YYYY-MM-DD``. The mapping modules' field tables are read through this."""
+    dates = set(date_columns)
+    return {column: date_text(dig(record, path)) if column in dates else text(dig(record, path))
+            for column, path in fields.items()}
+
+
+def rows_by_id(records: Iterable[dict], id_field: str, to_row: Callable[[dict], dict], endpoint: str) -> dict[str, dict]:
+    """Mapped rows keyed by the vendor's record id (the record's position when it has none)."""
+    return {text(record.get(id_field)) or f"{endpoint}:{n}": to_row(record) for n, record in enumerate(records)}
 
 
 def local_to_statutory(code: str | None, subcodes: dict[str, str]) -> str | None:

@@ -22,19 +22,17 @@ from typing import Any, Iterator
 from . import integris_mapping as M
 from ..rules.calendar import academic_year_start
 from .base import (
-    STUDENT_KEY, Capabilities, RouteSettings, Snapshot, VendorConnector, date_text, local_to_statutory, text
+    STUDENT_KEY, Capabilities, RouteSettings, Snapshot, VendorConnector, local_to_statutory, mapped_row,
+    rows_by_id, text
 )
-from .http import OAuth2ClientCredentials, VendorSession, dig, page_count
+from .http import OAuth2ClientCredentials, VendorSession, page_count
 
 ROUTE = "integris"
 
 
 def student_row(student: dict) -> dict[str, str | None]:
     """One Integris student -> one raw pupils row (canonical column names, text as supplied)."""
-    row = {column: text(dig(student, path)) for column, path in M.STUDENT_FIELDS.items()}
-    for column in M.DATE_COLUMNS & set(row):
-        row[column] = date_text(row[column])
-    return row
+    return mapped_row(student, M.STUDENT_FIELDS, M.DATE_COLUMNS)
 
 
 def statutory_code(code: str | None) -> str | None:
@@ -43,17 +41,14 @@ def statutory_code(code: str | None) -> str | None:
 
 
 def mark_row(mark: dict) -> dict[str, str | None]:
-    row = {column: text(mark.get(field)) for column, field in M.MARK_FIELDS.items()}
-    row["date"] = date_text(row["date"])
+    row = mapped_row(mark, M.MARK_FIELDS, ("date",))
     row["code"] = statutory_code(row["code"])
     row[STUDENT_KEY] = text(mark.get(M.MARK_STUDENT))
     return row
 
 
 def exclusion_row(record: dict) -> dict[str, str | None]:
-    row = {column: text(record.get(field)) for column, field in M.EXCLUSION_FIELDS.items()}
-    for column in M.DATE_COLUMNS & set(row):
-        row[column] = date_text(row[column])
+    row = mapped_row(record, M.EXCLUSION_FIELDS, M.DATE_COLUMNS)
     if row["category"] is not None:
         row["category"] = M.EXCLUSION_TYPE.get(row["category"].strip().upper(), row["category"])
     row[STUDENT_KEY] = text(record.get(M.EXCLUSION_STUDENT))
@@ -88,10 +83,7 @@ class IntegrisConnector(VendorConnector):
 
     def _rows(self, session: VendorSession, settings: RouteSettings, endpoint: str, id_field: str,
               to_row, **params: Any) -> dict[str, dict]:
-        rows: dict[str, dict] = {}
-        for n, record in enumerate(self._pages(session, settings, endpoint, **params)):
-            rows[text(record.get(id_field)) or f"{endpoint}:{n}"] = to_row(record)
-        return rows
+        return rows_by_id(self._pages(session, settings, endpoint, **params), id_field, to_row, endpoint)
 
     def snapshot(self, session: VendorSession, settings: RouteSettings, *, as_of: date) -> Snapshot:
         leavers, include = M.LEAVERS_PARAM

@@ -24,7 +24,8 @@ from urllib.parse import urlsplit
 from . import pupil_asset_mapping as M
 from ..rules.calendar import academic_year_start
 from .base import (
-    STUDENT_KEY, Capabilities, RouteSettings, Snapshot, VendorConnector, date_text, local_to_statutory, text
+    STUDENT_KEY, Capabilities, RouteSettings, Snapshot, VendorConnector, local_to_statutory, mapped_row,
+    rows_by_id, text
 )
 from .http import ApiKeyHeader, VendorError, VendorSession, short_page
 
@@ -54,9 +55,7 @@ class CheckedSession:
 
 def pupil_row(pupil: dict) -> dict[str, str | None]:
     """One Pupil Asset pupil -> one raw pupils row (canonical column names, text as supplied)."""
-    row = {column: text(pupil.get(field)) for column, field in M.PUPIL_FIELDS.items()}
-    for column in M.DATE_COLUMNS & set(row):
-        row[column] = date_text(row[column])
+    row = mapped_row(pupil, M.PUPIL_FIELDS, M.DATE_COLUMNS)
     if row["sex"] is not None:
         row["sex"] = M.GENDER.get(row["sex"], row["sex"])
     return row
@@ -68,17 +67,14 @@ def statutory_code(code: str | None) -> str | None:
 
 
 def mark_row(mark: dict) -> dict[str, str | None]:
-    row = {column: text(mark.get(field)) for column, field in M.MARK_FIELDS.items()}
-    row["date"] = date_text(row["date"])
+    row = mapped_row(mark, M.MARK_FIELDS, ("date",))
     row["code"] = statutory_code(row["code"])
     row[STUDENT_KEY] = text(mark.get(M.MARK_PUPIL))
     return row
 
 
 def exclusion_row(record: dict) -> dict[str, str | None]:
-    row = {column: text(record.get(field)) for column, field in M.EXCLUSION_FIELDS.items()}
-    for column in M.DATE_COLUMNS & set(row):
-        row[column] = date_text(row[column])
+    row = mapped_row(record, M.EXCLUSION_FIELDS, M.DATE_COLUMNS)
     if row["category"] is not None:
         row["category"] = M.EXCLUSION_TYPE.get(row["category"].strip().lower(), row["category"])
     row[STUDENT_KEY] = text(record.get(M.EXCLUSION_PUPIL))
@@ -110,10 +106,7 @@ class PupilAssetConnector(VendorConnector):
 
     def _rows(self, session: VendorSession, settings: RouteSettings, endpoint: str, id_field: str,
               to_row, **params: Any) -> dict[str, dict]:
-        rows: dict[str, dict] = {}
-        for n, record in enumerate(self._pages(session, settings, endpoint, **params)):
-            rows[text(record.get(id_field)) or f"{endpoint}:{n}"] = to_row(record)
-        return rows
+        return rows_by_id(self._pages(session, settings, endpoint, **params), id_field, to_row, endpoint)
 
     def snapshot(self, session: VendorSession, settings: RouteSettings, *, as_of: date) -> Snapshot:
         status, everyone = M.PUPIL_STATUS_PARAM

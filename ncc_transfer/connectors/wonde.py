@@ -19,7 +19,7 @@ from . import wonde_mapping as W
 from ..rules.calendar import academic_year_start
 from .base import (
     ID_KEY, STUDENT_KEY, Capabilities, RouteSettings, Snapshot, VendorConnector, date_text,
-    local_to_statutory, text
+    local_to_statutory, mapped_row, text
 )
 from .http import StaticBearer, VendorSession, dig, next_link
 from .incremental import PupilChanges
@@ -111,10 +111,8 @@ class WondeConnector(VendorConnector):
         exclusions: dict[str, dict] = {}
         for n, record in enumerate(self._pages(session, path, W.PAGE_SIZES["exclusions"],
                                                include=",".join(W.EXCLUSION_INCLUDES))):
-            row: dict[str, Any] = {"_source": path}
-            for column, (field_path, _) in W.EXCLUSION_FIELDS.items():
-                value = dig(record, field_path)
-                row[column] = date_text(value) if column in W.DATE_COLUMNS else text(value)
+            row: dict[str, Any] = {"_source": path, **mapped_row(
+                record, {c: p for c, (p, _) in W.EXCLUSION_FIELDS.items()}, W.DATE_COLUMNS)}
             if row["category"] is not None:
                 row["category"] = W.EXCLUSION_TYPE.get(row["category"].strip().upper(), row["category"])
             exclusions[text(record.get("id")) or str(n)] = row
