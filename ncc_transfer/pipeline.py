@@ -29,7 +29,7 @@ from .canonical import KEY_COLUMNS, RAW_COLUMNS, TABLES, VALIDATION_ISSUE_COLUMN
 from .files_route import ExtractFileError, RawExtract, read_school_folder
 from .registry import School
 from .validation import validate_extract
-from .views import compute_school_views, refresh_school_views, school_view_counts
+from .views import compute_school_views, refresh_school_views, school_view_counts, split_views_by_school
 from .warehouse import Warehouse
 
 log = logging.getLogger(__name__)
@@ -268,16 +268,69 @@ def prepare_school(school: School, *, home: Path, as_of: date, extracted_at: dat
         prepared.issues, prepared.checked, prepared.file_failure = _file_issue(school, exc, extracted_at), {"file"}, True
     except Exception as exc:  # a defect or an environment fault: keep it to this school
         _unexpected(outcome, exc, "loading", prepared.logs)
-    if views and prepared.tables is not None:
-        try:
-            clock = outcome.clock()
-            prepared.views = compute_school_views(prepared.tables["pupils"], prepared.tables["attendance"],
-                                                  prepared.tables["exclusions"], as_of)
-            outcome.lap("views", clock)
-        except Exception as exc:
-            prepared.views_failure = _unexpected_message(exc, "computing the statutory views")
     prepared.seconds = time.perf_counter() - started
+    if views:
+        _add_views(prepared, as_of)
     return prepared
+
+
+def prepare_schools(schools: list[School], *, home: Path, as_of: date, views: bool = True,
+                    replay: bool = False, full_refresh: bool = False) -> list[PreparedSchool]:
+    """``prepare_school`` for several schools, their views computed in one pass over all of them.
+
+    The rules work on many schools at once (everything is keyed by school), and most of a school's
+    view time is fixed cost, so one pass for a handful of schools costs about half as much as one
+    per school. Each school gets exactly the views it would get on its own (``add_views``)."""
+    prepared = [prepare_school(school, home=home, as_of=as_of, views=False, replay=replay,
+                               full_refresh=full_refresh) for school in schools]
+    if views:
+        add_views(prepared, as_of)
+    return prepared
+
+
+def add_views(batch: list[PreparedSchool], as_of: date) -> None:
+    """Compute the views of every school in ``batch`` that has rows to load, in one pass.
+
+    Each school's share of the time is in proportion to its marks. If the pass fails, each school
+    is computed on its own, so a school whose rows break a rule fails alone (``views_failure``)."""
+    # Also used after ``prepare_school(..., views=False)``: each school's ``seconds`` grows by its share.
+    ready = [p for p in batch if p.tables is not None]
+    if len(ready) < 2:
+        for prepared in ready:
+            _add_views(prepared, as_of)
+        return
+    wall, cpu = time.perf_counter(), time.process_time()
+    try:
+        tables = {name: pd.concat([p.tables[name] for p in ready], ignore_index=True)
+                  for name in ("pupils", "attendance", "exclusions")}
+        views = compute_school_views(tables["pupils"], tables["attendance"], tables["exclusions"], as_of)
+        by_school = split_views_by_school(views, [p.outcome.school_key for p in ready])
+    except Exception:  # noqa: BLE001 - find the school at fault: one by one
+        for prepared in ready:
+            _add_views(prepared, as_of)
+        return
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    marks = [max(len(p.tables["attendance"]), 1) for p in ready]
+    for prepared, share in zip(ready, marks):
+        prepared.views = by_school[prepared.outcome.school_key]
+        outcome, fraction = prepared.outcome, share / sum(marks)
+        outcome.stage_seconds["views"] = outcome.stage_seconds.get("views", 0.0) + wall * fraction
+        outcome.stage_cpu_seconds["views"] = outcome.stage_cpu_seconds.get("views", 0.0) + cpu * fraction
+        prepared.seconds += wall * fraction
+
+
+def _add_views(prepared: PreparedSchool, as_of: date) -> None:
+    """One school's views from its rows to load (or ``views_failure`` if a rule fails on them)."""
+    if prepared.tables is None:
+        return
+    outcome = prepared.outcome
+    try:
+        clock = outcome.clock()
+        prepared.views = compute_school_views(prepared.tables["pupils"], prepared.tables["attendance"],
+                                              prepared.tables["exclusions"], as_of)
+        prepared.seconds += outcome.lap("views", clock) - clock
+    except Exception as exc:
+        prepared.views_failure = _unexpected_message(exc, "computing the statutory views")
 
 
 def commit_school(prepared: PreparedSchool, *, warehouse: Warehouse, run_id: str | None = None,

@@ -3,8 +3,10 @@
 A night is a sequence of schools, each ``prepare_school`` (read the files, check, validate, compute
 the views: CPU work that needs no warehouse) then ``commit_school`` (write to the warehouse, log the
 Dagster events, write the report). ``prepared_in_order`` has ONE worker process prepare the next
-schools (up to ``AHEAD``) while the caller commits school n, so both cores of the LA's server work:
-the night takes about the longer of the two halves instead of their sum.
+schools while the caller commits school n, so both cores of the LA's server work: the night takes
+about the longer of the two halves instead of their sum. The worker takes schools in batches of
+``BATCH`` and computes a batch's views in one pass (``pipeline.prepare_schools``): most of a
+school's view time is fixed cost, so this halves it.
 
 * One worker per night (``python -m ncc_transfer.prefetch``, a fresh interpreter: nothing of this
   process's threads, open files or ``__main__`` is copied), however many schools: process start-ups
@@ -17,7 +19,8 @@ the night takes about the longer of the two halves instead of their sum.
   preparing in this process: a school is never lost, only the overlap.
 * ``NCC_PREPARE_AHEAD=0`` turns it off (everything in this process, one school after the other).
 
-Results are the same either way: the worker runs the same ``prepare_school`` on the same inputs.
+Results are the same either way: the worker runs the same ``prepare_school`` on the same inputs, and
+the views of a batch are, school by school, those of the school alone (``pipeline.add_views``).
 """
 
 from __future__ import annotations
@@ -33,13 +36,14 @@ from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
-from .pipeline import PreparedSchool, prepare_school
+from .pipeline import PreparedSchool, prepare_school, prepare_schools
 from .registry import School
 
 log = logging.getLogger(__name__)
 
 MIN_SCHOOLS = 8  # below this the worker's start-up (a second or two) is not worth it
-AHEAD = 2  # schools handed to the worker before their turn (memory: this many prepared schools at most)
+BATCH = 8  # schools per task: their views are computed in one pass (``pipeline.prepare_schools``)
+AHEAD = 2  # batches handed to the worker before their turn (memory: AHEAD * BATCH prepared schools at most)
 
 
 def prepare_ahead_enabled() -> bool:
@@ -85,10 +89,10 @@ class _Worker:
         pickle.dump(task, self.process.stdin, protocol=pickle.HIGHEST_PROTOCOL)
         self.process.stdin.flush()
 
-    def receive(self) -> PreparedSchool:
+    def receive(self) -> list[PreparedSchool]:
         status, value = self.results.get()
         if status != "ok":
-            raise RuntimeError(f"the worker could not prepare the school ({value})")
+            raise RuntimeError(f"the worker could not prepare the schools ({value})")
         return value
 
     def close(self, busy: bool = True) -> None:
@@ -112,9 +116,10 @@ def prepared_in_order(schools: list[School], *, home: Path, as_of: date, replay:
                       views: bool = True, min_schools: int = MIN_SCHOOLS,
                       wait_for_worker: bool = False) -> Iterator[PreparedSchool]:
     """``prepare_school`` for each school, in order. Once the worker process has started, eligible
-    schools are handed to it ahead of their turn (up to ``AHEAD``) while the caller handles the
-    current one; until then (unless ``wait_for_worker``), and for the others, they are prepared here.
-    No worker for fewer than ``min_schools`` eligible schools."""
+    schools are handed to it ahead of their turn, in batches of ``BATCH`` (their views computed in
+    one pass, ``pipeline.prepare_schools``), at most ``AHEAD`` batches at a time, while the caller
+    handles the current one; until then (unless ``wait_for_worker``), and for the others, they are
+    prepared here. No worker for fewer than ``min_schools`` eligible schools."""
     eligible = {s.key for s in schools if can_prepare_ahead(s, replay)}
     if not prepare_ahead_enabled() or len(eligible) < min_schools:
         for school in schools:
@@ -123,7 +128,9 @@ def prepared_in_order(schools: list[School], *, home: Path, as_of: date, replay:
         return
 
     worker: _Worker | None = None
-    sent: list[str] = []  # keys handed to the worker and not yet received, in order
+    pending: set[str] = set()  # keys handed to the worker whose result has not come back
+    results: dict[str, PreparedSchool] = {}  # keys come back from the worker, not yet handed out
+    in_flight = 0  # batches handed to the worker and not yet received
     next_up = 0  # position in ``schools`` of the next school that could be handed to the worker
 
     def give_up(exc: Exception) -> None:
@@ -132,22 +139,39 @@ def prepared_in_order(schools: list[School], *, home: Path, as_of: date, replay:
         if worker is not None:
             worker.close()
         worker = None
-        sent.clear()
+        pending.clear()
 
     def hand_over(after: int) -> None:
-        """Keep the worker ``AHEAD`` schools ahead, from those after position ``after``."""
-        nonlocal next_up
+        """Keep the worker ``AHEAD`` batches ahead, from the schools after position ``after``."""
+        nonlocal next_up, in_flight
         next_up = max(next_up, after + 1)
-        while worker is not None and worker.ready.is_set() and len(sent) < AHEAD and next_up < len(schools):
-            school = schools[next_up]
-            next_up += 1
-            if school.key not in eligible:
+        while worker is not None and worker.ready.is_set() and in_flight < AHEAD and next_up < len(schools):
+            batch = [s for s in schools[next_up:next_up + BATCH] if s.key in eligible]
+            next_up += BATCH
+            if not batch:
                 continue
             try:
-                worker.send(school, home, as_of, views)
-                sent.append(school.key)
+                worker.send(batch, home, as_of, views)
             except (OSError, pickle.PicklingError) as exc:
                 give_up(exc)
+                return
+            pending.update(s.key for s in batch)
+            in_flight += 1
+
+    def from_worker(key: str) -> PreparedSchool | None:
+        """The school's result from the worker (waiting for its batch), or None if it failed."""
+        nonlocal in_flight
+        while key in pending and worker is not None:
+            try:
+                batch = worker.receive()
+            except Exception as exc:  # noqa: BLE001 - the worker failed, not the school: do it here
+                give_up(exc)
+                break
+            in_flight -= 1
+            for prepared in batch:
+                pending.discard(prepared.outcome.school_key)
+                results[prepared.outcome.school_key] = prepared
+        return results.pop(key, None)
 
     try:
         worker = _Worker()
@@ -155,26 +179,20 @@ def prepared_in_order(schools: list[School], *, home: Path, as_of: date, replay:
             worker.ready.wait(timeout=300)
         for position, school in enumerate(schools):
             hand_over(position)
-            prepared = None
-            if worker is not None and sent and sent[0] == school.key:
-                try:
-                    prepared = worker.receive()
-                    sent.pop(0)
-                except Exception as exc:  # noqa: BLE001 - the worker failed, not the school: do it here
-                    give_up(exc)
+            prepared = from_worker(school.key)
             if prepared is None:
                 prepared = prepare_school(school, home=home, as_of=as_of, views=views, replay=replay,
-                                 full_refresh=full_refresh)
+                                          full_refresh=full_refresh)
             hand_over(position)
             yield prepared
     finally:
         if worker is not None:
-            worker.close(busy=bool(sent))
+            worker.close(busy=bool(pending))
 
 
 def _serve() -> None:
-    """The worker's loop: read (school, home, as_of, views) pickles from stdin until it closes, answer
-    each with ("ok", PreparedSchool) on the original stdout. Anything printed goes to stderr."""
+    """The worker's loop: read (schools, home, as_of, views) pickles from stdin until it closes, answer
+    each with ("ok", [PreparedSchool, ...]) on the original stdout. Anything printed goes to stderr."""
     results = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)
     sys.stdout = sys.stderr
@@ -183,11 +201,11 @@ def _serve() -> None:
     results.flush()
     while True:
         try:
-            school, home, as_of, views = pickle.load(tasks)
+            batch, home, as_of, views = pickle.load(tasks)
         except EOFError:
             return
         try:
-            answer = ("ok", prepare_school(school, home=home, as_of=as_of, views=views))
+            answer = ("ok", prepare_schools(batch, home=home, as_of=as_of, views=views))
         except BaseException as exc:  # prepare_school catches what goes wrong with a school; this is a defect
             answer = ("error", type(exc).__name__)
         pickle.dump(answer, results, protocol=pickle.HIGHEST_PROTOCOL)

@@ -35,8 +35,20 @@ def compute_school_views(pupils: pd.DataFrame, attendance: pd.DataFrame, exclusi
         "absence_summary": absence_summary(pupils, attendance, as_of, marks=marks),
         "ten_day_absence": ten_day_absence(attendance, as_of, days=days),
         "absence_triggers": absence_triggers(attendance, as_of, days=days),
-        "exclusion_provision": exclusion_provision(exclusions, attendance, as_of),
+        "exclusion_provision": exclusion_provision(exclusions, attendance, as_of, days=days.school_days),
     }
+
+
+def split_views_by_school(views: dict[str, pd.DataFrame], school_keys: list[str]
+                          ) -> dict[str, dict[str, pd.DataFrame]]:
+    """Per school key, its rows of each view (in the view's order, a fresh index), as
+    ``compute_school_views`` would give for that school alone; a school with no rows gets none."""
+    out: dict[str, dict[str, pd.DataFrame]] = {key: {} for key in school_keys}
+    for name, frame in views.items():
+        keys = frame["school_key"].to_numpy(dtype=object)
+        for key in school_keys:
+            out[key][name] = frame[keys == key].reset_index(drop=True)
+    return out
 
 
 def refresh_school_views(warehouse: Warehouse, school_key: str, as_of: date,
@@ -173,5 +185,5 @@ def _percent(part, whole) -> float | None:
     return round(100.0 * float(part) / float(whole), 1) if whole else None
 
 
-__all__ = ["LA_VIEWS", "SCHOOL_VIEWS", "compute_school_views", "refresh_school_views", "refresh_la_views",
+__all__ = ["LA_VIEWS", "SCHOOL_VIEWS", "compute_school_views", "split_views_by_school", "refresh_school_views", "refresh_la_views",
            "la_view_counts", "la_headline", "overview_by_school", "markdown_table"]

@@ -65,3 +65,52 @@ def test_a_failing_worker_only_loses_the_overlap(small_la, monkeypatch, broken):
     assert [p.outcome.school_key for p in prepared] == [s.key for s in schools]
     assert all(p.outcome.message is None and p.tables is not None for p in prepared)  # ready to load
     assert {p.pid for p in prepared} == {os.getpid()}
+
+
+def _prepared_without_views(home):
+    from ncc_transfer.cli import _load_registry
+    from ncc_transfer.pipeline import prepare_school
+
+    with ncc_env(home):
+        schools = list(_load_registry().active_schools)
+        return [prepare_school(s, home=home, as_of=DEMO_AS_OF, views=False) for s in schools]
+
+
+def test_views_of_a_batch_are_each_schools_own(small_la):
+    from ncc_transfer.pipeline import add_views
+    from ncc_transfer.views import compute_school_views
+
+    home, _ = small_la
+    batch = _prepared_without_views(home)
+    assert len(batch) >= 3
+    add_views(batch, DEMO_AS_OF)
+    for prepared in batch:
+        alone = compute_school_views(prepared.tables["pupils"], prepared.tables["attendance"],
+                                     prepared.tables["exclusions"], DEMO_AS_OF)
+        assert prepared.views.keys() == alone.keys()
+        for view in alone:
+            pd.testing.assert_frame_equal(prepared.views[view], alone[view])
+        assert len(prepared.views["absence_summary"]) > 0
+        assert prepared.outcome.stage_seconds["views"] > 0 and prepared.outcome.stage_cpu_seconds["views"] >= 0
+    assert sum(len(p.views["ten_day_absence"]) for p in batch) > 0, "the demo LA has 10-day absences"
+
+
+def test_a_school_whose_views_fail_in_a_batch_fails_alone(small_la, monkeypatch):
+    from ncc_transfer import pipeline
+
+    home, _ = small_la
+    batch = _prepared_without_views(home)
+    culprit = batch[1].outcome.school_key
+    real = pipeline.compute_school_views
+
+    def fails_on_culprit(pupils, attendance, exclusions, as_of):
+        if (attendance["school_key"] == culprit).any():
+            raise ValueError("a rule broke")
+        return real(pupils, attendance, exclusions, as_of)
+
+    monkeypatch.setattr(pipeline, "compute_school_views", fails_on_culprit)
+    pipeline.add_views(batch, DEMO_AS_OF)
+    assert batch[1].views is None and "ValueError while computing the statutory views" in batch[1].views_failure
+    others = [p for p in batch if p.outcome.school_key != culprit]
+    assert all(p.views is not None and p.views_failure is None for p in others)
+    assert all(len(p.views["absence_summary"]) for p in others)

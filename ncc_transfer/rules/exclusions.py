@@ -62,8 +62,13 @@ class SchoolCalendar:
         return pd.Series(self.known.astype("datetime64[ns]"))
 
 
-def exclusion_provision(exclusions: pd.DataFrame, attendance: pd.DataFrame, as_of: date) -> pd.DataFrame:
-    """Rows of the ``exclusion_provision`` view: who needs sixth-day provision, from when, by whom."""
+def exclusion_provision(exclusions: pd.DataFrame, attendance: pd.DataFrame, as_of: date,
+                        days: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Rows of the ``exclusion_provision`` view: who needs sixth-day provision, from when, by whom.
+
+    ``days``: the schools' school days from the academic year's start (``calendar.school_days``
+    columns school_key, date) when the caller has them already (``rules.runs.PupilDays``); days
+    before the year's start do not matter, as every count here is between days of this year."""
     as_of_ts = pd.Timestamp(as_of)
     year_start = pd.Timestamp(academic_year_start(as_of))
     ex = _prepare(exclusions)
@@ -73,8 +78,9 @@ def exclusion_provision(exclusions: pd.DataFrame, attendance: pd.DataFrame, as_o
     if not len(ex):  # most schools, most nights: no school days needed
         return view_frame(VIEW, None, as_of, sort_by=(), nullable_ints=_NULLABLE_INT)
 
-    days = school_days(attendance, as_of) if len(attendance) else pd.DataFrame(
-        {"school_key": pd.Series(dtype=object), "date": pd.Series(dtype="datetime64[ns]")})
+    if days is None:
+        days = school_days(attendance, as_of) if len(attendance) else pd.DataFrame(
+            {"school_key": pd.Series(dtype=object), "date": pd.Series(dtype="datetime64[ns]")})
     by_school = {str(k): g["date"].to_numpy(dtype="datetime64[D]") for k, g in days.groupby("school_key", sort=True)}
     origin = np.datetime64(year_start.date(), "D")
     calendars = {k: SchoolCalendar(by_school.get(k, np.array([], dtype="datetime64[D]")), origin)

@@ -55,6 +55,7 @@ class PupilDays:
     has_possible: np.ndarray  # per pupil-day: at least one possible session
     has_breaker: np.ndarray  # per pupil-day: a D mark
     school_last_day: np.ndarray  # per enrolment: its school's last school day <= as_of (_NO_DAY if none)
+    school_days: pd.DataFrame  # calendar.school_days over these marks: school_key, date, day_number
 
 
 def pupil_days(marks: Marks, as_of) -> PupilDays:
@@ -78,13 +79,14 @@ def pupil_days(marks: Marks, as_of) -> PupilDays:
         "date": (pairs % _SPAN + base).astype("datetime64[D]").astype("datetime64[ns]"),
         "possible": np.ones(len(pairs), dtype=bool),
     })
-    last = school_days(frame, pd.Timestamp(as_of).date()).groupby("school_key")["date"].max()
+    calendar = school_days(frame, pd.Timestamp(as_of).date())
+    last = calendar.groupby("school_key")["date"].max()
     by_school = np.full(len(marks.schools), _NO_DAY, dtype=np.int64)
     if len(last):
         position = pd.Index(marks.schools).get_indexer(last.index)
         by_school[position] = last.to_numpy(dtype="datetime64[D]").astype(np.int64)
     school_last_day = by_school[marks.school] if n_enrol else np.array([], dtype=np.int64)
-    return PupilDays(marks, day_of_mark, enrolment, day, has_possible, has_breaker, school_last_day)
+    return PupilDays(marks, day_of_mark, enrolment, day, has_possible, has_breaker, school_last_day, calendar)
 
 
 def runs_in(days: PupilDays, codes: set[str] | frozenset[str], min_days: int) -> pd.DataFrame:
