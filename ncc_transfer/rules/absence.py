@@ -20,7 +20,7 @@ import pandas as pd
 from ncc_transfer.reference.attendance_codes import CATEGORIES, CODE_SET_CHANGE, category_for
 from ncc_transfer.reference.enrolment import ON_ROLL_STATUSES
 from ncc_transfer.rules.calendar import academic_year_start
-from ncc_transfer.rules.frames import view_frame
+from ncc_transfer.rules.frames import sorted_codes, view_frame
 
 # Category numbers used in the mark arrays: CATEGORIES order, then "unknown" (code not valid on its
 # date). present=0, aea=1, authorised=2, unauthorised=3 are the possible categories.
@@ -99,8 +99,7 @@ def prepare_marks(attendance: pd.DataFrame, as_of) -> Marks:
 
     # Enrolment ids in (school_key, upn) order: both key factorisations are sorted, so is the pair's.
     width = max(len(upns), 1)
-    enrolment, pairs = pd.factorize(school_idx * width + upn_idx, sort=True)
-    pairs = np.asarray(pairs, dtype=np.int64)
+    enrolment, pairs = sorted_codes(school_idx * width + upn_idx, len(schools) * width)
     enr_school, enr_upn = pairs // width, pairs % width
     schools = np.asarray(schools, dtype=object)
     enrolments = pd.DataFrame({"school_key": schools[enr_school],
@@ -108,7 +107,8 @@ def prepare_marks(attendance: pd.DataFrame, as_of) -> Marks:
     enrolments["laestab"] = None
     if "laestab" in attendance.columns and len(pairs):
         lae_idx, laestabs = pd.factorize(attendance["laestab"])
-        per_enrolment = pd.Series(lae_idx[keep]).groupby(enrolment).max().to_numpy()  # -1 only if all null
+        per_enrolment = np.full(len(pairs), -1, dtype=np.int64)  # stays -1 only if all null
+        np.maximum.at(per_enrolment, enrolment, lae_idx[keep])
         enrolments["laestab"] = np.append(np.asarray(laestabs, dtype=object), None)[per_enrolment]
 
     # Categories: look up each distinct code once per code set, then index.

@@ -22,6 +22,19 @@ def input_frame(source: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
+def sorted_codes(keys: np.ndarray, space: int) -> tuple[np.ndarray, np.ndarray]:
+    """``pd.factorize(keys, sort=True)`` for non-negative integer keys below ``space``: (code of each
+    key, the distinct keys sorted). Without hashing or sorting when the key space is small next to
+    the keys (as for (pupil, day) keys of a year's marks): a table of which keys occur."""
+    keys = np.asarray(keys, dtype=np.int64)
+    if space > 4 * len(keys) + (1 << 20):
+        codes, uniques = pd.factorize(keys, sort=True)
+        return codes.astype(np.int64), np.asarray(uniques, dtype=np.int64)
+    occurs = np.zeros(space, dtype=bool)
+    occurs[keys] = True
+    return (np.cumsum(occurs, dtype=np.int64) - 1)[keys], np.flatnonzero(occurs)
+
+
 def pupil_keys(frame: pd.DataFrame) -> pd.Series:
     """One string per row identifying the enrolment (school_key, upn)."""
     return frame["school_key"].astype(object).astype(str) + "\x1f" + frame["upn"].astype(object).astype(str)

@@ -26,8 +26,7 @@ import numpy as np
 import pandas as pd
 
 from ncc_transfer.rules.absence import Marks, prepare_marks
-from ncc_transfer.rules.calendar import school_days
-from ncc_transfer.rules.frames import view_frame
+from ncc_transfer.rules.frames import sorted_codes, view_frame
 
 UNAUTHORISED_CODES = frozenset({"G", "N", "O", "U"})
 SICKNESS_CODES = frozenset({"I"})
@@ -40,7 +39,6 @@ GNO_MIN_DAYS = 20
 
 RUN_COLUMNS = ["school_key", "laestab", "upn", "first_day", "last_day", "school_days", "ongoing"]
 
-_SPAN = 400  # > days in an academic year: day offsets fit in one enrolment's block of the day key
 _NO_DAY = np.iinfo(np.int64).min
 
 
@@ -60,31 +58,30 @@ class PupilDays:
 
 def pupil_days(marks: Marks, as_of) -> PupilDays:
     """Reduce marks to pupil-days (vectorised; see ``PupilDays``)."""
-    n_enrol = len(marks.enrolments)
+    n_enrol, n_schools = len(marks.enrolments), len(marks.schools)
     base = int(marks.day.min()) if len(marks.day) else 0
-    key = marks.enrolment * _SPAN + (marks.day - base)
-    day_of_mark, keys = pd.factorize(key, sort=True)
-    keys = np.asarray(keys, dtype=np.int64)
+    span = int(marks.day.max()) - base + 1 if len(marks.day) else 1  # days from the first mark to the last
+    day_of_mark, keys = sorted_codes(marks.enrolment * span + (marks.day - base), n_enrol * span)
     n_days = len(keys)
-    enrolment = keys // _SPAN
-    day = keys % _SPAN + base
+    enrolment = keys // span
+    day = keys % span + base
     has_possible = np.bincount(day_of_mark[marks.possible], minlength=n_days) > 0
     has_breaker = np.bincount(day_of_mark[marks.code_flags(BREAKING_CODES)], minlength=n_days) > 0
 
-    # School days (calendar.school_days) from the distinct (school, date) pairs with a possible session.
+    # School days (calendar.school_days) from the distinct (school, date) pairs with a possible
+    # session, in (school, date) order; each school's days numbered from 1.
     school_of_day = marks.school[enrolment] if n_days else np.array([], dtype=np.int64)
-    pairs = np.unique(school_of_day[has_possible] * _SPAN + (day[has_possible] - base))
-    frame = pd.DataFrame({
-        "school_key": marks.schools[pairs // _SPAN] if len(pairs) else np.array([], dtype=object),
-        "date": (pairs % _SPAN + base).astype("datetime64[D]").astype("datetime64[ns]"),
-        "possible": np.ones(len(pairs), dtype=bool),
+    _, pairs = sorted_codes(school_of_day[has_possible] * span + (day[has_possible] - base), n_schools * span)
+    school, date = pairs // span, pairs % span + base
+    first_of_school = np.searchsorted(school, school, side="left")
+    calendar = pd.DataFrame({
+        "school_key": marks.schools[school] if len(pairs) else np.array([], dtype=object),
+        "date": date.astype("datetime64[D]").astype("datetime64[ns]"),
+        "day_number": np.arange(len(pairs), dtype=np.int64) - first_of_school + 1,
     })
-    calendar = school_days(frame, pd.Timestamp(as_of).date())
-    last = calendar.groupby("school_key")["date"].max()
-    by_school = np.full(len(marks.schools), _NO_DAY, dtype=np.int64)
-    if len(last):
-        position = pd.Index(marks.schools).get_indexer(last.index)
-        by_school[position] = last.to_numpy(dtype="datetime64[D]").astype(np.int64)
+    by_school = np.full(n_schools, _NO_DAY, dtype=np.int64)
+    last_of_school = np.r_[school[1:] != school[:-1], True] if len(pairs) else np.array([], dtype=bool)
+    by_school[school[last_of_school]] = date[last_of_school]  # on or before as_of, as every mark is
     school_last_day = by_school[marks.school] if n_enrol else np.array([], dtype=np.int64)
     return PupilDays(marks, day_of_mark, enrolment, day, has_possible, has_breaker, school_last_day, calendar)
 
