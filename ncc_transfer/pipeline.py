@@ -335,19 +335,27 @@ def _add_views(prepared: PreparedSchool, as_of: date) -> None:
 
 def commit_school(prepared: PreparedSchool, *, warehouse: Warehouse, run_id: str | None = None,
                   views: bool = True) -> SchoolOutcome:
-    """Write a prepared school: its rows and issues in one transaction (or its issues alone), then its
-    views (tonight's, or from its last good load when nothing loaded), then its audit row."""
+    """Write a prepared school: its rows, issues and views in one transaction (or its issues alone),
+    then its audit row. When nothing loads, its views are recomputed from its last good load (as of
+    tonight). If the views could not be computed from tonight's rows, nothing of them loads: the
+    previous load and its views stay together, and tonight's issues are recorded."""
     started = time.perf_counter()
     outcome, key, as_of = prepared.outcome, prepared.outcome.school_key, prepared.outcome.as_of
     for level, message in prepared.logs:
         log.log(level, "%s", message)
+    with_views = prepared.views if views else None  # written with the rows
     if prepared.file_failure:  # as before: a failure to record the file problem is not kept to the school
         warehouse.replace_issues(key, prepared.issues, night=as_of, checked_datasets=prepared.checked)
     else:
         try:
             clock = outcome.clock()
-            if prepared.tables is not None:
-                warehouse.replace_school(key, prepared.tables, prepared.issues, roll=prepared.roll, night=as_of)
+            if prepared.tables is not None and views and prepared.views_failure:
+                outcome.message = prepared.views_failure
+                log.error("%s: %s", key, outcome.message)
+                warehouse.replace_issues(key, prepared.issues, night=as_of, checked_datasets=prepared.checked)
+            elif prepared.tables is not None:
+                warehouse.replace_school(key, prepared.tables, prepared.issues, roll=prepared.roll, night=as_of,
+                                         views=with_views)
                 outcome.lap("load", clock)
                 outcome.status = LOADED
                 outcome.loaded_tables = prepared.tables
@@ -358,12 +366,8 @@ def commit_school(prepared: PreparedSchool, *, warehouse: Warehouse, run_id: str
     if views:
         try:
             clock = outcome.clock()
-            if outcome.status == LOADED and prepared.views_failure:
-                outcome.status, outcome.message = FAILED, prepared.views_failure
-                log.error("%s: %s", key, outcome.message)
-            elif outcome.status == LOADED and prepared.views is not None:
-                warehouse.replace_views(prepared.views, school_key=key)
-                outcome.views = {name: school_view_counts(name, frame) for name, frame in prepared.views.items()}
+            if outcome.status == LOADED and with_views is not None:
+                outcome.views = {name: school_view_counts(name, frame) for name, frame in with_views.items()}
             else:
                 outcome.views = refresh_school_views(warehouse, key, as_of, tables=outcome.loaded_tables)
             outcome.lap("views", clock)

@@ -65,14 +65,17 @@ class Warehouse(Protocol):
     url: str
 
     def replace_school(self, school_key: str, tables: dict[str, pd.DataFrame], issues: pd.DataFrame,
-                       roll: pd.DataFrame | None = None, night: date | None = None) -> None:
+                       roll: pd.DataFrame | None = None, night: date | None = None,
+                       views: dict[str, pd.DataFrame] | None = None) -> None:
         """Replace the school's rows in the given tables and merge its validation issues, atomically.
 
         Issues are merged with the school's stored ones by ``issue_history.merge_issue_history``
         (new / persisting / fixed) for the night ``night`` (default today).
 
         ``roll`` (school_key, laestab, upn, entry_date, leaving_date, seen_on) records who was on
-        tonight's extract in ``roll_history`` in the same transaction.
+        tonight's extract in ``roll_history`` in the same transaction. ``views`` (view name -> the
+        school's rows, computed from ``tables``) replace the school's view rows in it too, so its
+        rows and views never disagree, even after a crash.
         """
 
     def replace_views(self, views: dict[str, pd.DataFrame], school_key: str | None = None) -> None:
@@ -150,13 +153,16 @@ class DuckDBWarehouse:
                     con.execute(f'ALTER TABLE "{table}" ADD COLUMN "{column}" {sql_type}')
 
     def replace_school(self, school_key: str, tables: dict[str, pd.DataFrame], issues: pd.DataFrame,
-                       roll: pd.DataFrame | None = None, night: date | None = None) -> None:
+                       roll: pd.DataFrame | None = None, night: date | None = None,
+                       views: dict[str, pd.DataFrame] | None = None) -> None:
         with self._transaction() as con:
             for table, frame in tables.items():
                 self._replace(con, table, school_key, frame[CANONICAL_COLUMNS[table]])
             self._replace_issues(con, school_key, issues, night, None)
             if roll is not None:
                 self._record_roll(con, roll)
+            for view, frame in (views or {}).items():
+                self._replace(con, view, school_key, frame[list(VIEW_COLUMNS[view])])
 
     def replace_views(self, views: dict[str, pd.DataFrame], school_key: str | None = None) -> None:
         with self._transaction() as con:

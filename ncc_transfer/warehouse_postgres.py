@@ -136,13 +136,16 @@ class PostgresWarehouse:
     # -- writing ----------------------------------------------------------------------------------
 
     def replace_school(self, school_key: str, tables: dict[str, pd.DataFrame], issues: pd.DataFrame,
-                       roll: pd.DataFrame | None = None, night: date | None = None) -> None:
+                       roll: pd.DataFrame | None = None, night: date | None = None,
+                       views: dict[str, pd.DataFrame] | None = None) -> None:
         with self._transaction(lock=f"school {school_key}") as cur:
             for table, frame in tables.items():
                 self._replace(cur, table, school_key, frame[CANONICAL_COLUMNS[table]])
             self._replace_issues(cur, school_key, issues, night, None)
             if roll is not None:
                 self._record_roll(cur, roll)
+            for view, frame in (views or {}).items():
+                self._replace(cur, view, school_key, frame[list(VIEW_COLUMNS[view])])
 
     def replace_views(self, views: dict[str, pd.DataFrame], school_key: str | None = None) -> None:
         with self._transaction(lock=f"school {school_key}" if school_key is not None else "la views") as cur:

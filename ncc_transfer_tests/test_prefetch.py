@@ -114,3 +114,38 @@ def test_a_school_whose_views_fail_in_a_batch_fails_alone(small_la, monkeypatch)
     others = [p for p in batch if p.outcome.school_key != culprit]
     assert all(p.views is not None and p.views_failure is None for p in others)
     assert all(len(p.views["absence_summary"]) for p in others)
+
+
+def test_views_that_cannot_be_computed_keep_the_previous_load_and_its_views(small_la, tmp_path, monkeypatch):
+    """Rows and views are written in one transaction: a school whose views fail tonight keeps last
+    night's rows and views together (they never disagree), and tonight's issues are still recorded."""
+    from ncc_transfer import pipeline
+    from ncc_transfer.canonical import SCHOOL_VIEWS
+    from ncc_transfer.cli import _load_registry
+    from ncc_transfer.warehouse import DuckDBWarehouse
+
+    home, _ = small_la
+    warehouse = DuckDBWarehouse(tmp_path / "w.duckdb")
+    try:
+        with ncc_env(home):
+            school = _load_registry().active_schools[0]
+            first = pipeline.process_school(school, home=home, warehouse=warehouse, as_of=DEMO_AS_OF)
+            assert first.status == pipeline.LOADED
+            key = school.key
+            before = {t: warehouse.school_rows(t, key) for t in (*TABLES, *SCHOOL_VIEWS)}
+            assert len(before["absence_summary"]) > 0
+            warehouse.delete_where("validation_issues", "school_key = ?", [key])
+
+            def broken(*args, **kwargs):
+                raise ValueError("a rule broke")
+
+            monkeypatch.setattr(pipeline, "compute_school_views", broken)
+            monkeypatch.setattr(pipeline, "refresh_school_views", broken)
+            second = pipeline.process_school(school, home=home, warehouse=warehouse, as_of=DEMO_AS_OF)
+        assert second.status == pipeline.FAILED
+        assert "ValueError while computing the statutory views" in second.message and "previous load kept" in second.message
+        for table, frame in before.items():
+            pd.testing.assert_frame_equal(_comparable(warehouse.school_rows(table, key)), _comparable(frame), obj=table)
+        assert len(warehouse.school_rows("validation_issues", key)) > 0, "tonight's issues are recorded"
+    finally:
+        warehouse.close()

@@ -88,7 +88,8 @@ def load(warehouse, school: str = "1234567-files", upns=UPNS, at=AT1, night=NIGH
               "exclusions": exclusions(school, upns[:1])}
     tables.update({k: v for k, v in changes.items() if k in tables})
     warehouse.replace_school(school, tables, changes.get("issues", issues(school, [(upns[0], "postcode")], at)),
-                             roll=changes.get("roll", roll(school, upns, night)), night=night)
+                             roll=changes.get("roll", roll(school, upns, night)), night=night,
+                             views=changes.get("views"))
     return tables
 
 
@@ -117,13 +118,18 @@ def test_replace_school_is_idempotent(backend):
     assert len(first["pupils"]) == 3 and len(first["attendance"]) == 18 and len(first["roll_history"]) == 3
 
 
-@pytest.mark.parametrize("failure", ["missing_column", "wrong_type", "broken_roll"])
+@pytest.mark.parametrize("failure", ["missing_column", "wrong_type", "broken_roll", "broken_views"])
 def test_failed_replace_keeps_the_previous_load(backend, failure):
-    load(backend)
+    load(backend, views={"absence_summary": view_frame("absence_summary", "1234567-files", 3)})
     before = snapshot(backend)
+    assert len(before["absence_summary"]) == 3
     bad = {"missing_column": {"attendance": attendance("1234567-files", UPNS).drop(columns="code")},
            "wrong_type": {"exclusions": exclusions("1234567-files", UPNS[:1], sessions="lots")},
-           "broken_roll": {"roll": roll("1234567-files", UPNS, NIGHT2).drop(columns="seen_on")}}[failure]
+           "broken_roll": {"roll": roll("1234567-files", UPNS, NIGHT2).drop(columns="seen_on")},
+           "broken_views": {"views": {"absence_summary": view_frame("absence_summary", "1234567-files", 2),
+                                      "ten_day_absence": view_frame("ten_day_absence", "1234567-files", 1
+                                                                    ).drop(columns="last_day")}},
+           }[failure]
     # pupils (first in the transaction) are deleted and re-inserted before the failure.
     # A missing column is a KeyError; a value of the wrong type a DuckDB or Arrow (ValueError) error.
     with pytest.raises((KeyError, ValueError, duckdb.Error)):
@@ -176,6 +182,18 @@ def test_roll_history_upserts(backend):
     assert stayed["leaving_date"] == pd.Timestamp("2026-03-20")
     assert (new["first_seen"], new["last_seen"]) == (pd.Timestamp(NIGHT2), pd.Timestamp(NIGHT2))
     assert pd.isna(new["entry_date"])
+
+
+def test_views_load_with_the_schools_rows(backend):
+    load(backend, views={"absence_summary": view_frame("absence_summary", "1234567-files", 3)})
+    load(backend, school="2222222-files", upns=["B200000000001"],
+         views={"absence_summary": view_frame("absence_summary", "2222222-files", 2)})
+    load(backend, upns=UPNS[:2], at=AT2, night=NIGHT2,
+         views={"absence_summary": view_frame("absence_summary", "1234567-files", 1, salt=7),
+                "ten_day_absence": view_frame("ten_day_absence", "1234567-files", 0)})
+    summary = backend.read("SELECT school_key, sessions_possible FROM absence_summary ORDER BY 1, 2")
+    assert summary.values.tolist() == [["1234567-files", 7], ["2222222-files", 0], ["2222222-files", 1]]
+    assert len(backend.school_rows("pupils", "1234567-files")) == 2
 
 
 def test_views_replace_per_school_and_whole(backend):
