@@ -31,7 +31,8 @@ For each ``--scale`` (1.0 = Norfolk: 420 schools, ~116,000 pupils), in a fresh t
 Prints a table per scale (and, with several scales, how each stage grows: time ratio / marks ratio),
 and writes JSON with ``--out``. ``--profile FILE`` writes a cProfile of the pipeline's night (the
 timings are then those of the profiled run). ``--route`` chooses how schools deliver their data:
-only ``files`` today (see ``prepare_route`` for the hook the vendor HTTP routes plug into).
+``files`` (default), or a vendor route served by the built-in simulator over HTTP on loopback
+(``prepare_route``): the report then adds the requests the simulator answered, per second of night.
 
     uv run python benchmarks/nightly_bench.py --scale 0.1 --scale 0.5 --scale 1 --out bench.json
 """
@@ -62,7 +63,6 @@ MEAN_SIZE = {"primary": 217.4, "secondary": 900.1, "all-through": 902.0, "specia
 STAGES = ("extract", "validate", "load", "views")  # pipeline stages compared with the baseline
 BASELINE_OF = {"extract": "parse", "validate": "cast", "load": "load", "views": "views"}
 SECTIONS = ("dagster_setup", "dagster_events", "school_reports", "overview", "la_views")
-ROUTES = ("files",)
 ENV_KEYS = ("NCC_HOME", "DAGSTER_HOME", "NCC_WAREHOUSE_URL", "NCC_ARCHIVE_KEY", "NCC_SCHOOLS_FILE")
 
 
@@ -162,19 +162,51 @@ def pupils_scale_for(scale: float) -> tuple[int, float]:
 
 
 def prepare_route(home: Path, route: str):
-    """Make the generated LA's schools deliver their data by ``route``; returns a ``stop()`` callable.
+    """Make the generated LA's schools deliver their data by ``route``; returns a ``stop()`` callable
+    that returns the route's counters for the report.
 
-    ``files``: the demo writes every school's landing folder and registry; nothing to do.
-
-    HOOK for the vendor HTTP routes (issue 8: "report the simulator's requests per second and the
-    pipeline's throughput against it"): start the route's simulator here serving the generated
-    schools (``ncc_transfer.simulator``), rewrite ``home / "schools.yaml"`` so the schools use the
-    route, and return a ``stop()`` that shuts the simulator and returns its counters (requests,
-    seconds) for the report. The baseline's parse then fetches through the same connector.
+    ``files``: the demo writes every school's landing folder and registry; nothing to do. A vendor
+    route (``wonde``, ``xporter``, ...): the built-in simulator is started in this process, serving
+    every active school's landing folder in that vendor's API shape over HTTP on loopback, and the
+    registry is rewritten so that every active school uses the route (synthetic credentials in the
+    environment, no rate limit: as for the demo). The night then fetches each school over HTTP;
+    ``stop()`` shuts the simulator and returns the requests it answered. The baseline still parses
+    the landing folders, so the extract ratio is what the HTTP route costs over reading files.
     """
     if route == "files":
         return lambda: {}
-    raise NotImplementedError(f"the {route!r} route is not wired into the benchmark yet (see prepare_route)")
+    import dataclasses
+
+    import yaml
+
+    from ncc_transfer.demo.routes import demo_settings
+    from ncc_transfer.registry import load_registry
+    from ncc_transfer.simulator import Simulator, create_app, load_source, run_in_thread
+    from ncc_transfer.simulator.app import profile
+
+    registry_path = home / "schools.yaml"
+    document = yaml.safe_load(registry_path.read_text(encoding="utf-8"))
+    sim = Simulator()
+    root, stop = run_in_thread(create_app(sim))
+    by_laestab = {school.laestab: school for school in load_registry(registry_path).active_schools}
+    for entry in document["schools"]:
+        school = by_laestab.get(str(entry["laestab"]))
+        if school is None:
+            continue
+        settings, secrets = demo_settings(route, school.laestab, root)
+        for name, value in secrets.items():
+            os.environ.setdefault(name, value)
+        entry["mis"], entry["source"] = route, settings
+        profile(route).register(sim, dataclasses.replace(school, mis=route, source=settings),
+                                load_source(home / "landing" / school.laestab, school.laestab), os.environ)
+    registry_path.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
+
+    def finish() -> dict:
+        stop()
+        return {"route": route, "requests": len(sim.log),
+                "requests_by_endpoint": dict(Counter(hit.endpoint for hit in sim.log).most_common(12))}
+
+    return finish
 
 
 # ------------------------------------------------------------------------------------ pipeline
@@ -294,7 +326,7 @@ def run_baseline(home: Path, as_of: date) -> dict:
     from ncc_transfer.rules.calendar import academic_year_start
 
     registry = load_registry(home / "schools.yaml")
-    schools = [s for s in registry.active_schools if s.mis == "files"]
+    schools = list(registry.active_schools)  # every school, from its landing folder, whatever its route
     _reset_peak_rss()
     times = dict.fromkeys(("parse", "cast", "load", "views"), 0.0)
     cpus = dict(times)
@@ -391,7 +423,7 @@ def run_baseline(home: Path, as_of: date) -> dict:
 
     try:
         for school in schools:
-            raw = step("parse", lambda: read_school_folder(school.landing_folder(home), school.laestab).tables)
+            raw = step("parse", lambda: read_school_folder(home / "landing" / school.laestab, school.laestab).tables)
             tables = step("cast", lambda: cast(raw, school))
             step("load", lambda: load(tables))
         marks = con.execute("SELECT count(*) FROM attendance").fetchall()[0][0]
@@ -425,6 +457,8 @@ def bench_scale(scale: float, as_of: date, seed: int, workdir: Path, route: str 
         pipeline = run_pipeline(as_of, profile)
     finally:
         route_counters = stop_route()
+    if route_counters.get("requests"):
+        route_counters["requests_per_s_of_night"] = route_counters["requests"] / pipeline["wall_s"]
     pipeline.pop("cpu_before_s")
     baseline = run_baseline(home, as_of)
 
@@ -500,6 +534,10 @@ def print_table(r: dict) -> None:
     print(f"  processes: {p['processes']} (this one + {p['child_processes']} children, "
           f"{p['python_child_processes']} Python); Dagster runs: {p['dagster_runs']}, events: "
           f"{sum(p['dagster_events'].values()):,}; schools loaded {p['schools_loaded']}, failed {p['schools_failed']}")
+    counters = r.get("route_counters") or {}
+    if counters.get("requests"):
+        print(f"  {counters['route']} simulator: {counters['requests']:,} requests answered, "
+              f"{counters['requests_per_s_of_night']:,.1f} per second of night")
 
 
 def print_growth(rows: list[dict]) -> None:
@@ -516,7 +554,10 @@ def main(argv: list[str] | None = None) -> dict:
                         help="1.0 = Norfolk (420 schools, ~116,000 pupils); repeatable")
     parser.add_argument("--as-of", type=date.fromisoformat, default=DEFAULT_AS_OF)
     parser.add_argument("--seed", type=int, default=2026)
-    parser.add_argument("--route", choices=ROUTES, default="files", help="how the schools deliver their data")
+    from ncc_transfer.simulator.app import available_profiles
+
+    parser.add_argument("--route", choices=["files", *available_profiles()], default="files",
+                        help="how the schools deliver their data (a vendor route: through the simulator)")
     parser.add_argument("--out", type=Path, help="write the results as JSON here")
     parser.add_argument("--profile", type=Path, help="write a cProfile of the pipeline's night here (last scale)")
     parser.add_argument("--workdir", type=Path, help="keep the generated LAs here (default: a temporary folder)")

@@ -35,3 +35,19 @@ def test_nightly_bench_reports_every_stage_at_tiny_scale(tmp_path):
     assert pipeline["peak_rss_mb"] > 0 and pipeline["wall_s"] > 0 and pipeline["cpu_s"] > 0
     assert baseline["view_rows"]["absence_summary"] > 0
     assert report["growth"] == []
+
+
+def test_nightly_bench_runs_a_vendor_route_through_the_simulator(tmp_path, monkeypatch):
+    for name in ("NCC_HOME", "DAGSTER_HOME", "NCC_WAREHOUSE_URL"):  # the bench sets them for its LA
+        monkeypatch.delenv(name, raising=False)
+    out = tmp_path / "bench.json"
+    _bench_module().main(["--scale", "0.005", "--route", "arbor", "--out", str(out),
+                          "--workdir", str(tmp_path / "work")])
+
+    (result,) = json.loads(out.read_text())["results"]
+    pipeline, counters = result["pipeline"], result["route_counters"]
+    assert result["route"] == "arbor" and result["schools"] == 2
+    assert pipeline["schools_loaded"] == 2 and pipeline["schools_failed"] == 0
+    assert counters["route"] == "arbor" and counters["requests"] > 2 and counters["requests_per_s_of_night"] > 0
+    # Over HTTP as from the files, less what validation keeps out (the baseline checks nothing).
+    assert 0.9 * result["baseline"]["marks"] < pipeline["marks"] <= result["baseline"]["marks"]
