@@ -28,7 +28,7 @@ import asyncio
 import hmac
 import secrets
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, NamedTuple
 
@@ -57,6 +57,28 @@ class IssuedToken:
     expires_at: float
 
 
+class RenderCache(OrderedDict):
+    """The simulator's renderings, per query and school revision: only the ``limit`` most recently
+    used are kept. A rendering is rebuilt identical from its school's revision, so dropping one costs
+    only time, while keeping every school's would hold the whole LA's payloads in memory."""
+
+    def __init__(self, limit: int = 12) -> None:
+        super().__init__()
+        self.limit = limit
+
+    def get(self, key, default=None):
+        if key not in self:
+            return default
+        self.move_to_end(key)
+        return self[key]
+
+    def __setitem__(self, key, value) -> None:
+        super().__setitem__(key, value)
+        self.move_to_end(key)
+        while len(self) > self.limit:
+            self.popitem(last=False)
+
+
 @dataclass
 class Simulator:
     """Schools per route (``schools[route][vendor school id]``), pending faults, issued tokens, a log."""
@@ -67,7 +89,7 @@ class Simulator:
     tokens: dict[str, IssuedToken] = field(default_factory=dict, repr=False)
     slow_seconds: float = 2.0
     token_ttl_seconds: float = 3600.0
-    cache: dict[tuple, Any] = field(default_factory=dict, repr=False)  # renderings, per query and revision
+    cache: RenderCache = field(default_factory=RenderCache, repr=False)  # renderings, per query and revision
 
     # --------------------------------------------------------------------------------- setting up
     def add(self, route: str, school_id: str, school: Any) -> None:
