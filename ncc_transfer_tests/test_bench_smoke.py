@@ -51,3 +51,14 @@ def test_nightly_bench_runs_a_vendor_route_through_the_simulator(tmp_path, monke
     assert counters["route"] == "arbor" and counters["requests"] > 2 and counters["requests_per_s_of_night"] > 0
     # Over HTTP as from the files, less what validation keeps out (the baseline checks nothing).
     assert 0.9 * result["baseline"]["marks"] < pipeline["marks"] <= result["baseline"]["marks"]
+
+
+def test_events_bench_times_one_event_per_storage(capsys):
+    spec = importlib.util.spec_from_file_location("events_bench", BENCH.parent / "events_bench.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.main(["--events", "3"]) == 0
+    lines = {line.split()[0]: line for line in capsys.readouterr().out.splitlines() if line.strip()}
+    for storage in ("sqlite", "consolidated"):
+        assert float(lines[storage].split()[1]) > 0 and lines[storage].endswith("ms per event")
+    assert any(k.startswith("postgres") for k in lines)  # timed, or "skipped" without a server
