@@ -181,8 +181,8 @@ def prepare_route(home: Path, route: str):
 
     from ncc_transfer.demo.routes import demo_settings
     from ncc_transfer.registry import load_registry
-    from ncc_transfer.simulator import Simulator, create_app, load_source, run_in_thread
-    from ncc_transfer.simulator.app import profile
+    from ncc_transfer.simulator import Simulator, create_app, run_in_thread
+    from ncc_transfer.simulator.app import register_school
 
     registry_path = home / "schools.yaml"
     document = yaml.safe_load(registry_path.read_text(encoding="utf-8"))
@@ -197,8 +197,7 @@ def prepare_route(home: Path, route: str):
         for name, value in secrets.items():
             os.environ.setdefault(name, value)
         entry["mis"], entry["source"] = route, settings
-        profile(route).register(sim, dataclasses.replace(school, mis=route, source=settings),
-                                load_source(home / "landing" / school.laestab, school.laestab), os.environ)
+        register_school(sim, dataclasses.replace(school, mis=route, source=settings), home, os.environ)
     registry_path.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
 
     def finish() -> dict:

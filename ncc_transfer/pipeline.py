@@ -86,10 +86,14 @@ class SchoolOutcome:
         """Add the wall time since ``since`` (and the CPU time since the last lap) to ``stage``;
         returns now (for the next lap)."""
         now, cpu = time.perf_counter(), time.process_time()
-        self.stage_seconds[stage] = self.stage_seconds.get(stage, 0.0) + (now - since)
-        self.stage_cpu_seconds[stage] = self.stage_cpu_seconds.get(stage, 0.0) + (cpu - self._cpu_clock)
+        self.add_time(stage, now - since, cpu - self._cpu_clock)
         self._cpu_clock = cpu
         return now
+
+    def add_time(self, stage: str, wall: float, cpu: float) -> None:
+        """Add wall and CPU seconds to ``stage`` (a school's share of work done for several)."""
+        self.stage_seconds[stage] = self.stage_seconds.get(stage, 0.0) + wall
+        self.stage_cpu_seconds[stage] = self.stage_cpu_seconds.get(stage, 0.0) + cpu
 
     @property
     def ok(self) -> bool:
@@ -291,32 +295,30 @@ def prepare_schools(schools: list[School], *, home: Path, as_of: date, views: bo
 def add_views(batch: list[PreparedSchool], as_of: date) -> None:
     """Compute the views of every school in ``batch`` that has rows to load, in one pass.
 
-    Each school's share of the time is in proportion to its marks. If the pass fails, each school
-    is computed on its own, so a school whose rows break a rule fails alone (``views_failure``)."""
-    # Also used after ``prepare_school(..., views=False)``: each school's ``seconds`` grows by its share.
+    Each school's share of the time (its stage time and ``seconds``) is in proportion to its marks.
+    If the pass fails, each school is computed on its own, so a school whose rows break a rule fails
+    alone (``views_failure``)."""
     ready = [p for p in batch if p.tables is not None]
-    if len(ready) < 2:
-        for prepared in ready:
-            _add_views(prepared, as_of)
-        return
-    wall, cpu = time.perf_counter(), time.process_time()
-    try:
-        tables = {name: pd.concat([p.tables[name] for p in ready], ignore_index=True)
-                  for name in ("pupils", "attendance", "exclusions")}
-        views = compute_school_views(tables["pupils"], tables["attendance"], tables["exclusions"], as_of)
-        by_school = split_views_by_school(views, [p.outcome.school_key for p in ready])
-    except Exception:  # noqa: BLE001 - find the school at fault: one by one
-        for prepared in ready:
-            _add_views(prepared, as_of)
-        return
-    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-    marks = [max(len(p.tables["attendance"]), 1) for p in ready]
-    for prepared, share in zip(ready, marks):
-        prepared.views = by_school[prepared.outcome.school_key]
-        outcome, fraction = prepared.outcome, share / sum(marks)
-        outcome.stage_seconds["views"] = outcome.stage_seconds.get("views", 0.0) + wall * fraction
-        outcome.stage_cpu_seconds["views"] = outcome.stage_cpu_seconds.get("views", 0.0) + cpu * fraction
-        prepared.seconds += wall * fraction
+    if len(ready) > 1:
+        wall, cpu = time.perf_counter(), time.process_time()
+        try:
+            tables = {name: pd.concat([p.tables[name] for p in ready], ignore_index=True)
+                      for name in ("pupils", "attendance", "exclusions")}
+            views = compute_school_views(tables["pupils"], tables["attendance"], tables["exclusions"], as_of)
+            by_school = split_views_by_school(views, [p.outcome.school_key for p in ready])
+        except Exception:  # noqa: BLE001 - find the school at fault: one by one, below
+            pass
+        else:
+            wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+            marks = [max(len(p.tables["attendance"]), 1) for p in ready]
+            for prepared, share in zip(ready, marks):
+                fraction = share / sum(marks)
+                prepared.views = by_school[prepared.outcome.school_key]
+                prepared.outcome.add_time("views", wall * fraction, cpu * fraction)
+                prepared.seconds += wall * fraction
+            return
+    for prepared in ready:
+        _add_views(prepared, as_of)
 
 
 def _add_views(prepared: PreparedSchool, as_of: date) -> None:

@@ -163,18 +163,22 @@ class DuckDBWarehouse:
             if roll is not None:
                 self._record_roll(con, roll)
             with section("views_write"):  # part of the load, timed apart for the benchmark
-                for view, frame in (views or {}).items():
-                    self._replace(con, view, school_key, frame[list(VIEW_COLUMNS[view])])
+                self._replace_views(con, views or {}, school_key)
 
     def replace_views(self, views: dict[str, pd.DataFrame], school_key: str | None = None) -> None:
         with self._transaction() as con:
-            for view, frame in views.items():
-                frame = frame[list(VIEW_COLUMNS[view])]
-                if school_key is None:
-                    con.execute(f'DELETE FROM "{view}"')
-                    self._insert(con, view, frame)
-                else:
-                    self._replace(con, view, school_key, frame)
+            self._replace_views(con, views, school_key)
+
+    @classmethod
+    def _replace_views(cls, con: duckdb.DuckDBPyConnection, views: dict[str, pd.DataFrame],
+                       school_key: str | None) -> None:
+        for view, frame in views.items():
+            frame = frame[list(VIEW_COLUMNS[view])]
+            if school_key is None:
+                con.execute(f'DELETE FROM "{view}"')
+                cls._insert(con, view, frame)
+            else:
+                cls._replace(con, view, school_key, frame)
 
     def school_rows(self, table: str, school_key: str) -> pd.DataFrame:
         frame = self.read(f'SELECT * FROM "{table}" WHERE school_key = ?', [school_key])

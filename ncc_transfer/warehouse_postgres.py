@@ -146,18 +146,20 @@ class PostgresWarehouse:
             if roll is not None:
                 self._record_roll(cur, roll)
             with section("views_write"):  # part of the load, timed apart for the benchmark
-                for view, frame in (views or {}).items():
-                    self._replace(cur, view, school_key, frame[list(VIEW_COLUMNS[view])])
+                self._replace_views(cur, views or {}, school_key)
 
     def replace_views(self, views: dict[str, pd.DataFrame], school_key: str | None = None) -> None:
         with self._transaction(lock=f"school {school_key}" if school_key is not None else "la views") as cur:
-            for view, frame in views.items():
-                frame = frame[list(VIEW_COLUMNS[view])]
-                if school_key is None:
-                    cur.execute(f"DELETE FROM {self._table(view)}")
-                    self._insert(cur, view, frame)
-                else:
-                    self._replace(cur, view, school_key, frame)
+            self._replace_views(cur, views, school_key)
+
+    def _replace_views(self, cur, views: dict[str, pd.DataFrame], school_key: str | None) -> None:
+        for view, frame in views.items():
+            frame = frame[list(VIEW_COLUMNS[view])]
+            if school_key is None:
+                cur.execute(f"DELETE FROM {self._table(view)}")
+                self._insert(cur, view, frame)
+            else:
+                self._replace(cur, view, school_key, frame)
 
     def replace_issues(self, school_key: str, issues: pd.DataFrame, night: date | None = None,
                        checked_datasets: set[str] | None = None) -> None:

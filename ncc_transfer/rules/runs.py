@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from ncc_transfer.rules.absence import Marks, prepare_marks
+from ncc_transfer.rules.calendar import school_days
 from ncc_transfer.rules.frames import sorted_codes, view_frame
 
 UNAUTHORISED_CODES = frozenset({"G", "N", "O", "U"})
@@ -68,20 +69,20 @@ def pupil_days(marks: Marks, as_of) -> PupilDays:
     has_possible = np.bincount(day_of_mark[marks.possible], minlength=n_days) > 0
     has_breaker = np.bincount(day_of_mark[marks.code_flags(BREAKING_CODES)], minlength=n_days) > 0
 
-    # School days (calendar.school_days) from the distinct (school, date) pairs with a possible
-    # session, in (school, date) order; each school's days numbered from 1.
+    # School days (calendar.school_days) from the distinct (school, date) pairs with a possible session.
     school_of_day = marks.school[enrolment] if n_days else np.array([], dtype=np.int64)
     _, pairs = sorted_codes(school_of_day[has_possible] * span + (day[has_possible] - base), n_schools * span)
-    school, date = pairs // span, pairs % span + base
-    first_of_school = np.searchsorted(school, school, side="left")
-    calendar = pd.DataFrame({
-        "school_key": marks.schools[school] if len(pairs) else np.array([], dtype=object),
-        "date": date.astype("datetime64[D]").astype("datetime64[ns]"),
-        "day_number": np.arange(len(pairs), dtype=np.int64) - first_of_school + 1,
+    frame = pd.DataFrame({
+        "school_key": marks.schools[pairs // span] if len(pairs) else np.array([], dtype=object),
+        "date": (pairs % span + base).astype("datetime64[D]").astype("datetime64[ns]"),
+        "possible": np.ones(len(pairs), dtype=bool),
     })
+    calendar = school_days(frame, pd.Timestamp(as_of).date())
+    last = calendar.groupby("school_key")["date"].max()
     by_school = np.full(n_schools, _NO_DAY, dtype=np.int64)
-    last_of_school = np.r_[school[1:] != school[:-1], True] if len(pairs) else np.array([], dtype=bool)
-    by_school[school[last_of_school]] = date[last_of_school]  # on or before as_of, as every mark is
+    if len(last):
+        position = pd.Index(marks.schools).get_indexer(last.index)
+        by_school[position] = last.to_numpy(dtype="datetime64[D]").astype(np.int64)
     school_last_day = by_school[marks.school] if n_enrol else np.array([], dtype=np.int64)
     return PupilDays(marks, day_of_mark, enrolment, day, has_possible, has_breaker, school_last_day, calendar)
 
