@@ -143,7 +143,8 @@ def test_t_changed_meaning():
     assert new_row["valid_from"] == pd.Timestamp(NEW)
 
 
-# design §3.5: the contract lists, per period
+# The category of each code, per period (before / from 19 August 2024), written out independently of the
+# code table: SI 2024/208 and the DfE's "Working together to improve school attendance" for the 2024 set.
 CONTRACT = {
     "present": (["/", "\\", "L"], ["/", "\\", "L"]),
     "aea": (["V", "P", "W", "B", "J"], ["K", "V", "P", "W", "B"]),
