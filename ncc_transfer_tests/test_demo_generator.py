@@ -23,18 +23,19 @@ from ncc_transfer.canonical import ATTENDANCE_COLUMNS, EXCLUSION_COLUMNS, PUPIL_
 from ncc_transfer.demo import DemoLA, build_demo_la
 from ncc_transfer.demo.calendar import academic_year_for, easter_sunday, la_calendar
 from ncc_transfer.demo.generator import ERROR_KINDS, upn_strings
-from ncc_transfer.reference.upn import is_valid, is_well_formed, make_upn
+from ncc_transfer.reference.upn import has_recognised_la_code, is_valid, is_well_formed, make_upn
 
 AS_OF = date(2026, 3, 18)  # spring term 2025/26: after a half-term, enough days for every scenario
 
-# design §3.5 categories (2024 code set), kept independent of the generator's own table
+# Categories of the 2024 code set (School Attendance (Pupil Registration) (England) Regulations 2024,
+# SI 2024/208; DfE "Working together to improve school attendance"), kept independent of the generator's table
 PRESENT = {"/", "\\", "L"}
 AEA = {"K", "V", "P", "W", "B"}
 AUTHORISED = {"C", "C1", "C2", "E", "I", "J1", "M", "R", "S", "T"}
 UNAUTHORISED = {"G", "N", "O", "U"}
 NOT_POSSIBLE = {"D", "X", "Q", "Y1", "Y2", "Y3", "Y4", "Y5", "Y6", "Y7", "Z", "#"}
 KNOWN = PRESENT | AEA | AUTHORISED | UNAUTHORISED | NOT_POSSIBLE | {"-"}
-# DfE QA name pattern (domain.md §7.1)
+# Name pattern: allowed characters and at least one letter (as in https://github.com/quhack/dfeqa)
 _L = "A-Za-zÀ-ÖØ-öø-ÿĀ-ſƀ-ȳɐ-ʭ"
 _P = r"\d\-.,'’\"\+\*\(\)\[\]\ `_\/\\"
 NAME_PATTERN = re.compile(f"^[{_P}{_L}]*[{_L}]+[{_P}{_L}]*$")
@@ -241,6 +242,9 @@ def test_upns_valid_except_injected(demo, files):
     assert len(seen) > 3000
     bad = sorted(u for u in seen - injected if not is_valid(u))
     assert bad == []
+    # and every UPN the generator makes (temporary former UPNs included) carries a real LA number
+    unknown_la = sorted(u for u in seen - injected if is_well_formed(u) and not has_recognised_la_code(u))
+    assert unknown_la == []
     for e in demo.injected_errors:
         if e["kind"] == "upn_wrong_check_letter":
             assert is_well_formed(e["upn"]) and not is_valid(e["upn"])
@@ -326,7 +330,8 @@ def test_ten_day_ground_truth_is_the_planted_pupils(demo):
 
 
 def test_ten_day_runs_in_the_files(demo, marks):
-    """Walk the written marks for the planted pupils with the design §3.5 rule."""
+    """Walk the written marks for the planted pupils: the longest run of school days on which every
+    possible session is unauthorised absence (ten such days make a pupil a CME candidate)."""
     def longest(entries):
         by_day: dict[date, list[str]] = {}
         for day, _, code in entries:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from ncc_transfer.reference import upn
+from ncc_transfer.reference import la_codes, upn
 from ncc_transfer.reference.attendance_codes import (
     CATEGORIES,
     CODE_SET_CHANGE,
@@ -31,7 +31,7 @@ PRE = "2024-08-18"
 NEW = "2024-08-19"
 
 
-# ---------------------------------------------------------------- UPN (domain.md §6.3)
+# ---------------------------------------------------------------- UPN (DfE UPN guidance examples)
 
 @pytest.mark.parametrize("value, valid, temporary", [
     ("H801200001001", True, False),
@@ -45,6 +45,67 @@ def test_upn_check_letters_on_dfe_examples(value, valid, temporary):
     assert upn.is_valid(value) is valid
     assert upn.is_temporary(value) is temporary
     assert bool(upn.valid_check_letter_mask(pd.Series([value]))[0]) is valid
+
+
+@pytest.mark.parametrize("value, recognised", [
+    ("H801200001001", True),  # Bristol (DfE guidance example)
+    ("A926200115001", True),  # Norfolk
+    ("J928200115001", True),  # Northamptonshire, retired 2021
+    ("Y000200115001", False),  # 000: no LA
+    ("L999200115001", False),  # 999: no LA (MTC's test code)
+    ("Y00020011500B", False),  # temporary UPNs carry an LA number too
+    ("Y0002001150", False),  # not well formed
+])
+def test_upn_la_code(value, recognised):
+    assert upn.has_recognised_la_code(value) is recognised
+    assert bool(upn.recognised_la_code_mask(pd.Series([value]))[0]) is recognised
+    assert upn.la_code(value) == value[1:4]
+
+
+def test_recognised_la_code_mask_treats_null_as_not_recognised():
+    mask = upn.recognised_la_code_mask(pd.Series(["A926200115001", None, "Y000200115001"], dtype=object))
+    assert mask.tolist() == [True, False, False]
+
+
+# ---------------------------------------------------------------- LA numbers (reference list)
+
+def test_known_la_numbers_and_names():
+    assert la_codes.LA_CODES["926"] == "Norfolk"
+    assert la_codes.LA_CODES["201"] == "City of London"
+    assert la_codes.LA_CODES["838"] == "Dorset"
+    assert la_codes.LA_CODES["940"] == "North Northamptonshire"
+    assert la_codes.la_name("943") == "Westmorland and Furness"
+    assert la_codes.la_name("000") is None
+
+
+@pytest.mark.parametrize("code", [
+    "928", "909", "835", "836", "837", "820", "875",  # retired, still in UPNs issued before
+    "838", "839", "940", "941", "942", "943",  # their successors
+    "660", "681",  # Wales (Isle of Anglesey, Cardiff)
+    "702", "420",  # BFPO overseas establishments, Isles of Scilly
+])
+def test_retired_new_and_welsh_la_numbers_are_recognised(code):
+    assert la_codes.is_la_code(code)
+
+
+@pytest.mark.parametrize("code", ["000", "999", "100", "200", "234", "944", "92", "9260", ""])
+def test_not_la_numbers(code):
+    assert not la_codes.is_la_code(code)
+
+
+def test_la_number_list_shape():
+    codes = la_codes.LA_CODES
+    assert len(codes) == 195
+    assert all(len(c) == 3 and c.isdigit() for c in codes)
+    assert all(name.strip() for name in codes.values())
+    # every code of python-stdnum's 2017 list (stdnum/gb/upn.py) is included
+    stdnum_2017 = {201, 202, 203, 204, 205, 206, 207, 208, 209, 210, 211, 212, 213, *range(301, 321),
+                   *range(330, 337), *range(340, 345), *range(350, 360), *range(370, 374), *range(380, 385),
+                   *range(390, 395), 420, 800, 801, 802, 803, 805, 806, 807, 808, 810, 811, 812, 813, 815, 816,
+                   821, 822, 823, 825, 826, 830, 831, 835, 836, 837, 840, 841, 845, 846, 850, 851, 852, 855,
+                   856, 857, 860, 861, *range(865, 875), *range(876, 897), 908, 909, 916, 919, 921, 925, 926,
+                   928, 929, 931, 933, 935, 936, 937, 938}
+    assert {f"{c:03d}" for c in stdnum_2017} <= set(codes)
 
 
 # ---------------------------------------------------------------- attendance codes
@@ -82,7 +143,8 @@ def test_t_changed_meaning():
     assert new_row["valid_from"] == pd.Timestamp(NEW)
 
 
-# design §3.5: the contract lists, per period
+# The category of each code, per period (before / from 19 August 2024), written out independently of the
+# code table: SI 2024/208 and the DfE's "Working together to improve school attendance" for the 2024 set.
 CONTRACT = {
     "present": (["/", "\\", "L"], ["/", "\\", "L"]),
     "aea": (["V", "P", "W", "B", "J"], ["K", "V", "P", "W", "B"]),

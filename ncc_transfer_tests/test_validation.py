@@ -74,6 +74,7 @@ CASES = [
     Case("pupils", "upn_missing", {"upn": ""}, {"upn": UPN}),
     Case("pupils", "upn_malformed", {"upn": "H80120000100"}, {"upn": "H801200001001"}),
     Case("pupils", "upn_check_letter", {"upn": "A801200005001"}, {"upn": "B801200005001"}),
+    Case("pupils", "upn_la_code", {"upn": "Y000200115001"}, {"upn": "J928200115001"}),
     Case("pupils", "upn_temporary", {"upn": "G80120000101A"}, {"upn": "R201100018042"}),
     Case("pupils", "former_upn_malformed", {"former_upn": "A801200005001"}, {"former_upn": "h801200001001"}),
     Case("pupils", "surname_missing", {"surname": "  "}, {"surname": "Smith"}),
@@ -430,3 +431,86 @@ def test_missing_optional_columns_count_as_blank():
     assert result.issues.set_index("rule").loc["reason_missing", "location"] == "line 2"
     assert_canonical(result)
     assert len(result.tables["pupils"]) == 1 and len(result.tables["exclusions"]) == 1
+
+
+# ---------------------------------------------------------------- UPN LA number (characters 2-4)
+# Check letters worked by hand: weights 2..13 on characters 2..13, sum mod 23, into
+# ABCDEFGHJKLMNPQRTUVWXYZ (A=0 ... Y=21, Z=22; a letter in position 13 counts as its index there).
+#   926 2001 15 001: 9*2 + 2*3 + 6*4 + 2*5 + 0*6 + 0*7 + 1*8 + 1*9 + 5*10 + 0*11 + 0*12 + 1*13
+#                    = 18 + 6 + 24 + 10 + 8 + 9 + 50 + 13 = 138 = 6*23 + 0  -> A: A926200115001 (UPN above)
+#   928 2001 15 001: 18 + 6 + 8*4 + 10 + 8 + 9 + 50 + 13 = 146 = 6*23 + 8   -> J: J928200115001
+#   000 2001 15 001: 2*5 + 8 + 9 + 50 + 13 = 90 = 3*23 + 21                  -> Y: Y000200115001
+#   000 2001 15 00B: 10 + 8 + 9 + 50 + B(1)*13 = 90                           -> Y: Y00020011500B (temporary)
+# So each UPN below has a matching check letter: only the LA number decides.
+LA_000 = "Y000200115001"
+LA_928 = "J928200115001"
+TEMP_LA_000 = "Y00020011500B"
+
+
+def _issues(upn: str, **changes) -> tuple[pd.DataFrame, pd.DataFrame]:
+    result = run(pupils=[{**PUPIL, "upn": upn, **changes}])
+    return result.issues, result.tables["pupils"]
+
+
+def test_upn_with_la_code_000_is_rejected_with_the_value_and_the_code():
+    issues, loaded_pupils = _issues(LA_000)
+    assert issues["rule"].tolist() == ["upn_la_code"]  # the check letter matches: nothing else is wrong
+    issue = issues.iloc[0]
+    assert (issue["severity"], issue["field"], issue["value"]) == ("error", "upn", LA_000)
+    assert issue["message"].startswith(
+        "UPN 'Y000200115001' has characters 2–4 (000) that are not a recognised LA number — check the UPN "
+        "against the pupil's CTF or previous school and correct it in the pupil's record (Basic details); "
+        "if the pupil has no UPN, generate a temporary one in the MIS")
+    assert "not loaded until it is fixed" in issue["message"]
+    assert loaded_pupils.empty
+
+
+def test_upn_la_code_message_shows_the_value_as_sent():
+    issues, _ = _issues(" y000200115001 ")
+    issue = issues.set_index("rule").loc["upn_la_code"]
+    assert "(000)" in issue["message"] and "y000200115001" in issue["message"]
+
+
+@pytest.mark.parametrize("upn", [
+    "A926200115001",  # Norfolk (worked above)
+    LA_928,  # Northamptonshire: retired in 2021, still in UPNs issued before
+    "R681200115001",  # Cardiff: a UPN issued in Wales
+])
+def test_upn_with_a_real_la_code_is_loaded(upn):
+    issues, loaded_pupils = _issues(upn)
+    assert issues.empty, issues[["rule", "message"]].to_dict("records")
+    assert loaded_pupils["upn"].tolist() == [upn]
+
+
+def test_temporary_upn_with_an_unknown_la_code_is_rejected_and_still_reported_as_temporary():
+    issues, loaded_pupils = _issues(TEMP_LA_000)
+    by_rule = issues.set_index("rule")
+    assert sorted(by_rule.index) == ["upn_la_code", "upn_temporary"]
+    assert by_rule.loc["upn_la_code", "severity"] == "error"
+    assert by_rule.loc["upn_temporary", "severity"] == "warning"
+    assert "(000)" in by_rule.loc["upn_la_code", "message"]
+    assert loaded_pupils.empty
+
+
+def test_wrong_check_letter_and_unknown_la_code_are_both_reported():
+    issues, _ = _issues("A000200115001")  # Y is right (worked above)
+    assert sorted(issues["rule"]) == ["upn_check_letter", "upn_la_code"]
+
+
+def test_malformed_upn_is_not_also_reported_for_its_la_code():
+    issues, _ = _issues("Y00020011500")  # 12 characters
+    assert issues["rule"].tolist() == ["upn_malformed"]
+
+
+def test_former_upn_with_an_unknown_la_code_is_a_warning_and_the_pupil_is_loaded():
+    issues, loaded_pupils = _issues("A926200115001", former_upn=LA_000)
+    assert issues["rule"].tolist() == ["former_upn_malformed"]
+    issue = issues.iloc[0]
+    assert issue["severity"] == "warning" and issue["value"] == LA_000
+    assert "characters 2–4 a recognised LA number" in issue["message"]
+    assert len(loaded_pupils) == 1
+
+
+def test_former_upn_with_a_retired_la_code_is_fine():
+    issues, _ = _issues("A926200115001", former_upn=LA_928)
+    assert issues.empty

@@ -1,9 +1,17 @@
-"""Unique Pupil Number: format and check letter (domain.md §6; DfE UPN guidance, CIN rule 1510).
+"""Unique Pupil Number: format, check letter and LA number.
+
+Sources: the DfE's "Unique pupil numbers (UPN)" guidance
+(https://www.gov.uk/government/publications/unique-pupil-numbers) and the DfE's Children in Need census
+validation rules 1510 (check letter), 1530 (LA code), 1540 and 1550 (characters 5-13), as also applied
+by the DfE's Multiplication Tables Check service (https://github.com/DFEAGILEDEVOPS/MTC,
+``admin/services/upn.service.js``).
 
 A UPN is 13 characters: a check letter, the 3-digit LA number of the issuing school, its 4-digit
 establishment number, 2 digits for the year of issue and a 3-digit serial. Temporary UPNs end in a
 letter instead of the last serial digit. The check letter is the weighted sum (weights 2..13 on
 characters 2..13, a letter in position 13 counting as its index in the 23-letter alphabet) mod 23.
+Characters 2-4 must be a recognised LA number (``ncc_transfer.reference.la_codes``), for temporary
+UPNs too: a school making a temporary UPN puts its own LA number there.
 """
 
 from __future__ import annotations
@@ -12,6 +20,8 @@ import re
 
 import numpy as np
 import pandas as pd
+
+from ncc_transfer.reference.la_codes import LA_CODES
 
 CHECK_ALPHABET = "ABCDEFGHJKLMNPQRTUVWXYZ"  # 23 letters: no I, O or S
 UPN_PATTERN = re.compile(r"^[ABCDEFGHJKLMNPQRTUVWXYZ]\d{11}[0-9ABCDEFGHJKLMNPQRTUVWXYZ]$")
@@ -35,6 +45,16 @@ def is_well_formed(upn: str) -> bool:
 def is_valid(upn: str) -> bool:
     """Well formed and the check letter matches."""
     return is_well_formed(upn) and check_letter(upn[1:]) == upn[0]
+
+
+def la_code(upn: str) -> str:
+    """Characters 2-4: the LA number of the school that issued the UPN."""
+    return upn[1:4]
+
+
+def has_recognised_la_code(upn: str) -> bool:
+    """Well formed and characters 2-4 are a recognised LA number (any check letter)."""
+    return is_well_formed(upn) and upn[1:4] in LA_CODES
 
 
 def is_temporary(upn: str) -> bool:
@@ -73,3 +93,9 @@ def _check_letter_matches(upn: str) -> bool:
 def valid_check_letter_mask(upns: pd.Series) -> pd.Series:
     """Vectorised: True where a well-formed UPN's check letter matches. Not-well-formed -> False."""
     return _per_value(upns, _check_letter_matches)
+
+
+def recognised_la_code_mask(upns: pd.Series) -> pd.Series:
+    """Vectorised: True where a well-formed UPN's characters 2-4 are a recognised LA number.
+    Not-well-formed or null -> False."""
+    return _per_value(upns, has_recognised_la_code)

@@ -73,11 +73,17 @@ GUIDES: dict[tuple[str, str], RuleGuide] = {
     ("pupils", "upn_check_letter"): RuleGuide(
         "UPN has a typing mistake (check letter does not match)",
         "One of the UPN's characters is wrong. Check it against the pupil's CTF or admission paperwork.", BASIC),
+    ("pupils", "upn_la_code"): RuleGuide(
+        "UPN does not start with a real LA number (characters 2 to 4)",
+        "Characters 2 to 4 of a UPN are the LA number of the school that issued it. Check the UPN against the "
+        "pupil's CTF or previous school and correct it; if the pupil has no UPN, generate a temporary one.", BASIC),
     ("pupils", "upn_temporary"): RuleGuide(
         "Pupil still has a temporary UPN",
         "Replace the temporary UPN with the pupil's permanent one when you have it.", BASIC),
     ("pupils", "former_upn_malformed"): RuleGuide(
-        "Former UPN is not a valid UPN", "Correct or remove the former UPN.", BASIC),
+        "Former UPN is not a valid UPN",
+        "Correct or remove the former UPN (it needs the UPN format, a real LA number in characters 2 to 4 "
+        "and a matching check letter).", BASIC),
     ("pupils", "surname_missing"): RuleGuide("Pupil has no surname", "Enter the pupil's legal surname.", BASIC),
     ("pupils", "forename_missing"): RuleGuide("Pupil has no forename", "Enter the pupil's legal forename.", BASIC),
     ("pupils", "dob_missing"): RuleGuide("Date of birth is missing", "Enter the pupil's date of birth.", BASIC),

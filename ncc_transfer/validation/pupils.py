@@ -1,4 +1,9 @@
-"""Pupil record rules (domain.md §6-§7): UPN, names, date of birth, sex, enrolment, NC year, postcode."""
+"""Pupil record rules: UPN, names, date of birth, sex, enrolment, NC year, postcode.
+
+UPN rules follow the DfE's "Unique pupil numbers (UPN)" guidance
+(https://www.gov.uk/government/publications/unique-pupil-numbers) and the DfE's CIN census validation
+rules 1510-1550 (see ``ncc_transfer.reference.upn`` and ``ncc_transfer.reference.la_codes``).
+"""
 
 from __future__ import annotations
 
@@ -26,11 +31,12 @@ from ncc_transfer.validation.common import (
 )
 from ncc_transfer.validation.rules import NAME_FIELDS
 
-# domain.md §7.1 (quhack/dfeqa): allowed characters, and at least one letter.
+# Allowed name characters, and at least one letter (as in https://github.com/quhack/dfeqa).
 _NAME_CHARS = r"\d\-.,'’\"+*()\[\] `_/\\A-Za-zÀ-ÖØ-öø-ÿĀ-ſƀ-ȳɐ-ʭ"
 _NAME_LETTERS = r"A-Za-zÀ-ÖØ-öø-ÿĀ-ſƀ-ȳɐ-ʭ"
 NAME_PATTERN = re.compile(f"^[{_NAME_CHARS}]*[{_NAME_LETTERS}]+[{_NAME_CHARS}]*$")
-# domain.md §7.3 (NHS Digital ADR-004), applied after normalising case and spacing.
+# UK postcode shape from NHS Digital's ADR-004 (https://github.com/NHSDigital/dtos-cohort-manager,
+# docs/adr/ADR-004_Postcode_Validation.md), applied after normalising case and spacing.
 POSTCODE_PATTERN = re.compile(r"^([A-Z][A-HJ-Y]?[0-9][A-Z0-9]? [0-9][A-Z]{2}|GIR 0AA)$")
 
 REJECTED_SUFFIX = "; this pupil's record, attendance and exclusions are not loaded until it is fixed."
@@ -115,14 +121,24 @@ def _upn_rules(f: Findings, raw_upn: pd.Series, upn: pd.Series, raw_former: pd.S
     f.add("upn_check_letter", formed & ~checked, raw_upn,
           lambda v: f"UPN {quoted(v)} has a check letter (first character) that does not match the rest "
                     f"of the UPN, so one of its characters is wrong — {fix}")
+    # Checked whatever the check letter says (as DfE's CIN rule 1530 is), temporary UPNs included.
+    unknown_la = formed & ~upn_ref.recognised_la_code_mask(upn)
+    f.add("upn_la_code", unknown_la, raw_upn,
+          lambda v: f"UPN {quoted(v)} has characters 2–4 ({normalise_upn(v)[1:4]}) that are not a recognised "
+                    f"LA number — check the UPN against the pupil's CTF or previous school and correct it in "
+                    f"the pupil's record (Basic details); if the pupil has no UPN, generate a temporary one "
+                    f"in the MIS")
     temporary = checked & as_bool(upn.str.slice(12, 13).str.isalpha())
     f.add("upn_temporary", temporary, raw_upn,
           lambda v: f"UPN {quoted(v)} is a temporary UPN — replace it with the pupil's permanent UPN "
                     f"in the pupil's record (Basic details)")
-    bad_former = former.notna() & ~upn_ref.valid_check_letter_mask(former)
+    # A former UPN is only reported (it is not how the pupil is identified): one warning for any fault.
+    bad_former = former.notna() & ~(upn_ref.valid_check_letter_mask(former)
+                                    & upn_ref.recognised_la_code_mask(former))
     f.add("former_upn_malformed", bad_former, raw_former,
-          lambda v: f"Former UPN {quoted(v)} is not a valid UPN (13 characters with a matching check letter) "
-                    f"— correct or remove it in the pupil's record (Basic details)")
+          lambda v: f"Former UPN {quoted(v)} is not a valid UPN (13 characters, characters 2–4 a recognised "
+                    f"LA number, and a matching check letter) — correct or remove it in the pupil's record "
+                    f"(Basic details)")
 
 
 def _name_rules(f: Findings, names: dict[str, pd.Series]) -> None:

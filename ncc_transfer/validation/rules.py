@@ -28,8 +28,11 @@ def _pupil_rules() -> list[Rule]:
         Rule(p, "upn", "upn_malformed", ERROR,
              "UPN is not 13 characters in the DfE shape (letter, 11 digits, digit or letter)"),
         Rule(p, "upn", "upn_check_letter", ERROR, "UPN check letter does not match the rest of the UPN"),
+        Rule(p, "upn", "upn_la_code", ERROR,
+             "UPN characters 2-4 are not a recognised LA number (DfE LA codes, retired ones included)"),
         Rule(p, "upn", "upn_temporary", WARNING, "UPN is a temporary UPN (ends in a letter)"),
-        Rule(p, "former_upn", "former_upn_malformed", WARNING, "Former UPN is not a valid UPN (shape or check letter)"),
+        Rule(p, "former_upn", "former_upn_malformed", WARNING,
+             "Former UPN is not a valid UPN (shape, LA number in characters 2-4, or check letter)"),
         Rule(p, "surname", "surname_missing", ERROR, "Surname is blank"),
         Rule(p, "forename", "forename_missing", ERROR, "Forename is blank"),
     ]
