@@ -196,6 +196,11 @@ VIEW_COLUMNS: dict[str, dict[str, str]] = {
         "sessions_authorised": "int", "sessions_unauthorised": "int",
         "absence_rate": "float", "persistent_absence": "bool", "severe_absence": "bool",
         "age_at_31_august": "int", "enrol_status": "text", "dfe_comparable": "bool", "as_of": "date",
+        # Added with the DfE Year 11 rule (contracts only grow): the uncut counts, and what was cut.
+        "sessions_possible_all": "int", "sessions_present_all": "int", "sessions_aea_all": "int",
+        "sessions_authorised_all": "int", "sessions_unauthorised_all": "int", "absence_rate_all": "float",
+        "persistent_absence_all": "bool", "severe_absence_all": "bool", "summer_2_start": "date",
+        "first_enrolled_summer_2": "bool",
     },
     "ten_day_absence": {
         "school_key": "text", "laestab": "text", "upn": "text", "first_day": "date", "last_day": "date",

@@ -46,7 +46,10 @@ TABLE_DESCRIPTIONS = {
 
 VIEW_DESCRIPTIONS = {
     "absence_summary": "Per enrolment: possible sessions, present, AEA, authorised, unauthorised, absence rate, "
-                       "persistent (>= 10%) and severe (>= 50%) absence, DfE-comparable flag.",
+                       "persistent (>= 10%) and severe (>= 50%) absence by the DfE method (for pupils 15 at "
+                       "31 August, the second half of the summer term, from summer_2_start, is removed); the "
+                       "same uncut in the *_all columns; DfE-comparable flag (age 5-15, C/M, a possible "
+                       "session under the DfE method, not first enrolled in summer 2). See docs/absence.md.",
     "ten_day_absence": "Pupils whose run of unauthorised absence reached 10 school days (the 10-day return).",
     "absence_triggers": "15 school days of illness (sickness return) and 20 of only G/N/O (deletion ground 9(1)(i)).",
     "exclusion_provision": "Permanent exclusions (LA) and suspension periods over 5 school days (school): sixth day.",
