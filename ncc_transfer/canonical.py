@@ -209,6 +209,8 @@ VIEW_COLUMNS: dict[str, dict[str, str]] = {
     "absence_triggers": {
         "school_key": "text", "laestab": "text", "upn": "text", "trigger": "text", "first_day": "date",
         "last_day": "date", "school_days": "int", "ongoing": "bool", "as_of": "date",
+        # Added with sickness_15_cumulative: the day the threshold was reached and the sessions counted.
+        "threshold_day": "date", "sessions": "int",
     },
     "exclusion_provision": {
         "school_key": "text", "laestab": "text", "upn": "text", "category": "text", "start_date": "date",

@@ -163,3 +163,55 @@ def test_enrolment_whose_only_sessions_were_cut_keeps_its_uncut_row_and_summer_2
     y9 = summary.loc["Y9_NEW"]
     assert y9["sessions_possible"] == 66 and y9["first_enrolled_summer_2"] and not y9["dfe_comparable"]
     assert not summary.loc["FILLER", "first_enrolled_summer_2"] and summary.loc["FILLER", "dfe_comparable"]
+
+
+# =============================================================================== absence_triggers
+
+def triggers_as_tuples(frame: pd.DataFrame) -> list[tuple]:
+    return [(r.upn, r.trigger, r.first_day.strftime("%Y-%m-%d"), r.threshold_day.strftime("%Y-%m-%d"),
+             r.last_day.strftime("%Y-%m-%d"), int(r.school_days), int(r.sessions), bool(r.ongoing))
+            for r in frame.itertuples()]
+
+
+def test_three_separate_five_day_illnesses_are_cumulative_not_consecutive():
+    # Ill (I) Mon 5 - Fri 9 Oct 2026, Mon 9 - Fri 13 Nov 2026 and Mon 11 - Fri 15 Jan 2027; present on every
+    # other school day. The 30th I session falls on Fri 15 Jan 2027, the fifteenth day of illness.
+    ill = {d for first, last in [("2026-10-05", "2026-10-09"), ("2026-11-09", "2026-11-13"),
+                                 ("2027-01-11", "2027-01-15")] for d in pd.date_range(first, last)}
+    days = school_days("A", last="2027-01-22")
+    att = attendance(marks("A", "SICK3", {d: ("I" if d in ill else "/ \\") for d in days}))
+    assert triggers_as_tuples(absence_triggers(att, date(2027, 1, 22))) == [
+        ("SICK3", "sickness_15_cumulative", "2026-10-05", "2027-01-15", "2027-01-15", 15, 30, False)]
+    # On Thu 14 Jan 2027 only 28 I sessions (14 days): nothing yet.
+    assert absence_triggers(att, date(2027, 1, 14)).empty
+
+
+def test_half_days_of_illness_count_as_half_days():
+    # Mornings only (I then present) on 30 school days from Mon 7 Sep 2026: 30 sessions = 15 days,
+    # reached on the 30th such day, Fri 16 Oct 2026. First illness Mon 7 Sep.
+    days = school_days("A", last="2026-10-23")
+    mornings = days[2:32]  # Mon 7 Sep - Fri 16 Oct 2026 (30 school days)
+    assert (mornings[0], mornings[-1]) == (D("2026-09-07"), D("2026-10-16"))
+    att = attendance(marks("A", "AM_ILL", {d: ("I \\" if d in mornings else "/ \\") for d in days}))
+    assert triggers_as_tuples(absence_triggers(att, date(2026, 10, 23))) == [
+        ("AM_ILL", "sickness_15_cumulative", "2026-09-07", "2026-10-16", "2026-10-16", 30, 30, False)]
+
+
+def test_fifteen_consecutive_days_of_illness_is_one_sickness_15_row():
+    # Ill Mon 7 Sep - Fri 25 Sep 2026 (15 school days): the run reached 15 days; no cumulative row too.
+    days = school_days("A", last="2026-10-02")
+    att = attendance(marks("A", "RUN", {d: ("I" if d <= D("2026-09-25") and d >= D("2026-09-07") else "/ \\")
+                                        for d in days}))
+    assert triggers_as_tuples(absence_triggers(att, date(2026, 10, 2))) == [
+        ("RUN", "sickness_15", "2026-09-07", "2026-09-25", "2026-09-25", 15, 30, False)]
+
+
+def test_cumulative_threshold_before_a_later_run_gives_both_rows():
+    # Ill Thu 3 - Fri 4 Sep 2026 (2 days), then Mon 5 - Fri 23 Oct 2026 (15 days, ongoing on Fri 23 Oct):
+    # the 30th I session falls on the run's 13th day, Wed 21 Oct; the run's 15th day is Fri 23 Oct.
+    days = school_days("A", last="2026-10-23")
+    ill = {D("2026-09-03"), D("2026-09-04")} | set(pd.bdate_range("2026-10-05", "2026-10-23"))
+    att = attendance(marks("A", "BOTH", {d: ("I" if d in ill else "/ \\") for d in days}))
+    assert triggers_as_tuples(absence_triggers(att, date(2026, 10, 23))) == [
+        ("BOTH", "sickness_15_cumulative", "2026-09-03", "2026-10-21", "2026-10-23", 17, 34, True),
+        ("BOTH", "sickness_15", "2026-10-05", "2026-10-23", "2026-10-23", 15, 30, True)]

@@ -51,7 +51,9 @@ VIEW_DESCRIPTIONS = {
                        "same uncut in the *_all columns; DfE-comparable flag (age 5-15, C/M, a possible "
                        "session under the DfE method, not first enrolled in summer 2). See docs/absence.md.",
     "ten_day_absence": "Pupils whose run of unauthorised absence reached 10 school days (the 10-day return).",
-    "absence_triggers": "15 school days of illness (sickness return) and 20 of only G/N/O (deletion ground 9(1)(i)).",
+    "absence_triggers": "15 school days of illness in a row (sickness_15) or in the year, counted in I sessions "
+                        "(sickness_15_cumulative, threshold_day = the fifteenth day), and 20 of only G/N/O "
+                        "(gno_20, deletion ground 9(1)(i)). See docs/absence.md.",
     "exclusion_provision": "Permanent exclusions (LA) and suspension periods over 5 school days (school): sixth day.",
     "children_missing_education": "Left a roll (or vanished from an extract) and on no other roll in the LA.",
     "pupil_movements": "Joined and left events per school this year; new entrants within 5 school days marked.",
