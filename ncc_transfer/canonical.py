@@ -224,6 +224,8 @@ VIEW_COLUMNS: dict[str, dict[str, str]] = {
     "pupil_movements": {
         "upn": "text", "laestab": "text", "school_key": "text", "event": "text", "event_date": "date",
         "source": "text", "new_entrant_return_due": "bool", "as_of": "date",
+        # Added with reg 13(2): the exemption and the return's deadline (reg 13(1): joining date + 5 days).
+        "new_entrant_return_exempt": "bool", "new_entrant_return_deadline": "date",
     },
 }
 SCHOOL_VIEWS = ("absence_summary", "ten_day_absence", "absence_triggers", "exclusion_provision")

@@ -215,3 +215,65 @@ def test_cumulative_threshold_before_a_later_run_gives_both_rows():
     assert triggers_as_tuples(absence_triggers(att, date(2026, 10, 23))) == [
         ("BOTH", "sickness_15_cumulative", "2026-09-03", "2026-10-21", "2026-10-23", 17, 34, True),
         ("BOTH", "sickness_15", "2026-10-05", "2026-10-23", "2026-10-23", 15, 30, True)]
+
+
+# =============================================================================== pupil_movements
+
+def roll_history(rows: list[dict]) -> pd.DataFrame:
+    frame = pd.DataFrame(rows, columns=["school_key", "laestab", "upn", "entry_date", "leaving_date", "first_seen",
+                                        "last_seen"])
+    for column in ("entry_date", "leaving_date", "first_seen", "last_seen"):
+        frame[column] = pd.to_datetime(frame[column]).astype("datetime64[ns]")
+    return frame
+
+
+def joiners(roll: list[dict], att: pd.DataFrame, as_of: date) -> list[tuple]:
+    view = pupil_movements(pupils(roll), roll_history([]), att, as_of)
+    assert list(view.columns) == list(VIEW_COLUMNS["pupil_movements"])
+    assert str(view["new_entrant_return_deadline"].dtype) == "datetime64[ns]"
+    return [(r.school_key, r.upn, r.event_date.strftime("%Y-%m-%d"), bool(r.new_entrant_return_exempt),
+             bool(r.new_entrant_return_due),
+             None if pd.isna(r.new_entrant_return_deadline) else r.new_entrant_return_deadline.strftime("%Y-%m-%d"))
+            for r in view.itertuples() if r.event == "joined"]
+
+
+def test_reception_child_starting_on_the_first_day_is_exempt_and_year_3_child_is_not():
+    # School A (Reception to Year 6) opens on Thu 3 Sep 2026, its first school day on or after 1 September.
+    # As of Tue 8 Sep 2026: school days Thu 3, Fri 4, Mon 7, Tue 8 Sep (four: weekdays fill in, so joiners
+    # from Wed 2 Sep are recent). Deadline (reg 13(1), calendar days): Thu 3 Sep + 5 = Tue 8 Sep 2026;
+    # Mon 7 Sep + 5 = Sat 12 Sep 2026.
+    att = attendance(marks("A", "FILLER", {d: "/ \\" for d in school_days("A", last="2026-09-08")}))
+    roll = [pupil("A", "REC", "2022-03-10", "R", entry="2026-09-03"),
+            pupil("A", "Y3", "2018-03-10", "3", entry="2026-09-03"),
+            pupil("A", "REC_LATE", "2022-04-10", "R", entry="2026-09-07"),  # not on the first day
+            pupil("A", "Y6", "2015-03-10", "6", entry="2020-09-03"),
+            pupil("A", "FILLER", "2016-03-10", "5", entry="2020-09-03")]
+    assert joiners(roll, att, date(2026, 9, 8)) == [
+        ("A", "REC", "2026-09-03", True, False, None),
+        ("A", "Y3", "2026-09-03", False, True, "2026-09-08"),
+        ("A", "REC_LATE", "2026-09-07", False, True, "2026-09-12"),
+    ]
+    view = pupil_movements(pupils(roll), roll_history([]), att, date(2026, 9, 8))
+    assert movement_headline(view)["new_entrant_returns_due"] == 2
+
+
+def test_most_junior_class_comes_from_the_schools_own_roll():
+    # School B has a nursery (N1) pupil on roll: Reception is not its most junior class, the nursery is.
+    att = attendance(marks("B", "FILLER", {d: "/ \\" for d in school_days("B", last="2026-09-08")}))
+    roll = [pupil("B", "NURSERY", "2023-03-10", "N1", entry="2026-09-03"),
+            pupil("B", "REC", "2022-03-10", "R", entry="2026-09-03"),
+            pupil("B", "FILLER", "2016-03-10", "5", entry="2020-09-03")]
+    assert joiners(roll, att, date(2026, 9, 8)) == [
+        ("B", "NURSERY", "2026-09-03", True, False, None),
+        ("B", "REC", "2026-09-03", False, True, "2026-09-08"),
+    ]
+
+
+def test_school_without_marks_starts_its_year_on_the_first_weekday_of_september():
+    # No marks for school N: the first day of the school year is Tue 1 Sep 2026.
+    roll = [pupil("N", "REC_1", "2022-03-10", "R", entry="2026-09-01"),
+            pupil("N", "REC_3", "2022-03-10", "R", entry="2026-09-03")]
+    assert joiners(roll, attendance(), date(2026, 9, 4)) == [
+        ("N", "REC_1", "2026-09-01", True, False, None),
+        ("N", "REC_3", "2026-09-03", False, True, "2026-09-08"),
+    ]

@@ -56,7 +56,9 @@ VIEW_DESCRIPTIONS = {
                         "(gno_20, deletion ground 9(1)(i)). See docs/absence.md.",
     "exclusion_provision": "Permanent exclusions (LA) and suspension periods over 5 school days (school): sixth day.",
     "children_missing_education": "Left a roll (or vanished from an extract) and on no other roll in the LA.",
-    "pupil_movements": "Joined and left events per school this year; new entrants within 5 school days marked.",
+    "pupil_movements": "Joined and left events per school this year; new entrants within 5 school days marked "
+                       "(not those exempt under reg 13(2): most junior year group, starting on the first day "
+                       "of the school year); new_entrant_return_deadline = joining date + 5 days (reg 13(1)).",
 }
 TABLE_KEYS = [dg.AssetKey(t) for t in TABLES]
 REPORT_ASSET, OVERVIEW_ASSET = "school_report", "validation_overview"
