@@ -1,4 +1,4 @@
-"""The canonical tables (design §3.4): column names, their order and their pandas types.
+"""The canonical tables: column names, their order and their pandas types.
 
 Two shapes of each table exist in the pipeline:
 
@@ -24,7 +24,7 @@ TEXT_DTYPE = "string[pyarrow]"  # canonical text columns; raw frames keep plain 
 SCHOOL_COLUMNS = ["school_key", "laestab"]
 BOOKKEEPING_COLUMNS = ["_source", "_line"]
 
-# Contract columns (design §3.4), in order, without the school columns.
+# Contract columns, in order, without the school columns.
 PUPIL_COLUMNS = [
     "upn",
     "former_upn",
@@ -62,7 +62,7 @@ RAW_COLUMNS: dict[str, list[str]] = {
     "exclusions": EXCLUSION_COLUMNS,
 }
 
-# Columns a files-route CSV must have (design §3.2). `sessions` is required for suspensions only,
+# Columns a files-route CSV must have (README, "The files route"). `sessions` is required for suspensions only,
 # which is a record-level rule, not a column rule.
 REQUIRED_COLUMNS: dict[str, list[str]] = {
     "pupils": ["upn", "surname", "forename", "dob", "sex"],
@@ -187,7 +187,7 @@ def coerce_types(table: str, frame: pd.DataFrame) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
-# Statutory views (design §3.4, issue #3): column -> type kind ('text', 'date', 'int', 'float', 'bool').
+# Statutory views (issue #3; their rules and sources: docs/absence.md and ``rules/``): column -> type kind ('text', 'date', 'int', 'float', 'bool').
 # Every view row carries `as_of`, the date the view was computed for.
 VIEW_COLUMNS: dict[str, dict[str, str]] = {
     "absence_summary": {
@@ -196,6 +196,11 @@ VIEW_COLUMNS: dict[str, dict[str, str]] = {
         "sessions_authorised": "int", "sessions_unauthorised": "int",
         "absence_rate": "float", "persistent_absence": "bool", "severe_absence": "bool",
         "age_at_31_august": "int", "enrol_status": "text", "dfe_comparable": "bool", "as_of": "date",
+        # Added with the DfE Year 11 rule (contracts only grow): the uncut counts, and what was cut.
+        "sessions_possible_all": "int", "sessions_present_all": "int", "sessions_aea_all": "int",
+        "sessions_authorised_all": "int", "sessions_unauthorised_all": "int", "absence_rate_all": "float",
+        "persistent_absence_all": "bool", "severe_absence_all": "bool", "summer_2_start": "date",
+        "first_enrolled_summer_2": "bool",
     },
     "ten_day_absence": {
         "school_key": "text", "laestab": "text", "upn": "text", "first_day": "date", "last_day": "date",
@@ -204,6 +209,8 @@ VIEW_COLUMNS: dict[str, dict[str, str]] = {
     "absence_triggers": {
         "school_key": "text", "laestab": "text", "upn": "text", "trigger": "text", "first_day": "date",
         "last_day": "date", "school_days": "int", "ongoing": "bool", "as_of": "date",
+        # Added with sickness_15_cumulative: the day the threshold was reached and the sessions counted.
+        "threshold_day": "date", "sessions": "int",
     },
     "exclusion_provision": {
         "school_key": "text", "laestab": "text", "upn": "text", "category": "text", "start_date": "date",
@@ -217,6 +224,8 @@ VIEW_COLUMNS: dict[str, dict[str, str]] = {
     "pupil_movements": {
         "upn": "text", "laestab": "text", "school_key": "text", "event": "text", "event_date": "date",
         "source": "text", "new_entrant_return_due": "bool", "as_of": "date",
+        # Added with reg 13(2): the exemption and the return's deadline (reg 13(1): joining date + 5 days).
+        "new_entrant_return_exempt": "bool", "new_entrant_return_deadline": "date",
     },
 }
 SCHOOL_VIEWS = ("absence_summary", "ten_day_absence", "absence_triggers", "exclusion_provision")

@@ -119,7 +119,10 @@ def la_view_counts(view: str, frame: pd.DataFrame) -> dict:
 
 
 def la_headline(warehouse: Warehouse) -> dict:
-    """LA totals across every view: the numbers an officer looks at first. Counts only."""
+    """LA totals across every view: the numbers an officer looks at first. Counts only.
+
+    Absence figures follow the DfE method (``absence_summary``'s cut columns over ``dfe_comparable``
+    rows); ``sickness_returns`` counts enrolments with 15 days of illness, consecutive or cumulative."""
     row = warehouse.read(
         """
         SELECT (SELECT count(*) FROM absence_summary WHERE dfe_comparable) AS enrolments,
@@ -129,7 +132,9 @@ def la_headline(warehouse: Warehouse) -> dict:
                   FROM absence_summary WHERE dfe_comparable) AS overall_absence_rate_percent,
                (SELECT count(*) FROM ten_day_absence) AS ten_day_list,
                (SELECT count(*) FROM ten_day_absence WHERE ongoing) AS ten_day_ongoing,
-               (SELECT count(*) FROM absence_triggers WHERE "trigger" = 'sickness_15') AS sickness_returns,
+               (SELECT count(*) FROM (SELECT DISTINCT school_key, upn FROM absence_triggers
+                                      WHERE "trigger" IN ('sickness_15', 'sickness_15_cumulative')) s
+               ) AS sickness_returns,
                (SELECT count(*) FROM absence_triggers WHERE "trigger" = 'gno_20') AS gno_20_day_runs,
                (SELECT count(*) FROM exclusion_provision WHERE responsible = 'local_authority') AS sixth_day_la,
                (SELECT count(*) FROM exclusion_provision WHERE responsible = 'school') AS sixth_day_school,

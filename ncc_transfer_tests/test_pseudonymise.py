@@ -199,7 +199,7 @@ def test_csv_and_parquet_hold_the_same_rows(exports):
         for column in parquet.columns:
             left = parquet[column].fillna("")
             right = csv[column].fillna("")
-            if column in ("absence_rate",):
+            if column in ("absence_rate", "absence_rate_all"):  # floats: CSV text may differ in the last digit
                 assert (pd.to_numeric(left) - pd.to_numeric(right)).abs().max() < 1e-12
             elif set(left) <= {"True", "False", ""}:
                 assert (left.str.lower() == right.str.lower()).all(), (name, column)

@@ -1,4 +1,5 @@
-"""Absence summary and continuous-run rules (design §3.4-§3.5; domain.md §2, §3, §4.4).
+"""Absence summary and continuous-run rules (docs/absence.md; DfE pupil absence methodology,
+https://explore-education-statistics.service.gov.uk/methodology/pupil-absence-in-schools-in-england).
 
 Calendars used below (real dates; weekends carry no marks unless a test says so):
 

@@ -223,6 +223,38 @@ def test_new_contract_columns_are_added_in_place(backend):
         reopened.close()
 
 
+# Columns added to the views with the DfE Year 11 rule, cumulative sickness and reg 13(2).
+ADDED_VIEW_COLUMNS = {
+    "absence_summary": ["sessions_possible_all", "sessions_present_all", "sessions_aea_all",
+                        "sessions_authorised_all", "sessions_unauthorised_all", "absence_rate_all",
+                        "persistent_absence_all", "severe_absence_all", "summer_2_start", "first_enrolled_summer_2"],
+    "absence_triggers": ["threshold_day", "sessions"],
+    "pupil_movements": ["new_entrant_return_exempt", "new_entrant_return_deadline"],
+}
+
+
+def test_a_warehouse_made_before_the_new_view_columns_gets_them_in_place(backend):
+    backend.replace_views({"absence_summary": view_frame("absence_summary", "A", 2)}, school_key="A")
+    with backend._connect() as con:  # the tables as an older release created them
+        for view, columns in ADDED_VIEW_COLUMNS.items():
+            for column in columns:
+                con.execute(f'ALTER TABLE {view} DROP COLUMN "{column}"')
+    backend.close()
+    reopened = open_warehouse(backend.url)
+    try:
+        for view, columns in ADDED_VIEW_COLUMNS.items():
+            assert list(reopened.read(f'SELECT * FROM "{view}"').columns) == list(VIEW_COLUMNS[view]), view
+        old = reopened.read("SELECT sessions_possible, sessions_possible_all FROM absence_summary ORDER BY 1")
+        assert old["sessions_possible"].tolist() == [0, 1] and old["sessions_possible_all"].isna().all()
+        reopened.replace_views({view: view_frame(view, "A", 2) for view in ADDED_VIEW_COLUMNS}, school_key="A")
+        new = reopened.read("SELECT summer_2_start, persistent_absence_all FROM absence_summary ORDER BY 1")
+        assert new["summer_2_start"].notna().all() and new["persistent_absence_all"].tolist() == [False, True]
+        deadline = reopened.read("SELECT new_entrant_return_deadline AS d FROM pupil_movements ORDER BY 1")
+        assert pd.to_datetime(deadline["d"]).dt.date.tolist() == [date(2026, 3, 1), date(2026, 3, 2)]
+    finally:
+        reopened.close()
+
+
 def test_read_takes_question_mark_placeholders(backend):
     from ncc_transfer.cli import _outcomes_for_runs
 

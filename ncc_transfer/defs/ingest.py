@@ -38,7 +38,7 @@ LONDON = ZoneInfo("Europe/London")
 ISSUES_ASSET = "validation_issues"
 
 TABLE_DESCRIPTIONS = {
-    "pupils": "Pupils on each school's roll, including leavers this year (design §3.4).",
+    "pupils": "Pupils on each school's roll, including leavers this year.",
     "attendance": "Every AM/PM session mark, as the statutory code.",
     "exclusions": "Suspensions, permanent and lunchtime exclusions.",
     ISSUES_ASSET: "Record-level validation problems for each school to fix in its MIS.",
@@ -46,12 +46,19 @@ TABLE_DESCRIPTIONS = {
 
 VIEW_DESCRIPTIONS = {
     "absence_summary": "Per enrolment: possible sessions, present, AEA, authorised, unauthorised, absence rate, "
-                       "persistent (>= 10%) and severe (>= 50%) absence, DfE-comparable flag.",
+                       "persistent (>= 10%) and severe (>= 50%) absence by the DfE method (for pupils 15 at "
+                       "31 August, the second half of the summer term, from summer_2_start, is removed); the "
+                       "same uncut in the *_all columns; DfE-comparable flag (age 5-15, C/M, a possible "
+                       "session under the DfE method, not first enrolled in summer 2). See docs/absence.md.",
     "ten_day_absence": "Pupils whose run of unauthorised absence reached 10 school days (the 10-day return).",
-    "absence_triggers": "15 school days of illness (sickness return) and 20 of only G/N/O (deletion ground 9(1)(i)).",
+    "absence_triggers": "15 school days of illness in a row (sickness_15) or in the year, counted in I sessions "
+                        "(sickness_15_cumulative, threshold_day = the fifteenth day), and 20 of only G/N/O "
+                        "(gno_20, deletion ground 9(1)(i)). See docs/absence.md.",
     "exclusion_provision": "Permanent exclusions (LA) and suspension periods over 5 school days (school): sixth day.",
     "children_missing_education": "Left a roll (or vanished from an extract) and on no other roll in the LA.",
-    "pupil_movements": "Joined and left events per school this year; new entrants within 5 school days marked.",
+    "pupil_movements": "Joined and left events per school this year; new entrants within 5 school days marked "
+                       "(not those exempt under reg 13(2): most junior year group, starting on the first day "
+                       "of the school year); new_entrant_return_deadline = joining date + 5 days (reg 13(1)).",
 }
 TABLE_KEYS = [dg.AssetKey(t) for t in TABLES]
 REPORT_ASSET, OVERVIEW_ASSET = "school_report", "validation_overview"

@@ -1,4 +1,4 @@
-"""Continuous runs of absence in school days (design §3.5 "Ten school days"; domain.md §4.2-§4.4).
+"""Continuous runs of absence in school days, and the cumulative sickness count.
 
 Walk each enrolment's (school_key, upn) days in date order, using only the dates on which the pupil
 has marks in [academic year start, as_of]. For a set of codes, a day
@@ -10,12 +10,35 @@ has marks in [academic year start, as_of]. For a set of codes, a day
   blank or unknown codes only (weekends and holidays have no marks at all, so are skipped too).
 
 A run of at least ``min_days`` extending days is reported with its first and last day, its length
-in school days and ``ongoing``: its last day is the school's last school day on or before ``as_of``
+in school days, ``threshold_day`` (its ``min_days``-th day), ``sessions`` (possible sessions with a
+code of the set) and ``ongoing``: its last day is the school's last school day on or before ``as_of``
 (school days per ``calendar.school_days``, over every pupil of the school).
 
-Views: ``ten_day_absence`` (codes G N O U, 10 days: the reg 13 continuous-absence return) and
-``absence_triggers`` (``sickness_15``: code I for 15 days, the sickness return; ``gno_20``: codes
-G N O for 20 days, the reg 9(1)(i) deletion ground and joint-enquiry point, so ``U`` breaks it).
+Views:
+
+* ``ten_day_absence``: codes G N O U for 10 school days. School Attendance (Pupil Registration)
+  (England) Regulations 2024 (SI 2024/208), reg 13, the attendance return
+  (https://www.legislation.gov.uk/uksi/2024/208/regulation/13).
+* ``absence_triggers``:
+
+  - ``sickness_15``: code I on 15 consecutive school days (a run, as above);
+  - ``sickness_15_cumulative``: 15 school days of illness in the academic year, not necessarily in a
+    row. DfE statutory guidance "Arranging education for children who cannot attend school because
+    of health needs" (December 2023,
+    https://www.gov.uk/government/publications/education-for-children-with-health-needs-who-cannot-attend-school):
+    the local authority should arrange provision once it is clear that a child will miss 15 school
+    days "consecutively or cumulatively" because of health needs (the wording as LAs apply it, e.g.
+    https://thegrid.org.uk/admissions-attendance-travel-to-school/attendance/15-day-sickness-absence:
+    "will miss 15 days consecutively or cumulatively because of health needs"). A day is two
+    sessions, so a morning of I is half a day of illness: the rule counts possible sessions coded I
+    in the year; 30 sessions are 15 days. ``first_day``: the first day with an I session;
+    ``threshold_day``: the day the 30th I session falls on (the fifteenth day of illness);
+    ``last_day``: the latest day with an I session up to as_of; ``school_days``: days with at least
+    one I session; ``sessions``: I sessions. One row per enrolment, and only when the fifteenth
+    day came before the fifteenth day of every ``sickness_15`` run of the enrolment (when one run of
+    15 days is what reached the threshold, that run's row already says so);
+  - ``gno_20``: codes G N O for 20 school days, the reg 9(1)(i) deletion ground and joint-enquiry
+    point, so ``U`` breaks it.
 """
 
 from __future__ import annotations
@@ -39,6 +62,8 @@ SICKNESS_MIN_DAYS = 15
 GNO_MIN_DAYS = 20
 
 RUN_COLUMNS = ["school_key", "laestab", "upn", "first_day", "last_day", "school_days", "ongoing"]
+TRIGGER_COLUMNS = RUN_COLUMNS + ["threshold_day", "sessions"]
+SICKNESS_RUN, SICKNESS_CUMULATIVE, GNO_RUN = "sickness_15", "sickness_15_cumulative", "gno_20"
 
 _NO_DAY = np.iinfo(np.int64).min
 
@@ -88,10 +113,12 @@ def pupil_days(marks: Marks, as_of) -> PupilDays:
 
 
 def runs_in(days: PupilDays, codes: set[str] | frozenset[str], min_days: int) -> pd.DataFrame:
-    """Runs of at least ``min_days`` extending days for one code set (columns ``RUN_COLUMNS``)."""
+    """Runs of at least ``min_days`` extending days for one code set (columns ``TRIGGER_COLUMNS``)."""
     marks = days.marks
-    outside = marks.possible & ~marks.code_flags(codes)
+    in_set = marks.possible & marks.code_flags(codes)
+    outside = marks.possible & ~in_set
     has_outside = np.bincount(days.day_of_mark[outside], minlength=len(days.day)) > 0
+    code_sessions = np.bincount(days.day_of_mark[in_set], minlength=len(days.day))
     breaks = has_outside | days.has_breaker
     extends = days.has_possible & ~breaks
     walked = extends | breaks  # skipped days drop out of the walk
@@ -107,6 +134,7 @@ def runs_in(days: PupilDays, codes: set[str] | frozenset[str], min_days: int) ->
         starts[0] = True
     segment = np.cumsum(starts)[extending]
     enrolment, day = enrolment[extending], day[extending]
+    counted = np.cumsum(code_sessions[walked][extending])  # code sessions up to and including each day
 
     first = np.flatnonzero(np.r_[True, segment[1:] != segment[:-1]]) if len(segment) else np.array([], int)
     last = np.r_[first[1:] - 1, len(segment) - 1].astype(int) if len(first) else np.array([], int)
@@ -120,7 +148,9 @@ def runs_in(days: PupilDays, codes: set[str] | frozenset[str], min_days: int) ->
     frame["last_day"] = day[last].astype("datetime64[D]").astype("datetime64[ns]")
     frame["school_days"] = length.astype(np.int64)
     frame["ongoing"] = day[last] == days.school_last_day[who]
-    return frame[RUN_COLUMNS]  # already sorted: enrolment ids follow (school_key, upn), then date
+    frame["threshold_day"] = day[first + max(min_days, 1) - 1].astype("datetime64[D]").astype("datetime64[ns]")
+    frame["sessions"] = (counted[last] - counted[first] + code_sessions[walked][extending][first]).astype(np.int64)
+    return frame[TRIGGER_COLUMNS]  # already sorted: enrolment ids follow (school_key, upn), then date
 
 
 def code_runs(attendance: pd.DataFrame, as_of, codes: set[str] | frozenset[str], min_days: int) -> pd.DataFrame:
@@ -130,7 +160,7 @@ def code_runs(attendance: pd.DataFrame, as_of, codes: set[str] | frozenset[str],
     sorted by school_key, upn, first_day. One row per run: a pupil can have several.
     """
     marks = prepare_marks(attendance, as_of)
-    return runs_in(pupil_days(marks, as_of), {c.strip().upper() for c in codes}, min_days)
+    return runs_in(pupil_days(marks, as_of), {c.strip().upper() for c in codes}, min_days)[RUN_COLUMNS]
 
 
 def ten_day_absence(attendance: pd.DataFrame, as_of, min_days: int = TEN_DAY_MIN_DAYS,
@@ -146,16 +176,55 @@ def ten_day_absence(attendance: pd.DataFrame, as_of, min_days: int = TEN_DAY_MIN
     return view_frame("ten_day_absence", runs, as_of, sort_by=())
 
 
+def cumulative_runs(days: PupilDays, codes: set[str] | frozenset[str], min_days: int) -> pd.DataFrame:
+    """Enrolments with at least ``2 * min_days`` possible sessions coded in ``codes`` this academic year
+    (a day is two sessions), not necessarily on consecutive days: one row each, columns ``TRIGGER_COLUMNS``
+    (see the module docstring, ``sickness_15_cumulative``)."""
+    marks = days.marks
+    needed = 2 * max(min_days, 1)
+    flagged = marks.possible & marks.code_flags(codes)
+    enrolment, day = marks.enrolment[flagged], marks.day[flagged]
+    order = np.lexsort((day, enrolment))
+    enrolment, day = enrolment[order], day[order]
+    if not len(enrolment):
+        return pd.DataFrame({c: [] for c in TRIGGER_COLUMNS})
+    starts = np.flatnonzero(np.r_[True, enrolment[1:] != enrolment[:-1]])
+    counts = np.diff(np.r_[starts, len(enrolment)])
+    new_day = np.r_[True, (enrolment[1:] != enrolment[:-1]) | (day[1:] != day[:-1])]
+    days_with_code = np.add.reduceat(new_day.astype(np.int64), starts)
+    reached = counts >= needed
+    first, count = starts[reached], counts[reached]
+    who = enrolment[first]
+
+    def as_dates(values: np.ndarray) -> np.ndarray:
+        return values.astype("datetime64[D]").astype("datetime64[ns]")
+
+    frame = marks.enrolments.iloc[who][["school_key", "laestab", "upn"]].reset_index(drop=True)
+    frame["first_day"] = as_dates(day[first])
+    frame["last_day"] = as_dates(day[first + count - 1])
+    frame["school_days"] = days_with_code[reached].astype(np.int64)
+    frame["ongoing"] = day[first + count - 1] == days.school_last_day[who]
+    frame["threshold_day"] = as_dates(day[first + needed - 1])
+    frame["sessions"] = count.astype(np.int64)
+    return frame[TRIGGER_COLUMNS]
+
+
 def absence_triggers(attendance: pd.DataFrame, as_of, sickness_days: int = SICKNESS_MIN_DAYS,
                      gno_days: int = GNO_MIN_DAYS, days: PupilDays | None = None) -> pd.DataFrame:
-    """View ``absence_triggers``: ``sickness_15`` (I for ``sickness_days`` consecutive school days)
-    and ``gno_20`` (only G N O for ``gno_days``). Trigger names stay the same if thresholds change.
-    ``days`` as for ``ten_day_absence``.
+    """View ``absence_triggers``: ``sickness_15`` (I for ``sickness_days`` consecutive school days),
+    ``sickness_15_cumulative`` (``sickness_days`` days of I sessions in the year, reached other than by
+    one such run) and ``gno_20`` (only G N O for ``gno_days``). Trigger names stay the same if
+    thresholds change. ``days`` as for ``ten_day_absence``.
     """
     days = days if days is not None else pupil_days(prepare_marks(attendance, as_of), as_of)
-    found = []
-    for trigger, codes, min_days in (("sickness_15", SICKNESS_CODES, sickness_days),
-                                     ("gno_20", GNO_CODES, gno_days)):
-        found.append(runs_in(days, codes, min_days).assign(trigger=trigger))
-    frame = pd.concat(found, ignore_index=True)
+    runs = runs_in(days, SICKNESS_CODES, sickness_days)
+    cumulative = cumulative_runs(days, SICKNESS_CODES, sickness_days)
+    if len(runs) and len(cumulative):  # keep the cumulative row only when it reached 15 days first
+        earliest_run = runs.groupby(["school_key", "upn"], sort=False)["threshold_day"].min().rename("_run")
+        cumulative = cumulative.join(earliest_run, on=["school_key", "upn"])
+        cumulative = cumulative[~(cumulative["_run"] <= cumulative["threshold_day"])].drop(columns="_run")
+    found = [runs.assign(trigger=SICKNESS_RUN), cumulative.assign(trigger=SICKNESS_CUMULATIVE),
+             runs_in(days, GNO_CODES, gno_days).assign(trigger=GNO_RUN)]
+    found = [f for f in found if len(f)]
+    frame = pd.concat(found, ignore_index=True) if found else None
     return view_frame("absence_triggers", frame, as_of, sort_by=["school_key", "upn", "first_day", "trigger"])
