@@ -325,6 +325,15 @@ def read_ctf(path: Path, laestab: str, file_name: str | None = None) -> CtfConte
     return CtfContent(pupils=pupils, attendance=attendance_frame, has_attendance=has_attendance)
 
 
+def count_pupils(path: Path, file_name: str) -> int | None:
+    """How many ``Pupil`` elements a CTF holds (for messages about a file set aside), None if unreadable."""
+    try:
+        root = parse_xml_file(path, file_name).getroot()
+    except ExtractFileError:
+        return None
+    return len(_children(_child(root, "ctfpupildata"), "pupil"))
+
+
 def parse_ctf(path: Path, laestab: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Raw pupils and raw attendance frames from one CTF (all text, plus ``_source`` and ``_line``)."""
     content = read_ctf(path, laestab)

@@ -85,6 +85,33 @@ def read_bounded(path: Path, file_name: str) -> bytes:
     return data
 
 
+def read_start(path: Path, file_name: str, n_bytes: int) -> bytes:
+    """The first ``n_bytes`` of a regular file (not a symbolic link): enough to read a CTF's Header."""
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError:
+        raise ExtractFileError(file_name, None, "the file cannot be opened") from None
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+            raise ExtractFileError(file_name, None, "not a regular file")
+        return handle.read(n_bytes)
+
+
+def safe_pull_parser() -> etree.XMLPullParser:
+    """An incremental parser with the same protections as :func:`parse_xml` (entities, DTDs, network)."""
+    return etree.XMLPullParser(
+        events=("end",),
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        dtd_validation=False,
+        huge_tree=False,
+        remove_comments=True,
+        remove_pis=True,
+    )
+
+
 def _safe_parser() -> etree.XMLParser:
     return etree.XMLParser(
         resolve_entities=False,
