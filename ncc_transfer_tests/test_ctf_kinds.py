@@ -28,6 +28,7 @@ from pathlib import Path
 import pytest
 
 from ncc_transfer.files_route import ExtractFileError, read_school_folder
+from ncc_transfer_tests.conftest import ncc_env
 
 LAESTAB = "9262001"
 NIGHT = date(2027, 6, 15)  # academic year 2026/27 (starts 1 September 2026)
@@ -313,3 +314,59 @@ def test_csv_file_time_is_compared_with_the_ctf_header_time(tmp_path):
     extract = read_school_folder(tmp_path, LAESTAB, as_of=NIGHT)
     assert extract.sources == {"pupils": "pupils.csv", "attendance": "export.xml"}
     assert extract.warnings == ["export.xml: older than pupils.csv, which supplies pupils"]
+
+
+def test_pipeline_keeps_the_roll_and_attendance_when_a_partial_ctf_lands_last(small_la):
+    """A demo files-route school loads its full CTF on 2026-03-20; the MTC download (made 2026-03-21 07:30,
+    after the export of 2026-03-19 18:xx) lands before the night of 2026-03-23: that night loads the same
+    roll, enrolment statuses and attendance, and the school's report explains the file set aside."""
+    from ncc_transfer.cli import _load_registry, run_night
+    from ncc_transfer.warehouse import DuckDBWarehouse
+
+    home, _demo = small_la
+    first, second = date(2026, 3, 20), date(2026, 3, 23)
+    with ncc_env(home):
+        registry = _load_registry()
+        school = next(s for s in registry.active_schools if any(s.landing_folder(home).glob("*.xml")))
+        folder = school.landing_folder(home)
+
+        def loaded(night: date):
+            result = run_night(registry, schools=[school.key], as_of=night)
+            assert result.loaded == 1 and result.failed == 0
+            warehouse = DuckDBWarehouse(home / "warehouse.duckdb")
+            try:
+                pupils = warehouse.read("SELECT upn, enrol_status FROM pupils WHERE school_key = ? ORDER BY upn",
+                                        [school.key])
+                attendance = warehouse.read("SELECT upn, date, session, code FROM attendance WHERE school_key = ? "
+                                            "ORDER BY upn, date, session", [school.key])
+                last_seen = warehouse.read("SELECT DISTINCT last_seen FROM roll_history WHERE school_key = ?",
+                                           [school.key])
+                notes = warehouse.read("SELECT rule, severity, dataset, message FROM validation_issues "
+                                       "WHERE school_key = ? AND dataset = 'file'", [school.key])
+            finally:
+                warehouse.close()
+            return pupils, attendance, last_seen, notes
+
+        pupils_1, attendance_1, _, notes_1 = loaded(first)
+        assert len(pupils_1) > 1 and len(attendance_1) > 0 and notes_1.empty
+
+        lea, estab = school.laestab[:3], school.laestab[3:]
+        mtc = (mtc_partial("2026-03-21T07:30:00", academic_year="2025")
+               .replace("<LEA>926</LEA>", f"<LEA>{lea}</LEA>").replace("<Estab>2001</Estab>", f"<Estab>{estab}</Estab>")
+               .replace(UPN_A, pupils_1["upn"].iloc[0]))
+        write(folder, "mtc_results.xml", mtc, modified="2026-03-21T07:31:00")
+
+        pupils_2, attendance_2, last_seen_2, notes_2 = loaded(second)
+        assert pupils_2.equals(pupils_1)
+        assert attendance_2.equals(attendance_1)
+        assert [str(d)[:10] for d in last_seen_2["last_seen"]] == ["2026-03-23"]  # nobody vanished
+        assert notes_2[["rule", "severity", "dataset"]].values.tolist() == [["file_set_aside", "warning", "file"]]
+        message = notes_2["message"].iloc[0]
+        assert message == (
+            "mtc_results.xml: a partial CTF (DocumentQualifier 'partial', 1 pupil, created 2026-03-21 07:30) "
+            "carries only some pupils and some of their details, so it was not used for the school's roll; "
+            "nothing was removed. Keep sending the full export from your MIS.")
+        assert pupils_1["upn"].iloc[0] not in message
+        report = (home / "reports" / school.laestab / "latest.html").read_text()
+        assert "A file in your folder was set aside, not used for your roll" in report
+        assert "mtc_results.xml: a partial CTF" in report

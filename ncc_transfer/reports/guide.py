@@ -53,8 +53,8 @@ GUIDES: dict[tuple[str, str], RuleGuide] = {
         EXPORT),
     ("*", "file_set_aside"): RuleGuide(
         "A file in your folder was set aside, not used for your roll",
-        "Nothing was removed: your pupils, attendance and enrolments come from your MIS's full export. "
-        "Each message says what the file was and what to do with it.",
+        "Nothing was removed and nothing needs correcting in your MIS: your pupils, attendance and enrolments "
+        "come from your MIS's full export. Each message says what the file was and what to do with it.",
         EXPORT),
     ("*", "required_column_missing"): RuleGuide(
         "A required column is missing from the export",
