@@ -21,6 +21,7 @@ more years behind the night's year. One year behind with nothing newer is used, 
 MIS has not moved to the new year (in early September a school may still send last year's export). A
 later year than the night's is accepted: MIS exports move AcademicYear on 1 August. When the refused
 CTF was the only source of pupils, the school fails naming the file, the element and the problem.
+Without a night (``as_of`` None: the simulator, the demo checks) only the folder's CTFs are compared.
 
 Newest: by the CTF Header ``DateTime`` (when it was made), not the file's modification time, which
 changes when a file is copied. A CTF without a usable DateTime is dated by its modification time, with
@@ -193,7 +194,7 @@ def _classify(candidate: _Candidate, laestab: str) -> _Ctf:
     return _Ctf(candidate, header, ctf_kind(header, laestab))
 
 
-def _refuse_by_year(rolls: list[_Ctf], night_year: int) -> tuple[list[_Ctf], dict[str, str]]:
+def _refuse_by_year(rolls: list[_Ctf], night_year: int | None) -> tuple[list[_Ctf], dict[str, str]]:
     """(roll CTFs kept, refused file name -> the problem) by SourceSchool/AcademicYear (module docstring)."""
     latest = max((c for c in rolls if c.year is not None), key=lambda c: (c.year, c.created), default=None)
     kept: list[_Ctf] = []
@@ -202,7 +203,7 @@ def _refuse_by_year(rolls: list[_Ctf], night_year: int) -> tuple[list[_Ctf], dic
         if ctf.year is not None and latest is not None and ctf.year < latest.year:
             refused[ctf.name] = (f"a full CTF for academic year {_years(ctf.year)}, but {latest.name} is for "
                                  f"{_years(latest.year)}: the earlier year's export is not used")
-        elif ctf.year is not None and ctf.year <= night_year - 2:
+        elif ctf.year is not None and night_year is not None and ctf.year <= night_year - 2:
             refused[ctf.name] = (f"a full CTF for academic year {_years(ctf.year)}, two or more years before "
                                  f"tonight's academic year {_years(night_year)}: export it again from your MIS "
                                  f"for the current academic year")
@@ -221,9 +222,10 @@ def _undated_warnings(ctfs: list[_Ctf], competing: bool) -> list[str]:
 def read_school_folder(folder: Path, laestab: str, as_of: date | None = None) -> RawExtract:
     """Read one school's landing folder into raw frames (see the module docstring for the rules).
 
-    ``as_of``: the night being loaded (default today), for the academic-year check."""
+    ``as_of``: the night being loaded, for the academic-year check against the night. None (a reader
+    outside a night: the simulator, the demo checks) compares the folder's CTFs with each other only."""
     folder = Path(folder)
-    night_year = academic_year_start(as_of or date.today()).year
+    night_year = academic_year_start(as_of).year if as_of is not None else None
     candidates, csvs = _scan(folder)
     warnings: list[str] = []
     ctfs = sorted((_classify(c, laestab) for c in candidates), key=lambda c: c.name)
@@ -240,7 +242,7 @@ def read_school_folder(folder: Path, laestab: str, as_of: date | None = None) ->
     for other in sorted(rolls, key=lambda c: c.name):
         if other is not ctf:
             warnings.append(f"{other.name}: an older CTF than {ctf.name}; not used")
-    if ctf is not None and ctf.year == night_year - 1:
+    if ctf is not None and night_year is not None and ctf.year == night_year - 1:
         warnings.append(f"{ctf.name}: a CTF for academic year {_years(ctf.year)}, the year before tonight's "
                         f"({_years(night_year)}); it was used, but your MIS may not have moved to the new "
                         f"academic year yet")
