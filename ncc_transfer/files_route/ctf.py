@@ -1,7 +1,17 @@
-"""Common Transfer File (CTF) → raw pupils and raw attendance frames (design §3.2, domain.md §1).
+"""Common Transfer File (CTF) → raw pupils and raw attendance frames.
 
-Element local names are matched case-insensitively and namespaces are ignored (``CTFversion`` and
-``CTFVersion`` both occur in the wild). Values are returned as text exactly as the file holds them
+Sources for the structure: the CTF specification on gov.uk ("Common transfer file 25: specification",
+§4.3 XML message structure); the DfE's own writers, DFEAGILEDEVOPS/MTC
+``admin/services/ctf-service/ctf.service.js`` and DFE-Digital/get-information-about-pupils
+``XmlCtfFormatter`` (Header, pupil identity, ``Sex``/``Gender``); for ``Attendance/YearData/AttendSessions``
+(``AttendanceStartDate``, ``AttendanceMarks``) EvgeniiTrofimov/aspenProject
+``tool-source/src/main/procedures/com/x2dev/procedures/statereporting/uk/DfEAttendance.java`` and Arbor's
+CTF import model (arbor-education/sis-sdk-php ``src/Arbor/Model/StudentOtherSchoolAttendanceRecord.php``).
+Which CTFs reach this reader (only a school's full whole-school export) is decided in :mod:`.ctf_kinds`.
+
+Element local names are matched case-insensitively and namespaces are ignored (``CTFversion`` in the
+DfE writers, ``CTFVersion`` in Capita One's help,
+https://onepublications.com/oneeducation/mergedProjects/CTF/Supported_Versions.htm). Values are returned as text exactly as the file holds them
 (stripped of surrounding whitespace; empty → None): validation decides what is acceptable.
 
 Attendance: only ``Attendance/YearData`` blocks of *this* school are read (the others are previous

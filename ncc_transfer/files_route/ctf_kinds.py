@@ -65,7 +65,7 @@ from pathlib import Path
 from lxml import etree
 
 from .errors import ExtractFileError
-from .safe_xml import read_start, safe_pull_parser
+from .safe_xml import declares_dtd, read_start, safe_pull_parser
 
 HEADER_BYTES = 64 * 1024  # a Header is well under 1 KB; it is the first child of CTfile
 
@@ -173,7 +173,7 @@ def read_ctf_header(path: Path, file_name: str) -> CtfHeader | None:
         start = read_start(path, file_name, HEADER_BYTES)
     except ExtractFileError:
         return None
-    if re.search(rb"<!\s*(?:DOCTYPE|ENTITY)", start, re.IGNORECASE):
+    if declares_dtd(start):
         return None
     parser = safe_pull_parser()
     try:
