@@ -27,7 +27,7 @@ Newest: by the CTF Header ``DateTime`` (when it was made), not the file's modifi
 changes when a file is copied. A CTF without a usable DateTime is dated by its modification time, with
 a warning when it competes with another file. A CSV has no header, so its modification time is
 compared with the CTF's DateTime, both as naive local times (the MIS writes DateTime in the school's
-local time, and the server's clock is on the same local time); a CSV copied in later than the CTF's
+local time; this assumes the server's clock runs on the same local time, UK time); a CSV copied in later than the CTF's
 export therefore counts as newer, which is the safer mistake (the CSV is the dedicated extract). Per
 dataset the newest file wins; on a tie the CSV wins. A CTF that holds no ``Attendance`` container at all
 does not supply attendance: an older ``attendance.csv`` is then used rather than replacing the school's
