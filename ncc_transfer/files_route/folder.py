@@ -230,9 +230,11 @@ def read_school_folder(folder: Path, laestab: str, as_of: date | None = None) ->
     warnings: list[str] = []
     ctfs = sorted((_classify(c, laestab) for c in candidates), key=lambda c: c.name)
 
-    misplaced = [c for c in ctfs if c.kind == WRONG_FOLDER]
-    if misplaced:
-        read_ctf(misplaced[0].file.path, laestab, misplaced[0].name)  # raises "this CTF is from school ..."
+    misplaced = next((c for c in ctfs if c.kind == WRONG_FOLDER), None)
+    if misplaced is not None:
+        raise ExtractFileError(misplaced.name, "element /CTfile/Header/SourceSchool",
+                               f"this CTF is from school {misplaced.header.source}, not this school's folder "
+                               f"({laestab}), and is not addressed to it: move it to the right school's folder")
     set_aside = [_set_aside_note(c) for c in ctfs if c.kind in (PARTIAL, OUTGOING, INCOMING)]
     rolls, refused = _refuse_by_year([c for c in ctfs if c.kind == ROLL], night_year)
     for name, problem in refused.items():
