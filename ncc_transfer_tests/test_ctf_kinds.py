@@ -41,7 +41,8 @@ def full_export(created: str, academic_year: str = "2026", *, dest: tuple[str, s
     """A whole-school export from the MIS: two pupils, each with four sessions from Monday 2027-06-14."""
     dest_xml = (f"    <DestSchool>\n      <LEA>{dest[0]}</LEA>\n      <Estab>{dest[1]}</Estab>\n    </DestSchool>\n"
                 if dest else "")
-    body = pupils if pupils is not None else (_mis_pupil(UPN_A, "Quill", "Ada", "/\\/N") + _mis_pupil(UPN_B, "Bell", "Ben", "//\\\\"))
+    if pupils is None:
+        pupils = _mis_pupil(UPN_A, "Quill", "Ada", "/\\/N") + _mis_pupil(UPN_B, "Bell", "Ben", "//\\\\")
     return (
         '<?xml version="1.0" encoding="utf-8"?>\n<CTfile>\n  <Header>\n'
         "    <DocumentName>Common Transfer File</DocumentName>\n    <CTFversion>26.0</CTFversion>\n"
@@ -49,13 +50,14 @@ def full_export(created: str, academic_year: str = "2026", *, dest: tuple[str, s
         "    <SupplierID>Example MIS</SupplierID>\n"
         f"    <SourceSchool>\n      <LEA>{source[0]}</LEA>\n      <Estab>{source[1]}</Estab>\n      <URN>120001</URN>\n"
         f"      <SchoolName>Example Primary</SchoolName>\n      <AcademicYear>{academic_year}</AcademicYear>\n"
-        f"    </SourceSchool>\n{dest_xml}  </Header>\n  <CTFpupilData>\n{body}  </CTFpupilData>\n</CTfile>\n"
+        f"    </SourceSchool>\n{dest_xml}  </Header>\n  <CTFpupilData>\n{pupils}  </CTFpupilData>\n</CTfile>\n"
     )
 
 
 def _mis_pupil(upn: str, surname: str, forename: str, marks: str) -> str:
     return (
-        f"    <Pupil>\n      <UPN>{upn}</UPN>\n      <Surname>{surname}</Surname>\n      <Forename>{forename}</Forename>\n"
+        f"    <Pupil>\n      <UPN>{upn}</UPN>\n      <Surname>{surname}</Surname>\n"
+        f"      <Forename>{forename}</Forename>\n"
         "      <DOB>2015-05-10</DOB>\n      <Sex>F</Sex>\n"
         "      <BasicDetails><NCyearActual>6</NCyearActual><EnrolStatus>C</EnrolStatus></BasicDetails>\n"
         "      <Attendance><YearData><Year>2026</Year><LEA>926</LEA><Estab>2001</Estab>"
@@ -76,7 +78,8 @@ def mtc_partial(created: str, academic_year: str = "2026") -> str:
         "    <SourceSchool>\n      <LEA>926</LEA>\n      <Estab>2001</Estab>\n      <URN>120001</URN>\n"
         f"      <SchoolName>Example Primary</SchoolName>\n      <AcademicYear>{academic_year}</AcademicYear>\n"
         "    </SourceSchool>\n"
-        "    <DestSchool>\n      <LEA>926</LEA>\n      <Estab>2001</Estab>\n      <URN>120001</URN>\n    </DestSchool>\n"
+        "    <DestSchool>\n      <LEA>926</LEA>\n      <Estab>2001</Estab>\n      <URN>120001</URN>\n"
+        "    </DestSchool>\n"
         "  </Header>\n  <CTFpupilData>\n"
         f"    <Pupil>\n      <UPN>{UPN_A}</UPN>\n      <Surname>QUILL</Surname>\n      <Forename>ADA</Forename>\n"
         "      <DOB>2015-05-10</DOB>\n      <Gender>F</Gender>\n      <StageAssessments>\n        <KeyStage>\n"

@@ -11,7 +11,8 @@ Which CTFs reach this reader (only a school's full whole-school export) is decid
 
 Element local names are matched case-insensitively and namespaces are ignored (``CTFversion`` in the
 DfE writers, ``CTFVersion`` in Capita One's help,
-https://onepublications.com/oneeducation/mergedProjects/CTF/Supported_Versions.htm). Values are returned as text exactly as the file holds them
+https://onepublications.com/oneeducation/mergedProjects/CTF/Supported_Versions.htm).
+Values are returned as text exactly as the file holds them
 (stripped of surrounding whitespace; empty → None): validation decides what is acceptable.
 
 Attendance: only ``Attendance/YearData`` blocks of *this* school are read (the others are previous
