@@ -145,7 +145,7 @@ def extract_raw(school: School, home: Path, replay: date | None = None, as_of: d
             if folder.is_dir() else []
         if in_progress:  # an upload still being written: try again later rather than read half a file
             raise TransientExtractError(f"{in_progress[0]}: the school's export is still being written")
-        return read_school_folder(folder, school.laestab)
+        return read_school_folder(folder, school.laestab, as_of=as_of)
     from .connectors.incremental import StateStore
     from .connectors.routes import connector_for
 
@@ -168,7 +168,7 @@ def _replay(school: School, home: Path, night: date) -> RawExtract:
             restore(home, school.laestab, school.key, night, Path(scratch))
         except ArchiveError as exc:
             raise ReplayNotPossible(str(exc)) from None
-        return read_school_folder(Path(scratch), school.laestab)
+        return read_school_folder(Path(scratch), school.laestab, as_of=night)
 
 
 class ReplayNotPossible(Exception):
@@ -394,8 +394,8 @@ def _prepare(school: School, home: Path, as_of: date, prepared: PreparedSchool, 
     outcome.sources = dict(raw.sources)
     outcome.fetch = raw.fetch
     outcome.raw_names = _names(raw.tables["pupils"])
-    prepared.logs += [(logging.WARNING, f"{school.key}: {warning}") for warning in raw.warnings]
-    notes = _warning_issues(school, raw.warnings, extracted_at)
+    prepared.logs += [(logging.WARNING, f"{school.key}: {warning}") for warning in raw.warnings + raw.set_aside]
+    notes = _warning_issues(school, raw.warnings, extracted_at, set_aside=raw.set_aside)
 
     raw_problems = {t: schemas.structural_problems(schemas.raw_schema(t), raw.tables[t]) for t in TABLES}
     if any(raw_problems.values()):
@@ -497,10 +497,15 @@ def _file_issue(school: School, exc: Exception, at: datetime) -> pd.DataFrame:
                                  "message": message}], at)
 
 
-def _warning_issues(school: School, warnings: list[str], at: datetime) -> pd.DataFrame:
-    rows = [{"upn": None, "dataset": "file", "record": text, "location": text.split(":", 1)[0], "field": "",
-             "value": None, "rule": "file_warning", "severity": "warning",
-             "message": f"{text}. Check the export settings in your MIS."} for text in warnings]
+def _warning_issues(school: School, warnings: list[str], at: datetime, set_aside: list[str] = ()) -> pd.DataFrame:
+    """File-level notes for the school's report: warnings about files used (``file_warning``) and files
+    set aside, not used, with what was done and why (``file_set_aside``, already whole sentences)."""
+    def row(text: str, rule: str, message: str) -> dict:
+        return {"upn": None, "dataset": "file", "record": text, "location": text.split(":", 1)[0], "field": "",
+                "value": None, "rule": rule, "severity": "warning", "message": message}
+
+    rows = [row(text, "file_warning", f"{text}. Check the export settings in your MIS.") for text in warnings]
+    rows += [row(text, "file_set_aside", text) for text in set_aside]
     return _issue_rows(school, rows, at)
 
 

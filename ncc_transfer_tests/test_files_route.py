@@ -1,12 +1,16 @@
-"""The files route (design §3.2): CTF and CSV extracts in a school's landing folder → raw frames.
+"""The files route: CTF and CSV extracts in a school's landing folder → raw frames.
 
 Fixture files are small hand-written strings written into tmp_path; expected rows are worked by hand.
+The CTF Header follows the DfE writers' element order (DFEAGILEDEVOPS/MTC
+``admin/services/ctf-service/ctf.service.js``; DFE-Digital/get-information-about-pupils ``XmlCtfFormatter``).
+The kinds of CTF a folder can receive (partial, leavers', joiners', last year's) are in test_ctf_kinds.py.
 """
 
 from __future__ import annotations
 
 import os
 import time
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -31,17 +35,18 @@ def ctf(
     estab: str = "2001",
     root_attrs: str = "",
     prolog: str = '<?xml version="1.0" encoding="utf-8"?>\n',
+    created: str = "2025-09-12T16:04:31",
 ) -> str:
     return (
         f"{prolog}<CTfile{root_attrs}>\n"
         "  <Header>\n"
         "    <DocumentName>Common Transfer File</DocumentName>\n"
         f"    <{version_tag}>{version}</{version_tag}>\n"
-        "    <DateTime>2025-09-12T16:04:31</DateTime>\n"
+        f"    <DateTime>{created}</DateTime>\n"
         "    <DocumentQualifier>full</DocumentQualifier>\n"
         f"    <SourceSchool><LEA>{lea}</LEA><Estab>{estab}</Estab><SchoolName>Example Primary</SchoolName>"
         "<AcademicYear>2025</AcademicYear></SourceSchool>\n"
-        "    <DestSchool><LEA>926</LEA><Estab>4000</Estab></DestSchool>\n"
+        "    <DestSchool><LEA>926</LEA><Estab>2001</Estab></DestSchool>\n"
         "  </Header>\n"
         f"  <CTFpupilData>\n{pupils}  </CTFpupilData>\n"
         "</CTfile>\n"
@@ -78,6 +83,11 @@ def write(folder: Path, name: str, text: str | bytes, mtime: float | None = None
     if mtime is not None:
         os.utime(path, (mtime, mtime))
     return path
+
+
+def stamp(seconds: float) -> str:
+    """A Header DateTime (naive local time, as an MIS writes it) for a moment given as a POSIX time."""
+    return datetime.fromtimestamp(seconds).strftime("%Y-%m-%dT%H:%M:%S")
 
 
 def rows(frame, columns=("date", "session", "code")) -> list[tuple]:
@@ -320,7 +330,8 @@ def test_folder_newest_file_wins_per_dataset(tmp_path):
     folder = tmp_path / LAESTAB
     now = time.time()
     write(folder, "older.xml", "<not even xml", mtime=now - 3000)  # a losing CTF is never parsed
-    write(folder, "ctf.xml", ctf(pupil(attendance=year_data("2024-09-06", "/\\"))), mtime=now - 2000)
+    write(folder, "ctf.xml", ctf(pupil(attendance=year_data("2024-09-06", "/\\")), created=stamp(now - 2000)),
+          mtime=now - 2000)
     write(folder, "pupils.csv", PUPILS_CSV, mtime=now - 1000)  # newer than the CTF: wins pupils
     write(folder, "attendance.csv", ATTENDANCE_CSV, mtime=now - 2500)  # older than the CTF: loses
     write(folder, "notes.txt", "ignored")
@@ -344,7 +355,7 @@ def test_folder_csv_only_and_ctf_without_attendance(tmp_path):
     now = time.time()
     write(folder, "attendance.csv", ATTENDANCE_CSV, mtime=now - 100)
     write(folder, "exclusions.csv", "upn,category,start_date,sessions\nB123456789012,SUSP,2024-10-01,2\n")
-    write(folder, "ctf.XML", ctf(pupil()), mtime=now)  # newer, but holds no Attendance container
+    write(folder, "ctf.XML", ctf(pupil(), created=stamp(now)), mtime=now)  # newer, but holds no Attendance container
     extract = read_school_folder(folder, LAESTAB)
     assert extract.sources == {"pupils": "ctf.XML", "attendance": "attendance.csv", "exclusions": "exclusions.csv"}
     assert list(extract.tables["attendance"]["_line"]) == ["2"]
@@ -354,7 +365,7 @@ def test_folder_csv_only_and_ctf_without_attendance(tmp_path):
 
 def test_folder_same_age_csv_wins_and_header_after_blank_lines(tmp_path):
     folder = tmp_path / LAESTAB
-    write(folder, "ctf.xml", ctf(pupil()), mtime=1_700_000_000)
+    write(folder, "ctf.xml", ctf(pupil(), created=stamp(1_700_000_000)), mtime=1_700_000_000)
     write(folder, "Pupils.CSV", "\n\n" + PUPILS_CSV, mtime=1_700_000_000)
     extract = read_school_folder(folder, LAESTAB)
     assert extract.sources == {"pupils": "Pupils.CSV"}  # the CTF holds no attendance: it supplies nothing

@@ -1,4 +1,4 @@
-"""The ``files`` route (design §3.2): a school's landing folder of CTFs and CSV extracts → raw frames."""
+"""The ``files`` route: a school's landing folder of CTFs and CSV extracts → raw frames (docs/files_route.md)."""
 
 from .errors import ExtractFileError
 from .folder import RawExtract, read_school_folder

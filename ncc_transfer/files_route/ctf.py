@@ -1,7 +1,18 @@
-"""Common Transfer File (CTF) → raw pupils and raw attendance frames (design §3.2, domain.md §1).
+"""Common Transfer File (CTF) → raw pupils and raw attendance frames.
 
-Element local names are matched case-insensitively and namespaces are ignored (``CTFversion`` and
-``CTFVersion`` both occur in the wild). Values are returned as text exactly as the file holds them
+Sources for the structure: the CTF specification on gov.uk ("Common transfer file 25: specification",
+§4.3 XML message structure); the DfE's own writers, DFEAGILEDEVOPS/MTC
+``admin/services/ctf-service/ctf.service.js`` and DFE-Digital/get-information-about-pupils
+``XmlCtfFormatter`` (Header, pupil identity, ``Sex``/``Gender``); for ``Attendance/YearData/AttendSessions``
+(``AttendanceStartDate``, ``AttendanceMarks``) EvgeniiTrofimov/aspenProject
+``tool-source/src/main/procedures/com/x2dev/procedures/statereporting/uk/DfEAttendance.java`` and Arbor's
+CTF import model (arbor-education/sis-sdk-php ``src/Arbor/Model/StudentOtherSchoolAttendanceRecord.php``).
+Which CTFs reach this reader (only a school's full whole-school export) is decided in :mod:`.ctf_kinds`.
+
+Element local names are matched case-insensitively and namespaces are ignored (``CTFversion`` in the
+DfE writers, ``CTFVersion`` in Capita One's help,
+https://onepublications.com/oneeducation/mergedProjects/CTF/Supported_Versions.htm).
+Values are returned as text exactly as the file holds them
 (stripped of surrounding whitespace; empty → None): validation decides what is acceptable.
 
 Attendance: only ``Attendance/YearData`` blocks of *this* school are read (the others are previous
@@ -323,6 +334,15 @@ def read_ctf(path: Path, laestab: str, file_name: str | None = None) -> CtfConte
     pupils = pd.DataFrame(pupil_rows, columns=pupil_columns, dtype=object)
     attendance_frame = _expand_attendance(file_name, att_upns, att_labels, att_starts, att_codes)
     return CtfContent(pupils=pupils, attendance=attendance_frame, has_attendance=has_attendance)
+
+
+def count_pupils(path: Path, file_name: str) -> int | None:
+    """How many ``Pupil`` elements a CTF holds (for messages about a file set aside), None if unreadable."""
+    try:
+        root = parse_xml_file(path, file_name).getroot()
+    except ExtractFileError:
+        return None
+    return len(_children(_child(root, "ctfpupildata"), "pupil"))
 
 
 def parse_ctf(path: Path, laestab: str) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -1,5 +1,11 @@
-"""Reading untrusted landing files safely (design §4: no entity expansion, no network, bounded sizes).
+"""Reading untrusted landing files safely: no entity expansion, no network, bounded sizes.
 
+The parser settings follow lxml's guidance on untrusted input (https://lxml.de/FAQ.html, "How do I use
+lxml safely as a web-service endpoint?") and OWASP's XML External Entity Prevention Cheat Sheet
+(https://cheatsheetseries.owasp.org/cheatsheets/XML_External_Entity_Prevention_Cheat_Sheet.html).
+
+* :func:`read_start` reads only the first bytes of a file (a CTF's Header, see ``ctf_kinds``) and
+  :func:`safe_pull_parser` parses them incrementally with the same protections.
 * :func:`read_bounded` reads a regular file whose size is checked first (``NCC_MAX_FILE_MB``,
   default 256), refusing symbolic links at open time and never reading more than the limit.
 * :func:`parse_xml` parses bytes with an lxml parser that resolves no entities, loads no DTD,
@@ -85,6 +91,38 @@ def read_bounded(path: Path, file_name: str) -> bytes:
     return data
 
 
+def declares_dtd(data: bytes) -> bool:
+    """The bytes hold a DOCTYPE or an entity declaration (refused in a CTF)."""
+    return bool(_DTD_PATTERN.search(data))
+
+
+def read_start(path: Path, file_name: str, n_bytes: int) -> bytes:
+    """The first ``n_bytes`` of a regular file (not a symbolic link): enough to read a CTF's Header."""
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError:
+        raise ExtractFileError(file_name, None, "the file cannot be opened") from None
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+            raise ExtractFileError(file_name, None, "not a regular file")
+        return handle.read(n_bytes)
+
+
+def safe_pull_parser() -> etree.XMLPullParser:
+    """An incremental parser with the same protections as :func:`parse_xml` (entities, DTDs, network)."""
+    return etree.XMLPullParser(
+        events=("end",),
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        dtd_validation=False,
+        huge_tree=False,
+        remove_comments=True,
+        remove_pis=True,
+    )
+
+
 def _safe_parser() -> etree.XMLParser:
     return etree.XMLParser(
         resolve_entities=False,
@@ -109,7 +147,7 @@ def _clean_syntax_message(message: str) -> str:
 
 def parse_xml(data: bytes, file_name: str) -> etree._ElementTree:
     """Parse untrusted XML bytes into a tree, refusing DTDs/entities and reporting syntax errors by line."""
-    if _DTD_PATTERN.search(data):
+    if declares_dtd(data):
         raise ExtractFileError(file_name, None, DTD_REFUSED)
     if not data.strip():
         raise ExtractFileError(file_name, None, "the file is empty")

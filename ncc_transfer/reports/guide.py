@@ -51,6 +51,11 @@ GUIDES: dict[tuple[str, str], RuleGuide] = {
         "Something in an exported file needs checking",
         "The file was read, but part of it was not what we expected. Check the export settings.",
         EXPORT),
+    ("*", "file_set_aside"): RuleGuide(
+        "A file in your folder was set aside, not used for your roll",
+        "Nothing was removed and nothing needs correcting in your MIS: your pupils, attendance and enrolments "
+        "come from your MIS's full export. Each message says what the file was and what to do with it.",
+        EXPORT),
     ("*", "required_column_missing"): RuleGuide(
         "A required column is missing from the export",
         "Nothing from your school was loaded tonight. Include the column in the export.",
