@@ -223,7 +223,12 @@ SCHOOL_VIEWS = ("absence_summary", "ten_day_absence", "absence_triggers", "exclu
 LA_VIEWS = ("children_missing_education", "pupil_movements")
 
 # What the warehouse remembers of each school's roll between nights (for pupils who vanish).
+# ``dob`` and ``nc_year`` (as last loaded) let the CME rule judge compulsory school age and the
+# final-year completers of a pupil who has since dropped off every extract; null in rows recorded
+# before they were added, until the pupil is seen again.
 ROLL_HISTORY_COLUMNS: dict[str, str] = {
     "school_key": "text", "laestab": "text", "upn": "text", "entry_date": "date", "leaving_date": "date",
-    "first_seen": "date", "last_seen": "date",
+    "first_seen": "date", "last_seen": "date", "dob": "date", "nc_year": "text",
 }
+# Columns of the roll a load records (``Warehouse.replace_school(roll=...)``); dob and nc_year optional.
+ROLL_OPTIONAL_COLUMNS = ("dob", "nc_year")
