@@ -230,5 +230,3 @@ ROLL_HISTORY_COLUMNS: dict[str, str] = {
     "school_key": "text", "laestab": "text", "upn": "text", "entry_date": "date", "leaving_date": "date",
     "first_seen": "date", "last_seen": "date", "dob": "date", "nc_year": "text",
 }
-# Columns of the roll a load records (``Warehouse.replace_school(roll=...)``); dob and nc_year optional.
-ROLL_OPTIONAL_COLUMNS = ("dob", "nc_year")

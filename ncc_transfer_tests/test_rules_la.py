@@ -387,7 +387,8 @@ def test_cme_with_object_text_and_headline():
                                          roll_frame(history).astype({"upn": "string[pyarrow]"}), CME_AS_OF)
     pd.testing.assert_frame_equal(arrow, objects)
     assert list(arrow["upn"]) == ["GONE", "GUEST", "LEAVER"]  # ordered by school, then UPN
-    assert cme_headline(arrow) == {"candidates": 3, "left_no_destination": 2, "vanished_from_roll": 1}
+    assert cme_headline(arrow) == {"candidates": 3, "left_no_destination": 2, "vanished_from_roll": 1,
+                                   "not_started_next_phase": 0}
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -50,7 +50,9 @@ VIEW_DESCRIPTIONS = {
     "ten_day_absence": "Pupils whose run of unauthorised absence reached 10 school days (the 10-day return).",
     "absence_triggers": "15 school days of illness (sickness return) and 20 of only G/N/O (deletion ground 9(1)(i)).",
     "exclusion_provision": "Permanent exclusions (LA) and suspension periods over 5 school days (school): sixth day.",
-    "children_missing_education": "Left a roll (or vanished from an extract) and on no other roll in the LA.",
+    "children_missing_education": "Of compulsory school age, left a roll (or vanished from an extract) and on no "
+                                  "other roll in the LA; final-year leavers only if on no roll by the tenth school "
+                                  "day of the next school year (not_started_next_phase).",
     "pupil_movements": "Joined and left events per school this year; new entrants within 5 school days marked.",
 }
 TABLE_KEYS = [dg.AssetKey(t) for t in TABLES]
@@ -156,7 +158,7 @@ def school_extract(context: dg.AssetExecutionContext, config: NightlyConfig, ncc
                 _overview(context, warehouse, registry, ncc, as_of)
         if any(dg.AssetKey(view) in context.selected_asset_keys for view in LA_VIEWS):
             with section("la_views"):
-                _la_views(context, warehouse, as_of)
+                _la_views(context, warehouse, as_of, registry.final_years())
     finally:
         warehouse.close()
         gc.unfreeze()
@@ -252,9 +254,10 @@ def _overview(context, warehouse, registry, ncc: NccSettings, as_of: date) -> No
         "totals": dg.MetadataValue.json(overview.totals)}))
 
 
-def _la_views(context: dg.AssetExecutionContext, warehouse, as_of: date) -> None:
-    """Recompute the LA-wide views over every school's latest load; log counts and a table by school."""
-    views = refresh_la_views(warehouse, as_of)
+def _la_views(context: dg.AssetExecutionContext, warehouse, as_of: date, final_years: dict[str, int]) -> None:
+    """Recompute the LA-wide views over every school's latest load; log counts and a table by school.
+    ``final_years``: the registry's explicit final year groups (school key -> NC year), for CME."""
+    views = refresh_la_views(warehouse, as_of, final_years)
     by_school = markdown_table(overview_by_school(warehouse))
     totals = la_headline(warehouse)
     for view, frame in views.items():
