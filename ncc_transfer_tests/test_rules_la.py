@@ -704,3 +704,36 @@ def test_final_year_is_inferred_from_the_roll_and_what_was_seen():
     # last seen Mon 31 Aug 2026, more than a year before Wed 22 Sep 2027 -> no final year.
     assert infer_final_years(pupils, history, SEP_AS_OF) == {"p": 6, "s": 11}
     assert infer_final_years(pupils.iloc[0:0], history.iloc[0:0], SEP_AS_OF) == {}
+
+
+def test_compute_la_views_reads_the_remembered_rolls_and_passes_the_registrys_final_years(tmp_path):
+    """Through the warehouse: August load with the leavers, September load after the rollover."""
+    from ncc_transfer.canonical import VALIDATION_ISSUE_COLUMNS
+    from ncc_transfer.views import compute_la_views, inferred_final_years
+    from ncc_transfer.warehouse import DuckDBWarehouse
+
+    no_issues = pd.DataFrame({c: pd.Series(dtype=object) for c in VALIDATION_ISSUE_COLUMNS})
+    warehouse = DuckDBWarehouse(tmp_path / "w.duckdb")
+
+    def load(school: str, rows: list[dict], night: str, marks: pd.DataFrame | None = None) -> None:
+        frame = pupils_frame(rows)
+        roll = frame[["school_key", "laestab", "upn", "entry_date", "leaving_date", "dob", "nc_year"]].astype(
+            {"upn": object, "school_key": object, "laestab": object, "nc_year": object}).assign(seen_on=D(night))
+        tables = {"pupils": frame}
+        if marks is not None:
+            tables["attendance"] = marks
+        warehouse.replace_school(school, tables, no_issues, roll=roll, night=D(night).date())
+
+    load("p", [Y6_GONE, Y4_LEFT, Y5_STAYS], "2027-08-16")
+    assert reasons(compute_la_views(warehouse, AUG_AS_OF)["children_missing_education"]) == {
+        "Y4LEFT": "left_no_destination"}
+    # The registry says P's final year is 5: its Year 6 leaver is no completer.
+    assert reasons(compute_la_views(warehouse, AUG_AS_OF, {"p": 5})["children_missing_education"]) == {
+        "Y4LEFT": "left_no_destination", "Y6GONE": "left_no_destination"}
+    # Rollover: P's extract has only the year group moving up; its marks give the new year's school days.
+    load("p", [{**Y5_STAYS, "nc_year": "6"}], "2027-09-22", new_year_attendance(("p",), "2027-09-22"))
+    assert inferred_final_years(warehouse, SEP_AS_OF) == {"p": 6}
+    view = compute_la_views(warehouse, SEP_AS_OF)["children_missing_education"]
+    assert reasons(view) == {"Y4LEFT": "left_no_destination", "Y6GONE": "not_started_next_phase"}
+    assert set(view["last_seen"]) == {D("2027-08-16")}
+    warehouse.close()
