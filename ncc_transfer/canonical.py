@@ -1,4 +1,4 @@
-"""The canonical tables (design §3.4): column names, their order and their pandas types.
+"""The canonical tables: column names, their order and their pandas types.
 
 Two shapes of each table exist in the pipeline:
 
@@ -24,7 +24,7 @@ TEXT_DTYPE = "string[pyarrow]"  # canonical text columns; raw frames keep plain 
 SCHOOL_COLUMNS = ["school_key", "laestab"]
 BOOKKEEPING_COLUMNS = ["_source", "_line"]
 
-# Contract columns (design §3.4), in order, without the school columns.
+# Contract columns, in order, without the school columns.
 PUPIL_COLUMNS = [
     "upn",
     "former_upn",
@@ -62,7 +62,7 @@ RAW_COLUMNS: dict[str, list[str]] = {
     "exclusions": EXCLUSION_COLUMNS,
 }
 
-# Columns a files-route CSV must have (design §3.2). `sessions` is required for suspensions only,
+# Columns a files-route CSV must have (README, "The files route"). `sessions` is required for suspensions only,
 # which is a record-level rule, not a column rule.
 REQUIRED_COLUMNS: dict[str, list[str]] = {
     "pupils": ["upn", "surname", "forename", "dob", "sex"],
@@ -187,7 +187,7 @@ def coerce_types(table: str, frame: pd.DataFrame) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
-# Statutory views (design §3.4, issue #3): column -> type kind ('text', 'date', 'int', 'float', 'bool').
+# Statutory views (README, "Statutory views"): column -> type kind ('text', 'date', 'int', 'float', 'bool').
 # Every view row carries `as_of`, the date the view was computed for.
 VIEW_COLUMNS: dict[str, dict[str, str]] = {
     "absence_summary": {

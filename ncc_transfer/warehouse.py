@@ -1,4 +1,4 @@
-"""The warehouse: where the LA's data lands (design §3.3, §3.4).
+"""The warehouse: where the LA's data lands.
 
 One interface, ``Warehouse``, with the embedded DuckDB backend here; the PostgreSQL backend
 (``warehouse_postgres``) plugs in behind the same methods (``open_warehouse`` picks by URL scheme). The rule every backend keeps:

@@ -1,4 +1,4 @@
-"""`ncc-transfer run` exit codes (design §3.6): 0 all loaded, 1 a school failed, 2 usage/registry error."""
+"""`ncc-transfer run` exit codes (README, "Command line"): 0 all loaded, 1 a school failed, 2 usage/registry error."""
 
 from __future__ import annotations
 

@@ -3,7 +3,7 @@
 The LA's duty (Education Act 1996 s436A, https://www.legislation.gov.uk/ukpga/1996/56/section/436A) is
 to establish "the identities of children in their area who are of compulsory school age but (a) are
 not registered pupils at a school, and (b) are not receiving suitable education otherwise than at a
-school". The statutory guidance is "Children missing education" (DfE, August 2024,
+school". The statutory guidance is "Children missing education" (DfE, 2024 edition,
 https://www.gov.uk/government/publications/children-missing-education). See docs/cme.md.
 
 A candidate is a pupil of compulsory school age on the as-of date (``reference.school_age``) who has
@@ -33,7 +33,7 @@ year: the School Attendance (Pupil Registration) (England) Regulations 2024, reg
 (https://www.legislation.gov.uk/uksi/2024/208/regulation/13/made), requires a deletion return for a
 registered pupil "other than one within paragraph (5)", as the 2006 Regulations' reg 12(8) (inserted
 by SI 2016/792, https://www.legislation.gov.uk/uksi/2016/792/regulation/5/made) did where "the pupil
-has completed the" school's final year; the CME statutory guidance (September 2016 edition): "This
+has completed the" school's final year; the CME statutory guidance before 2024 (2016 edition): "This
 duty does not apply where the pupil has completed the school's final year, unless the local
 authority requests for such information to be provided". Such a pupil moves on over the summer, so
 is not a candidate in the holiday. A departure is a final-year completion when:
