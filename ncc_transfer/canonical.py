@@ -187,7 +187,8 @@ def coerce_types(table: str, frame: pd.DataFrame) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
-# Statutory views (issue #3; their rules and sources: docs/absence.md and ``rules/``): column -> type kind ('text', 'date', 'int', 'float', 'bool').
+# Statutory views (their rules and sources: README "Statutory views", docs/absence.md, docs/cme.md): column -> type
+# kind ('text', 'date', 'int', 'float', 'bool').
 # Every view row carries `as_of`, the date the view was computed for.
 VIEW_COLUMNS: dict[str, dict[str, str]] = {
     "absence_summary": {
@@ -232,7 +233,10 @@ SCHOOL_VIEWS = ("absence_summary", "ten_day_absence", "absence_triggers", "exclu
 LA_VIEWS = ("children_missing_education", "pupil_movements")
 
 # What the warehouse remembers of each school's roll between nights (for pupils who vanish).
+# ``dob`` and ``nc_year`` (as last loaded) let the CME rule judge compulsory school age and the
+# final-year completers of a pupil who has since dropped off every extract; null in rows recorded
+# before they were added, until the pupil is seen again.
 ROLL_HISTORY_COLUMNS: dict[str, str] = {
     "school_key": "text", "laestab": "text", "upn": "text", "entry_date": "date", "leaving_date": "date",
-    "first_seen": "date", "last_seen": "date",
+    "first_seen": "date", "last_seen": "date", "dob": "date", "nc_year": "text",
 }

@@ -1,4 +1,4 @@
-"""The ``ncc-transfer`` command (design §3.6).
+"""The ``ncc-transfer`` command (README, "Command line").
 
 ``run``  the nightly job for the registry's schools, recorded in the Dagster instance.
          Exit 0 when every school loaded, 1 when any failed (the others still load), 2 on a usage
@@ -132,9 +132,38 @@ def _cmd_check_registry(args: argparse.Namespace) -> int:
     registry = _load_registry()
     print(f"{registry.path}: {registry.la_name} ({registry.la_code}), {len(registry.schools)} schools, "
           f"{len(registry.active_schools)} active")
+    inferred = _inferred_final_years() if any(s.final_year is None for s in registry.schools) else {}
     for school in registry.schools:
-        print(f"  {school.key:<20} {'active  ' if school.active else 'inactive'} {school.name}")
+        if school.final_year is not None:
+            final = f"final year {school.final_year} (registry)"
+        elif inferred is None:
+            final = "final year: inferred when data is loaded"
+        elif school.key in inferred:
+            final = f"final year {inferred[school.key]} (inferred from the roll)"
+        else:
+            final = "final year: not known (no NC year 1-14 on its roll yet)"
+        print(f"  {school.key:<20} {'active  ' if school.active else 'inactive'} {school.name} - {final}")
     return EXIT_OK
+
+
+def _inferred_final_years() -> dict[str, int] | None:
+    """Final year groups inferred from the warehouse's rolls; None when there is no warehouse to read
+    (not created yet, or it cannot be opened now: check-registry never fails for that)."""
+    from .config import warehouse_url
+    from .views import inferred_final_years
+    from .warehouse import open_warehouse
+
+    url = warehouse_url()
+    if url.startswith("duckdb:///") and not Path(url[len("duckdb:///"):]).exists():
+        return None
+    try:
+        warehouse = open_warehouse(url)
+        try:
+            return inferred_final_years(warehouse, date.today())
+        finally:
+            warehouse.close()
+    except Exception:  # noqa: BLE001 - locked, unreachable or unreadable: say inference waits for data
+        return None
 
 
 def _cmd_report(args: argparse.Namespace) -> int:

@@ -429,10 +429,11 @@ def _names(raw_pupils: pd.DataFrame) -> pd.DataFrame:
 
 
 def _roll(school: School, raw_pupils: pd.DataFrame, pupils: pd.DataFrame, seen_on: date) -> pd.DataFrame:
-    """Who was on tonight's extract: every UPN supplied, loaded or not (a rejected record has not left)."""
+    """Who was on tonight's extract: every UPN supplied, loaded or not (a rejected record has not left),
+    with the loaded record's dates, date of birth and NC year (for the CME rule, once the pupil is gone)."""
     upns = raw_pupils["upn"].dropna().astype(str).str.strip().str.upper()
     roll = pd.DataFrame({"upn": upns[upns != ""].unique()})
-    dates = pupils[["upn", "entry_date", "leaving_date"]].astype({"upn": object})
+    dates = pupils[["upn", "entry_date", "leaving_date", "dob", "nc_year"]].astype({"upn": object})
     roll = roll.merge(dates, on="upn", how="left")
     roll.insert(0, "school_key", school.key)
     roll.insert(1, "laestab", school.laestab)

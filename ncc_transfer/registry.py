@@ -1,7 +1,12 @@
-"""The schools registry (design §3.1): load, validate, and name partitions.
+"""The schools registry: load, validate, and name partitions.
 
 A school-and-MIS pair is one partition, keyed ``<laestab>-<mis>``. Data engineers add or
 deactivate schools by editing the YAML file; nothing here needs to change.
+
+``final_year`` (optional) is the school's final year group as an NC year 1-14 (6 for a primary, 4
+for a first school, 11 or 13 for a secondary): pupils who complete it move on at the end of the
+summer term, which the children-missing-education rule allows for (docs/cme.md). Without it the
+rule infers the final year from the school's roll.
 """
 
 from __future__ import annotations
@@ -21,7 +26,8 @@ URN_PATTERN = re.compile(r"^\d{6,7}$")
 EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 PARTITION_KEY_PATTERN = re.compile(r"^(\d{7})-([a-z_]+)$")
 
-SCHOOL_FIELDS = {"laestab", "urn", "name", "mis", "source", "contact", "active"}
+SCHOOL_FIELDS = {"laestab", "urn", "name", "mis", "source", "contact", "active", "final_year"}
+FINAL_YEARS = range(1, 15)  # NC years 1-14
 REQUIRED_SOURCE_SETTINGS = {route: spec.required for route, spec in ROUTES.items()}
 
 
@@ -44,6 +50,7 @@ class School:
     urn: str | None = None
     contact: str | None = None
     active: bool = True
+    final_year: int | None = None  # the school's final NC year group; None: inferred from its roll
 
     @property
     def key(self) -> str:
@@ -73,6 +80,10 @@ class Registry:
 
     def by_key(self) -> dict[str, School]:
         return {s.key: s for s in self.schools}
+
+    def final_years(self) -> dict[str, int]:
+        """School key -> final NC year, for the schools whose entry gives ``final_year``."""
+        return {s.key: s.final_year for s in self.schools if s.final_year is not None}
 
     def school(self, key: str) -> School:
         try:
@@ -188,6 +199,12 @@ def _parse_school(entry: Any, position: int, la_code: str) -> tuple[School | Non
     if not isinstance(active, bool):
         problems.append(f"{where}: active: expected true or false, got {active!r}")
         active = True
+    final_year = entry.get("final_year")
+    if final_year is not None and (isinstance(final_year, bool) or not isinstance(final_year, int)
+                                   or final_year not in FINAL_YEARS):
+        problems.append(f"{where}: final_year: expected an NC year 1-14 as a whole number (e.g. 6), got {final_year!r}")
+        final_year = None
     if problems:
         return None, problems
-    return School(laestab=laestab, name=name, mis=mis, source=dict(source), urn=urn, contact=contact, active=active), []
+    return School(laestab=laestab, name=name, mis=mis, source=dict(source), urn=urn, contact=contact, active=active,
+                  final_year=final_year), []

@@ -9,6 +9,7 @@ over every school. Each function also returns counts for Dagster metadata: never
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date
 
 import pandas as pd
@@ -83,13 +84,17 @@ def school_view_counts(view: str, frame: pd.DataFrame) -> dict:
     return counts
 
 
-def compute_la_views(warehouse: Warehouse, as_of: date) -> dict[str, pd.DataFrame]:
-    """The LA-wide views over every school's latest load."""
+def compute_la_views(warehouse: Warehouse, as_of: date,
+                     final_years: Mapping[str, int] | None = None) -> dict[str, pd.DataFrame]:
+    """The LA-wide views over every school's latest load.
+
+    ``final_years``: school key -> final NC year, as the registry gives them (``Registry.final_years``);
+    the CME rule infers the others from the roll."""
     from .canonical import as_datetimes, coerce_types
 
     pupils = coerce_types("pupils", warehouse.read("SELECT * FROM pupils"))
     roll = warehouse.read("SELECT * FROM roll_history")
-    for column in ("entry_date", "leaving_date", "first_seen", "last_seen"):
+    for column in ("entry_date", "leaving_date", "first_seen", "last_seen", "dob"):
         roll[column] = as_datetimes(roll[column]).astype("datetime64[ns]")
     # School days need only which codes were used on which dates at each school, not every mark.
     calendar = warehouse.read(
@@ -97,13 +102,24 @@ def compute_la_views(warehouse: Warehouse, as_of: date) -> dict[str, pd.DataFram
         "WHERE date BETWEEN ? AND ?", [academic_year_start(as_of), as_of])
     calendar["date"] = as_datetimes(calendar["date"]).astype("datetime64[ns]")
     return {
-        "children_missing_education": children_missing_education(pupils, roll, as_of),
+        "children_missing_education": children_missing_education(pupils, roll, as_of, attendance=calendar,
+                                                                 final_years=final_years),
         "pupil_movements": pupil_movements(pupils, roll, calendar, as_of),
     }
 
 
-def refresh_la_views(warehouse: Warehouse, as_of: date) -> dict[str, pd.DataFrame]:
-    views = compute_la_views(warehouse, as_of)
+def inferred_final_years(warehouse: Warehouse, as_of: date) -> dict[str, int]:
+    """Each loaded school's final year group as the CME rule infers it from the warehouse's rolls."""
+    from .rules.cme import infer_final_years
+
+    pupils = warehouse.read("SELECT school_key, nc_year FROM pupils")
+    roll = warehouse.read("SELECT school_key, nc_year, last_seen FROM roll_history")
+    return infer_final_years(pupils, roll, as_of)
+
+
+def refresh_la_views(warehouse: Warehouse, as_of: date,
+                     final_years: Mapping[str, int] | None = None) -> dict[str, pd.DataFrame]:
+    views = compute_la_views(warehouse, as_of, final_years)
     warehouse.replace_views(views)
     return views
 

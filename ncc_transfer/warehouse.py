@@ -1,4 +1,4 @@
-"""The warehouse: where the LA's data lands (design §3.3, §3.4).
+"""The warehouse: where the LA's data lands.
 
 One interface, ``Warehouse``, with the embedded DuckDB backend here; the PostgreSQL backend
 (``warehouse_postgres``) plugs in behind the same methods (``open_warehouse`` picks by URL scheme). The rule every backend keeps:
@@ -198,15 +198,18 @@ class DuckDBWarehouse:
     @staticmethod
     def _record_roll(con: duckdb.DuckDBPyConnection, roll: pd.DataFrame) -> None:
         """Upsert tonight's roll: new pupils get first_seen, everyone on it gets last_seen."""
+        roll = _with_optional_roll_columns(roll)
         con.register("tonight", roll)
         try:
             con.execute(
                 "UPDATE roll_history AS h SET last_seen = t.seen_on, "
-                "entry_date = coalesce(t.entry_date, h.entry_date), leaving_date = t.leaving_date "
+                "entry_date = coalesce(t.entry_date, h.entry_date), leaving_date = t.leaving_date, "
+                "dob = coalesce(t.dob, h.dob), nc_year = coalesce(t.nc_year, h.nc_year) "
                 "FROM tonight AS t WHERE h.school_key = t.school_key AND h.upn = t.upn")
             con.execute(
-                "INSERT INTO roll_history SELECT t.school_key, t.laestab, t.upn, t.entry_date, t.leaving_date, "
-                "t.seen_on, t.seen_on FROM tonight AS t WHERE NOT EXISTS "
+                "INSERT INTO roll_history (school_key, laestab, upn, entry_date, leaving_date, first_seen, last_seen, "
+                "dob, nc_year) SELECT t.school_key, t.laestab, t.upn, t.entry_date, t.leaving_date, "
+                "t.seen_on, t.seen_on, t.dob, t.nc_year FROM tonight AS t WHERE NOT EXISTS "
                 "(SELECT 1 FROM roll_history AS h WHERE h.school_key = t.school_key AND h.upn = t.upn)")
         finally:
             con.unregister("tonight")
@@ -276,6 +279,18 @@ def _with_canonical_types(table: str, frame: pd.DataFrame) -> pd.DataFrame:
 
         return coerce_types(table, frame)
     return frame
+
+
+def _with_optional_roll_columns(roll: pd.DataFrame) -> pd.DataFrame:
+    """The roll with ``dob`` (datetime64) and ``nc_year`` (text) columns, null where the caller gave none."""
+    roll = roll.copy()
+    if "dob" not in roll.columns:
+        roll["dob"] = pd.Series(pd.NaT, index=roll.index, dtype="datetime64[ns]")
+    if "nc_year" not in roll.columns:
+        roll["nc_year"] = pd.Series(None, index=roll.index, dtype=object)
+    roll["dob"] = pd.to_datetime(roll["dob"], errors="coerce")
+    roll["nc_year"] = roll["nc_year"].astype(object).where(roll["nc_year"].notna(), None)
+    return roll
 
 
 def _audit_value(value: Any) -> Any:

@@ -36,7 +36,8 @@ import pyarrow.csv as pacsv
 from .canonical import CANONICAL_COLUMNS, VIEW_COLUMNS
 from .issue_history import merge_issue_history
 from .timing import section
-from .warehouse import AUDIT_COLUMNS, _audit_value, _seen_at, _with_canonical_types, table_ddl, warehouse_table
+from .warehouse import (AUDIT_COLUMNS, _audit_value, _seen_at, _with_canonical_types, _with_optional_roll_columns,
+                        table_ddl, warehouse_table)
 
 # The warehouse's SQL types (DuckDB spelling, ``warehouse.SQL_TYPES``) in PostgreSQL and in Arrow.
 PG_TYPES = {"VARCHAR": "text", "DATE": "date", "INTEGER": "integer", "TIMESTAMP": "timestamp",
@@ -56,7 +57,7 @@ INDEXES: dict[str, list[tuple[bool, tuple[str, ...]]]] = {
 }
 
 ROLL_COLUMNS = {"school_key": "VARCHAR", "laestab": "VARCHAR", "upn": "VARCHAR", "entry_date": "DATE",
-                "leaving_date": "DATE", "seen_on": "DATE"}
+                "leaving_date": "DATE", "seen_on": "DATE", "dob": "DATE", "nc_year": "VARCHAR"}
 COPY_CHUNK_ROWS = 50_000
 _SCHEMA_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 
@@ -204,15 +205,16 @@ class PostgresWarehouse:
         body = ", ".join(f"{_ident(c)} {PG_TYPES[t]}" for c, t in ROLL_COLUMNS.items())
         cur.execute(f"CREATE TEMPORARY TABLE IF NOT EXISTS ncc_tonight_roll ({body}) ON COMMIT DELETE ROWS")
         cur.execute("DELETE FROM pg_temp.ncc_tonight_roll")
-        _copy_frame(cur, "pg_temp.ncc_tonight_roll", roll[list(ROLL_COLUMNS)], ROLL_COLUMNS)
+        _copy_frame(cur, "pg_temp.ncc_tonight_roll", _with_optional_roll_columns(roll)[list(ROLL_COLUMNS)], ROLL_COLUMNS)
         # DISTINCT ON: one row per pupil (ON CONFLICT cannot update a row twice); the roll has unique UPNs.
         cur.execute(
             f"INSERT INTO {self._table('roll_history')} "
-            "(school_key, laestab, upn, entry_date, leaving_date, first_seen, last_seen) "
-            "SELECT DISTINCT ON (school_key, upn) school_key, laestab, upn, entry_date, leaving_date, seen_on, seen_on "
-            "FROM pg_temp.ncc_tonight_roll ORDER BY school_key, upn "
+            "(school_key, laestab, upn, entry_date, leaving_date, first_seen, last_seen, dob, nc_year) "
+            "SELECT DISTINCT ON (school_key, upn) school_key, laestab, upn, entry_date, leaving_date, seen_on, seen_on, "
+            "dob, nc_year FROM pg_temp.ncc_tonight_roll ORDER BY school_key, upn "
             "ON CONFLICT (school_key, upn) DO UPDATE SET last_seen = excluded.last_seen, "
-            "entry_date = coalesce(excluded.entry_date, roll_history.entry_date), leaving_date = excluded.leaving_date")
+            "entry_date = coalesce(excluded.entry_date, roll_history.entry_date), leaving_date = excluded.leaving_date, "
+            "dob = coalesce(excluded.dob, roll_history.dob), nc_year = coalesce(excluded.nc_year, roll_history.nc_year)")
 
     # -- reading ----------------------------------------------------------------------------------
 

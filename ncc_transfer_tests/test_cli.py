@@ -1,4 +1,4 @@
-"""`ncc-transfer run` exit codes (design §3.6): 0 all loaded, 1 a school failed, 2 usage/registry error."""
+"""`ncc-transfer run` exit codes (README, "Command line"): 0 all loaded, 1 a school failed, 2 usage/registry error."""
 
 from __future__ import annotations
 
@@ -87,3 +87,35 @@ def test_export_command(demo_night, tmp_path, capsys):
     text = (tmp_path / "out" / "pupils.csv").read_text()
     some_upn = demo_night.warehouse().read("SELECT upn FROM pupils LIMIT 1")["upn"].iloc[0]
     assert some_upn not in text
+
+
+def test_check_registry_shows_each_schools_final_year_and_where_it_came_from(tmp_path, capsys):
+    import pandas as pd
+
+    from ncc_transfer.canonical import VALIDATION_ISSUE_COLUMNS, coerce_types
+    from ncc_transfer.warehouse import DuckDBWarehouse
+
+    (tmp_path / "schools.yaml").write_text(
+        'local_authority: {code: "926", name: T}\nschools:\n'
+        '  - {laestab: "9262001", name: Primary, mis: files, source: {path: a}, final_year: 6}\n'
+        '  - {laestab: "9264001", name: High, mis: files, source: {path: b}}\n'
+        '  - {laestab: "9262002", name: Infants, mis: files, source: {path: c}}\n')
+    with ncc_env(tmp_path):
+        assert main(["check-registry"]) == 0
+        lines = capsys.readouterr().out.splitlines()
+        assert "9262001-files" in lines[1] and lines[1].endswith("Primary - final year 6 (registry)")
+        assert lines[2].endswith("High - final year: inferred when data is loaded")
+        assert not (tmp_path / "warehouse.duckdb").exists()  # checking the registry creates no warehouse
+
+        warehouse = DuckDBWarehouse(tmp_path / "warehouse.duckdb")
+        rows = [{"school_key": "9264001-files", "laestab": "9264001", "upn": f"H80120000100{i}", "surname": "T",
+                 "forename": "P", "dob": "2011-01-01", "sex": "F", "nc_year": nc, "enrol_status": "C",
+                 "extracted_at": "2026-03-20T02:00:00"} for i, nc in enumerate(["7", "11", "X"])]
+        warehouse.replace_school("9264001-files", {"pupils": coerce_types("pupils", pd.DataFrame(rows))},
+                                 pd.DataFrame({c: pd.Series(dtype=object) for c in VALIDATION_ISSUE_COLUMNS}))
+        warehouse.close()
+        assert main(["check-registry"]) == 0
+        lines = capsys.readouterr().out.splitlines()
+    assert lines[1].endswith("Primary - final year 6 (registry)")
+    assert lines[2].endswith("High - final year 11 (inferred from the roll)")
+    assert lines[3].endswith("Infants - final year: not known (no NC year 1-14 on its roll yet)")

@@ -1,4 +1,4 @@
-"""The schools registry (design §3.1): valid files load; every error names file, school and field."""
+"""The schools registry: valid files load; every error names file, school and field."""
 
 from pathlib import Path
 
@@ -55,6 +55,12 @@ def test_good_registry_loads_with_partition_keys(tmp_path):
         (('laestab: "9264001"', 'laestab: "9262001"'), "school 2 (9262001): duplicate key 9262001-files (also school 1 (9262001))"),
         (('code: "926"', 'code: "9X6"'), "local_authority.code: '9X6' is not a 3-digit LA number"),
         (("    contact:", "    colour: red\n    contact:"), "school 1 (9262001): unknown field 'colour'"),
+        (("    contact:", "    final_year: 15\n    contact:"), "school 1 (9262001): final_year: expected an NC year 1-14"),
+        (("    contact:", "    final_year: 0\n    contact:"), "school 1 (9262001): final_year: expected an NC year 1-14"),
+        (("    contact:", '    final_year: "6"\n    contact:'), "school 1 (9262001): final_year: expected an NC year 1-14 as a whole number (e.g. 6), got '6'"),
+        (("    contact:", "    final_year: 6.5\n    contact:"), "school 1 (9262001): final_year: expected an NC year 1-14"),
+        (("    contact:", "    final_year: true\n    contact:"), "school 1 (9262001): final_year: expected an NC year 1-14"),
+        (("    contact:", "    final_year: R\n    contact:"), "school 1 (9262001): final_year: expected an NC year 1-14"),
     ],
 )
 def test_registry_errors_name_file_school_and_field(tmp_path, change, expected):
@@ -63,6 +69,16 @@ def test_registry_errors_name_file_school_and_field(tmp_path, change, expected):
         load_registry(path)
     assert str(path) in str(raised.value)
     assert any(expected in problem for problem in raised.value.problems), raised.value.problems
+
+
+def test_final_year_is_optional_and_parsed(tmp_path):
+    registry = load_registry(write(tmp_path, GOOD.replace("    contact:", "    final_year: 6  # optional\n    contact:", 1)
+                                   .replace("    active: false", "    active: false\n    final_year: 11", 1)))
+    first, second = registry.schools
+    assert (first.final_year, second.final_year) == (6, 11)
+    assert registry.final_years() == {"9262001-files": 6, "9264001-files": 11}
+    plain = load_registry(write(tmp_path, GOOD))
+    assert [s.final_year for s in plain.schools] == [None, None] and plain.final_years() == {}
 
 
 def test_all_problems_reported_at_once(tmp_path):

@@ -387,7 +387,8 @@ def test_cme_with_object_text_and_headline():
                                          roll_frame(history).astype({"upn": "string[pyarrow]"}), CME_AS_OF)
     pd.testing.assert_frame_equal(arrow, objects)
     assert list(arrow["upn"]) == ["GONE", "GUEST", "LEAVER"]  # ordered by school, then UPN
-    assert cme_headline(arrow) == {"candidates": 3, "left_no_destination": 2, "vanished_from_roll": 1}
+    assert cme_headline(arrow) == {"candidates": 3, "left_no_destination": 2, "vanished_from_roll": 1,
+                                   "not_started_next_phase": 0}
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -494,3 +495,245 @@ def test_la_views_on_empty_inputs(func):
                                roll_frame([seen("a", "X")]).iloc[:0], MV_ATTENDANCE.iloc[:0], MV_AS_OF)
         view_shape_ok(view, "pupil_movements")
     assert view.empty
+
+
+# ---------------------------------------------------------------------------------------------------
+# CME over the summer: compulsory school age and final-year completers (2027)
+#
+#          June 2027                 July 2027                August 2027             September 2027
+#    Mo Tu We Th Fr Sa Su      Mo Tu We Th Fr Sa Su      Mo Tu We Th Fr Sa Su      Mo Tu We Th Fr Sa Su
+#        1  2  3  4  5  6                1  2  3  4                         1             1  2  3  4  5
+#     7  8  9 10 11 12 13       5  6  7  8  9 10 11       2  3  4  5  6  7  8       6  7  8  9 10 11 12
+#    14 15 16 17 18 19 20      12 13 14 15 16 17 18       9 10 11 12 13 14 15      13 14 15 16 17 18 19
+#    21 22 23 24 25 26 27      19 20 21 22 23 24 25      16 17 18 19 20 21 22      20 21 22 23 24 25 26
+#    28 29 30                  26 27 28 29 30 31         23 24 25 26 27 28 29      27 28 29 30
+#                                                        30 31
+#
+# Primary P (laestab 9262101, Years R-6) and secondary S (9264101, Years 7-11). Both end the summer
+# term on Wed 21 Jul 2027 and start the new year on Thu 2 Sep 2027 (Wed 1 Sep an INSET day, '#').
+# New-year school days: Thu 2, Fri 3, Mon 6, Tue 7, Wed 8, Thu 9, Fri 10, Mon 13, Tue 14 (9th) and
+# Wed 15 Sep 2027 (10th). Last Friday of June 2027: the 25th, the school leaving date.
+#
+# August: the warehouse holds each school's latest extract (Mon 16 Aug 2027), leavers included with
+# their leaving dates. September: the MISs have rolled over; the leavers dropped off P's and S's
+# extracts after the load of Wed 1 Sep 2027, and roll_history remembers them (dates, dob, NC year).
+# ---------------------------------------------------------------------------------------------------
+
+SUMMER_LAESTAB = {"p": "9262101", "s": "9264101", "f": "9262102"}
+AUG_AS_OF, SEP_AS_OF = date(2027, 8, 16), date(2027, 9, 22)
+END_OF_TERM = "2027-07-21"
+
+
+def child(school: str, upn: str, dob: str, nc: str, status: str = "C", entry: str | None = "2021-09-06",
+          leaving: str | None = None) -> dict:
+    return {"school_key": school, "laestab": SUMMER_LAESTAB[school], "upn": upn, "surname": "Test",
+            "forename": "Pupil", "dob": dob, "sex": "F", "nc_year": nc, "enrol_status": status, "entry_date": entry,
+            "leaving_date": leaving, "extracted_at": "2027-08-16T02:00:00"}
+
+
+def remembered(row: dict, last: str, first: str = "2026-09-03") -> dict:
+    """The roll_history row of a pupil last seen on ``last``: dates, dob and NC year as last loaded."""
+    return {"school_key": row["school_key"], "laestab": row["laestab"], "upn": row["upn"],
+            "entry_date": row["entry_date"], "leaving_date": row["leaving_date"], "first_seen": first,
+            "last_seen": last, "dob": row["dob"], "nc_year": row["nc_year"]}
+
+
+def new_year_attendance(schools: tuple[str, ...], last: str) -> pd.DataFrame:
+    """One filler pupil's marks at each school from Wed 1 Sep 2027 (INSET '#') to ``last``."""
+    rows = [{"school_key": school, "laestab": SUMMER_LAESTAB[school], "upn": "FILLER", "date": d, "session": s,
+             "code": "#" if d == D("2027-09-01") else "/"}
+            for school in schools for d in pd.bdate_range("2027-09-01", last) for s in ("AM", "PM")]
+    return coerce_types("attendance", pd.DataFrame(rows))
+
+
+def summer_cme(current: list[dict], history_only: list[dict], as_of: date, latest: str,
+               attendance_frame: pd.DataFrame | None = None, final_years: dict | None = None) -> pd.DataFrame:
+    history = roll_frame([remembered(r, latest) for r in current] + history_only)
+    history["dob"] = pd.to_datetime(history["dob"]).astype("datetime64[ns]")
+    view = children_missing_education(pupils_frame(current), history, as_of, attendance=attendance_frame,
+                                      final_years=final_years)
+    view_shape_ok(view, "children_missing_education")
+    return view
+
+
+def reasons(view: pd.DataFrame) -> dict[str, str]:
+    return dict(zip(view["upn"], view["reason"]))
+
+
+# Year 6 in 2026/27: born 1 Sep 2015 - 31 Aug 2016; Year 11: born 1 Sep 2010 - 31 Aug 2011.
+Y6_GONE = child("p", "Y6GONE", "2016-03-10", "6", leaving=END_OF_TERM)      # no secondary place in the LA
+Y6_MOVED = child("p", "Y6MOVED", "2015-11-20", "6", leaving=END_OF_TERM)    # starts at S on Thu 2 Sep 2027
+Y4_LEFT = child("p", "Y4LEFT", "2018-01-20", "4", leaving=END_OF_TERM)      # not the final year: no destination
+Y5_STAYS = child("p", "Y5STAYS", "2017-02-02", "5")
+Y11_DONE = child("s", "Y11DONE", "2011-03-10", "11", leaving=END_OF_TERM)   # 16 on 10 Mar 2027: CSA to 25 Jun 2027
+Y10_STAYS = child("s", "Y10STAYS", "2012-04-04", "10")
+
+
+def august_rolls() -> list[dict]:
+    return [Y6_GONE, Y6_MOVED, Y4_LEFT, Y5_STAYS, Y11_DONE, Y10_STAYS]
+
+
+def september(as_of: date = SEP_AS_OF, attendance_frame: pd.DataFrame | None = None, **kwargs) -> pd.DataFrame:
+    """After the rollover: P's and S's extracts no longer carry their leavers (last seen Wed 1 Sep 2027);
+    the year groups moved up; Y6MOVED is on S's roll from Thu 2 Sep 2027."""
+    latest = as_of.isoformat()
+    current = [{**Y5_STAYS, "nc_year": "6"}, {**Y10_STAYS, "nc_year": "11"},
+               child("s", "Y6MOVED", "2015-11-20", "7", entry="2027-09-02")]
+    gone = [remembered(r, "2027-09-01") for r in (Y6_GONE, Y6_MOVED, Y4_LEFT, Y11_DONE)]
+    if attendance_frame is None:
+        attendance_frame = new_year_attendance(("p", "s"), latest)
+    return summer_cme(current, gone, as_of, latest, attendance_frame, **kwargs)
+
+
+def test_in_the_summer_holiday_final_year_leavers_are_not_candidates():
+    # As of Mon 16 Aug 2027: the Y6 and Y11 leavers (left Wed 21 Jul 2027, the last day of term) are not
+    # candidates; the Y4 leaver with no destination is (21 Jul -> 16 Aug = 26 days).
+    view = summer_cme(august_rolls(), [], AUG_AS_OF, "2027-08-16")
+    assert view[["upn", "school_key", "reason", "days_since_leaving"]].to_dict("records") == [
+        {"upn": "Y4LEFT", "school_key": "p", "reason": "left_no_destination", "days_since_leaving": 26}]
+
+
+def test_final_year_leaver_on_no_roll_after_ten_school_days_has_not_started_next_phase():
+    # As of Wed 22 Sep 2027, 10 school days after Thu 2 Sep: Y6GONE is on no roll: not_started_next_phase,
+    # 21 Jul -> 22 Sep = 63 days. Y6MOVED started at S. Y11DONE is 16, past CSA (25 Jun 2027). Y4LEFT stays
+    # left_no_destination (from roll_history: the leavers dropped off P's extract, they did not vanish).
+    view = september()
+    assert reasons(view) == {"Y4LEFT": "left_no_destination", "Y6GONE": "not_started_next_phase"}
+    row = view[view["upn"] == "Y6GONE"].iloc[0]
+    assert (row["school_key"], row["laestab"], row["leaving_date"], row["days_since_leaving"], row["last_seen"]) == (
+        "p", "9262101", D(END_OF_TERM), 63, D("2027-09-01"))
+    assert cme_headline(view) == {"candidates": 2, "left_no_destination": 1, "vanished_from_roll": 0,
+                                  "not_started_next_phase": 1}
+
+
+def test_not_started_next_phase_from_the_tenth_school_day_not_before():
+    # Tue 14 Sep 2027 is the 9th school day of the new year, Wed 15 Sep the 10th.
+    assert "Y6GONE" not in reasons(september(date(2027, 9, 14)))
+    assert reasons(september(date(2027, 9, 15)))["Y6GONE"] == "not_started_next_phase"
+
+
+def test_tenth_school_day_falls_back_to_the_las_days_and_is_never_assumed():
+    # P has no new-year marks (say its loads fail): S's school days count. No marks at all: never a candidate.
+    only_s = new_year_attendance(("s",), "2027-09-22")
+    assert reasons(september(attendance_frame=only_s))["Y6GONE"] == "not_started_next_phase"
+    assert "Y6GONE" not in reasons(september(date(2027, 9, 14), attendance_frame=only_s))
+    nothing = only_s.iloc[0:0]
+    assert reasons(september(attendance_frame=nothing)) == {"Y4LEFT": "left_no_destination"}
+    # P's own days govern when it has some: P opened a day later (Fri 3 Sep), so its 10th is Thu 16 Sep.
+    p_marks = new_year_attendance(("p",), "2027-09-15")
+    late_p = pd.concat([new_year_attendance(("s",), "2027-09-15"), p_marks[p_marks["date"] != D("2027-09-02")]])
+    assert "Y6GONE" not in reasons(september(date(2027, 9, 15), attendance_frame=late_p))
+
+
+def test_a_school_year_later_the_tenth_day_has_long_passed():
+    # As of Wed 6 Sep 2028 (no 2027/28 marks read, as compute_la_views reads only this year's): still a candidate.
+    view = september(date(2028, 9, 6), attendance_frame=new_year_attendance(("p",), "2027-09-22").iloc[0:0])
+    assert reasons(view)["Y6GONE"] == "not_started_next_phase"
+
+
+def test_year_11_leaver_never_comes_back():
+    # Even with no secondary past Year 11 and a year later: 16 since 10 Mar 2027, CSA ended Fri 25 Jun 2027.
+    assert "Y11DONE" not in reasons(summer_cme(august_rolls(), [], AUG_AS_OF, "2027-08-16"))
+    for as_of in (SEP_AS_OF, date(2027, 11, 1), date(2028, 9, 6)):
+        assert "Y11DONE" not in reasons(september(as_of))
+    # Its NC year alone would have brought it back: with no date of birth known, it is not_started_next_phase.
+    no_dob = [{**remembered(Y11_DONE, "2027-09-01"), "dob": None}]
+    assert reasons(summer_cme([Y10_STAYS], no_dob, SEP_AS_OF, "2027-09-22",
+                              new_year_attendance(("s",), "2027-09-22"))) == {"Y11DONE": "not_started_next_phase"}
+
+
+def test_sixteen_year_old_who_left_in_june_is_not_a_candidate_after_the_leaving_date():
+    # Year 11, 16 on Wed 5 May 2027, left Fri 11 Jun 2027 (not a completion: June). Of CSA to Fri 25 Jun 2027:
+    # a candidate on Mon 21 Jun (10 days), not on Mon 28 Jun 2027 nor in August.
+    june = child("s", "JUNE16", "2011-05-05", "11", leaving="2027-06-11")
+    rows = [june, Y10_STAYS]
+    assert summer_cme(rows, [], date(2027, 6, 21), "2027-06-21")[["upn", "days_since_leaving"]].to_dict("records") == [
+        {"upn": "JUNE16", "days_since_leaving": 10}]
+    assert summer_cme(rows, [], date(2027, 6, 28), "2027-06-28").empty
+    assert summer_cme(rows, [], AUG_AS_OF, "2027-08-16").empty
+
+
+def test_child_below_compulsory_school_age_is_not_a_candidate():
+    # Born 15 Jan 2022, 5 on Fri 15 Jan 2027 (spring term): CSA from Wed 31 Mar 2027. Left P's reception
+    # class on Fri 12 Feb 2027: not a candidate on Mon 1 Mar 2027, a candidate on Thu 1 Apr 2027 (48 days).
+    reception = child("p", "RECEPT", "2022-01-15", "R", entry="2026-09-03", leaving="2027-02-12")
+    rows = [reception, Y5_STAYS]
+    assert summer_cme(rows, [], date(2027, 3, 1), "2027-03-01").empty
+    assert summer_cme(rows, [], date(2027, 3, 30), "2027-03-30").empty
+    view = summer_cme(rows, [], date(2027, 4, 1), "2027-04-01")
+    assert view[["upn", "reason", "days_since_leaving"]].to_dict("records") == [
+        {"upn": "RECEPT", "reason": "left_no_destination", "days_since_leaving": 48}]
+
+
+def test_unknown_date_of_birth_keeps_the_candidate():
+    # History recorded before dob was remembered: the age cannot rule the pupil out.
+    old_row = {**remembered(Y4_LEFT, "2027-09-01"), "dob": None, "nc_year": None}
+    view = summer_cme([Y5_STAYS], [old_row], SEP_AS_OF, "2027-09-22", new_year_attendance(("p",), "2027-09-22"))
+    assert reasons(view) == {"Y4LEFT": "left_no_destination"}
+
+
+def test_mid_year_final_year_leaver_is_not_a_completer():
+    # A Year 6 pupil who left P on Fri 14 May 2027 with no destination: a candidate in August (94 days).
+    may = child("p", "Y6MAY", "2015-10-10", "6", leaving="2027-05-14")
+    view = summer_cme([may, Y5_STAYS, Y6_GONE], [], AUG_AS_OF, "2027-08-16")
+    assert view[["upn", "reason", "days_since_leaving"]].to_dict("records") == [
+        {"upn": "Y6MAY", "reason": "left_no_destination", "days_since_leaving": 94}]
+
+
+def test_registry_final_year_overrides_the_roll():
+    # A first school F (Years R-4 in a three-tier LA) whose roll also carries one pupil recorded in Year 5
+    # (taught out of year group): inferred, its final year is 5 and its Year 4 leaver (21 Jul 2027) is a
+    # candidate on Mon 16 Aug 2027; with the registry's final_year: 4 it is a completer.
+    at_f = {"school_key": "f", "laestab": SUMMER_LAESTAB["f"]}
+    rows = [{**Y4_LEFT, **at_f}, {**Y5_STAYS, **at_f}]
+    assert reasons(summer_cme(rows, [], AUG_AS_OF, "2027-08-16")) == {"Y4LEFT": "left_no_destination"}
+    assert summer_cme(rows, [], AUG_AS_OF, "2027-08-16", final_years={"f": 4}).empty
+    # The registry also overrides the other way: P declared final_year 5 makes its Y6 leaver no completer.
+    assert reasons(summer_cme(august_rolls(), [], AUG_AS_OF, "2027-08-16", final_years={"p": 5})) == {
+        "Y4LEFT": "left_no_destination", "Y6GONE": "left_no_destination", "Y6MOVED": "left_no_destination"}
+
+
+def test_final_year_is_inferred_from_the_roll_and_what_was_seen():
+    from ncc_transfer.rules.cme import infer_final_years
+
+    pupils = pupils_frame([Y5_STAYS, child("p", "REC", "2022-03-03", "R"), child("s", "X1", "2012-04-04", "X"),
+                           Y10_STAYS, child("f", "NURS", "2023-01-01", "N2")])
+    history = roll_frame([remembered(Y6_GONE, "2027-09-01"), remembered(Y11_DONE, "2027-09-01"),
+                          {**remembered(Y11_DONE, "2026-08-31"), "school_key": "f", "upn": "OLD"}])
+    # P: Y5 on the roll now, Y6 seen on Wed 1 Sep 2027 -> 6. S: 11 seen. F: only N2 now; its Y11 row was
+    # last seen Mon 31 Aug 2026, more than a year before Wed 22 Sep 2027 -> no final year.
+    assert infer_final_years(pupils, history, SEP_AS_OF) == {"p": 6, "s": 11}
+    assert infer_final_years(pupils.iloc[0:0], history.iloc[0:0], SEP_AS_OF) == {}
+
+
+def test_compute_la_views_reads_the_remembered_rolls_and_passes_the_registrys_final_years(tmp_path):
+    """Through the warehouse: August load with the leavers, September load after the rollover."""
+    from ncc_transfer.canonical import VALIDATION_ISSUE_COLUMNS
+    from ncc_transfer.views import compute_la_views, inferred_final_years
+    from ncc_transfer.warehouse import DuckDBWarehouse
+
+    no_issues = pd.DataFrame({c: pd.Series(dtype=object) for c in VALIDATION_ISSUE_COLUMNS})
+    warehouse = DuckDBWarehouse(tmp_path / "w.duckdb")
+
+    def load(school: str, rows: list[dict], night: str, marks: pd.DataFrame | None = None) -> None:
+        frame = pupils_frame(rows)
+        roll = frame[["school_key", "laestab", "upn", "entry_date", "leaving_date", "dob", "nc_year"]].astype(
+            {"upn": object, "school_key": object, "laestab": object, "nc_year": object}).assign(seen_on=D(night))
+        tables = {"pupils": frame}
+        if marks is not None:
+            tables["attendance"] = marks
+        warehouse.replace_school(school, tables, no_issues, roll=roll, night=D(night).date())
+
+    load("p", [Y6_GONE, Y4_LEFT, Y5_STAYS], "2027-08-16")
+    assert reasons(compute_la_views(warehouse, AUG_AS_OF)["children_missing_education"]) == {
+        "Y4LEFT": "left_no_destination"}
+    # The registry says P's final year is 5: its Year 6 leaver is no completer.
+    assert reasons(compute_la_views(warehouse, AUG_AS_OF, {"p": 5})["children_missing_education"]) == {
+        "Y4LEFT": "left_no_destination", "Y6GONE": "left_no_destination"}
+    # Rollover: P's extract has only the year group moving up; its marks give the new year's school days.
+    load("p", [{**Y5_STAYS, "nc_year": "6"}], "2027-09-22", new_year_attendance(("p",), "2027-09-22"))
+    assert inferred_final_years(warehouse, SEP_AS_OF) == {"p": 6}
+    view = compute_la_views(warehouse, SEP_AS_OF)["children_missing_education"]
+    assert reasons(view) == {"Y4LEFT": "left_no_destination", "Y6GONE": "not_started_next_phase"}
+    assert set(view["last_seen"]) == {D("2027-08-16")}
+    warehouse.close()

@@ -126,3 +126,12 @@ def test_views_materialised_with_counts_only(demo_night):
         summary = instance.get_latest_materialization_event(dg.AssetKey("absence_summary"))
         counts = summary.asset_materialization.metadata["counts"].value
         assert {"rows", "persistent", "severe", "pa_rate_percent"} <= set(counts)
+
+
+def test_roll_history_remembers_the_loaded_dob_and_nc_year(demo_night):
+    """What the CME rule needs once a pupil has dropped off every extract."""
+    joined = _read(demo_night, "roll_history").merge(_read(demo_night, "pupils"), on=["school_key", "upn"],
+                                                      suffixes=("_roll", ""))
+    assert len(joined) > 0
+    assert (pd.to_datetime(joined["dob_roll"]) == pd.to_datetime(joined["dob"])).all()
+    assert (joined["nc_year_roll"].astype(str) == joined["nc_year"].astype(str)).all()

@@ -184,6 +184,20 @@ def test_roll_history_upserts(backend):
     assert pd.isna(new["entry_date"])
 
 
+def test_roll_history_remembers_dob_and_nc_year(backend):
+    """For the CME rule once a pupil has dropped off every extract: the last known dob and NC year are kept;
+    a roll without them (an older caller) leaves what is known."""
+    school = "1234567-files"
+    night1 = roll(school, UPNS[:2], NIGHT1).assign(dob=pd.to_datetime(["2016-01-15", "2015-09-02"]),
+                                                   nc_year=["5", "6"])
+    load(backend, upns=UPNS[:2], night=NIGHT1, roll=night1)
+    load(backend, upns=UPNS[1:], at=AT2, night=NIGHT2, roll=roll(school, UPNS[1:], NIGHT2))
+    history = backend.read("SELECT * FROM roll_history ORDER BY upn").set_index("upn")
+    assert history.loc[UPNS[0], "dob"] == pd.Timestamp("2016-01-15") and history.loc[UPNS[0], "nc_year"] == "5"
+    assert history.loc[UPNS[1], "dob"] == pd.Timestamp("2015-09-02") and history.loc[UPNS[1], "nc_year"] == "6"
+    assert pd.isna(history.loc[UPNS[2], "dob"]) and pd.isna(history.loc[UPNS[2], "nc_year"])
+
+
 def test_views_load_with_the_schools_rows(backend):
     load(backend, views={"absence_summary": view_frame("absence_summary", "1234567-files", 3)})
     load(backend, school="2222222-files", upns=["B200000000001"],

@@ -55,7 +55,9 @@ VIEW_DESCRIPTIONS = {
                         "(sickness_15_cumulative, threshold_day = the fifteenth day), and 20 of only G/N/O "
                         "(gno_20, deletion ground 9(1)(i)). See docs/absence.md.",
     "exclusion_provision": "Permanent exclusions (LA) and suspension periods over 5 school days (school): sixth day.",
-    "children_missing_education": "Left a roll (or vanished from an extract) and on no other roll in the LA.",
+    "children_missing_education": "Of compulsory school age, left a roll (or vanished from an extract) and on no "
+                                  "other roll in the LA; final-year leavers only if on no roll by the tenth school "
+                                  "day of the next school year (not_started_next_phase).",
     "pupil_movements": "Joined and left events per school this year; new entrants within 5 school days marked "
                        "(not those exempt under reg 13(2): most junior year group, starting on the first day "
                        "of the school year); new_entrant_return_deadline = joining date + 5 days (reg 13(1)).",
@@ -163,7 +165,7 @@ def school_extract(context: dg.AssetExecutionContext, config: NightlyConfig, ncc
                 _overview(context, warehouse, registry, ncc, as_of)
         if any(dg.AssetKey(view) in context.selected_asset_keys for view in LA_VIEWS):
             with section("la_views"):
-                _la_views(context, warehouse, as_of)
+                _la_views(context, warehouse, as_of, registry.final_years())
     finally:
         warehouse.close()
         gc.unfreeze()
@@ -259,9 +261,10 @@ def _overview(context, warehouse, registry, ncc: NccSettings, as_of: date) -> No
         "totals": dg.MetadataValue.json(overview.totals)}))
 
 
-def _la_views(context: dg.AssetExecutionContext, warehouse, as_of: date) -> None:
-    """Recompute the LA-wide views over every school's latest load; log counts and a table by school."""
-    views = refresh_la_views(warehouse, as_of)
+def _la_views(context: dg.AssetExecutionContext, warehouse, as_of: date, final_years: dict[str, int]) -> None:
+    """Recompute the LA-wide views over every school's latest load; log counts and a table by school.
+    ``final_years``: the registry's explicit final year groups (school key -> NC year), for CME."""
+    views = refresh_la_views(warehouse, as_of, final_years)
     by_school = markdown_table(overview_by_school(warehouse))
     totals = la_headline(warehouse)
     for view, frame in views.items():

@@ -15,7 +15,7 @@ def input_frame(source: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     out = pd.DataFrame(index=source.index)
     for column in columns:
         values = source[column] if column in source.columns else pd.Series(None, index=source.index, dtype=object)
-        if column.endswith("_date") or column in ("first_seen", "last_seen"):
+        if column.endswith("_date") or column in ("first_seen", "last_seen", "dob"):
             out[column] = as_datetimes(values).astype("datetime64[ns]").dt.normalize()
         else:
             out[column] = values.astype(TEXT_DTYPE).str.strip()
