@@ -151,7 +151,7 @@ def test_late_september_three_separate_illnesses_reach_the_sickness_trigger(nigh
     # No run is 15 days long, so only the cumulative trigger fires.
     triggers = nights[LATE_SEPTEMBER]["absence_triggers"]
     sick = triggers[triggers["upn"] == upn("AN3")]
-    assert [(r.trigger, _day(r.first_day), _day(r.fifteenth_day)) for r in sick.itertuples()] == [
+    assert [(r.trigger, _day(r.first_day), _day(r.threshold_day)) for r in sick.itertuples()] == [
         ("sickness_15_cumulative", "2026-09-04", "2026-09-28")]
     assert nights[EARLY_SEPTEMBER]["absence_triggers"].empty
 
