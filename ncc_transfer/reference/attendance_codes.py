@@ -1,4 +1,11 @@
-"""Attendance register codes: the 2024 set and the pre-2024 set (domain.md §2, design §3.5).
+"""Attendance register codes: the 2024 set and the pre-2024 set.
+
+Sources: SI 2024/208, regulation 10 and its tables (https://www.legislation.gov.uk/uksi/2024/208/regulation/10/made);
+DfE, "Working together to improve school attendance" (August 2024, https://www.gov.uk/government/publications/working-together-to-improve-school-attendance);
+the statistical categories of the DfE's 2024/25 daily attendance data set
+(https://explore-education-statistics.service.gov.uk/data-catalogue/data-set/d1d846a8-9956-4753-b1ec-5a0468f937ed);
+the pre-2024 codes: the Education (Pupil Registration) (England) Regulations 2006, SI 2006/1751, and
+the DfE absence methodology (https://explore-education-statistics.service.gov.uk/methodology/pupil-absence-in-schools-in-england).
 
 The School Attendance (Pupil Registration) (England) Regulations 2024 (SI 2024/208) replaced the
 2006 code set on 19 August 2024. A mark is read against the set in force on its date: `H`, `F`, `J`

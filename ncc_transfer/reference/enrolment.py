@@ -1,4 +1,9 @@
-"""Enrolment statuses and national curriculum (NC) years (domain.md §7.2, §7.6).
+"""Enrolment statuses and national curriculum (NC) years.
+
+Sources: the DfE's school census guide and common basic data set (CBDS) code sets for enrolment
+status and NC year actual (https://www.gov.uk/guidance/complete-the-school-census); age is taken at
+31 August for every phase (ScholarPack query 1601Q,
+https://support.scholarpack.com/hc/en-gb/articles/6263297962141-Query-1601Q-Pupil-s-age-is-out-of-range-for-school-type).
 
 A pupil is on roll at a school when its enrolment status is C (single registration), M (main
 dual registration) or S (subsidiary dual registration). G (guest), P (previous), F (FE college)

@@ -1,4 +1,9 @@
-"""Exclusion categories and reason codes (domain.md §5.1-5.2, design §3.4).
+"""Exclusion categories and reason codes.
+
+Sources: the NPD exclusions items (https://find-npd-data.education.gov.uk/en/categories/eb648230-75ea-45be-8d14-829d44e5c1e3);
+the DfE exclusion statistics methodology (https://explore-education-statistics.service.gov.uk/methodology/pupil-exclusion-statistics-methodology);
+ScholarPack, "Record a Suspension or Exclusion" (up to three reasons since 2020/21,
+https://support.scholarpack.com/hc/en-gb/articles/6555352972061-Record-a-Suspension-or-Exclusion).
 
 Categories: ``PERM`` permanent exclusion, ``SUSP`` suspension (the census's older ``FIXD``
 "fixed period" is read as ``SUSP``), ``LNCH`` lunchtime suspension.

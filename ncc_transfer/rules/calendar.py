@@ -1,7 +1,8 @@
 """School days and academic years, shared by the rules.
 
 "School days of a school are the dates on which any of its pupils has a possible session"
-(design §3.5). Dates after the last observed school day are not known from the data; where a rule
+(the project's definition: an MIS records a possible session only on days the school is open).
+Dates after the last observed school day are not known from the data; where a rule
 needs them (a sixth day in the future), weekdays are assumed and the result is marked estimated.
 """
 

@@ -1,4 +1,10 @@
-"""Sixth-day provision for excluded pupils (design §3.5; domain.md §5.4).
+"""Sixth-day provision for excluded pupils.
+
+Sources: the Education (Provision of Full-Time Education for Excluded Pupils) (England) Regulations
+2007, SI 2007/1870 (https://www.legislation.gov.uk/uksi/2007/1870/made): the duties "apply from the
+sixth school day of exclusion"; Education Act 1996 s19(3A) (https://www.legislation.gov.uk/ukpga/1996/56/section/19)
+for permanently excluded pupils (the local authority) and Education and Inspections Act 2006 s100
+(https://www.legislation.gov.uk/ukpga/2006/40/section/100) for suspended pupils (the school).
 
 Counting is in school days of the *excluding* school (``calendar.school_days`` over its attendance
 up to the as-of date), the first day of the exclusion being day 1 (the start date, or the next

@@ -50,7 +50,7 @@ class AttendanceResult:
 
 
 def _normalise_code(value: str) -> str:
-    return value.strip().upper() or NO_MARK  # a blank mark is "no mark" (design §3.5)
+    return value.strip().upper() or NO_MARK  # a blank mark is "no mark"
 
 
 @dataclass

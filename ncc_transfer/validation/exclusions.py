@@ -1,4 +1,4 @@
-"""Exclusion record rules (domain.md §5.1-5.2): category, dates, length in sessions, reasons."""
+"""Exclusion record rules (sources in ``reference.exclusions``): category, dates, length in sessions, reasons."""
 
 from __future__ import annotations
 
