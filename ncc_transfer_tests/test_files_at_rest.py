@@ -81,8 +81,9 @@ def test_homes_are_made_private_but_symlinks_are_not_followed(tmp_path, monkeypa
     from ncc_transfer.files_at_rest import tighten_homes
 
     home, elsewhere = tmp_path / "home", tmp_path / "elsewhere"
-    home.mkdir(mode=0o755)
-    elsewhere.mkdir(mode=0o755)
+    for folder in (home, elsewhere):
+        folder.mkdir()
+        os.chmod(folder, 0o755)
     (home / "dagster").symlink_to(elsewhere, target_is_directory=True)
     monkeypatch.setenv("NCC_HOME", str(home))
     monkeypatch.setenv("DAGSTER_HOME", str(home / "dagster"))
