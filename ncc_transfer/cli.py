@@ -47,13 +47,17 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     from .config import ncc_home
     from .demo.routes import load_demo_secrets
+    from .files_at_rest import protect_process
 
+    previous_umask = protect_process()  # files 0o600, folders 0o700 (files_at_rest)
     load_demo_secrets(ncc_home())  # a demo home's synthetic vendor credentials (never a production home)
     try:
         return args.handler(args)
     except UsageError as exc:
         print(f"ncc-transfer: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    finally:
+        os.umask(previous_umask)  # the process ends here; a caller embedding main (tests) gets its own back
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -251,11 +255,13 @@ def dagster_instance():
     import dagster as dg
 
     from .config import ncc_home
+    from .files_at_rest import tighten_homes
 
     if not os.environ.get("DAGSTER_HOME"):
         os.environ["DAGSTER_HOME"] = str(ncc_home() / "dagster_home")
     home = Path(os.environ["DAGSTER_HOME"])
     home.mkdir(parents=True, exist_ok=True)
+    tighten_homes()  # DAGSTER_HOME may have just been set or made
     settings = home / "dagster.yaml"
     if not settings.exists():  # the embedded default: the repository's dagster.yaml (SQLite storage)
         settings.write_text(LOCAL_DAGSTER_YAML.read_text(encoding="utf-8") if LOCAL_DAGSTER_YAML.exists()

@@ -192,7 +192,11 @@ def prepared_in_order(schools: list[School], *, home: Path, as_of: date, replay:
 
 def _serve() -> None:
     """The worker's loop: read (schools, home, as_of, views) pickles from stdin until it closes, answer
-    each with ("ok", [PreparedSchool, ...]) on the original stdout. Anything printed goes to stderr."""
+    each with ("ok", [PreparedSchool, ...]) on the original stdout. Anything printed goes to stderr.
+    The umask is 0o077 (``files_at_rest``), as in the process that started it."""
+    from .files_at_rest import restrict_umask
+
+    restrict_umask()
     results = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)
     sys.stdout = sys.stderr

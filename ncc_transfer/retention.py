@@ -8,13 +8,19 @@ A purge is two steps, so what is shown is what is done:
 
 * ``plan_purge`` counts what is past its date in each store: the warehouse (per table, either
   backend), the raw archive (``$NCC_HOME/archive/<partition key>/<YYYY-MM-DD>/``), the reports folder
-  (dated reports, never ``latest.*``) and the Dagster instance (finished runs with their event logs
-  and captured compute logs). Counts per store, table and school: never a pupil identifier.
+  (dated reports by the date in their name; ``latest.*`` by when it was last written, so a school that
+  left the registry or stopped loading loses its last report too) and the Dagster instance (finished
+  runs with their event logs and captured compute logs). Counts per store, table and school: never a
+  pupil identifier.
 * ``execute_purge`` deletes exactly that: each warehouse table in its own transaction
   (``Warehouse.delete_where``), each archive night and report file on its own, each run through
   Dagster's own ``delete_run``. After each store and table it writes one ``audit_log`` row
   (``event = 'purge'``, outcome ``deleted``, or ``failed`` with the planned counts), whose ``detail``
   holds the rule, cut-off and counts per school.
+* Then the warehouse's storage is rewritten (``Warehouse.reclaim_space``: the DuckDB file compacted
+  into a fresh one, ``VACUUM FULL`` on PostgreSQL), so the bytes of the rows deleted, and of the rows
+  a night replaced since the last purge, are gone from the files too. One that fails is reported like
+  a store that failed (``failures``, ``PurgeError``).
 
 A dry run (``execute_purge(..., dry_run=True)``, ``ncc-transfer purge --dry-run``) writes nothing at
 all, not even audit rows: nothing happened to any data, and a dry run must be safe to run at any
@@ -409,6 +415,9 @@ def _state_item(config: RetentionConfig, cut: Cutoffs, home: Path) -> PurgeItem:
                      f"not refreshed since {cut.state.isoformat()}", {p.name: 1 for p in paths}, targets=paths)
 
 
+_LATEST_NAME = re.compile(r"^latest\.(?:html|csv|png)$")
+
+
 def _report_date(folder: str, name: str) -> date | None:
     """The date of a dated report file in ``reports/<folder>/`` (None: not one, e.g. ``latest.html``)."""
     if folder == "la":
@@ -418,18 +427,27 @@ def _report_date(folder: str, name: str) -> date | None:
     return _date_name(match.group(1)) if match else None
 
 
+def _latest_date(entry: os.DirEntry) -> date | None:
+    """The day a ``latest.*`` report was last written (None: not one). It is rewritten with each night's
+    report, so one not written since the cut-off belongs to a school that is no longer loaded."""
+    if not _LATEST_NAME.match(entry.name):
+        return None
+    return date.fromtimestamp(entry.stat(follow_symlinks=False).st_mtime)
+
+
 def _reports_item(config: RetentionConfig, cut: Cutoffs, home: Path) -> PurgeItem:
     by_school: Counter[str] = Counter()
     paths: list[Path] = []
     for folder in _real_dirs(home / "reports"):
         with os.scandir(folder.path) as entries:
             for entry in entries:
-                day = _report_date(folder.name, entry.name)
+                day = _report_date(folder.name, entry.name) or _latest_date(entry)
                 if day is not None and day < cut.reports and entry.is_file(follow_symlinks=False):
                     paths.append(Path(entry.path))
                     by_school[NO_SCHOOL if folder.name == "la" else folder.name] += 1
     return PurgeItem("reports", "files", "files", {"reports_days": config.reports_days},
-                     f"reports dated before {cut.reports.isoformat()}", dict(by_school), targets=sorted(paths))
+                     f"reports dated before {cut.reports.isoformat()} (latest.*: last written before it)",
+                     dict(by_school), targets=sorted(paths))
 
 
 # -- Dagster ----------------------------------------------------------------------------------------
@@ -487,9 +505,25 @@ def execute_purge(plan: PurgePlan | RetentionConfig, *, warehouse: Warehouse, ho
                f"retention purge deleted {done.total:,} {done.unit} of {item.name} ({done.cutoff})")
         result.audit_rows += 1
         log.info("retention purge: %s", done.line())
+    _reclaim_space(warehouse, result)
     if result.failures and raise_on_failure:
         raise PurgeError(result)
     return result
+
+
+RECLAIM = "warehouse storage"  # the name of the reclaim step in ``PurgeResult.failures``
+
+
+def _reclaim_space(warehouse: Warehouse, result: PurgeResult) -> None:
+    """Rewrite the warehouse's storage so deleted and replaced rows are gone as bytes too. After every
+    purge, whatever it deleted: the night's replaced rows are in the files as well."""
+    try:
+        warehouse.reclaim_space()
+    except Exception as exc:  # noqa: BLE001 - reported like a store that failed; the deletes stand
+        result.failures[RECLAIM] = f"{type(exc).__name__}: {_first_line(exc)}"
+        log.error("retention purge: rewriting the warehouse's storage failed (%s)", type(exc).__name__)
+        return
+    log.info("retention purge: warehouse storage rewritten (%s)", warehouse.describe())
 
 
 class _PartlyDeleted(Exception):

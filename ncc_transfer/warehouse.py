@@ -4,11 +4,19 @@ One interface, ``Warehouse``, with the embedded DuckDB backend here; the Postgre
 (``warehouse_postgres``) plugs in behind the same methods (``open_warehouse`` picks by URL scheme). The rule every backend keeps:
 a school's rows are replaced in ONE transaction (delete its rows, insert the new ones, for every
 table at once), so a re-run is idempotent and a failure leaves the previous load untouched.
+
+Deleted rows stay in the DuckDB file as bytes: DuckDB reuses the freed blocks but neither
+``CHECKPOINT`` nor ``VACUUM`` erases them ("Reclaiming Space",
+https://duckdb.org/docs/2.0/operations_manual/footprint_of_duckdb/reclaiming_space.html). So
+``reclaim_space`` (run by the retention purge) compacts the file the way that page recommends:
+``COPY FROM DATABASE`` into a fresh file (https://duckdb.org/docs/2.0/sql/statements/copy.html),
+which then replaces the old one. The file is made 0o600 when opened and when replaced.
 """
 
 from __future__ import annotations
 
 import json
+import os
 from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
@@ -25,6 +33,7 @@ from .canonical import (
     VIEW_COLUMNS,
     column_type,
 )
+from .files_at_rest import PRIVATE_FILE_MODE, make_private
 from .issue_history import merge_issue_history
 from .timing import section
 
@@ -113,6 +122,11 @@ class Warehouse(Protocol):
     def describe(self) -> str:
         """Where the data is, for people (no secrets)."""
 
+    def reclaim_space(self) -> None:
+        """Rewrite the storage so the bytes of deleted and replaced rows are gone from the files
+        (DuckDB: the file compacted into a fresh one; PostgreSQL: ``VACUUM FULL`` of every table).
+        Needs the warehouse to itself: raises if another connection has it open for writing."""
+
     def close(self) -> None:
         """Release connections (the DuckDB file lock)."""
 
@@ -136,6 +150,7 @@ class DuckDBWarehouse:
     def _connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
         if self._con is None:
             self._con = duckdb.connect(str(self.path))
+            make_private(self.path, PRIVATE_FILE_MODE)  # a file made under a looser umask, by an older version
         yield self._con
 
     def close(self) -> None:
@@ -264,6 +279,61 @@ class DuckDBWarehouse:
 
     def describe(self) -> str:
         return str(self.path)
+
+    def reclaim_space(self) -> None:
+        """Copy the live tables into a fresh file and move it over this one (then no byte of a
+        deleted or replaced row is left in ``path``; the file system's freed blocks are another matter:
+        see docs/hardening.md).
+
+        This object's connection is closed first (closing checkpoints the ``.wal`` into the file). The
+        copy is made through a READ_ONLY connection: DuckDB refuses one while any other connection
+        in this process has the file open with its default settings, and while another process has it
+        open for writing; and it keeps writers out until the fresh file is in place.
+        """
+        self.close()
+        fresh = self.path.with_name(f".{self.path.name}.compact")
+        _remove(fresh, _wal(fresh))
+        con = duckdb.connect(str(self.path), read_only=True)
+        try:
+            if _wal(self.path).exists():  # left by a writer that did not close: it would not match the copy
+                raise RuntimeError(f"{_wal(self.path).name} is still there: the warehouse was not closed cleanly")
+            catalog = con.execute("SELECT current_database()").fetchone()[0]
+            con.execute(f"ATTACH {_sql_text(str(fresh))} AS compacted (READ_WRITE)")
+            con.execute(f'COPY FROM DATABASE "{catalog}" TO compacted')
+            con.execute("CHECKPOINT compacted")
+            con.execute("DETACH compacted")
+            os.chmod(fresh, PRIVATE_FILE_MODE)
+            os.replace(fresh, self.path)
+            _sync_folder(self.path.parent)
+        except BaseException:
+            _remove(fresh, _wal(fresh))
+            raise
+        finally:
+            con.close()
+
+
+def _wal(path: Path) -> Path:
+    """DuckDB's write-ahead log beside a database file."""
+    return path.with_name(path.name + ".wal")
+
+
+def _remove(*paths: Path) -> None:
+    for path in paths:
+        path.unlink(missing_ok=True)
+
+
+def _sql_text(text: str) -> str:
+    """A SQL string literal."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _sync_folder(folder: Path) -> None:
+    """Make a rename in ``folder`` durable."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _seen_at(issues: pd.DataFrame) -> datetime:

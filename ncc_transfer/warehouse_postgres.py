@@ -18,6 +18,16 @@ so the pipeline, the views and the tests do not care which one they get:
 
 One connection per warehouse object, opened on first use (so a forked worker never inherits one)
 and re-opened if the server dropped it.
+
+``reclaim_space`` (after each retention purge) runs ``VACUUM FULL`` on every warehouse table. Plain
+``VACUUM`` only marks dead rows' space as reusable: their bytes stay in the table's files until
+overwritten. ``VACUUM FULL`` writes a new copy of the table with only its live rows and removes the
+old files, under an ACCESS EXCLUSIVE lock (readers wait; the purge runs at 04:30, after the night)
+and with room for the copy needed on disk (https://www.postgresql.org/docs/current/sql-vacuum.html,
+https://www.postgresql.org/docs/current/routine-vacuuming.html#VACUUM-FOR-SPACE-RECOVERY). Every
+table, not only those the purge deleted from: each night replaces every loaded school's rows, and
+those old versions must go too. A table whose file was not replaced (``pg_class.relfilenode``
+unchanged: PostgreSQL skips, with only a warning, a table the role may not vacuum) is an error.
 """
 
 from __future__ import annotations
@@ -229,6 +239,20 @@ class PostgresWarehouse:
 
     def describe(self) -> str:
         return self.url
+
+    def reclaim_space(self) -> None:
+        """``VACUUM FULL`` every warehouse table (outside a transaction: the connection autocommits)."""
+        with self._connect() as con:
+            for table in table_ddl():
+                before = self.relfilenode(table)
+                con.execute(f"VACUUM FULL {self._table(table)}")
+                if self.relfilenode(table) == before:
+                    raise RuntimeError(f"VACUUM FULL did not rewrite {table}: may this role vacuum it (owner)?")
+
+    def relfilenode(self, table: str) -> int:
+        """The number of the file holding the table's rows now (a rewrite gives it a new one)."""
+        frame = self.read("SELECT relfilenode FROM pg_class WHERE oid = to_regclass(?)", [self._table(table)])
+        return int(frame["relfilenode"].iloc[0])
 
     def _table(self, table: str) -> str:
         return f"{_ident(self.schema)}.{_ident(table)}"

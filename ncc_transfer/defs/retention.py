@@ -21,7 +21,9 @@ class PurgeConfig(dg.Config):
 
 @dg.asset(group_name="data_protection", kinds={"python"},
           description="Deletes what the retention schedule says is past its date: warehouse rows (both backends), "
-                      "the raw archive, dated reports and old Dagster runs. Audited in audit_log, counts only.")
+                      "the raw archive, reports (dated, and latest.* not rewritten since the cut-off) and old "
+                      "Dagster runs, then rewrites the warehouse's storage so deleted and replaced rows leave "
+                      "no bytes behind. Audited in audit_log, counts only.")
 def retention_purge(context: dg.AssetExecutionContext, config: PurgeConfig, ncc: NccSettings) -> dg.MaterializeResult:
     as_of = date.fromisoformat(config.as_of) if config.as_of else datetime.now(LONDON).date()
     warehouse = ncc.warehouse()
