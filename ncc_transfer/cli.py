@@ -1,4 +1,4 @@
-"""The ``ncc-transfer`` command (design §3.6).
+"""The ``ncc-transfer`` command (README, "Command line").
 
 ``run``  the nightly job for the registry's schools, recorded in the Dagster instance.
          Exit 0 when every school loaded, 1 when any failed (the others still load), 2 on a usage
@@ -398,8 +398,12 @@ def _cmd_simulator(args: argparse.Namespace) -> int:
     home = ncc_home()
     try:
         sim = simulator_for_registry(registry, home, os.environ)
-    except KeyError as exc:
-        raise UsageError(f"a secret the registry names is not set in the environment: {exc}") from None
+    except KeyError:  # the key is a variable's name, as written in the registry: not quoted
+        unset = [f"{school.key}: source.{setting}" for school in registry.active_schools if school.mis != "files"
+                 for setting, name in sorted(school.source.items())
+                 if setting.endswith("_env") and str(name) not in os.environ]
+        raise UsageError("a secret the registry names is not set in the environment: the variable named in "
+                         + ("; ".join(unset) or "a source.*_env setting") + " is not set") from None
     port = _simulator_port(args.port)
     print(f"ncc-transfer simulator on http://{args.host}:{port}/<route> (Ctrl-C stops it)")
     for route, schools in sorted(sim.schools.items()):

@@ -26,7 +26,7 @@ import pandas as pd
 from . import schemas
 from .connectors.base import VendorRouteError
 from .canonical import KEY_COLUMNS, RAW_COLUMNS, TABLES, VALIDATION_ISSUE_COLUMNS
-from .files_route import ExtractFileError, RawExtract, read_school_folder
+from .files_route import ExtractFileError, ExtractWarning, RawExtract, read_school_folder
 from .registry import School
 from .validation import validate_extract
 from .views import compute_school_views, refresh_school_views, school_view_counts, split_views_by_school
@@ -394,8 +394,9 @@ def _prepare(school: School, home: Path, as_of: date, prepared: PreparedSchool, 
     outcome.sources = dict(raw.sources)
     outcome.fetch = raw.fetch
     outcome.raw_names = _names(raw.tables["pupils"])
-    prepared.logs += [(logging.WARNING, f"{school.key}: {warning}") for warning in raw.warnings]
-    notes = _warning_issues(school, raw.warnings, extracted_at)
+    warnings = [w if isinstance(w, ExtractWarning) else ExtractWarning.plain(w) for w in raw.warnings]
+    prepared.logs += [(logging.WARNING, f"{school.key}: {text}") for text in dict.fromkeys(w.log_text for w in warnings)]
+    notes = _warning_issues(school, warnings, extracted_at)
 
     raw_problems = {t: schemas.structural_problems(schemas.raw_schema(t), raw.tables[t]) for t in TABLES}
     if any(raw_problems.values()):
@@ -497,10 +498,11 @@ def _file_issue(school: School, exc: Exception, at: datetime) -> pd.DataFrame:
                                  "message": message}], at)
 
 
-def _warning_issues(school: School, warnings: list[str], at: datetime) -> pd.DataFrame:
-    rows = [{"upn": None, "dataset": "file", "record": text, "location": text.split(":", 1)[0], "field": "",
-             "value": None, "rule": "file_warning", "severity": "warning",
-             "message": f"{text}. Check the export settings in your MIS."} for text in warnings]
+def _warning_issues(school: School, warnings: list[ExtractWarning], at: datetime) -> pd.DataFrame:
+    """The school's report rows for the extract's warnings: the only place a warning's value goes."""
+    rows = [{"upn": None, "dataset": "file", "record": w.report_text, "location": w.report_text.split(":", 1)[0],
+             "field": "", "value": w.value, "rule": "file_warning", "severity": "warning",
+             "message": f"{w.report_text}. Check the export settings in your MIS."} for w in warnings]
     return _issue_rows(school, rows, at)
 
 

@@ -1,6 +1,6 @@
-"""The ``files`` route (design §3.2): a school's landing folder of CTFs and CSV extracts → raw frames."""
+"""The ``files`` route (README, "The files route"): a school's landing folder of CTFs and CSV extracts → raw frames."""
 
-from .errors import ExtractFileError
+from .errors import ExtractFileError, ExtractWarning
 from .folder import RawExtract, read_school_folder
 
-__all__ = ["ExtractFileError", "RawExtract", "read_school_folder"]
+__all__ = ["ExtractFileError", "ExtractWarning", "RawExtract", "read_school_folder"]
