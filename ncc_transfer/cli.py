@@ -433,8 +433,12 @@ def _cmd_simulator(args: argparse.Namespace) -> int:
     home = ncc_home()
     try:
         sim = simulator_for_registry(registry, home, os.environ)
-    except KeyError as exc:
-        raise UsageError(f"a secret the registry names is not set in the environment: {exc}") from None
+    except KeyError:  # the key is a variable's name, as written in the registry: not quoted
+        unset = [f"{school.key}: source.{setting}" for school in registry.active_schools if school.mis != "files"
+                 for setting, name in sorted(school.source.items())
+                 if setting.endswith("_env") and str(name) not in os.environ]
+        raise UsageError("a secret the registry names is not set in the environment: the variable named in "
+                         + ("; ".join(unset) or "a source.*_env setting") + " is not set") from None
     port = _simulator_port(args.port)
     print(f"ncc-transfer simulator on http://{args.host}:{port}/<route> (Ctrl-C stops it)")
     for route, schools in sorted(sim.schools.items()):

@@ -26,7 +26,7 @@ import pandas as pd
 from . import schemas
 from .connectors.base import VendorRouteError
 from .canonical import KEY_COLUMNS, RAW_COLUMNS, TABLES, VALIDATION_ISSUE_COLUMNS
-from .files_route import ExtractFileError, RawExtract, read_school_folder
+from .files_route import ExtractFileError, ExtractWarning, RawExtract, read_school_folder
 from .registry import School
 from .validation import validate_extract
 from .views import compute_school_views, refresh_school_views, school_view_counts, split_views_by_school
@@ -394,8 +394,10 @@ def _prepare(school: School, home: Path, as_of: date, prepared: PreparedSchool, 
     outcome.sources = dict(raw.sources)
     outcome.fetch = raw.fetch
     outcome.raw_names = _names(raw.tables["pupils"])
-    prepared.logs += [(logging.WARNING, f"{school.key}: {warning}") for warning in raw.warnings + raw.set_aside]
-    notes = _warning_issues(school, raw.warnings, extracted_at, set_aside=raw.set_aside)
+    warnings = [w if isinstance(w, ExtractWarning) else ExtractWarning.plain(w) for w in raw.warnings]
+    log_texts = [w.log_text for w in warnings] + list(raw.set_aside)
+    prepared.logs += [(logging.WARNING, f"{school.key}: {text}") for text in dict.fromkeys(log_texts)]
+    notes = _warning_issues(school, warnings, extracted_at, set_aside=raw.set_aside)
 
     raw_problems = {t: schemas.structural_problems(schemas.raw_schema(t), raw.tables[t]) for t in TABLES}
     if any(raw_problems.values()):
@@ -498,14 +500,17 @@ def _file_issue(school: School, exc: Exception, at: datetime) -> pd.DataFrame:
                                  "message": message}], at)
 
 
-def _warning_issues(school: School, warnings: list[str], at: datetime, set_aside: list[str] = ()) -> pd.DataFrame:
-    """File-level notes for the school's report: warnings about files used (``file_warning``) and files
-    set aside, not used, with what was done and why (``file_set_aside``, already whole sentences)."""
-    def row(text: str, rule: str, message: str) -> dict:
-        return {"upn": None, "dataset": "file", "record": text, "location": text.split(":", 1)[0], "field": "",
-                "value": None, "rule": rule, "severity": "warning", "message": message}
+def _warning_issues(school: School, warnings: list[ExtractWarning], at: datetime,
+                    set_aside: list[str] = ()) -> pd.DataFrame:
+    """File-level notes for the school's report, the only place a warning's value goes: warnings about
+    files used (``file_warning``) and files set aside, not used, with what was done and why
+    (``file_set_aside``, already whole sentences naming files, counts and dates only)."""
+    def row(record: str, rule: str, message: str, value: str | None = None) -> dict:
+        return {"upn": None, "dataset": "file", "record": record, "location": record.split(":", 1)[0], "field": "",
+                "value": value, "rule": rule, "severity": "warning", "message": message}
 
-    rows = [row(text, "file_warning", f"{text}. Check the export settings in your MIS.") for text in warnings]
+    rows = [row(w.report_text, "file_warning", f"{w.report_text}. Check the export settings in your MIS.", w.value)
+            for w in warnings]
     rows += [row(text, "file_set_aside", text) for text in set_aside]
     return _issue_rows(school, rows, at)
 

@@ -262,11 +262,11 @@ def test_wrong_password_fails_at_once_not_transient(arbor, monkeypatch, tmp_path
     assert statuses(la, school) == [401]  # Basic credentials: no re-authentication, no retry
 
 
-def test_missing_password_variable_names_the_variable(arbor, monkeypatch):
+def test_missing_password_variable_names_the_registry_field(arbor, monkeypatch):
     la = arbor
     school, _ = serve(la, 0)
     monkeypatch.delenv(_password_env(school))
-    with pytest.raises(VendorRouteError, match=_password_env(school)):
+    with pytest.raises(VendorRouteError, match=r"the environment variable named in source\.password_env is not set"):
         ArborConnector().fetch(school, as_of=EARLY)
     assert statuses(la, school) == []
 

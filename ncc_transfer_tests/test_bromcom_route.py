@@ -120,10 +120,10 @@ def test_school_id_must_be_a_whole_number(bromcom):
     assert la.sim.log == []
 
 
-def test_missing_password_variable_names_the_variable(bromcom, monkeypatch):
+def test_missing_password_variable_names_the_registry_field(bromcom, monkeypatch):
     la = bromcom
     monkeypatch.delenv(_password_env(0))
-    with pytest.raises(VendorRouteError, match=_password_env(0)):
+    with pytest.raises(VendorRouteError, match=r"the environment variable named in source\.password_env is not set"):
         BromcomConnector().fetch(la.served[0], as_of=EARLY)
     assert la.sim.log == []
 

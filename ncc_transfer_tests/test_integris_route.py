@@ -303,10 +303,10 @@ def test_wrong_secret_fails_clearly_once_and_not_transient(env, monkeypatch, tmp
     assert la.sim.statuses(vendor_id, ROUTE) == [401]  # one request: a refused token is not retried
 
 
-def test_missing_secret_variable_names_the_variable(env, monkeypatch):
+def test_missing_secret_variable_names_the_registry_field(env, monkeypatch):
     la = env
     school, vendor_id = serve(la, 0)
     monkeypatch.delenv("INTEGRIS_SECRET_0")
-    with pytest.raises(VendorRouteError, match="INTEGRIS_SECRET_0"):
+    with pytest.raises(VendorRouteError, match=r"the environment variable named in source\.client_secret_env is not set"):
         fetch(school)
     assert la.sim.statuses(vendor_id, ROUTE) == []

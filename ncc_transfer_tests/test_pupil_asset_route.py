@@ -267,10 +267,10 @@ def test_wrong_key_fails_clearly_once_and_not_transient(env, monkeypatch, tmp_pa
     assert la.sim.statuses(vendor_id, ROUTE) == [401]  # one request: a 401 is not retried
 
 
-def test_missing_key_variable_names_the_variable(env, monkeypatch):
+def test_missing_key_variable_names_the_registry_field(env, monkeypatch):
     la = env
     school, vendor_id = serve(la, 0)
     monkeypatch.delenv("PUPIL_ASSET_KEY_0")
-    with pytest.raises(VendorRouteError, match="PUPIL_ASSET_KEY_0"):
+    with pytest.raises(VendorRouteError, match=r"the environment variable named in source\.api_key_env is not set"):
         fetch(school)
     assert la.sim.statuses(vendor_id, ROUTE) == []

@@ -264,11 +264,11 @@ def test_wrong_client_secret_fails_clearly_and_not_transient(env, tmp_path, monk
     assert token_hits(la, sid) == [401] and la.sim.statuses(sid) == []  # one request, no retry
 
 
-def test_missing_variable_names_the_variable(env, monkeypatch):
+def test_missing_variable_names_the_registry_field(env, monkeypatch):
     la = env
     school, _, _ = serve(la)
     monkeypatch.delenv("SP_REFRESH_TOKEN_0")
-    with pytest.raises(VendorRouteError, match="SP_REFRESH_TOKEN_0"):
+    with pytest.raises(VendorRouteError, match=r"the environment variable named in source\.refresh_token_env is not set"):
         ScholarPackConnector().fetch(school, as_of=AS_OF)
 
 

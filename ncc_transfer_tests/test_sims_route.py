@@ -107,10 +107,10 @@ def test_registry_validates_sims_settings(tmp_path):
         _registry(tmp_path, **good, token_url="http://sts.example.org/connect/token")
 
 
-def test_missing_secret_variable_is_named(env, monkeypatch):
+def test_missing_secret_variable_names_the_registry_field(env, monkeypatch):
     school, _ = serve(env)
     monkeypatch.delenv("SIMS_SUBSCRIPTION_KEY")
-    with pytest.raises(VendorRouteError, match="SIMS_SUBSCRIPTION_KEY"):
+    with pytest.raises(VendorRouteError, match=r"the environment variable named in source\.subscription_key_env is not set"):
         SimsConnector().fetch(school, as_of=EARLY)
     assert env.sim.log == []
 

@@ -226,9 +226,9 @@ def test_wrong_token_fails_clearly_and_not_transient(tokens, monkeypatch, tmp_pa
     assert la.sim.statuses(la.wonde_id(school)) == [401]
 
 
-def test_missing_token_variable_names_the_variable(tokens, monkeypatch):
+def test_missing_token_variable_names_the_registry_field(tokens, monkeypatch):
     la = tokens
     school = la.as_wonde(la.files_schools[0])
     monkeypatch.delenv(la.token_env(school))
-    with pytest.raises(VendorRouteError, match=la.token_env(school)):
+    with pytest.raises(VendorRouteError, match=r"the environment variable named in source\.token_env is not set"):
         WondeConnector().fetch(school, as_of=AS_OF)

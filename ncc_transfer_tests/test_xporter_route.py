@@ -341,11 +341,11 @@ def test_estab_must_be_a_laestab(xla):
     assert la.sim.log == []
 
 
-def test_missing_secret_variable_names_the_variable(xla, monkeypatch):
+def test_missing_secret_variable_names_the_registry_field(xla, monkeypatch):
     la = xla
     school, _, estab = serve(la, 0)
     monkeypatch.delenv(SECRET_ENV)
-    with pytest.raises(VendorRouteError, match=SECRET_ENV):
+    with pytest.raises(VendorRouteError, match=r"the environment variable named in source\.secret_env is not set"):
         XporterConnector().fetch(school, as_of=AS_OF)
     assert la.sim.log == []
 

@@ -1,4 +1,4 @@
-"""The connector interface every MIS route implements (issue #4, design §2), and what they share.
+"""The connector interface every MIS route implements (issue #4; README, "Adding a new MIS route"), and what they share.
 
 A connector turns one school's registry entry into a ``RawExtract``: the same raw shape the files route
 produces (all-text object columns with the canonical names of ``canonical.RAW_COLUMNS`` plus ``_source``
@@ -57,13 +57,16 @@ class Connector(Protocol):
 
 
 def secret_from_env(school: School, setting: str) -> str:
-    """The secret held by the environment variable the registry names in ``source[setting]``."""
+    """The secret held by the environment variable the registry names in ``source[setting]``.
+
+    A failure names the registry field, not its value: the message reaches logs, the audit log and
+    the school's report, and a mistaken registry could hold a secret where the name belongs."""
     name = str(school.source.get(setting, "") or "").strip()
     if not name:
         raise VendorRouteError(f"{school.key}: {school.mis}: source.{setting} is not set in the registry")
     value = os.environ.get(name, "")
     if not value:
-        raise VendorRouteError(f"{school.key}: {school.mis}: environment variable {name} (source.{setting}) "
+        raise VendorRouteError(f"{school.key}: {school.mis}: the environment variable named in source.{setting} "
                                f"is not set")
     return value
 

@@ -1,8 +1,12 @@
-"""Every MIS route: its connector class and the registry ``source`` settings it needs (design §3.1).
+"""Every MIS route: its connector class and the registry ``source`` settings it needs (README, "MIS routes").
 
 Kept free of heavy imports: the registry validates settings from here, and the pipeline imports a
 route's connector only when a school on that route is extracted. Settings ending in ``_env`` hold the
-NAME of an environment variable that holds a secret, never the secret itself.
+NAME of an environment variable that holds a secret, never the secret itself; a name must look like one
+(:data:`ENV_NAME`, the POSIX portable form of an environment variable name written in upper case: POSIX.1-2017,
+Base Definitions, section 8.1 "Environment Variable Definition"). Lower case is refused because a
+secret (a token, a password) almost always has some, and the problems reported here never quote a
+setting's value: a secret written in the wrong place must not then be printed.
 """
 
 from __future__ import annotations
@@ -39,7 +43,7 @@ ROUTES: dict[str, RouteSpec] = {
                                                          "client_secret_env"), ("token_url",)),
 }
 MIS_ROUTES = tuple(ROUTES)
-ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
+ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
 
 
@@ -50,7 +54,9 @@ def allowed_settings(route: str) -> set[str]:
 
 
 def setting_problems(route: str, source: dict) -> list[str]:
-    """What is wrong with a school's ``source`` settings for ``route`` (empty when nothing is)."""
+    """What is wrong with a school's ``source`` settings for ``route`` (empty when nothing is).
+
+    Each problem names the setting, never its value (a value may be a secret written in the wrong place)."""
     spec = ROUTES.get(route)
     if spec is None:
         return []
@@ -65,15 +71,15 @@ def setting_problems(route: str, source: dict) -> list[str]:
                         f"(known: {', '.join(sorted(allowed_settings(route)))})")
     for setting, value in source.items():
         if setting.endswith("_env") and value not in (None, "") and not ENV_NAME.match(str(value)):
-            problems.append(f"source.{setting}: must be the NAME of an environment variable holding the secret "
-                            f"(letters, digits, underscores), not the secret itself")
+            problems.append(f"source.{setting}: must be the NAME of an environment variable (uppercase letters, "
+                            f"digits and underscores, not starting with a digit) holding the secret, never the secret")
     for setting in ("base_url", "sts_url", "token_url"):
         value = source.get(setting)
         if value in (None, ""):
             continue
         parts = urlsplit(str(value))
         if parts.scheme not in ("https", "http") or not parts.hostname:
-            problems.append(f"source.{setting}: {value!r} is not an http(s) URL")
+            problems.append(f"source.{setting}: not an http(s) URL")
         elif parts.scheme == "http" and parts.hostname not in LOOPBACK_HOSTS:
             problems.append(f"source.{setting}: must use https (plain http is allowed only on loopback, "
                             f"for the simulator)")

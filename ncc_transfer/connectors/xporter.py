@@ -126,7 +126,7 @@ class XporterConnector(VendorConnector):
     def auth(self, settings: RouteSettings) -> TokenEndpoint:
         estab = self.estab(settings)
         relying_party = settings.require("relying_party")
-        settings.secret("secret_env")  # fails now, naming the variable, when it is not set
+        settings.secret("secret_env")  # fails now, naming the registry field, when its variable is not set
 
         def body() -> dict[str, str]:  # the secret is read when a token is fetched, never kept
             return {X.STS_BODY["estab"]: estab, X.STS_BODY["relying_party"]: relying_party,

@@ -1,9 +1,12 @@
-"""The files route's CSV extracts: ``pupils.csv``, ``attendance.csv``, ``exclusions.csv`` (design §3.2).
+"""The files route's CSV extracts: ``pupils.csv``, ``attendance.csv``, ``exclusions.csv`` (README,
+"The files route").
 
 Everything is read as text, exactly as supplied (empty → None). The header names the columns with the
-canonical names of design §3.4 (case-insensitive, surrounding spaces ignored); ``school_key`` and
-``laestab`` are allowed and dropped (the folder names the school); unknown columns are dropped with a
-warning. Missing required columns are reported by the later structural check, not here.
+canonical names of :data:`ncc_transfer.canonical.RAW_COLUMNS` (case-insensitive, surrounding spaces
+ignored); ``school_key`` and ``laestab`` are allowed and dropped (the folder names the school); unknown
+columns are dropped with a warning that names the header cell only in the school's own report (a cell
+can hold pupil data pasted into the header): logs get the count. Missing required columns are
+reported by the later structural check, not here.
 
 The reader is the standard library's ``csv`` module (it knows on which physical line each record
 starts, which pandas does not when a quoted field spans lines), with the per-column work done on
@@ -18,7 +21,6 @@ import codecs
 import csv
 import gc
 import io
-import re
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -26,15 +28,12 @@ import numpy as np
 import pandas as pd
 
 from ..canonical import BOOKKEEPING_COLUMNS, RAW_COLUMNS, REQUIRED_COLUMNS
-from .errors import ExtractFileError
+from .errors import ExtractFileError, ExtractWarning
 from .safe_xml import read_bounded
 
 MAX_FIELD_CHARS = 10_000
 IGNORED_COLUMNS = ("school_key", "laestab")
-
-# An unknown column's name is echoed in warnings only when it looks like a column name, never when it
-# could be a value (a header-less file's first record, say).
-_SHOWABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_ .\-]{0,39}$")
+SHOWN_CELL_CHARS = 100  # an unknown header cell is shown to the school up to this length
 
 
 def _decode(data: bytes, file_name: str) -> str:
@@ -49,7 +48,8 @@ def _decode(data: bytes, file_name: str) -> str:
         ) from None
 
 
-def _header(cells: list[str], file_name: str, table: str, where: str) -> tuple[list[int], list[str], list[str]]:
+def _header(cells: list[str], file_name: str, table: str,
+            where: str) -> tuple[list[int], list[str], list[ExtractWarning]]:
     """(positions kept, their canonical names, warnings) from the header row (at ``where``)."""
     known = RAW_COLUMNS[table]
     names = [cell.strip().lower() for cell in cells]
@@ -65,7 +65,7 @@ def _header(cells: list[str], file_name: str, table: str, where: str) -> tuple[l
     seen: set[str] = set()
     positions: list[int] = []
     kept: list[str] = []
-    warnings: list[str] = []
+    unknown: list[int] = []
     for position, name in enumerate(names):
         if name in seen and (name in known or name in IGNORED_COLUMNS):
             raise ExtractFileError(
@@ -78,19 +78,30 @@ def _header(cells: list[str], file_name: str, table: str, where: str) -> tuple[l
             positions.append(position)
             kept.append(name)
             continue
-        if not name:
-            shown = f"column {position + 1} has no name and"
-        elif _SHOWABLE_NAME.match(name):
-            shown = f"column '{name}'"
+        unknown.append(position)
+    return positions, kept, _unknown_column_warnings(file_name, cells, unknown)
+
+
+def _unknown_column_warnings(file_name: str, cells: list[str], unknown: list[int]) -> list[ExtractWarning]:
+    """One warning per unknown or unnamed header cell (0-based ``unknown`` positions). The cell goes
+    only to the school's report, as the issue's value; the log line, shared by all of them, counts."""
+    if not unknown:
+        return []
+    plural = "" if len(unknown) == 1 else "s"
+    log_text = f"{file_name}: {len(unknown)} unknown column{plural} ignored (listed in the school's report)"
+    warnings = []
+    for position in unknown:
+        cell = cells[position].strip()
+        if cell:
+            report_text = f"{file_name}: column {position + 1}'s header is not a known column name, so the column was ignored"
         else:
-            shown = f"column {position + 1} (name not shown)"
-        if name:
-            shown += " is not a known column and"
-        warnings.append(f"{file_name}: {shown} was ignored")
-    return positions, kept, warnings
+            report_text = f"{file_name}: column {position + 1} has no header, so the column was ignored"
+        shown = cell if len(cell) <= SHOWN_CELL_CHARS else cell[:SHOWN_CELL_CHARS] + "…"
+        warnings.append(ExtractWarning(log_text, report_text, shown or None))
+    return warnings
 
 
-def read_extract_csv(path: Path, table: str) -> tuple[pd.DataFrame, list[str]]:
+def read_extract_csv(path: Path, table: str) -> tuple[pd.DataFrame, list[ExtractWarning]]:
     """Read one CSV extract into a raw frame (only the known columns present, plus ``_source``/``_line``)."""
     if table not in RAW_COLUMNS:
         raise ValueError(f"unknown table {table!r}")
@@ -98,7 +109,7 @@ def read_extract_csv(path: Path, table: str) -> tuple[pd.DataFrame, list[str]]:
         return _read(path, table)
 
 
-def _read(path: Path, table: str) -> tuple[pd.DataFrame, list[str]]:
+def _read(path: Path, table: str) -> tuple[pd.DataFrame, list[ExtractWarning]]:
     file_name = path.name
     text = _decode(read_bounded(path, file_name), file_name)
     if not text.strip():
