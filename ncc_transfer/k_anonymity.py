@@ -13,28 +13,32 @@ k = 5 by default (``--k``): larger k for wider sharing.
 
 Quasi-identifiers (``QUASI_IDENTIFIERS``): school (``school_key``/``laestab``, one school), ``sex``,
 ``nc_year``, the date of birth (``dob_month`` and ``birth_cohort``) and the postcode
-(``postcode_sector``, ``postcode_district``, ``postcode_area``). Analysts need the school, year group
-and sex most, so those are never generalised; the date of birth and the postcode give way first.
+(``postcode_sector``, ``postcode_district``, ``postcode_area``). Analysts need the school and year
+group most, so those are never generalised, then sex; the date of birth and the postcode give way first.
 Not treated as quasi-identifiers: enrolment status, entry and leaving dates, extract time (school
 events, not facts a neighbour knows; see docs/hardening.md).
 
-The ladder (``LADDER``): each row is released at the first level at which its class (the rows
-released at that level with the same values) has at least k rows; each level coarsens one field:
+The ladder (``LADDER``): each level coarsens one field, and each level's classes nest inside the next
+level's. A row is released at the finest level its class allows (``assign_levels``: top-down, so the
+pupils left over at a level are kept together at the coarser one rather than stranded):
 
-====================  ==================================  ==========================
-level                 date of birth                       postcode
-====================  ==================================  ==========================
-``month_sector``      month (``dob_month``) and cohort    sector, district, area
-``month_district``    month and cohort                    district, area
-``cohort_district``   cohort (``birth_cohort``) only      district, area
-``cohort_area``       cohort only                         area ('NR') only
-``cohort``            cohort only                         withheld
-``year_group``        withheld                            withheld
-====================  ==================================  ==========================
+====================  ==================================  ==========================  ========
+level                 date of birth                       postcode                    sex
+====================  ==================================  ==========================  ========
+``month_sector``      month (``dob_month``) and cohort    sector, district, area      given
+``month_district``    month and cohort                    district, area              given
+``cohort_district``   cohort (``birth_cohort``) only      district, area              given
+``cohort_area``       cohort only                         area ('NR') only            given
+``cohort``            cohort only                         withheld                    given
+``year_group``        withheld                            withheld                    given
+``school_year``       withheld                            withheld                    withheld
+====================  ==================================  ==========================  ========
 
 ``birth_cohort`` is the academic year of birth (1 September to 31 August, e.g. '2015/16'), the cohort
-a pupil's NC year normally follows. A row still in a class under k at ``year_group`` (fewer than k
-pupils of that sex in that year group of that school) is suppressed: dropped from the pupils table.
+a pupil's NC year normally follows. Only a row in a class under k at ``school_year`` (a year group of
+fewer than k pupils at that school) is suppressed: dropped from the pupils table, so every row left
+keeps its school and year group. Its rows in the views stay (they hold no date of birth, sex or
+postcode; ``pseudonymise`` withholds the one derived field, the age).
 Coarser columns are always filled when a finer one is (they follow from it), so an analyst can group
 at any level and see how many rows each level covers.
 
@@ -53,8 +57,9 @@ import pandas as pd
 DEFAULT_K = 5
 BIRTH_COLUMNS = ("dob_month", "birth_cohort")  # finest first
 POSTCODE_COLUMNS = ("postcode_sector", "postcode_district", "postcode_area")  # finest first
-KEPT_COLUMNS = ("school_key", "laestab", "sex", "nc_year")  # never generalised
-QUASI_IDENTIFIERS = KEPT_COLUMNS + BIRTH_COLUMNS + POSTCODE_COLUMNS
+KEPT_COLUMNS = ("school_key", "laestab", "nc_year")  # never generalised
+QUASI_IDENTIFIERS = KEPT_COLUMNS + ("sex",) + BIRTH_COLUMNS + POSTCODE_COLUMNS
+_LADDER_COLUMNS = ("sex",) + BIRTH_COLUMNS + POSTCODE_COLUMNS  # what a level may withhold
 SUPPRESSED = "suppressed"
 
 _POSTCODE = re.compile(r"^(([A-Z]{1,2})[0-9][A-Z0-9]?)([0-9])[A-Z]{2}$")
@@ -62,11 +67,16 @@ _POSTCODE = re.compile(r"^(([A-Z]{1,2})[0-9][A-Z0-9]?)([0-9])[A-Z]{2}$")
 
 @dataclass(frozen=True)
 class Level:
-    """One rung: which birth and postcode columns are released (finer ones are blanked)."""
+    """One rung: which birth and postcode columns are released (finer ones are blanked), and sex."""
 
     name: str
     birth: tuple[str, ...]
     postcode: tuple[str, ...]
+    sex: bool = True
+
+    @property
+    def released(self) -> tuple[str, ...]:
+        return (("sex",) if self.sex else ()) + self.birth + self.postcode
 
 
 LADDER: tuple[Level, ...] = (
@@ -76,6 +86,7 @@ LADDER: tuple[Level, ...] = (
     Level("cohort_area", ("birth_cohort",), ("postcode_area",)),
     Level("cohort", ("birth_cohort",), ()),
     Level("year_group", (), ()),
+    Level("school_year", (), (), sex=False),
 )
 
 
@@ -95,7 +106,7 @@ class KAnonymityReport:
     def as_dict(self) -> dict[str, Any]:
         return {
             "k": self.k, "quasi_identifiers": self.quasi_identifiers,
-            "ladder": [{"level": lv.name, "birth": list(lv.birth), "postcode": list(lv.postcode)} for lv in LADDER],
+            "ladder": [{"level": lv.name, "released": list(lv.released)} for lv in LADDER],
             "suppression": "a row still in a class under k at the last level is dropped from the pupils table",
             "rows_in": self.rows_in, "rows_out": self.rows_out, "rows_by_level": self.rows_by_level,
             "suppressed_rows": self.suppressed_rows, "achieved_min_class_size": self.min_class_size,
@@ -168,8 +179,8 @@ def hierarchy_columns(dob: pd.Series, postcode: pd.Series) -> pd.DataFrame:
 def released_at(frame: pd.DataFrame, level: Level) -> pd.DataFrame:
     """The quasi-identifier columns of ``frame`` as released at ``level`` (withheld columns blank)."""
     out = frame[list(QUASI_IDENTIFIERS)].astype(object).copy()
-    for column in BIRTH_COLUMNS + POSTCODE_COLUMNS:
-        if column not in level.birth + level.postcode:
+    for column in _LADDER_COLUMNS:
+        if column not in level.released:
             out[column] = None
     return out
 
@@ -182,23 +193,72 @@ def class_sizes(released: pd.DataFrame) -> pd.Series:
     return keys.groupby(list(QUASI_IDENTIFIERS), sort=False)[QUASI_IDENTIFIERS[0]].transform("size").astype("int64")
 
 
-def assign_levels(frame: pd.DataFrame, k: int) -> pd.Series:
-    """Per row: the name of the first ladder level at which its class has >= k rows, or SUPPRESSED.
+def _class_keys(released: pd.DataFrame) -> list[tuple]:
+    """Per row: its quasi-identifier values as a tuple (blank as '\\x00', so keys sort and compare)."""
+    values = released[list(QUASI_IDENTIFIERS)].astype(object).where(released.notna(), "\x00").astype(str)
+    return list(values.itertuples(index=False, name=None))
 
-    Classes at a level are counted among the rows still unplaced, so every released class is made
-    of rows released together and has at least k of them.
+
+def _groups(keys: list[tuple], rows: list[int]) -> list[tuple[tuple, list[int]]]:
+    """``rows`` grouped by their key, in key order: [(key, rows)]."""
+    by_key: dict[tuple, list[int]] = {}
+    for row in rows:
+        by_key.setdefault(keys[row], []).append(row)
+    return sorted(by_key.items())
+
+
+def assign_levels(frame: pd.DataFrame, k: int) -> pd.Series:
+    """Per row: the name of the finest ladder level it is released at, or SUPPRESSED.
+
+    Top-down over the ladder's nested classes (each level's class lies inside one class of the next
+    level). A class of the coarsest level (school and NC year) under k is suppressed. A class of at
+    least k is split into its classes one level finer: those of at least k are split further; the
+    rest (the residue) stay at this level, together. A residue of 1 to k-1 rows would be a class under
+    k, so it is topped up to k (``_top_up``). Rows are taken in ``frame``'s order where a choice is
+    needed (the export sorts by school and pupil_id, a keyed hash: no order that means anything).
     """
     _check_k(k)
-    levels = pd.Series(SUPPRESSED, index=frame.index, dtype=object)
-    pending = pd.Series(True, index=frame.index)
-    for level in LADDER:
-        if not pending.any():
-            break
-        sizes = class_sizes(released_at(frame[pending], level))
-        placed = sizes.index[sizes >= k]
-        levels[placed] = level.name
-        pending[placed] = False
-    return levels
+    keys = [_class_keys(released_at(frame, level)) for level in LADDER]
+    names = [SUPPRESSED] * len(frame)
+    coarsest = len(LADDER) - 1
+    todo = [(coarsest, rows) for _, rows in _groups(keys[coarsest], list(range(len(frame)))) if len(rows) >= k]
+    while todo:
+        depth, rows = todo.pop()
+        for row in rows:
+            names[row] = LADDER[depth].name
+        if depth == 0:
+            continue
+        finer = [g_rows for _, g_rows in _groups(keys[depth - 1], rows)]
+        split = [g for g in finer if len(g) >= k]
+        residue = sum(len(g) for g in finer if len(g) < k)
+        if 0 < residue < k:
+            split = _top_up(split, residue, k, keys[depth - 2] if depth >= 2 else None)
+        todo.extend((depth - 1, g) for g in split)
+    return pd.Series(names, index=frame.index, dtype=object)
+
+
+def _top_up(split: list[list[int]], residue: int, k: int, finer_keys: list[tuple] | None) -> list[list[int]]:
+    """The finer classes left to split once a residue of ``residue`` (< k) rows is topped up to k.
+
+    The largest finer class that can spare the missing rows and keep k gives them: the rows of its
+    smallest classes one level further down (those most likely to be coarsened anyway), ties in
+    row order. When none can spare them, whole classes join the residue, smallest first.
+    """
+    need = k - residue
+    by_size = sorted(split, key=len, reverse=True)
+    if by_size and len(by_size[0]) - need >= k:
+        donor = by_size[0]
+        sizes = {}
+        if finer_keys is not None:
+            for row in donor:
+                sizes[finer_keys[row]] = sizes.get(finer_keys[row], 0) + 1
+        order = sorted(donor, key=lambda row: (sizes.get(finer_keys[row], 0) if finer_keys else 0, row))
+        given = set(order[:need])
+        return [[row for row in donor if row not in given]] + by_size[1:]
+    remaining = sorted(split, key=len)
+    while residue < k and remaining:
+        residue += len(remaining.pop(0))
+    return remaining
 
 
 def apply_levels(frame: pd.DataFrame, levels: pd.Series) -> pd.DataFrame:
@@ -207,8 +267,8 @@ def apply_levels(frame: pd.DataFrame, levels: pd.Series) -> pd.DataFrame:
     kept_levels = levels[out.index]
     for level in LADDER:
         rows = kept_levels.index[kept_levels == level.name]
-        for column in BIRTH_COLUMNS + POSTCODE_COLUMNS:
-            if column not in level.birth + level.postcode:
+        for column in _LADDER_COLUMNS:
+            if column not in level.released:
                 out.loc[rows, column] = None
     return out
 

@@ -125,7 +125,8 @@ def _ids(key: bytes, values: pd.Series) -> list[str | None]:
 def pseudonymised_pupils(warehouse, key: bytes, k: int = DEFAULT_K) -> tuple[pd.DataFrame, KAnonymityReport]:
     """The warehouse's pupils, pseudonymised and k-anonymous (columns ``PUPIL_EXPORT_COLUMNS``)."""
     _check_key(key)
-    released, report = k_anonymise(_pupils_full_detail(warehouse, key), k)
+    # Sorted first: where k-anonymity must pick rows, it picks in pupil_id order (a keyed hash).
+    released, report = k_anonymise(_ordered(_pupils_full_detail(warehouse, key)), k)
     return _ordered(released), report
 
 

@@ -25,35 +25,45 @@ from ncc_transfer.k_anonymity import (
     postcode_district,
 )
 
-# (label, sex, nc_year, dob, postcode, expected level at k=3)
+# (label, sex, nc_year, dob, postcode, expected level at k=3), one school. Worked by hand, top-down:
+# school and year group -> sex -> cohort -> area -> district -> month and district -> month and sector.
 PUPILS = [
-    # A: three girls born October 2017 in sector NR1 2: a class of 3 as they are.
+    # Year 3 (9): 6 girls and 3 boys. The girls are all October 2017 in NR1, so they go down to month and
+    # district together; there A splits off (sector NR1 2, 3 of them) and B (NR1 3 x2, NR1 4) stays.
     ("A1", "F", "3", "2017-10-05", "NR1 2AB", "month_sector"),
     ("A2", "F", "3", "2017-10-12", "NR1 2CD", "month_sector"),
     ("A3", "F", "3", "2017-10-30", "NR1 2EF", "month_sector"),
-    # B: girls born October 2017 in NR1, but sectors NR1 3 (2) and NR1 4 (1): 3 together in district NR1.
     ("B1", "F", "3", "2017-10-20", "NR1 3CD", "month_district"),
     ("B2", "F", "3", "2017-10-21", "NR1 3EF", "month_district"),
     ("B3", "F", "3", "2017-10-22", "NR1 4EF", "month_district"),
-    # C: boys in NR2 1, born January (2) and March (1) 2018: 3 only once the month becomes the cohort 2017/18.
+    # The boys share cohort 2017/18 and district NR2, but their months (January x2, March) split them.
     ("C1", "M", "3", "2018-01-10", "NR2 1AA", "cohort_district"),
     ("C2", "M", "3", "2018-01-11", "NR2 1BB", "cohort_district"),
     ("C3", "M", "3", "2018-03-03", "NR2 1BB", "cohort_district"),
-    # D + G: boys of year 3 in different districts and areas, cohorts 2017/18 (2) and 2015/16 (1):
-    # no class of 3 until only school, sex and year group are left.
-    ("D1", "M", "3", "2017-12-01", "NR3 1AA", "year_group"),
-    ("D2", "M", "3", "2017-11-11", "IP4 2BB", "year_group"),
-    ("G1", "M", "3", "2016-07-01", "NR5 5AA", "year_group"),
-    # E: the only girl of year 3 left unplaced after A and B: suppressed (dropped).
-    ("E1", "F", "3", "2016-08-30", "IP1 1AA", SUPPRESSED),
-    # H: year 4 boys, cohort 2016/17, districts NR6/NR7/NR8 of area NR: a class of 3 at cohort_area.
+    # Year 4 (6): boys of cohort 2016/17 in area NR but districts NR6, NR7, NR8: cohort and area.
     ("H1", "M", "4", "2016-09-15", "NR6 1AA", "cohort_area"),
     ("H2", "M", "4", "2016-10-01", "NR7 2BB", "cohort_area"),
     ("H3", "M", "4", "2017-02-02", "NR8 3CC", "cohort_area"),
-    # I: year 4 girls, cohort 2016/17, areas NR, IP and CB: a class of 3 once the postcode is withheld.
+    # ... and girls of cohort 2016/17 in areas NR, IP and CB: cohort only.
     ("I1", "F", "4", "2016-09-15", "NR6 1AA", "cohort"),
     ("I2", "F", "4", "2016-10-01", "IP7 2BB", "cohort"),
     ("I3", "F", "4", "2017-02-02", "CB8 3CC", "cohort"),
+    # Year 5 (3): boys of cohorts 2015/16 (2) and 2014/15 (1): school, year group and sex only.
+    ("J1", "M", "5", "2015-12-01", "NR3 1AA", "year_group"),
+    ("J2", "M", "5", "2016-01-11", "NR3 1AB", "year_group"),
+    ("J3", "M", "5", "2015-07-01", "NR3 1AC", "year_group"),
+    # Year 6 (7): 6 boys and 1 girl. The girl alone is under k, so 2 boys join her with sex withheld:
+    # the 2 of the smaller cohort (2013/14, out of their year group). The other 4 boys are all October
+    # 2014 in sector NR9 1: exact.
+    ("L1", "M", "6", "2014-10-01", "NR9 1AA", "month_sector"),
+    ("L2", "M", "6", "2014-10-02", "NR9 1AB", "month_sector"),
+    ("L3", "M", "6", "2014-10-03", "NR9 1AD", "month_sector"),
+    ("L4", "M", "6", "2014-10-04", "NR9 1AE", "month_sector"),
+    ("L5", "M", "6", "2013-11-01", "IP2 1AA", "school_year"),
+    ("L6", "M", "6", "2013-11-02", "IP2 1AB", "school_year"),
+    ("L7", "F", "6", "2014-12-01", "NR9 1AF", "school_year"),
+    # Year 1 (1): a year group of one pupil cannot be hidden at this school: suppressed (dropped).
+    ("N1", "F", "1", "2019-11-11", "NR1 2AB", SUPPRESSED),
 ]
 
 
@@ -88,21 +98,22 @@ def test_each_pupil_lands_on_the_hand_worked_level():
 def test_released_values_per_level_and_report():
     released, report = k_anonymise(_frame(), k=3)
     rows = released.set_index("label")
-    columns = ["dob_month", "birth_cohort", "postcode_sector", "postcode_district", "postcode_area"]
+    columns = ["sex", "dob_month", "birth_cohort", "postcode_sector", "postcode_district", "postcode_area"]
     values = lambda label: rows.loc[label, columns].tolist()  # noqa: E731
-    assert values("A1") == ["2017-10", "2017/18", "NR1 2", "NR1", "NR"]
-    assert values("B3") == ["2017-10", "2017/18", None, "NR1", "NR"]
-    assert values("C3") == [None, "2017/18", None, "NR2", "NR"]
-    assert values("H1") == [None, "2016/17", None, None, "NR"]
-    assert values("I2") == [None, "2016/17", None, None, None]
-    assert values("G1") == [None, None, None, None, None]
-    assert "E1" not in rows.index  # suppressed: dropped, not blanked
-    assert rows.loc["G1", ["school_key", "sex", "nc_year"]].tolist() == ["9261001-files", "M", "3"]
+    assert values("A1") == ["F", "2017-10", "2017/18", "NR1 2", "NR1", "NR"]
+    assert values("B3") == ["F", "2017-10", "2017/18", None, "NR1", "NR"]
+    assert values("C3") == ["M", None, "2017/18", None, "NR2", "NR"]
+    assert values("H1") == ["M", None, "2016/17", None, None, "NR"]
+    assert values("I2") == ["F", None, "2016/17", None, None, None]
+    assert values("J3") == ["M", None, None, None, None, None]
+    assert values("L5") == values("L7") == [None, None, None, None, None, None]
+    assert rows.loc["L7", ["school_key", "nc_year"]].tolist() == ["9261001-files", "6"]
+    assert "N1" not in rows.index  # suppressed: dropped, not blanked
 
-    assert report.k == 3 and report.rows_in == 19 and report.rows_out == 18 and report.suppressed_rows == 1
-    assert report.rows_by_level == {"month_sector": 3, "month_district": 3, "cohort_district": 3,
-                                    "cohort_area": 3, "cohort": 3, "year_group": 3}
-    assert report.min_class_size == 3 and report.classes == 6
+    assert report.k == 3 and report.rows_in == 26 and report.rows_out == 25 and report.suppressed_rows == 1
+    assert report.rows_by_level == {"month_sector": 7, "month_district": 3, "cohort_district": 3, "cohort_area": 3,
+                                    "cohort": 3, "year_group": 3, "school_year": 3}
+    assert report.min_class_size == 3 and report.classes == 8
     assert (class_sizes(released) >= 3).all()
     assert report.as_dict()["achieved_min_class_size"] == 3
 
@@ -117,15 +128,19 @@ def test_order_does_not_matter_and_k1_changes_nothing():
 
 
 def test_twelve_pupils_at_k5():
-    """12 pupils of one school and year: 6 girls and 6 boys born in 2015/16 around two districts."""
+    """12 pupils of one school's year 5, all born in 2015/16: 6 girls and 6 boys."""
     rows = [(f"F{i}", "F", "5", "2015-11-0%d" % (i + 1), "NR1 2AB", None) for i in range(5)]  # 5 alike
-    rows += [("F5", "F", "5", "2016-03-01", "NR1 2AB", None)]  # March: alone in its month
+    rows += [("F5", "F", "5", "2016-03-01", "NR1 2AB", None)]  # March: alone in her month
     rows += [(f"M{i}", "M", "5", "2016-0%d-15" % (i + 1), "NR2 %dAB" % i, None) for i in range(6)]  # all differ
     levels = assign_levels(_frame(rows), k=5)
-    # The 5 November girls stay exact; the March girl is alone at every level until her sex and year group
-    # (then only 1 girl is left unplaced): suppressed. The 6 boys share cohort 2015/16 and district NR2.
-    assert levels.to_dict() == {**{f"F{i}": "month_sector" for i in range(5)}, "F5": SUPPRESSED,
+    # Girls: 6 together down to cohort and district NR1; by month it would be 5 (November) and 1 (March).
+    # The 1 needs 4 more and the 5 cannot spare them (1 left), so all 6 stay at cohort and district.
+    # Boys: 6 together down to cohort and district NR2; every month differs, so they stay there too.
+    assert levels.to_dict() == {**{f"F{i}": "cohort_district" for i in range(6)},
                                 **{f"M{i}": "cohort_district" for i in range(6)}}
+    # With the March girl born in November too, the 6 girls are exact.
+    rows[5] = ("F5", "F", "5", "2015-11-30", "NR1 2AB", None)
+    assert set(assign_levels(_frame(rows), k=5)[[f"F{i}" for i in range(6)]]) == {"month_sector"}
 
 
 def test_bad_k_is_refused():
@@ -136,8 +151,7 @@ def test_bad_k_is_refused():
 
 def test_ladder_coarsens_one_field_per_step():
     for finer, coarser in zip(LADDER, LADDER[1:]):
-        assert set(coarser.birth) <= set(finer.birth) and set(coarser.postcode) <= set(finer.postcode)
-        assert len(finer.birth) + len(finer.postcode) - len(coarser.birth) - len(coarser.postcode) >= 1
+        assert set(coarser.released) < set(finer.released)
 
 
 def test_demo_export_is_k_anonymous(demo_night, tmp_path):
@@ -170,3 +184,20 @@ def test_demo_export_is_k_anonymous(demo_night, tmp_path):
     print("demo k-anonymity:", json.dumps(manifest["rows_by_level"]), "suppressed", manifest["suppressed_rows"],
           "min class", manifest["achieved_min_class_size"], "classes", manifest["classes"],
           "ages withheld", manifest["view_ages_withheld"])
+
+
+def test_export_command_takes_k(demo_night, tmp_path, capsys):
+    import os
+
+    from ncc_transfer.cli import main
+
+    with demo_night.env():
+        assert main(["export", "--out", str(tmp_path / "out"), "--format", "csv", "--k", "10"]) == 0
+        assert main(["export", "--out", str(tmp_path / "bad"), "--k", "0"]) == 2
+        assert os.environ["NCC_PSEUDONYM_KEY"]
+    assert "--k must be a whole number of at least 1" in capsys.readouterr().err
+    assert not (tmp_path / "bad").exists()
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())["k_anonymity"]
+    assert manifest["k"] == 10 and manifest["achieved_min_class_size"] >= 10
+    pupils = pd.read_csv(tmp_path / "out" / "pupils.csv", dtype=str, keep_default_na=False, na_values=[""])
+    assert pupils[list(QUASI_IDENTIFIERS)].fillna("\x00").value_counts().min() >= 10
