@@ -123,7 +123,9 @@ class SchoolOutcome:
                        # Wall seconds per stage, and under "cpu" the process CPU seconds per stage.
                        "stage_seconds": {**{k: round(v, 3) for k, v in self.stage_seconds.items()},
                                          "cpu": {k: round(v, 3) for k, v in self.stage_cpu_seconds.items()}},
-                       "archived": self.archived, **({"fetch": self.fetch} if self.fetch else {})},
+                       "archived": self.archived, **({"fetch": self.fetch} if self.fetch else {}),
+                       # a failure's kind: a step retry fetches again only schools whose fault was temporary
+                       **({"transient": self.transient} if self.status == FAILED else {})},
             "message": self.message,
         }
 
