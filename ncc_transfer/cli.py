@@ -1,4 +1,4 @@
-"""The ``ncc-transfer`` command (design §3.6).
+"""The ``ncc-transfer`` command.
 
 ``run``  the nightly job for the registry's schools, recorded in the Dagster instance.
          Exit 0 when every school loaded, 1 when any failed (the others still load), 2 on a usage

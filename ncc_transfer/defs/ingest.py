@@ -39,7 +39,7 @@ LONDON = ZoneInfo("Europe/London")
 ISSUES_ASSET = "validation_issues"
 
 TABLE_DESCRIPTIONS = {
-    "pupils": "Pupils on each school's roll, including leavers this year (design §3.4).",
+    "pupils": "Pupils on each school's roll, including leavers this year.",
     "attendance": "Every AM/PM session mark, as the statutory code.",
     "exclusions": "Suspensions, permanent and lunchtime exclusions.",
     ISSUES_ASSET: "Record-level validation problems for each school to fix in its MIS.",
