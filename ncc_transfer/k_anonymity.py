@@ -217,7 +217,7 @@ def assign_levels(frame: pd.DataFrame, k: int) -> pd.Series:
     k, so it is topped up to k (``_top_up``). Rows are taken in ``frame``'s order where a choice is
     needed (the export sorts by school and pupil_id, a keyed hash: no order that means anything).
     """
-    _check_k(k)
+    check_k(k)
     keys = [_class_keys(released_at(frame, level)) for level in LADDER]
     names = [SUPPRESSED] * len(frame)
     coarsest = len(LADDER) - 1
@@ -291,6 +291,7 @@ def k_anonymise(frame: pd.DataFrame, k: int = DEFAULT_K) -> tuple[pd.DataFrame, 
     )
 
 
-def _check_k(k: int) -> None:
+def check_k(k: int) -> None:
+    """ValueError unless ``k`` is a whole number of at least 1."""
     if isinstance(k, bool) or not isinstance(k, int) or k < 1:
         raise ValueError(f"k must be a whole number of at least 1, not {k!r}")

@@ -12,8 +12,9 @@ What changes (also written, without any data, to ``README.txt`` beside the files
   ``postcode`` becomes ``postcode_sector`` ('NR1 2'), ``postcode_district`` ('NR1') and
   ``postcode_area`` ('NR'); anything not shaped like a UK postcode becomes empty.
 * The pupils table is then made k-anonymous (``k_anonymity``: default k = 5): each row's date of
-  birth and postcode are coarsened along a fixed ladder until every combination of school, sex, NC
-  year, birth and postcode values covers at least k pupils; a row still under k is dropped. The views
+  birth and postcode, then sex, are coarsened along a fixed ladder until every combination of school,
+  NC year, sex, birth and postcode values covers at least k pupils; only the rows of a year group
+  with fewer than k pupils at its school are dropped. The views
   carry no date of birth, sex or postcode; their one derived field, ``age_at_31_august`` (which the
   birth cohort gives), is blanked where the pupils table withholds that pupil's birth cohort.
   ``manifest.json`` reports k, the smallest class achieved and the rows at each level.
@@ -43,7 +44,7 @@ import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
 from .canonical import VIEW_COLUMNS
-from .k_anonymity import DEFAULT_K, KAnonymityReport, hierarchy_columns, k_anonymise
+from .k_anonymity import DEFAULT_K, KAnonymityReport, check_k, hierarchy_columns, k_anonymise
 from .k_anonymity import dob_month as dob_month  # re-exported: the reductions live in k_anonymity
 from .k_anonymity import postcode_sector as postcode_sector
 
@@ -250,6 +251,7 @@ def export_views(warehouse, out_dir: Path, *, key: bytes, fmt: Literal["parquet"
     ``manifest.json`` (key ``"manifest"``) reports k and what the generalisation did; neither holds data.
     """
     _check_key(key)
+    check_k(k)
     if fmt not in FORMATS:
         raise ValueError(f"format must be one of {', '.join(FORMATS)}, not {fmt!r}")
     out_dir = Path(out_dir)

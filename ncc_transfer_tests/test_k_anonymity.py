@@ -201,3 +201,22 @@ def test_export_command_takes_k(demo_night, tmp_path, capsys):
     assert manifest["k"] == 10 and manifest["achieved_min_class_size"] >= 10
     pupils = pd.read_csv(tmp_path / "out" / "pupils.csv", dtype=str, keep_default_na=False, na_values=[""])
     assert pupils[list(QUASI_IDENTIFIERS)].fillna("\x00").value_counts().min() >= 10
+
+
+@pytest.mark.parametrize("seed", range(5))
+@pytest.mark.parametrize("k", [2, 5, 11])
+def test_random_rolls_are_k_anonymous_and_only_small_year_groups_are_dropped(seed, k):
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    n = 400
+    rows = [(f"P{i}", rng.choice(["F", "M", None]), str(rng.integers(1, 8)),
+             f"{rng.integers(2013, 2020)}-{rng.integers(1, 13):02d}-15",
+             f"{rng.choice(['NR', 'IP', 'CB'])}{rng.integers(1, 4)} {rng.integers(1, 4)}AB", None) for i in range(n)]
+    frame = _frame(rows)
+    frame.loc[frame.index[::7], "school_key"] = "9261002-files"  # a second, smaller school
+    released, report = k_anonymise(frame, k)
+    assert (class_sizes(released) >= k).all() and report.min_class_size >= k
+    year_groups = frame.groupby(["school_key", "nc_year"])["label"].transform("size")
+    dropped = frame.index.difference(released.index)
+    assert set(dropped) == set(frame.index[year_groups < k])

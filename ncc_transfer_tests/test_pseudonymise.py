@@ -287,7 +287,9 @@ def test_key_from_environment(monkeypatch, loaded, tmp_path):
         export_views(loaded[0], tmp_path / "x", key=b"too short", fmt="csv")
     with pytest.raises(ValueError, match="format"):
         export_views(loaded[0], tmp_path / "y", key=KEY, fmt="xlsx")
-    assert not (tmp_path / "x").exists()
+    with pytest.raises(ValueError, match="k must be"):
+        export_views(loaded[0], tmp_path / "z", key=KEY, fmt="csv", k=0)
+    assert not (tmp_path / "x").exists() and not (tmp_path / "z").exists()
 
 
 def test_reductions():
