@@ -161,6 +161,31 @@ def archive_files(home: Path, school_key: str, laestab: str, night: date, files:
     return _write_night(home, keys, school_key, laestab, night, entries, route)
 
 
+def files_to_archive(folder: Path, used: list[str], max_bytes: int) -> tuple[list[Path], list[str]]:
+    """(the files of ``folder`` to archive, names refused for size): only the files the extract was
+    read from (``used``, file names), each a regular file (not a link) of at most ``max_bytes``.
+
+    A file left in the folder but not used tonight (an older CTF, a second pupils file) is not kept:
+    the archive is for replaying what was loaded, and such a file, possibly over the size limit,
+    would otherwise be copied and encrypted again every night. A replay therefore reads the same
+    files and tables, without tonight's "not used" warnings.
+    """
+    chosen, too_big = [], []
+    for name in sorted(set(used)):
+        path = Path(folder) / name
+        try:
+            info = path.lstat()
+        except OSError:
+            continue
+        if not stat.S_ISREG(info.st_mode):
+            continue
+        if info.st_size > max_bytes:
+            too_big.append(name)
+            continue
+        chosen.append(path)
+    return chosen, too_big
+
+
 def archive_payloads(home: Path, school_key: str, laestab: str, night: date, payloads: dict[str, bytes],
                      route: str) -> Path | None:
     """Archive raw vendor payloads (name -> bytes) of a school's night, like ``archive_files``.

@@ -103,6 +103,9 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--format", choices=("parquet", "csv"), default="parquet")
     export.add_argument("--as-of", type=_iso_date, default=None, metavar="YYYY-MM-DD",
                         help="only view rows computed for this night (default: what the views hold now)")
+    export.add_argument("--k", type=int, default=5, metavar="K",
+                        help="k-anonymity of the pupils table: each combination of school, sex, NC year, birth and "
+                             "postcode values covers at least K pupils (default 5; see README.txt/manifest.json)")
     export.set_defaults(handler=_cmd_export)
 
     purge = commands.add_parser("purge", help="delete what the retention schedule says is past its date")
@@ -219,13 +222,15 @@ def _cmd_export(args: argparse.Namespace) -> int:
     from .pseudonymise import PseudonymKeyError, export_views, pseudonym_key_from_env
     from .warehouse import open_warehouse
 
+    if args.k < 1:
+        raise UsageError(f"--k must be a whole number of at least 1, not {args.k}")
     try:
         key = pseudonym_key_from_env()
     except PseudonymKeyError as exc:
         raise UsageError(str(exc)) from None
     warehouse = open_warehouse(warehouse_url())
     try:
-        written = export_views(warehouse, args.out, key=key, fmt=args.format, as_of=args.as_of)
+        written = export_views(warehouse, args.out, key=key, fmt=args.format, as_of=args.as_of, k=args.k)
     finally:
         warehouse.close()
     for name, path in written.items():

@@ -123,7 +123,9 @@ class SchoolOutcome:
                        # Wall seconds per stage, and under "cpu" the process CPU seconds per stage.
                        "stage_seconds": {**{k: round(v, 3) for k, v in self.stage_seconds.items()},
                                          "cpu": {k: round(v, 3) for k, v in self.stage_cpu_seconds.items()}},
-                       "archived": self.archived, **({"fetch": self.fetch} if self.fetch else {})},
+                       "archived": self.archived, **({"fetch": self.fetch} if self.fetch else {}),
+                       # a failure's kind: a step retry fetches again only schools whose fault was temporary
+                       **({"transient": self.transient} if self.status == FAILED else {})},
             "message": self.message,
         }
 
@@ -179,11 +181,12 @@ def _archive(school: School, home: Path, night: date, raw: RawExtract, outcome: 
              logs: list[tuple[int, str]]) -> None:
     """Keep tonight's raw extract, encrypted, for replay (off when NCC_ARCHIVE_KEY is unset).
 
-    The files route keeps the files as the school sent them; a vendor route keeps the extract it mapped
+    The files route keeps the files the extract was read from, as the school sent them (not the other
+    files in the folder: ``archive.files_to_archive``); a vendor route keeps the extract it mapped
     from the vendor's answers as the files route's three CSVs, so a replay reads it the same way."""
     if not os.environ.get("NCC_ARCHIVE_KEY"):
         return
-    from .archive import ArchiveError, archive_files, archive_payloads
+    from .archive import ArchiveError, archive_files, archive_payloads, files_to_archive
 
     if school.mis != "files":
         try:
@@ -193,10 +196,12 @@ def _archive(school: School, home: Path, night: date, raw: RawExtract, outcome: 
             logs.append((logging.ERROR, f"{school.key}: raw archive failed ({type(exc).__name__}); the load goes on"))
         return
 
-    folder = school.landing_folder(home)
-    # Every data file in the folder, not only those used, so a replay reads (and warns) exactly as tonight.
-    files = sorted(p for p in folder.iterdir() if not p.name.startswith(".") and p.is_file() and not p.is_symlink()
-                   and (p.suffix.lower() == ".xml" or p.name.lower() in ("pupils.csv", "attendance.csv", "exclusions.csv")))
+    from .files_route.safe_xml import max_file_bytes
+
+    # Only the files tonight's extract was read from, within the size limit (never a refused or unused one).
+    files, too_big = files_to_archive(school.landing_folder(home), list(raw.sources.values()), max_file_bytes())
+    for name in too_big:  # grew past the limit after it was read: not archived
+        logs.append((logging.WARNING, f"{school.key}: {name} is over the size limit (NCC_MAX_FILE_MB); not archived"))
     try:
         outcome.archived = archive_files(home, school.key, school.laestab, night, files, route=school.mis) is not None
     except (ArchiveError, OSError) as exc:

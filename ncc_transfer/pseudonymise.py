@@ -8,9 +8,16 @@ What changes (also written, without any data, to ``README.txt`` beside the files
   ``former_upn`` becomes ``former_pupil_id`` the same way, so a pupil's earlier UPN still links.
 * Names (surname, forename, middle names, preferred names) and address lines (``address_line1``,
   ``town``) are not exported at all (they are never even read from the warehouse).
-* ``dob`` becomes ``dob_month`` ('YYYY-MM'); ``postcode`` becomes ``postcode_sector`` (outward code
-  and the first digit of the inward code, e.g. 'NR1 2'; anything not shaped like a UK postcode
-  becomes empty).
+* ``dob`` becomes ``dob_month`` ('YYYY-MM') and ``birth_cohort`` (academic year of birth, '2015/16');
+  ``postcode`` becomes ``postcode_sector`` ('NR1 2'), ``postcode_district`` ('NR1') and
+  ``postcode_area`` ('NR'); anything not shaped like a UK postcode becomes empty.
+* The pupils table is then made k-anonymous (``k_anonymity``: default k = 5): each row's date of
+  birth and postcode, then sex, are coarsened along a fixed ladder until every combination of school,
+  NC year, sex, birth and postcode values covers at least k pupils; only the rows of a year group
+  with fewer than k pupils at its school are dropped. The views
+  carry no date of birth, sex or postcode; their one derived field, ``age_at_31_august`` (which the
+  birth cohort gives), is blanked where the pupils table withholds that pupil's birth cohort.
+  ``manifest.json`` reports k, the smallest class achieved and the rows at each level.
 * Rows are ordered by school and ``pupil_id``, never by UPN.
 
 The key comes from ``NCC_PSEUDONYM_KEY`` (at least 32 bytes; ``pseudonym_key_from_env``). Whoever
@@ -23,6 +30,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import os
 import re
 import tempfile
@@ -36,6 +44,9 @@ import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
 from .canonical import VIEW_COLUMNS
+from .k_anonymity import DEFAULT_K, KAnonymityReport, check_k, hierarchy_columns, k_anonymise
+from .k_anonymity import dob_month as dob_month  # re-exported: the reductions live in k_anonymity
+from .k_anonymity import postcode_sector as postcode_sector
 
 KEY_ENV = "NCC_PSEUDONYM_KEY"
 MIN_KEY_BYTES = 32
@@ -45,8 +56,9 @@ FORMATS = ("parquet", "csv")
 # The pupils table as exported: column -> kind. Direct identifiers are absent by construction.
 PUPIL_EXPORT_COLUMNS: dict[str, str] = {
     "school_key": "text", "laestab": "text", "pupil_id": "text", "former_pupil_id": "text", "sex": "text",
-    "nc_year": "text", "enrol_status": "text", "dob_month": "text", "entry_date": "date",
-    "leaving_date": "date", "postcode_sector": "text", "extracted_at": "timestamp",
+    "nc_year": "text", "enrol_status": "text", "dob_month": "text", "birth_cohort": "text", "entry_date": "date",
+    "leaving_date": "date", "postcode_sector": "text", "postcode_district": "text", "postcode_area": "text",
+    "extracted_at": "timestamp",
 }
 # What is read from the warehouse's pupils table to make it (no names, no address lines).
 _PUPIL_SOURCE_COLUMNS = ["school_key", "laestab", "upn", "former_upn", "sex", "nc_year", "enrol_status", "dob",
@@ -56,7 +68,6 @@ DROPPED_PUPIL_COLUMNS = ["surname", "forename", "middle_names", "preferred_surna
 
 _ARROW_TYPES = {"text": pa.string(), "date": pa.date32(), "int": pa.int64(), "float": pa.float64(),
                 "bool": pa.bool_(), "timestamp": pa.timestamp("us")}
-_POSTCODE = re.compile(r"^([A-Z]{1,2}[0-9][A-Z0-9]?)([0-9])[A-Z]{2}$")
 
 
 class PseudonymKeyError(ValueError):
@@ -102,22 +113,6 @@ def pupil_id(key: bytes, upn: Any) -> str | None:
     return hmac.new(bytes(key), normalised.encode("utf-8"), hashlib.sha256).hexdigest()[:ID_LENGTH]
 
 
-def postcode_sector(value: Any) -> str | None:
-    """'NR1 2AB' -> 'NR1 2'; None when the value is not shaped like a UK postcode."""
-    if value is None or (not isinstance(value, str) and pd.isna(value)):
-        return None
-    match = _POSTCODE.match(re.sub(r"\s+", "", str(value)).upper())
-    return f"{match.group(1)} {match.group(2)}" if match else None
-
-
-def dob_month(value: Any) -> str | None:
-    """A date of birth reduced to 'YYYY-MM'."""
-    if value is None or (not isinstance(value, (str, date)) and pd.isna(value)):
-        return None
-    stamp = pd.to_datetime(value, errors="coerce")
-    return None if pd.isna(stamp) else f"{stamp.year:04d}-{stamp.month:02d}"
-
-
 def _ids(key: bytes, values: pd.Series) -> list[str | None]:
     cache: dict[Any, str | None] = {}
     out = []
@@ -128,9 +123,16 @@ def _ids(key: bytes, values: pd.Series) -> list[str | None]:
     return out
 
 
-def pseudonymised_pupils(warehouse, key: bytes) -> pd.DataFrame:
-    """The warehouse's pupils, pseudonymised (columns ``PUPIL_EXPORT_COLUMNS``)."""
+def pseudonymised_pupils(warehouse, key: bytes, k: int = DEFAULT_K) -> tuple[pd.DataFrame, KAnonymityReport]:
+    """The warehouse's pupils, pseudonymised and k-anonymous (columns ``PUPIL_EXPORT_COLUMNS``)."""
     _check_key(key)
+    # Sorted first: where k-anonymity must pick rows, it picks in pupil_id order (a keyed hash).
+    released, report = k_anonymise(_ordered(_pupils_full_detail(warehouse, key)), k)
+    return _ordered(released), report
+
+
+def _pupils_full_detail(warehouse, key: bytes) -> pd.DataFrame:
+    """The pupils with ids replaced and names and addresses gone, before k-anonymity."""
     select = ", ".join(f'"{c}"' for c in _PUPIL_SOURCE_COLUMNS)
     rows = warehouse.read(f"SELECT {select} FROM pupils")
     out = pd.DataFrame(index=rows.index)
@@ -139,11 +141,10 @@ def pseudonymised_pupils(warehouse, key: bytes) -> pd.DataFrame:
     out["former_pupil_id"] = _ids(key, rows["former_upn"])
     for column in ("sex", "nc_year", "enrol_status"):
         out[column] = rows[column]
-    out["dob_month"] = [dob_month(v) for v in rows["dob"].astype(object)]
     out["entry_date"], out["leaving_date"] = rows["entry_date"], rows["leaving_date"]
-    out["postcode_sector"] = [postcode_sector(v) for v in rows["postcode"].astype(object)]
     out["extracted_at"] = rows["extracted_at"]
-    return _ordered(out[list(PUPIL_EXPORT_COLUMNS)])
+    out = pd.concat([out, hierarchy_columns(rows["dob"], rows["postcode"])], axis=1)
+    return out[list(PUPIL_EXPORT_COLUMNS)]
 
 
 def pseudonymised_view(warehouse, view: str, key: bytes, as_of: date | None = None) -> tuple[pd.DataFrame, dict[str, str]]:
@@ -163,6 +164,24 @@ def pseudonymised_view(warehouse, view: str, key: bytes, as_of: date | None = No
         else:
             out[column], kinds[column] = rows[column], kind
     return _ordered(out), kinds
+
+
+def withhold_view_ages(view: pd.DataFrame, pupils: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    """``view`` with ``age_at_31_august`` blanked where the exported pupils table withholds the pupil's
+    birth cohort (the age follows from it) or does not hold the pupil; returns (frame, ages blanked).
+
+    ``pupils`` is the k-anonymous pupils table (``school_key``, ``pupil_id``, ``birth_cohort``).
+    """
+    if "age_at_31_august" not in view.columns or not len(view):
+        return view, 0
+    with_cohort = pupils.loc[pupils["birth_cohort"].notna(), ["school_key", "pupil_id"]]
+    released = pd.MultiIndex.from_frame(with_cohort.astype(object))
+    keys = pd.MultiIndex.from_frame(view[["school_key", "pupil_id"]].astype(object))
+    withheld = ~keys.isin(released) & view["age_at_31_august"].notna().to_numpy()
+    out = view.copy()
+    out["age_at_31_august"] = out["age_at_31_august"].astype(object)
+    out.loc[withheld, "age_at_31_august"] = None
+    return out, int(withheld.sum())
 
 
 def _ordered(frame: pd.DataFrame) -> pd.DataFrame:
@@ -223,14 +242,16 @@ def _write_table(table: pa.Table, path: Path, fmt: str) -> None:
 
 
 def export_views(warehouse, out_dir: Path, *, key: bytes, fmt: Literal["parquet", "csv"] = "parquet",
-                 as_of: date | None = None) -> dict[str, Path]:
+                 as_of: date | None = None, k: int = DEFAULT_K) -> dict[str, Path]:
     """Write every statutory view and the pseudonymised pupils table to ``out_dir``; returns name -> path.
 
     ``as_of`` keeps only view rows computed for that date (default: every row the views hold, which
-    is each school's latest night). The pupils table is the warehouse's current one. ``README.txt``
-    (key ``"README"``) describes the transformations; it holds no data.
+    is each school's latest night). The pupils table is the warehouse's current one, made k-anonymous
+    (``k``, default 5). ``README.txt`` (key ``"README"``) describes the transformations and
+    ``manifest.json`` (key ``"manifest"``) reports k and what the generalisation did; neither holds data.
     """
     _check_key(key)
+    check_k(k)
     if fmt not in FORMATS:
         raise ValueError(f"format must be one of {', '.join(FORMATS)}, not {fmt!r}")
     out_dir = Path(out_dir)
@@ -240,10 +261,13 @@ def export_views(warehouse, out_dir: Path, *, key: bytes, fmt: Literal["parquet"
     written: dict[str, Path] = {}
     described: list[tuple[str, int, list[str]]] = []
 
-    pupils = pseudonymised_pupils(warehouse, key)
+    pupils, report = pseudonymised_pupils(warehouse, key, k)
     tables: list[tuple[str, pd.DataFrame, dict[str, str]]] = [("pupils", pupils, PUPIL_EXPORT_COLUMNS)]
+    ages_withheld: dict[str, int] = {}
     for view in VIEW_COLUMNS:
         frame, kinds = pseudonymised_view(warehouse, view, key, as_of)
+        if "age_at_31_august" in frame.columns:
+            frame, ages_withheld[view] = withhold_view_ages(frame, pupils)
         tables.append((view, frame, kinds))
     for name, frame, kinds in tables:
         path = out_dir / f"{name}.{fmt}"
@@ -251,14 +275,33 @@ def export_views(warehouse, out_dir: Path, *, key: bytes, fmt: Literal["parquet"
         written[name] = path
         described.append((path.name, len(frame), list(kinds)))
 
+    manifest = out_dir / "manifest.json"
+    manifest_text = json.dumps(_manifest(report, ages_withheld, described, fmt, as_of, key_fingerprint(key)), indent=2)
+    _write_private(manifest, lambda handle: handle.write((manifest_text + "\n").encode("utf-8")))
+    written["manifest"] = manifest
+
     readme = out_dir / "README.txt"
-    text = _readme(described, fmt, as_of, key_fingerprint(key))
+    text = _readme(described, fmt, as_of, key_fingerprint(key), report)
     _write_private(readme, lambda handle: handle.write(text.encode("utf-8")))
     written["README"] = readme
     return written
 
 
-def _readme(files: list[tuple[str, int, list[str]]], fmt: str, as_of: date | None, fingerprint: str) -> str:
+def _manifest(report: KAnonymityReport, ages_withheld: dict[str, int], files: list[tuple[str, int, list[str]]],
+              fmt: str, as_of: date | None, fingerprint: str) -> dict[str, Any]:
+    """The export's manifest: counts and settings only, never a value from the data."""
+    return {
+        "made": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "format": fmt,
+        "views_as_of": as_of.isoformat() if as_of else None,
+        "key_id": fingerprint,
+        "k_anonymity": {**report.as_dict(), "view_ages_withheld": ages_withheld},
+        "files": {name: {"rows": rows, "columns": columns} for name, rows, columns in files},
+    }
+
+
+def _readme(files: list[tuple[str, int, list[str]]], fmt: str, as_of: date | None, fingerprint: str,
+            report: KAnonymityReport) -> str:
     made = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     views_as_of = as_of.isoformat() if as_of else "each school's latest night"
     lines = [
@@ -281,11 +324,20 @@ def _readme(files: list[tuple[str, int, list[str]]], fmt: str, as_of: date | Non
         "* former_upn -> former_pupil_id, the same way.",
         "* Names (surname, forename, middle_names, preferred_surname, preferred_forename) and address",
         "  lines (address_line1, town): removed.",
-        "* dob -> dob_month (YYYY-MM).",
-        "* postcode -> postcode_sector: outward code and first digit of the inward code (e.g. 'NR1 2');",
-        "  empty when the postcode was not a valid UK postcode.",
-        "* Everything else is as in the LA's warehouse (ncc-transfer design, section 3.4). Rows are",
-        "  sorted by school_key and pupil_id.",
+        "* dob -> dob_month (YYYY-MM) and birth_cohort (academic year of birth, September to August,",
+        "  e.g. '2015/16').",
+        "* postcode -> postcode_sector (outward code and first digit of the inward code, e.g. 'NR1 2'),",
+        "  postcode_district ('NR1') and postcode_area ('NR'); empty when the postcode was not a valid",
+        "  UK postcode.",
+        f"* k-anonymity, k = {report.k}: in pupils, every combination of school_key, sex, nc_year, the",
+        "  birth columns and the postcode columns covers at least k pupils. Where a finer value would",
+        "  single out fewer than k pupils it is left empty and only the coarser ones are given (month,",
+        "  then cohort; sector, then district, then area, then none). Pupils still under k are left out",
+        f"  of pupils ({report.suppressed_rows} rows). An empty value means unknown or withheld.",
+        f"  Smallest class: {report.min_class_size}. Rows per level: see manifest.json.",
+        "* absence_summary.age_at_31_august is empty where pupils withholds that pupil's birth_cohort.",
+        "* Everything else is as loaded in the LA's warehouse. Rows are sorted by school_key and",
+        "  pupil_id.",
         "",
         "Files (name: rows; columns)",
         "---------------------------",

@@ -309,3 +309,47 @@ def test_the_key_is_never_logged(tmp_path, key, landing, caplog):
     text = caplog.text + str(caught.value)
     assert key not in text and key.rstrip("=") not in text
     assert "Surname" not in text and "A926200110" not in text
+
+
+# ---------------------------------------------------------------- what the nightly run archives
+
+def test_files_to_archive_keeps_only_used_files_within_the_limit(tmp_path, landing):
+    folder = landing[0].parent
+    (folder / "exclusions.csv").symlink_to(landing[0])
+    big = folder / "old_ctf.xml"
+    limit = max(len(PUPILS), len(BINARY))
+    big.write_bytes(b"x" * (limit + 1))
+    used = ["pupils.csv", "attendance.csv", "exclusions.csv", "old_ctf.xml", "gone.csv"]
+    chosen, too_big = archive.files_to_archive(folder, used, max_bytes=limit)
+    # the CTF landing file is not used; exclusions.csv is a link; gone.csv does not exist; old_ctf.xml is too big
+    assert [p.name for p in chosen] == ["attendance.csv", "pupils.csv"] and too_big == ["old_ctf.xml"]
+    assert archive.files_to_archive(folder, ["attendance.csv"], max_bytes=len(BINARY) - 1) == ([], ["attendance.csv"])
+
+
+def test_the_night_archives_only_what_it_read_not_an_old_oversized_file(tmp_path, key, small_la, monkeypatch, caplog):
+    """An old 301 MB-style CTF left beside the CSVs is over NCC_MAX_FILE_MB and not used: never archived."""
+    from ncc_transfer.pipeline import process_school
+    from ncc_transfer.registry import load_registry
+    from ncc_transfer.warehouse import DuckDBWarehouse
+
+    home, _ = small_la
+    school = next(s for s in load_registry(home / "schools.yaml").active_schools if s.mis == "files")
+    folder = school.landing_folder(home)
+    used_sizes = [p.stat().st_size for p in folder.iterdir() if p.is_file()]
+    limit_mb = (max(used_sizes) + 1024) / (1024 * 1024)
+    monkeypatch.setenv("NCC_MAX_FILE_MB", f"{limit_mb:.6f}")
+    old = folder / f"{school.laestab}_CTF_old.xml"
+    old.write_bytes(b"<CTfile>" + b" " * (max(used_sizes) + 4096) + b"</CTfile>")  # over the limit
+    os.utime(old, (1_600_000_000, 1_600_000_000))  # 2020: older than every CSV, so not used
+
+    wh = DuckDBWarehouse(tmp_path / "w.duckdb")
+    try:
+        outcome = process_school(school, home=home, warehouse=wh, as_of=NIGHT)
+    finally:
+        wh.close()
+    assert outcome.ok and outcome.archived
+    assert old.name not in outcome.sources.values()
+    manifest = archive.read_manifest(home, school.laestab, school.key, NIGHT)
+    archived = sorted(f["name"] for f in manifest["files"])
+    assert archived == sorted(set(outcome.sources.values())) and old.name not in archived
+    assert not (home / "archive" / school.key / NIGHT.isoformat() / f"{old.name}.enc").exists()

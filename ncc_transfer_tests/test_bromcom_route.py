@@ -398,3 +398,50 @@ def test_filters_and_entities_the_service_refuses_are_not_transient(bromcom, ent
         soap_call(session, B.SERVICE_PATH, B.action(B.GET_ENTITY_DATA), operation, label=f"get {entity}")
     assert caught.value.transient is False and caught.value.status == 500
     assert _statuses(la, school) == [500]
+
+
+# ------------------------------------------------------------------------------------ the night's retries
+
+
+def test_a_refused_password_is_not_resent_when_another_school_makes_the_step_retry(bromcom, monkeypatch, tmp_path):
+    """School A's upload is still being written (temporary: the step retries twice); school B's Bromcom
+    password is refused (permanent). The retries fetch A again, never B: one refused request all night."""
+    import shutil
+
+    import dagster as dg
+    import yaml
+
+    from ncc_transfer.cli import _load_registry, run_night
+    from ncc_transfer_tests.conftest import ncc_env
+
+    la = bromcom
+    flaky, refused = la.files_schools[0], la.served[2]
+    home = tmp_path / "night"
+    shutil.copytree(la.folder(flaky), home / "landing" / flaky.laestab)
+    (home / "landing" / flaky.laestab / "pupils.csv.part").write_bytes(b"half an upl")
+    registry = {"local_authority": {"code": "926", "name": "Test"}, "schools": [
+        {"laestab": flaky.laestab, "name": "Flaky upload", "mis": "files",
+         "source": {"path": f"landing/{flaky.laestab}"}},
+        {"laestab": refused.laestab, "name": "Refused password", "mis": ROUTE, "source": dict(refused.source)},
+    ]}
+    (home / "schools.yaml").parent.mkdir(parents=True, exist_ok=True)
+    (home / "schools.yaml").write_text(yaml.safe_dump(registry))
+    monkeypatch.setenv(_password_env(2), "not-the-right-password-123")
+
+    with ncc_env(home):
+        result = run_night(_load_registry(), as_of=AS_OF)
+        retries = dg.DagsterInstance.get().get_records_for_run(
+            result.run_ids[0], of_type=dg.DagsterEventType.STEP_UP_FOR_RETRY).records
+    assert result.failed == 2 and len(retries) == 2  # A's temporary fault: the RetryPolicy's two retries
+    assert _statuses(la, refused) == [500]  # B's password was sent once, not on each retry
+
+    warehouse = DuckDBWarehouse(home / "warehouse.duckdb")
+    try:
+        audit = warehouse.read("SELECT school_key, outcome, count(*) AS n FROM audit_log WHERE run_id = ? "
+                               "GROUP BY school_key, outcome", [result.run_ids[0]])
+    finally:
+        warehouse.close()
+    attempts = {(r.school_key, r.outcome): r.n for r in audit.itertuples()}
+    assert attempts == {(flaky.key, "failed"): 3, (refused.key, "failed"): 1}  # B's failure stays recorded
+    line = next(line for line in result.lines if line.startswith(refused.key))
+    assert "authentication refused" in line

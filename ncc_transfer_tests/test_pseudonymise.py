@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import re
 import stat
 from datetime import date
@@ -55,6 +56,13 @@ def exports(loaded):
     return {fmt: export_views(wh, root / f"export_{fmt}", key=KEY, fmt=fmt) for fmt in ("parquet", "csv")}
 
 
+@pytest.fixture(scope="module")
+def exports_k1(loaded):
+    """Exports with k = 1 (no generalisation, nothing suppressed): every pupil and join exactly as loaded."""
+    wh, _, root = loaded
+    return {fmt: export_views(wh, root / f"export_k1_{fmt}", key=KEY, fmt=fmt, k=1) for fmt in ("parquet", "csv")}
+
+
 def _read(path: Path) -> pd.DataFrame:
     if path.suffix == ".parquet":
         return pq.read_table(path).to_pandas(integer_object_nulls=True)
@@ -100,7 +108,7 @@ def _identifiers(wh) -> dict[str, set[str]]:
 def test_export_holds_no_upn_name_address_full_dob_or_postcode(loaded, exports, fmt):
     wh, _, _ = loaded
     written = exports[fmt]
-    assert set(written) == {"pupils", *VIEW_COLUMNS, "README"}
+    assert set(written) == {"pupils", *VIEW_COLUMNS, "README", "manifest"}
     ids = _identifiers(wh)
     assert len(ids["upn"]) > 300 and len(ids["name"]) > 300 and len(ids["address"]) > 100
     forbidden = set().union(*ids.values())
@@ -112,7 +120,7 @@ def test_export_holds_no_upn_name_address_full_dob_or_postcode(loaded, exports, 
     assert len(dob_by_id) > 300
 
     for name, path in written.items():
-        if name == "README":
+        if name in ("README", "manifest"):
             continue
         frame = _as_text(_read(path))
         assert not {"upn", "former_upn", "dob", "postcode", "address_line1", "town", *NAME_COLUMNS} & set(frame.columns)
@@ -128,14 +136,20 @@ def test_export_holds_no_upn_name_address_full_dob_or_postcode(loaded, exports, 
     readme = written["README"].read_text()
     assert "HMAC-SHA256" in readme and "dob_month" in readme and "postcode_sector" in readme
     assert not any(upn in readme for upn in ids["upn"])
+    manifest = written["manifest"].read_text()
+    assert not any(upn in manifest for upn in ids["upn"]) and not set(manifest.split('"')) & forbidden
 
 
+@pytest.mark.parametrize("k", [1, 5])
 @pytest.mark.parametrize("fmt", ["parquet", "csv"])
-def test_reduced_values_are_right(loaded, exports, fmt):
+def test_reduced_values_are_right(loaded, exports, exports_k1, fmt, k):
+    """Each value given is the true one reduced; with k = 5 some are withheld (empty) and rows dropped."""
     wh, _, _ = loaded
-    exported = _as_text(_read(exports[fmt]["pupils"]))
+    written = (exports_k1 if k == 1 else exports)[fmt]
+    exported = _as_text(_read(written["pupils"]))
     source = wh.read("SELECT school_key, upn, former_upn, CAST(dob AS VARCHAR) AS dob, postcode, sex FROM pupils")
-    assert len(exported) == len(source)
+    suppressed = json.loads(written["manifest"].read_text())["k_anonymity"]["suppressed_rows"]
+    assert len(exported) + suppressed == len(source) and (suppressed == 0) == (k == 1)
     expected = pd.DataFrame({
         "school_key": source["school_key"],
         "pupil_id": [_hmac_id(KEY, u) for u in source["upn"]],
@@ -146,21 +160,26 @@ def test_reduced_values_are_right(loaded, exports, fmt):
     invalid = [p for p in source["postcode"].dropna() if _sector(p) is None]
     assert invalid and len(invalid) < 10  # the demo's planted bad postcodes: exported as empty, not guessed at
     merged = exported.merge(expected, on=["school_key", "pupil_id"], suffixes=("", "_expected"), validate="1:1")
-    assert len(merged) == len(source)
+    assert len(merged) == len(exported)
     for column in ("dob_month", "postcode_sector", "sex"):
-        assert (merged[column].fillna("") == merged[f"{column}_expected"].fillna("")).all(), column
+        given = merged[column].notna()
+        assert (merged.loc[given, column] == merged.loc[given, f"{column}_expected"]).all(), column
+        if k == 1:
+            assert (merged[column].fillna("") == merged[f"{column}_expected"].fillna("")).all(), column
     assert merged["postcode_sector"].dropna().str.fullmatch(r"[A-Z]{1,2}[0-9][A-Z0-9]? [0-9]").all()
-    assert merged["dob_month"].str.fullmatch(r"\d{4}-\d{2}").all()
+    assert merged["dob_month"].dropna().str.fullmatch(r"\d{4}-\d{2}").all()
+    assert (merged["dob_month"].notna() <= merged["birth_cohort"].notna()).all()  # a coarser value is always given
+    assert (merged["postcode_sector"].notna() <= merged["postcode_district"].notna()).all()
 
 
 @pytest.mark.parametrize("fmt", ["parquet", "csv"])
-def test_a_pupil_who_moved_schools_keeps_one_pupil_id(loaded, exports, fmt):
+def test_a_pupil_who_moved_schools_keeps_one_pupil_id(loaded, exports_k1, fmt):
     _, demo, _ = loaded
     movers = demo.expected["moved_between_schools"]
     assert movers
-    pupils = _as_text(_read(exports[fmt]["pupils"]))
-    summary = _as_text(_read(exports[fmt]["absence_summary"]))
-    movements = _as_text(_read(exports[fmt]["pupil_movements"]))
+    pupils = _as_text(_read(exports_k1[fmt]["pupils"]))
+    summary = _as_text(_read(exports_k1[fmt]["absence_summary"]))
+    movements = _as_text(_read(exports_k1[fmt]["pupil_movements"]))
     for mover in movers:
         pid = _hmac_id(KEY, mover["upn"])
         assert set(pupils.loc[pupils["pupil_id"] == pid, "laestab"]) == {mover["from_laestab"], mover["to_laestab"]}
@@ -171,12 +190,12 @@ def test_a_pupil_who_moved_schools_keeps_one_pupil_id(loaded, exports, fmt):
 
 
 @pytest.mark.parametrize("fmt", ["parquet", "csv"])
-def test_views_join_to_pupils_on_pupil_id_as_they_do_on_upn(loaded, exports, fmt):
+def test_views_join_to_pupils_on_pupil_id_as_they_do_on_upn(loaded, exports_k1, exports, fmt):
     wh, _, _ = loaded
-    pupils = _as_text(_read(exports[fmt]["pupils"]))
+    pupils = _as_text(_read(exports_k1[fmt]["pupils"]))
     joined_any = 0
     for view in VIEW_COLUMNS:
-        frame = _as_text(_read(exports[fmt][view]))
+        frame = _as_text(_read(exports_k1[fmt][view]))
         on_upn = wh.read(f'SELECT count(*) AS n FROM "{view}" AS v JOIN pupils AS p '
                          f"ON p.upn = v.upn AND p.school_key = v.school_key").iloc[0, 0]
         assert len(frame) == int(wh.read(f'SELECT count(*) FROM "{view}"').iloc[0, 0])
@@ -185,6 +204,8 @@ def test_views_join_to_pupils_on_pupil_id_as_they_do_on_upn(loaded, exports, fmt
         joined_any += len(on_id)
         # across schools too: every pupil in a view is someone in the pupils export
         assert set(frame["pupil_id"].dropna()) <= set(pupils["pupil_id"]), view
+        # k = 5: a view row keeps its pupil_id even when that pupil's row is suppressed from pupils
+        assert len(_read(exports[fmt][view])) == len(frame), view
     assert joined_any > 400
 
 
@@ -215,7 +236,8 @@ def test_parquet_types(exports):
     assert str(schema.field("sessions_possible").type) == "int64"
     pupils = pq.read_schema(exports["parquet"]["pupils"])
     assert pupils.names == ["school_key", "laestab", "pupil_id", "former_pupil_id", "sex", "nc_year", "enrol_status",
-                            "dob_month", "entry_date", "leaving_date", "postcode_sector", "extracted_at"]
+                            "dob_month", "birth_cohort", "entry_date", "leaving_date", "postcode_sector",
+                            "postcode_district", "postcode_area", "extracted_at"]
 
 
 def test_same_key_same_ids_other_key_other_ids(loaded, exports, tmp_path):
@@ -265,7 +287,9 @@ def test_key_from_environment(monkeypatch, loaded, tmp_path):
         export_views(loaded[0], tmp_path / "x", key=b"too short", fmt="csv")
     with pytest.raises(ValueError, match="format"):
         export_views(loaded[0], tmp_path / "y", key=KEY, fmt="xlsx")
-    assert not (tmp_path / "x").exists()
+    with pytest.raises(ValueError, match="k must be"):
+        export_views(loaded[0], tmp_path / "z", key=KEY, fmt="csv", k=0)
+    assert not (tmp_path / "x").exists() and not (tmp_path / "z").exists()
 
 
 def test_reductions():

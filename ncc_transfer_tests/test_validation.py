@@ -83,6 +83,7 @@ CASES = [
     Case("pupils", "dob_missing", {"dob": ""}, {"dob": "2015-03-02"}),
     Case("pupils", "dob_not_a_date", {"dob": "2031-02-30"}, {"dob": "02/03/2015"}),
     Case("pupils", "dob_in_future", {"dob": "2025-11-04"}, {"dob": "2015-03-02"}),
+    Case("pupils", "dob_implausible", {"dob": "1900-01-01"}, {"dob": "2014-09-01"}),
     # September-born are the oldest in their year: 2014-09-01 is Year 6 in 2025/26, 2015-09-01 is Year 5
     Case("pupils", "dob_nc_year_mismatch", {"dob": "2015-09-01"}, {"dob": "2014-09-01"}),
     Case("pupils", "sex_missing", {"sex": ""}, {"sex": "m"}),
@@ -105,6 +106,7 @@ CASES = [
     Case("attendance", "mark_before_entry", {"date": "2019-09-03"}, {"date": "2019-09-04"}),
     Case("attendance", "mark_after_leaving", {"date": "2025-10-01"}, {"date": "2025-09-30"},
          pupil={"leaving_date": "2025-09-30", "enrol_status": "P"}),
+    Case("attendance", "mark_after_extract", {"date": "2099-01-05"}, {"date": "2025-11-03"}),
     Case("attendance", "no_mark", {"code": "-", "date": "2025-10-31"}, {"code": "-", "date": "2025-11-03"}),
     # exclusions
     Case("exclusions", "upn_missing", {"upn": ""}, {"upn": UPN}),
@@ -244,6 +246,61 @@ def test_message_for_an_impossible_date_of_birth():
     assert message.startswith("Date of birth 2031-02-30 is not a real date — correct it in the pupil's record "
                               "(Basic details)")
     assert "attendance and exclusions are not loaded until it is fixed" in message
+
+
+@pytest.mark.parametrize("dob, age", [
+    ("1900-01-01", 125),  # the MIS placeholder: real, but the pupil would be 125 on 3 November 2025
+    ("1999-11-03", 26),  # 26 today
+    ("2024-11-04", 0),  # 1 year old tomorrow: 0 today
+    ("2023-11-04", 1),
+])
+def test_implausible_date_of_birth(dob, age):
+    result = run(pupils=[{**PUPIL, "dob": dob}])
+    assert result.issues["rule"].tolist() == ["dob_implausible"]  # not "not a real date", no NC year mismatch
+    message = result.issues["message"].iloc[0]
+    assert message.startswith(f"Date of birth {dob} would make the pupil {age} — check it in the pupil's record "
+                              f"(Basic details)")
+    assert result.issues["severity"].iloc[0] == "error" and result.tables["pupils"].empty
+
+
+@pytest.mark.parametrize("dob", ["1999-11-04", "2023-11-03"])  # 25 and 2 on 3 November 2025: plausible ages
+def test_plausible_edges_of_the_age_range(dob):
+    assert "dob_implausible" not in set(run(pupils=[{**PUPIL, "dob": dob}]).issues["rule"])
+
+
+def test_dates_outside_the_datetime_range_are_still_not_real():
+    assert run(pupils=[{**PUPIL, "dob": "0001-01-01"}]).issues["rule"].tolist() == ["dob_not_a_date"]
+    assert run(pupils=[{**PUPIL, "dob": "2150-01-01"}]).issues["rule"].tolist() == ["dob_in_future"]
+
+
+def test_marks_after_the_extract_night_are_errors_and_not_loaded():
+    """Night of Monday 3 November 2025: marks for the 4th and in 2099 cannot have been taken yet."""
+    marks = [
+        {**MARK, "date": "2025-11-03", "session": "AM"},  # tonight's own date: fine
+        {**MARK, "date": "2025-11-04", "session": "AM"},
+        {**MARK, "date": "2099-01-05", "session": "AM"},
+        {**MARK, "date": "2099-01-05", "session": "PM"},
+        {**MARK, "date": "2025-11-05", "session": "AM", "code": "-"},  # an empty future session: not a mark
+    ]
+    result = run(pupils=[{**PUPIL, "leaving_date": "2025-12-19"}], attendance=marks)
+    issues = result.issues
+    assert issues["rule"].tolist() == ["mark_after_extract"]
+    issue = issues.iloc[0]
+    assert issue["severity"] == "error" and issue["field"] == "date" and issue["value"] == "2025-11-03"
+    assert issue["location"] == "attendance.csv lines 3-5"
+    assert issue["message"] == (
+        "3 session marks between 2025-11-04 and 2099-01-05 are dated after 3 November 2025, the night this data "
+        "was collected — a mark can only be recorded for a session that has happened: check the date in the "
+        "attendance register (often a mistyped year); they were not loaded, and a mark entered in advance is "
+        "collected once the day has passed")
+    loaded_days = sorted(result.tables["attendance"]["date"].dt.strftime("%Y-%m-%d"))
+    assert loaded_days == ["2025-11-03", "2025-11-05"]
+
+
+def test_a_future_mark_after_leaving_is_reported_once_for_its_date():
+    result = run(pupils=[{**PUPIL, "leaving_date": "2025-10-01", "enrol_status": "P"}],
+                 attendance=[{**MARK, "date": "2099-01-05"}])
+    assert result.issues["rule"].tolist() == ["mark_after_extract"]
 
 
 def test_warning_messages_do_not_claim_the_record_is_rejected():

@@ -15,6 +15,7 @@ Metadata and logs carry counts, rule names, file names and school keys only: nev
 
 
 import gc
+import json
 import os
 from collections.abc import Iterator
 from datetime import date, datetime, timezone
@@ -145,9 +146,12 @@ def school_extract(context: dg.AssetExecutionContext, config: NightlyConfig, ncc
     gc.freeze()
     step_clock = timing.clock()
     try:
-        # On a retry of this step, schools that already loaded in this run are not fetched again.
-        done = loaded_in_run(warehouse, context.run_id) if context.retry_number else set()
-        todo = [key for key in keys if key not in done]
+        # On a retry of this step, only schools whose fault was temporary are fetched again: not those
+        # that loaded in this run, nor those that failed for good (a refused password is not re-sent).
+        settled = settled_in_run(warehouse, context.run_id) if context.retry_number else {}
+        done = {key for key, status in settled.items() if status == LOADED}
+        failed_before = [key for key in keys if settled.get(key) == FAILED]
+        todo = [key for key in keys if key not in settled]
         # Active schools are prepared (read, checked, validated, views computed) one ahead in a
         # worker process while the previous one is written here (``prefetch``).
         prepared = prepared_in_order([schools[k] for k in todo if k in schools and schools[k].active],
@@ -171,26 +175,43 @@ def school_extract(context: dg.AssetExecutionContext, config: NightlyConfig, ncc
         gc.unfreeze()
         timing.add("step", step_clock)
 
-    failed = [o for o in outcomes if o.status == FAILED]
+    failed = [o.school_key for o in outcomes if o.status == FAILED] + failed_before
     loaded = sum(o.status == LOADED for o in outcomes) + len(done)
     context.log.info(f"{loaded} schools loaded, {len(failed)} failed, {len(keys) - loaded - len(failed)} skipped")
     if failed:
-        transient = [o.school_key for o in failed if o.transient]
+        transient = [o.school_key for o in outcomes if o.status == FAILED and o.transient]
         raise dg.Failure(
-            description=f"{len(failed)} of {len(keys)} schools failed: {', '.join(o.school_key for o in failed)}. "
+            description=f"{len(failed)} of {len(keys)} schools failed: {', '.join(failed)}. "
                         "The other schools loaded; each failed school kept its previous load."
                         + (f" Retrying for the {len(transient)} with a temporary fault." if transient else ""),
-            metadata={"failed_schools": [o.school_key for o in failed], "loaded": loaded},
+            metadata={"failed_schools": failed, "loaded": loaded},
             # Only a temporary fault (a vendor API down) is worth the step's RetryPolicy; a retry
-            # re-runs only the schools that have not loaded in this run.
+            # re-runs only the schools whose last attempt in this run failed temporarily.
             allow_retries=bool(transient),
         )
 
 
-def loaded_in_run(warehouse, run_id: str) -> set[str]:
-    rows = warehouse.read("SELECT DISTINCT school_key FROM audit_log WHERE event IN ('extraction', 'replay') AND outcome = 'loaded' "
-                          "AND run_id = ?", [run_id])
-    return set(rows["school_key"])
+def settled_in_run(warehouse, run_id: str) -> dict[str, str]:
+    """School -> LOADED or FAILED for the schools a retry of this run must not fetch again: loaded in an
+    earlier attempt, or failed with a fault that is not temporary (its audit row's ``transient`` false;
+    a row from before that flag existed counts as temporary, as the retry used to treat it)."""
+    rows = warehouse.read("SELECT school_key, outcome, detail FROM audit_log WHERE event IN ('extraction', 'replay') "
+                          "AND run_id = ? ORDER BY logged_at", [run_id])
+    settled: dict[str, str] = {}
+    for key, outcome, detail in rows.itertuples(index=False):
+        if outcome == LOADED:
+            settled[key] = LOADED
+        elif outcome == FAILED and settled.get(key) != LOADED and _permanent(detail):
+            settled[key] = FAILED
+    return settled
+
+
+def _permanent(detail) -> bool:
+    try:
+        values = json.loads(detail) if isinstance(detail, str) else (detail or {})
+    except ValueError:
+        return False
+    return values.get("transient") is False
 
 
 def freshness_limit_hours() -> float:

@@ -97,6 +97,10 @@ GUIDES: dict[tuple[str, str], RuleGuide] = {
         BASIC),
     ("pupils", "dob_in_future"): RuleGuide(
         "Date of birth is in the future", "Correct the date of birth.", BASIC),
+    ("pupils", "dob_implausible"): RuleGuide(
+        "Date of birth gives an impossible age",
+        "Check the date of birth: it makes the pupil younger than 2 or older than 25 (a placeholder such as "
+        "1900-01-01 is a common cause).", BASIC),
     ("pupils", "dob_nc_year_mismatch"): RuleGuide(
         "Age does not match the NC year",
         "Check the date of birth and the NC year. No change is needed if the pupil is deliberately taught "
@@ -140,6 +144,10 @@ GUIDES: dict[tuple[str, str], RuleGuide] = {
     ("attendance", "mark_after_leaving"): RuleGuide(
         "Attendance marks after the pupil left", "Correct the leaving date, or remove the marks.",
         f"{REGISTRATION} or {REGISTER}"),
+    ("attendance", "mark_after_extract"): RuleGuide(
+        "Attendance marks dated in the future",
+        "Check the date (often a mistyped year). A mark can only be recorded for a session that has happened; "
+        "marks entered in advance are collected once the day has passed.", REGISTER),
     ("attendance", "no_mark"): RuleGuide(
         "Missing attendance marks", "Record the missing marks.", REGISTER),
     # Exclusions.

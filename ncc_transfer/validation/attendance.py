@@ -50,7 +50,7 @@ class AttendanceResult:
 
 
 def _normalise_code(value: str) -> str:
-    return value.strip().upper() or NO_MARK  # a blank mark is "no mark"
+    return value.strip().upper() or NO_MARK  # a blank mark is treated as '-' (no mark recorded)
 
 
 @dataclass
@@ -112,8 +112,9 @@ def _flags(marks: _Marks, roster: Roster, as_of: date) -> dict[str, tuple[np.nda
     new_set = day >= np.datetime64(CODE_SET_CHANGE, "ns")  # NaT compares False (such marks are not dated)
     valid_on_date = np.where(new_set, valid_new_u[c], valid_old_u[c])
     real_mark = dated & ~no_mark_u[c]
+    after_extract = real_mark & (day > np.datetime64(as_of, "ns"))  # a session that has not happened yet
     before_entry = real_mark & (day < entry)
-    after_leaving = real_mark & (day > leaving)
+    after_leaving = real_mark & (day > leaving) & ~after_extract  # one issue per mark: the date is the problem
     session_ok_u = np.isin(marks.session_value, SESSIONS)
 
     raw_upn = marks.upn.uniques
@@ -126,6 +127,8 @@ def _flags(marks: _Marks, roster: Roster, as_of: date) -> dict[str, tuple[np.nda
         "code_not_valid_on_date": (dated & known & ~valid_on_date, codes, c),
         "mark_before_entry": (before_entry, _iso_dates(entry_u), u),
         "mark_after_leaving": (after_leaving, _iso_dates(leaving_u), u),
+        "mark_after_extract": (after_extract, np.array([as_of.isoformat()], dtype=object),
+                               np.zeros(len(day), dtype=np.int64)),
     }
     errors = np.logical_or.reduce([mask for mask, _, _ in flags.values()])
     in_enrolment = ~(day < entry) & ~(day > leaving)
@@ -191,6 +194,11 @@ def _message(rule_name: str, value: str, n: int, first, last) -> str:
     if rule_name == "mark_after_leaving":
         return (f"{marks} {verb('is', 'are')} dated after the pupil's leaving date {value} — correct the leaving date "
                 f"in the pupil's record (Registration details) or remove the {verb('mark', 'marks')} {register}")
+    if rule_name == "mark_after_extract":
+        return (f"{marks} {verb('is', 'are')} dated after {long_date(value)}, the night this data was collected "
+                f"— a mark can only be recorded for a session that has happened: check the date "
+                f"{register} (often a mistyped year); {verb('it was', 'they were')} not loaded, and a mark "
+                f"entered in advance is collected once the day has passed")
     if rule_name == "no_mark":
         return (f"{marks} {verb('has', 'have')} no mark recorded ('-') — record the missing "
                 f"{verb('mark', 'marks')} {register}")

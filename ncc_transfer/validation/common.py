@@ -18,6 +18,9 @@ SESSIONS = ("AM", "PM")
 # Dates outside this range are treated as not real (placeholders such as 0001-01-01 or 1900-01-01
 # are common in MIS exports, and datetime64[ns] cannot hold years before 1678 anyway).
 EARLIEST_YEAR, LATEST_YEAR = 1901, 2099
+# Every year a datetime64[ns] can hold in full: for a field (date of birth) that has its own rule
+# for dates that are real but implausible, so 1900-01-01 is reported as implausible, not as unreal.
+CALENDAR_YEARS = (1678, 2261)
 
 _ISO_DATE = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})(?:[T ]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?")
 _UK_DATE = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{4})")
@@ -122,8 +125,9 @@ def as_value(values: pd.Series) -> pd.Series:
 
 # ---------------------------------------------------------------- dates
 
-def parse_date(text: str) -> date | None:
-    """A date from YYYY-MM-DD (optionally with a time part) or DD/MM/YYYY; None if not a real date."""
+def parse_date(text: str, years: tuple[int, int] = (EARLIEST_YEAR, LATEST_YEAR)) -> date | None:
+    """A date from YYYY-MM-DD (optionally with a time part) or DD/MM/YYYY; None if not a real date
+    or its year is outside ``years`` (inclusive)."""
     text = text.strip()
     match = _ISO_DATE.fullmatch(text)
     if match:
@@ -133,7 +137,7 @@ def parse_date(text: str) -> date | None:
         if not match:
             return None
         day, month, year = (int(g) for g in match.groups())
-    if not EARLIEST_YEAR <= year <= LATEST_YEAR:
+    if not years[0] <= year <= years[1]:
         return None
     try:
         return date(year, month, day)
@@ -141,14 +145,14 @@ def parse_date(text: str) -> date | None:
         return None
 
 
-def _parse_uniques(uniques) -> tuple[np.ndarray, np.ndarray]:
+def _parse_uniques(uniques, years: tuple[int, int] = (EARLIEST_YEAR, LATEST_YEAR)) -> tuple[np.ndarray, np.ndarray]:
     """Per distinct text, plus one last entry for a missing value: (datetime64[ns] or NaT, not a date)."""
     parsed = np.full(len(uniques) + 1, np.datetime64("NaT"), dtype="datetime64[ns]")
     bad = np.zeros(len(uniques) + 1, dtype=bool)
     for i, text in enumerate(uniques):
         if not str(text).strip():
             continue
-        day = parse_date(str(text))
+        day = parse_date(str(text), years)
         if day is None:
             bad[i] = True
         else:
@@ -161,10 +165,12 @@ def parse_date_table(uniques: np.ndarray) -> np.ndarray:
     return _parse_uniques(uniques[:-1])[0]
 
 
-def parse_dates(values: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """(datetime64[ns] dates with NaT where blank or bad, True where a non-blank value is not a date)."""
+def parse_dates(values: pd.Series, years: tuple[int, int] = (EARLIEST_YEAR, LATEST_YEAR)
+                ) -> tuple[pd.Series, pd.Series]:
+    """(datetime64[ns] dates with NaT where blank or bad, True where a non-blank value is not a date
+    with a year in ``years``)."""
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
-    parsed, bad = _parse_uniques(uniques)
+    parsed, bad = _parse_uniques(uniques, years)
     return (pd.Series(parsed[codes], index=values.index, dtype="datetime64[ns]"),
             pd.Series(bad[codes], index=values.index, dtype=bool))
 

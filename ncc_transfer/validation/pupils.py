@@ -17,6 +17,7 @@ from ncc_transfer.canonical import PUPIL_COLUMNS
 from ncc_transfer.reference import upn as upn_ref
 from ncc_transfer.reference.enrolment import ENROL_STATUSES, NC_YEAR_CODES, expected_nc_year_age
 from ncc_transfer.validation.common import (
+    CALENDAR_YEARS,
     Findings,
     as_bool,
     blank,
@@ -162,6 +163,19 @@ def _name_rules(f: Findings, names: dict[str, pd.Series]) -> None:
                                      f"in the pupil's record (Basic details)")
 
 
+# Ages (whole years on the night's date) a pupil on a school's roll can have: 2-year-olds in a school
+# nursery (DfE "Early education and childcare" statutory guidance: funded places from age 2) up to 25,
+# the oldest a young person with an EHC plan can be in education (Children and Families Act 2014,
+# s.46; SEND Code of Practice 0-25, 2015).
+YOUNGEST_AGE, OLDEST_AGE = 2, 25
+
+
+def age_on(dob: pd.Series, day: date) -> pd.Series:
+    """Age in whole years on ``day`` (NaN where the date of birth is missing)."""
+    had_birthday = (dob.dt.month < day.month) | ((dob.dt.month == day.month) & (dob.dt.day <= day.day))
+    return day.year - dob.dt.year - 1 + had_birthday.astype(int)
+
+
 def _dob_rules(f: Findings, raw_dob: pd.Series, dob: pd.Series, bad: pd.Series,
                nc_year: pd.Series, raw_nc: pd.Series, as_of: date) -> None:
     fix = "correct it in the pupil's record (Basic details)"
@@ -171,12 +185,19 @@ def _dob_rules(f: Findings, raw_dob: pd.Series, dob: pd.Series, bad: pd.Series,
           lambda v: f"Date of birth {v} is not a real date — {fix}")
     f.add("dob_in_future", dob > pd.Timestamp(as_of), raw_dob,
           lambda v: f"Date of birth {v} is in the future — {fix}")
+    age_now = age_on(dob, as_of)
+    implausible = dob.notna() & (dob <= pd.Timestamp(as_of)) & ((age_now < YOUNGEST_AGE) | (age_now > OLDEST_AGE))
+    messages = pd.Series("", index=dob.index, dtype=object)
+    for i in implausible[implausible].index:
+        messages[i] = (f"Date of birth {raw_dob[i].strip()} would make the pupil {int(age_now[i])} — check it in "
+                       f"the pupil's record (Basic details); pupils are {YOUNGEST_AGE} to {OLDEST_AGE}")
+    f.add("dob_implausible", implausible, raw_dob, messages)
 
     start_year = as_of.year if as_of.month >= 9 else as_of.year - 1  # academic year starts 1 September
     age = start_year - dob.dt.year - (dob.dt.month >= 9).astype(int)  # age on 31 August of start_year
     expected = expected_nc_year_age(nc_year)
     mismatch = dob.notna() & expected.notna() & (age != expected).fillna(False).astype(bool)
-    mismatch &= dob <= pd.Timestamp(as_of)
+    mismatch &= (dob <= pd.Timestamp(as_of)) & ~implausible
     messages = pd.Series("", index=dob.index, dtype=object)
     for i in mismatch[mismatch].index:
         messages[i] = (
@@ -247,7 +268,8 @@ def validate_pupils(raw: pd.DataFrame, as_of: date) -> PupilResult:
         "town": stripped(raw_text["town"]),
     }
     names = {n: raw_text[n].where(~blank(raw_text[n]), None) for n in NAME_FIELDS}  # stored as supplied
-    dates = {c: parse_dates(raw_text[c]) for c in ("dob", "entry_date", "leaving_date")}
+    dates = {c: parse_dates(raw_text[c]) for c in ("entry_date", "leaving_date")}
+    dates = {"dob": parse_dates(raw_text["dob"], CALENDAR_YEARS), **dates}  # 1900-01-01 is real: dob_implausible
 
     f = Findings("pupils", upn=norm["upn"], record=pd.Series("", index=raw.index, dtype=object),
                  where=locations(raw))

@@ -45,6 +45,8 @@ def _pupil_rules() -> list[Rule]:
         Rule(p, "dob", "dob_missing", ERROR, "Date of birth is blank"),
         Rule(p, "dob", "dob_not_a_date", ERROR, "Date of birth is not a real date"),
         Rule(p, "dob", "dob_in_future", ERROR, "Date of birth is after the extract date"),
+        Rule(p, "dob", "dob_implausible", ERROR,
+             "Date of birth is a real date but makes the pupil younger than 2 or older than 25 on the extract date"),
         Rule(p, "dob", "dob_nc_year_mismatch", WARNING,
              "Age at 31 August of the current academic year does not match the NC year's expected age"),
         Rule(p, "sex", "sex_missing", WARNING, "Sex is blank"),
@@ -73,6 +75,8 @@ def _attendance_rules() -> list[Rule]:
              "Attendance code is not valid on the mark's date (2024 set from 19 August 2024, pre-2024 set before)"),
         Rule(a, "date", "mark_before_entry", ERROR, "Attendance mark is dated before the pupil's entry date"),
         Rule(a, "date", "mark_after_leaving", ERROR, "Attendance mark is dated after the pupil's leaving date"),
+        Rule(a, "date", "mark_after_extract", ERROR,
+             "Attendance mark is dated after the night the data was extracted (a session that has not happened)"),
         Rule(a, "code", "no_mark", WARNING, "No mark recorded ('-') for a past session"),
     ]
 
