@@ -15,7 +15,9 @@ Metadata and logs carry counts, rule names, file names and school keys only: nev
 
 
 import gc
+import json
 import os
+import time
 from collections.abc import Iterator
 from datetime import date, datetime, timezone
 from zoneinfo import ZoneInfo
@@ -29,6 +31,7 @@ from ncc_transfer.timing import section
 from ncc_transfer.feedback import la_overview, maybe_email, school_report
 from ncc_transfer.pipeline import FAILED, LOADED, PreparedSchool, SchoolOutcome, commit_school, skipped_outcome
 from ncc_transfer.prefetch import prepared_in_order
+from ncc_transfer.warehouse import DiskFull, WarehouseUnavailable
 from ncc_transfer.views import la_headline, la_view_counts, markdown_table, overview_by_school, refresh_la_views
 
 from .partitions import school_partitions
@@ -55,6 +58,15 @@ VIEW_DESCRIPTIONS = {
 }
 TABLE_KEYS = [dg.AssetKey(t) for t in TABLES]
 REPORT_ASSET, OVERVIEW_ASSET = "school_report", "validation_overview"
+
+# The wait before a retry of the step: NCC_RETRY_DELAY_SECONDS (default 300), doubling, with jitter
+# (Dagster's RetryPolicy arithmetic: https://docs.dagster.io/guides/build/ops/op-retries). It is slept
+# in the step itself (``_wait_before_retry``), not by Dagster's executor: Dagster raises SIGINT/SIGTERM
+# at once inside step code, but only notices them after its own wait between attempts ends.
+RETRY_WAIT = dg.RetryPolicy(max_retries=2, delay=float(os.environ.get("NCC_RETRY_DELAY_SECONDS", "300")),
+                            backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
+# Metadata key of the step's Failure when the whole night stopped (warehouse unusable, disk full).
+NIGHT_STOPPED = "night_stopped"
 
 STRUCTURE_CHECK = "structure"
 FRESHNESS_CHECK = "fresh"
@@ -113,8 +125,8 @@ class NightlyConfig(dg.Config):
         )
     ],
     backfill_policy=dg.BackfillPolicy.single_run(),
-    retry_policy=dg.RetryPolicy(max_retries=2, delay=float(os.environ.get("NCC_RETRY_DELAY_SECONDS", "300")),
-                                backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS),
+    # Two retries; the wait before each (RETRY_WAIT) is slept inside the step, where a signal stops it.
+    retry_policy=dg.RetryPolicy(max_retries=RETRY_WAIT.max_retries),
     # Check results are logged per partition rather than yielded, which needs optional check outputs.
     # Selecting one table still reloads the whole school: its tables are replaced in one transaction.
     can_subset=True,
@@ -125,6 +137,24 @@ def school_extract(context: dg.AssetExecutionContext, config: NightlyConfig, ncc
     # Materialisations and check results are logged per school partition (``_report``), not
     # yielded as outputs, so this step yields nothing; being a generator tells Dagster so.
     yield from ()
+    _wait_before_retry(context)
+    try:
+        _extract(context, config, ncc)
+    except (WarehouseUnavailable, DiskFull) as exc:  # not a school's fault, and no retry will fix it soon
+        context.log.error(str(exc))
+        raise dg.Failure(description=f"the night stopped: {exc}", metadata={NIGHT_STOPPED: str(exc)},
+                         allow_retries=False) from None
+
+
+def _wait_before_retry(context: dg.AssetExecutionContext) -> None:
+    """Before a retry, wait as the RetryPolicy says (``RETRY_WAIT``), in step code so a signal ends it."""
+    if context.retry_number:
+        seconds = max(0.0, RETRY_WAIT.calculate_delay(context.retry_number))
+        context.log.info(f"retry {context.retry_number}: waiting {seconds:.0f} s before trying again")
+        time.sleep(seconds)
+
+
+def _extract(context: dg.AssetExecutionContext, config: NightlyConfig, ncc: NccSettings) -> None:
     registry = ncc.registry()
     schools = registry.by_key()
     warehouse = ncc.warehouse()
@@ -136,8 +166,10 @@ def school_extract(context: dg.AssetExecutionContext, config: NightlyConfig, ncc
     gc.freeze()
     step_clock = timing.clock()
     try:
-        # On a retry of this step, schools that already loaded in this run are not fetched again.
-        done = loaded_in_run(warehouse, context.run_id) if context.retry_number else set()
+        # On a retry of this step, only schools whose last try in this run had a temporary fault (or
+        # that were not reached) are fetched again: not those that loaded, nor those that failed for
+        # good (a refused password is not sent again).
+        done = settled_in_run(warehouse, context.run_id) if context.retry_number else {}
         todo = [key for key in keys if key not in done]
         # Active schools are prepared (read, checked, validated, views computed) one ahead in a
         # worker process while the previous one is written here (``prefetch``).
@@ -162,26 +194,30 @@ def school_extract(context: dg.AssetExecutionContext, config: NightlyConfig, ncc
         gc.unfreeze()
         timing.add("step", step_clock)
 
-    failed = [o for o in outcomes if o.status == FAILED]
-    loaded = sum(o.status == LOADED for o in outcomes) + len(done)
+    failed = [o.school_key for o in outcomes if o.status == FAILED] + [k for k, o in done.items() if o == FAILED]
+    loaded = sum(o.status == LOADED for o in outcomes) + sum(o == LOADED for o in done.values())
     context.log.info(f"{loaded} schools loaded, {len(failed)} failed, {len(keys) - loaded - len(failed)} skipped")
     if failed:
-        transient = [o.school_key for o in failed if o.transient]
+        transient = [o.school_key for o in outcomes if o.status == FAILED and o.transient]
         raise dg.Failure(
-            description=f"{len(failed)} of {len(keys)} schools failed: {', '.join(o.school_key for o in failed)}. "
+            description=f"{len(failed)} of {len(keys)} schools failed: {', '.join(failed)}. "
                         "The other schools loaded; each failed school kept its previous load."
                         + (f" Retrying for the {len(transient)} with a temporary fault." if transient else ""),
-            metadata={"failed_schools": [o.school_key for o in failed], "loaded": loaded},
+            metadata={"failed_schools": failed, "loaded": loaded},
             # Only a temporary fault (a vendor API down) is worth the step's RetryPolicy; a retry
             # re-runs only the schools that have not loaded in this run.
             allow_retries=bool(transient),
         )
 
 
-def loaded_in_run(warehouse, run_id: str) -> set[str]:
-    rows = warehouse.read("SELECT DISTINCT school_key FROM audit_log WHERE event IN ('extraction', 'replay') AND outcome = 'loaded' "
-                          "AND run_id = ?", [run_id])
-    return set(rows["school_key"])
+def settled_in_run(warehouse, run_id: str) -> dict[str, str]:
+    """Schools whose last try in this run needs no retry -> its outcome (loaded, skipped, or failed
+    without a temporary fault). A school whose last try had a temporary fault is not in it."""
+    rows = warehouse.read("SELECT school_key, outcome, detail FROM audit_log WHERE event IN ('extraction', 'replay') "
+                          "AND run_id = ? ORDER BY logged_at", [run_id])
+    last = {row.school_key: row for row in rows.itertuples()}
+    return {key: row.outcome for key, row in last.items()
+            if row.outcome != FAILED or not json.loads(row.detail or "{}").get("transient", False)}
 
 
 def freshness_limit_hours() -> float:
