@@ -271,7 +271,7 @@ def run_night(registry, schools: list[str] | None = None, as_of: date | None = N
     from .defs.partitions import school_partitions, sync_partitions
     from .definitions import defs
     from .night_guard import NightInterrupted, process_tags
-    from .warehouse import check_warehouse, open_warehouse
+    from .warehouse import DiskFull, WarehouseUnavailable, check_warehouse, open_warehouse
 
     from .timing import section
 
@@ -303,11 +303,16 @@ def run_night(registry, schools: list[str] | None = None, as_of: date | None = N
         if stopped:
             break  # the warehouse or the disk: the next batch would stop the same way
 
-    warehouse = open_warehouse(warehouse_url())
     try:
-        outcomes = _outcomes_for_runs(warehouse, run_ids)
-    finally:
-        warehouse.close()
+        warehouse = open_warehouse(warehouse_url())
+        try:
+            outcomes = _outcomes_for_runs(warehouse, run_ids)
+        finally:
+            warehouse.close()
+    except (WarehouseUnavailable, DiskFull):
+        if not stopped:
+            raise
+        outcomes = {}  # the warehouse that stopped the night cannot say more
     lines, failed, loaded, skipped = [], 0, 0, 0
     for key in wanted:
         school = by_key[key]

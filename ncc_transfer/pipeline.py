@@ -180,7 +180,7 @@ def _wait_for_uploads(folder: Path) -> None:
     time.sleep(wait)
     left = _in_progress(folder)
     if left:
-        raise ExtractFileError(left[0], None, f"still being written after a {wait:.0f} s wait (an upload that has "
+        raise ExtractFileError(left[0], None, f"still being written after a {wait:g} s wait (an upload that has "
                                               f"not finished, or was left behind by one that failed); the school's "
                                               f"files were not read tonight")
 
