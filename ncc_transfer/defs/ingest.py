@@ -59,10 +59,14 @@ VIEW_DESCRIPTIONS = {
 TABLE_KEYS = [dg.AssetKey(t) for t in TABLES]
 REPORT_ASSET, OVERVIEW_ASSET = "school_report", "validation_overview"
 
-# The wait before a retry of the step: NCC_RETRY_DELAY_SECONDS (default 300), doubling, with jitter
-# (Dagster's RetryPolicy arithmetic: https://docs.dagster.io/guides/build/ops/op-retries). It is slept
-# in the step itself (``_wait_before_retry``), not by Dagster's executor: Dagster raises SIGINT/SIGTERM
-# at once inside step code, but only notices them after its own wait between attempts ends.
+# Retries of the step, for schools with a temporary fault only: 2, waiting NCC_RETRY_DELAY_SECONDS
+# (default 300), doubling, with jitter (Dagster's RetryPolicy arithmetic). The step raises
+# ``dg.RetryRequested`` itself (https://docs.dagster.io/guides/build/ops/op-retries) rather than
+# declaring a retry_policy, because under a retry_policy Dagster also retries a step stopped by
+# SIGTERM/SIGINT (its op_execution_error_boundary "respects the retry policy when interrupts occur"),
+# and a refused password or a dead warehouse would be tried again too. The wait is slept in the step
+# (``_wait_before_retry``), where Dagster raises a signal at once; in its executor's own wait between
+# attempts a signal is only noticed when the wait ends.
 RETRY_WAIT = dg.RetryPolicy(max_retries=2, delay=float(os.environ.get("NCC_RETRY_DELAY_SECONDS", "300")),
                             backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
 # Metadata key of the step's Failure when the whole night stopped (warehouse unusable, disk full).
@@ -125,8 +129,8 @@ class NightlyConfig(dg.Config):
         )
     ],
     backfill_policy=dg.BackfillPolicy.single_run(),
-    # Two retries; the wait before each (RETRY_WAIT) is slept inside the step, where a signal stops it.
-    retry_policy=dg.RetryPolicy(max_retries=RETRY_WAIT.max_retries),
+    # No retry_policy: with one, Dagster retries ANY exception, SIGTERM/SIGINT included. The step asks
+    # for a retry itself (RetryRequested) only when a school had a temporary fault: see RETRY_WAIT.
     # Check results are logged per partition rather than yielded, which needs optional check outputs.
     # Selecting one table still reloads the whole school: its tables are replaced in one transaction.
     can_subset=True,
@@ -199,15 +203,16 @@ def _extract(context: dg.AssetExecutionContext, config: NightlyConfig, ncc: NccS
     context.log.info(f"{loaded} schools loaded, {len(failed)} failed, {len(keys) - loaded - len(failed)} skipped")
     if failed:
         transient = [o.school_key for o in outcomes if o.status == FAILED and o.transient]
-        raise dg.Failure(
+        failure = dg.Failure(
             description=f"{len(failed)} of {len(keys)} schools failed: {', '.join(failed)}. "
                         "The other schools loaded; each failed school kept its previous load."
                         + (f" Retrying for the {len(transient)} with a temporary fault." if transient else ""),
             metadata={"failed_schools": failed, "loaded": loaded},
-            # Only a temporary fault (a vendor API down) is worth the step's RetryPolicy; a retry
-            # re-runs only the schools that have not loaded in this run.
-            allow_retries=bool(transient),
+            allow_retries=False,
         )
+        if transient:  # a retry re-runs only these (``settled_in_run``); after the last, the step fails
+            raise dg.RetryRequested(max_retries=RETRY_WAIT.max_retries, seconds_to_wait=0) from failure
+        raise failure
 
 
 def settled_in_run(warehouse, run_id: str) -> dict[str, str]:
