@@ -220,16 +220,18 @@ def _cmd_run(args: argparse.Namespace) -> int:
         raise UsageError(f"no school with key {', '.join(unknown)} in {registry.path} (see `ncc-transfer check-registry`)")
     if args.replay and args.as_of is None:
         raise UsageError("--replay needs --as-of: the night whose archived extracts to load again")
-    from .config import ncc_home
+    from .config import ncc_home, warehouse_url
     from .night_guard import NightInterrupted, fail_orphaned_runs, fail_own_runs, night_lock, signals_interrupt
+    from .warehouse import check_warehouse
 
     with signals_interrupt(), night_lock(ncc_home()):
+        check_warehouse(warehouse_url())  # before Dagster is even imported: seconds, not minutes
         instance = dagster_instance()
         for run_id in fail_orphaned_runs(instance):
             print(f"ncc-transfer: marked run {run_id} failed: the process running it had ended", file=sys.stderr)
         try:
             result = run_night(registry, schools=args.school, as_of=args.as_of, replay=args.replay,
-                               full_refresh=args.full_refresh)
+                               full_refresh=args.full_refresh, warehouse_checked=True)
         except NightInterrupted as exc:
             failed = fail_own_runs(instance, why=f"stopped by {exc.describe()}")
             print(f"ncc-transfer: stopped by {exc.describe()}; schools loaded before it stay loaded, the school "
@@ -264,8 +266,10 @@ def dagster_instance():
 
 
 def run_night(registry, schools: list[str] | None = None, as_of: date | None = None,
-              replay: bool = False, full_refresh: bool = False) -> NightResult:
-    """Run the nightly job in this process (one Dagster run per batch) and collect each school's outcome."""
+              replay: bool = False, full_refresh: bool = False, warehouse_checked: bool = False) -> NightResult:
+    """Run the nightly job in this process (one Dagster run per batch) and collect each school's outcome.
+
+    The warehouse is checked first (unless the caller just did): unreachable, no run is created."""
     from .config import warehouse_url
     from .defs.automation import night_batches, range_tags, schools_per_run
     from .defs.partitions import school_partitions, sync_partitions
@@ -276,7 +280,8 @@ def run_night(registry, schools: list[str] | None = None, as_of: date | None = N
     from .timing import section
 
     started = time.perf_counter()
-    check_warehouse(warehouse_url())  # unreachable: stop now, before any run is created
+    if not warehouse_checked:
+        check_warehouse(warehouse_url())  # unreachable: stop now, before any run is created
     with section("dagster_setup"):
         instance = dagster_instance()
         sync_partitions(instance, registry)

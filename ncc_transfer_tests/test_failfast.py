@@ -90,6 +90,22 @@ def test_unreachable_warehouse_fails_the_night_at_once_with_one_line(small_la):
         assert not dg.DagsterInstance.get().get_runs()  # checked before any run was created
 
 
+def test_silent_warehouse_is_given_up_after_the_connect_timeout(small_la):
+    """A server that accepts the connection and never answers: libpq's connect_timeout (10 s) bounds it."""
+    home, _ = small_la
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)  # the kernel completes the handshake; nobody ever speaks
+        port = silent.getsockname()[1]
+        started = time.monotonic()
+        done = subprocess.run([COMMAND, "run", "--as-of", AS_OF],
+                              env=_env(home, NCC_WAREHOUSE_URL=f"postgresql://ncc@127.0.0.1:{port}/warehouse"),
+                              capture_output=True, text=True, timeout=120)
+        seconds = time.monotonic() - started
+    assert done.returncode == 1 and done.stderr.strip() == f"ncc-transfer: warehouse unreachable: 127.0.0.1:{port}"
+    assert 10 <= seconds < 60, seconds
+
+
 def test_warehouse_lost_inside_the_step_stops_the_night_without_retries(small_la, monkeypatch, capsys):
     """If the warehouse goes away after the up-front check, the step stops the night (no RetryPolicy wait)."""
     from ncc_transfer import warehouse
