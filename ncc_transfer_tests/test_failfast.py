@@ -279,3 +279,43 @@ def test_disk_full_is_raised_as_such_from_a_load(duck, monkeypatch):
                               file_failure=True)
     with pytest.raises(DiskFull, match=f"disk full: {duck.path}"):
         commit_school(prepared, warehouse=duck, run_id="r1", views=False)
+
+
+# -- details ----------------------------------------------------------------------------------------
+
+def test_locked_duckdb_file_says_so_at_once(tmp_path):
+    """A DuckDB file open in another process: `warehouse locked`, no wait and no unexpected error."""
+    from ncc_transfer.warehouse import WarehouseUnavailable
+
+    path = tmp_path / "warehouse.duckdb"
+    holder = subprocess.Popen([sys.executable, "-c", f"import duckdb, time; con = duckdb.connect({str(path)!r}); "
+                                                     "print('open', flush=True); time.sleep(60)"],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "open"
+        started = time.monotonic()
+        with pytest.raises(WarehouseUnavailable, match=rf"warehouse locked: {path} is open in another process"):
+            DuckDBWarehouse(path)
+        assert time.monotonic() - started < 5
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_prepare_ahead_worker_is_stopped_not_waited_for_when_the_night_stops(small_la, monkeypatch):
+    """The worker preparing the next schools is terminated when the step unwinds (a signal)."""
+    from ncc_transfer import prefetch
+    from ncc_transfer.cli import _load_registry
+
+    home, _ = small_la
+    closes = []
+    real_close = prefetch._Worker.close
+    monkeypatch.setattr(prefetch._Worker, "close", lambda self, busy=True: (closes.append(busy), real_close(self, busy))[1])
+    with ncc_env(home):
+        schools = list(_load_registry().active_schools)
+        prepared = prefetch.prepared_in_order(schools, home=home, as_of=DEMO_AS_OF, min_schools=2,
+                                              wait_for_worker=True)
+        next(prepared)
+        started = time.monotonic()
+        prepared.close()  # what the step's ``finally`` does when a signal unwinds it
+    assert closes == [False] and time.monotonic() - started < 10
