@@ -22,6 +22,8 @@ from datetime import date
 from pathlib import Path
 
 EXIT_OK, EXIT_SCHOOL_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_NIGHT_FAILED = 1  # the night could not run or stopped: warehouse unusable, disk full, another night running
+EXIT_INTERRUPTED = 130  # SIGTERM or SIGINT: the run is marked failed
 LOCAL_DAGSTER_YAML = Path(__file__).resolve().parents[1] / "dagster.yaml"
 # The command line prints one line per school; the full event log is in the Dagster instance.
 QUIET_LOGGERS = {"console": {"config": {"log_level": "CRITICAL"}}}
@@ -39,6 +41,7 @@ class NightResult:
     loaded: int
     skipped: int
     seconds: float
+    stopped: str | None = None  # why the whole night stopped early (warehouse lost, disk full)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -51,11 +54,17 @@ def main(argv: list[str] | None = None) -> int:
 
     previous_umask = protect_process()  # files 0o600, folders 0o700 (files_at_rest)
     load_demo_secrets(ncc_home())  # a demo home's synthetic vendor credentials (never a production home)
+    from .night_guard import NightBusy
+    from .warehouse import DiskFull, WarehouseUnavailable
+
     try:
         return args.handler(args)
     except UsageError as exc:
         print(f"ncc-transfer: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except (WarehouseUnavailable, DiskFull, NightBusy) as exc:  # one line, no traceback (docs/hardening.md)
+        print(f"ncc-transfer: {exc}", file=sys.stderr)
+        return EXIT_NIGHT_FAILED
     finally:
         os.umask(previous_umask)  # the process ends here; a caller embedding main (tests) gets its own back
 
@@ -204,13 +213,16 @@ def _cmd_purge(args: argparse.Namespace) -> int:
         config = load_retention()
     except RetentionConfigError as exc:
         raise UsageError(str(exc)) from None
-    instance = dagster_instance()
-    warehouse = open_warehouse(warehouse_url())
-    try:
-        result = execute_purge(config, warehouse=warehouse, home=ncc_home(), instance=instance,
-                               as_of=args.as_of or date.today(), dry_run=args.dry_run, raise_on_failure=False)
-    finally:
-        warehouse.close()
+    from .night_guard import night_lock
+
+    with night_lock(ncc_home()):  # not while a night writes (and a night not while a purge deletes)
+        instance = dagster_instance()
+        warehouse = open_warehouse(warehouse_url())
+        try:
+            result = execute_purge(config, warehouse=warehouse, home=ncc_home(), instance=instance,
+                                   as_of=args.as_of or date.today(), dry_run=args.dry_run, raise_on_failure=False)
+        finally:
+            warehouse.close()
     print(("Would delete (dry run, nothing deleted):" if args.dry_run else "Deleted:") + f" {result.total:,} in all")
     for line in result.lines():
         print("  " + line)
@@ -246,12 +258,31 @@ def _cmd_run(args: argparse.Namespace) -> int:
         raise UsageError(f"no school with key {', '.join(unknown)} in {registry.path} (see `ncc-transfer check-registry`)")
     if args.replay and args.as_of is None:
         raise UsageError("--replay needs --as-of: the night whose archived extracts to load again")
-    result = run_night(registry, schools=args.school, as_of=args.as_of, replay=args.replay,
-                       full_refresh=args.full_refresh)
+    from .config import ncc_home, warehouse_url
+    from .night_guard import NightInterrupted, fail_orphaned_runs, fail_own_runs, night_lock, signals_interrupt
+    from .warehouse import check_warehouse
+
+    with signals_interrupt(), night_lock(ncc_home()):
+        check_warehouse(warehouse_url())  # before Dagster is even imported: seconds, not minutes
+        instance = dagster_instance()
+        for run_id in fail_orphaned_runs(instance):
+            print(f"ncc-transfer: marked run {run_id} failed: the process running it had ended", file=sys.stderr)
+        try:
+            result = run_night(registry, schools=args.school, as_of=args.as_of, replay=args.replay,
+                               full_refresh=args.full_refresh, warehouse_checked=True)
+        except NightInterrupted as exc:
+            failed = fail_own_runs(instance, why=f"stopped by {exc.describe()}")
+            print(f"ncc-transfer: stopped by {exc.describe()}; schools loaded before it stay loaded, the school "
+                  f"being written was rolled back; run(s) marked failed: {', '.join(failed) or 'see the Dagster UI'}",
+                  file=sys.stderr)
+            return EXIT_INTERRUPTED
     for line in result.lines:
         print(line)
     print(f"{result.loaded} loaded, {result.failed} failed, {result.skipped} skipped in {result.seconds:.1f} s "
           f"(Dagster run {', '.join(result.run_ids) or 'none'})")
+    if result.stopped:
+        print(f"ncc-transfer: the night stopped: {result.stopped}", file=sys.stderr)
+        return EXIT_NIGHT_FAILED
     return EXIT_SCHOOL_FAILED if result.failed else EXIT_OK
 
 
@@ -275,17 +306,22 @@ def dagster_instance():
 
 
 def run_night(registry, schools: list[str] | None = None, as_of: date | None = None,
-              replay: bool = False, full_refresh: bool = False) -> NightResult:
-    """Run the nightly job in this process (one Dagster run per batch) and collect each school's outcome."""
+              replay: bool = False, full_refresh: bool = False, warehouse_checked: bool = False) -> NightResult:
+    """Run the nightly job in this process (one Dagster run per batch) and collect each school's outcome.
+
+    The warehouse is checked first (unless the caller just did): unreachable, no run is created."""
     from .config import warehouse_url
     from .defs.automation import night_batches, range_tags, schools_per_run
     from .defs.partitions import school_partitions, sync_partitions
     from .definitions import defs
-    from .warehouse import open_warehouse
+    from .night_guard import NightInterrupted, process_tags
+    from .warehouse import DiskFull, WarehouseUnavailable, check_warehouse, open_warehouse
 
     from .timing import section
 
     started = time.perf_counter()
+    if not warehouse_checked:
+        check_warehouse(warehouse_url())  # unreachable: stop now, before any run is created
     with section("dagster_setup"):
         instance = dagster_instance()
         sync_partitions(instance, registry)
@@ -300,18 +336,28 @@ def run_night(registry, schools: list[str] | None = None, as_of: date | None = N
     run_config = {"ops": {"school_extract": {"config": {"as_of": as_of.isoformat() if as_of else None,
                                                         "replay": replay, "full_refresh": full_refresh}}},
                   "loggers": QUIET_LOGGERS}
-    run_ids = []
+    run_ids, stopped = [], None
     for first, last in batches:
         with section("dagster_runs"):  # run creation (planned events), the step, run events
-            result = job.execute_in_process(instance=instance, tags=range_tags(first, last), run_config=run_config,
-                                            raise_on_error=False)
+            result = job.execute_in_process(instance=instance, tags={**range_tags(first, last), **process_tags()},
+                                            run_config=run_config, raise_on_error=False)
         run_ids.append(result.run_id)
+        if _interrupted(result):
+            raise NightInterrupted()
+        stopped = _night_stopped(result)
+        if stopped:
+            break  # the warehouse or the disk: the next batch would stop the same way
 
-    warehouse = open_warehouse(warehouse_url())
     try:
-        outcomes = _outcomes_for_runs(warehouse, run_ids)
-    finally:
-        warehouse.close()
+        warehouse = open_warehouse(warehouse_url())
+        try:
+            outcomes = _outcomes_for_runs(warehouse, run_ids)
+        finally:
+            warehouse.close()
+    except (WarehouseUnavailable, DiskFull):
+        if not stopped:
+            raise
+        outcomes = {}  # the warehouse that stopped the night cannot say more
     lines, failed, loaded, skipped = [], 0, 0, 0
     for key in wanted:
         school = by_key[key]
@@ -333,7 +379,27 @@ def run_night(registry, schools: list[str] | None = None, as_of: date | None = N
         else:
             lines.append(f"{key:<20} FAILED   {outcome['message']}")
             failed += 1
-    return NightResult(lines, run_ids, failed, loaded, skipped, time.perf_counter() - started)
+    return NightResult(lines, run_ids, failed, loaded, skipped, time.perf_counter() - started, stopped)
+
+
+def _step_failures(result):
+    return [event.step_failure_data for event in result.all_events if event.is_step_failure]
+
+
+def _interrupted(result) -> bool:
+    """Did Dagster stop the step for SIGTERM/SIGINT (its ``DagsterExecutionInterruptedError``)?"""
+    return any(getattr(data.error_source, "name", "") == "INTERRUPT" for data in _step_failures(result))
+
+
+def _night_stopped(result) -> str | None:
+    """The step's reason for stopping the whole night (``NIGHT_STOPPED`` metadata), if it did."""
+    from .defs.ingest import NIGHT_STOPPED
+
+    for data in _step_failures(result):
+        entry = (data.user_failure_data.metadata or {}).get(NIGHT_STOPPED) if data.user_failure_data else None
+        if entry is not None:
+            return str(getattr(entry, "value", entry))
+    return None
 
 
 def _contiguous_ranges(keys: list[str], wanted: list[str]) -> list[tuple[str, str]]:

@@ -16,6 +16,8 @@ import tempfile
 import time
 import traceback
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -30,7 +32,7 @@ from .files_route import ExtractFileError, ExtractWarning, RawExtract, read_scho
 from .registry import School
 from .validation import validate_extract
 from .views import compute_school_views, refresh_school_views, school_view_counts, split_views_by_school
-from .warehouse import Warehouse
+from .warehouse import DiskFull, Warehouse, WarehouseUnavailable, is_disk_full
 
 log = logging.getLogger(__name__)
 
@@ -124,8 +126,7 @@ class SchoolOutcome:
                        "stage_seconds": {**{k: round(v, 3) for k, v in self.stage_seconds.items()},
                                          "cpu": {k: round(v, 3) for k, v in self.stage_cpu_seconds.items()}},
                        "archived": self.archived, **({"fetch": self.fetch} if self.fetch else {}),
-                       # a failure's kind: a step retry fetches again only schools whose fault was temporary
-                       **({"transient": self.transient} if self.status == FAILED else {})},
+                       **({"transient": True} if self.transient else {})},
             "message": self.message,
         }
 
@@ -143,10 +144,7 @@ def extract_raw(school: School, home: Path, replay: date | None = None, as_of: d
         return _replay(school, home, replay)
     if school.mis == "files":
         folder = school.landing_folder(home)
-        in_progress = sorted(p.name for p in folder.glob("*") if p.name.lower().endswith(IN_PROGRESS_SUFFIXES)) \
-            if folder.is_dir() else []
-        if in_progress:  # an upload still being written: try again later rather than read half a file
-            raise TransientExtractError(f"{in_progress[0]}: the school's export is still being written")
+        _wait_for_uploads(folder)
         return read_school_folder(folder, school.laestab, as_of=as_of)
     from .connectors.incremental import StateStore
     from .connectors.routes import connector_for
@@ -159,6 +157,32 @@ def extract_raw(school: School, home: Path, replay: date | None = None, as_of: d
     raw = connector.fetch(school, as_of=as_of or date.today(), state=state)
     raw.fetch = getattr(connector, "last_fetch", None) or {"kind": "full"}
     return raw
+
+
+def part_wait_seconds() -> float:
+    """NCC_PART_WAIT_SECONDS: how long a school's upload still being written is waited for (default 60)."""
+    return float(os.environ.get("NCC_PART_WAIT_SECONDS", "60") or 60)
+
+
+def _in_progress(folder: Path) -> list[str]:
+    if not folder.is_dir():
+        return []
+    return sorted(p.name for p in folder.glob("*") if p.name.lower().endswith(IN_PROGRESS_SUFFIXES))
+
+
+def _wait_for_uploads(folder: Path) -> None:
+    """An upload still being written (``pupils.csv.part``) is a temporary fault, but a bounded one:
+    it is waited for once, briefly (``part_wait_seconds``), then only this school fails tonight, with
+    a message saying so, and is not retried (it must not hold the whole night in step retries)."""
+    if not _in_progress(folder):
+        return
+    wait = part_wait_seconds()
+    time.sleep(wait)
+    left = _in_progress(folder)
+    if left:
+        raise ExtractFileError(left[0], None, f"still being written after a {wait:g} s wait (an upload that has "
+                                              f"not finished, or was left behind by one that failed); the school's "
+                                              f"files were not read tonight")
 
 
 def _replay(school: School, home: Path, night: date) -> RawExtract:
@@ -193,7 +217,7 @@ def _archive(school: School, home: Path, night: date, raw: RawExtract, outcome: 
             outcome.archived = archive_payloads(home, school.key, school.laestab, night, _csv_payloads(raw),
                                                 route=school.mis) is not None
         except (ArchiveError, OSError) as exc:
-            logs.append((logging.ERROR, f"{school.key}: raw archive failed ({type(exc).__name__}); the load goes on"))
+            logs.append((logging.ERROR, f"{school.key}: raw archive failed ({_why(exc)}); the load goes on"))
         return
 
     from .files_route.safe_xml import max_file_bytes
@@ -205,7 +229,13 @@ def _archive(school: School, home: Path, night: date, raw: RawExtract, outcome: 
     try:
         outcome.archived = archive_files(home, school.key, school.laestab, night, files, route=school.mis) is not None
     except (ArchiveError, OSError) as exc:
-        logs.append((logging.ERROR, f"{school.key}: raw archive failed ({type(exc).__name__}); the load goes on"))
+        logs.append((logging.ERROR, f"{school.key}: raw archive failed ({_why(exc)}); the load goes on"))
+
+
+def _why(exc: Exception) -> str:
+    """The exception's type, or 'disk full: <the file it names>' (never its contents)."""
+    return f"disk full: {getattr(exc, 'filename', None) or 'under NCC_HOME'}" if is_disk_full(exc) \
+        else type(exc).__name__
 
 
 def _csv_payloads(raw: RawExtract) -> dict[str, bytes]:
@@ -352,7 +382,8 @@ def commit_school(prepared: PreparedSchool, *, warehouse: Warehouse, run_id: str
         log.log(level, "%s", message)
     with_views = prepared.views if views else None  # written with the rows
     if prepared.file_failure:  # as before: a failure to record the file problem is not kept to the school
-        warehouse.replace_issues(key, prepared.issues, night=as_of, checked_datasets=prepared.checked)
+        with disk_full_stops(warehouse, key):
+            warehouse.replace_issues(key, prepared.issues, night=as_of, checked_datasets=prepared.checked)
     else:
         try:
             clock = outcome.clock()
@@ -368,7 +399,11 @@ def commit_school(prepared: PreparedSchool, *, warehouse: Warehouse, run_id: str
                 outcome.loaded_tables = prepared.tables
             elif prepared.issues is not None:
                 warehouse.replace_issues(key, prepared.issues, night=as_of, checked_datasets=prepared.checked)
+        except (WarehouseUnavailable, DiskFull):
+            raise  # the warehouse itself: every school after this one would fail the same way
         except Exception as exc:  # a defect or an environment fault: keep it to this school
+            if is_disk_full(exc):
+                raise _disk_full(warehouse, key) from None
             _unexpected(outcome, exc, "loading")
     if views:
         try:
@@ -378,13 +413,33 @@ def commit_school(prepared: PreparedSchool, *, warehouse: Warehouse, run_id: str
             else:
                 outcome.views = refresh_school_views(warehouse, key, as_of, tables=outcome.loaded_tables)
             outcome.lap("views", clock)
+        except (WarehouseUnavailable, DiskFull):
+            raise
         except Exception as exc:
+            if is_disk_full(exc):
+                raise _disk_full(warehouse, key) from None
             _unexpected(outcome, exc, "computing the statutory views")
     outcome.seconds = prepared.seconds + time.perf_counter() - started
     outcome.loaded_tables = None  # do not keep a school's rows alive after its turn
-    warehouse.append_audit([outcome.audit_row(run_id, prepared.extracted_at)])
+    with disk_full_stops(warehouse, key):
+        warehouse.append_audit([outcome.audit_row(run_id, prepared.extracted_at)])
     log.info("%s", outcome.summary_line())
     return outcome
+
+
+def _disk_full(warehouse: Warehouse, key: str) -> DiskFull:
+    return DiskFull(f"disk full: {warehouse.describe()} (while writing {key}; its previous load is kept)")
+
+
+@contextmanager
+def disk_full_stops(warehouse: Warehouse, key: str) -> Iterator[None]:
+    """A disk-full error while writing ``key`` becomes ``DiskFull``: the night stops, saying so."""
+    try:
+        yield
+    except Exception as exc:
+        if is_disk_full(exc) and not isinstance(exc, DiskFull):
+            raise _disk_full(warehouse, key) from None
+        raise
 
 
 def _prepare(school: School, home: Path, as_of: date, prepared: PreparedSchool, full_refresh: bool = False) -> None:

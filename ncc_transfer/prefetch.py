@@ -185,6 +185,11 @@ def prepared_in_order(schools: list[School], *, home: Path, as_of: date, replay:
                                           full_refresh=full_refresh)
             hand_over(position)
             yield prepared
+    except GeneratorExit:  # the caller stopped early (a signal, the warehouse gone): nothing more is wanted
+        if worker is not None:
+            worker.close(busy=False)
+            worker = None
+        raise
     finally:
         if worker is not None:
             worker.close(busy=bool(pending))

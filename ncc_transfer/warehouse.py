@@ -15,8 +15,10 @@ which then replaces the old one. The file is made 0o600 when opened and when rep
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import re
 from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
@@ -51,6 +53,42 @@ AUDIT_COLUMNS = {
     "message": "VARCHAR",  # plain English, never pupil data
 }
 
+
+
+class WarehouseUnavailable(Exception):
+    """The warehouse cannot be used at all tonight (unreachable, login refused, file locked): the night
+    stops with this one-line message, and no step retry is attempted (a retry minutes later would meet
+    the same fault). Messages name host and port or the file, never a password."""
+
+
+class DiskFull(Exception):
+    """The disk under the warehouse (or $NCC_HOME) is full: every school after this one would fail the
+    same way, so the night stops with ``disk full: <where>``."""
+
+
+# What the disk-full error says on each layer: the OS (strerror(ENOSPC), also inside DuckDB's IO and
+# Transaction errors) and PostgreSQL (SQLSTATE 53100 disk_full, psycopg.errors.DiskFull).
+_DISK_FULL_TEXT = ("No space left on device", "Disk quota exceeded", "could not extend file")
+
+
+def is_disk_full(exc: BaseException | None) -> bool:
+    """Is ``exc`` (or an exception it was raised from) a disk-full error?
+
+    ``OSError`` with ``errno.ENOSPC``/``EDQUOT``; psycopg's ``DiskFull`` (SQLSTATE 53100, see
+    https://www.postgresql.org/docs/current/errcodes-appendix.html); a DuckDB error whose text carries
+    the OS's "No space left on device" (DuckDB raises ``IOException`` or, at commit,
+    ``TransactionException`` with it)."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        if getattr(exc, "sqlstate", None) == "53100":
+            return True
+        if isinstance(exc, duckdb.Error) and any(text in str(exc) for text in _DISK_FULL_TEXT):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
 
 
 def table_ddl() -> dict[str, dict[str, str]]:
@@ -149,7 +187,15 @@ class DuckDBWarehouse:
     @contextmanager
     def _connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
         if self._con is None:
-            self._con = duckdb.connect(str(self.path))
+            try:
+                self._con = duckdb.connect(str(self.path))
+            except duckdb.IOException as exc:
+                if is_disk_full(exc):
+                    raise DiskFull(f"disk full: {self.path}") from None
+                # e.g. 'Could not set lock on file ...: Conflicting lock is held in ... (PID 123)'
+                holder = re.search(r"\(PID (\d+)\)", str(exc))
+                raise WarehouseUnavailable(f"warehouse locked: {self.path} is open in another process"
+                                           + (f" (pid {holder.group(1)})" if holder else "")) from None
             make_private(self.path, PRIVATE_FILE_MODE)  # a file made under a looser umask, by an older version
         yield self._con
 
@@ -369,6 +415,16 @@ def _audit_value(value: Any) -> Any:
     if isinstance(value, datetime):
         return value.replace(tzinfo=None)
     return value
+
+
+def check_warehouse(url: str) -> None:
+    """Open the warehouse and ask it one trivial question; raises ``WarehouseUnavailable`` (or
+    ``DiskFull``) at once if that is not possible. Run before a night creates any Dagster run."""
+    warehouse = open_warehouse(url)
+    try:
+        warehouse.read("SELECT 1 AS ok")
+    finally:
+        warehouse.close()
 
 
 def open_warehouse(url: str) -> Warehouse:

@@ -46,8 +46,8 @@ import pyarrow.csv as pacsv
 from .canonical import CANONICAL_COLUMNS, VIEW_COLUMNS
 from .issue_history import merge_issue_history
 from .timing import section
-from .warehouse import (AUDIT_COLUMNS, _audit_value, _seen_at, _with_canonical_types, _with_optional_roll_columns,
-                        table_ddl, warehouse_table)
+from .warehouse import (AUDIT_COLUMNS, WarehouseUnavailable, _audit_value, _seen_at, _with_canonical_types,
+                        _with_optional_roll_columns, table_ddl, warehouse_table)
 
 # The warehouse's SQL types (DuckDB spelling, ``warehouse.SQL_TYPES``) in PostgreSQL and in Arrow.
 PG_TYPES = {"VARCHAR": "text", "DATE": "date", "INTEGER": "integer", "TIMESTAMP": "timestamp",
@@ -91,7 +91,10 @@ class PostgresWarehouse:
             import psycopg
 
             self.close()
-            con = psycopg.connect(self._conninfo, autocommit=True, application_name="ncc-transfer")
+            try:
+                con = psycopg.connect(self._conninfo, autocommit=True, application_name="ncc-transfer")
+            except psycopg.OperationalError as exc:
+                raise WarehouseUnavailable(self._unavailable(exc)) from None
             try:
                 if not self._ready:
                     self._create_tables(con)
@@ -102,6 +105,18 @@ class PostgresWarehouse:
                 raise
             self._con = con
         yield self._con
+
+    def _unavailable(self, exc: Exception) -> str:
+        """One line for a failed connection: where, and whether the server refused the login. The
+        driver's text is not repeated (it can quote the connection string)."""
+        parts = urlsplit(self.url)
+        where = f"{parts.hostname or 'localhost'}:{parts.port or 5432}"
+        text = str(exc).lower()
+        if "authentication" in text or "password" in text or "role" in text:
+            return f"warehouse refused the login: {parts.username or '(default user)'}@{where}"
+        if "database" in text and "does not exist" in text:
+            return f"warehouse database missing: {where}{parts.path}"
+        return f"warehouse unreachable: {where}"
 
     def close(self) -> None:
         if self._con is not None:

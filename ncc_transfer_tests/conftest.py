@@ -12,7 +12,7 @@ from typing import Iterator
 
 import pytest
 
-# The nightly step's RetryPolicy waits NCC_RETRY_DELAY_SECONDS (read when the definitions load):
+# The nightly step waits NCC_RETRY_DELAY_SECONDS before a retry (read when the definitions load):
 # seconds in tests, minutes in production.
 os.environ.setdefault("NCC_RETRY_DELAY_SECONDS", "0.5")
 

@@ -404,10 +404,9 @@ def test_filters_and_entities_the_service_refuses_are_not_transient(bromcom, ent
 
 
 def test_a_refused_password_is_not_resent_when_another_school_makes_the_step_retry(bromcom, monkeypatch, tmp_path):
-    """School A's upload is still being written (temporary: the step retries twice); school B's Bromcom
-    password is refused (permanent). The retries fetch A again, never B: one refused request all night."""
-    import shutil
-
+    """School A's Bromcom service is down (HTTP 503 on every attempt: temporary, so the step retries
+    twice); school B's Bromcom password is refused (permanent). The retries fetch A again, never B: one
+    refused request all night."""
     import dagster as dg
     import yaml
 
@@ -415,16 +414,14 @@ def test_a_refused_password_is_not_resent_when_another_school_makes_the_step_ret
     from ncc_transfer_tests.conftest import ncc_env
 
     la = bromcom
-    flaky, refused = la.files_schools[0], la.served[2]
+    flaky, refused = _with(la.served[0], max_retries=0), la.served[2]
+    _inject(la, flaky, ["503"] * 3)  # one request per attempt (no HTTP retries): the first try and two step retries
     home = tmp_path / "night"
-    shutil.copytree(la.folder(flaky), home / "landing" / flaky.laestab)
-    (home / "landing" / flaky.laestab / "pupils.csv.part").write_bytes(b"half an upl")
     registry = {"local_authority": {"code": "926", "name": "Test"}, "schools": [
-        {"laestab": flaky.laestab, "name": "Flaky upload", "mis": "files",
-         "source": {"path": f"landing/{flaky.laestab}"}},
+        {"laestab": flaky.laestab, "name": "Service down", "mis": ROUTE, "source": dict(flaky.source)},
         {"laestab": refused.laestab, "name": "Refused password", "mis": ROUTE, "source": dict(refused.source)},
     ]}
-    (home / "schools.yaml").parent.mkdir(parents=True, exist_ok=True)
+    home.mkdir(parents=True, exist_ok=True)
     (home / "schools.yaml").write_text(yaml.safe_dump(registry))
     monkeypatch.setenv(_password_env(2), "not-the-right-password-123")
 
@@ -432,7 +429,8 @@ def test_a_refused_password_is_not_resent_when_another_school_makes_the_step_ret
         result = run_night(_load_registry(), as_of=AS_OF)
         retries = dg.DagsterInstance.get().get_records_for_run(
             result.run_ids[0], of_type=dg.DagsterEventType.STEP_UP_FOR_RETRY).records
-    assert result.failed == 2 and len(retries) == 2  # A's temporary fault: the RetryPolicy's two retries
+    assert result.failed == 2 and len(retries) == 2  # A's temporary fault: the step's two retries
+    assert _statuses(la, flaky) == [503, 503, 503]
     assert _statuses(la, refused) == [500]  # B's password was sent once, not on each retry
 
     warehouse = DuckDBWarehouse(home / "warehouse.duckdb")

@@ -12,19 +12,31 @@ import pytest
 from ncc_transfer_tests.conftest import DEMO_AS_OF, ncc_env
 
 
-def test_temporary_fault_is_retried_for_that_school_only(small_la):
+def test_temporary_fault_is_retried_for_that_school_only(small_la, monkeypatch):
+    """A retry of the step re-fetches only the school with a temporary fault: not those that loaded,
+    and not one that failed for good (its problem would be sent again, e.g. a refused password)."""
+    from ncc_transfer import pipeline
     from ncc_transfer.cli import _load_registry, run_night
     from ncc_transfer.warehouse import DuckDBWarehouse
 
     home, demo = small_la
     with ncc_env(home):
         registry = _load_registry()
-        flaky = registry.active_schools[0]
-        (flaky.landing_folder(home) / "pupils.csv.part").write_bytes(b"half an upl")
+        flaky, broken = registry.active_schools[0], registry.active_schools[1]
+        for path in broken.landing_folder(home).iterdir():
+            path.write_bytes(b"\xff\xfe garbage")  # a permanent fault: the file cannot be read
+        real_extract = pipeline.extract_raw
+
+        def extract(school, *args, **kwargs):
+            if school.key == flaky.key:
+                raise pipeline.TransientExtractError("simulated vendor API down (HTTP 503)")
+            return real_extract(school, *args, **kwargs)
+
+        monkeypatch.setattr(pipeline, "extract_raw", extract)
         result = run_night(registry, as_of=DEMO_AS_OF)
-        assert result.failed == 1 and result.loaded == len(registry.active_schools) - 1
+        assert result.failed == 2 and result.loaded == len(registry.active_schools) - 2
         line = next(line for line in result.lines if line.startswith(flaky.key))
-        assert "temporary fault" in line and "pupils.csv.part" in line
+        assert "temporary fault" in line and "HTTP 503" in line
         instance = dg.DagsterInstance.get()
         retries = instance.get_records_for_run(result.run_ids[0], of_type=dg.DagsterEventType.STEP_UP_FOR_RETRY).records
         assert len(retries) == 2  # the RetryPolicy's two retries
@@ -34,7 +46,26 @@ def test_temporary_fault_is_retried_for_that_school_only(small_la):
         warehouse.close()
         attempts = {(r.school_key, r.outcome): r.n for r in audit.itertuples()}
         assert attempts[(flaky.key, "failed")] == 3  # first try and two retries
-        assert all(attempts[(s.key, "loaded")] == 1 for s in registry.active_schools[1:])  # not fetched again
+        assert attempts[(broken.key, "failed")] == 1  # a permanent fault is not tried again
+        assert all(attempts[(s.key, "loaded")] == 1 for s in registry.active_schools[2:])  # not fetched again
+
+
+def test_upload_still_being_written_fails_that_school_without_step_retries(small_la):
+    """A leftover ``.part`` is waited for once (NCC_PART_WAIT_SECONDS), then only that school fails."""
+    from ncc_transfer.cli import _load_registry, run_night
+
+    home, demo = small_la
+    with ncc_env(home, NCC_PART_WAIT_SECONDS="0.2"):
+        registry = _load_registry()
+        flaky = registry.active_schools[0]
+        (flaky.landing_folder(home) / "pupils.csv.part").write_bytes(b"half an upl")
+        result = run_night(registry, as_of=DEMO_AS_OF)
+        assert result.failed == 1 and result.loaded == len(registry.active_schools) - 1
+        line = next(line for line in result.lines if line.startswith(flaky.key))
+        assert "pupils.csv.part" in line and "still being written after a 0.2 s wait" in line, line
+        instance = dg.DagsterInstance.get()
+        assert not instance.get_records_for_run(result.run_ids[0],
+                                                of_type=dg.DagsterEventType.STEP_UP_FOR_RETRY).records
 
 
 def test_freshness_check_flags_a_school_without_a_recent_load(small_la):

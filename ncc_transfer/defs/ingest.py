@@ -17,6 +17,7 @@ Metadata and logs carry counts, rule names, file names and school keys only: nev
 import gc
 import json
 import os
+import time
 from collections.abc import Iterator
 from datetime import date, datetime, timezone
 from zoneinfo import ZoneInfo
@@ -30,6 +31,7 @@ from ncc_transfer.timing import section
 from ncc_transfer.feedback import la_overview, maybe_email, school_report
 from ncc_transfer.pipeline import FAILED, LOADED, PreparedSchool, SchoolOutcome, commit_school, skipped_outcome
 from ncc_transfer.prefetch import prepared_in_order
+from ncc_transfer.warehouse import DiskFull, WarehouseUnavailable
 from ncc_transfer.views import la_headline, la_view_counts, markdown_table, overview_by_school, refresh_la_views
 
 from .partitions import school_partitions
@@ -65,6 +67,19 @@ VIEW_DESCRIPTIONS = {
 }
 TABLE_KEYS = [dg.AssetKey(t) for t in TABLES]
 REPORT_ASSET, OVERVIEW_ASSET = "school_report", "validation_overview"
+
+# Retries of the step, for schools with a temporary fault only: 2, waiting NCC_RETRY_DELAY_SECONDS
+# (default 300), doubling, with jitter (Dagster's RetryPolicy arithmetic). The step raises
+# ``dg.RetryRequested`` itself (https://docs.dagster.io/guides/build/ops/op-retries) rather than
+# declaring a retry_policy, because under a retry_policy Dagster also retries a step stopped by
+# SIGTERM/SIGINT (its op_execution_error_boundary "respects the retry policy when interrupts occur"),
+# and a refused password or a dead warehouse would be tried again too. The wait is slept in the step
+# (``_wait_before_retry``), where Dagster raises a signal at once; in its executor's own wait between
+# attempts a signal is only noticed when the wait ends.
+RETRY_WAIT = dg.RetryPolicy(max_retries=2, delay=float(os.environ.get("NCC_RETRY_DELAY_SECONDS", "300")),
+                            backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
+# Metadata key of the step's Failure when the whole night stopped (warehouse unusable, disk full).
+NIGHT_STOPPED = "night_stopped"
 
 STRUCTURE_CHECK = "structure"
 FRESHNESS_CHECK = "fresh"
@@ -123,8 +138,8 @@ class NightlyConfig(dg.Config):
         )
     ],
     backfill_policy=dg.BackfillPolicy.single_run(),
-    retry_policy=dg.RetryPolicy(max_retries=2, delay=float(os.environ.get("NCC_RETRY_DELAY_SECONDS", "300")),
-                                backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS),
+    # No retry_policy: with one, Dagster retries ANY exception, SIGTERM/SIGINT included. The step asks
+    # for a retry itself (RetryRequested) only when a school had a temporary fault: see RETRY_WAIT.
     # Check results are logged per partition rather than yielded, which needs optional check outputs.
     # Selecting one table still reloads the whole school: its tables are replaced in one transaction.
     can_subset=True,
@@ -135,6 +150,24 @@ def school_extract(context: dg.AssetExecutionContext, config: NightlyConfig, ncc
     # Materialisations and check results are logged per school partition (``_report``), not
     # yielded as outputs, so this step yields nothing; being a generator tells Dagster so.
     yield from ()
+    _wait_before_retry(context)
+    try:
+        _extract(context, config, ncc)
+    except (WarehouseUnavailable, DiskFull) as exc:  # not a school's fault, and no retry will fix it soon
+        context.log.error(str(exc))
+        raise dg.Failure(description=f"the night stopped: {exc}", metadata={NIGHT_STOPPED: str(exc)},
+                         allow_retries=False) from None
+
+
+def _wait_before_retry(context: dg.AssetExecutionContext) -> None:
+    """Before a retry, wait as the RetryPolicy says (``RETRY_WAIT``), in step code so a signal ends it."""
+    if context.retry_number:
+        seconds = max(0.0, RETRY_WAIT.calculate_delay(context.retry_number))
+        context.log.info(f"retry {context.retry_number}: waiting {seconds:.0f} s before trying again")
+        time.sleep(seconds)
+
+
+def _extract(context: dg.AssetExecutionContext, config: NightlyConfig, ncc: NccSettings) -> None:
     registry = ncc.registry()
     schools = registry.by_key()
     warehouse = ncc.warehouse()
@@ -146,12 +179,11 @@ def school_extract(context: dg.AssetExecutionContext, config: NightlyConfig, ncc
     gc.freeze()
     step_clock = timing.clock()
     try:
-        # On a retry of this step, only schools whose fault was temporary are fetched again: not those
-        # that loaded in this run, nor those that failed for good (a refused password is not re-sent).
-        settled = settled_in_run(warehouse, context.run_id) if context.retry_number else {}
-        done = {key for key, status in settled.items() if status == LOADED}
-        failed_before = [key for key in keys if settled.get(key) == FAILED]
-        todo = [key for key in keys if key not in settled]
+        # On a retry of this step, only schools whose last try in this run had a temporary fault (or
+        # that were not reached) are fetched again: not those that loaded, nor those that failed for
+        # good (a refused password is not sent again).
+        done = settled_in_run(warehouse, context.run_id) if context.retry_number else {}
+        todo = [key for key in keys if key not in done]
         # Active schools are prepared (read, checked, validated, views computed) one ahead in a
         # worker process while the previous one is written here (``prefetch``).
         prepared = prepared_in_order([schools[k] for k in todo if k in schools and schools[k].active],
@@ -175,43 +207,39 @@ def school_extract(context: dg.AssetExecutionContext, config: NightlyConfig, ncc
         gc.unfreeze()
         timing.add("step", step_clock)
 
-    failed = [o.school_key for o in outcomes if o.status == FAILED] + failed_before
-    loaded = sum(o.status == LOADED for o in outcomes) + len(done)
+    failed = [o.school_key for o in outcomes if o.status == FAILED] + [k for k, o in done.items() if o == FAILED]
+    loaded = sum(o.status == LOADED for o in outcomes) + sum(o == LOADED for o in done.values())
     context.log.info(f"{loaded} schools loaded, {len(failed)} failed, {len(keys) - loaded - len(failed)} skipped")
     if failed:
         transient = [o.school_key for o in outcomes if o.status == FAILED and o.transient]
-        raise dg.Failure(
+        failure = dg.Failure(
             description=f"{len(failed)} of {len(keys)} schools failed: {', '.join(failed)}. "
                         "The other schools loaded; each failed school kept its previous load."
                         + (f" Retrying for the {len(transient)} with a temporary fault." if transient else ""),
             metadata={"failed_schools": failed, "loaded": loaded},
-            # Only a temporary fault (a vendor API down) is worth the step's RetryPolicy; a retry
-            # re-runs only the schools whose last attempt in this run failed temporarily.
-            allow_retries=bool(transient),
+            allow_retries=False,
         )
+        if transient:  # a retry re-runs only these (``settled_in_run``); after the last, the step fails
+            raise dg.RetryRequested(max_retries=RETRY_WAIT.max_retries, seconds_to_wait=0) from failure
+        raise failure
 
 
 def settled_in_run(warehouse, run_id: str) -> dict[str, str]:
-    """School -> LOADED or FAILED for the schools a retry of this run must not fetch again: loaded in an
-    earlier attempt, or failed with a fault that is not temporary (its audit row's ``transient`` false;
-    a row from before that flag existed counts as temporary, as the retry used to treat it)."""
+    """Schools whose last try in this run needs no retry -> its outcome (loaded, skipped, or failed
+    without a temporary fault). A school whose last try had a temporary fault is not in it."""
     rows = warehouse.read("SELECT school_key, outcome, detail FROM audit_log WHERE event IN ('extraction', 'replay') "
                           "AND run_id = ? ORDER BY logged_at", [run_id])
-    settled: dict[str, str] = {}
-    for key, outcome, detail in rows.itertuples(index=False):
-        if outcome == LOADED:
-            settled[key] = LOADED
-        elif outcome == FAILED and settled.get(key) != LOADED and _permanent(detail):
-            settled[key] = FAILED
-    return settled
+    last = {row.school_key: row for row in rows.itertuples()}
+    return {key: row.outcome for key, row in last.items() if row.outcome != FAILED or not _transient(row.detail)}
 
 
-def _permanent(detail) -> bool:
+def _transient(detail) -> bool:
+    """The audit detail's ``transient`` flag (a JSON text on DuckDB, already a dict on PostgreSQL)."""
     try:
         values = json.loads(detail) if isinstance(detail, str) else (detail or {})
     except ValueError:
         return False
-    return values.get("transient") is False
+    return bool(values.get("transient", False))
 
 
 def freshness_limit_hours() -> float:
