@@ -145,7 +145,7 @@ def extract_raw(school: School, home: Path, replay: date | None = None, as_of: d
             if folder.is_dir() else []
         if in_progress:  # an upload still being written: try again later rather than read half a file
             raise TransientExtractError(f"{in_progress[0]}: the school's export is still being written")
-        return read_school_folder(folder, school.laestab, as_of=as_of)
+        return read_school_folder(folder, school.laestab, as_of=as_of, urn=school.urn)
     from .connectors.incremental import StateStore
     from .connectors.routes import connector_for
 
@@ -168,7 +168,7 @@ def _replay(school: School, home: Path, night: date) -> RawExtract:
             restore(home, school.laestab, school.key, night, Path(scratch))
         except ArchiveError as exc:
             raise ReplayNotPossible(str(exc)) from None
-        return read_school_folder(Path(scratch), school.laestab, as_of=night)
+        return read_school_folder(Path(scratch), school.laestab, as_of=night, urn=school.urn)
 
 
 class ReplayNotPossible(Exception):
