@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from ..canonical import BOOKKEEPING_COLUMNS, RAW_COLUMNS, REQUIRED_COLUMNS
+from ..validation.text_hygiene import escape_control_characters
 from .errors import ExtractFileError, ExtractWarning
 from .safe_xml import read_bounded
 
@@ -105,7 +106,7 @@ def _unknown_column_warnings(file_name: str, cells: list[str], unknown: list[int
             report_text = f"{file_name}: column {position + 1}'s header is not a known column name, so the column was ignored"
         else:
             report_text = f"{file_name}: column {position + 1} has no header, so the column was ignored"
-        shown = cell if len(cell) <= SHOWN_CELL_CHARS else cell[:SHOWN_CELL_CHARS] + "…"
+        shown = escape_control_characters(cell if len(cell) <= SHOWN_CELL_CHARS else cell[:SHOWN_CELL_CHARS] + "…")
         warnings.append(ExtractWarning(log_text, report_text, shown or None))
     return warnings
 
