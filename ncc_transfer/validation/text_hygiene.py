@@ -111,7 +111,8 @@ def scrub_control_characters(raw: pd.DataFrame, dataset: str) -> tuple[pd.DataFr
         changed[field] = _replaced(codes, uniques, escape_control_characters if escaped else remove_control_characters)
         if escaped:
             continue
-        with_character = np.flatnonzero(_replaced(codes, uniques, lambda u: bool(CONTROL_CHARACTER.search(u))) == True)  # noqa: E712
+        has_character = _replaced(codes, uniques, lambda u: CONTROL_CHARACTER.search(u) is not None)
+        with_character = np.flatnonzero(has_character.astype(bool))  # a missing value (None) has none
         if upns is None:  # the UPN as the rules will see it (escaped if it holds a control character)
             upns = upper(pd.Series(changed.get("upn", text_column(raw, "upn").to_numpy()), index=raw.index))
         parts.append(_issues(dataset, raw, field, with_character, upns))
