@@ -20,8 +20,9 @@ What is done, per field:
   the character itself. One issue per pupil, field and value (a mark's code with a NUL on every mark
   is one issue per pupil).
 
-The bookkeeping columns (``_source``, ``_line``) are escaped too, without an issue.
-Vectorised: each column is factorised and only its distinct values are searched.
+The file name (``_source``) is escaped too, without an issue; ``_line`` is written by the readers
+(line numbers, element positions) and not searched. Vectorised: each column is factorised and only its
+distinct values are searched (about 0.2 s for a large school's year of marks, 760,000 of them).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ import re
 import numpy as np
 import pandas as pd
 
-from ..canonical import BOOKKEEPING_COLUMNS, RAW_COLUMNS
+from ..canonical import RAW_COLUMNS
 from .common import ISSUE_COLUMNS, empty_issues, locations, text_column, upper
 
 CONTROL_CHARACTER = re.compile(r"[\x00-\x1f\x7f-\x9f]")
@@ -102,12 +103,12 @@ def scrub_control_characters(raw: pd.DataFrame, dataset: str) -> tuple[pd.DataFr
     changed: dict[str, np.ndarray] = {}
     parts = []
     upns = None
-    for field in [c for c in RAW_COLUMNS[dataset] + BOOKKEEPING_COLUMNS if c in raw.columns]:
+    for field in [c for c in RAW_COLUMNS[dataset] + ["_source"] if c in raw.columns]:
         flagged = _flagged(raw[field])
         if flagged is None:
             continue
         codes, uniques = flagged
-        escaped = field in ESCAPED_FIELDS or field in BOOKKEEPING_COLUMNS
+        escaped = field in ESCAPED_FIELDS or field == "_source"
         changed[field] = _replaced(codes, uniques, escape_control_characters if escaped else remove_control_characters)
         if escaped:
             continue
