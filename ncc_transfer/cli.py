@@ -135,11 +135,11 @@ def _iso_date(text: str) -> date:
 
 
 def _load_registry():
-    from .config import schools_file
+    from .config import ncc_home, schools_file
     from .registry import RegistryError, load_registry
 
     try:
-        return load_registry(schools_file())
+        return load_registry(schools_file(), home=ncc_home())
     except RegistryError as exc:
         raise UsageError(f"registry error: {exc}") from None
 

@@ -145,7 +145,7 @@ def extract_raw(school: School, home: Path, replay: date | None = None, as_of: d
     if school.mis == "files":
         folder = school.landing_folder(home)
         _wait_for_uploads(folder)
-        return read_school_folder(folder, school.laestab, as_of=as_of)
+        return read_school_folder(folder, school.laestab, as_of=as_of, urn=school.urn)
     from .connectors.incremental import StateStore
     from .connectors.routes import connector_for
 
@@ -194,7 +194,7 @@ def _replay(school: School, home: Path, night: date) -> RawExtract:
             restore(home, school.laestab, school.key, night, Path(scratch))
         except ArchiveError as exc:
             raise ReplayNotPossible(str(exc)) from None
-        return read_school_folder(Path(scratch), school.laestab, as_of=night)
+        return read_school_folder(Path(scratch), school.laestab, as_of=night, urn=school.urn)
 
 
 class ReplayNotPossible(Exception):
@@ -391,6 +391,10 @@ def commit_school(prepared: PreparedSchool, *, warehouse: Warehouse, run_id: str
                 outcome.message = prepared.views_failure
                 log.error("%s: %s", key, outcome.message)
                 warehouse.replace_issues(key, prepared.issues, night=as_of, checked_datasets=prepared.checked)
+            elif prepared.tables is not None and (swap := extract_of_another_school(
+                    warehouse, key, prepared.tables["pupils"]["upn"])) is not None:
+                _fail_as_another_school(prepared, swap)
+                warehouse.replace_issues(key, prepared.issues, night=as_of, checked_datasets=prepared.checked)
             elif prepared.tables is not None:
                 warehouse.replace_school(key, prepared.tables, prepared.issues, roll=prepared.roll, night=as_of,
                                          views=with_views)
@@ -442,6 +446,66 @@ def disk_full_stops(warehouse: Warehouse, key: str) -> Iterator[None]:
         raise
 
 
+@dataclass(frozen=True)
+class AnotherSchoolsRoll:
+    """Tonight's extract shares under half its pupils with the school's last load and over half with
+    ``school_key``'s current roll: ``shared`` of tonight's ``pupils`` are on that roll, ``kept`` on the
+    school's own last load. Counts only, never pupils."""
+
+    school_key: str
+    shared: int
+    pupils: int
+    kept: int
+
+    def problem(self) -> str:
+        return (f"this extract looks like {self.school_key}'s ({self.shared} of its {self.pupils} pupils are on "
+                f"that school's roll, {self.kept} on this school's last load)")
+
+
+def extract_of_another_school(warehouse: Warehouse, school_key: str, upns: pd.Series) -> AnotherSchoolsRoll | None:
+    """Whether tonight's pupils (``upns``) look like another school's roll rather than this school's.
+
+    Cheap: one query for the school's last load (its ``pupils`` rows); only when tonight shares under
+    half its UPNs with that, a second counting tonight's UPNs on each other school's ``pupils`` rows.
+    Skipped (None) when the school has no previous load or tonight has no pupils."""
+    tonight = set(upns.dropna().astype(str))
+    if not tonight:
+        return None
+    last = warehouse.read("SELECT upn FROM pupils WHERE school_key = ?", [school_key])
+    if last.empty:
+        return None
+    kept = len(tonight & set(last["upn"].astype(str)))
+    if 2 * kept >= len(tonight):
+        return None
+    others = warehouse.read("SELECT school_key, upn FROM pupils WHERE school_key <> ? AND upn IN "
+                            "(SELECT UNNEST(CAST(? AS VARCHAR[])))", [school_key, sorted(tonight)])
+    if others.empty:
+        return None
+    counts = others.groupby("school_key")["upn"].nunique().sort_values(ascending=False, kind="stable")
+    other_key, shared = str(counts.index[0]), int(counts.iloc[0])
+    if 2 * shared <= len(tonight):
+        return None
+    return AnotherSchoolsRoll(other_key, shared, len(tonight), kept)
+
+
+def _fail_as_another_school(prepared: PreparedSchool, swap: AnotherSchoolsRoll) -> None:
+    """Fail the school structurally: its last load stays, and its report gets one file-level issue.
+    Tonight's record-level issues are not recorded: they are about another school's pupils."""
+    outcome, problem = prepared.outcome, swap.problem()
+    outcome.structural = {"pupils": [problem]}
+    outcome.message = f"{problem}; previous load kept"
+    source = outcome.sources.get("pupils", "pupils")
+    message = (f"Tonight's pupil extract ({source}) looks like another school's: {swap.shared} of its "
+               f"{swap.pupils} pupils are on {swap.school_key}'s roll and only {swap.kept} were in this school's "
+               f"last load. Nothing from this school was loaded tonight and its last good load is kept: check "
+               f"that your MIS exports this school's data, to this school's folder.")
+    row = {"upn": None, "dataset": "file", "record": source, "location": source, "field": "",
+           "value": swap.school_key, "rule": "extract_of_another_school", "severity": "error", "message": message}
+    prepared.issues = _issue_rows_for(outcome.school_key, outcome.laestab, [row], prepared.extracted_at)
+    prepared.checked = {"file"}
+    _count_issues(prepared.issues, outcome)
+
+
 def _prepare(school: School, home: Path, as_of: date, prepared: PreparedSchool, full_refresh: bool = False) -> None:
     outcome, extracted_at = prepared.outcome, prepared.extracted_at
     clock = outcome.clock()
@@ -468,6 +532,7 @@ def _prepare(school: School, home: Path, as_of: date, prepared: PreparedSchool, 
 
     validated = validate_extract(raw.tables, school_key=school.key, laestab=school.laestab,
                                  extracted_at=extracted_at, as_of=as_of)
+    outcome.raw_names = _names(validated.raw["pupils"])  # as checked: no control character
     issues = pd.concat([notes, validated.issues], ignore_index=True)
     outcome.structural = {t: schemas.structural_problems(schemas.CANONICAL_MODELS[t], validated.tables[t]) for t in TABLES}
     outcome.rows = {t: len(validated.tables[t]) for t in TABLES}
@@ -477,7 +542,7 @@ def _prepare(school: School, home: Path, as_of: date, prepared: PreparedSchool, 
         return
 
     _count_issues(issues, outcome)
-    prepared.roll = _roll(school, raw.tables["pupils"], validated.tables["pupils"], as_of)
+    prepared.roll = _roll(school, validated.raw["pupils"], validated.tables["pupils"], as_of)
     outcome.lap("validate", clock)
     prepared.tables, prepared.issues = validated.tables, issues
 
@@ -540,8 +605,12 @@ def _count_issues(issues: pd.DataFrame, outcome: SchoolOutcome) -> None:
 
 
 def _issue_rows(school: School, rows: list[dict[str, Any]], at: datetime) -> pd.DataFrame:
+    return _issue_rows_for(school.key, school.laestab, rows, at)
+
+
+def _issue_rows_for(school_key: str, laestab: str, rows: list[dict[str, Any]], at: datetime) -> pd.DataFrame:
     frame = pd.DataFrame(rows, columns=VALIDATION_ISSUE_COLUMNS)
-    frame["school_key"], frame["laestab"] = school.key, school.laestab
+    frame["school_key"], frame["laestab"] = school_key, laestab
     frame["first_seen"] = frame["last_seen"] = at
     return frame.astype({"first_seen": "datetime64[ns]", "last_seen": "datetime64[ns]"})
 

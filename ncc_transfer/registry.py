@@ -7,10 +7,16 @@ deactivate schools by editing the YAML file; nothing here needs to change.
 for a first school, 11 or 13 for a secondary): pupils who complete it move on at the end of the
 summer term, which the children-missing-education rule allows for (docs/cme.md). Without it the
 rule infers the final year from the school's roll.
+
+Given NCC_HOME (``home``), loading also checks that each files-route school has a landing folder of its
+own: two entries whose folders resolve (``os.path.realpath``, so symbolic links are followed) to one
+folder, or one inside the other, are a registry error, since either school's files would replace the
+other's load.
 """
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -104,8 +110,11 @@ def split_partition_key(key: str) -> tuple[str, str]:
     return match.group(1), match.group(2)
 
 
-def load_registry(path: Path) -> Registry:
-    """Read and validate the registry; every problem found is reported at once."""
+def load_registry(path: Path, home: Path | None = None) -> Registry:
+    """Read and validate the registry; every problem found is reported at once.
+
+    With ``home`` (NCC_HOME, where relative landing folders are) the files-route schools' folders are
+    checked too (:func:`shared_folder_problems`)."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -119,10 +128,10 @@ def load_registry(path: Path) -> Registry:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
         raise RegistryError([f"{where}not valid YAML ({getattr(exc, 'problem', None) or exc})"], path) from None
-    return parse_registry(document, path)
+    return parse_registry(document, path, home)
 
 
-def parse_registry(document: Any, path: Path) -> Registry:
+def parse_registry(document: Any, path: Path, home: Path | None = None) -> Registry:
     problems: list[str] = []
     if not isinstance(document, dict):
         raise RegistryError(["the file must be a mapping with `local_authority` and `schools`"], path)
@@ -153,9 +162,35 @@ def parse_registry(document: Any, path: Path) -> Registry:
         else:
             seen[school.key] = where
         schools.append(school)
+    if home is not None and not problems:
+        problems += shared_folder_problems(schools, Path(home))
     if problems:
         raise RegistryError(problems, path)
     return Registry(path=path, la_code=la_code, la_name=la_name, schools=tuple(schools))
+
+
+def shared_folder_problems(schools: list[School], home: Path) -> list[str]:
+    """One problem per files-route school whose landing folder resolves to another entry's folder or
+    inside it (a symbolic link to another school's folder, the same path twice, or a nested folder)."""
+    resolved: list[tuple[str, Path]] = []  # (where, real folder) of the entries seen so far
+    problems = []
+    for position, school in enumerate(schools, start=1):
+        if school.mis != "files":
+            continue
+        where = _describe(position, school.laestab)
+        folder = Path(os.path.realpath(school.landing_folder(home)))
+        for other, other_folder in resolved:
+            if folder == other_folder:
+                relation = "is the same folder as"
+            elif other_folder in folder.parents or folder in other_folder.parents:
+                relation = "is nested with"
+            else:
+                continue
+            problems.append(f"{where}: source.path: {relation} {other}'s landing folder once symbolic links are "
+                            "followed; each school needs a folder of its own, or one school's files replace the other's load")
+            break
+        resolved.append((where, folder))
+    return problems
 
 
 def _describe(position: int, laestab: Any) -> str:

@@ -75,7 +75,7 @@ def nightly_run_requests(instance: dg.DagsterInstance, registry: Registry, night
              default_status=dg.DefaultScheduleStatus.RUNNING,
              description="Every night: all active schools in the registry, in one run (or NCC_SCHOOLS_PER_RUN per run).")
 def nightly_schedule(context: dg.ScheduleEvaluationContext):
-    registry = load_registry(config.schools_file())
+    registry = load_registry(config.schools_file(), home=config.ncc_home())
     night = context.scheduled_execution_time.strftime("%Y-%m-%d")
     requests = nightly_run_requests(context.instance, registry, night)
     return requests or dg.SkipReason("no active schools in the registry")
@@ -84,7 +84,7 @@ def nightly_schedule(context: dg.ScheduleEvaluationContext):
 @dg.sensor(minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.RUNNING,
            description="Adds a partition for each school added to the registry; removes schools deleted from it.")
 def school_registry_sensor(context: dg.SensorEvaluationContext):
-    registry = load_registry(config.schools_file())
+    registry = load_registry(config.schools_file(), home=config.ncc_home())
     added, deleted = partition_changes(registry, list(context.instance.get_dynamic_partitions(school_partitions.name)))
     if not added and not deleted:
         return dg.SkipReason(f"registry unchanged ({len(registry.schools)} schools)")

@@ -1,4 +1,4 @@
-"""Resources: where the registry, the landing files and the warehouse are (design §3.3)."""
+"""Resources: where the registry, the landing files and the warehouse are (README, "Configuration")."""
 
 
 from pathlib import Path
@@ -21,7 +21,7 @@ class NccSettings(dg.ConfigurableResource):
         return Path(self.home).absolute() if self.home else config.ncc_home()
 
     def registry(self) -> Registry:
-        return load_registry(Path(self.schools_file) if self.schools_file else config.schools_file())
+        return load_registry(Path(self.schools_file) if self.schools_file else config.schools_file(), home=self.home_path())
 
     def warehouse(self) -> Warehouse:
         return open_warehouse(self.warehouse_url or config.warehouse_url())

@@ -3,7 +3,11 @@
 
 Everything is read as text, exactly as supplied (empty → None). The header names the columns with the
 canonical names of :data:`ncc_transfer.canonical.RAW_COLUMNS` (case-insensitive, surrounding spaces
-ignored); ``school_key`` and ``laestab`` are allowed and dropped (the folder names the school); unknown
+ignored). The school identity columns ``laestab``, ``urn`` and ``school_key`` are allowed and dropped (the
+folder names the school), but only after checking them: a value that names another school (a LAESTAB, or
+a partition key's LAESTAB, other than the folder's; a URN other than the registry's, when the registry
+gives one) refuses the file, naming the line and the column, so another school's export in this folder
+never replaces this school's load. Blank identity cells are allowed. Unknown
 columns are dropped with a warning that names the header cell only in the school's own report (a cell
 can hold pupil data pasted into the header): logs get the count. Missing required columns are
 reported by the later structural check, not here.
@@ -21,6 +25,7 @@ import codecs
 import csv
 import gc
 import io
+import re
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -28,11 +33,16 @@ import numpy as np
 import pandas as pd
 
 from ..canonical import BOOKKEEPING_COLUMNS, RAW_COLUMNS, REQUIRED_COLUMNS
+from ..validation.text_hygiene import escape_control_characters
 from .errors import ExtractFileError, ExtractWarning
 from .safe_xml import read_bounded
 
 MAX_FIELD_CHARS = 10_000
-IGNORED_COLUMNS = ("school_key", "laestab")
+IDENTITY_COLUMNS = ("school_key", "laestab", "urn")  # checked against the folder's school, then dropped
+IGNORED_COLUMNS = IDENTITY_COLUMNS
+LAESTAB_VALUE = re.compile(r"^\d{7}$")
+URN_VALUE = re.compile(r"^\d{6,7}$")
+SCHOOL_KEY_VALUE = re.compile(r"^(\d{7})-[a-z_]+$")
 SHOWN_CELL_CHARS = 100  # an unknown header cell is shown to the school up to this length
 
 
@@ -96,20 +106,64 @@ def _unknown_column_warnings(file_name: str, cells: list[str], unknown: list[int
             report_text = f"{file_name}: column {position + 1}'s header is not a known column name, so the column was ignored"
         else:
             report_text = f"{file_name}: column {position + 1} has no header, so the column was ignored"
-        shown = cell if len(cell) <= SHOWN_CELL_CHARS else cell[:SHOWN_CELL_CHARS] + "…"
+        shown = escape_control_characters(cell if len(cell) <= SHOWN_CELL_CHARS else cell[:SHOWN_CELL_CHARS] + "…")
         warnings.append(ExtractWarning(log_text, report_text, shown or None))
     return warnings
 
 
-def read_extract_csv(path: Path, table: str) -> tuple[pd.DataFrame, list[ExtractWarning]]:
-    """Read one CSV extract into a raw frame (only the known columns present, plus ``_source``/``_line``)."""
+def read_extract_csv(path: Path, table: str, laestab: str | None = None,
+                     urn: str | None = None) -> tuple[pd.DataFrame, list[ExtractWarning]]:
+    """Read one CSV extract into a raw frame (only the known columns present, plus ``_source``/``_line``).
+
+    ``laestab`` (and ``urn``, when the registry gives one): the folder's school, checked against any
+    identity column; None skips that check (a reader outside a school's folder)."""
     if table not in RAW_COLUMNS:
         raise ValueError(f"unknown table {table!r}")
     with _no_cyclic_gc():
-        return _read(path, table)
+        return _read(path, table, laestab, urn)
 
 
-def _read(path: Path, table: str) -> tuple[pd.DataFrame, list[ExtractWarning]]:
+def _identity_problem(column: str, value: str, laestab: str, urn: str | None) -> str | None:
+    """Why one identity cell (stripped, not blank) does not name the folder's school; None if it does.
+    A value is quoted only when it has the shape of a school number (a cell can hold pasted pupil data)."""
+    move = "move the file to that school's folder"
+    if column == "laestab":
+        if value == laestab:
+            return None
+        if LAESTAB_VALUE.match(value):
+            return f"laestab {value} is another school's; this folder is {laestab}'s — {move}"
+        return f"the laestab column does not hold a 7-digit LAESTAB; this folder is {laestab}'s — correct or remove the column"
+    if column == "school_key":
+        match = SCHOOL_KEY_VALUE.match(value)
+        if match and match.group(1) == laestab:
+            return None
+        if match:
+            return f"school_key {value} is another school's; this folder is {laestab}'s — {move}"
+        return f"the school_key column does not hold a school key such as {laestab}-files — correct or remove the column"
+    if urn is None or value == urn:  # urn: compared only when the registry gives the school's URN
+        return None
+    if URN_VALUE.match(value):
+        return f"urn {value} is another school's; this folder is URN {urn}'s (LAESTAB {laestab}) — {move}"
+    return f"the urn column does not hold a 6-digit URN; this folder is URN {urn}'s — correct or remove the column"
+
+
+def _check_identity(file_name: str, header: list[str], by_position: list[tuple], lines: np.ndarray,
+                    laestab: str, urn: str | None) -> None:
+    """Refuse the file at the first identity cell that names another school (each distinct value once)."""
+    names = [cell.strip().lower() for cell in header]
+    for position, name in enumerate(names):
+        if name not in IDENTITY_COLUMNS or not by_position or position >= len(by_position):
+            continue
+        values = by_position[position]
+        wrong = {v: problem for v in set(values)
+                 if v.strip() and (problem := _identity_problem(name, v.strip(), laestab, urn))}
+        if wrong:
+            row = next(i for i, v in enumerate(values) if v in wrong)
+            raise ExtractFileError(file_name, f"line {lines[row]}", wrong[values[row]])
+
+
+def _read(path: Path, table: str, laestab: str | None = None,
+          urn: str | None = None) -> tuple[pd.DataFrame, list[ExtractWarning]]:
     file_name = path.name
     text = _decode(read_bounded(path, file_name), file_name)
     if not text.strip():
@@ -145,6 +199,8 @@ def _read(path: Path, table: str) -> tuple[pd.DataFrame, list[ExtractWarning]]:
 
     count = len(records)
     by_position = list(zip(*records)) if records else [() for _ in header]
+    if laestab is not None:
+        _check_identity(file_name, header, by_position, lines, laestab, urn)
     data: dict[str, np.ndarray] = {}
     for position, name in zip(positions, columns):
         values = by_position[position]

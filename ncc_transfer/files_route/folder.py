@@ -219,8 +219,11 @@ def _undated_warnings(ctfs: list[_Ctf], competing: bool) -> list[str]:
             f"({_when(c.file.mtime)}) was used to decide which file is newest" for c in ctfs if not c.dated_by_header]
 
 
-def read_school_folder(folder: Path, laestab: str, as_of: date | None = None) -> RawExtract:
+def read_school_folder(folder: Path, laestab: str, as_of: date | None = None, urn: str | None = None) -> RawExtract:
     """Read one school's landing folder into raw frames (see the module docstring for the rules).
+
+    ``urn``: the school's URN from the registry, if it gives one, checked against a CSV's ``urn`` column
+    (``laestab`` is checked against a CSV's ``laestab`` and ``school_key`` columns, and a CTF's SourceSchool).
 
     ``as_of``: the night being loaded, for the academic-year check against the night. None (a reader
     outside a night: the simulator, the demo checks) compares the folder's CTFs with each other only."""
@@ -287,7 +290,7 @@ def read_school_folder(folder: Path, laestab: str, as_of: date | None = None) ->
         if table in sources or table not in csv_files:
             continue
         candidate = csv_files[table]
-        frame, csv_warnings = read_extract_csv(candidate.path, table)
+        frame, csv_warnings = read_extract_csv(candidate.path, table, laestab, urn)
         tables[table], sources[table] = frame, candidate.name
         warnings.extend(csv_warnings)
 

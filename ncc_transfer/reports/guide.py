@@ -51,6 +51,16 @@ GUIDES: dict[tuple[str, str], RuleGuide] = {
         "Something in an exported file needs checking",
         "The file was read, but part of it was not what we expected. Check the export settings.",
         EXPORT),
+    ("*", "control_character"): RuleGuide(
+        "A field holds an invisible control character",
+        "The character was removed and the record loaded. Retype the field in your MIS (the character usually "
+        "comes from text pasted in from another program).",
+        BASIC),
+    ("*", "extract_of_another_school"): RuleGuide(
+        "Tonight's export looks like another school's",
+        "Nothing from your school was loaded tonight and your last good load is kept. Check that your MIS exports "
+        "your own school's data, and that it is sent to your school's folder.",
+        EXPORT),
     ("*", "file_set_aside"): RuleGuide(
         "A file in your folder was set aside, not used for your roll",
         "Nothing was removed and nothing needs correcting in your MIS: your pupils, attendance and enrolments "

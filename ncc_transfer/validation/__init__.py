@@ -5,6 +5,11 @@ of rules, with their severities, is ``RULES`` (``rules.py``). Severity ``error``
 not loaded; ``warning`` means it is loaded and the school is asked to fix it. Messages are written
 for the school's data manager: what is wrong, the exact value, and where in the MIS to change it.
 
+Before any rule, control characters are taken out of every text field of every extract
+(``text_hygiene``: a ``control_character`` warning, or for a UPN an escape the UPN rules reject), so no
+rule, report or warehouse backend sees one. Like the file-level rules the pipeline raises, that rule
+spans fields and is not in ``RULES``.
+
 Pupil records are checked first. A rejected pupil's attendance marks and exclusions are dropped
 without further issues (the pupil's own error message says so). Attendance issues are aggregated
 per (pupil, rule, value), so a wrong code mapping gives one issue per pupil, not one per mark.
@@ -22,6 +27,7 @@ from ncc_transfer.validation.attendance import validate_attendance
 from ncc_transfer.validation.exclusions import validate_exclusions
 from ncc_transfer.validation.pupils import validate_pupils
 from ncc_transfer.validation.rules import ERROR, NAME_FIELDS, RULES, WARNING, Rule, rule, rules_frame
+from ncc_transfer.validation.text_hygiene import scrub_control_characters
 
 __all__ = [
     "ERROR",
@@ -40,6 +46,7 @@ __all__ = [
 class ValidatedExtract:
     tables: dict[str, pd.DataFrame]  # canonical typed frames, error records removed
     issues: pd.DataFrame  # exactly canonical.VALIDATION_ISSUE_COLUMNS
+    raw: dict[str, pd.DataFrame] | None = None  # the raw frames as checked (control characters taken out)
 
     def counts(self) -> dict[str, int]:
         """Issue counts by severity (safe for logs and Dagster metadata: no pupil data)."""
@@ -80,9 +87,11 @@ def validate_extract(raw: dict[str, pd.DataFrame], *, school_key: str, laestab: 
     if isinstance(as_of, datetime.datetime):
         as_of = as_of.date()
 
-    pupils = validate_pupils(_raw(raw, "pupils"), as_of)
-    attendance = validate_attendance(_raw(raw, "attendance"), pupils.roster, as_of)
-    exclusions = validate_exclusions(_raw(raw, "exclusions"), pupils.roster)
+    scrubbed = {table: scrub_control_characters(_raw(raw, table), table) for table in TABLES}
+    checked = {table: frame for table, (frame, _) in scrubbed.items()}
+    pupils = validate_pupils(checked["pupils"], as_of)
+    attendance = validate_attendance(checked["attendance"], pupils.roster, as_of)
+    exclusions = validate_exclusions(checked["exclusions"], pupils.roster)
 
     tables = {}
     for name, frame in (("pupils", pupils.table), ("attendance", attendance.table), ("exclusions", exclusions.table)):
@@ -94,7 +103,8 @@ def validate_extract(raw: dict[str, pd.DataFrame], *, school_key: str, laestab: 
         tables[name] = coerce_types(name, frame)
     assert tuple(tables) == TABLES
 
-    issues = pd.concat([pupils.issues, attendance.issues, exclusions.issues], ignore_index=True)
+    issues = pd.concat([scrubbed["pupils"][1], pupils.issues, scrubbed["attendance"][1], attendance.issues,
+                        scrubbed["exclusions"][1], exclusions.issues], ignore_index=True)
     issues.insert(0, "school_key", school_key)
     issues.insert(1, "laestab", laestab)
     issues["first_seen"] = pd.Series(stamp, index=issues.index, dtype="datetime64[ns]")
@@ -102,4 +112,4 @@ def validate_extract(raw: dict[str, pd.DataFrame], *, school_key: str, laestab: 
     for column in VALIDATION_ISSUE_COLUMNS:
         if column not in ("first_seen", "last_seen"):
             issues[column] = issues[column].astype(object).where(issues[column].notna(), None)
-    return ValidatedExtract(tables=tables, issues=issues[VALIDATION_ISSUE_COLUMNS])
+    return ValidatedExtract(tables=tables, issues=issues[VALIDATION_ISSUE_COLUMNS], raw=checked)
