@@ -24,6 +24,7 @@ from typing import Any
 import pandas as pd
 
 from . import schemas
+from .files_route.ceilings import check_row_ceilings
 from .connectors.base import VendorRouteError
 from .canonical import KEY_COLUMNS, RAW_COLUMNS, TABLES, VALIDATION_ISSUE_COLUMNS
 from .files_route import ExtractFileError, RawExtract, read_school_folder
@@ -388,6 +389,7 @@ def _prepare(school: School, home: Path, as_of: date, prepared: PreparedSchool, 
     raw = extract_raw(school, home, replay=as_of if outcome.replayed else None, as_of=as_of,
                       full_refresh=full_refresh)
     clock = outcome.lap("extract", clock)
+    check_row_ceilings(raw.tables, raw.sources)  # any route: refuse an absurd extract before validating
     if not outcome.replayed:
         _archive(school, home, as_of, raw, outcome, prepared.logs)
     clock = outcome.lap("archive", clock)

@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from ..canonical import BOOKKEEPING_COLUMNS, RAW_COLUMNS, REQUIRED_COLUMNS
+from .ceilings import check_csv_rows
 from .errors import ExtractFileError
 from .safe_xml import read_bounded
 
@@ -103,6 +104,7 @@ def _read(path: Path, table: str) -> tuple[pd.DataFrame, list[str]]:
     text = _decode(read_bounded(path, file_name), file_name)
     if not text.strip():
         raise ExtractFileError(file_name, None, "the file is empty: expected a header row and one row per record")
+    check_csv_rows(text, file_name, table)  # refuse an absurd row count before building any record
 
     records, lines = _records(text, file_name)
     widths = np.fromiter(map(len, records), dtype=np.int64, count=len(records))
