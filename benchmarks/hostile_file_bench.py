@@ -70,6 +70,7 @@ def setup(home: Path) -> Path:
 
 def night(home: Path, as_of: date) -> dict:
     """Run one night in this process; return its figures (called in a child process)."""
+    from ncc_transfer import timing
     from ncc_transfer.cli import _load_registry, run_night
     from ncc_transfer.warehouse import DuckDBWarehouse
 
@@ -79,12 +80,15 @@ def night(home: Path, as_of: date) -> dict:
     peak_kb = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
     warehouse = DuckDBWarehouse(home / "warehouse.duckdb")
     stored = warehouse.read("SELECT status, count(*) AS n FROM validation_issues GROUP BY status ORDER BY status")
+    audit = warehouse.read("SELECT detail FROM audit_log WHERE event = 'extraction' ORDER BY logged_at DESC LIMIT 1")
+    stages = json.loads(audit["detail"].iloc[0]).get("stage_seconds", {}) if len(audit) else {}
     warehouse.close()
     reports = home / "reports" / LAESTAB
     sizes = {p.name: p.stat().st_size for p in sorted(reports.glob("*")) if p.is_file()} if reports.is_dir() else {}
     return {"wall_s": round(wall, 1), "peak_rss_mb": round(peak_kb / 1024), "loaded": result.loaded,
             "failed": result.failed, "lines": result.lines, "issues_stored": dict(zip(stored["status"], stored["n"].astype(int))),
-            "report_bytes": sizes}
+            "report_bytes": sizes, "stage_seconds": {k: v for k, v in stages.items() if k != "cpu"},
+            "sections_seconds": {name: round(t["wall_s"], 2) for name, t in timing.totals().items()}}
 
 
 def run_child(home: Path, as_of: date) -> dict:
