@@ -56,6 +56,13 @@ def map_unique(values: pd.Series, func: Callable[[str], object]) -> pd.Series:
     return pd.Series(mapped[codes], index=values.index, dtype=object)
 
 
+def per_value(values: pd.Series, test: Callable[[str], bool]) -> pd.Series:
+    """``test`` of each distinct non-null value, once per value, spread back (False where null)."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    table = np.fromiter((bool(test(u)) for u in uniques), dtype=bool, count=len(uniques))
+    return pd.Series(np.append(table, False)[codes], index=values.index)
+
+
 @dataclass
 class Coded:
     """A column as integer codes into its distinct values: ``uniques`` (object) ends with one extra
