@@ -1,14 +1,15 @@
-"""The files route's CSV extracts: ``pupils.csv``, ``attendance.csv``, ``exclusions.csv`` (design §3.2).
+"""The files route's CSV extracts: ``pupils.csv``, ``attendance.csv``, ``exclusions.csv`` (README, "The files route").
 
 Everything is read as text, exactly as supplied (empty → None). The header names the columns with the
-canonical names of design §3.4 (case-insensitive, surrounding spaces ignored); ``school_key`` and
+canonical names of ``canonical.RAW_COLUMNS`` (case-insensitive, surrounding spaces ignored); ``school_key`` and
 ``laestab`` are allowed and dropped (the folder names the school); unknown columns are dropped with a
 warning. Missing required columns are reported by the later structural check, not here.
 
 The reader is the standard library's ``csv`` module (it knows on which physical line each record
 starts, which pandas does not when a quoted field spans lines), with the per-column work done on
 whole columns (a year of attendance for a large school is ~760,000 records: about 1.5 s). Sizes are
-bounded by the file limit, the csv module's field limit (131,072) and :data:`MAX_FIELD_CHARS`.
+bounded by the file limit, the csv module's field limit (131,072), :data:`MAX_FIELD_CHARS` and the
+row ceilings (``ceilings.check_csv_rows``: an absurd row count is refused before records are built).
 Records whose field count differs from the header's are refused, naming the line.
 """
 
