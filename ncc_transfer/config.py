@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 # How many example records a school's report (and ``validation_issues``) keeps per rule; the rest are
-# counted exactly (``similar``). 200 fills a screen or two of the report: enough to see the pattern of
+# counted exactly (``similar_records``). 200 fills a screen or two of the report: enough to see the pattern of
 # a mistake and where it starts, few enough that one wrong export setting cannot make a report of
 # gigabytes (docs/hardening.md, "Bounded cost per school").
 DEFAULT_ISSUE_EXAMPLES_PER_RULE = 200

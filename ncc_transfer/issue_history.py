@@ -14,7 +14,7 @@ merged with the school's stored ones:
 Re-running the same night (same ``night`` date) changes nothing: counts move only between nights.
 
 Tonight's findings are already capped per rule (``NCC_ISSUE_EXAMPLES_PER_RULE`` examples, the rest
-counted in ``similar``), so what is stored, open or fixed, is bounded by the cap too: a school that
+counted in ``similar_records``), so what is stored, open or fixed, is bounded by the cap too: a school that
 fixes a file of a million flagged records keeps a few hundred ``fixed`` rows, not a million.
 Pure pandas, shared by every warehouse backend.
 """
@@ -72,15 +72,15 @@ def merge_issue_history(previous: pd.DataFrame, tonight: pd.DataFrame, *, night:
     if not parts:
         return fresh[STORED_ISSUE_COLUMNS]
     merged = pd.concat(parts, ignore_index=True)
-    return merged.astype({"nights_seen": "Int64", "similar": "Int64"})
+    return merged.astype({"nights_seen": "Int64", "similar_records": "Int64"})
 
 
 def _typed(frame: pd.DataFrame) -> pd.DataFrame:
     """One set of types for every part, so concatenation never depends on which parts are empty."""
     stamps = {c: "datetime64[ns]" for c in ("first_seen", "last_seen", "fixed_on", "last_night")}
-    counts = {"nights_seen": "Int64", "similar": "Int64"}
+    counts = {"nights_seen": "Int64", "similar_records": "Int64"}
     text = {c: object for c in STORED_ISSUE_COLUMNS if c not in stamps and c not in counts}
-    frame = frame.assign(similar=pd.to_numeric(frame["similar"], errors="coerce"))
+    frame = frame.assign(similar_records=pd.to_numeric(frame["similar_records"], errors="coerce"))
     return frame.astype({**stamps, **text, **counts})
 
 

@@ -468,7 +468,7 @@ def _fail_structurally(prepared: PreparedSchool, issues: pd.DataFrame, checked: 
 
 
 def _count_issues(issues: pd.DataFrame, outcome: SchoolOutcome) -> None:
-    """Exact counts: each row stands for itself and its ``similar`` records over the per-rule cap."""
+    """Exact counts: each row stands for itself and its ``similar_records`` records over the per-rule cap."""
     weights = issue_weights(issues)
     outcome.issues_by_rule = {str(k): int(v) for k, v in weights.groupby(issues["rule"]).sum().sort_index().items()}
     outcome.errors = int(weights[issues["severity"] == "error"].sum())

@@ -58,7 +58,7 @@ def test_findings_keep_the_first_examples_and_count_the_rest(monkeypatch):
 
     assert len(issues) == 200 == len(built)  # messages built for the examples only
     assert issues["location"].tolist()[:2] == ["pupils.csv line 2", "pupils.csv line 3"]
-    assert issues["similar"].iloc[-1] == FLAGGED - 200 and issues["similar"].iloc[:-1].isna().all()
+    assert issues["similar_records"].iloc[-1] == FLAGGED - 200 and issues["similar_records"].iloc[:-1].isna().all()
     assert int(issue_weights(issues).sum()) == FLAGGED
 
 
@@ -98,7 +98,7 @@ def test_history_after_a_fixed_night_holds_at_most_the_cap(monkeypatch):
     clean = validate(blank_postcode_pupils(5_000, postcode="NR1 1AA"), datetime(2026, 3, 23, 2))
     after = merge_issue_history(first, clean.issues, night=date(2026, 3, 23), seen_at=datetime(2026, 3, 23, 2))
     assert len(after) == 30 and set(after["status"]) == {"fixed"}
-    assert after["similar"].dtype == "Int64"
+    assert after["similar_records"].dtype == "Int64"
 
 
 def test_too_many_pupils_refused_while_reading(tmp_path, monkeypatch):

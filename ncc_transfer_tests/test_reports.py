@@ -48,7 +48,7 @@ def issue(upn, dataset, field, value, rule, severity, message, *, status="new", 
             "location": location, "field": field, "value": value, "rule": rule, "severity": severity,
             "message": message, "first_seen": SEEN, "last_seen": pd.Timestamp("2026-11-29 02:00:00"),
             "nights_seen": nights, "status": status, "fixed_on": pd.Timestamp(fixed_on) if fixed_on else pd.NaT,
-            "similar": similar}
+            "similar_records": similar}
 
 
 def sample_issues() -> pd.DataFrame:

@@ -4,7 +4,7 @@ for the LA's case system.
 Pure: takes the school's issue rows (``canonical.VALIDATION_ISSUE_COLUMNS`` plus ``nights_seen``,
 ``status`` and ``fixed_on``) and, optionally, its pupils (for names), and writes files. The rows are
 at most ``NCC_ISSUE_EXAMPLES_PER_RULE`` examples per rule; counts include the records over that cap
-(``similar``), and each rule says how many more records it has than it lists. No Dagster,
+(``similar_records``), and each rule says how many more records it has than it lists. No Dagster,
 no warehouse. The files hold pupil data, so they are written only under ``reports_root/<laestab>/``
 with owner-only permissions (``files.py``).
 """
@@ -31,10 +31,10 @@ HISTORY_COLUMNS = ["nights_seen", "status", "fixed_on"]
 REPORT_COLUMNS = VALIDATION_ISSUE_COLUMNS + HISTORY_COLUMNS
 
 # The CSV for the LA's case system: one row per issue, these columns first (then any others supplied).
-# ``similar``: on a rule's last example row, how many more records have the same problem (not listed).
+# ``similar_records``: on a rule's last example row, how many more records have the same problem (not listed).
 CSV_COLUMNS = [
     "school_key", "laestab", "status", "nights_seen", "fixed_on", "severity", "rule", "rule_title", "dataset",
-    "upn", "pupil_name", "record", "location", "field", "value", "message", "first_seen", "last_seen", "similar",
+    "upn", "pupil_name", "record", "location", "field", "value", "message", "first_seen", "last_seen", "similar_records",
 ]
 # Cells starting with these are read as formulas by spreadsheet programs: neutralised in the CSV.
 _FORMULA_START = ("=", "+", "@", "\t", "\r")
@@ -153,7 +153,7 @@ def _text(value: Any) -> str:
 
 def issue_counts(frame: pd.DataFrame) -> dict[str, int]:
     """Counts only (no pupil data): safe for logs and Dagster metadata. Exact: a row counts for itself
-    and its ``similar`` records (those over the per-rule cap, not listed)."""
+    and its ``similar_records`` records (those over the per-rule cap, not listed)."""
     weights = issue_weights(frame)
     is_open = frame["status"] != FIXED
     open_ = frame[is_open]
@@ -195,7 +195,7 @@ def _row(record: pd.Series) -> dict[str, Any]:
         "marker": marker(record["status"], int(record["nights_seen"])),
         "rule_title": record["rule_title"],
         "fixed_on": fixed_on.date() if not pd.isna(fixed_on) else None,
-        "more": more_records(record.get("similar")),
+        "more": more_records(record.get("similar_records")),
     }
 
 

@@ -10,7 +10,7 @@ without further issues (the pupil's own error message says so). Attendance issue
 per (pupil, rule, value), so a wrong code mapping gives one issue per pupil, not one per mark.
 
 Each (dataset, rule) keeps at most ``NCC_ISSUE_EXAMPLES_PER_RULE`` example rows; the records over that
-are counted exactly in the ``similar`` column of the last example kept (docs/hardening.md, "Bounded
+are counted exactly in the ``similar_records`` column of the last example kept (docs/hardening.md, "Bounded
 cost per school"), so one wrong export setting costs a few hundred rows, not one per record.
 """
 
@@ -101,7 +101,7 @@ def validate_extract(raw: dict[str, pd.DataFrame], *, school_key: str, laestab: 
         tables[name] = coerce_types(name, frame)
     assert tuple(tables) == TABLES
 
-    parts = [part.astype({"similar": "Int64"}) for part in (pupils.issues, attendance.issues, exclusions.issues)]
+    parts = [part.astype({"similar_records": "Int64"}) for part in (pupils.issues, attendance.issues, exclusions.issues)]
     issues = pd.concat(parts, ignore_index=True)
     issues = cap_issues(issues, issue_examples_per_rule()).reset_index(drop=True)  # per-pupil attendance rows too
     issues.insert(0, "school_key", school_key)
@@ -109,7 +109,7 @@ def validate_extract(raw: dict[str, pd.DataFrame], *, school_key: str, laestab: 
     issues["first_seen"] = pd.Series(stamp, index=issues.index, dtype="datetime64[ns]")
     issues["last_seen"] = issues["first_seen"]
     for column in VALIDATION_ISSUE_COLUMNS:
-        if column == "similar":
+        if column == "similar_records":
             issues[column] = pd.to_numeric(issues[column], errors="coerce").astype("Int64")
         elif column not in ("first_seen", "last_seen"):
             issues[column] = issues[column].astype(object).where(issues[column].notna(), None)
