@@ -104,6 +104,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=1_000_000, help="hostile pupils.csv rows")
     parser.add_argument("--clean-rows", type=int, default=1_000, help="pupils in the fixed file")
+    parser.add_argument("--postcode", default="", help="the big file's postcode: blank (default) flags every row; "
+                        "a valid one ('NR1 1AA') makes the same file clean, to compare what the issues cost")
     parser.add_argument("--night", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--as-of", type=date.fromisoformat, default=AS_OF, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -115,8 +117,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="ncc-hostile-") as scratch:
         home = Path(scratch)
         folder = setup(home)
-        size = write_pupils(folder / "pupils.csv", args.rows, postcode="")
-        print(f"hostile pupils.csv: {args.rows:,} rows, {size / 1e6:.1f} MB")
+        size = write_pupils(folder / "pupils.csv", args.rows, postcode=args.postcode)
+        print(f"hostile pupils.csv: {args.rows:,} rows, {size / 1e6:.1f} MB, postcode {args.postcode!r}")
         print("hostile night:", json.dumps(run_child(home, AS_OF), indent=1, default=str))
         write_pupils(folder / "pupils.csv", args.clean_rows, postcode="NR1 1AA")
         print(f"clean night ({args.clean_rows:,} pupils):", json.dumps(run_child(home, AS_OF + timedelta(days=3)), indent=1, default=str))
