@@ -41,6 +41,7 @@ def environment() -> Environment:
     env.filters["long_date"] = long_date
     env.filters["short_date"] = short_date
     env.globals["plural"] = plural
+    env.filters["num"] = lambda count: f"{count:,}"  # 1,000,000
     return env
 
 
