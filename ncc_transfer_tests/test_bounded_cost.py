@@ -130,3 +130,14 @@ def test_any_route_over_a_ceiling_is_refused(monkeypatch):
                                                r"marks \(NCC_MAX_ATTENDANCE_MARKS\)"):
         check_row_ceilings({"attendance": marks}, {"attendance": "ctf.xml"})
     check_row_ceilings({"attendance": marks.head(5)}, {"attendance": "ctf.xml"})
+
+
+def test_cap_issues_keeps_counts_of_rows_already_capped():
+    from ncc_transfer.validation.common import cap_issues
+
+    issues = pd.DataFrame({"dataset": ["attendance"] * 5 + ["pupils"], "rule": ["code_unknown"] * 5 + ["sex_missing"],
+                           "upn": list("ABCDEF"), "similar_records": [None, 10, None, 4, None, None]})
+    capped = cap_issues(issues, keep=2)
+    assert capped["upn"].tolist() == ["A", "B", "F"]
+    assert capped["similar_records"].tolist()[:2] == [pd.NA, 10 + 3 + 4]  # C, D (and its 4), E dropped
+    assert int(issue_weights(capped).sum()) == int(issue_weights(issues).sum()) == 20

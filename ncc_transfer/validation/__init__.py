@@ -101,7 +101,8 @@ def validate_extract(raw: dict[str, pd.DataFrame], *, school_key: str, laestab: 
         tables[name] = coerce_types(name, frame)
     assert tuple(tables) == TABLES
 
-    parts = [part.astype({"similar_records": "Int64"}) for part in (pupils.issues, attendance.issues, exclusions.issues)]
+    parts = [part.astype({"similar_records": "Int64"})
+             for part in (pupils.issues, attendance.issues, exclusions.issues)]
     issues = pd.concat(parts, ignore_index=True)
     issues = cap_issues(issues, issue_examples_per_rule()).reset_index(drop=True)  # per-pupil attendance rows too
     issues.insert(0, "school_key", school_key)

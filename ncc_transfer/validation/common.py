@@ -14,7 +14,8 @@ from ncc_transfer.canonical import issue_weights
 from ncc_transfer.config import issue_examples_per_rule
 from ncc_transfer.validation.rules import ERROR, rule
 
-ISSUE_COLUMNS = ["upn", "dataset", "record", "location", "field", "value", "rule", "severity", "message", "similar_records"]
+ISSUE_COLUMNS = ["upn", "dataset", "record", "location", "field", "value", "rule", "severity", "message",
+                 "similar_records"]
 
 SESSIONS = ("AM", "PM")
 # Dates outside this range are treated as not real (placeholders such as 0001-01-01 or 1900-01-01
@@ -287,8 +288,8 @@ class Findings:
 
 
 def cap_issues(issues: pd.DataFrame, keep: int) -> pd.DataFrame:
-    """At most ``keep`` rows per (dataset, rule), the first in order; what is dropped is added, with
-    its own ``similar_records``, to the ``similar_records`` of the group's last row kept, so counts stay exact."""
+    """At most ``keep`` rows per (dataset, rule), the first in order; what is dropped is added, with its
+    own ``similar_records``, to the ``similar_records`` of the group's last row kept: counts stay exact."""
     if issues.empty:
         return issues
     groups = [issues["dataset"].astype(object).fillna(""), issues["rule"].astype(object).fillna("")]
@@ -296,14 +297,16 @@ def cap_issues(issues: pd.DataFrame, keep: int) -> pd.DataFrame:
     if kept.all():
         return issues
     out = issues.copy()
-    out["similar_records"] = pd.to_numeric(out["similar_records"], errors="coerce").astype("Int64") if "similar_records" in out else pd.NA
+    similar = out["similar_records"] if "similar_records" in out else pd.Series(pd.NA, index=out.index)
+    out["similar_records"] = pd.to_numeric(similar, errors="coerce").astype("Int64")
     weights = issue_weights(out)
     dropped = weights[~kept].groupby([g[~kept] for g in groups], sort=False).sum()
     last_kept = out[kept].groupby([g[kept] for g in groups], sort=False).tail(1)
     for row, dataset, rule_name in zip(last_kept.index, groups[0][last_kept.index], groups[1][last_kept.index]):
         extra = int(dropped.get((dataset, rule_name), 0))
         if extra:
-            out.loc[row, "similar_records"] = int(0 if pd.isna(out.loc[row, "similar_records"]) else out.loc[row, "similar_records"]) + extra
+            before = out.loc[row, "similar_records"]
+            out.loc[row, "similar_records"] = (0 if pd.isna(before) else int(before)) + extra
     return out[kept]
 
 
