@@ -84,7 +84,7 @@ DATE_COLUMNS: dict[str, list[str]] = {
     "validation_issues": ["fixed_on", "last_night"],
 }
 INTEGER_COLUMNS: dict[str, list[str]] = {"pupils": [], "attendance": [], "exclusions": ["sessions"],
-                                         "validation_issues": ["nights_seen"]}
+                                         "validation_issues": ["nights_seen", "similar_records"]}
 
 # Canonical column order per table, as stored in the warehouse.
 CANONICAL_COLUMNS: dict[str, list[str]] = {
@@ -107,6 +107,10 @@ VALIDATION_ISSUE_COLUMNS = [
     "message",  # plain English: what is wrong and what to change, where in the MIS
     "first_seen",
     "last_seen",
+    # Added with the per-rule cap (contracts only grow): on the last example kept for a (school, rule),
+    # how many more records have the same problem and are counted, not stored; null elsewhere. The exact
+    # count of a rule is its rows plus their ``similar_records`` (``issue_weights``).
+    "similar_records",
 ]
 # What the warehouse adds to each finding to follow it across nights (``issue_history``).
 ISSUE_HISTORY_COLUMNS = [
@@ -116,6 +120,14 @@ ISSUE_HISTORY_COLUMNS = [
     "last_night",  # the night (as-of date) it was last evaluated
 ]
 STORED_ISSUE_COLUMNS = VALIDATION_ISSUE_COLUMNS + ISSUE_HISTORY_COLUMNS
+
+
+def issue_weights(issues: pd.DataFrame) -> pd.Series:
+    """How many records each issue row stands for: 1, plus its ``similar_records`` (records over the cap)."""
+    if "similar_records" not in issues.columns:
+        return pd.Series(1, index=issues.index, dtype="int64")
+    similar = pd.to_numeric(issues["similar_records"], errors="coerce").fillna(0).astype("int64")
+    return similar + 1
 
 
 def column_type(table: str, column: str) -> str:

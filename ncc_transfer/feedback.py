@@ -114,7 +114,9 @@ def la_overview(warehouse: Warehouse, registry: Registry, *, as_of: date, home: 
     """Issue counts per school and rule, nights since the last clean extract, and a 30-night trend."""
     names = {s.key: s.name for s in registry.schools}
     counts = warehouse.read(
-        "SELECT school_key, dataset, rule, severity, count(*) AS count FROM validation_issues "
+        # A row stands for itself and its ``similar_records`` records over the per-rule cap: exact counts.
+        "SELECT school_key, dataset, rule, severity, CAST(sum(1 + coalesce(similar_records, 0)) AS BIGINT) AS count "
+        "FROM validation_issues "
         "WHERE status IS NULL OR status <> 'fixed' GROUP BY school_key, dataset, rule, severity")
     extractions = warehouse.read(
         "SELECT school_key, logged_at, outcome, detail FROM audit_log WHERE event IN ('extraction', 'replay')")

@@ -12,6 +12,10 @@ merged with the school's stored ones:
 * in a dataset not checked tonight (the school's files could not be read): kept as they were.
 
 Re-running the same night (same ``night`` date) changes nothing: counts move only between nights.
+
+Tonight's findings are already capped per rule (``NCC_ISSUE_EXAMPLES_PER_RULE`` examples, the rest
+counted in ``similar_records``), so what is stored, open or fixed, is bounded by the cap too: a school that
+fixes a file of a million flagged records keeps a few hundred ``fixed`` rows, not a million.
 Pure pandas, shared by every warehouse backend.
 """
 
@@ -34,7 +38,7 @@ def merge_issue_history(previous: pd.DataFrame, tonight: pd.DataFrame, *, night:
     ``checked_datasets``: the datasets tonight's run actually evaluated (default: all of them).
     """
     night_ts = pd.Timestamp(night)
-    fresh = tonight[VALIDATION_ISSUE_COLUMNS].copy()
+    fresh = tonight.reindex(columns=VALIDATION_ISSUE_COLUMNS)
     fresh["last_seen"] = pd.Timestamp(seen_at)
     old = previous.reindex(columns=STORED_ISSUE_COLUMNS).copy()
     for frame in (fresh, old):
@@ -68,14 +72,16 @@ def merge_issue_history(previous: pd.DataFrame, tonight: pd.DataFrame, *, night:
     if not parts:
         return fresh[STORED_ISSUE_COLUMNS]
     merged = pd.concat(parts, ignore_index=True)
-    return merged.astype({"nights_seen": "Int64"})
+    return merged.astype({"nights_seen": "Int64", "similar_records": "Int64"})
 
 
 def _typed(frame: pd.DataFrame) -> pd.DataFrame:
     """One set of types for every part, so concatenation never depends on which parts are empty."""
     stamps = {c: "datetime64[ns]" for c in ("first_seen", "last_seen", "fixed_on", "last_night")}
-    text = {c: object for c in STORED_ISSUE_COLUMNS if c not in stamps and c != "nights_seen"}
-    return frame.astype({**stamps, **text, "nights_seen": "Int64"})
+    counts = {"nights_seen": "Int64", "similar_records": "Int64"}
+    text = {c: object for c in STORED_ISSUE_COLUMNS if c not in stamps and c not in counts}
+    frame = frame.assign(similar_records=pd.to_numeric(frame["similar_records"], errors="coerce"))
+    return frame.astype({**stamps, **text, **counts})
 
 
 def _identity(frame: pd.DataFrame) -> pd.Series:

@@ -15,7 +15,6 @@ import os
 import tempfile
 import time
 import traceback
-from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -26,8 +25,9 @@ from typing import Any
 import pandas as pd
 
 from . import schemas
+from .files_route.ceilings import check_row_ceilings
 from .connectors.base import VendorRouteError
-from .canonical import KEY_COLUMNS, RAW_COLUMNS, TABLES, VALIDATION_ISSUE_COLUMNS
+from .canonical import KEY_COLUMNS, RAW_COLUMNS, TABLES, VALIDATION_ISSUE_COLUMNS, issue_weights
 from .files_route import ExtractFileError, ExtractWarning, RawExtract, read_school_folder
 from .registry import School
 from .validation import validate_extract
@@ -512,6 +512,7 @@ def _prepare(school: School, home: Path, as_of: date, prepared: PreparedSchool, 
     raw = extract_raw(school, home, replay=as_of if outcome.replayed else None, as_of=as_of,
                       full_refresh=full_refresh)
     clock = outcome.lap("extract", clock)
+    check_row_ceilings(raw.tables, raw.sources)  # any route: refuse an absurd extract before validating
     if not outcome.replayed:
         _archive(school, home, as_of, raw, outcome, prepared.logs)
     clock = outcome.lap("archive", clock)
@@ -595,11 +596,13 @@ def _fail_structurally(prepared: PreparedSchool, issues: pd.DataFrame, checked: 
 
 
 def _count_issues(issues: pd.DataFrame, outcome: SchoolOutcome) -> None:
-    outcome.issues_by_rule = dict(sorted(Counter(issues["rule"]).items()))
-    outcome.errors = int((issues["severity"] == "error").sum())
-    outcome.warnings = int((issues["severity"] == "warning").sum())
+    """Exact counts: each row stands for itself and its ``similar_records`` records over the per-rule cap."""
+    weights = issue_weights(issues)
+    outcome.issues_by_rule = {str(k): int(v) for k, v in weights.groupby(issues["rule"]).sum().sort_index().items()}
+    outcome.errors = int(weights[issues["severity"] == "error"].sum())
+    outcome.warnings = int(weights[issues["severity"] == "warning"].sum())
     by_table: dict[str, dict[str, int]] = {}
-    for (dataset, rule), count in issues.groupby(["dataset", "rule"]).size().items():
+    for (dataset, rule), count in weights.groupby([issues["dataset"], issues["rule"]]).sum().items():
         by_table.setdefault(str(dataset), {})[str(rule)] = int(count)
     outcome.issues_by_table = by_table
 

@@ -27,7 +27,8 @@ def _print(demo, result, seconds: float, warehouse) -> None:
         count = int(warehouse.read(f'SELECT count(*) AS n FROM "{table}"')["n"].iloc[0])
         print(f"  {table:<12} {count:>10,}")
     issues = warehouse.read(
-        "SELECT rule, severity, count(*) AS n FROM validation_issues GROUP BY rule, severity ORDER BY severity, n DESC, rule")
+        "SELECT rule, severity, CAST(sum(1 + coalesce(similar_records, 0)) AS BIGINT) AS n FROM validation_issues "
+        "GROUP BY rule, severity ORDER BY severity, n DESC, rule")
     print(f"Validation issues for schools to fix ({int(issues['n'].sum()) if len(issues) else 0}):")
     for row in issues.itertuples():
         print(f"  {row.severity:<8} {row.rule:<32} {row.n:>6}")

@@ -43,11 +43,12 @@ SEEN = pd.Timestamp("2026-11-27 02:00:00")
 
 
 def issue(upn, dataset, field, value, rule, severity, message, *, status="new", nights=1, fixed_on=None,
-          location="pupils.csv line 2", record=""):
+          location="pupils.csv line 2", record="", similar=None):
     return {"school_key": SCHOOL_KEY, "laestab": LAESTAB, "upn": upn, "dataset": dataset, "record": record,
             "location": location, "field": field, "value": value, "rule": rule, "severity": severity,
             "message": message, "first_seen": SEEN, "last_seen": pd.Timestamp("2026-11-29 02:00:00"),
-            "nights_seen": nights, "status": status, "fixed_on": pd.Timestamp(fixed_on) if fixed_on else pd.NaT}
+            "nights_seen": nights, "status": status, "fixed_on": pd.Timestamp(fixed_on) if fixed_on else pd.NaT,
+            "similar_records": similar}
 
 
 def sample_issues() -> pd.DataFrame:

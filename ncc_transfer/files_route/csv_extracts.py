@@ -15,7 +15,8 @@ reported by the later structural check, not here.
 The reader is the standard library's ``csv`` module (it knows on which physical line each record
 starts, which pandas does not when a quoted field spans lines), with the per-column work done on
 whole columns (a year of attendance for a large school is ~760,000 records: about 1.5 s). Sizes are
-bounded by the file limit, the csv module's field limit (131,072) and :data:`MAX_FIELD_CHARS`.
+bounded by the file limit, the csv module's field limit (131,072), :data:`MAX_FIELD_CHARS` and the
+row ceilings (``ceilings.check_csv_rows``: an absurd row count is refused before records are built).
 Records whose field count differs from the header's are refused, naming the line.
 """
 
@@ -34,6 +35,7 @@ import pandas as pd
 
 from ..canonical import BOOKKEEPING_COLUMNS, RAW_COLUMNS, REQUIRED_COLUMNS
 from ..validation.text_hygiene import escape_control_characters
+from .ceilings import check_csv_rows
 from .errors import ExtractFileError, ExtractWarning
 from .safe_xml import read_bounded
 
@@ -168,6 +170,7 @@ def _read(path: Path, table: str, laestab: str | None = None,
     text = _decode(read_bounded(path, file_name), file_name)
     if not text.strip():
         raise ExtractFileError(file_name, None, "the file is empty: expected a header row and one row per record")
+    check_csv_rows(text, file_name, table)  # refuse an absurd row count before building any record
 
     records, lines = _records(text, file_name)
     widths = np.fromiter(map(len, records), dtype=np.int64, count=len(records))

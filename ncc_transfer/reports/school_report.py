@@ -2,7 +2,9 @@
 for the LA's case system.
 
 Pure: takes the school's issue rows (``canonical.VALIDATION_ISSUE_COLUMNS`` plus ``nights_seen``,
-``status`` and ``fixed_on``) and, optionally, its pupils (for names), and writes files. No Dagster,
+``status`` and ``fixed_on``) and, optionally, its pupils (for names), and writes files. The rows are
+at most ``NCC_ISSUE_EXAMPLES_PER_RULE`` examples per rule; counts include the records over that cap
+(``similar_records``), and each rule says how many more records it has than it lists. No Dagster,
 no warehouse. The files hold pupil data, so they are written only under ``reports_root/<laestab>/``
 with owner-only permissions (``files.py``).
 """
@@ -18,7 +20,7 @@ from typing import Any
 
 import pandas as pd
 
-from ncc_transfer.canonical import VALIDATION_ISSUE_COLUMNS
+from ncc_transfer.canonical import VALIDATION_ISSUE_COLUMNS, issue_weights
 from ncc_transfer.reports.files import school_dir, write_private
 from ncc_transfer.reports.guide import guide, rule_sort_key
 from ncc_transfer.reports.templating import render
@@ -29,9 +31,10 @@ HISTORY_COLUMNS = ["nights_seen", "status", "fixed_on"]
 REPORT_COLUMNS = VALIDATION_ISSUE_COLUMNS + HISTORY_COLUMNS
 
 # The CSV for the LA's case system: one row per issue, these columns first (then any others supplied).
+# ``similar_records``: on a rule's last example row, how many more records have the same problem (not listed).
 CSV_COLUMNS = [
     "school_key", "laestab", "status", "nights_seen", "fixed_on", "severity", "rule", "rule_title", "dataset",
-    "upn", "pupil_name", "record", "location", "field", "value", "message", "first_seen", "last_seen",
+    "upn", "pupil_name", "record", "location", "field", "value", "message", "first_seen", "last_seen", "similar_records",
 ]
 # Cells starting with these are read as formulas by spreadsheet programs: neutralised in the CSV.
 _FORMULA_START = ("=", "+", "@", "\t", "\r")
@@ -149,15 +152,18 @@ def _text(value: Any) -> str:
 
 
 def issue_counts(frame: pd.DataFrame) -> dict[str, int]:
-    """Counts only (no pupil data): safe for logs and Dagster metadata."""
-    open_ = frame[frame["status"] != FIXED]
+    """Counts only (no pupil data): safe for logs and Dagster metadata. Exact: a row counts for itself
+    and its ``similar_records`` records (those over the per-rule cap, not listed)."""
+    weights = issue_weights(frame)
+    is_open = frame["status"] != FIXED
+    open_ = frame[is_open]
     return {
-        "errors": int((open_["severity"] == ERROR).sum()),
-        "warnings": int((open_["severity"] != ERROR).sum()),
-        "new": int((open_["status"] == NEW).sum()),
-        "persisting": int((open_["status"] == PERSISTING).sum()),
-        "fixed": int((frame["status"] == FIXED).sum()),
-        "open": int(len(open_)),
+        "errors": int(weights[is_open & (frame["severity"] == ERROR)].sum()),
+        "warnings": int(weights[is_open & (frame["severity"] != ERROR)].sum()),
+        "new": int(weights[is_open & (frame["status"] == NEW)].sum()),
+        "persisting": int(weights[is_open & (frame["status"] == PERSISTING)].sum()),
+        "fixed": int(weights[frame["status"] == FIXED].sum()),
+        "open": int(weights[is_open].sum()),
         "rules": int(open_[["dataset", "rule"]].drop_duplicates().shape[0]),
     }
 
@@ -189,7 +195,16 @@ def _row(record: pd.Series) -> dict[str, Any]:
         "marker": marker(record["status"], int(record["nights_seen"])),
         "rule_title": record["rule_title"],
         "fixed_on": fixed_on.date() if not pd.isna(fixed_on) else None,
+        "more": more_records(record.get("similar_records")),
     }
+
+
+def more_records(similar: Any) -> str:
+    """'and 999,800 more records with the same problem' for the records over the cap ('' for none)."""
+    count = 0 if _text(similar) == "" else int(similar)
+    if count <= 0:
+        return ""
+    return f"and {count:,} more record{'' if count == 1 else 's'} with the same problem"
 
 
 def _sorted_rows(group: pd.DataFrame) -> list[dict[str, Any]]:
@@ -216,9 +231,10 @@ def rule_groups(frame: pd.DataFrame) -> list[dict[str, Any]]:
             "title": g.title,
             "fix": g.fix,
             "where": g.where,
-            "count": int(len(group)),
-            "new": int((group["status"] == NEW).sum()),
+            "count": int(issue_weights(group).sum()),
+            "new": int(issue_weights(group)[group["status"] == NEW].sum()),
             "rows": _sorted_rows(group),
+            "more": more_records(issue_weights(group).sum() - len(group)),
         })
     groups.sort(key=lambda g: (g["severity_rank"], g["sort"]))
     for number, group in enumerate(groups, start=1):

@@ -23,8 +23,9 @@ def short_date(value: date) -> str:
 
 
 def plural(count: int, singular: str, plural_form: str | None = None) -> str:
-    """``plural(1, 'problem')`` -> ``'1 problem'``; ``plural(3, 'problem')`` -> ``'3 problems'``."""
-    return f"{count} {singular if count == 1 else (plural_form or singular + 's')}"
+    """``plural(1, 'problem')`` -> ``'1 problem'``; ``plural(3, 'problem')`` -> ``'3 problems'``;
+    thousands separated: ``'1,000,000 problems'``."""
+    return f"{count:,} {singular if count == 1 else (plural_form or singular + 's')}"
 
 
 @lru_cache(maxsize=1)
@@ -40,6 +41,7 @@ def environment() -> Environment:
     env.filters["long_date"] = long_date
     env.filters["short_date"] = short_date
     env.globals["plural"] = plural
+    env.filters["num"] = lambda count: f"{count:,}"  # 1,000,000
     return env
 
 

@@ -13,6 +13,10 @@ spans fields and is not in ``RULES``.
 Pupil records are checked first. A rejected pupil's attendance marks and exclusions are dropped
 without further issues (the pupil's own error message says so). Attendance issues are aggregated
 per (pupil, rule, value), so a wrong code mapping gives one issue per pupil, not one per mark.
+
+Each (dataset, rule) keeps at most ``NCC_ISSUE_EXAMPLES_PER_RULE`` example rows; the records over that
+are counted exactly in the ``similar_records`` column of the last example kept (docs/hardening.md, "Bounded
+cost per school"), so one wrong export setting costs a few hundred rows, not one per record.
 """
 
 from __future__ import annotations
@@ -22,8 +26,11 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from ncc_transfer.canonical import TABLES, VALIDATION_ISSUE_COLUMNS, coerce_types, constant_text, empty_raw
+from ncc_transfer.canonical import (TABLES, VALIDATION_ISSUE_COLUMNS, coerce_types, constant_text, empty_raw,
+                                   issue_weights)
+from ncc_transfer.config import issue_examples_per_rule
 from ncc_transfer.validation.attendance import validate_attendance
+from ncc_transfer.validation.common import cap_issues
 from ncc_transfer.validation.exclusions import validate_exclusions
 from ncc_transfer.validation.pupils import validate_pupils
 from ncc_transfer.validation.rules import ERROR, NAME_FIELDS, RULES, WARNING, Rule, rule, rules_frame
@@ -49,14 +56,14 @@ class ValidatedExtract:
     raw: dict[str, pd.DataFrame] | None = None  # the raw frames as checked (control characters taken out)
 
     def counts(self) -> dict[str, int]:
-        """Issue counts by severity (safe for logs and Dagster metadata: no pupil data)."""
-        by_severity = self.issues["severity"].value_counts()
+        """Issue counts by severity, records over the cap included (safe for logs and Dagster metadata)."""
+        by_severity = issue_weights(self.issues).groupby(self.issues["severity"]).sum()
         return {ERROR: int(by_severity.get(ERROR, 0)), WARNING: int(by_severity.get(WARNING, 0))}
 
     def rule_counts(self) -> dict[str, int]:
         """Issue counts per 'dataset.rule' (no pupil data)."""
         keys = self.issues["dataset"] + "." + self.issues["rule"]
-        return {k: int(v) for k, v in keys.value_counts().sort_index().items()}
+        return {k: int(v) for k, v in issue_weights(self.issues).groupby(keys).sum().sort_index().items()}
 
 
 def _timestamp(value: datetime.datetime) -> pd.Timestamp:
@@ -103,13 +110,19 @@ def validate_extract(raw: dict[str, pd.DataFrame], *, school_key: str, laestab: 
         tables[name] = coerce_types(name, frame)
     assert tuple(tables) == TABLES
 
-    issues = pd.concat([scrubbed["pupils"][1], pupils.issues, scrubbed["attendance"][1], attendance.issues,
-                        scrubbed["exclusions"][1], exclusions.issues], ignore_index=True)
+    parts = [scrubbed["pupils"][1], pupils.issues, scrubbed["attendance"][1], attendance.issues,
+             scrubbed["exclusions"][1], exclusions.issues]
+    parts = [(part if "similar_records" in part.columns else part.assign(similar_records=pd.NA))
+             .astype({"similar_records": "Int64"}) for part in parts]
+    issues = pd.concat(parts, ignore_index=True)
+    issues = cap_issues(issues, issue_examples_per_rule()).reset_index(drop=True)  # per-pupil attendance rows too
     issues.insert(0, "school_key", school_key)
     issues.insert(1, "laestab", laestab)
     issues["first_seen"] = pd.Series(stamp, index=issues.index, dtype="datetime64[ns]")
     issues["last_seen"] = issues["first_seen"]
     for column in VALIDATION_ISSUE_COLUMNS:
-        if column not in ("first_seen", "last_seen"):
+        if column == "similar_records":
+            issues[column] = pd.to_numeric(issues[column], errors="coerce").astype("Int64")
+        elif column not in ("first_seen", "last_seen"):
             issues[column] = issues[column].astype(object).where(issues[column].notna(), None)
     return ValidatedExtract(tables=tables, issues=issues[VALIDATION_ISSUE_COLUMNS], raw=checked)

@@ -10,9 +10,12 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
+from ncc_transfer.canonical import issue_weights
+from ncc_transfer.config import issue_examples_per_rule
 from ncc_transfer.validation.rules import ERROR, rule
 
-ISSUE_COLUMNS = ["upn", "dataset", "record", "location", "field", "value", "rule", "severity", "message"]
+ISSUE_COLUMNS = ["upn", "dataset", "record", "location", "field", "value", "rule", "severity", "message",
+                 "similar_records"]
 
 SESSIONS = ("AM", "PM")
 # Dates outside this range are treated as not real (placeholders such as 0001-01-01 or 1900-01-01
@@ -55,6 +58,13 @@ def map_unique(values: pd.Series, func: Callable[[str], object]) -> pd.Series:
     mapped[:-1] = [func(u) for u in uniques]
     mapped[-1] = None
     return pd.Series(mapped[codes], index=values.index, dtype=object)
+
+
+def per_value(values: pd.Series, test: Callable[[str], bool]) -> pd.Series:
+    """``test`` of each distinct non-null value, once per value, spread back (False where null)."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    table = np.fromiter((bool(test(u)) for u in uniques), dtype=bool, count=len(uniques))
+    return pd.Series(np.append(table, False)[codes], index=values.index)
 
 
 @dataclass
@@ -198,9 +208,21 @@ def location(source: object, line: object) -> str:
     return " ".join(parts)
 
 
-def locations(raw: pd.DataFrame) -> pd.Series:
-    sources, lines = text_column(raw, "_source"), text_column(raw, "_line")
-    return pd.Series([location(s, l) for s, l in zip(sources, lines)], index=raw.index, dtype=object)
+class Locations:
+    """Where each raw row is ('pupils.csv line 14'), built only for the rows asked for: a file of a
+    million flagged rows needs the locations of the few examples kept, not a million strings."""
+
+    def __init__(self, raw: pd.DataFrame) -> None:
+        self.sources, self.lines = text_column(raw, "_source"), text_column(raw, "_line")
+
+    def take(self, rows: np.ndarray) -> pd.Series:
+        """The locations of the rows at positions ``rows``."""
+        sources, lines = self.sources.iloc[rows], self.lines.iloc[rows]
+        return pd.Series([location(s, l) for s, l in zip(sources, lines)], index=sources.index, dtype=object)
+
+
+def locations(raw: pd.DataFrame) -> Locations:
+    return Locations(raw)
 
 
 # ---------------------------------------------------------------- issues
@@ -213,13 +235,16 @@ def empty_issues() -> pd.DataFrame:
 class Findings:
     """Collects the issues of one dataset checked row by row (pupils, exclusions) and the error mask.
 
-    ``upn`` and ``record`` are the per-row identity columns; ``where`` the per-row location text.
+    ``upn`` and ``record`` are the per-row identity columns; ``where`` the rows' locations. Per rule,
+    the first ``keep`` flagged rows (file order) become issue rows, with their messages; the others are
+    only counted, into ``similar_records`` on the last row kept (``config.issue_examples_per_rule``).
     """
 
     dataset: str
     upn: pd.Series
     record: pd.Series
-    where: pd.Series
+    where: Locations
+    keep: int = field(default_factory=issue_examples_per_rule)
     parts: list[pd.DataFrame] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -230,27 +255,31 @@ class Findings:
         """Report the rows where ``mask`` holds. ``message`` maps the offending value (text) to the
         message, or is a Series of ready messages for (at least) the flagged rows."""
         mask = as_bool(mask)
-        if not mask.any():
+        flagged = int(mask.sum())
+        if not flagged:
             return
         entry = rule(self.dataset, rule_name)
-        values = as_value(value[mask])
-        if callable(message):
-            messages = [message(v) for v in values]
-        else:
-            messages = list(message[mask])
+        if entry.severity == ERROR:
+            self.rejected |= mask
+        rows = np.flatnonzero(mask.to_numpy())[:self.keep]
+        index = mask.index[rows]
+        values = as_value(value.loc[index])
+        messages = [message(v) for v in values] if callable(message) else list(message.loc[index])
+        similar = pd.Series(pd.NA, index=index, dtype="Int64")
+        if flagged > len(rows):
+            similar.iloc[-1] = flagged - len(rows)
         self.parts.append(pd.DataFrame({
-            "upn": self.upn[mask].astype(object),
+            "upn": self.upn.loc[index].astype(object),
             "dataset": self.dataset,
-            "record": self.record[mask].astype(object),
-            "location": self.where[mask],
+            "record": self.record.loc[index].astype(object),
+            "location": self.where.take(rows),
             "field": entry.field,
             "value": values,
             "rule": entry.rule,
             "severity": entry.severity,
             "message": messages,
-        }, index=values.index))
-        if entry.severity == ERROR:
-            self.rejected |= mask
+            "similar_records": similar,
+        }, index=index))
 
     def issues(self) -> pd.DataFrame:
         if not self.parts:
@@ -262,6 +291,29 @@ class Findings:
         frame = frame.sort_values(["_row", "_order"], kind="stable")
         frame["upn"] = frame["upn"].where(frame["upn"].notna(), None)
         return frame[ISSUE_COLUMNS].reset_index(drop=True)
+
+
+def cap_issues(issues: pd.DataFrame, keep: int) -> pd.DataFrame:
+    """At most ``keep`` rows per (dataset, rule), the first in order; what is dropped is added, with its
+    own ``similar_records``, to the ``similar_records`` of the group's last row kept: counts stay exact."""
+    if issues.empty:
+        return issues
+    groups = [issues["dataset"].astype(object).fillna(""), issues["rule"].astype(object).fillna("")]
+    kept = issues.groupby(groups, sort=False).cumcount().to_numpy() < keep
+    if kept.all():
+        return issues
+    out = issues.copy()
+    similar = out["similar_records"] if "similar_records" in out else pd.Series(pd.NA, index=out.index)
+    out["similar_records"] = pd.to_numeric(similar, errors="coerce").astype("Int64")
+    weights = issue_weights(out)
+    dropped = weights[~kept].groupby([g[~kept] for g in groups], sort=False).sum()
+    last_kept = out[kept].groupby([g[kept] for g in groups], sort=False).tail(1)
+    for row, dataset, rule_name in zip(last_kept.index, groups[0][last_kept.index], groups[1][last_kept.index]):
+        extra = int(dropped.get((dataset, rule_name), 0))
+        if extra:
+            before = out.loc[row, "similar_records"]
+            out.loc[row, "similar_records"] = (0 if pd.isna(before) else int(before)) + extra
+    return out[kept]
 
 
 def quoted(value: str) -> str:

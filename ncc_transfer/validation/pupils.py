@@ -25,6 +25,7 @@ from ncc_transfer.validation.common import (
     locations,
     map_unique,
     parse_dates,
+    per_value,
     quoted,
     stripped,
     text_column,
@@ -142,6 +143,16 @@ def _upn_rules(f: Findings, raw_upn: pd.Series, upn: pd.Series, raw_former: pd.S
                     f"(Basic details)")
 
 
+def _has_stray_spaces(name: str) -> bool:
+    """A name (not blank) with spaces at the start or end, or two together."""
+    return bool(name.strip()) and (name != name.strip() or "  " in name)
+
+
+def _has_bad_characters(name: str) -> bool:
+    """A name (not blank) with a character a name cannot have, or no letter."""
+    return bool(name.strip()) and not NAME_PATTERN.match(name.strip())
+
+
 def _name_rules(f: Findings, names: dict[str, pd.Series]) -> None:
     """``names``: the raw text of each name field."""
     for name in ("surname", "forename"):
@@ -150,13 +161,11 @@ def _name_rules(f: Findings, names: dict[str, pd.Series]) -> None:
               lambda v, label=label: f"{label} is blank — enter it in the pupil's record (Basic details)")
     for name in NAME_FIELDS:
         values, label = names[name], _FIELD_LABELS[name]
-        present = ~blank(values)
-        text = values.where(present, "")
-        spaces = present & ((text != text.str.strip()) | text.str.contains("  ", regex=False))
+        spaces = per_value(values, _has_stray_spaces)
         f.add(f"{name}_spaces", spaces, values,
               lambda v, label=label: f"{label} {quoted(v)} has spaces at the start or end, or two spaces "
                                      f"together — remove them in the pupil's record (Basic details)")
-        bad_chars = present & ~text.str.strip().str.match(NAME_PATTERN.pattern)
+        bad_chars = per_value(values, _has_bad_characters)
         f.add(f"{name}_characters", bad_chars, values,
               lambda v, label=label: f"{label} {quoted(v)} contains characters a name cannot have (or no "
                                      f"letter) — use only letters, spaces, hyphens, apostrophes and full stops "

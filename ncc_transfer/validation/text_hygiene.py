@@ -84,7 +84,7 @@ def _issues(dataset: str, raw: pd.DataFrame, field: str, rows: np.ndarray, upns:
     """One warning per (UPN, field, value) among ``rows`` (positions of the values with a character)."""
     values = text_column(raw, field).iloc[rows]
     found = pd.DataFrame({"upn": upns.iloc[rows].to_numpy(), "value": values.map(escape_control_characters).to_numpy(),
-                          "raw": values.to_numpy(), "location": locations(raw.iloc[rows]).to_numpy()})
+                          "raw": values.to_numpy(), "location": locations(raw).take(rows).to_numpy()})
     groups = found.groupby(["upn", "value"], dropna=False, sort=False)
     first = groups.first().reset_index()
     first["count"] = groups.size().to_numpy()
