@@ -8,7 +8,8 @@ Configured by environment variables, both optional:
   accept the ``text`` field).
 
 An alert names the run, the job and the failed schools (partition keys) with the reason Dagster
-recorded: never pupil data (the messages it carries are already free of it, design §4).
+recorded: never pupil data (the messages it carries are already free of it: docs/hardening.md,
+"No values in messages").
 """
 
 from __future__ import annotations

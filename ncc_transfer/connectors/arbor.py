@@ -1,5 +1,6 @@
 """The Arbor route: one school's pupils (on roll and leavers), session attendance for the academic year
-to date, and exclusions, read from the school's own Arbor host (``shared/docs/mis_apis.md`` §4-§5).
+to date, and exclusions, read from the school's own Arbor host
+(http://developers.arbor-education.com/api/endpoints; GraphQL at ``/graphql/query``).
 
 Registry settings: ``source: {base_url: "https://school.uk.arbor.sc", user_env: "ARBOR_USER_9262001",
 password_env: "ARBOR_PASSWORD_9262001", application_id: "uk_swd_137264"}``; ``application_id`` is

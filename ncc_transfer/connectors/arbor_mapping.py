@@ -1,8 +1,8 @@
 """Arbor wire shape <-> canonical raw columns: the ONE place the Arbor shape is written down.
 
 Both the connector (``connectors/arbor.py``, reading) and the simulator (``simulator/arbor.py``,
-writing) use these constants, so a real Arbor payload corrects both in one edit. Confidence per item, as
-in ``shared/docs/mis_apis.md`` §4, §5 and §14:
+writing) use these constants, so a real Arbor payload corrects both in one edit. Confidence per item
+(developer docs: http://developers.arbor-education.com/api/endpoints):
 
 * ``DOC``: Arbor's developer docs or support articles;
 * ``SDK``: Arbor's official PHP SDK (``arbor-education/sis-sdk-php``), its models and examples;

@@ -1,5 +1,6 @@
 """The Bromcom route: one school's pupils (on roll, leavers and future), session attendance for the academic
-year to date, and exclusions, through Bromcom's SOAP Read-Only Data Service (``shared/docs/mis_apis.md`` §6).
+year to date, and exclusions, through Bromcom's SOAP Read-Only Data Service
+(https://docs.bromcom.com/knowledge-base/partner-api-integration/).
 
 Registry settings: ``source: {school_id: 12345, user_env: "BROMCOM_USER_9262001", password_env:
 "BROMCOM_PASSWORD_9262001"}`` plus optional ``base_url`` (default

@@ -1,5 +1,6 @@
 """Bromcom's Read-Only Data Service (SOAP/ASMX, .NET DataSet XML) <-> canonical raw columns: the ONE place
-the Bromcom wire shape is written down (``shared/docs/mis_apis.md`` §6, §12-§15).
+the Bromcom wire shape is written down (https://docs.bromcom.com/knowledge-base/partner-api-integration/;
+canonical columns: ``ncc_transfer.canonical``).
 
 Both the connector (``connectors/bromcom.py``, reading) and the simulator (``simulator/bromcom.py``,
 writing) use these names, so a real payload corrects both in one edit. Confidence per item: ``DOC``

@@ -1,4 +1,4 @@
-"""The RM Integris route: a GUESSED direct API (``shared/docs/mis_apis.md`` §11, §14).
+"""The RM Integris route: a GUESSED direct API (what little is known: ``integris_mapping.py``).
 
 No public Integris API documentation exists. **Prefer the Wonde or Groupcall route for Integris
 schools** until RM supplies partner docs; ``integris_mapping.py`` says what to ask for and holds every

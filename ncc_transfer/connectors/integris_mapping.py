@@ -1,7 +1,8 @@
 """RM Integris JSON <-> canonical raw columns: the ONE place the (guessed) Integris shape is written down.
 
-EVERYTHING HERE IS A GUESS. No public API documentation for RM Integris was found in any corpus
-(``shared/docs/mis_apis.md`` §11, §14): Integris data reaches third parties through aggregators, and
+EVERYTHING HERE IS A GUESS. No public API documentation for RM Integris was found in any corpus:
+Integris data reaches third parties through aggregators (ParentPay documents only its import rules,
+https://support.parentpaygroup.com/hc/en-gb/articles/15739043820945-RM-Integris-data-requirements), and
 the only clue is a connector config with ``G2_Scope``/``G2_Server`` tokens for "g2" (Integris G2)
 schools [3P, low confidence], which hints at OAuth2 scopes and a per-deployment server, nothing more.
 There are also unverified reports that Integris is being retired.

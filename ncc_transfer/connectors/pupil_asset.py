@@ -1,4 +1,4 @@
-"""The Pupil Asset route: a GUESSED direct API (``shared/docs/mis_apis.md`` §10, §14).
+"""The Pupil Asset route: a GUESSED direct API (what little is known: ``pupil_asset_mapping.py``).
 
 Pupil Asset has no public API documentation. **Prefer the Wonde or Groupcall route for Pupil Asset
 schools** until Pupil Asset supplies partner docs; ``pupil_asset_mapping.py`` says what to ask for and

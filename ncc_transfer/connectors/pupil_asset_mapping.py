@@ -1,9 +1,10 @@
 """Pupil Asset JSON <-> canonical raw columns: the ONE place the (guessed) Pupil Asset shape is written down.
 
-EVERYTHING HERE IS A GUESS. Pupil Asset publishes no API documentation (``shared/docs/mis_apis.md``
-§10, §14). The only facts are [DOC]: schools approve third parties from a fixed list, the data areas
-include Pupils ("name, DOB, UPN, year group, ...") and Read Attendance, which is described as attendance
-*summaries*, not session marks; exclusions are not listed as a data area at all; and one aggregator
+EVERYTHING HERE IS A GUESS. Pupil Asset publishes no API documentation. The only facts are [DOC] (its
+help page, https://pupilasset.com/help/how-to-guide/data-protection-and-security/how-to-configure-access-to-your-school-data-for-a-third-party/):
+schools approve third parties from a fixed list, the data areas include Pupils ("name, DOB, UPN, year
+group, ...") and Read Attendance, which is described as attendance *summaries*, not session marks;
+exclusions are not listed as a data area at all; and one aggregator
 config names the host ``https://secure.pupilasset.com`` [3P, low confidence]. So the session-mark and
 exclusion endpoints below are doubly a guess.
 

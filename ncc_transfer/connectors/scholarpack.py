@@ -1,5 +1,6 @@
 """The ScholarPack route: one school's pupils (on roll and former), session attendance for the academic
-year to date, and exclusions, through ScholarPack's REST API (``shared/docs/mis_apis.md`` §8).
+year to date, and exclusions, through ScholarPack's REST API
+(https://support.scholarpack.com/hc/en-gb/articles/6173665308189-For-Data-Integrators-About-the-ScholarPack-API).
 
 Registry settings: ``source: {client_id_env: "SP_CLIENT_ID", client_secret_env: "SP_CLIENT_SECRET",
 refresh_token_env: "SP_REFRESH_9262001"}``, plus optional ``base_url`` (default

@@ -1,11 +1,12 @@
 """ScholarPack JSON <-> canonical raw columns: the ONE place the ScholarPack shape is written down.
 
 Both the connector (``connectors/scholarpack.py``, reading) and the simulator (``simulator/scholarpack.py``,
-writing) use these dicts, so a real ScholarPack payload corrects both in one edit. Confidence per item,
-as in ``shared/docs/mis_apis.md`` §8 and §14: ``DOC`` (ScholarPack's help centre), ``GUESS`` (not
-found publicly). ScholarPack documents its URL scheme, OAuth2 authorisation-code flow, scopes, endpoint
-paths and the pagination envelope; the record field names are only on its Open API page, which we
-have not seen, so every field name below is a GUESS to check against the sandbox
+writing) use these dicts, so a real ScholarPack payload corrects both in one edit. Confidence per item:
+``DOC`` (ScholarPack's help centre, e.g.
+https://support.scholarpack.com/hc/en-gb/articles/6173665308189-For-Data-Integrators-About-the-ScholarPack-API),
+``GUESS`` (not found publicly). ScholarPack documents its URL scheme, OAuth2 authorisation-code flow,
+scopes, endpoint paths and the pagination envelope; the record field names are only on its Open API
+page, which we have not seen, so every field name below is a GUESS to check against the sandbox
 (``https://sandbox.scholarpack.co.uk/api/v1/``).
 """
 

@@ -1,6 +1,7 @@
 """The SIMS route: one school's pupils (past, current and future learners), session attendance for the
 academic year to date, and exclusions, through the SIMS 8 / SIMS Primary V3 OData APIs
-(``shared/docs/mis_apis.md`` §7.2; §7.1 for the field vocabulary).
+(https://www.sims-partners.com/Product/SIMS8/APIs/V3/ReleaseNote; field vocabulary from the SIMS 7
+partner APIs, e.g. https://www.sims-partners.com/Products/SIMS7/PartnerAPIs/TPPersonStudent).
 
 Registry settings: ``source: {organisation_id: "...", client_id_env: "SIMS_CLIENT_ID",
 client_secret_env: "SIMS_CLIENT_SECRET", subscription_key_env: "SIMS_SUBSCRIPTION_KEY"}``, optional

@@ -1,10 +1,10 @@
 """SIMS 8 / SIMS Primary V3 OData <-> canonical raw columns: the ONE place the SIMS wire shape is written down.
 
 Both the connector (``connectors/sims.py``, reading) and the simulator (``simulator/sims.py``, writing)
-use these tables, so a real payload corrects both in one edit. Confidence per item, as in
-``shared/docs/mis_apis.md`` §7.2 and §14: ``DOC`` (sims-partners.com documentation), ``GUESS`` (not
-found publicly: the most plausible shape; verify against the API Manager Swagger or a sandbox). The
-field lists of the V3 domains sit behind API Manager, so most field names below are GUESSes.
+use these tables, so a real payload corrects both in one edit. Confidence per item:
+``DOC`` (sims-partners.com documentation, e.g. https://www.sims-partners.com/Product/SIMS8/APIs/V3/ReleaseNote),
+``GUESS`` (not found publicly: the most plausible shape; verify against the API Manager Swagger or a
+sandbox). The field lists of the V3 domains sit behind API Manager, so most field names below are GUESSes.
 
 Conventions (GUESS unless tagged): every entity has an ``ExternalID`` GUID [DOC for LearnerPersonals
 and AttendanceCode]; a reference to another entity is an object ``{"ExternalID": ..., "Type": ...}`` as

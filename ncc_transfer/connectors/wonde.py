@@ -1,5 +1,5 @@
 """The Wonde route: one school's pupils (on roll and leavers), session attendance for the academic year
-to date, and exclusions, through Wonde's REST API (``shared/docs/mis_apis.md`` §2).
+to date, and exclusions, through Wonde's REST API (https://docs.wonde.com/docs/api/sync/).
 
 Registry settings: ``source: {school_id: "A1930499544", token_env: "WONDE_TOKEN_9262001",
 base_url: "https://api.wonde.com"}``; ``base_url`` is optional (the UK domain by default; a school in

@@ -1,9 +1,10 @@
 """Wonde JSON <-> canonical raw columns: the ONE place the Wonde shape is written down.
 
 Both the connector (``connectors/wonde.py``, reading) and the simulator (``simulator/wonde.py``,
-writing) use these dicts, so a real Wonde payload corrects both in one edit. Confidence per field, as in
-``shared/docs/mis_apis.md`` §2 and §14: ``DOC`` (Wonde docs or official SDK), ``3P`` (third-party
-client or spec), ``GUESS`` (not found publicly: the most plausible shape; verify against a sandbox).
+writing) use these dicts, so a real Wonde payload corrects both in one edit. Confidence per field:
+``DOC`` (Wonde docs, https://docs.wonde.com/docs/api/sync/, or the official SDK, GitHub
+wondeltd/php-client), ``3P`` (third-party client or spec), ``GUESS`` (not found publicly: the most
+plausible shape; verify against a sandbox).
 """
 
 from __future__ import annotations

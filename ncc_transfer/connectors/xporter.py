@@ -1,6 +1,6 @@
 """The Groupcall Xporter on Demand route (``mis: xporter``, the SIMS route): one school's pupils (on roll
 and leavers), session attendance for the academic year to date, and exclusions, through XoD's REST API
-(``shared/docs/mis_apis.md`` §3).
+(https://xporterdocs.groupcall.com/docs/Xporter/endpoints/xporter).
 
 Registry settings: ``source: {relying_party: "app.example.dev", secret_env: "XOD_SECRET_9262001"}``,
 optional ``estab`` (default: the school's LAESTAB), ``sts_url`` (default Groupcall's STS) and

@@ -1,5 +1,6 @@
 """Groupcall Xporter on Demand (XoD) JSON <-> canonical raw columns: the ONE place the XoD shape is
-written down (``shared/docs/mis_apis.md`` §3, §13-§15).
+written down (https://xporterdocs.groupcall.com/docs/Xporter/endpoints/xporter; canonical columns:
+``ncc_transfer.canonical``).
 
 Both the connector (``connectors/xporter.py``, reading) and the simulator (``simulator/xporter.py``,
 writing) use these names, so a real XoD payload corrects both in one edit. Confidence per item:

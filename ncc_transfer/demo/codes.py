@@ -1,8 +1,10 @@
-"""Attendance codes as the demo generator uses them (domain.md §2.1-§2.2, design.md §3.5).
+"""Attendance codes as the demo generator uses them (SI 2024/208 reg 10 and SI 2006/1751:
+``ncc_transfer.reference.attendance_codes``).
 
 Marks are held as small integers (indices into ``CODES``) in uint8 matrices; ``NONE`` means "no mark
 written" (the pupil was not on roll that day). Categories drive the generator's own statistics and
-the ground truth it writes to the manifest; they follow design §3.5. Codes a validator must reject
+the ground truth it writes to the manifest; they follow
+``ncc_transfer.reference.attendance_codes``. Codes a validator must reject
 (``H`` after 18 August 2024, the SIMS COVID code ``7``) are ``UNKNOWN`` and are treated as "no mark"
 in the ground truth.
 """

@@ -1,4 +1,5 @@
-"""Synthetic local authority for the demo, tests and benchmarks (design §3.1, §3.2, §3.4).
+"""Synthetic local authority for the demo, tests and benchmarks (formats: README, "Adding a school" and
+"The files route"; columns: ``ncc_transfer.canonical``).
 
 ``build_demo_la(home)`` writes a registry (``schools.yaml``), one landing folder per school holding a
 files-route extract (CTF 25 with comma-separated marks, CTF 23 with one character per session, or the
@@ -39,7 +40,9 @@ OTHER_LAS = (935, 873, 874, 882, 881, 202, 330, 886)  # Suffolk, Cambs, Peterbor
 # Absence model per phase group: per-pupil propensity r = median * exp(sigma * z), plus a small
 # group of severe absentees; `unauth` is the base share of absence spells that are unauthorised.
 # Calibrated so that overall absence is ~5.5% primary, ~8.5% secondary, ~12% special and persistent
-# absence ~13% / ~24% / ~32% (peers.md §6, Norfolk 2024/25).
+# absence ~13% / ~24% / ~32% (Norfolk 2024/25, DfE "Pupil attendance in schools"
+# year to date, as in GitHub dfe-analytical-services/hackathon-2025-persistent-absence-explorer,
+# data/attendance_data_dashboard/EES_ytd_data.csv).
 PHASE_PARAMS = {
     "primary": {"median": 0.03, "sigma": 0.95, "severe": 0.006, "unauth": 0.13},
     "secondary": {"median": 0.042, "sigma": 1.05, "severe": 0.015, "unauth": 0.17},
@@ -1371,7 +1374,8 @@ def _ground_truth(s: _School) -> None:
 
 
 def _finish_ground_truth(ctx: _Ctx) -> None:
-    """CME candidates by the design §3.5 rule over the active schools' enrolments."""
+    """CME candidates by the base rule (left a roll, on no other roll in the LA: docs/cme.md, "Who is a
+    candidate", 1-2) over the active schools' enrolments."""
     cme = []
     for e in ctx.enrolments:
         if e["leaving"] is None or e["leaving"] >= ctx.as_of:

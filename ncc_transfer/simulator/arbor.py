@@ -1,4 +1,5 @@
-"""Arbor's API shape (``shared/docs/mis_apis.md`` §4-§5), mounted at ``/arbor``.
+"""Arbor's API shape (http://developers.arbor-education.com/api/endpoints; official SDK: GitHub
+arbor-education/sis-sdk-php), mounted at ``/arbor``.
 
 * ``POST /graphql/query`` with ``{"query": ..., "variables": ...}``: a real GraphQL front (the query is
   parsed and validated by graphql-core against ``SCHEMA_SDL``, so an unknown field or argument gives

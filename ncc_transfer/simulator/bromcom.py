@@ -1,4 +1,5 @@
-"""Bromcom's SOAP Read-Only Data Service (``shared/docs/mis_apis.md`` §6), mounted at ``/bromcom``.
+"""Bromcom's SOAP Read-Only Data Service (https://docs.bromcom.com/knowledge-base/partner-api-integration/),
+mounted at ``/bromcom``.
 
 ``POST /TPReadOnlyDataService.asmx`` takes a SOAP 1.1 (``text/xml`` + ``SOAPAction``) or 1.2
 (``application/soap+xml``) envelope and answers in the same version, as ASMX does:

@@ -1,5 +1,5 @@
-"""RM Integris's API as GUESSED in ``connectors/integris_mapping.py`` (``shared/docs/mis_apis.md`` §11),
-mounted at ``/integris``.
+"""RM Integris's API as GUESSED in ``connectors/integris_mapping.py`` (RM publishes no
+API documentation), mounted at ``/integris``.
 
 Nothing here is documented: every path, parameter, field and envelope comes from the mapping module, so
 a real payload corrects the connector and this profile in one edit. The guessed shape: an OAuth2

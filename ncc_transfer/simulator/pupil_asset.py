@@ -1,5 +1,5 @@
-"""Pupil Asset's API as GUESSED in ``connectors/pupil_asset_mapping.py`` (``shared/docs/mis_apis.md`` §10),
-mounted at ``/pupil_asset``.
+"""Pupil Asset's API as GUESSED in ``connectors/pupil_asset_mapping.py`` (Pupil Asset publishes
+no API documentation), mounted at ``/pupil_asset``.
 
 Nothing here is documented: every path, parameter, field and envelope comes from the mapping module, so
 a real payload corrects the connector and this profile in one edit. The guessed shape:

@@ -1,4 +1,5 @@
-"""ScholarPack's API shape (``shared/docs/mis_apis.md`` §8), mounted at ``/scholarpack``.
+"""ScholarPack's API shape, mounted at ``/scholarpack``. Source:
+https://support.scholarpack.com/hc/en-gb/articles/6173665308189-For-Data-Integrators-About-the-ScholarPack-API.
 
 * ``POST /oauth2/token/``: the refresh-token grant (form body ``grant_type=refresh_token``,
   ``refresh_token``, ``client_id``, ``client_secret``). Every use ROTATES the refresh token: the answer

@@ -1,4 +1,5 @@
-"""SIMS 8 / SIMS Primary V3 OData APIs (``shared/docs/mis_apis.md`` §7.2), mounted at ``/sims``.
+"""SIMS 8 / SIMS Primary V3 OData APIs (https://www.sims-partners.com/Product/SIMS8/APIs/V3/ReleaseNote),
+mounted at ``/sims``.
 
 Two services, as in production:
 

@@ -1,4 +1,4 @@
-"""Wonde's API shape (``shared/docs/mis_apis.md`` §2), mounted at ``/wonde``.
+"""Wonde's API shape (https://docs.wonde.com/docs/api/sync/), mounted at ``/wonde``.
 
 Base path ``/v1.0/schools/{wonde_school_id}/...``; a bearer token per school; the ``{"data": [...],
 "meta": {"pagination": {next, previous, more, per_page, current_page}}}`` envelope, with no pagination

@@ -1,4 +1,5 @@
-"""Groupcall Xporter on Demand's API shape (``shared/docs/mis_apis.md`` §3), mounted at ``/xporter``.
+"""Groupcall Xporter on Demand's API shape (https://xporterdocs.groupcall.com/docs/Xporter/endpoints/xporter;
+GitHub TeamSatchel/xod_client), mounted at ``/xporter``.
 
 * **STS** ``POST /idaas/sts/STS/GetToken`` with ``{estab, relyingParty, password, thirdpartyid}`` gives
   ``{"Message": null, "ExceptionMessage": null, "token", "expires"}`` (a per-school token); a wrong
