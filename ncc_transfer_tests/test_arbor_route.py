@@ -369,7 +369,7 @@ def test_changelog_error_in_body_overrides_the_200(arbor, tmp_path):
 
 
 def test_a_page_num_base_mismatch_is_refused_not_duplicated(arbor):
-    """§5: page_num may be 0- or 1-based. Against a 1-based host that reads page 0 as page 1, the second
+    """page_num may be 0- or 1-based. Against a 1-based host that reads page 0 as page 1, the second
     page repeats the first: the connector refuses it instead of loading every mark twice."""
     la = arbor
     school, _ = serve(la, 0)

@@ -122,7 +122,7 @@ def test_event_start_is_read_in_london_time_and_spans_stay_within_the_limit():
     assert event_start("2025-09-04T07:50:00Z") == ("2025-09-04", 8)  # BST: 08:50 local, AM
     assert event_start("2026-01-05T13:20:00Z") == ("2026-01-05", 13)  # GMT
     assert event_start("2025-10-25T23:30:00Z") == ("2025-10-26", 0)  # BST: already the next day
-    assert event_start("2025-09-04T08:50:00") == ("2025-09-04", 8)  # no zone: local time (§12)
+    assert event_start("2025-09-04T08:50:00") == ("2025-09-04", 8)  # no zone: local time
     assert event_start("2025-02-30T00:00:00Z") == ("2025-02-30", None)  # passed on for validation
     assert event_start(None) == (None, None)
     chunks = list(date_chunks(date(2025, 9, 1), AS_OF))

@@ -121,7 +121,7 @@ def test_registry_validates_xporter_settings(tmp_path):
 def test_year_group_and_address_round_trip_exactly():
     for nc in ("R", "1", "4", "11", "N2", "X", "Year 5", " 7", "", "Reception", None):
         assert nc_year_of(year_group(nc)) == nc
-    assert nc_year_of("Year  4") == "4" and nc_year_of("Year  N2") == "N2"  # as recorded (§3.4)
+    assert nc_year_of("Year  4") == "4" and nc_year_of("Year  N2") == "N2"  # as recorded
     from ncc_transfer.connectors.xporter import address_line1
 
     for line in ("129 Gurney Road", "12A High Street", "Flat 3, The Mill", "7  Double  Space", "", None, "42"):

@@ -4,7 +4,7 @@ to date, and exclusions, read from the school's own Arbor host
 
 Registry settings: ``source: {base_url: "https://school.uk.arbor.sc", user_env: "ARBOR_USER_9262001",
 password_env: "ARBOR_PASSWORD_9262001", application_id: "uk_swd_137264"}``; ``application_id`` is
-optional and sent as the ``x-mis-application-id`` header when set (§4.1). The partner app's HTTP Basic
+optional and sent as the ``x-mis-application-id`` header when set. The partner app's HTTP Basic
 username and password are read from the environment variables the registry names.
 
 Reading uses Arbor GraphQL (``POST /graphql/query``): one query per page of ``Student``,
@@ -13,7 +13,7 @@ stopping at a short page), instead of the REST listing-then-href pattern (one re
 GraphQL reports problems as ``errors`` in a 200 (e.g. "You do not have access to Student.upn."): the
 shared ``check_body`` turns them into a failure naming the error count and code, never the message.
 
-Incremental (§4.4): the REST changelog ``/rest-v2/students/changelog?from-revision=n`` lists the students
+Incremental: the REST changelog ``/rest-v2/students/changelog?from-revision=n`` lists the students
 created, updated or deleted since the watermark (the highest revision seen); changed students are re-read
 with ``Student(id_in: [...])``, deleted ones removed; marks are re-read for the look-back window and
 exclusions in full. Every field location is in ``arbor_mapping.py`` with its confidence.
@@ -128,7 +128,7 @@ def exclusion_row(entity: str, record: dict) -> dict[str, Any]:
 
 
 def check_rest_body(data: Any, route: str, method: str, path: str) -> Any:
-    """An Arbor REST body whose ``response.code`` is not a success overrides the 200 it came with (§4.2)."""
+    """An Arbor REST body whose ``response.code`` is not a success overrides the 200 it came with."""
     response = data.get(A.REST_ERROR_ROOT) if isinstance(data, dict) else None
     if isinstance(response, dict) and response.get("code") is not None:
         try:
@@ -149,7 +149,7 @@ class ArborConnector(VendorConnector):
     route = ROUTE
     capabilities = Capabilities(changed_since=True, deletions=True, leavers=True)
     mapping_version = 1
-    # Arbor rate-limits (429 seen after ~500 requests, §4.2): a conservative default (§15.4).
+    # Arbor rate-limits (429 seen after ~500 requests): a conservative default.
     defaults = {**VendorConnector.defaults, "rate_per_second": 2.0}
 
     def auth(self, settings: RouteSettings) -> AuthStrategy:

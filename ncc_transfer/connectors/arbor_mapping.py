@@ -27,7 +27,7 @@ CHANGELOG_PATH = "/rest-v2/students/changelog"  # SDK: /rest-v2/{resource}/chang
 STUDENT_HREF = "/rest-v2/students/{id}"  # DOC: resource hrefs are /rest-v2/{plural-dashed}/{id}
 APPLICATION_ID_HEADER = "x-mis-application-id"  # SDK (HttpClient adds it when an application id is set)
 
-# The changelog (§4.4, SDK): ?from-revision=n&to-revision=m ->
+# The changelog (SDK): ?from-revision=n&to-revision=m ->
 # {"changes": [{"changedObject": {"entityType", "href", "id"}, "changeType", "fromRevision", "toRevision"}]}
 CHANGELOG_FROM = "from-revision"  # SDK
 CHANGELOG_TO = "to-revision"  # SDK; GUESS: left out, the changelog runs to the current revision
@@ -40,7 +40,7 @@ WATERMARK_KEY = "revision"  # the highest revision seen (our state; not a wire n
 # the highest revisionId among the students read.
 REVISION_FIELD = "revisionId"
 
-# REST error body (§4.2, SDK): {"response": {"code", "reason", "errors": [{"exception", "message", ...}]}};
+# REST error body (SDK): {"response": {"code", "reason", "errors": [{"exception", "message", ...}]}};
 # a response.code in the body overrides the HTTP status. 200/201 are success.
 REST_ERROR_ROOT = "response"
 REST_OK_CODES = (200, 201)
@@ -103,7 +103,7 @@ ATTENDANCE_FIELDS: dict[str, tuple[str, str]] = {
     "start": ("startDatetime", SDK),  # the session is read from its time (SESSION_*)
     "code": ("attendanceMark.code", SDK),  # AttendanceMark.code [SDK]; the codes: MARK_CODES
 }
-# AM/PM from the register's start time [GUESS: §4.3 says take it from the register or event time]:
+# AM/PM from the register's start time [GUESS: take it from the register or event time]:
 # before noon AM, from noon PM; midnight (a datetime with no time of day) means no session.
 SESSION_START_TIMES = {"AM": "09:00:00", "PM": "13:00:00"}  # what the simulator writes
 PM_FROM = "12:00"

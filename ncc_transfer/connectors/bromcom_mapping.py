@@ -5,7 +5,7 @@ canonical columns: ``ncc_transfer.canonical``).
 Both the connector (``connectors/bromcom.py``, reading) and the simulator (``simulator/bromcom.py``,
 writing) use these names, so a real payload corrects both in one edit. Confidence per item: ``DOC``
 (Bromcom's knowledge base), ``3P`` (third-party integrations found through the code index), ``GUESS``
-(not found publicly: the most plausible shape; verify with Bromcom partner support, §16 q4).
+(not found publicly: the most plausible shape; verify with Bromcom partner support).
 
 What is known: the service URL, the two operations and their parameters, credentials in every SOAP
 body, the DataSet response (``diffgr:diffgram/NewDataSet/Table`` rows whose child elements are the
@@ -91,12 +91,12 @@ ATTENDANCE_COLUMNS: dict[str, tuple[str, str]] = {
     "session": ("Session", GUESS),  # AM | PM
     "code": ("AttendanceCode", GUESS),  # the mark as the MIS records it: maybe a local sub-code (X01)
 }
-# The MIS's local sub-codes -> statutory code (as SIMS 8's X01 is X, §12) [GUESS: Bromcom's own list is not
+# The MIS's local sub-codes -> statutory code (as SIMS 8's X01 is X) [GUESS: Bromcom's own list is not
 # public]. Anything else is already statutory, or is left for validation to reject.
 LOCAL_SUBCODES = {"X01": "X", "X02": "X", "Y01": "Y1"}
 
-# No pagination: attendance is read in date windows of at most this many days [GUESS: a sensible size,
-# §15.4], filtered in SQL on the date column [GUESS on the column; the SQL form is DOC].
+# No pagination: attendance is read in date windows of at most this many days [GUESS: a sensible size],
+# filtered in SQL on the date column [GUESS on the column; the SQL form is DOC].
 ATTENDANCE_CHUNK_DAYS = 30
 FILTER_DATE_FORMAT = "%Y%m%d"  # DOC: the documented example filter uses '20100901'
 

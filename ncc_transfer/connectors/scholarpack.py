@@ -8,7 +8,7 @@ refresh_token_env: "SP_REFRESH_9262001"}``, plus optional ``base_url`` (default
 sandbox) and ``token_url`` (default: ``/oauth2/token/`` on the base URL's host, a GUESS). Every field
 location is in ``scholarpack_mapping.py`` with its confidence (DOC/GUESS).
 
-Auth is OAuth2 authorisation code (§8): once, at onboarding, a school user with the Admin and System
+Auth is OAuth2 authorisation code: once, at onboarding, a school user with the Admin and System
 Admin roles approves the LA's app and the resulting refresh token is put in the environment variable
 ``refresh_token_env`` names. Nightly the connector uses the refresh-token grant. ScholarPack is assumed
 to rotate refresh tokens (GUESS), and the environment cannot be rewritten, so the newest refresh token
@@ -17,7 +17,7 @@ atomically the moment it is issued) and preferred on the next night. If it is re
 the environment's token is tried once (an admin may have authorised the app again); if that is refused
 too, the school must be authorised again. Without a state folder only the environment's token is used.
 
-ScholarPack lists no changes (§8: no changed-since parameter found), so every night is a full fetch.
+ScholarPack lists no changes (no changed-since parameter in its API documentation), so every night is a full fetch.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ base_url: "https://api.wonde.com"}``; ``base_url`` is optional (the UK domain by
 another region, or the simulator, overrides it). The token is read from the environment variable named
 by ``token_env``. Every field location is in ``wonde_mapping.py`` with its confidence (DOC/3P/GUESS).
 
-Incremental (§2.8): students and leavers ``updated_after`` the watermark (the start of the last fetch,
+Incremental: students and leavers ``updated_after`` the watermark (the start of the last fetch,
 less an hour for clock skew) plus ``/deletions``; marks re-read for the look-back window.
 """
 
@@ -73,7 +73,7 @@ class WondeConnector(VendorConnector):
                 "exclusions": paths["exclusions"]}
 
     def _pages(self, session: VendorSession, path: str, page_size: int, **params: Any) -> Iterator[dict]:
-        query = {"per_page": page_size, "cursor": "true", **params}  # cursor mode for full rosters (§2.2)
+        query = {"per_page": page_size, "cursor": "true", **params}  # cursor mode for full rosters
         return next_link(session, path, query, items_key="data", next_key=W.PAGINATION_NEXT)
 
     # ---------------------------------------------------------------------------------- datasets

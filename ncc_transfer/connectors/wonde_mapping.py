@@ -21,10 +21,10 @@ ENDPOINTS = {
     "leaver_attendance": ("/attendance-leavers/session", THIRD_PARTY),
     "attendance_codes": ("/attendance-codes", THIRD_PARTY),
     "exclusions": ("/exclusions", DOC),  # the path is documented; the field names are a GUESS
-    "deletions": ("/deletions", THIRD_PARTY),  # {type, id, mis_id, deleted_at, restored_at} (§2.8)
+    "deletions": ("/deletions", THIRD_PARTY),  # {type, id, mis_id, deleted_at, restored_at}
 }
 
-# Incremental extraction (§2.8): rows modified after a moment, `Y-m-d H:i:s` [SDK].
+# Incremental extraction: rows modified after a moment, `Y-m-d H:i:s` [SDK].
 UPDATED_AFTER_PARAM = "updated_after"
 DELETION_TYPE_STUDENT = "student"
 
@@ -81,7 +81,7 @@ ATTENDANCE_CODE_FIELDS = {"id": "id", "code": "code"}
 # already statutory (or is left for validation to reject).
 LOCAL_SUBCODES = {"X01": "X", "X02": "X", "Y01": "Y1"}
 
-# canonical exclusion column -> path in an exclusion object [GUESS: field names not found, §2.7].
+# canonical exclusion column -> path in an exclusion object [GUESS: field names not found].
 EXCLUSION_FIELDS: dict[str, tuple[str, str]] = {
     "upn": ("student.data.education_details.data.upn", GUESS),
     "category": ("type", GUESS),

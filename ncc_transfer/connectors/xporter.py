@@ -13,7 +13,7 @@ re-authenticates once on a 401. Paging: ``page``/``pageSize`` up to ``__paginati
 (never ``NextPage``, which is still there on the last page). Errors in a 200 (``ExceptionMessage``) are
 caught by ``http.check_body``. Every field name is in ``xporter_mapping.py`` with its confidence.
 
-Incremental (§3.6, changesets): the full fetch lists Students with ``changedRows=*`` and keeps the
+Incremental (changesets): the full fetch lists Students with ``changedRows=*`` and keeps the
 ``NextChangedRows`` token as the watermark; the next night asks for ``changedRows=<token>`` with the same
 options and gets the changed rows (maybe only their ``Id``: those are re-read) and ``Students_deleted``.
 Marks are re-read for the look-back window; exclusions in full.
@@ -75,7 +75,7 @@ def student_row(student: dict) -> dict[str, str | None]:
 
 
 def is_full_student(student: dict) -> bool:
-    """Whether a changed row carries the student's fields, or (as recorded, §3.6) only its ``Id``."""
+    """Whether a changed row carries the student's fields, or (as recorded) only its ``Id``."""
     return any(field in student for field in _STUDENT_FIELDS)
 
 
@@ -235,7 +235,7 @@ class XporterConnector(VendorConnector):
         return PupilChanges(upserts=upserts, deleted={d for d in deleted if d} - set(upserts), watermark=watermark)
 
     def _refetch(self, session: VendorSession, path: str, ids: set[str]) -> list[dict]:
-        """Full records of the students a changeset listed by Id only (§3.6)."""
+        """Full records of the students a changeset listed by Id only."""
         if not ids:
             return []
         if len(ids) <= REFETCH_ONE_BY_ONE_MAX:

@@ -6,7 +6,7 @@ Both the connector (``connectors/xporter.py``, reading) and the simulator (``sim
 writing) use these names, so a real XoD payload corrects both in one edit. Confidence per item:
 ``DOC`` (xporterdocs.groupcall.com), ``SDK`` (an official-ish client or a recorded real response: the
 TeamSatchel/xod_client VCR cassettes), ``3P`` (a third-party client), ``GUESS`` (not found publicly: the
-most plausible shape; replace it from the OpenAPI download on xporterdocs at contract time, §16 q2).
+most plausible shape; replace it from the OpenAPI download on xporterdocs at contract time).
 
 The well-documented part is the STS token, the ``Idaas`` header, the endpoint paths, the envelope
 (named arrays, ``__pagination__`` with a stale ``NextPage`` on the last page, errors as a 200 with
@@ -58,7 +58,7 @@ ERROR_FIELD = "ExceptionMessage"  # SDK: errors come as HTTP 200 with a non-null
 # ------------------------------------------------------------------------------------- options
 OPTIONS_PARAM = "options"  # SDK: a comma list
 STUDENT_OPTIONS = ("includeLeavers",)  # SDK: leavers are left out without it
-# AttendanceForDateRange date range [GUESS: the timetable uses dateFrom/dateTo, §3.2].
+# AttendanceForDateRange date range [GUESS: the timetable uses dateFrom/dateTo].
 ATTENDANCE_RANGE_PARAMS = ("dateFrom", "dateTo")
 
 # ---------------------------------------------------------------------------------- changesets

@@ -292,7 +292,7 @@ def write_manifest(demo: "DemoLA", ctx: "_Ctx") -> Path:
             "so that only planted scenario pupils reach those thresholds.",
             "scenarios list (laestab, upn); pupils on two rolls (moved_between_schools, dual_registration) appear "
             "once per school. leavers and mid_year_joiners are exhaustive; every leaver not on another roll is a "
-            "CME candidate by the §3.5 rule (expected.cme_candidates_by_rule); cme_candidates are the two planted "
+            "CME candidate by the rule (expected.cme_candidates_by_rule); cme_candidates are the two planted "
             "ones.",
             "injected_errors lists every deliberate error with the value as written; all other UPNs are valid.",
         ],

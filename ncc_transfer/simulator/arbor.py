@@ -105,7 +105,7 @@ class ArborSchool:
     password: str
     application_id: str | None
     source: SourceSchool
-    # The page_num of the first page. Tests set 1 to play the other reading of the 0/1 ambiguity (§5): a
+    # The page_num of the first page. Tests set 1 to play the other reading of the 0/1 ambiguity: a
     # page number below it is read as the first page [GUESS], so page 0 and page 1 give the same records.
     first_page_num: int = A.FIRST_PAGE_NUM
 
@@ -353,7 +353,7 @@ def execute(query: str, variables: dict | None, lists_for: Callable[[str, tuple]
 
 
 def _rest_error(code: int, reason: str, message: str) -> dict:
-    """Arbor's REST error body (§4.2)."""
+    """Arbor's REST error body."""
     return {A.REST_ERROR_ROOT: {"code": code, "reason": reason,
                                 "errors": [{"exception": "Exception", "message": message}]}}
 

@@ -5,7 +5,7 @@ Base path ``/v1.0/schools/{wonde_school_id}/...``; a bearer token per school; th
 object for a short unpaginated list; ``?page=`` and ``?cursor=`` paging by following
 ``meta.pagination.next``; ``include=`` on students (an unsupported include fails the whole request with
 ``400 invalid_include``); ``updated_after`` on every list and a ``/deletions`` list (incremental
-extraction, §2.8). The field layout comes from ``connectors/wonde_mapping.py``, shared with the
+extraction). The field layout comes from ``connectors/wonde_mapping.py``, shared with the
 connector; every GUESS there is a guess here too: the read shape of ``/attendance/session`` and of
 ``/attendance-codes``, the ``start_date``/``end_date`` range parameters, the exclusion fields, and the
 UPN/admission/leaving fields under ``education_details``.
@@ -144,7 +144,7 @@ def render(school: SourceSchool) -> dict[str, list[dict]]:
             _set(record, path, value)
         lists["exclusions"].append(record)
     for deletion in school.deletions:
-        if deletion.kind == "pupil":  # only top-level objects are listed (§2.8)
+        if deletion.kind == "pupil":  # only top-level objects are listed
             lists["deletions"].append({"type": "student", "id": student_id(school.laestab, deletion.key),
                                        "mis_id": str(deletion.mis_id), "deleted_at": _stamp(deletion.at),
                                        "restored_at": None, "_updated": deletion.at})

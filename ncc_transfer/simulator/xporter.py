@@ -12,7 +12,7 @@ GitHub TeamSatchel/xod_client), mounted at ``/xporter``.
   ``[{PageSize, PageNumber, PageCount, RowCount, NextPage}]`` whose ``NextPage`` is still there on the
   last page (as recorded). Errors come as a 200 with ``ExceptionMessage`` (the ``error-body`` fault, a
   bad parameter, a missing date range).
-* **Changesets** (§3.6): ``changedRows=*`` lists everything and starts a changeset; ``changedRows=<token>``
+* **Changesets**: ``changedRows=*`` lists everything and starts a changeset; ``changedRows=<token>``
   lists the students changed since (only their ``Id``, as recorded, unless ``changed_rows_full``) and
   ``Students_deleted``. A token stands for a ``SourceSchool`` revision and the options it was taken
   with; a token asked for with other options, or not known, lists every row as changed (the docs warn
