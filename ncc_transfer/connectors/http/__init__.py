@@ -19,6 +19,7 @@ from .auth import (
     AuthStrategy,
     Basic,
     Combined,
+    HeaderAuth,
     OAuth2ClientCredentials,
     OAuth2RefreshToken,
     StaticBearer,
@@ -57,8 +58,8 @@ from .soap import (
 )
 
 __all__ = [
-    "TOKEN_REFRESH_MARGIN_SECONDS", "ApiKeyHeader", "AuthStrategy", "Basic", "Combined", "OAuth2ClientCredentials",
-    "OAuth2RefreshToken", "StaticBearer", "TokenEndpoint",
+    "TOKEN_REFRESH_MARGIN_SECONDS", "ApiKeyHeader", "AuthStrategy", "Basic", "Combined", "HeaderAuth",
+    "OAuth2ClientCredentials", "OAuth2RefreshToken", "StaticBearer", "TokenEndpoint",
     "RETRY_STATUSES", "VendorError", "_origin", "_path_of", "is_transient_status", "status_problem",
     "MAX_PAGES", "NextLinkPaginator", "ODataPaginator", "PageCountPaginator", "PageRequest", "Paginator",
     "PagingError", "ShortPagePaginator", "dig", "next_link", "odata", "page_count", "paginate", "short_page",

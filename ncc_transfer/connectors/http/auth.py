@@ -50,37 +50,43 @@ class AuthStrategy:
         return f"{type(self).__name__}(name={self.name!r}, secret=<redacted>)"
 
 
-class StaticBearer(AuthStrategy):
-    def __init__(self, token: str, *, scheme: str = "Bearer", name: str | None = None) -> None:
-        self._token = token
-        self.scheme = scheme
-        self.name = name
+class HeaderAuth(AuthStrategy):
+    """One header whose value is the secret: the shape of bearer, Basic and API key auth."""
 
-    def apply(self, headers: Any, session: "VendorSession") -> Any:
-        headers["Authorization"] = f"{self.scheme} {self._token}"
-        return None
-
-
-class Basic(AuthStrategy):
-    def __init__(self, user: str, password: str, *, name: str | None = None) -> None:
-        self._user = user
-        self._password = password
-        self.name = name
-
-    def apply(self, headers: Any, session: "VendorSession") -> Any:
-        headers["Authorization"] = requests.auth._basic_auth_str(self._user, self._password)
-        return None
-
-
-class ApiKeyHeader(AuthStrategy):
-    def __init__(self, header: str, key: str, *, name: str | None = None) -> None:
+    def __init__(self, header: str, value: str, *, name: str | None = None) -> None:
         self.header = header
-        self._key = key
+        self._value = value
         self.name = name
 
+    def _header_value(self) -> str:
+        return self._value
+
     def apply(self, headers: Any, session: "VendorSession") -> Any:
-        headers[self.header] = self._key
+        headers[self.header] = self._header_value()
         return None
+
+
+class StaticBearer(HeaderAuth):
+    """``Authorization: Bearer <token>`` (RFC 6750 §2.1); another ``scheme`` where a vendor wants one."""
+
+    def __init__(self, token: str, *, scheme: str = "Bearer", name: str | None = None) -> None:
+        super().__init__("Authorization", f"{scheme} {token}", name=name)
+        self.scheme = scheme
+
+
+class Basic(HeaderAuth):
+    """``Authorization: Basic <base64(user:password)>`` (RFC 7617), built at each request."""
+
+    def __init__(self, user: str, password: str, *, name: str | None = None) -> None:
+        super().__init__("Authorization", "", name=name)
+        self._user, self._password = user, password
+
+    def _header_value(self) -> str:
+        return requests.auth._basic_auth_str(self._user, self._password)
+
+
+class ApiKeyHeader(HeaderAuth):
+    """A key in a header of the vendor's naming (e.g. ``Ocp-Apim-Subscription-Key``)."""
 
     def __repr__(self) -> str:
         return f"ApiKeyHeader(header={self.header!r}, name={self.name!r}, key=<redacted>)"
