@@ -59,7 +59,10 @@ def dig(data: Any, key: str | None) -> Any:
 
 
 class Paginator:
-    """One paging style. Subclasses say how to ask for the first page and the next."""
+    """One paging style. Subclasses say how to ask for the first page and the next.
+
+    An instance walks one listing: ``first_request`` resets what it remembers (the query, the links seen).
+    """
 
     def __init__(self, items_key: str | None) -> None:
         self.items_key = items_key
