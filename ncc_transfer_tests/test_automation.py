@@ -7,8 +7,9 @@ import datetime as dt
 import dagster as dg
 import pytest
 
-from ncc_transfer.defs.automation import NIGHT_TAG, nightly_job, nightly_schedule, school_registry_sensor
-from ncc_transfer.defs.partitions import school_partitions
+from ncc_transfer.defs.operations.nightly import NIGHT_TAG, nightly_job, school_registry_sensor
+from ncc_transfer.defs.operations.nightly import nightly_schedule as build_schedule
+from ncc_transfer.defs.schools.partitions import school_partitions
 from ncc_transfer.definitions import defs
 from ncc_transfer_tests.conftest import ncc_env
 
@@ -24,6 +25,9 @@ schools:
 )
 
 
+nightly_schedule = build_schedule()
+
+
 def _tick(instance, when=dt.datetime(2026, 3, 20, 2, 0, tzinfo=dt.timezone.utc)):
     context = dg.build_schedule_context(instance=instance, scheduled_execution_time=when,
                                         repository_def=defs().get_repository_def())
@@ -34,6 +38,11 @@ def test_schedule_is_nightly_in_london():
     assert nightly_schedule.cron_schedule == "0 2 * * *"
     assert nightly_schedule.execution_timezone == "Europe/London"
     assert nightly_schedule.default_status == dg.DefaultScheduleStatus.RUNNING
+
+
+def test_cron_is_read_when_the_definitions_load_not_at_import(monkeypatch):
+    monkeypatch.setenv("NCC_NIGHTLY_CRON", "30 1 * * *")
+    assert defs().resolve_schedule_def("nightly_schedule").cron_schedule == "30 1 * * *"
 
 
 def test_one_run_covers_every_school(tmp_path):

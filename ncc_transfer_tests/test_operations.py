@@ -113,7 +113,7 @@ def webhook():
 
 def test_failed_night_alerts_by_webhook_and_email(small_la, webhook, smtp_server, monkeypatch):
     from ncc_transfer.cli import _load_registry, run_night
-    from ncc_transfer.defs.alerts import nightly_failure_alert
+    from ncc_transfer.defs.operations.alerts import nightly_failure_alert
 
     url, posts = webhook
     host, port, mails = smtp_server
