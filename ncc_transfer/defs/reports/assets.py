@@ -8,7 +8,7 @@ https://docs.dagster.io/guides/build/partitions-and-backfills/backfilling-data#s
 import dagster as dg
 
 from ncc_transfer.defs.la.assets import AFTER_THE_NIGHT
-from ncc_transfer.defs.resources import NccSettings
+from ncc_transfer.defs.resources import MailResource, NccSettings
 from ncc_transfer.defs.schools import rejected_names
 from ncc_transfer.defs.schools.assets import ISSUES_ASSET, NightConfig
 from ncc_transfer.defs.schools.partitions import school_partitions
@@ -31,7 +31,7 @@ REPORT_ASSET = "school_report"
     description="The school's validation report (HTML and CSV, under $NCC_HOME/reports/<laestab>/), "
                 "emailed to its contact when something is new (NCC_EMAIL_SCHOOL_REPORTS).",
 )
-def school_report(context: dg.AssetExecutionContext, config: NightConfig, ncc: NccSettings) -> None:
+def school_report(context: dg.AssetExecutionContext, config: NightConfig, ncc: NccSettings, mail: MailResource) -> None:
     """Write (and maybe email) each active school's report; one school's failure never stops the others."""
     registry = ncc.registry()
     schools = registry.by_key()
@@ -43,16 +43,18 @@ def school_report(context: dg.AssetExecutionContext, config: NightConfig, ncc: N
             if school is None or not school.active:
                 continue
             with section("school_reports"):
-                _one(context, school, registry.la_name, ncc, warehouse, as_of)
+                _one(context, school, registry.la_name, ncc, mail, warehouse, as_of)
     finally:
         warehouse.close()
 
 
-def _one(context, school, la_name: str, ncc: NccSettings, warehouse, as_of) -> None:
+def _one(context, school, la_name: str, ncc: NccSettings, mail: MailResource, warehouse, as_of) -> None:
     try:
         report = write_report(warehouse, school, la_name=la_name, as_of=as_of, home=ncc.home_path(),
                               extra_names=rejected_names.take(school.key))
-        delivery = maybe_email(warehouse, school, report, la_name=la_name, run_id=context.run_id)
+        enabled = mail.school_reports_on()
+        delivery = maybe_email(warehouse, school, report, la_name=la_name, run_id=context.run_id, enabled=enabled,
+                               smtp=mail.smtp() if enabled else None)
     except Exception as exc:  # noqa: BLE001 - reported; the other schools' reports go on
         context.log.error(f"{school.key}: the validation report could not be written ({type(exc).__name__})")
         return
