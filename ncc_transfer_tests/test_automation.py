@@ -104,3 +104,22 @@ def test_scheduled_request_runs_every_school_in_one_process(small_la):
         assert materialized == {f"{s['laestab']}-files" for s in demo.schools if s["active"]}
         pids = {e.dagster_event.pid for e in instance.all_logs(result.run_id) if e.dagster_event and e.dagster_event.pid}
         assert len(pids) == 1, "the whole night ran in one process"
+
+
+def test_after_the_night_requests_the_reports_and_the_la_wide_assets_once(small_la):
+    """After a nightly run (no run in progress), the automation sensor's conditions request every loaded
+    school's report and the three LA-wide assets; evaluated again, nothing (already requested)."""
+    home, demo = small_la
+    definitions = defs()
+    with dg.instance_for_test() as instance:
+        request = _tick(instance).run_requests[0]
+        before = dg.evaluate_automation_conditions(defs=definitions, instance=instance)  # the sensor's earlier ticks
+        assert before.total_requested == 0
+        nightly_job.resolve(asset_graph=definitions.resolve_asset_graph()).execute_in_process(
+            instance=instance, tags=request.tags, run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}})
+        after = dg.evaluate_automation_conditions(defs=definitions, instance=instance, cursor=before.cursor)
+        requested = {r.key.to_user_string(): r.true_subset.size for r in after.results if r.true_subset.size}
+        assert requested == {"school_report": sum(s["active"] for s in demo.schools), "children_missing_education": 1,
+                             "pupil_movements": 1, "validation_overview": 1}
+        again = dg.evaluate_automation_conditions(defs=definitions, instance=instance, cursor=after.cursor)
+        assert again.total_requested == 0

@@ -40,6 +40,7 @@ la_wide_job = dg.define_asset_job(
 after_the_night = dg.AutomationConditionSensorDefinition(
     "after_the_night", target=LA_WIDE | dg.AssetSelection.assets(REPORT_ASSET),
     default_status=dg.DefaultSensorStatus.RUNNING, minimum_interval_seconds=60,
+    emit_backfills=True,  # the reports of many schools as one backfill: one run (single-run policy), not one each
     description="Once no school run is queued or running: the schools' reports and the LA-wide assets.")
 
 
