@@ -131,7 +131,6 @@ class NightlyConfig(NightConfig):
     # Check results are logged per partition rather than yielded, which needs optional check outputs.
     # Selecting one table still reloads the whole school: its tables are replaced in one transaction.
     can_subset=True,
-    op_tags={"ncc/stage": "extract"},
 )
 def school_extract(context: dg.AssetExecutionContext, config: NightlyConfig, ncc: NccSettings):
     """Extract, validate and load each school in the run's partition range.
