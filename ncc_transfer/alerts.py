@@ -39,8 +39,9 @@ class Alert:
                 "failed_schools": self.failed_schools, "ui_url": self.ui_url}
 
 
-def build_alert(run_id: str, job: str, error: str | None, failed_schools: list[str]) -> Alert:
-    ui = os.environ.get("NCC_DAGSTER_UI_URL")
+def build_alert(run_id: str, job: str, error: str | None, failed_schools: list[str], ui: str | None = None) -> Alert:
+    """The alert for a failed run; ``ui``: the Dagster UI's address (default NCC_DAGSTER_UI_URL)."""
+    ui = ui or os.environ.get("NCC_DAGSTER_UI_URL")
     ui_url = f"{ui.rstrip('/')}/runs/{run_id}" if ui else None
     schools = ", ".join(failed_schools) if failed_schools else "none recorded (the run itself failed)"
     text = (f"Dagster run {run_id} of job '{job}' failed.\n"
@@ -53,10 +54,12 @@ def build_alert(run_id: str, job: str, error: str | None, failed_schools: list[s
     return Alert(subject=subject, text=text, run_id=run_id, job=job, failed_schools=failed_schools, ui_url=ui_url)
 
 
-def send_alert(alert: Alert) -> list[str]:
-    """Send by every configured channel; returns the channels used. A channel's failure is logged."""
+def send_alert(alert: Alert, webhook: str | None = None, recipients: list[str] | None = None,
+               smtp=...) -> list[str]:
+    """Send by every configured channel; returns the channels used. A channel's failure is logged.
+    Each channel defaults to the environment (NCC_ALERT_WEBHOOK_URL, NCC_ALERT_EMAIL_TO, NCC_SMTP_*)."""
     sent = []
-    webhook = os.environ.get("NCC_ALERT_WEBHOOK_URL")
+    webhook = webhook or os.environ.get("NCC_ALERT_WEBHOOK_URL")
     if webhook:
         try:
             response = requests.post(webhook, json=alert.payload(), timeout=(5, 20))
@@ -64,11 +67,12 @@ def send_alert(alert: Alert) -> list[str]:
             sent.append("webhook")
         except requests.RequestException as exc:
             log.error("alert webhook failed: %s", type(exc).__name__)
-    recipients = [a.strip() for a in os.environ.get("NCC_ALERT_EMAIL_TO", "").split(",") if a.strip()]
+    if recipients is None:
+        recipients = [a.strip() for a in os.environ.get("NCC_ALERT_EMAIL_TO", "").split(",") if a.strip()]
     if recipients:
         from .reports.email import SmtpSettings
 
-        settings = SmtpSettings.from_env()
+        settings = SmtpSettings.from_env() if smtp is ... else smtp
         if settings is None:
             log.error("NCC_ALERT_EMAIL_TO is set but NCC_SMTP_HOST is not: no alert email sent")
         else:

@@ -311,8 +311,9 @@ def run_night(registry, schools: list[str] | None = None, as_of: date | None = N
 
     The warehouse is checked first (unless the caller just did): unreachable, no run is created."""
     from .config import warehouse_url
-    from .defs.automation import night_batches, range_tags, schools_per_run
-    from .defs.partitions import school_partitions, sync_partitions
+    from .config import schools_per_run
+    from .defs.operations.nightly import night_batches, range_tags
+    from .defs.schools.partitions import school_partitions, sync_partitions
     from .definitions import defs
     from .night_guard import NightInterrupted, process_tags
     from .warehouse import DiskFull, WarehouseUnavailable, check_warehouse, open_warehouse
@@ -332,21 +333,33 @@ def run_night(registry, schools: list[str] | None = None, as_of: date | None = N
         batches = _contiguous_ranges(keys, [k for k in wanted if by_key[k].active])
     else:
         batches = night_batches(keys, registry, schools_per_run())
-    job = defs().resolve_job_def("nightly")
-    run_config = {"ops": {"school_extract": {"config": {"as_of": as_of.isoformat() if as_of else None,
-                                                        "replay": replay, "full_refresh": full_refresh}}},
+    definitions = defs()
+    night = {"as_of": as_of.isoformat() if as_of else None}
+    run_config = {"ops": {"school_extract": {"config": {**night, "replay": replay, "full_refresh": full_refresh}}},
                   "loggers": QUIET_LOGGERS}
-    run_ids, stopped = [], None
-    for first, last in batches:
-        with section("dagster_runs"):  # run creation (planned events), the step, run events
-            result = job.execute_in_process(instance=instance, tags={**range_tags(first, last), **process_tags()},
-                                            run_config=run_config, raise_on_error=False)
-        run_ids.append(result.run_id)
+
+    def execute(job_name: str, config: dict, tags: dict | None = None):
+        with section("dagster_runs"):  # run creation (planned events), the steps, run events
+            result = definitions.resolve_job_def(job_name).execute_in_process(
+                instance=instance, tags={**(tags or {}), **process_tags()}, run_config=config, raise_on_error=False)
         if _interrupted(result):
             raise NightInterrupted()
+        return result
+
+    # Per batch, the schools' step then their reports; after the last, the LA-wide assets over every
+    # school's latest load (docs/asset_graph.md).
+    run_ids, stopped = [], None
+    for first, last in batches:
+        result = execute("nightly", run_config, range_tags(first, last))
+        run_ids.append(result.run_id)
         stopped = _night_stopped(result)
         if stopped:
             break  # the warehouse or the disk: the next batch would stop the same way
+        execute("school_reports", {"ops": {"school_report": {"config": night}}, "loggers": QUIET_LOGGERS},
+                range_tags(first, last))
+    if batches and not stopped:
+        execute("la_wide", {"ops": {"la_views": {"config": night}, "validation_overview": {"config": night}},
+                            "loggers": QUIET_LOGGERS})
 
     try:
         warehouse = open_warehouse(warehouse_url())
@@ -393,7 +406,7 @@ def _interrupted(result) -> bool:
 
 def _night_stopped(result) -> str | None:
     """The step's reason for stopping the whole night (``NIGHT_STOPPED`` metadata), if it did."""
-    from .defs.ingest import NIGHT_STOPPED
+    from .defs.schools.assets import NIGHT_STOPPED
 
     for data in _step_failures(result):
         entry = (data.user_failure_data.metadata or {}).get(NIGHT_STOPPED) if data.user_failure_data else None

@@ -1,11 +1,15 @@
-"""The Dagster code location: every definition under ``defs/`` (the dg project layout).
+"""The Dagster code location: every definition under ``defs/`` (the dg project layout,
+https://docs.dagster.io/guides/build/projects/project-structure), with the project's policy applied
+once, here: group names by area, owners, and the stage tag.
 
 Importing this module sets the process umask to 0o077 (``files_at_rest``): ``workspace.yaml`` and
 ``[tool.dg]`` load it in every process that runs our code (``dagster dev``'s and the webserver's
 code servers, the daemon's, and each run worker), so what they write is owner-only. Loading the
-definitions also makes ``NCC_HOME`` and ``DAGSTER_HOME`` 0o700.
+definitions also makes ``NCC_HOME`` and ``DAGSTER_HOME`` 0o700, and, on a demo home only, loads the
+simulated vendors' credentials from ``$NCC_HOME/demo_secrets.env`` (``config.load_env_file``).
 """
 
+import warnings
 from pathlib import Path
 
 import dagster as dg
@@ -14,12 +18,33 @@ from .files_at_rest import restrict_umask, tighten_homes
 
 restrict_umask()  # at import: before Dagster opens its storage or captures a compute log in this process
 
+OWNERS = ["team:la-data"]
+# Asset group per area (defs/<area>/): what the UI shows as the asset graph's groups.
+GROUPS = {
+    "pupils": "school_data", "attendance": "school_data", "exclusions": "school_data",
+    "validation_issues": "school_data",
+    "absence_summary": "statutory_views", "ten_day_absence": "statutory_views", "absence_triggers": "statutory_views",
+    "exclusion_provision": "statutory_views",
+    "children_missing_education": "la_views", "pupil_movements": "la_views",
+    "school_report": "school_feedback", "validation_overview": "school_feedback",
+    "retention_purge": "data_protection",
+}
+STAGES = {"school_data": "extract", "statutory_views": "extract", "school_feedback": "report",
+          "la_views": "la", "data_protection": "retention"}
+
+
+def _policy(spec: dg.AssetSpec) -> dg.AssetSpec:
+    group = GROUPS[spec.key.to_user_string()]
+    return spec.replace_attributes(group_name=group, owners=OWNERS).merge_attributes(tags={"ncc/stage": STAGES[group]})
+
 
 @dg.definitions
 def defs() -> dg.Definitions:
-    from .config import ncc_home
-    from .demo.routes import load_demo_secrets
+    from .config import load_env_file, ncc_home
 
     tighten_homes()
-    load_demo_secrets(ncc_home())  # on a demo home only: the simulated vendors' synthetic credentials
-    return dg.load_from_defs_folder(path_within_project=Path(__file__).parent)
+    load_env_file(ncc_home())
+    loaded = dg.load_from_defs_folder(path_within_project=Path(__file__).parent)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", dg.PreviewWarning)  # map_resolved_asset_specs is in preview
+        return loaded.map_resolved_asset_specs(func=_policy)

@@ -79,22 +79,25 @@ def email_enabled() -> bool:
 
 
 def maybe_email(warehouse: Warehouse, school: School, report: SchoolReport, *, la_name: str,
-                run_id: str | None) -> str:
-    """Email the report to the school's contact when enabled and something is new. Returns what happened."""
-    if not email_enabled():
+                run_id: str | None, enabled: bool | None = None, smtp: SmtpSettings | None | object = ...) -> str:
+    """Email the report to the school's contact when enabled and something is new. Returns what happened.
+    ``enabled`` and ``smtp`` default to the environment (NCC_EMAIL_SCHOOL_REPORTS, NCC_SMTP_*)."""
+    if not (email_enabled() if enabled is None else enabled):
         return "email off"
     issues = warehouse.read("SELECT status FROM validation_issues WHERE school_key = ?", [school.key])
     if not should_send(issues):
         return "nothing new"
-    return send_now(warehouse, school, report, la_name=la_name, run_id=run_id)
+    return send_now(warehouse, school, report, la_name=la_name, run_id=run_id, smtp=smtp)
 
 
 def send_now(warehouse: Warehouse, school: School, report: SchoolReport, *, la_name: str,
-             run_id: str | None = None) -> str:
-    """Email the report to the school's contact now; record it in audit_log. Returns what happened."""
+             run_id: str | None = None, smtp: SmtpSettings | None | object = ...) -> str:
+    """Email the report to the school's contact now; record it in audit_log. Returns what happened.
+    ``smtp``: the delivery settings (None: off); by default from the environment (NCC_SMTP_*)."""
     if not school.contact:
         return "no contact in the registry"
-    smtp = SmtpSettings.from_env()
+    if smtp is ...:
+        smtp = SmtpSettings.from_env()
     if smtp is None:
         return "NCC_SMTP_HOST not set"
     try:

@@ -7,8 +7,9 @@ import datetime as dt
 import dagster as dg
 import pytest
 
-from ncc_transfer.defs.automation import NIGHT_TAG, nightly_job, nightly_schedule, school_registry_sensor
-from ncc_transfer.defs.partitions import school_partitions
+from ncc_transfer.defs.operations.nightly import NIGHT_TAG, nightly_job, school_registry_sensor
+from ncc_transfer.defs.operations.nightly import nightly_schedule as build_schedule
+from ncc_transfer.defs.schools.partitions import school_partitions
 from ncc_transfer.definitions import defs
 from ncc_transfer_tests.conftest import ncc_env
 
@@ -24,6 +25,9 @@ schools:
 )
 
 
+nightly_schedule = build_schedule()
+
+
 def _tick(instance, when=dt.datetime(2026, 3, 20, 2, 0, tzinfo=dt.timezone.utc)):
     context = dg.build_schedule_context(instance=instance, scheduled_execution_time=when,
                                         repository_def=defs().get_repository_def())
@@ -34,6 +38,11 @@ def test_schedule_is_nightly_in_london():
     assert nightly_schedule.cron_schedule == "0 2 * * *"
     assert nightly_schedule.execution_timezone == "Europe/London"
     assert nightly_schedule.default_status == dg.DefaultScheduleStatus.RUNNING
+
+
+def test_cron_is_read_when_the_definitions_load_not_at_import(monkeypatch):
+    monkeypatch.setenv("NCC_NIGHTLY_CRON", "30 1 * * *")
+    assert defs().resolve_schedule_def("nightly_schedule").cron_schedule == "30 1 * * *"
 
 
 def test_one_run_covers_every_school(tmp_path):
@@ -95,3 +104,22 @@ def test_scheduled_request_runs_every_school_in_one_process(small_la):
         assert materialized == {f"{s['laestab']}-files" for s in demo.schools if s["active"]}
         pids = {e.dagster_event.pid for e in instance.all_logs(result.run_id) if e.dagster_event and e.dagster_event.pid}
         assert len(pids) == 1, "the whole night ran in one process"
+
+
+def test_after_the_night_requests_the_reports_and_the_la_wide_assets_once(small_la):
+    """After a nightly run (no run in progress), the automation sensor's conditions request every loaded
+    school's report and the three LA-wide assets; evaluated again, nothing (already requested)."""
+    home, demo = small_la
+    definitions = defs()
+    with dg.instance_for_test() as instance:
+        request = _tick(instance).run_requests[0]
+        before = dg.evaluate_automation_conditions(defs=definitions, instance=instance)  # the sensor's earlier ticks
+        assert before.total_requested == 0
+        nightly_job.resolve(asset_graph=definitions.resolve_asset_graph()).execute_in_process(
+            instance=instance, tags=request.tags, run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}})
+        after = dg.evaluate_automation_conditions(defs=definitions, instance=instance, cursor=before.cursor)
+        requested = {r.key.to_user_string(): r.true_subset.size for r in after.results if r.true_subset.size}
+        assert requested == {"school_report": sum(s["active"] for s in demo.schools), "children_missing_education": 1,
+                             "pupil_movements": 1, "validation_overview": 1}
+        again = dg.evaluate_automation_conditions(defs=definitions, instance=instance, cursor=after.cursor)
+        assert again.total_requested == 0

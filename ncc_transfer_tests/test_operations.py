@@ -77,11 +77,11 @@ def test_freshness_check_flags_a_school_without_a_recent_load(small_la):
         broken = registry.active_schools[0]
         for path in broken.landing_folder(home).iterdir():
             path.write_bytes(b"<CTfile")
-        run_night(registry, as_of=DEMO_AS_OF)
+        result = run_night(registry, as_of=DEMO_AS_OF)
         instance = dg.DagsterInstance.get()
         evaluations = [r.event_log_entry.dagster_event.event_specific_data
                        for r in instance.get_records_for_run(
-                           instance.get_runs(limit=1)[0].run_id,
+                           result.run_ids[0],
                            of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION).records]
         fresh = {e.partition: e.passed for e in evaluations if e.check_name == "fresh"}
         assert fresh[broken.key] is False  # never loaded
@@ -113,7 +113,8 @@ def webhook():
 
 def test_failed_night_alerts_by_webhook_and_email(small_la, webhook, smtp_server, monkeypatch):
     from ncc_transfer.cli import _load_registry, run_night
-    from ncc_transfer.defs.alerts import nightly_failure_alert
+    from ncc_transfer.defs.operations.alerts import nightly_failure_alert
+    from ncc_transfer.defs.resources import AlertsResource, MailResource
 
     url, posts = webhook
     host, port, mails = smtp_server
@@ -130,7 +131,8 @@ def test_failed_night_alerts_by_webhook_and_email(small_la, webhook, smtp_server
         failure = instance.get_records_for_run(run.run_id, of_type=dg.DagsterEventType.RUN_FAILURE).records[0]
         context = dg.build_run_status_sensor_context(
             sensor_name="nightly_failure_alert", dagster_instance=instance, dagster_run=run,
-            dagster_event=failure.event_log_entry.dagster_event).for_run_failure()
+            dagster_event=failure.event_log_entry.dagster_event,
+            resources={"alerts": AlertsResource(), "mail": MailResource()}).for_run_failure()
         nightly_failure_alert(context)
 
     assert len(posts) == 1 and posts[0]["failed_schools"] == [broken.key] and posts[0]["run_id"] == run.run_id

@@ -11,14 +11,14 @@ the environment of the demo, ``ncc-transfer run`` / ``simulator`` on a demo home
 from __future__ import annotations
 
 import os
-import re
 import secrets
 from pathlib import Path
 from typing import Iterable
 
-SECRETS_FILE = "demo_secrets.env"
+from ncc_transfer.config import DEMO_SECRETS_FILE, load_env_file, read_env_file
+
+SECRETS_FILE = DEMO_SECRETS_FILE
 DEFAULT_SIMULATOR_PORT = 8765
-_LINE = re.compile(r"^([A-Z_][A-Z0-9_]*)=(.*)$")
 
 
 def vendor_routes() -> list[str]:
@@ -54,26 +54,11 @@ def write_secrets(home: Path, values: dict[str, str]) -> Path:
 
 
 def read_secrets(home: Path) -> dict[str, str]:
-    path = Path(home) / SECRETS_FILE
-    if not path.is_file():
-        return {}
-    values = {}
-    for line in path.read_text(encoding="utf-8").splitlines():
-        match = _LINE.match(line.strip())
-        if match:
-            values[match.group(1)] = match.group(2)
-    return values
+    return read_env_file(Path(home) / SECRETS_FILE)
 
 
 def load_demo_secrets(home: Path) -> int:
     """Put a demo home's simulated-vendor secrets in the environment (never overriding a set variable).
 
     Only for a demo home (one with ``demo_manifest.json``): a production NCC_HOME is never touched."""
-    if not (Path(home) / "demo_manifest.json").is_file():
-        return 0
-    loaded = 0
-    for name, value in read_secrets(home).items():
-        if name not in os.environ:
-            os.environ[name] = value
-            loaded += 1
-    return loaded
+    return load_env_file(home)

@@ -7,7 +7,7 @@ import dagster as dg
 
 from ncc_transfer.retention import execute_purge, load_retention
 
-from .resources import NccSettings
+from ncc_transfer.defs.resources import NccSettings
 
 LONDON = ZoneInfo("Europe/London")
 

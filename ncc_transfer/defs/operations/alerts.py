@@ -3,6 +3,7 @@
 import dagster as dg
 
 from ncc_transfer.alerts import build_alert, send_alert
+from ncc_transfer.defs.resources import AlertsResource, MailResource
 
 
 def failed_schools_of_run(instance: dg.DagsterInstance, run_id: str) -> tuple[list[str], str | None]:
@@ -22,9 +23,10 @@ def failed_schools_of_run(instance: dg.DagsterInstance, run_id: str) -> tuple[li
 
 @dg.run_failure_sensor(name="nightly_failure_alert", default_status=dg.DefaultSensorStatus.RUNNING,
                        description="Emails (NCC_ALERT_EMAIL_TO) and/or posts (NCC_ALERT_WEBHOOK_URL) when a run fails.")
-def nightly_failure_alert(context: dg.RunFailureSensorContext):
+def nightly_failure_alert(context: dg.RunFailureSensorContext, alerts: AlertsResource, mail: MailResource):
     run = context.dagster_run
     schools, description = failed_schools_of_run(context.instance, run.run_id)
-    alert = build_alert(run.run_id, run.job_name, description or context.failure_event.message, schools)
-    channels = send_alert(alert)
+    alert = build_alert(run.run_id, run.job_name, description or context.failure_event.message, schools,
+                        ui=alerts.dagster_ui())
+    channels = send_alert(alert, webhook=alerts.webhook(), recipients=alerts.recipients(), smtp=mail.smtp())
     context.log.info(f"alert for run {run.run_id}: sent by {', '.join(channels) or 'no channel configured'}")

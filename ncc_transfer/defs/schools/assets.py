@@ -1,22 +1,22 @@
-"""The nightly step: every school in the run is loaded, then the statutory views are computed.
+"""The school step: each school in the run's partition range is extracted, validated and loaded
+with its per-school views, in one transaction per school.
 
-Assets: the school tables and per-school views (partitioned by school) and the LA-wide views
-(unpartitioned, downstream of every school's tables), all produced by the one step ``school_extract``.
+Run shape (docs/asset_graph.md): the nightly job is ONE run over a range of school partitions
+(``BackfillPolicy.single_run``, https://docs.dagster.io/guides/build/partitions-and-backfills/backfilling-data)
+with the in-process executor, so a night costs one Python process however many schools there are.
+Inside, each school is loaded on its own: a school that fails is caught, reported as a failed
+blocking check, and left out of the materialisations, while the others load. If any school failed,
+the step fails at the end, so the run shows as failed, those partitions show as failed in the UI,
+and the run-failure alert fires.
 
-Run shape (README "How a night runs"): the nightly job is ONE run over a range of school partitions
-(``BackfillPolicy.single_run``) with the in-process executor, so a night costs one Python process
-however many schools there are. Inside, each school is loaded on its own by ``process_school``: a
-school that fails is caught, reported as a failed blocking check, and left out of the
-materialisations, while the others load. If any school failed, the step fails at the end, so the run
-shows as failed, those partitions show as failed in the UI, and the run-failure alert fires.
-
+One step for many partitions can only report each partition's materialisations and check results
+as events (``context.log_event``): https://docs.dagster.io/guides/build/assets/metadata-and-tags#attaching-metadata-to-a-materialization
 Metadata and logs carry counts, rule names, file names and school keys only: never pupil data.
 """
 
 
 import gc
 import json
-import os
 import time
 from collections.abc import Iterator
 from datetime import date, datetime, timezone
@@ -25,17 +25,18 @@ from zoneinfo import ZoneInfo
 import dagster as dg
 import pandas as pd
 
-from ncc_transfer.canonical import LA_VIEWS, SCHOOL_VIEWS, TABLES
+from ncc_transfer.config import freshness_hours, retry_delay_seconds
+from ncc_transfer.canonical import SCHOOL_VIEWS, TABLES
 from ncc_transfer import timing
 from ncc_transfer.timing import section
-from ncc_transfer.feedback import la_overview, maybe_email, school_report
 from ncc_transfer.pipeline import FAILED, LOADED, PreparedSchool, SchoolOutcome, commit_school, skipped_outcome
 from ncc_transfer.prefetch import prepared_in_order
 from ncc_transfer.warehouse import DiskFull, WarehouseUnavailable
-from ncc_transfer.views import la_headline, la_view_counts, markdown_table, overview_by_school, refresh_la_views
 
+from ncc_transfer.defs.resources import NccSettings
+
+from . import rejected_names
 from .partitions import school_partitions
-from .resources import NccSettings
 
 LONDON = ZoneInfo("Europe/London")
 ISSUES_ASSET = "validation_issues"
@@ -58,15 +59,8 @@ VIEW_DESCRIPTIONS = {
                         "(sickness_15_cumulative, threshold_day = the fifteenth day), and 20 of only G/N/O "
                         "(gno_20, deletion ground 9(1)(i)). See docs/absence.md.",
     "exclusion_provision": "Permanent exclusions (LA) and suspension periods over 5 school days (school): sixth day.",
-    "children_missing_education": "Of compulsory school age, left a roll (or vanished from an extract) and on no "
-                                  "other roll in the LA; final-year leavers only if on no roll by the tenth school "
-                                  "day of the next school year (not_started_next_phase).",
-    "pupil_movements": "Joined and left events per school this year; new entrants within 5 school days marked "
-                       "(not those exempt under reg 13(2): most junior year group, starting on the first day "
-                       "of the school year); new_entrant_return_deadline = joining date + 5 days (reg 13(1)).",
 }
 TABLE_KEYS = [dg.AssetKey(t) for t in TABLES]
-REPORT_ASSET, OVERVIEW_ASSET = "school_report", "validation_overview"
 
 # Retries of the step, for schools with a temporary fault only: 2, waiting NCC_RETRY_DELAY_SECONDS
 # (default 300), doubling, with jitter (Dagster's RetryPolicy arithmetic). The step raises
@@ -76,8 +70,12 @@ REPORT_ASSET, OVERVIEW_ASSET = "school_report", "validation_overview"
 # and a refused password or a dead warehouse would be tried again too. The wait is slept in the step
 # (``_wait_before_retry``), where Dagster raises a signal at once; in its executor's own wait between
 # attempts a signal is only noticed when the wait ends.
-RETRY_WAIT = dg.RetryPolicy(max_retries=2, delay=float(os.environ.get("NCC_RETRY_DELAY_SECONDS", "300")),
-                            backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
+def retry_wait() -> dg.RetryPolicy:
+    return dg.RetryPolicy(max_retries=2, delay=retry_delay_seconds(), backoff=dg.Backoff.EXPONENTIAL,
+                          jitter=dg.Jitter.PLUS_MINUS)
+
+
+MAX_RETRIES = 2
 # Metadata key of the step's Failure when the whole night stopped (warehouse unusable, disk full).
 NIGHT_STOPPED = "night_stopped"
 
@@ -86,9 +84,15 @@ FRESHNESS_CHECK = "fresh"
 RECORDS_CHECK = "records"
 
 
-class NightlyConfig(dg.Config):
+class NightConfig(dg.Config):
     as_of: str | None = None
     """The date the night's checks are made for (YYYY-MM-DD); default today in Europe/London."""
+
+    def as_of_date(self) -> date:
+        return date.fromisoformat(self.as_of) if self.as_of else datetime.now(LONDON).date()
+
+
+class NightlyConfig(NightConfig):
 
     replay: bool = False
     """Load each school from the encrypted raw archive of the as_of night instead of its route."""
@@ -96,33 +100,17 @@ class NightlyConfig(dg.Config):
     full_refresh: bool = False
     """Vendor routes that fetch only changes fetch everything tonight (e.g. after a vendor-side fix)."""
 
-    def as_of_date(self) -> date:
-        return date.fromisoformat(self.as_of) if self.as_of else datetime.now(LONDON).date()
-
 
 @dg.multi_asset(
     name="school_extract",
     specs=[
-        dg.AssetSpec(table, partitions_def=school_partitions, skippable=True, group_name="school_data",
+        dg.AssetSpec(table, partitions_def=school_partitions, skippable=True,
                      kinds={"duckdb", "pandas"}, description=TABLE_DESCRIPTIONS[table])
         for table in (*TABLES, ISSUES_ASSET)
     ] + [
-        dg.AssetSpec(view, partitions_def=school_partitions, skippable=True, group_name="statutory_views",
+        dg.AssetSpec(view, partitions_def=school_partitions, skippable=True,
                      kinds={"duckdb", "pandas"}, description=VIEW_DESCRIPTIONS[view], deps=TABLE_KEYS)
         for view in SCHOOL_VIEWS
-    ] + [
-        dg.AssetSpec(view, skippable=True, group_name="statutory_views", kinds={"duckdb", "pandas"},
-                     description=VIEW_DESCRIPTIONS[view], deps=TABLE_KEYS)
-        for view in LA_VIEWS
-    ] + [
-        dg.AssetSpec(REPORT_ASSET, partitions_def=school_partitions, skippable=True, group_name="school_feedback",
-                     kinds={"html", "csv"}, deps=[ISSUES_ASSET],
-                     description="The school's validation report (HTML and CSV, under $NCC_HOME/reports/<laestab>/), "
-                                 "emailed to its contact when something is new (NCC_EMAIL_SCHOOL_REPORTS)."),
-        dg.AssetSpec(OVERVIEW_ASSET, skippable=True, group_name="school_feedback", kinds={"html", "png"},
-                     deps=[ISSUES_ASSET],
-                     description="The LA's data-quality overview: issues by school and rule, nights since a clean "
-                                 "extract, 30-night trend chart. Counts only."),
     ],
     check_specs=[
         dg.AssetCheckSpec(FRESHNESS_CHECK, asset="pupils", blocking=False,
@@ -139,16 +127,17 @@ class NightlyConfig(dg.Config):
     ],
     backfill_policy=dg.BackfillPolicy.single_run(),
     # No retry_policy: with one, Dagster retries ANY exception, SIGTERM/SIGINT included. The step asks
-    # for a retry itself (RetryRequested) only when a school had a temporary fault: see RETRY_WAIT.
+    # for a retry itself (RetryRequested) only when a school had a temporary fault: see retry_wait.
     # Check results are logged per partition rather than yielded, which needs optional check outputs.
     # Selecting one table still reloads the whole school: its tables are replaced in one transaction.
     can_subset=True,
-    op_tags={"ncc/stage": "extract"},
 )
 def school_extract(context: dg.AssetExecutionContext, config: NightlyConfig, ncc: NccSettings):
-    """Extract, validate and load each school in the run's partition range."""
-    # Materialisations and check results are logged per school partition (``_report``), not
-    # yielded as outputs, so this step yields nothing; being a generator tells Dagster so.
+    """Extract, validate and load each school in the run's partition range.
+
+    Materialisations and check results are logged per school partition (``_report``), never yielded
+    as outputs; Dagster accepts "no outputs" (all skippable) only from a generator, hence the
+    ``yield from ()``: https://docs.dagster.io/guides/build/assets/defining-assets-with-asset-dependencies"""
     yield from ()
     _wait_before_retry(context)
     try:
@@ -160,9 +149,9 @@ def school_extract(context: dg.AssetExecutionContext, config: NightlyConfig, ncc
 
 
 def _wait_before_retry(context: dg.AssetExecutionContext) -> None:
-    """Before a retry, wait as the RetryPolicy says (``RETRY_WAIT``), in step code so a signal ends it."""
+    """Before a retry, wait as the RetryPolicy says (``retry_wait``), in step code so a signal ends it."""
     if context.retry_number:
-        seconds = max(0.0, RETRY_WAIT.calculate_delay(context.retry_number))
+        seconds = max(0.0, retry_wait().calculate_delay(context.retry_number))
         context.log.info(f"retry {context.retry_number}: waiting {seconds:.0f} s before trying again")
         time.sleep(seconds)
 
@@ -190,18 +179,12 @@ def _extract(context: dg.AssetExecutionContext, config: NightlyConfig, ncc: NccS
                                      home=ncc.home_path(), as_of=as_of, replay=config.replay,
                                      full_refresh=config.full_refresh)
         try:
-            outcomes = [_load_one(context, key, schools.get(key), registry.la_name, ncc, warehouse, as_of, prepared)
+            outcomes = [_load_one(context, key, schools.get(key), warehouse, prepared)
                         for key in todo]
         finally:
             prepared.close()  # stops the worker process
         with section("dagster_events"):
             _freshness(context, warehouse, [k for k in keys if k in schools and schools[k].active])
-        if dg.AssetKey(OVERVIEW_ASSET) in context.selected_asset_keys:
-            with section("overview"):
-                _overview(context, warehouse, registry, ncc, as_of)
-        if any(dg.AssetKey(view) in context.selected_asset_keys for view in LA_VIEWS):
-            with section("la_views"):
-                _la_views(context, warehouse, as_of, registry.final_years())
     finally:
         warehouse.close()
         gc.unfreeze()
@@ -220,7 +203,7 @@ def _extract(context: dg.AssetExecutionContext, config: NightlyConfig, ncc: NccS
             allow_retries=False,
         )
         if transient:  # a retry re-runs only these (``settled_in_run``); after the last, the step fails
-            raise dg.RetryRequested(max_retries=RETRY_WAIT.max_retries, seconds_to_wait=0) from failure
+            raise dg.RetryRequested(max_retries=MAX_RETRIES, seconds_to_wait=0) from failure
         raise failure
 
 
@@ -242,11 +225,6 @@ def _transient(detail) -> bool:
     return bool(values.get("transient", False))
 
 
-def freshness_limit_hours() -> float:
-    """NCC_FRESHNESS_HOURS: a school whose last good load is older than this is flagged (default 36)."""
-    return float(os.environ.get("NCC_FRESHNESS_HOURS", "36") or 36)
-
-
 def _freshness(context: dg.AssetExecutionContext, warehouse, keys: list[str]) -> None:
     """Per school: is its last successful extraction recent enough? A WARN check on `pupils`."""
     if not keys or dg.AssetKey("pupils") not in context.selected_asset_keys:
@@ -255,7 +233,7 @@ def _freshness(context: dg.AssetExecutionContext, warehouse, keys: list[str]) ->
                           "WHERE event = 'extraction' AND outcome = 'loaded' GROUP BY school_key")
     last_loaded = dict(zip(last["school_key"], pd.to_datetime(last["last_loaded"])))
     now = pd.Timestamp(datetime.now(timezone.utc).replace(tzinfo=None))
-    limit = freshness_limit_hours()
+    limit = freshness_hours()
     for key in keys:
         when = last_loaded.get(key)
         age = None if when is None or pd.isna(when) else round((now - when).total_seconds() / 3600, 1)
@@ -266,8 +244,8 @@ def _freshness(context: dg.AssetExecutionContext, warehouse, keys: list[str]) ->
                       "last_good_load": when.isoformat() if age is not None else "never"}))
 
 
-def _load_one(context: dg.AssetExecutionContext, key: str, school, la_name: str, ncc: NccSettings, warehouse,
-              as_of: date, prepared: Iterator[PreparedSchool]) -> SchoolOutcome:
+def _load_one(context: dg.AssetExecutionContext, key: str, school, warehouse,
+              prepared: Iterator[PreparedSchool]) -> SchoolOutcome:
     """One school's turn: commit its prepared extract (the next from ``prepared`` for an active school)."""
     if school is None:
         laestab, _, route = key.partition("-")
@@ -277,52 +255,12 @@ def _load_one(context: dg.AssetExecutionContext, key: str, school, la_name: str,
     else:
         ready = next(prepared)
         assert ready.outcome.school_key == key, "schools are prepared in partition order"
+        rejected_names.keep(key, ready.outcome.raw_names, ready.issues)  # for the school's report, next
         outcome = commit_school(ready, warehouse=warehouse, run_id=context.run_id)
     with section("dagster_events"):
         _report(context, outcome, context.selected_asset_keys)
-    if school is not None and school.active and dg.AssetKey(REPORT_ASSET) in context.selected_asset_keys:
-        with section("school_reports"):
-            _school_report(context, outcome, school, la_name, ncc, warehouse, as_of)
     outcome.raw_names = None
     return outcome
-
-
-def _school_report(context, outcome: SchoolOutcome, school, la_name: str, ncc: NccSettings, warehouse,
-                   as_of: date) -> None:
-    """Write (and maybe email) the school's report; a failure here never fails the school's load."""
-    try:
-        report = school_report(warehouse, school, la_name=la_name, as_of=as_of, home=ncc.home_path(),
-                               extra_names=outcome.raw_names)
-        delivery = maybe_email(warehouse, school, report, la_name=la_name, run_id=context.run_id)
-    except Exception as exc:  # noqa: BLE001 - reported, and the load stands
-        context.log.error(f"{school.key}: the validation report could not be written ({type(exc).__name__})")
-        return
-    context.log_event(dg.AssetMaterialization(asset_key=REPORT_ASSET, partition=school.key, metadata={
-        "report": dg.MetadataValue.path(str(report.html_path)), "csv": dg.MetadataValue.path(str(report.csv_path)),
-        "counts": dg.MetadataValue.json(report.counts), "email": delivery}))
-
-
-def _overview(context, warehouse, registry, ncc: NccSettings, as_of: date) -> None:
-    overview = la_overview(warehouse, registry, as_of=as_of, home=ncc.home_path())
-    context.log_event(dg.AssetMaterialization(asset_key=OVERVIEW_ASSET, metadata={
-        "overview": dg.MetadataValue.path(str(overview.html_path)),
-        "summary": dg.MetadataValue.md(overview.chart_markdown()),
-        "totals": dg.MetadataValue.json(overview.totals)}))
-
-
-def _la_views(context: dg.AssetExecutionContext, warehouse, as_of: date, final_years: dict[str, int]) -> None:
-    """Recompute the LA-wide views over every school's latest load; log counts and a table by school.
-    ``final_years``: the registry's explicit final year groups (school key -> NC year), for CME."""
-    views = refresh_la_views(warehouse, as_of, final_years)
-    by_school = markdown_table(overview_by_school(warehouse))
-    totals = la_headline(warehouse)
-    for view, frame in views.items():
-        if dg.AssetKey(view) in context.selected_asset_keys:
-            context.log_event(dg.AssetMaterialization(asset_key=view, metadata={
-                "as_of": as_of.isoformat(), "dagster/row_count": len(frame),
-                "counts": dg.MetadataValue.json(la_view_counts(view, frame)),
-                "la_totals": dg.MetadataValue.json(totals),
-                "by_school": dg.MetadataValue.md(by_school)}))
 
 
 def _report(context: dg.AssetExecutionContext, outcome: SchoolOutcome, selected: set[dg.AssetKey]) -> None:

@@ -1,8 +1,11 @@
-"""The nightly job, its schedule, and the sensor that keeps partitions in step with the registry."""
+"""The night's jobs, its schedule, the sensor that keeps partitions in step with the registry, and
+the automation sensor that materialises the LA-wide assets after the night's school runs.
+
+Jobs: https://docs.dagster.io/guides/build/jobs/asset-jobs ; schedules built when the definitions
+load, not at import: https://docs.dagster.io/guides/automate/schedules
+"""
 
 from __future__ import annotations
-
-import os
 
 import dagster as dg
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
@@ -10,12 +13,15 @@ from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PART
 from ncc_transfer import config
 from ncc_transfer.registry import Registry, load_registry
 
-from .ingest import school_extract
-from .partitions import partition_changes, school_partitions, sync_partitions
+from ncc_transfer.config import schools_per_run
+from ncc_transfer.defs.la.assets import OVERVIEW_ASSET, la_views
+from ncc_transfer.defs.reports.assets import REPORT_ASSET
+from ncc_transfer.defs.schools.assets import school_extract
+from ncc_transfer.defs.schools.partitions import partition_changes, school_partitions, sync_partitions
 
-NIGHTLY_CRON = os.environ.get("NCC_NIGHTLY_CRON", "0 2 * * *")  # 02:00 Europe/London by default
 NIGHTLY_TIMEZONE = "Europe/London"
 NIGHT_TAG = "ncc/night"
+LA_WIDE = dg.AssetSelection.assets(la_views, OVERVIEW_ASSET)
 
 nightly_job = dg.define_asset_job(
     "nightly",
@@ -24,11 +30,18 @@ nightly_job = dg.define_asset_job(
     description="Extract, validate and load every active school: one run, one process, per batch of schools.",
     tags={"dagster/max_retries": 0},
 )
+school_reports_job = dg.define_asset_job(
+    "school_reports", selection=dg.AssetSelection.assets(REPORT_ASSET), executor_def=dg.in_process_executor,
+    description="The schools' reports, after their schools' run (a school that failed gets its report too).")
+la_wide_job = dg.define_asset_job(
+    "la_wide", selection=LA_WIDE, executor_def=dg.in_process_executor,
+    description="The LA-wide views and the LA overview, over every school's latest load.")
 
-
-def schools_per_run() -> int:
-    """NCC_SCHOOLS_PER_RUN splits the night into several runs (0, the default: one run for all)."""
-    return max(0, int(os.environ.get("NCC_SCHOOLS_PER_RUN", "0") or 0))
+after_the_night = dg.AutomationConditionSensorDefinition(
+    "after_the_night", target=LA_WIDE | dg.AssetSelection.assets(REPORT_ASSET),
+    default_status=dg.DefaultSensorStatus.RUNNING, minimum_interval_seconds=60,
+    emit_backfills=True,  # the reports of many schools as one backfill: one run (single-run policy), not one each
+    description="Once no school run is queued or running: the schools' reports and the LA-wide assets.")
 
 
 def range_tags(first: str, last: str) -> dict[str, str]:
@@ -71,14 +84,20 @@ def nightly_run_requests(instance: dg.DagsterInstance, registry: Registry, night
     ]
 
 
-@dg.schedule(job=nightly_job, cron_schedule=NIGHTLY_CRON, execution_timezone=NIGHTLY_TIMEZONE,
-             default_status=dg.DefaultScheduleStatus.RUNNING,
-             description="Every night: all active schools in the registry, in one run (or NCC_SCHOOLS_PER_RUN per run).")
-def nightly_schedule(context: dg.ScheduleEvaluationContext):
+def _nightly_tick(context: dg.ScheduleEvaluationContext):
     registry = load_registry(config.schools_file(), home=config.ncc_home())
     night = context.scheduled_execution_time.strftime("%Y-%m-%d")
     requests = nightly_run_requests(context.instance, registry, night)
     return requests or dg.SkipReason("no active schools in the registry")
+
+
+def nightly_schedule(cron: str | None = None) -> dg.ScheduleDefinition:
+    """Every night at NCC_NIGHTLY_CRON (02:00 Europe/London by default), read when the definitions load."""
+    return dg.schedule(
+        name="nightly_schedule", job=nightly_job, cron_schedule=cron or config.nightly_cron(),
+        execution_timezone=NIGHTLY_TIMEZONE, default_status=dg.DefaultScheduleStatus.RUNNING,
+        description="Every night: all active schools in the registry, in one run (or NCC_SCHOOLS_PER_RUN per run).",
+    )(_nightly_tick)
 
 
 @dg.sensor(minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.RUNNING,
@@ -94,3 +113,10 @@ def school_registry_sensor(context: dg.SensorEvaluationContext):
     if deleted:
         requests.append(school_partitions.build_delete_request(deleted))
     return dg.SensorResult(dynamic_partitions_requests=requests)
+
+
+@dg.definitions
+def night() -> dg.Definitions:
+    """The night's jobs, schedule (built now, when the definitions load) and sensors."""
+    return dg.Definitions(jobs=[nightly_job, school_reports_job, la_wide_job], schedules=[nightly_schedule()],
+                          sensors=[school_registry_sensor, after_the_night])
