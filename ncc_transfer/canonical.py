@@ -62,7 +62,7 @@ RAW_COLUMNS: dict[str, list[str]] = {
     "exclusions": EXCLUSION_COLUMNS,
 }
 
-# Columns a files-route CSV must have (README, "The files route"). `sessions` is required for suspensions only,
+# Columns a files-route CSV must have (docs/files_route.md). `sessions` is required for suspensions only,
 # which is a record-level rule, not a column rule.
 REQUIRED_COLUMNS: dict[str, list[str]] = {
     "pupils": ["upn", "surname", "forename", "dob", "sex"],
@@ -199,7 +199,7 @@ def coerce_types(table: str, frame: pd.DataFrame) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
-# Statutory views (their rules and sources: README "Statutory views", docs/absence.md, docs/cme.md): column -> type
+# Statutory views (their rules and sources: docs/statutory_views.md, docs/absence.md, docs/cme.md): column -> type
 # kind ('text', 'date', 'int', 'float', 'bool').
 # Every view row carries `as_of`, the date the view was computed for.
 VIEW_COLUMNS: dict[str, dict[str, str]] = {

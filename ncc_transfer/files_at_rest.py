@@ -15,7 +15,7 @@ when the definitions load) and the prefetch worker (``prefetch._serve``).
   symlink's target and never anything outside them.
 
 The webserver and daemon processes do not import the definitions (their code servers do): run them
-with ``UMask=0077`` in their systemd units (README, "Production: PostgreSQL, the daemon, alerts").
+with ``UMask=0077`` in their systemd units (docs/operating.md).
 """
 
 from __future__ import annotations

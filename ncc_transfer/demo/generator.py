@@ -1,5 +1,5 @@
-"""Synthetic local authority for the demo, tests and benchmarks (formats: README, "Adding a school" and
-"The files route"; columns: ``ncc_transfer.canonical``).
+"""Synthetic local authority for the demo, tests and benchmarks (formats: README, "Adding a school", and
+docs/files_route.md; columns: ``ncc_transfer.canonical``).
 
 ``build_demo_la(home)`` writes a registry (``schools.yaml``), one landing folder per school holding a
 files-route extract (CTF 25 with comma-separated marks, CTF 23 with one character per session, or the

@@ -1,5 +1,5 @@
-"""The files route's CSV extracts: ``pupils.csv``, ``attendance.csv``, ``exclusions.csv`` (README,
-"The files route").
+"""The files route's CSV extracts: ``pupils.csv``, ``attendance.csv``, ``exclusions.csv`` (docs/files_route.md,
+"The files a school sends").
 
 Everything is read as text, exactly as supplied (empty → None). The header names the columns with the
 canonical names of :data:`ncc_transfer.canonical.RAW_COLUMNS` (case-insensitive, surrounding spaces
