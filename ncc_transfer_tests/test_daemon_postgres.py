@@ -2,7 +2,7 @@
 schedule, the run loads every school into the PostgreSQL warehouse, and the daemon stops cleanly.
 
 Needs PostgreSQL (see the `postgres_url` fixture); takes about two minutes (the schedule fires on
-the next minute boundary).
+the next minute boundary; the LA-wide views and reports follow through the automation sensor).
 """
 
 from __future__ import annotations
@@ -67,6 +67,12 @@ def test_daemon_runs_the_nightly_schedule_into_postgres(tmp_path, postgres_url):
         assert run.tags.get("ncc/night") and run.tags.get("dagster/schedule_name") == "nightly_schedule"
         active = {f"{s['laestab']}-files" for s in demo.schools if s["active"]}
         assert instance.get_materialized_partitions(dg.AssetKey("pupils")) == active
+        # The LA-wide views and the reports follow in runs of their own, requested by the daemon's
+        # `after_the_night` automation sensor once no school run is queued or running.
+        _wait_until(daemon, lambda: instance.get_latest_materialization_event(dg.AssetKey("pupil_movements")),
+                    "pupil_movements materialised", deadline=time.monotonic() + 240)
+        _wait_until(daemon, lambda: instance.get_materialized_partitions(dg.AssetKey("school_report")) == active,
+                    "every active school's report materialised", deadline=time.monotonic() + 240)
 
         from ncc_transfer.warehouse import open_warehouse
 
@@ -112,3 +118,12 @@ def _wait_for_run(instance, daemon, deadline: float):
             return done[0]
         time.sleep(3)
     raise AssertionError("the nightly schedule did not produce a finished run within 4 minutes")
+
+
+def _wait_until(daemon, done, what: str, deadline: float) -> None:
+    while time.monotonic() < deadline:
+        assert daemon.poll() is None, "dagster-daemon exited early"
+        if done():
+            return
+        time.sleep(3)
+    raise AssertionError(f"not within 4 minutes of the night: {what}")
