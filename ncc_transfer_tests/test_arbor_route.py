@@ -1,7 +1,7 @@
 """The Arbor route end to end over real HTTP on loopback (issue #4): GraphQL reads, the REST changelog
 for incremental nights, HTTP Basic, and the faults an Arbor host can show.
 
-The simulator renders each school's landing folder in Arbor's shape (``simulator/arbor.py``); the
+The simulator renders each school's landing folder in Arbor's shape (``connectors/arbor/simulator.py``); the
 connector reads it back through the shared HTTP layer, and the canonical tables must equal the files
 route's for the same school.
 """
@@ -16,13 +16,13 @@ import pandas as pd
 import pytest
 
 from ncc_transfer.canonical import TABLES
-from ncc_transfer.connectors import arbor_mapping as A
-from ncc_transfer.connectors.arbor import ArborConnector, split_datetime, statutory_code
+from ncc_transfer.connectors.arbor import mapping as A
+from ncc_transfer.connectors.arbor.connector import ArborConnector, split_datetime, statutory_code
 from ncc_transfer.connectors.base import Connector, VendorRouteError
 from ncc_transfer.connectors.incremental import StateStore
 from ncc_transfer.pipeline import LOADED, TransientExtractError, process_school
 from ncc_transfer.registry import RegistryError, parse_registry
-from ncc_transfer.simulator.arbor import MARK_NAME, datetime_out, demo_settings, execute
+from ncc_transfer.connectors.arbor.simulator import MARK_NAME, datetime_out, demo_settings, execute
 from ncc_transfer.warehouse import DuckDBWarehouse
 from ncc_transfer_tests.vendor_support import (
     AS_OF,

@@ -15,9 +15,9 @@ import pytest
 import requests
 
 from ncc_transfer.canonical import TABLES
-from ncc_transfer.connectors import bromcom_mapping as B
+from ncc_transfer.connectors.bromcom import mapping as B
 from ncc_transfer.connectors.base import Connector, VendorRouteError, date_text
-from ncc_transfer.connectors.bromcom import BromcomConnector, dataset_rows, date_windows, student_row
+from ncc_transfer.connectors.bromcom.connector import BromcomConnector, dataset_rows, date_windows, student_row
 from ncc_transfer.connectors.http import (
     SOAP11,
     SoapBodyCredentials,
@@ -32,7 +32,7 @@ from ncc_transfer.files_route import read_school_folder
 from ncc_transfer.pipeline import LOADED, TransientExtractError, process_school
 from ncc_transfer.registry import RegistryError, parse_registry
 from ncc_transfer.rules.calendar import academic_year_start
-from ncc_transfer.simulator import bromcom as sim_bromcom
+from ncc_transfer.connectors.bromcom import simulator as sim_bromcom
 from ncc_transfer.warehouse import DuckDBWarehouse
 from ncc_transfer_tests.vendor_support import AS_OF, assert_same_as_files, build_vendor_la, canonical
 

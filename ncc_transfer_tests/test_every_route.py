@@ -23,7 +23,7 @@ def la(tmp_path_factory):
 
 
 def test_every_vendor_route_has_a_simulator_profile():
-    assert set(available_profiles()) == {r for r, spec in ROUTES.items() if spec.connector}
+    assert set(available_profiles()) == {r for r, spec in ROUTES.items() if not spec.reads_folder}
 
 
 @pytest.mark.parametrize("route", available_profiles())

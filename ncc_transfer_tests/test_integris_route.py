@@ -1,4 +1,4 @@
-"""The RM Integris route (a GUESSED API shape, ``connectors/integris_mapping.py``) end to end over real
+"""The RM Integris route (a GUESSED API shape, ``connectors/integris/mapping.py``) end to end over real
 HTTP on loopback: the same school gives identical canonical tables through the route and the files
 route, and every fault that applies to an OAuth2, page-count vendor is handled.
 
@@ -13,14 +13,14 @@ from __future__ import annotations
 import pytest
 
 from ncc_transfer.canonical import TABLES
-from ncc_transfer.connectors import integris_mapping as M
+from ncc_transfer.connectors.integris import mapping as M
 from ncc_transfer.connectors.base import Connector, VendorRouteError
-from ncc_transfer.connectors.integris import IntegrisConnector, statutory_code, student_row
+from ncc_transfer.connectors.integris.connector import IntegrisConnector, statutory_code, student_row
 from ncc_transfer.pipeline import LOADED, TransientExtractError, process_school
 from ncc_transfer.connectors.routes import setting_problems
 from ncc_transfer.registry import RegistryError, parse_registry
 from ncc_transfer.simulator import load_source
-from ncc_transfer.simulator.integris import demo_settings, render
+from ncc_transfer.connectors.integris.simulator import demo_settings, render
 from ncc_transfer.warehouse import DuckDBWarehouse
 from ncc_transfer_tests.vendor_support import AS_OF, assert_same_as_files, build_vendor_la, canonical
 

@@ -1,4 +1,4 @@
-"""The Pupil Asset route (a GUESSED API shape, ``connectors/pupil_asset_mapping.py``) end to end over real
+"""The Pupil Asset route (a GUESSED API shape, ``connectors/pupil_asset/mapping.py``) end to end over real
 HTTP on loopback: the same school gives identical canonical tables through the route and the files
 route, and every fault that applies to a static-key, page-number vendor is handled.
 """
@@ -8,15 +8,15 @@ from __future__ import annotations
 import pytest
 
 from ncc_transfer.canonical import TABLES
-from ncc_transfer.connectors import pupil_asset_mapping as M
+from ncc_transfer.connectors.pupil_asset import mapping as M
 from ncc_transfer.connectors.base import Connector, VendorRouteError
 from ncc_transfer.connectors.http import VendorError
-from ncc_transfer.connectors.pupil_asset import PupilAssetConnector, check_success, statutory_code
+from ncc_transfer.connectors.pupil_asset.connector import PupilAssetConnector, check_success, statutory_code
 from ncc_transfer.pipeline import LOADED, TransientExtractError, process_school
 from ncc_transfer.connectors.routes import setting_problems
 from ncc_transfer.registry import RegistryError, parse_registry
 from ncc_transfer.simulator import load_source
-from ncc_transfer.simulator.pupil_asset import demo_settings, render
+from ncc_transfer.connectors.pupil_asset.simulator import demo_settings, render
 from ncc_transfer.warehouse import DuckDBWarehouse
 from ncc_transfer_tests.vendor_support import AS_OF, assert_same_as_files, build_vendor_la, canonical
 

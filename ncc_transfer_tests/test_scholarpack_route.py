@@ -18,10 +18,10 @@ from ncc_transfer.connectors.base import Connector, VendorRouteError
 from ncc_transfer.connectors.http import VendorError
 from ncc_transfer.connectors.incremental import StateStore
 from ncc_transfer.connectors.routes import setting_problems
-from ncc_transfer.connectors.scholarpack import TOKEN_FILE_SUFFIX, RefreshTokenFile, ScholarPackConnector
+from ncc_transfer.connectors.scholarpack.connector import TOKEN_FILE_SUFFIX, RefreshTokenFile, ScholarPackConnector
 from ncc_transfer.pipeline import LOADED, TransientExtractError, process_school
 from ncc_transfer.registry import RegistryError, School, parse_registry
-from ncc_transfer.simulator import scholarpack as sim_sp
+from ncc_transfer.connectors.scholarpack import simulator as sim_sp
 from ncc_transfer.warehouse import DuckDBWarehouse
 from ncc_transfer_tests.vendor_support import AS_OF, assert_same_as_files, build_vendor_la
 

@@ -20,14 +20,14 @@ import pytest
 import requests
 
 from ncc_transfer.canonical import TABLES
-from ncc_transfer.connectors import sims_mapping as S
+from ncc_transfer.connectors.sims import mapping as S
 from ncc_transfer.connectors.base import Connector, VendorRouteError
 from ncc_transfer.connectors.incremental import StateStore
-from ncc_transfer.connectors.sims import SimsConnector, date_chunks, event_start, exclusion_row
+from ncc_transfer.connectors.sims.connector import SimsConnector, date_chunks, event_start, exclusion_row
 from ncc_transfer.files_route import read_school_folder
 from ncc_transfer.pipeline import LOADED, TransientExtractError, process_school
 from ncc_transfer.registry import RegistryError, parse_registry
-from ncc_transfer.simulator.sims import render, sts_key
+from ncc_transfer.connectors.sims.simulator import render, sts_key
 from ncc_transfer.warehouse import DuckDBWarehouse
 from ncc_transfer_tests.vendor_support import (AS_OF, assert_same_as_files, assert_same_tables, build_vendor_la,
                                                canonical)

@@ -13,7 +13,7 @@ import pytest
 
 from ncc_transfer.canonical import TABLES
 from ncc_transfer.connectors.base import VendorRouteError
-from ncc_transfer.connectors.wonde import WondeConnector
+from ncc_transfer.connectors.wonde.connector import WondeConnector
 from ncc_transfer.pipeline import LOADED, TransientExtractError, process_school
 from ncc_transfer.warehouse import DuckDBWarehouse
 from ncc_transfer_tests.conftest import ncc_env

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from ncc_transfer.connectors.incremental import StateStore
-from ncc_transfer.connectors.wonde import WondeConnector
+from ncc_transfer.connectors.wonde.connector import WondeConnector
 from ncc_transfer_tests.vendor_support import AS_OF, assert_same_tables, build_vendor_la, canonical
 
 TOKEN = "wonde-incremental-secret-token-1"

@@ -18,13 +18,13 @@ import yaml
 
 from ncc_transfer.canonical import TABLES
 from ncc_transfer.connectors.base import Connector, VendorRouteError
-from ncc_transfer.connectors.wonde import WondeConnector
+from ncc_transfer.connectors.wonde.connector import WondeConnector
 from ncc_transfer.demo.generator import build_demo_la
 from ncc_transfer.files_route import read_school_folder
 from ncc_transfer.pipeline import LOADED, TransientExtractError, process_school
 from ncc_transfer.registry import RegistryError, School, load_registry, parse_registry
 from ncc_transfer.simulator import Simulator, create_app, load_source, run_in_thread
-from ncc_transfer.simulator.wonde import school_from_source
+from ncc_transfer.connectors.wonde.simulator import school_from_source
 from ncc_transfer.validation import validate_extract
 from ncc_transfer.warehouse import DuckDBWarehouse
 

@@ -18,15 +18,15 @@ import pytest
 import requests
 
 from ncc_transfer.canonical import TABLES
-from ncc_transfer.connectors import xporter_mapping as X
+from ncc_transfer.connectors.xporter import mapping as X
 from ncc_transfer.connectors.base import Connector, VendorRouteError
 from ncc_transfer.connectors.http import TokenEndpoint
 from ncc_transfer.connectors.incremental import StateStore
-from ncc_transfer.connectors.xporter import XporterConnector, nc_year_of
+from ncc_transfer.connectors.xporter.connector import XporterConnector, nc_year_of
 from ncc_transfer.files_route import read_school_folder
 from ncc_transfer.pipeline import LOADED, TransientExtractError, process_school
 from ncc_transfer.registry import RegistryError, parse_registry
-from ncc_transfer.simulator.xporter import STS_PATH, STS_ROUTE, address_parts, year_group
+from ncc_transfer.connectors.xporter.simulator import STS_PATH, STS_ROUTE, address_parts, year_group
 from ncc_transfer.warehouse import DuckDBWarehouse
 from ncc_transfer_tests.vendor_support import (AS_OF, assert_same_as_files, assert_same_tables, build_vendor_la,
                                                 canonical)
@@ -122,7 +122,7 @@ def test_year_group_and_address_round_trip_exactly():
     for nc in ("R", "1", "4", "11", "N2", "X", "Year 5", " 7", "", "Reception", None):
         assert nc_year_of(year_group(nc)) == nc
     assert nc_year_of("Year  4") == "4" and nc_year_of("Year  N2") == "N2"  # as recorded
-    from ncc_transfer.connectors.xporter import address_line1
+    from ncc_transfer.connectors.xporter.connector import address_line1
 
     for line in ("129 Gurney Road", "12A High Street", "Flat 3, The Mill", "7  Double  Space", "", None, "42"):
         assert address_line1(address_parts(line)) == (line or None)

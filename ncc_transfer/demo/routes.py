@@ -16,16 +16,16 @@ import secrets
 from pathlib import Path
 from typing import Iterable
 
+from ..connectors.routes import simulator_profile, simulator_routes
+
 SECRETS_FILE = "demo_secrets.env"
 DEFAULT_SIMULATOR_PORT = 8765
 _LINE = re.compile(r"^([A-Z_][A-Z0-9_]*)=(.*)$")
 
 
 def vendor_routes() -> list[str]:
-    """The vendor routes this installation has a simulator profile for, in the registry's order."""
-    from ..simulator.app import available_profiles
-
-    return available_profiles()
+    """The vendor routes with a simulator profile, in the route registry's order."""
+    return simulator_routes()
 
 
 def assign_routes(laestabs: Iterable[str], routes: list[str]) -> dict[str, str]:
@@ -35,9 +35,7 @@ def assign_routes(laestabs: Iterable[str], routes: list[str]) -> dict[str, str]:
 
 def demo_settings(route: str, laestab: str, simulator_url: str) -> tuple[dict, dict[str, str]]:
     """(registry ``source`` settings, {environment variable: secret}) for a demo school on ``route``."""
-    from ..simulator.app import profile
-
-    settings, names = profile(route).demo_settings(laestab, f"{simulator_url.rstrip('/')}/{route}")
+    settings, names = simulator_profile(route).demo_settings(laestab, f"{simulator_url.rstrip('/')}/{route}")
     return settings, {name: secrets.token_urlsafe(18) for name in names}
 
 
