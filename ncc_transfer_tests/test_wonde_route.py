@@ -3,6 +3,9 @@
 A small demo LA's landing folders are rendered into Wonde's API shape by the simulator (Starlette,
 served by uvicorn in a thread); the Wonde connector reads them back through the shared HTTP layer.
 The key property: the same school gives identical canonical tables through Wonde and the files route.
+
+The tables-identical-to-the-files-route check and the shared simulator faults run for every route in
+``test_route_contract.py``; this module keeps what only this route does.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from ncc_transfer.connectors.base import Connector, VendorRouteError
 from ncc_transfer.connectors.wonde.connector import WondeConnector
 from ncc_transfer.demo.generator import build_demo_la
 from ncc_transfer.files_route import read_school_folder
-from ncc_transfer.pipeline import LOADED, TransientExtractError, process_school
+from ncc_transfer.pipeline import LOADED, process_school
 from ncc_transfer.registry import RegistryError, School, load_registry, parse_registry
 from ncc_transfer.simulator import Simulator, create_app, load_source, run_in_thread
 from ncc_transfer.connectors.wonde.simulator import school_from_source
@@ -83,11 +86,6 @@ def tokens(wonde_la, monkeypatch):
     return wonde_la
 
 
-def _sorted(frame: pd.DataFrame) -> pd.DataFrame:
-    frame = frame.drop(columns=["school_key", "extracted_at"], errors="ignore")
-    return frame.sort_values(list(frame.columns)).reset_index(drop=True)
-
-
 def _canonical(raw_tables, school: School) -> dict[str, pd.DataFrame]:
     return validate_extract(raw_tables, school_key="same", laestab=school.laestab, extracted_at=EXTRACTED_AT,
                             as_of=AS_OF).tables
@@ -120,23 +118,6 @@ def test_connector_satisfies_the_interface():
     assert connector.route == "wonde" and connector.capabilities.changed_since is True
 
 
-def test_canonical_tables_identical_to_files_route(tokens):
-    la = tokens
-    for school in la.files_schools:
-        raw = WondeConnector().fetch(la.as_wonde(school), as_of=AS_OF)
-        for table in TABLES:  # the raw shape: text object columns with the canonical names
-            assert all(raw.tables[table][c].dtype == object for c in raw.tables[table].columns)
-            assert {"_source", "_line"} <= set(raw.tables[table].columns)
-        assert raw.tables["pupils"]["_source"].str.startswith("/v1.0/schools/").all()
-        via_wonde = _canonical(raw.tables, school)
-        via_files = _canonical(read_school_folder(school.landing_folder(la.home), school.laestab).tables, school)
-        for table in TABLES:
-            assert len(via_files[table]) > 0 or table == "exclusions"
-            pd.testing.assert_frame_equal(_sorted(via_wonde[table]), _sorted(via_files[table]), obj=f"{school.key} {table}")
-    # cursor paging was used and followed to the end
-    assert any(status == 200 and resource == "attendance/session" for _, resource, status, _ in la.sim.log)
-
-
 def test_registry_requires_wonde_settings(tmp_path):
     document = {"local_authority": {"code": "926", "name": "Test"},
                 "schools": [{"laestab": "9262001", "name": "A School", "mis": "wonde", "source": {"school_id": "A1"}}]}
@@ -158,51 +139,6 @@ def test_process_school_loads_through_wonde(tokens, tmp_path):
         assert outcome.sources["pupils"].startswith("/v1.0/schools/")
     finally:
         warehouse.close()
-
-
-def test_429_with_retry_after_then_success(tokens, tmp_path):
-    la = tokens
-    school = _registry_with_wonde(la, la.files_schools[0], tmp_path)
-    la.sim.inject(la.wonde_id(school), ["429"])
-    warehouse = DuckDBWarehouse(tmp_path / "w.duckdb")
-    try:
-        outcome = process_school(school, home=la.home, warehouse=warehouse, as_of=AS_OF)
-        assert outcome.status == LOADED, outcome.message
-    finally:
-        warehouse.close()
-    statuses = la.sim.statuses(la.wonde_id(school))
-    assert statuses[:2] == [429, 200] and statuses.count(429) == 1
-
-
-def test_persistent_503_is_transient_and_previous_load_kept(tokens, tmp_path):
-    la = tokens
-    school = _registry_with_wonde(la, la.files_schools[0], tmp_path, max_retries=2)
-    warehouse = DuckDBWarehouse(tmp_path / "w.duckdb")
-    try:
-        first = process_school(school, home=la.home, warehouse=warehouse, as_of=AS_OF)
-        assert first.status == LOADED
-        before = {t: warehouse.count_where(t, "school_key = ?", [school.key]) for t in TABLES}
-        la.sim.log.clear()
-        la.sim.inject(la.wonde_id(school), ["503"] * 3)  # the first request and both retries
-        outcome = process_school(school, home=la.home, warehouse=warehouse, as_of=AS_OF)
-        assert outcome.status == "failed" and outcome.transient
-        assert school.key in outcome.message and "wonde" in outcome.message and "HTTP 503" in outcome.message
-        assert "/students" in outcome.message
-        assert la.sim.statuses(la.wonde_id(school)) == [503, 503, 503]
-        assert {t: warehouse.count_where(t, "school_key = ?", [school.key]) for t in TABLES} == before
-        _assert_clean(outcome.message, la, school)
-    finally:
-        warehouse.close()
-
-
-def test_html_maintenance_page_detected(tokens):
-    la = tokens
-    school = la.as_wonde(la.files_schools[1])
-    la.sim.inject(la.wonde_id(school), ["html"])
-    with pytest.raises(TransientExtractError, match="HTML page") as caught:
-        WondeConnector().fetch(school, as_of=AS_OF)
-    assert school.key in str(caught.value)
-    _assert_clean(str(caught.value), la, school)
 
 
 def test_wrong_token_fails_clearly_and_not_transient(tokens, monkeypatch, tmp_path):

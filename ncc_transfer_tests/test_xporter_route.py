@@ -5,11 +5,13 @@ named arrays with ``__pagination__`` whose ``NextPage`` is stale on the last pag
 ``ExceptionMessage``, changesets); the connector reads them back through the shared HTTP layer. The key
 property: the same school gives identical canonical tables through XoD and the files route, on a full
 night and on an incremental one.
+
+The tables-identical-to-the-files-route check and the shared simulator faults run for every route in
+``test_route_contract.py``; this module keeps what only this route does.
 """
 
 from __future__ import annotations
 
-import math
 import shutil
 from datetime import timedelta
 
@@ -132,24 +134,6 @@ def test_year_group_and_address_round_trip_exactly():
 # ---------------------------------------------------------------------------------- the full fetch
 
 
-def test_canonical_tables_identical_to_files_route(xla, monkeypatch):
-    la = xla
-    monkeypatch.setitem(X.PAGE_SIZES, "students", 7)  # several pages: PageCount stops the paging
-    for n, files_school in enumerate(la.files_schools):
-        school, source, estab = serve(la, n)
-        la.sim.log.clear()
-        raw = XporterConnector().fetch(school, as_of=AS_OF)
-        for table in TABLES:  # the raw shape: text object columns with the canonical names
-            assert all(raw.tables[table][c].dtype == object for c in raw.tables[table].columns)
-            assert {"_source", "_line"} <= set(raw.tables[table].columns)
-        assert raw.tables["pupils"]["_source"].eq(f"/api/v1/School/{estab}/Students").all()
-        assert_same_as_files(raw.tables, la, files_school)
-        # The last page's NextPage (still present) was not followed: exactly PageCount pages were read.
-        students = [h for h in data_hits(la, estab) if h.endpoint == "Students"]
-        assert len(students) == math.ceil(len(source.pupils) / 7) > 1
-        assert all(h.status == 200 for h in data_hits(la, estab))
-
-
 def test_sts_called_once_for_the_whole_fetch_and_idaas_scheme_used(xla):
     la = xla
     school, _, estab = serve(la, 0)
@@ -198,50 +182,12 @@ def test_estab_setting_overrides_the_laestab(xla):
 # ---------------------------------------------------------------------------------------- faults
 
 
-@pytest.mark.parametrize("faults", [["429"], ["429-no-retry-after"], ["503", "503"]],
-                         ids=["429", "429-no-retry-after", "503x2"])
-def test_retryable_faults_are_retried_to_success(xla, faults):
-    la = xla
-    school, _, estab = serve(la, 0)
-    clean = baseline_requests(la, school, estab)
-    la.sim.inject(estab, faults, route=ROUTE)
-    raw = XporterConnector().fetch(school, as_of=AS_OF)
-    assert len(raw.tables["pupils"]) == len(la.sim.school(ROUTE, estab).source.pupils)
-    statuses = [h.status for h in data_hits(la, estab)]
-    status = int(faults[0][:3])
-    assert statuses[:len(faults) + 1] == [status] * len(faults) + [200]
-    assert len(statuses) == clean + len(faults) and statuses.count(status) == len(faults)
-    assert len(sts_hits(la, estab)) == 1
-
-
 def test_sts_5xx_burst_is_retried(xla):
     la = xla
     school, _, estab = serve(la, 0)
     la.sim.inject(estab, ["500", "500"], route=STS_ROUTE)
     XporterConnector().fetch(school, as_of=AS_OF)
     assert [h.status for h in sts_hits(la, estab)] == [500, 500, 200]
-
-
-def test_persistent_5xx_is_transient_and_previous_load_kept(xla, tmp_path):
-    la = xla
-    school, _, estab = serve(la, 0, max_retries=2)
-    warehouse = DuckDBWarehouse(tmp_path / "w.duckdb")
-    try:
-        first = process_school(school, home=la.home, warehouse=warehouse, as_of=AS_OF)
-        assert first.status == LOADED, first.message
-        before = {t: warehouse.count_where(t, "school_key = ?", [school.key]) for t in TABLES}
-        shutil.rmtree(la.home / "state", ignore_errors=True)  # a full night again
-        la.sim.clear()
-        la.sim.inject(estab, ["500"] * 3, route=ROUTE)  # the first request and both retries
-        outcome = process_school(school, home=la.home, warehouse=warehouse, as_of=AS_OF)
-        assert outcome.status == "failed" and outcome.transient
-        assert school.key in outcome.message and "xporter" in outcome.message and "HTTP 500" in outcome.message
-        assert f"/api/v1/School/{estab}/Students" in outcome.message
-        assert [h.status for h in data_hits(la, estab)] == [500, 500, 500]
-        assert {t: warehouse.count_where(t, "school_key = ?", [school.key]) for t in TABLES} == before
-        la.assert_clean(outcome.message, school)
-    finally:
-        warehouse.close()
 
 
 def test_persistent_sts_outage_is_transient(xla):
@@ -256,29 +202,6 @@ def test_persistent_sts_outage_is_transient(xla):
     la.assert_clean(message, school)
 
 
-def test_slow_response_times_out_as_transient(xla):
-    la = xla
-    la.sim.slow_seconds = 1.0
-    school, _, estab = serve(la, 0, read_timeout=0.3, max_retries=1)
-    la.sim.inject(estab, ["slow", "slow"], route=ROUTE)  # the request and its one retry
-    with pytest.raises(TransientExtractError, match="timed out") as caught:
-        XporterConnector().fetch(school, as_of=AS_OF)
-    assert school.key in str(caught.value) and f"/api/v1/School/{estab}/Students" in str(caught.value)
-    la.assert_clean(str(caught.value), school)
-
-
-@pytest.mark.parametrize("fault, problem", [("truncated", "not valid JSON"), ("html", "HTML page")])
-def test_truncated_and_html_pages_are_transient(xla, fault, problem):
-    la = xla
-    school, _, estab = serve(la, 2)
-    la.sim.inject(estab, [fault], route=ROUTE)
-    with pytest.raises(TransientExtractError, match=problem) as caught:
-        XporterConnector().fetch(school, as_of=AS_OF)
-    assert school.key in str(caught.value) and "xporter" in str(caught.value)
-    assert len(data_hits(la, estab)) == 1  # a bad 200 is not retried
-    la.assert_clean(str(caught.value), school)
-
-
 @pytest.mark.parametrize("route, path", [(ROUTE, "/Students"), (STS_ROUTE, STS_PATH)], ids=["data", "sts"])
 def test_error_in_a_200_body_fails_not_transient(xla, route, path):
     la = xla
@@ -290,17 +213,6 @@ def test_error_in_a_200_body_fails_not_transient(xla, route, path):
     assert school.key in message and path in message and "HTTP 200" in message
     assert "Something went wrong" not in message  # the vendor's text is not repeated
     la.assert_clean(message, school)
-
-
-def test_foreign_next_link_is_never_followed(xla):
-    """XoD pages by ``page``/``pageSize`` up to ``__pagination__[0].PageCount`` and the connector never
-    follows ``NextPage`` (nor ``NextUrl``): a next link pointing at another host changes nothing."""
-    la = xla
-    school, _, estab = serve(la, 0)
-    la.sim.inject(estab, ["foreign"] * 3, route=ROUTE)
-    raw = XporterConnector().fetch(school, as_of=AS_OF)
-    assert len(raw.tables["pupils"]) == len(la.sim.school(ROUTE, estab).source.pupils)
-    assert all(not hit.endpoint.startswith("http") for hit in la.sim.log)
 
 
 def test_expired_token_re_authenticates_exactly_once(xla):
