@@ -5,7 +5,8 @@ The simulator renders each school's landing folder in Arbor's shape (``connector
 connector reads it back through the shared HTTP layer, and the canonical tables must equal the files
 route's for the same school.
 
-The tables-identical-to-the-files-route check and the shared simulator faults run for every route in
+What every route must do (tables identical to the files route's, the night through ``process_school``,
+secrets not set or refused, the shared simulator faults) is tested for every route in
 ``test_route_contract.py``; this module keeps what only this route does.
 """
 
@@ -19,12 +20,11 @@ import pytest
 
 from ncc_transfer.connectors.arbor import mapping as A
 from ncc_transfer.connectors.arbor.connector import ArborConnector, split_datetime, statutory_code
-from ncc_transfer.connectors.base import Connector, VendorRouteError
+from ncc_transfer.connectors.base import VendorRouteError
 from ncc_transfer.connectors.incremental import StateStore
-from ncc_transfer.pipeline import LOADED, TransientExtractError, process_school
+from ncc_transfer.pipeline import TransientExtractError
 from ncc_transfer.registry import RegistryError, parse_registry
 from ncc_transfer.connectors.arbor.simulator import MARK_NAME, datetime_out, demo_settings, execute
-from ncc_transfer.warehouse import DuckDBWarehouse
 from ncc_transfer_tests.vendor_support import AS_OF, assert_same_tables, build_vendor_la, canonical
 
 EARLY = date(2025, 9, 12)  # fault tests fetch the first school days only (a quick fetch)
@@ -84,12 +84,6 @@ def _registry(source: dict) -> None:
 # ------------------------------------------------------------------------------------------ interface
 
 
-def test_connector_satisfies_the_interface():
-    connector = ArborConnector()
-    assert isinstance(connector, Connector)
-    assert connector.route == "arbor" and connector.capabilities.changed_since is True
-
-
 def test_registry_validates_arbor_settings():
     with pytest.raises(RegistryError, match=r"source\.base_url: missing"):
         _registry({"user_env": "ARBOR_USER", "password_env": "ARBOR_PASSWORD"})
@@ -121,21 +115,6 @@ def test_simulated_graphql_rejects_unknown_fields_as_graphql_does():
 # ------------------------------------------------------------------------------------------ the data
 
 
-def test_process_school_loads_through_arbor(arbor, tmp_path):
-    la = arbor
-    school, _ = serve(la, 2, application_id="uk_swd_137264")  # the simulator then requires the header
-    warehouse = DuckDBWarehouse(tmp_path / "w.duckdb")
-    try:
-        outcome = process_school(school, home=la.home, warehouse=warehouse, as_of=AS_OF)
-        assert outcome.status == LOADED, outcome.message
-        assert outcome.sources["attendance"] == "/graphql/query AttendanceRecord"
-        for table in ("pupils", "attendance"):
-            assert warehouse.count_where(table, "school_key = ?", [school.key]) > 0
-    finally:
-        warehouse.close()
-    assert set(statuses(la, school)) == {200}
-
-
 # ------------------------------------------------------------------------------------------ faults
 
 
@@ -148,32 +127,6 @@ def test_persistent_5xx_on_graphql_names_the_endpoint(arbor):
     message = str(caught.value)
     assert school.key in message and "POST /arbor/graphql/query" in message and "HTTP 502" in message
     la.assert_clean(message, school)
-
-
-def test_wrong_password_fails_at_once_not_transient(arbor, monkeypatch, tmp_path):
-    la = arbor
-    school, _ = serve(la, 2)
-    monkeypatch.setenv(_password_env(school), "not-the-right-password-123")
-    warehouse = DuckDBWarehouse(tmp_path / "w.duckdb")
-    try:
-        outcome = process_school(school, home=la.home, warehouse=warehouse, as_of=EARLY)
-    finally:
-        warehouse.close()
-    assert outcome.status == "failed" and not outcome.transient
-    assert "unauthorised" in outcome.message and "HTTP 401" in outcome.message
-    assert school.key in outcome.message and "/graphql/query" in outcome.message
-    assert "not-the-right-password-123" not in outcome.message
-    la.assert_clean(outcome.message, school)
-    assert statuses(la, school) == [401]  # Basic credentials: no re-authentication, no retry
-
-
-def test_missing_password_variable_names_the_registry_field(arbor, monkeypatch):
-    la = arbor
-    school, _ = serve(la, 0)
-    monkeypatch.delenv(_password_env(school))
-    with pytest.raises(VendorRouteError, match=r"the environment variable named in source\.password_env is not set"):
-        ArborConnector().fetch(school, as_of=EARLY)
-    assert statuses(la, school) == []
 
 
 # ------------------------------------------------------------------------------------------ incremental

@@ -5,7 +5,8 @@ The key property: the same school gives identical canonical tables through Bromc
 Fault tests fetch an early night (one attendance window) so each costs four requests:
 findEntitiesBySchoolID, Students, Attendances, StudentExclusions.
 
-The tables-identical-to-the-files-route check and the shared simulator faults run for every route in
+What every route must do (tables identical to the files route's, the night through ``process_school``,
+secrets not set or refused, the shared simulator faults) is tested for every route in
 ``test_route_contract.py``; this module keeps what only this route does.
 """
 
@@ -17,9 +18,8 @@ from datetime import date, timedelta
 import pytest
 import requests
 
-from ncc_transfer.canonical import TABLES
 from ncc_transfer.connectors.bromcom import mapping as B
-from ncc_transfer.connectors.base import Connector, VendorRouteError, date_text
+from ncc_transfer.connectors.base import VendorRouteError, date_text
 from ncc_transfer.connectors.bromcom.connector import BromcomConnector, dataset_rows, date_windows, student_row
 from ncc_transfer.connectors.http import (
     SOAP11,
@@ -31,13 +31,12 @@ from ncc_transfer.connectors.http import (
     soap_envelope,
     soap_headers,
 )
-from ncc_transfer.files_route import read_school_folder
-from ncc_transfer.pipeline import LOADED, TransientExtractError, process_school
+from ncc_transfer.pipeline import TransientExtractError, process_school
 from ncc_transfer.registry import RegistryError, parse_registry
 from ncc_transfer.rules.calendar import academic_year_start
 from ncc_transfer.connectors.bromcom import simulator as sim_bromcom
 from ncc_transfer.warehouse import DuckDBWarehouse
-from ncc_transfer_tests.vendor_support import AS_OF, build_vendor_la, canonical
+from ncc_transfer_tests.vendor_support import AS_OF, build_vendor_la
 
 ROUTE = "bromcom"
 EARLY = date(2025, 9, 12)  # a night with a single attendance window
@@ -90,13 +89,6 @@ def _inject(la, school, faults) -> None:
 # --------------------------------------------------------------------------------- interface, settings
 
 
-def test_connector_satisfies_the_interface():
-    connector = BromcomConnector()
-    assert isinstance(connector, Connector)
-    assert connector.route == ROUTE and connector.capabilities.changed_since is False
-    assert connector.capabilities.leavers is True
-
-
 def _registry(source: dict, tmp_path):
     document = {"local_authority": {"code": "926", "name": "Test"},
                 "schools": [{"laestab": "9262001", "name": "A School", "mis": ROUTE, "source": source}]}
@@ -120,14 +112,6 @@ def test_school_id_must_be_a_whole_number(bromcom):
     school = _with(la.served[0], school_id="BRM-12")
     with pytest.raises(VendorRouteError, match=r"source\.school_id must be the Bromcom SchoolID"):
         BromcomConnector().fetch(school, as_of=EARLY)
-    assert la.sim.log == []
-
-
-def test_missing_password_variable_names_the_registry_field(bromcom, monkeypatch):
-    la = bromcom
-    monkeypatch.delenv(_password_env(0))
-    with pytest.raises(VendorRouteError, match=r"the environment variable named in source\.password_env is not set"):
-        BromcomConnector().fetch(la.served[0], as_of=EARLY)
     assert la.sim.log == []
 
 
@@ -188,22 +172,6 @@ def test_dataset_missing_element_is_null_and_empty_element_is_empty_text():
     assert pupil["upn"] == "" and pupil["forename"] is None and pupil["dob"] == "2015-06-01" and pupil["sex"] == "F"
     empty = sim_bromcom.envelope("1.2", sim_bromcom.dataset_response(B.GET_ENTITY_DATA, ["StudentID"], []))
     assert dataset_rows(parse_soap(empty)[0][0][0]) == []
-
-
-def test_process_school_loads_through_bromcom(bromcom, tmp_path):
-    la = bromcom
-    school = la.served[0]
-    warehouse = DuckDBWarehouse(tmp_path / "w.duckdb")
-    try:
-        outcome = process_school(school, home=la.home, warehouse=warehouse, as_of=AS_OF)
-        assert outcome.status == LOADED, outcome.message
-        expected = canonical(read_school_folder(la.files_schools[0].landing_folder(la.home), school.laestab).tables,
-                             school.laestab)
-        for table in TABLES:
-            assert warehouse.count_where(table, "school_key = ?", [school.key]) == len(expected[table])
-        assert outcome.sources["pupils"] == f"{B.SERVICE_PATH} Students"
-    finally:
-        warehouse.close()
 
 
 # ---------------------------------------------------------------------------------------------- faults

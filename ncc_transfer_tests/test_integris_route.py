@@ -1,13 +1,14 @@
 """The RM Integris route (a GUESSED API shape, ``connectors/integris/mapping.py``) end to end over real
 HTTP on loopback: the same school gives identical canonical tables through the route and the files
-route, and every fault that applies to an OAuth2, page-count vendor is handled.
+route.
 
 Every fetch starts with a token request, and the simulator serves it under the school, so a school's
 first injected fault lands on it. ``ON_TOKEN`` is a fault that passes harmlessly there (an
 ``expire-token`` on the token request has no token yet to revoke), to aim the next fault at the first
 data request.
 
-The tables-identical-to-the-files-route check and the shared simulator faults run for every route in
+What every route must do (tables identical to the files route's, the night through ``process_school``,
+secrets not set or refused, the shared simulator faults) is tested for every route in
 ``test_route_contract.py``; this module keeps what only this route does.
 """
 
@@ -17,15 +18,12 @@ import pytest
 
 from ncc_transfer.canonical import TABLES
 from ncc_transfer.connectors.integris import mapping as M
-from ncc_transfer.connectors.base import Connector, VendorRouteError
 from ncc_transfer.connectors.integris.connector import IntegrisConnector, statutory_code, student_row
 from ncc_transfer.pipeline import LOADED, process_school
-from ncc_transfer.connectors.routes import setting_problems
 from ncc_transfer.registry import RegistryError, parse_registry
 from ncc_transfer.simulator import load_source
-from ncc_transfer.connectors.integris.simulator import demo_settings
 from ncc_transfer.warehouse import DuckDBWarehouse
-from ncc_transfer_tests.vendor_support import AS_OF, assert_same_as_files, build_vendor_la, canonical
+from ncc_transfer_tests.vendor_support import AS_OF, assert_same_as_files, build_vendor_la
 
 ROUTE = "integris"
 TOKEN = M.TOKEN_PATH.strip("/")
@@ -89,12 +87,6 @@ GOOD = {"school_id": "1", "client_id_env": "IG_ID", "client_secret_env": "IG_SEC
 # ------------------------------------------------------------------------------------ the contract
 
 
-def test_connector_satisfies_the_interface():
-    connector = IntegrisConnector()
-    assert isinstance(connector, Connector)
-    assert connector.route == ROUTE and connector.capabilities.changed_since is False
-
-
 @pytest.mark.parametrize("change, problem", [
     ({"base_url": None}, r"source\.base_url: missing"),  # no public Integris host is known
     ({"client_secret_env": None}, r"source\.client_secret_env: missing"),
@@ -121,12 +113,6 @@ def test_mapping_helpers():
     assert row["surname"] is None
 
 
-def test_demo_settings_pass_registry_validation():
-    settings, secret_names = demo_settings("9262001", "http://127.0.0.1:8765/integris")
-    assert setting_problems(ROUTE, settings) == []
-    assert all(settings[k] in secret_names for k in settings if k.endswith("_env"))
-
-
 # ---------------------------------------------------------------------------------- the round trip
 
 
@@ -147,21 +133,6 @@ def test_token_url_setting_is_used(env):
     school, vendor_id = serve(la, 2, token_url=f"{la.root}/{ROUTE}{M.TOKEN_PATH}")
     assert len(fetch(school).tables["pupils"]) > 0
     assert endpoints(la, vendor_id)[0] == TOKEN
-
-
-def test_process_school_loads_through_the_route(env, tmp_path):
-    la = env
-    school, _ = serve(la, 0)
-    warehouse = DuckDBWarehouse(tmp_path / "w.duckdb")
-    try:
-        outcome = process_school(school, home=la.home, warehouse=warehouse, as_of=AS_OF)
-        assert outcome.status == LOADED, outcome.message
-        assert outcome.sources["pupils"].endswith("/students")
-        expected = canonical(fetch(school).tables, school.laestab)
-        for table in TABLES:
-            assert warehouse.count_where(table, "school_key = ?", [school.key]) == len(expected[table])
-    finally:
-        warehouse.close()
 
 
 # --------------------------------------------------------------------------------------- faults
@@ -200,27 +171,3 @@ def test_expired_token_reauthenticates_exactly_once(env):
     assert_same_as_files(raw.tables, la, la.files_schools[2])
 
 
-def test_wrong_secret_fails_clearly_once_and_not_transient(env, monkeypatch, tmp_path):
-    la = env
-    school, vendor_id = serve(la, 2)
-    monkeypatch.setenv("INTEGRIS_SECRET_2", "not-the-right-secret-123")
-    warehouse = DuckDBWarehouse(tmp_path / "w.duckdb")
-    try:
-        outcome = process_school(school, home=la.home, warehouse=warehouse, as_of=AS_OF)
-    finally:
-        warehouse.close()
-    assert outcome.status == "failed" and not outcome.transient
-    assert "token endpoint refused" in outcome.message and "HTTP 401" in outcome.message
-    assert school.key in outcome.message and M.TOKEN_PATH in outcome.message
-    assert "not-the-right-secret-123" not in outcome.message
-    la.assert_clean(outcome.message, school)
-    assert la.sim.statuses(vendor_id, ROUTE) == [401]  # one request: a refused token is not retried
-
-
-def test_missing_secret_variable_names_the_registry_field(env, monkeypatch):
-    la = env
-    school, vendor_id = serve(la, 0)
-    monkeypatch.delenv("INTEGRIS_SECRET_0")
-    with pytest.raises(VendorRouteError, match=r"the environment variable named in source\.client_secret_env is not set"):
-        fetch(school)
-    assert la.sim.statuses(vendor_id, ROUTE) == []

@@ -1,8 +1,9 @@
 """The Pupil Asset route (a GUESSED API shape, ``connectors/pupil_asset/mapping.py``) end to end over real
 HTTP on loopback: the same school gives identical canonical tables through the route and the files
-route, and every fault that applies to a static-key, page-number vendor is handled.
+route.
 
-The tables-identical-to-the-files-route check and the shared simulator faults run for every route in
+What every route must do (tables identical to the files route's, the night through ``process_school``,
+secrets not set or refused, the shared simulator faults) is tested for every route in
 ``test_route_contract.py``; this module keeps what only this route does.
 """
 
@@ -10,17 +11,11 @@ from __future__ import annotations
 
 import pytest
 
-from ncc_transfer.canonical import TABLES
-from ncc_transfer.connectors.base import Connector, VendorRouteError
 from ncc_transfer.connectors.http import VendorError
 from ncc_transfer.connectors.pupil_asset.connector import PupilAssetConnector, check_success, statutory_code
-from ncc_transfer.pipeline import LOADED, process_school
-from ncc_transfer.connectors.routes import setting_problems
 from ncc_transfer.registry import RegistryError, parse_registry
 from ncc_transfer.simulator import load_source
-from ncc_transfer.connectors.pupil_asset.simulator import demo_settings
-from ncc_transfer.warehouse import DuckDBWarehouse
-from ncc_transfer_tests.vendor_support import AS_OF, build_vendor_la, canonical
+from ncc_transfer_tests.vendor_support import AS_OF, build_vendor_la
 
 ROUTE = "pupil_asset"
 
@@ -69,12 +64,6 @@ def registry(source: dict) -> dict:
 # ------------------------------------------------------------------------------------ the contract
 
 
-def test_connector_satisfies_the_interface():
-    connector = PupilAssetConnector()
-    assert isinstance(connector, Connector)
-    assert connector.route == ROUTE and connector.capabilities.changed_since is False
-
-
 @pytest.mark.parametrize("source, problem", [
     ({"school_id": "1"}, r"source\.api_key_env: missing"),
     ({"api_key_env": "PA_KEY"}, r"source\.school_id: missing"),
@@ -107,12 +96,6 @@ def test_error_body_check_names_the_endpoint_only():
     check_success({"success": True, "data": []}, ROUTE, "https://x/api")  # no error
 
 
-def test_demo_settings_pass_registry_validation():
-    settings, secret_names = demo_settings("9262001", "http://127.0.0.1:8765/pupil_asset")
-    assert setting_problems(ROUTE, settings) == []
-    assert all(settings[k] in secret_names for k in settings if k.endswith("_env"))
-
-
 # ---------------------------------------------------------------------------------- the round trip
 
 
@@ -129,45 +112,6 @@ def test_leavers_included_and_values_passed_through(env):
     assert {"X", ""} <= set(raw["sex"].fillna(""))
 
 
-def test_process_school_loads_through_the_route(env, tmp_path):
-    la = env
-    school, _ = serve(la, 0)
-    warehouse = DuckDBWarehouse(tmp_path / "w.duckdb")
-    try:
-        outcome = process_school(school, home=la.home, warehouse=warehouse, as_of=AS_OF)
-        assert outcome.status == LOADED, outcome.message
-        assert outcome.sources["pupils"].endswith("/pupils")
-        expected = canonical(fetch(school).tables, school.laestab)
-        for table in TABLES:
-            assert warehouse.count_where(table, "school_key = ?", [school.key]) == len(expected[table])
-    finally:
-        warehouse.close()
-
-
 # --------------------------------------------------------------------------------------- faults
 
 
-def test_wrong_key_fails_clearly_once_and_not_transient(env, monkeypatch, tmp_path):
-    la = env
-    school, vendor_id = serve(la, 2)
-    monkeypatch.setenv("PUPIL_ASSET_KEY_2", "not-the-right-key-123")
-    warehouse = DuckDBWarehouse(tmp_path / "w.duckdb")
-    try:
-        outcome = process_school(school, home=la.home, warehouse=warehouse, as_of=AS_OF)
-    finally:
-        warehouse.close()
-    assert outcome.status == "failed" and not outcome.transient
-    assert "unauthorised" in outcome.message and "HTTP 401" in outcome.message
-    assert school.key in outcome.message and "/pupils" in outcome.message
-    assert "not-the-right-key-123" not in outcome.message
-    la.assert_clean(outcome.message, school)
-    assert la.sim.statuses(vendor_id, ROUTE) == [401]  # one request: a 401 is not retried
-
-
-def test_missing_key_variable_names_the_registry_field(env, monkeypatch):
-    la = env
-    school, vendor_id = serve(la, 0)
-    monkeypatch.delenv("PUPIL_ASSET_KEY_0")
-    with pytest.raises(VendorRouteError, match=r"the environment variable named in source\.api_key_env is not set"):
-        fetch(school)
-    assert la.sim.statuses(vendor_id, ROUTE) == []

@@ -1,8 +1,12 @@
 """The route contract: every vendor route in the route registry passes the same tests, over real HTTP on
 loopback from the simulator (docs/adding_a_route.md).
 
-1. The same synthetic school gives identical canonical tables through the route and the files route.
-2. Each shared fault the simulator can inject (``simulator.core.FAULTS``) is handled the same way on
+1. The route's connector, settings and demo settings agree with the route registry; a secret whose
+   variable is not set, or that the vendor refuses, fails the school at once, naming the registry field
+   and never the value.
+2. The same synthetic school gives identical canonical tables through the route and the files route,
+   and the night (``pipeline.process_school``) loads them and keeps them through an outage.
+3. Each shared fault the simulator can inject (``simulator.core.FAULTS``) is handled the same way on
    every route: 429 (with and without Retry-After) and a 503 burst are retried to the same tables; a
    persistent 503, a slow answer, a truncated body and an HTML maintenance page fail the school as
    temporary (``TransientExtractError``); an error body, a next link to another host and an expired
@@ -20,9 +24,13 @@ from dataclasses import dataclass
 
 import pytest
 
-from ncc_transfer.connectors.routes import ROUTES, connector_for, simulator_profile, simulator_routes
+from ncc_transfer.canonical import TABLES
+from ncc_transfer.connectors.base import Connector
+from ncc_transfer.connectors.routes import ROUTES, connector_for, setting_problems, simulator_profile, simulator_routes
 from ncc_transfer.extract import TransientExtractError, VendorRouteError
-from ncc_transfer_tests.vendor_support import AS_OF, assert_same_as_files, build_vendor_la
+from ncc_transfer.pipeline import LOADED, process_school
+from ncc_transfer.warehouse import DuckDBWarehouse
+from ncc_transfer_tests.vendor_support import AS_OF, assert_same_as_files, build_vendor_la, canonical
 
 RETRIED, REFUSED, TRANSIENT, IGNORED = "retried", "refused", "transient", "ignored"
 
@@ -37,8 +45,10 @@ class Contract:
     ``refused`` (an error inside a 200: not retried, not transient) or ``transient`` (an error the
     vendor marks as a server fault). ``foreign``: ``refused`` when the vendor pages with links, else
     ``ignored``. ``expire_token``: the route holds a token that can expire (re-authenticates once).
+    ``incremental``: the vendor can list changes (``Capabilities.changed_since``).
     """
 
+    incremental: bool = False
     lead: tuple[str, ...] = ()
     truncated: str = "not valid JSON"
     error_body: str = REFUSED
@@ -47,11 +57,11 @@ class Contract:
 
 
 CONTRACT = {
-    "wonde": Contract(error_body=RETRIED, foreign=REFUSED, expire_token=False),
-    "xporter": Contract(),
-    "arbor": Contract(expire_token=False),
+    "wonde": Contract(incremental=True, error_body=RETRIED, foreign=REFUSED, expire_token=False),
+    "xporter": Contract(incremental=True),
+    "arbor": Contract(incremental=True, expire_token=False),
     "bromcom": Contract(truncated="not well-formed XML", error_body=TRANSIENT, expire_token=False),
-    "sims": Contract(),
+    "sims": Contract(incremental=True),
     "scholarpack": Contract(error_body=RETRIED, foreign=REFUSED),
     "pupil_asset": Contract(expire_token=False),
     "integris": Contract(lead=("expire-token",), error_body=RETRIED),
@@ -101,6 +111,68 @@ def inject(la, served: Served, faults: list[str]) -> None:
 
 def test_every_vendor_route_has_a_contract_and_a_simulator_profile():
     assert set(ROUTES_UNDER_CONTRACT) == {r for r, spec in ROUTES.items() if not spec.reads_folder} == set(CONTRACT)
+
+
+@pytest.mark.parametrize("route", ROUTES_UNDER_CONTRACT)
+def test_connector_and_demo_settings_agree_with_the_registry(route):
+    connector = connector_for(route)
+    assert isinstance(connector, Connector) and connector.route == route
+    assert connector.capabilities.changed_since is CONTRACT[route].incremental and connector.capabilities.leavers
+    settings, names = simulator_profile(route).demo_settings("9262001", f"http://127.0.0.1:8765/{route}")
+    assert setting_problems(route, settings) == []
+    assert sorted(names) == sorted(settings[s] for s in ROUTES[route].secrets if s in settings)
+
+
+@pytest.mark.parametrize("route", ROUTES_UNDER_CONTRACT)
+def test_a_secret_variable_not_set_names_its_registry_field(la, route, monkeypatch):
+    served = serve(la, route, monkeypatch)
+    secrets_named = [s for s in ROUTES[route].secrets if s in served.school.source]
+    assert secrets_named
+    for setting in secrets_named:
+        with monkeypatch.context() as unset:
+            unset.delenv(served.school.source[setting])
+            with pytest.raises(VendorRouteError, match=rf"the environment variable named in source\.{setting} is not set"):
+                fetch(served)
+    assert la.sim.log == []  # nothing was sent
+
+
+@pytest.mark.parametrize("route", ROUTES_UNDER_CONTRACT)
+def test_a_refused_secret_fails_the_school_at_once_and_never_shows_it(la, route, monkeypatch, tmp_path):
+    served = serve(la, route, monkeypatch)
+    wrong = {served.school.source[s]: f"wrong-{s}-9Qz4" for s in ROUTES[route].secrets if s in served.school.source}
+    for name, value in wrong.items():
+        monkeypatch.setenv(name, value)
+    warehouse = DuckDBWarehouse(tmp_path / "w.duckdb")
+    try:
+        outcome = process_school(served.school, home=la.home, warehouse=warehouse, as_of=AS_OF)
+    finally:
+        warehouse.close()
+    assert outcome.status == "failed" and not outcome.transient, outcome.message
+    assert served.school.key in outcome.message and route in outcome.message
+    assert not any(value in outcome.message for value in wrong.values())
+    la.assert_clean(outcome.message, served.school)
+    assert len(served.statuses(la)) <= 1  # a refused credential is not sent again
+
+
+@pytest.mark.parametrize("route", ROUTES_UNDER_CONTRACT)
+def test_the_night_loads_the_route_and_keeps_the_load_through_an_outage(la, route, monkeypatch, tmp_path):
+    served = serve(la, route, monkeypatch, max_retries=1)
+    school = la.files_schools[SCHOOL]
+    warehouse = DuckDBWarehouse(tmp_path / "w.duckdb")
+    try:
+        outcome = process_school(served.school, home=la.home, warehouse=warehouse, as_of=AS_OF)
+        assert outcome.status == LOADED, outcome.message
+        loaded = {t: warehouse.count_where(t, "school_key = ?", [served.school.key]) for t in TABLES}
+        files_tables = canonical(connector_for("files", home=la.home).fetch(school, as_of=AS_OF).tables, school.laestab)
+        assert loaded == {t: len(files_tables[t]) for t in TABLES}
+        served = serve(la, route, monkeypatch, max_retries=1)
+        inject(la, served, ["503", "503"])  # the first request and its retry
+        outcome = process_school(served.school, home=la.home, warehouse=warehouse, as_of=AS_OF)
+        assert outcome.status == "failed" and outcome.transient
+        assert served.school.key in outcome.message and "HTTP 503" in outcome.message
+        assert {t: warehouse.count_where(t, "school_key = ?", [served.school.key]) for t in TABLES} == loaded
+    finally:
+        warehouse.close()
 
 
 @pytest.mark.parametrize("route", ROUTES_UNDER_CONTRACT)

@@ -5,7 +5,8 @@ reads them back through the shared HTTP layer with the OAuth2 refresh-token gran
 endpoint rotates the refresh token on every use, so the tests also prove the newest token is kept per
 school and used the next night, and what happens when a kept or configured token is dead.
 
-The tables-identical-to-the-files-route check and the shared simulator faults run for every route in
+What every route must do (tables identical to the files route's, the night through ``process_school``,
+secrets not set or refused, the shared simulator faults) is tested for every route in
 ``test_route_contract.py``; this module keeps what only this route does.
 """
 
@@ -16,12 +17,11 @@ from datetime import timedelta
 
 import pytest
 
-from ncc_transfer.connectors.base import Connector, VendorRouteError
+from ncc_transfer.connectors.base import VendorRouteError
 from ncc_transfer.connectors.http import VendorError
 from ncc_transfer.connectors.incremental import StateStore
-from ncc_transfer.connectors.routes import setting_problems
 from ncc_transfer.connectors.scholarpack.connector import TOKEN_FILE_SUFFIX, RefreshTokenFile, ScholarPackConnector
-from ncc_transfer.pipeline import LOADED, process_school
+from ncc_transfer.pipeline import process_school
 from ncc_transfer.registry import RegistryError, School, parse_registry
 from ncc_transfer.connectors.scholarpack import simulator as sim_sp
 from ncc_transfer.warehouse import DuckDBWarehouse
@@ -79,12 +79,6 @@ def assert_no_token(la, sid: str, message: str) -> None:
 # ------------------------------------------------------------------------------------- interface
 
 
-def test_connector_satisfies_the_interface():
-    connector = ScholarPackConnector()
-    assert isinstance(connector, Connector)
-    assert connector.route == ROUTE and connector.capabilities.changed_since is False
-
-
 @pytest.mark.parametrize("source, expected", [
     ({"client_id_env": "A", "client_secret_env": "B"}, r"source\.refresh_token_env: missing"),
     ({"client_id_env": "A", "client_secret_env": "B", "refresh_token_env": "def50200a1b2-c3d4"},
@@ -113,30 +107,7 @@ def test_token_url_sits_beside_the_api_unless_set():
         url(base_url="https://proxy.example/sp")
 
 
-def test_demo_settings_are_valid_registry_settings():
-    settings, names = sim_sp.demo_settings("9262001", "http://127.0.0.1:8765/scholarpack")
-    assert setting_problems(ROUTE, settings) == []
-    assert settings["base_url"] == "http://127.0.0.1:8765/scholarpack/api/v1"
-    assert sorted(names) == sorted(settings[k] for k in ("client_id_env", "client_secret_env", "refresh_token_env"))
-
-
 # ------------------------------------------------------------------------------------------ data
-
-
-def test_process_school_loads_through_scholarpack(env, tmp_path):
-    la = env
-    school, _, sid = serve(la)
-    warehouse = DuckDBWarehouse(tmp_path / "w.duckdb")
-    try:
-        outcome = process_school(school, home=la.home, warehouse=warehouse, as_of=AS_OF)
-        assert outcome.status == LOADED, outcome.message
-        assert outcome.sources["pupils"] == "/students/"
-        assert all(warehouse.count_where(t, "school_key = ?", [school.key]) > 0 for t in ("pupils", "attendance"))
-    finally:
-        warehouse.close()
-    kept = la.home / "state" / f"{school.key}{TOKEN_FILE_SUFFIX}"  # the rotated token, kept privately
-    assert kept.read_text() == sim_sp.live_refresh_token(la.sim, sid)
-    assert kept.stat().st_mode & 0o777 == 0o600
 
 
 # ---------------------------------------------------------------------------------- refresh tokens
@@ -242,14 +213,6 @@ def test_wrong_client_secret_fails_clearly_and_not_transient(env, tmp_path, monk
     assert "not-the-right-secret-123" not in outcome.message
     la.assert_clean(outcome.message, school)
     assert token_hits(la, sid) == [401] and la.sim.statuses(sid) == []  # one request, no retry
-
-
-def test_missing_variable_names_the_registry_field(env, monkeypatch):
-    la = env
-    school, _, _ = serve(la)
-    monkeypatch.delenv("SP_REFRESH_TOKEN_0")
-    with pytest.raises(VendorRouteError, match=r"the environment variable named in source\.refresh_token_env is not set"):
-        ScholarPackConnector().fetch(school, as_of=AS_OF)
 
 
 # ------------------------------------------------------------------------------------------ faults

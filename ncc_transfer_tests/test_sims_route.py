@@ -9,7 +9,8 @@ fetch and on an incremental night (``SIMS.Changes``).
 The ``foreign`` fault does not apply: the connector pages with ``$top``/``$skip`` and never follows a
 link from the body, and the simulator renders no ``@odata.nextLink``.
 
-The tables-identical-to-the-files-route check and the shared simulator faults run for every route in
+What every route must do (tables identical to the files route's, the night through ``process_school``,
+secrets not set or refused, the shared simulator faults) is tested for every route in
 ``test_route_contract.py``; this module keeps what only this route does.
 """
 
@@ -21,13 +22,11 @@ import pandas as pd
 import pytest
 import requests
 
-from ncc_transfer.canonical import TABLES
 from ncc_transfer.connectors.sims import mapping as S
-from ncc_transfer.connectors.base import Connector, VendorRouteError
+from ncc_transfer.connectors.base import VendorRouteError
 from ncc_transfer.connectors.incremental import StateStore
 from ncc_transfer.connectors.sims.connector import SimsConnector, date_chunks, event_start, exclusion_row
-from ncc_transfer.files_route import read_school_folder
-from ncc_transfer.pipeline import LOADED, process_school
+from ncc_transfer.pipeline import process_school
 from ncc_transfer.registry import RegistryError, parse_registry
 from ncc_transfer.connectors.sims.simulator import sts_key
 from ncc_transfer.warehouse import DuckDBWarehouse
@@ -80,13 +79,6 @@ def sts_statuses(la) -> list[int]:
 # ------------------------------------------------------------------------------------ interface, registry
 
 
-def test_connector_satisfies_the_interface():
-    connector = SimsConnector()
-    assert isinstance(connector, Connector)
-    assert connector.route == "sims" and connector.capabilities.changed_since is True
-    assert connector.options["rate_per_second"] == 5.0  # the documented throttle per integrator
-
-
 def _registry(tmp_path, **source):
     document = {"local_authority": {"code": "926", "name": "Test"},
                 "schools": [{"laestab": "9262001", "name": "A School", "mis": "sims", "source": source}]}
@@ -108,14 +100,6 @@ def test_registry_validates_sims_settings(tmp_path):
         _registry(tmp_path, **good, token_url="http://sts.example.org/connect/token")
 
 
-def test_missing_secret_variable_names_the_registry_field(env, monkeypatch):
-    school, _ = serve(env)
-    monkeypatch.delenv("SIMS_SUBSCRIPTION_KEY")
-    with pytest.raises(VendorRouteError, match=r"the environment variable named in source\.subscription_key_env is not set"):
-        SimsConnector().fetch(school, as_of=EARLY)
-    assert env.sim.log == []
-
-
 # ---------------------------------------------------------------------------------- pure helpers
 
 
@@ -134,22 +118,6 @@ def test_event_start_is_read_in_london_time_and_spans_stay_within_the_limit():
 
 
 # -------------------------------------------------------------------------------------------- data
-
-
-def test_process_school_loads_through_sims(env, tmp_path):
-    la = env
-    school, _ = serve(la, 0)
-    warehouse = DuckDBWarehouse(tmp_path / "w.duckdb")
-    try:
-        outcome = process_school(school, home=la.home, warehouse=warehouse, as_of=AS_OF)
-        assert outcome.status == LOADED, outcome.message
-        folder = la.files_schools[0].landing_folder(la.home)
-        expected = canonical(read_school_folder(folder, school.laestab).tables, school.laestab)
-        for table in TABLES:
-            assert warehouse.count_where(table, "school_key = ?", [school.key]) == len(expected[table])
-        assert outcome.sources["attendance"] == "/Attendance/V3/AttendanceRecords"
-    finally:
-        warehouse.close()
 
 
 def test_bearer_token_and_subscription_key_are_both_sent_and_never_shown(env):

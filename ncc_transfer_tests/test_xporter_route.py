@@ -6,7 +6,8 @@ named arrays with ``__pagination__`` whose ``NextPage`` is stale on the last pag
 property: the same school gives identical canonical tables through XoD and the files route, on a full
 night and on an incremental one.
 
-The tables-identical-to-the-files-route check and the shared simulator faults run for every route in
+What every route must do (tables identical to the files route's, the night through ``process_school``,
+secrets not set or refused, the shared simulator faults) is tested for every route in
 ``test_route_contract.py``; this module keeps what only this route does.
 """
 
@@ -19,17 +20,14 @@ import pandas as pd
 import pytest
 import requests
 
-from ncc_transfer.canonical import TABLES
 from ncc_transfer.connectors.xporter import mapping as X
-from ncc_transfer.connectors.base import Connector, VendorRouteError
+from ncc_transfer.connectors.base import VendorRouteError
 from ncc_transfer.connectors.http import TokenEndpoint
 from ncc_transfer.connectors.incremental import StateStore
 from ncc_transfer.connectors.xporter.connector import XporterConnector, nc_year_of
-from ncc_transfer.files_route import read_school_folder
-from ncc_transfer.pipeline import LOADED, TransientExtractError, process_school
+from ncc_transfer.pipeline import TransientExtractError
 from ncc_transfer.registry import RegistryError, parse_registry
 from ncc_transfer.connectors.xporter.simulator import STS_PATH, STS_ROUTE, address_parts, year_group
-from ncc_transfer.warehouse import DuckDBWarehouse
 from ncc_transfer_tests.vendor_support import (AS_OF, assert_same_as_files, assert_same_tables, build_vendor_la,
                                                 canonical)
 
@@ -87,13 +85,6 @@ def baseline_requests(la, school, estab: str) -> int:
 
 
 # ------------------------------------------------------------------------------ interface, registry
-
-
-def test_connector_satisfies_the_interface():
-    connector = XporterConnector()
-    assert isinstance(connector, Connector)
-    assert connector.route == ROUTE and connector.capabilities.changed_since is True
-    assert connector.capabilities.deletions is True and connector.capabilities.leavers is True
 
 
 def _registry(source: dict, tmp_path):
@@ -154,23 +145,6 @@ def test_sts_called_once_for_the_whole_fetch_and_idaas_scheme_used(xla):
     assert requests.get(url, headers={"Authorization": f"Idaas {token}"}, timeout=5).status_code == 200
 
 
-def test_process_school_loads_through_xporter(xla, tmp_path):
-    la = xla
-    school, _, _ = serve(la, 0)
-    warehouse = DuckDBWarehouse(tmp_path / "w.duckdb")
-    try:
-        outcome = process_school(school, home=la.home, warehouse=warehouse, as_of=AS_OF)
-        assert outcome.status == LOADED, outcome.message
-        files = read_school_folder(la.files_schools[0].landing_folder(la.home), school.laestab)
-        expected = canonical(files.tables, school.laestab)
-        for table in TABLES:
-            assert warehouse.count_where(table, "school_key = ?", [school.key]) == len(expected[table])
-        assert outcome.sources["pupils"] == f"/api/v1/School/{school.laestab}/Students"
-        assert outcome.fetch["kind"] == "full"
-    finally:
-        warehouse.close()
-
-
 def test_estab_setting_overrides_the_laestab(xla):
     la = xla
     school, _, estab = serve(la, 2, estab="3281101")
@@ -227,37 +201,10 @@ def test_expired_token_re_authenticates_exactly_once(xla):
     assert statuses[:2] == [401, 200] and statuses.count(401) == 1 and len(statuses) == clean + 1
 
 
-def test_wrong_secret_fails_clearly_not_transient_and_not_retried(xla, monkeypatch, tmp_path):
-    la = xla
-    school, _, estab = serve(la, 2)
-    monkeypatch.setenv(SECRET_ENV, "not-the-right-secret-123")
-    warehouse = DuckDBWarehouse(tmp_path / "w.duckdb")
-    try:
-        outcome = process_school(school, home=la.home, warehouse=warehouse, as_of=AS_OF)
-        assert outcome.status == "failed" and not outcome.transient
-        assert "token endpoint refused" in outcome.message and "HTTP 401" in outcome.message
-        assert school.key in outcome.message and STS_PATH in outcome.message
-        assert "not-the-right-secret-123" not in outcome.message
-        la.assert_clean(outcome.message, school)
-    finally:
-        warehouse.close()
-    assert [h.status for h in sts_hits(la, estab)] == [401]  # one request: a 401 is not retried
-    assert data_hits(la, estab) == []
-
-
 def test_estab_must_be_a_laestab(xla):
     la = xla
     school, _, _ = serve(la, 0, estab="../../TokenDetails")
     with pytest.raises(VendorRouteError, match=r"source\.estab must be the school's 7-digit LAESTAB"):
-        XporterConnector().fetch(school, as_of=AS_OF)
-    assert la.sim.log == []
-
-
-def test_missing_secret_variable_names_the_registry_field(xla, monkeypatch):
-    la = xla
-    school, _, estab = serve(la, 0)
-    monkeypatch.delenv(SECRET_ENV)
-    with pytest.raises(VendorRouteError, match=r"the environment variable named in source\.secret_env is not set"):
         XporterConnector().fetch(school, as_of=AS_OF)
     assert la.sim.log == []
 
