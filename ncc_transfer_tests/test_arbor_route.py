@@ -15,7 +15,6 @@ from __future__ import annotations
 from datetime import date, timedelta
 from pathlib import Path
 
-import pandas as pd
 import pytest
 
 from ncc_transfer.connectors.arbor import mapping as A
@@ -25,7 +24,8 @@ from ncc_transfer.connectors.incremental import StateStore
 from ncc_transfer.pipeline import TransientExtractError
 from ncc_transfer.registry import RegistryError, parse_registry
 from ncc_transfer.connectors.arbor.simulator import MARK_NAME, datetime_out, demo_settings, execute
-from ncc_transfer_tests.vendor_support import AS_OF, assert_same_tables, build_vendor_la, canonical
+from ncc_transfer_tests.vendor_support import (AS_OF, amend_rename_delete, assert_same_tables, build_vendor_la,
+                                               canonical, mark_rows, recent_school_day)
 
 EARLY = date(2025, 9, 12)  # fault tests fetch the first school days only (a quick fetch)
 GRAPHQL = "graphql/query"
@@ -53,10 +53,8 @@ def la(tmp_path_factory):
 @pytest.fixture()
 def arbor(la, monkeypatch):
     """The LA with credentials in the environment, a clean fault queue and log, and no extract state."""
-    for name, value in la.secrets.items():
-        monkeypatch.setenv(name, value)
+    la.with_secrets(monkeypatch)
     monkeypatch.delenv("NCC_FULL_REFRESH", raising=False)
-    la.sim.clear()
     la.sim.slow_seconds = 2.0
     store = StateStore(la.home / "state")
     for key in store.keys():
@@ -132,18 +130,7 @@ def test_persistent_5xx_on_graphql_names_the_endpoint(arbor):
 # ------------------------------------------------------------------------------------------ incremental
 
 
-def _mark(table, upn: str, day: str, session: str):
-    return table[(table["upn"] == upn) & (pd.to_datetime(table["date"]) == pd.Timestamp(day))
-                 & (table["session"] == session)]
-
-
 NIGHT = date(2025, 10, 8)  # the incremental test's second night (a short year to date: a quicker test)
-
-
-def _recent_school_day(source, back: int) -> str:
-    days = sorted({m.date for m in source.marks if m.date and m.date <= NIGHT.isoformat() and m.code != "#"},
-                  reverse=True)
-    return days[back]
 
 
 def test_second_night_is_incremental_and_equals_a_full_fetch(arbor, tmp_path):
@@ -156,13 +143,7 @@ def test_second_night_is_incremental_and_equals_a_full_fetch(arbor, tmp_path):
     assert store.load(school.key).snapshot.watermark == {A.WATERMARK_KEY: 0}
 
     # The school amends a mark 3 school days ago, renames a pupil and deletes another (entered in error).
-    marked = next(m for m in source.marks if m.date == _recent_school_day(source, 3) and m.pupil_key)
-    new_code = "G" if marked.code != "G" else "O"
-    source.change_mark(marked.upn, marked.date, marked.session, new_code)
-    renamed = next(p for p in source.pupils if p.upn and p.upn != marked.upn and not p.is_leaver)
-    source.change_pupil(renamed.upn, surname="Renamed-Surname")
-    deleted = next(p for p in source.pupils if p.upn and p.upn not in (marked.upn, renamed.upn) and not p.is_leaver)
-    source.delete_pupil(deleted.upn)
+    marked, new_code, renamed, deleted = amend_rename_delete(source, recent_school_day(source, 3, NIGHT, ("#",)))
 
     la.sim.log.clear()
     second = connector.fetch(school, as_of=NIGHT, state=store)
@@ -177,7 +158,7 @@ def test_second_night_is_incremental_and_equals_a_full_fetch(arbor, tmp_path):
     got = canonical(second.tables, school.laestab, as_of=NIGHT)
     assert_same_tables(got, canonical(full.tables, school.laestab, as_of=NIGHT), school.key)
 
-    assert list(_mark(got["attendance"], marked.upn, marked.date, marked.session)["code"]) == [new_code]
+    assert list(mark_rows(got["attendance"], marked.upn, marked.date, marked.session)["code"]) == [new_code]
     assert "Renamed-Surname" in set(got["pupils"]["surname"])
     assert deleted.upn not in set(got["pupils"]["upn"]) and deleted.upn not in set(got["attendance"]["upn"])
 

@@ -68,10 +68,7 @@ def la(tmp_path_factory):
 
 @pytest.fixture()
 def bromcom(la, monkeypatch):
-    for name, value in la.secrets.items():
-        monkeypatch.setenv(name, value)
-    la.sim.clear()
-    return la
+    return la.with_secrets(monkeypatch)
 
 
 def _with(school, **settings):

@@ -31,10 +31,7 @@ def la(tmp_path_factory):
 
 @pytest.fixture()
 def env(la, monkeypatch):
-    for name, value in la.secrets.items():
-        monkeypatch.setenv(name, value)
-    la.sim.clear()
-    return la
+    return la.with_secrets(monkeypatch)
 
 
 def serve(la, n: int = 0, **extra):

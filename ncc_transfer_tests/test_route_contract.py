@@ -90,12 +90,11 @@ class Served:
 
 def serve(la, route: str, monkeypatch, **extra) -> Served:
     """The LA's school served afresh on ``route`` with its demo settings (fast retries, ``extra``)."""
-    la.sim.clear()
     school = la.files_schools[SCHOOL]
     settings, names = simulator_profile(route).demo_settings(school.laestab, f"{la.root}/{route}")
     for name in names:
         la.secrets.setdefault(name, secrets.token_urlsafe(12))
-        monkeypatch.setenv(name, la.secrets[name])
+    la.with_secrets(monkeypatch)
     served, _ = la.serve(route, school, **{**settings, "backoff_factor": 0.01, **extra})
     (vendor_id,) = la.sim.schools[route]
     return Served(served, vendor_id, route)

@@ -50,9 +50,7 @@ def la(tmp_path_factory):
 
 @pytest.fixture()
 def env(la, monkeypatch):
-    for name, value in la.secrets.items():
-        monkeypatch.setenv(name, value)
-    la.sim.clear()
+    la.with_secrets(monkeypatch)
     la.sim.slow_seconds = 2.0
     for kept in (la.home / "state").glob(f"*{TOKEN_FILE_SUFFIX}"):  # each test starts from onboarding
         kept.unlink()

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-import pandas as pd
 import pytest
 import requests
 
@@ -30,7 +29,8 @@ from ncc_transfer.pipeline import process_school
 from ncc_transfer.registry import RegistryError, parse_registry
 from ncc_transfer.connectors.sims.simulator import sts_key
 from ncc_transfer.warehouse import DuckDBWarehouse
-from ncc_transfer_tests.vendor_support import AS_OF, assert_same_tables, build_vendor_la, canonical
+from ncc_transfer_tests.vendor_support import (AS_OF, assert_same_tables, build_vendor_la, canonical, mark_rows,
+                                               recent_school_day)
 
 CLIENT_ID = "ncc-la-sims-integrator-7f3a"
 CLIENT_SECRET = "sims-client-secret-never-to-be-seen"
@@ -242,16 +242,6 @@ def test_wrong_subscription_key_is_401_not_transient(env, monkeypatch, tmp_path)
 # -------------------------------------------------------------------------------------- incremental
 
 
-def _mark(table, upn: str, day: str, session: str):
-    return table[(table["upn"] == upn) & (pd.to_datetime(table["date"]) == pd.Timestamp(day))
-                 & (table["session"] == session)]
-
-
-def _recent_school_day(source, back: int) -> str:
-    days = sorted({m.date for m in source.marks if m.date and m.date <= AS_OF.isoformat()}, reverse=True)
-    return days[back]
-
-
 def test_second_night_is_incremental_and_equals_a_full_fetch(env, tmp_path):
     la = env
     school, source = serve(la, 0)
@@ -262,7 +252,7 @@ def test_second_night_is_incremental_and_equals_a_full_fetch(env, tmp_path):
 
     # The school amends a mark 3 school days ago, renames a pupil, removes another's address (a change
     # with no address record: the connector reads that domain in full) and deletes a third pupil.
-    day = _recent_school_day(source, 3)
+    day = recent_school_day(source, 3)
     marked = next(m for m in source.marks if m.date == day and m.pupil_key)
     new_code = "G" if marked.code != "G" else "O"
     source.change_mark(marked.upn, marked.date, marked.session, new_code)
@@ -287,7 +277,7 @@ def test_second_night_is_incremental_and_equals_a_full_fetch(env, tmp_path):
     assert_same_tables(canonical(second.tables, school.laestab), canonical(full.tables, school.laestab), school.key)
 
     got = canonical(second.tables, school.laestab)
-    assert list(_mark(got["attendance"], marked.upn, marked.date, marked.session)["code"]) == [new_code]
+    assert list(mark_rows(got["attendance"], marked.upn, marked.date, marked.session)["code"]) == [new_code]
     assert "Renamed-Surname" in set(got["pupils"]["surname"])
     moved_row = got["pupils"][got["pupils"]["upn"] == moved.upn]
     assert len(moved_row) == 1 and moved_row["postcode"].isna().all()

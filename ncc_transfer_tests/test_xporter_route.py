@@ -16,7 +16,6 @@ from __future__ import annotations
 import shutil
 from datetime import timedelta
 
-import pandas as pd
 import pytest
 import requests
 
@@ -28,8 +27,8 @@ from ncc_transfer.connectors.xporter.connector import XporterConnector, nc_year_
 from ncc_transfer.pipeline import TransientExtractError
 from ncc_transfer.registry import RegistryError, parse_registry
 from ncc_transfer.connectors.xporter.simulator import STS_PATH, STS_ROUTE, address_parts, year_group
-from ncc_transfer_tests.vendor_support import (AS_OF, assert_same_as_files, assert_same_tables, build_vendor_la,
-                                                canonical)
+from ncc_transfer_tests.vendor_support import (AS_OF, amend_rename_delete, assert_same_as_files, assert_same_tables,
+                                               build_vendor_la, canonical, mark_rows, recent_school_day)
 
 SECRET = "xod-school-secret-7f3a9c21"
 SECRET_ENV = "XOD_SCHOOL_SECRET"
@@ -212,16 +211,6 @@ def test_estab_must_be_a_laestab(xla):
 # ----------------------------------------------------------------------------------- incremental
 
 
-def _mark(table, upn: str, day: str, session: str):
-    return table[(table["upn"] == upn) & (pd.to_datetime(table["date"]) == pd.Timestamp(day))
-                 & (table["session"] == session)]
-
-
-def _recent_school_day(source, back: int) -> str:
-    days = sorted({m.date for m in source.marks if m.date and m.date <= AS_OF.isoformat()}, reverse=True)
-    return days[back]
-
-
 def test_second_night_is_incremental_and_equals_a_full_fetch(xla, tmp_path):
     la = xla
     school, source, estab = serve(la, 0)
@@ -232,13 +221,7 @@ def test_second_night_is_incremental_and_equals_a_full_fetch(xla, tmp_path):
     assert store.load(school.key).snapshot.watermark[X.WATERMARK_KEY]
 
     # The school amends a mark 3 school days ago, renames a pupil and deletes another (entered in error).
-    marked = next(m for m in source.marks if m.date == _recent_school_day(source, 3) and m.pupil_key)
-    new_code = "G" if marked.code != "G" else "O"
-    source.change_mark(marked.upn, marked.date, marked.session, new_code)
-    renamed = next(p for p in source.pupils if p.upn and p.upn != marked.upn and not p.is_leaver)
-    source.change_pupil(renamed.upn, surname="Renamed-Surname")
-    deleted = next(p for p in source.pupils if p.upn and p.upn not in (marked.upn, renamed.upn) and not p.is_leaver)
-    source.delete_pupil(deleted.upn)
+    marked, new_code, renamed, deleted = amend_rename_delete(source, recent_school_day(source, 3))
 
     la.sim.log.clear()
     second = connector.fetch(school, as_of=AS_OF, state=store)
@@ -254,7 +237,7 @@ def test_second_night_is_incremental_and_equals_a_full_fetch(xla, tmp_path):
     assert_same_tables(canonical(second.tables, school.laestab), canonical(full.tables, school.laestab), school.key)
 
     got = canonical(second.tables, school.laestab)
-    assert list(_mark(got["attendance"], marked.upn, marked.date, marked.session)["code"]) == [new_code]
+    assert list(mark_rows(got["attendance"], marked.upn, marked.date, marked.session)["code"]) == [new_code]
     assert "Renamed-Surname" in set(got["pupils"]["surname"])
     assert deleted.upn not in set(got["pupils"]["upn"]) and deleted.upn not in set(got["attendance"]["upn"])
     # The watermark moved on: a third night with no change lists no pupil.
