@@ -470,10 +470,11 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         load_demo_secrets(home)
         registry = _load_registry()
         if stop is not None:
+            from .connectors.routes import ROUTES
             from .simulator import register_school
 
             for school in registry.active_schools:
-                if school.mis != "files":
+                if ROUTES[school.mis].simulator:
                     register_school(sim, school, home, os.environ)
             routes = sorted({s.mis for s in registry.active_schools})
             print(f"Simulator serving {len(sim.schools)} vendor routes at {simulator_url} "
@@ -511,6 +512,7 @@ def _cmd_simulator(args: argparse.Namespace) -> int:
     import uvicorn
 
     from .config import ncc_home
+    from .connectors.routes import ROUTES
     from .simulator import create_app, simulator_for_registry
 
     registry = _load_registry()
@@ -518,9 +520,9 @@ def _cmd_simulator(args: argparse.Namespace) -> int:
     try:
         sim = simulator_for_registry(registry, home, os.environ)
     except KeyError:  # the key is a variable's name, as written in the registry: not quoted
-        unset = [f"{school.key}: source.{setting}" for school in registry.active_schools if school.mis != "files"
+        unset = [f"{school.key}: source.{setting}" for school in registry.active_schools
                  for setting, name in sorted(school.source.items())
-                 if setting.endswith("_env") and str(name) not in os.environ]
+                 if setting in ROUTES[school.mis].secrets and str(name) not in os.environ]
         raise UsageError("a secret the registry names is not set in the environment: the variable named in "
                          + ("; ".join(unset) or "a source.*_env setting") + " is not set") from None
     port = _simulator_port(args.port)

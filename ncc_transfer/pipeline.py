@@ -26,9 +26,10 @@ import pandas as pd
 
 from . import schemas
 from .files_route.ceilings import check_row_ceilings
-from .connectors.base import VendorRouteError
 from .canonical import KEY_COLUMNS, RAW_COLUMNS, TABLES, VALIDATION_ISSUE_COLUMNS, issue_weights
-from .files_route import ExtractFileError, ExtractWarning, RawExtract, read_school_folder
+from .extract import (ExtractFileError, ExtractWarning, RawExtract, RouteNotAvailable, TransientExtractError,
+                      VendorRouteError)
+from .files_route import read_school_folder
 from .registry import School
 from .validation import validate_extract
 from .views import compute_school_views, refresh_school_views, school_view_counts, split_views_by_school
@@ -37,17 +38,6 @@ from .warehouse import DiskFull, Warehouse, WarehouseUnavailable, is_disk_full
 log = logging.getLogger(__name__)
 
 LOADED, FAILED, SKIPPED = "loaded", "failed", "skipped"
-
-
-class RouteNotAvailable(Exception):
-    """The school's MIS route has no connector in this installation."""
-
-
-class TransientExtractError(Exception):
-    """A temporary fault reaching the school's data (vendor API down, timeout): worth retrying later.
-
-    Connectors raise it with a message that names the route and the problem, never pupil data.
-    """
 
 
 @dataclass

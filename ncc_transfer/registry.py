@@ -175,7 +175,7 @@ def shared_folder_problems(schools: list[School], home: Path) -> list[str]:
     resolved: list[tuple[str, Path]] = []  # (where, real folder) of the entries seen so far
     problems = []
     for position, school in enumerate(schools, start=1):
-        if school.mis != "files":
+        if not ROUTES[school.mis].reads_folder:
             continue
         where = _describe(position, school.laestab)
         folder = Path(os.path.realpath(school.landing_folder(home)))
@@ -220,8 +220,6 @@ def _parse_school(entry: Any, position: int, la_code: str) -> tuple[School | Non
         problems.append(f"{where}: source: expected a mapping of route settings")
         source = {}
     problems += [f"{where}: {problem}" for problem in setting_problems(mis, source)]
-    if mis == "files" and ".." in Path(str(source.get("path", ""))).parts:
-        problems.append(f"{where}: source.path: must not contain '..' (name the school's folder directly)")
     urn = entry.get("urn")
     urn = None if urn in (None, "") else str(urn).strip()
     if urn is not None and not URN_PATTERN.match(urn):

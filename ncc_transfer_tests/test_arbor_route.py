@@ -1,36 +1,31 @@
 """The Arbor route end to end over real HTTP on loopback (issue #4): GraphQL reads, the REST changelog
 for incremental nights, HTTP Basic, and the faults an Arbor host can show.
 
-The simulator renders each school's landing folder in Arbor's shape (``simulator/arbor.py``); the
+The simulator renders each school's landing folder in Arbor's shape (``connectors/arbor/simulator.py``); the
 connector reads it back through the shared HTTP layer, and the canonical tables must equal the files
 route's for the same school.
+
+What every route must do (tables identical to the files route's, the night through ``process_school``,
+secrets not set or refused, the shared simulator faults) is tested for every route in
+``test_route_contract.py``; this module keeps what only this route does.
 """
 
 from __future__ import annotations
 
-import time
 from datetime import date, timedelta
 from pathlib import Path
 
-import pandas as pd
 import pytest
 
-from ncc_transfer.canonical import TABLES
-from ncc_transfer.connectors import arbor_mapping as A
-from ncc_transfer.connectors.arbor import ArborConnector, split_datetime, statutory_code
-from ncc_transfer.connectors.base import Connector, VendorRouteError
+from ncc_transfer.connectors.arbor import mapping as A
+from ncc_transfer.connectors.arbor.connector import ArborConnector, split_datetime, statutory_code
+from ncc_transfer.connectors.base import VendorRouteError
 from ncc_transfer.connectors.incremental import StateStore
-from ncc_transfer.pipeline import LOADED, TransientExtractError, process_school
+from ncc_transfer.pipeline import TransientExtractError
 from ncc_transfer.registry import RegistryError, parse_registry
-from ncc_transfer.simulator.arbor import MARK_NAME, datetime_out, demo_settings, execute
-from ncc_transfer.warehouse import DuckDBWarehouse
-from ncc_transfer_tests.vendor_support import (
-    AS_OF,
-    assert_same_as_files,
-    assert_same_tables,
-    build_vendor_la,
-    canonical,
-)
+from ncc_transfer.connectors.arbor.simulator import MARK_NAME, datetime_out, demo_settings, execute
+from ncc_transfer_tests.vendor_support import (AS_OF, amend_rename_delete, assert_same_tables, build_vendor_la,
+                                               canonical, mark_rows, recent_school_day)
 
 EARLY = date(2025, 9, 12)  # fault tests fetch the first school days only (a quick fetch)
 GRAPHQL = "graphql/query"
@@ -58,10 +53,8 @@ def la(tmp_path_factory):
 @pytest.fixture()
 def arbor(la, monkeypatch):
     """The LA with credentials in the environment, a clean fault queue and log, and no extract state."""
-    for name, value in la.secrets.items():
-        monkeypatch.setenv(name, value)
+    la.with_secrets(monkeypatch)
     monkeypatch.delenv("NCC_FULL_REFRESH", raising=False)
-    la.sim.clear()
     la.sim.slow_seconds = 2.0
     store = StateStore(la.home / "state")
     for key in store.keys():
@@ -87,12 +80,6 @@ def _registry(source: dict) -> None:
 
 
 # ------------------------------------------------------------------------------------------ interface
-
-
-def test_connector_satisfies_the_interface():
-    connector = ArborConnector()
-    assert isinstance(connector, Connector)
-    assert connector.route == "arbor" and connector.capabilities.changed_since is True
 
 
 def test_registry_validates_arbor_settings():
@@ -126,72 +113,7 @@ def test_simulated_graphql_rejects_unknown_fields_as_graphql_does():
 # ------------------------------------------------------------------------------------------ the data
 
 
-def test_canonical_tables_identical_to_files_route(arbor):
-    la = arbor
-    for index, files_school in enumerate(la.files_schools):
-        school, _ = serve(la, index)
-        raw = ArborConnector().fetch(school, as_of=AS_OF)
-        for table in TABLES:  # the raw shape: text object columns with the canonical names
-            assert all(raw.tables[table][c].dtype == object for c in raw.tables[table].columns)
-        assert raw.tables["pupils"]["_source"].eq("/graphql/query Student").all()
-        assert_same_as_files(raw.tables, la, files_school)
-    # Attendance came in several GraphQL pages (short-page stop), all over HTTP Basic.
-    graphql_hits = [h for h in la.sim.log if h.route == "arbor" and h.endpoint == GRAPHQL]
-    assert len(graphql_hits) > 3 * 4 and all(h.status == 200 for h in graphql_hits)
-
-
-def test_process_school_loads_through_arbor(arbor, tmp_path):
-    la = arbor
-    school, _ = serve(la, 2, application_id="uk_swd_137264")  # the simulator then requires the header
-    warehouse = DuckDBWarehouse(tmp_path / "w.duckdb")
-    try:
-        outcome = process_school(school, home=la.home, warehouse=warehouse, as_of=AS_OF)
-        assert outcome.status == LOADED, outcome.message
-        assert outcome.sources["attendance"] == "/graphql/query AttendanceRecord"
-        for table in ("pupils", "attendance"):
-            assert warehouse.count_where(table, "school_key = ?", [school.key]) > 0
-    finally:
-        warehouse.close()
-    assert set(statuses(la, school)) == {200}
-
-
 # ------------------------------------------------------------------------------------------ faults
-
-
-@pytest.mark.parametrize("faults, expected", [
-    (["429"], [429, 200]),
-    (["429-no-retry-after"], [429, 200]),
-    (["503", "503"], [503, 503, 200]),
-])
-def test_throttling_and_5xx_bursts_are_retried(arbor, faults, expected):
-    la = arbor
-    school, _ = serve(la, 0)
-    la.sim.inject(school.laestab, faults, route="arbor")
-    ArborConnector().fetch(school, as_of=EARLY)
-    got = statuses(la, school)
-    assert got[:len(expected)] == expected and set(got[len(expected):]) == {200}
-
-
-def test_persistent_5xx_is_transient_and_previous_load_kept(arbor, tmp_path):
-    la = arbor
-    school, _ = serve(la, 0, max_retries=2)
-    warehouse = DuckDBWarehouse(tmp_path / "w.duckdb")
-    try:
-        first = process_school(school, home=la.home, warehouse=warehouse, as_of=EARLY)
-        assert first.status == LOADED, first.message
-        before = {t: warehouse.count_where(t, "school_key = ?", [school.key]) for t in TABLES}
-        la.sim.log.clear()
-        la.sim.inject(school.laestab, ["503"] * 3, route="arbor")  # the first request and both retries
-        outcome = process_school(school, home=la.home, warehouse=warehouse, as_of=EARLY)
-        assert outcome.status == "failed" and outcome.transient
-        # The second night is incremental: it starts with the changelog.
-        for part in (school.key, "arbor", "HTTP 503", "GET", "/arbor/rest-v2/students/changelog"):
-            assert part in outcome.message
-        assert statuses(la, school) == [503, 503, 503]
-        assert {t: warehouse.count_where(t, "school_key = ?", [school.key]) for t in TABLES} == before
-        la.assert_clean(outcome.message, school)
-    finally:
-        warehouse.close()
 
 
 def test_persistent_5xx_on_graphql_names_the_endpoint(arbor):
@@ -205,95 +127,10 @@ def test_persistent_5xx_on_graphql_names_the_endpoint(arbor):
     la.assert_clean(message, school)
 
 
-def test_slow_answer_times_out_as_transient(arbor):
-    la = arbor
-    la.sim.slow_seconds = 1.0
-    school, _ = serve(la, 0, read_timeout=0.3, max_retries=0)
-    la.sim.inject(school.laestab, ["slow"], route="arbor")
-    with pytest.raises(TransientExtractError, match="timed out") as caught:
-        ArborConnector().fetch(school, as_of=EARLY)
-    assert school.key in str(caught.value) and "/graphql/query" in str(caught.value)
-    la.assert_clean(str(caught.value), school)
-    deadline = time.monotonic() + 5  # the server finishes the abandoned answer later: let it, before the next test
-    while statuses(la, school) != [200] and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert statuses(la, school) == [200]
-
-
-@pytest.mark.parametrize("fault, problem", [("truncated", "not valid JSON"), ("html", "HTML page")])
-def test_truncated_and_maintenance_pages_are_transient(arbor, fault, problem):
-    la = arbor
-    school, _ = serve(la, 2)
-    la.sim.inject(school.laestab, [fault], route="arbor")
-    with pytest.raises(TransientExtractError, match=problem) as caught:
-        ArborConnector().fetch(school, as_of=EARLY)
-    assert school.key in str(caught.value)
-    la.assert_clean(str(caught.value), school)
-
-
-def test_graphql_errors_in_a_200_fail_clearly_and_not_transient(arbor):
-    la = arbor
-    school, _ = serve(la, 0)
-    la.sim.inject(school.laestab, ["error-body"], route="arbor")
-    with pytest.raises(VendorRouteError) as caught:
-        ArborConnector().fetch(school, as_of=EARLY)
-    message = str(caught.value)
-    assert "GraphQL errors in body (1), code ACCESS_DENIED" in message and "HTTP 200" in message
-    assert school.key in message and "/graphql/query" in message
-    assert "You do not have access" not in message  # the vendor's text is not repeated
-    la.assert_clean(message, school)
-    assert statuses(la, school) == [200]  # not retried
-
-
-def test_wrong_password_fails_at_once_not_transient(arbor, monkeypatch, tmp_path):
-    la = arbor
-    school, _ = serve(la, 2)
-    monkeypatch.setenv(_password_env(school), "not-the-right-password-123")
-    warehouse = DuckDBWarehouse(tmp_path / "w.duckdb")
-    try:
-        outcome = process_school(school, home=la.home, warehouse=warehouse, as_of=EARLY)
-    finally:
-        warehouse.close()
-    assert outcome.status == "failed" and not outcome.transient
-    assert "unauthorised" in outcome.message and "HTTP 401" in outcome.message
-    assert school.key in outcome.message and "/graphql/query" in outcome.message
-    assert "not-the-right-password-123" not in outcome.message
-    la.assert_clean(outcome.message, school)
-    assert statuses(la, school) == [401]  # Basic credentials: no re-authentication, no retry
-
-
-def test_missing_password_variable_names_the_registry_field(arbor, monkeypatch):
-    la = arbor
-    school, _ = serve(la, 0)
-    monkeypatch.delenv(_password_env(school))
-    with pytest.raises(VendorRouteError, match=r"the environment variable named in source\.password_env is not set"):
-        ArborConnector().fetch(school, as_of=EARLY)
-    assert statuses(la, school) == []
-
-
-def test_expire_token_does_not_apply_to_basic_credentials(arbor):
-    la = arbor
-    school, _ = serve(la, 2)
-    la.sim.inject(school.laestab, ["expire-token"], route="arbor")
-    ArborConnector().fetch(school, as_of=EARLY)
-    assert set(statuses(la, school)) == {200}
-
-
 # ------------------------------------------------------------------------------------------ incremental
 
 
-def _mark(table, upn: str, day: str, session: str):
-    return table[(table["upn"] == upn) & (pd.to_datetime(table["date"]) == pd.Timestamp(day))
-                 & (table["session"] == session)]
-
-
 NIGHT = date(2025, 10, 8)  # the incremental test's second night (a short year to date: a quicker test)
-
-
-def _recent_school_day(source, back: int) -> str:
-    days = sorted({m.date for m in source.marks if m.date and m.date <= NIGHT.isoformat() and m.code != "#"},
-                  reverse=True)
-    return days[back]
 
 
 def test_second_night_is_incremental_and_equals_a_full_fetch(arbor, tmp_path):
@@ -306,13 +143,7 @@ def test_second_night_is_incremental_and_equals_a_full_fetch(arbor, tmp_path):
     assert store.load(school.key).snapshot.watermark == {A.WATERMARK_KEY: 0}
 
     # The school amends a mark 3 school days ago, renames a pupil and deletes another (entered in error).
-    marked = next(m for m in source.marks if m.date == _recent_school_day(source, 3) and m.pupil_key)
-    new_code = "G" if marked.code != "G" else "O"
-    source.change_mark(marked.upn, marked.date, marked.session, new_code)
-    renamed = next(p for p in source.pupils if p.upn and p.upn != marked.upn and not p.is_leaver)
-    source.change_pupil(renamed.upn, surname="Renamed-Surname")
-    deleted = next(p for p in source.pupils if p.upn and p.upn not in (marked.upn, renamed.upn) and not p.is_leaver)
-    source.delete_pupil(deleted.upn)
+    marked, new_code, renamed, deleted = amend_rename_delete(source, recent_school_day(source, 3, NIGHT, ("#",)))
 
     la.sim.log.clear()
     second = connector.fetch(school, as_of=NIGHT, state=store)
@@ -327,7 +158,7 @@ def test_second_night_is_incremental_and_equals_a_full_fetch(arbor, tmp_path):
     got = canonical(second.tables, school.laestab, as_of=NIGHT)
     assert_same_tables(got, canonical(full.tables, school.laestab, as_of=NIGHT), school.key)
 
-    assert list(_mark(got["attendance"], marked.upn, marked.date, marked.session)["code"]) == [new_code]
+    assert list(mark_rows(got["attendance"], marked.upn, marked.date, marked.session)["code"]) == [new_code]
     assert "Renamed-Surname" in set(got["pupils"]["surname"])
     assert deleted.upn not in set(got["pupils"]["upn"]) and deleted.upn not in set(got["attendance"]["upn"])
 

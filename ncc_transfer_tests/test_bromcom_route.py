@@ -4,6 +4,10 @@ responses, credentials in every SOAP body, attendance read in date windows of at
 The key property: the same school gives identical canonical tables through Bromcom and the files route.
 Fault tests fetch an early night (one attendance window) so each costs four requests:
 findEntitiesBySchoolID, Students, Attendances, StudentExclusions.
+
+What every route must do (tables identical to the files route's, the night through ``process_school``,
+secrets not set or refused, the shared simulator faults) is tested for every route in
+``test_route_contract.py``; this module keeps what only this route does.
 """
 
 from __future__ import annotations
@@ -14,10 +18,9 @@ from datetime import date, timedelta
 import pytest
 import requests
 
-from ncc_transfer.canonical import TABLES
-from ncc_transfer.connectors import bromcom_mapping as B
-from ncc_transfer.connectors.base import Connector, VendorRouteError, date_text
-from ncc_transfer.connectors.bromcom import BromcomConnector, dataset_rows, date_windows, student_row
+from ncc_transfer.connectors.bromcom import mapping as B
+from ncc_transfer.connectors.base import VendorRouteError, date_text
+from ncc_transfer.connectors.bromcom.connector import BromcomConnector, dataset_rows, date_windows, student_row
 from ncc_transfer.connectors.http import (
     SOAP11,
     SoapBodyCredentials,
@@ -28,13 +31,12 @@ from ncc_transfer.connectors.http import (
     soap_envelope,
     soap_headers,
 )
-from ncc_transfer.files_route import read_school_folder
-from ncc_transfer.pipeline import LOADED, TransientExtractError, process_school
+from ncc_transfer.pipeline import TransientExtractError, process_school
 from ncc_transfer.registry import RegistryError, parse_registry
 from ncc_transfer.rules.calendar import academic_year_start
-from ncc_transfer.simulator import bromcom as sim_bromcom
+from ncc_transfer.connectors.bromcom import simulator as sim_bromcom
 from ncc_transfer.warehouse import DuckDBWarehouse
-from ncc_transfer_tests.vendor_support import AS_OF, assert_same_as_files, build_vendor_la, canonical
+from ncc_transfer_tests.vendor_support import AS_OF, build_vendor_la
 
 ROUTE = "bromcom"
 EARLY = date(2025, 9, 12)  # a night with a single attendance window
@@ -66,10 +68,7 @@ def la(tmp_path_factory):
 
 @pytest.fixture()
 def bromcom(la, monkeypatch):
-    for name, value in la.secrets.items():
-        monkeypatch.setenv(name, value)
-    la.sim.clear()
-    return la
+    return la.with_secrets(monkeypatch)
 
 
 def _with(school, **settings):
@@ -85,13 +84,6 @@ def _inject(la, school, faults) -> None:
 
 
 # --------------------------------------------------------------------------------- interface, settings
-
-
-def test_connector_satisfies_the_interface():
-    connector = BromcomConnector()
-    assert isinstance(connector, Connector)
-    assert connector.route == ROUTE and connector.capabilities.changed_since is False
-    assert connector.capabilities.leavers is True
 
 
 def _registry(source: dict, tmp_path):
@@ -120,14 +112,6 @@ def test_school_id_must_be_a_whole_number(bromcom):
     assert la.sim.log == []
 
 
-def test_missing_password_variable_names_the_registry_field(bromcom, monkeypatch):
-    la = bromcom
-    monkeypatch.delenv(_password_env(0))
-    with pytest.raises(VendorRouteError, match=r"the environment variable named in source\.password_env is not set"):
-        BromcomConnector().fetch(la.served[0], as_of=EARLY)
-    assert la.sim.log == []
-
-
 def test_default_base_url_is_bromcom_cloud(bromcom):
     school = bromcom.served[0]
     default = dataclasses.replace(school, source={k: v for k, v in school.source.items() if k != "base_url"})
@@ -137,22 +121,6 @@ def test_default_base_url_is_bromcom_cloud(bromcom):
 
 
 # ------------------------------------------------------------------------------------------ the data
-
-
-def test_canonical_tables_identical_to_files_route(bromcom):
-    la = bromcom
-    windows = date_windows(academic_year_start(AS_OF), AS_OF)
-    for school in la.served:
-        la.sim.log.clear()
-        raw = BromcomConnector().fetch(school, as_of=AS_OF)
-        for table in TABLES:  # the raw shape: text object columns with the canonical names
-            assert all(raw.tables[table][c].dtype == object for c in raw.tables[table].columns)
-            assert raw.tables[table]["_source"].str.startswith(B.SERVICE_PATH).all()
-        assert_same_as_files(raw.tables, la, school)
-        endpoints = [hit.endpoint for hit in la.sim.requests_to(school.source["school_id"], ROUTE)]
-        assert endpoints == ([B.FIND_ENTITIES, f"{B.GET_ENTITY_DATA} Students"]
-                             + [f"{B.GET_ENTITY_DATA} Attendances"] * len(windows)
-                             + [f"{B.GET_ENTITY_DATA} StudentExclusions"])
 
 
 def test_local_subcode_x01_on_the_wire_is_statutory_x(bromcom):
@@ -203,61 +171,7 @@ def test_dataset_missing_element_is_null_and_empty_element_is_empty_text():
     assert dataset_rows(parse_soap(empty)[0][0][0]) == []
 
 
-def test_process_school_loads_through_bromcom(bromcom, tmp_path):
-    la = bromcom
-    school = la.served[0]
-    warehouse = DuckDBWarehouse(tmp_path / "w.duckdb")
-    try:
-        outcome = process_school(school, home=la.home, warehouse=warehouse, as_of=AS_OF)
-        assert outcome.status == LOADED, outcome.message
-        expected = canonical(read_school_folder(la.files_schools[0].landing_folder(la.home), school.laestab).tables,
-                             school.laestab)
-        for table in TABLES:
-            assert warehouse.count_where(table, "school_key = ?", [school.key]) == len(expected[table])
-        assert outcome.sources["pupils"] == f"{B.SERVICE_PATH} Students"
-    finally:
-        warehouse.close()
-
-
 # ---------------------------------------------------------------------------------------------- faults
-
-
-@pytest.mark.parametrize("fault", ["429", "429-no-retry-after"])
-def test_429_is_retried_then_succeeds(bromcom, fault):
-    la = bromcom
-    school = la.served[0]
-    _inject(la, school, [fault])
-    raw = BromcomConnector().fetch(school, as_of=EARLY)
-    assert len(raw.tables["pupils"]) > 0
-    assert _statuses(la, school) == [429] + ALL_OK
-
-
-def test_503_burst_is_retried_then_succeeds(bromcom):
-    la = bromcom
-    school = la.served[0]
-    _inject(la, school, ["503", "503"])
-    BromcomConnector().fetch(school, as_of=EARLY)
-    assert _statuses(la, school) == [503, 503] + ALL_OK
-
-
-def test_persistent_503_is_transient_and_previous_load_kept(bromcom, tmp_path):
-    la = bromcom
-    school = _with(la.served[0], max_retries=2)
-    warehouse = DuckDBWarehouse(tmp_path / "w.duckdb")
-    try:
-        assert process_school(school, home=la.home, warehouse=warehouse, as_of=AS_OF).status == LOADED
-        before = {t: warehouse.count_where(t, "school_key = ?", [school.key]) for t in TABLES}
-        la.sim.log.clear()
-        _inject(la, school, ["503"] * 3)  # the first request and both retries
-        outcome = process_school(school, home=la.home, warehouse=warehouse, as_of=AS_OF)
-        assert outcome.status == "failed" and outcome.transient
-        for part in (school.key, ROUTE, SERVICE, "HTTP 503", B.FIND_ENTITIES, "gave up after 2 retries"):
-            assert part in outcome.message
-        assert _statuses(la, school) == [503, 503, 503]
-        assert {t: warehouse.count_where(t, "school_key = ?", [school.key]) for t in TABLES} == before
-        la.assert_clean(outcome.message, school)
-    finally:
-        warehouse.close()
 
 
 def test_500_without_a_fault_is_transient_and_not_retried(bromcom):
@@ -282,32 +196,6 @@ def test_error_body_soap_fault_is_named_by_its_code_and_transient(bromcom):
     assert "Timeout expired" not in message  # the fault text is never repeated
     assert _statuses(la, school) == [500]  # a Fault on a 500 is not retried in the adapter
     la.assert_clean(message, school)
-
-
-@pytest.mark.parametrize("fault, problem", [("html", "HTML page"), ("truncated", "not well-formed XML")])
-def test_html_page_and_truncated_body_are_transient(bromcom, fault, problem):
-    la = bromcom
-    school = la.served[1]
-    _inject(la, school, [fault])
-    with pytest.raises(TransientExtractError, match=problem) as caught:
-        BromcomConnector().fetch(school, as_of=EARLY)
-    assert school.key in str(caught.value) and SERVICE in str(caught.value)
-    assert _statuses(la, school) == [200]
-    la.assert_clean(str(caught.value), school)
-
-
-def test_slow_response_times_out_as_transient(bromcom):
-    la = bromcom
-    school = _with(la.served[0], read_timeout=0.3, max_retries=1)
-    la.sim.slow_seconds = 1.0
-    try:
-        _inject(la, school, ["slow", "slow"])  # the request and its one retry
-        with pytest.raises(TransientExtractError, match="timed out") as caught:
-            BromcomConnector().fetch(school, as_of=EARLY)
-        assert school.key in str(caught.value) and SERVICE in str(caught.value)
-        la.assert_clean(str(caught.value), school)
-    finally:
-        la.sim.slow_seconds = 2.0
 
 
 def test_wrong_password_fails_clearly_not_transient_one_request(bromcom, monkeypatch, tmp_path):
@@ -339,15 +227,6 @@ def test_entity_not_granted_is_named_before_any_data_is_read(bromcom):
         assert _statuses(la, school) == [200]
     finally:
         served.entities = list(sim_bromcom.COLUMNS)
-
-
-def test_foreign_and_expire_token_do_not_apply(bromcom):
-    """No next links and no tokens: the faults are ignored and the night succeeds."""
-    la = bromcom
-    school = la.served[0]
-    _inject(la, school, ["foreign", "expire-token"])
-    BromcomConnector().fetch(school, as_of=EARLY)
-    assert _statuses(la, school) == ALL_OK
 
 
 # ----------------------------------------------------------------------------- the simulator's SOAP service

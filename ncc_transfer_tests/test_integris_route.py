@@ -1,11 +1,15 @@
-"""The RM Integris route (a GUESSED API shape, ``connectors/integris_mapping.py``) end to end over real
+"""The RM Integris route (a GUESSED API shape, ``connectors/integris/mapping.py``) end to end over real
 HTTP on loopback: the same school gives identical canonical tables through the route and the files
-route, and every fault that applies to an OAuth2, page-count vendor is handled.
+route.
 
 Every fetch starts with a token request, and the simulator serves it under the school, so a school's
 first injected fault lands on it. ``ON_TOKEN`` is a fault that passes harmlessly there (an
 ``expire-token`` on the token request has no token yet to revoke), to aim the next fault at the first
 data request.
+
+What every route must do (tables identical to the files route's, the night through ``process_school``,
+secrets not set or refused, the shared simulator faults) is tested for every route in
+``test_route_contract.py``; this module keeps what only this route does.
 """
 
 from __future__ import annotations
@@ -13,16 +17,13 @@ from __future__ import annotations
 import pytest
 
 from ncc_transfer.canonical import TABLES
-from ncc_transfer.connectors import integris_mapping as M
-from ncc_transfer.connectors.base import Connector, VendorRouteError
-from ncc_transfer.connectors.integris import IntegrisConnector, statutory_code, student_row
-from ncc_transfer.pipeline import LOADED, TransientExtractError, process_school
-from ncc_transfer.connectors.routes import setting_problems
+from ncc_transfer.connectors.integris import mapping as M
+from ncc_transfer.connectors.integris.connector import IntegrisConnector, statutory_code, student_row
+from ncc_transfer.pipeline import LOADED, process_school
 from ncc_transfer.registry import RegistryError, parse_registry
 from ncc_transfer.simulator import load_source
-from ncc_transfer.simulator.integris import demo_settings, render
 from ncc_transfer.warehouse import DuckDBWarehouse
-from ncc_transfer_tests.vendor_support import AS_OF, assert_same_as_files, build_vendor_la, canonical
+from ncc_transfer_tests.vendor_support import AS_OF, assert_same_as_files, build_vendor_la
 
 ROUTE = "integris"
 TOKEN = M.TOKEN_PATH.strip("/")
@@ -41,10 +42,7 @@ def la(tmp_path_factory):
 
 @pytest.fixture()
 def env(la, monkeypatch):
-    for name, value in la.secrets.items():
-        monkeypatch.setenv(name, value)
-    la.sim.clear()
-    return la
+    return la.with_secrets(monkeypatch)
 
 
 def serve(la, n: int = 0, **extra):
@@ -74,18 +72,6 @@ def tokens_issued(la, vendor_id: str) -> int:
     return sum(1 for h in la.sim.requests_to(vendor_id, ROUTE) if h.endpoint == TOKEN and h.status == 200)
 
 
-_CLEAN: dict[str, tuple[int, dict[str, int]]] = {}
-
-
-def clean_fetch(la, school, vendor_id: str) -> tuple[int, dict[str, int]]:
-    """(requests, rows per table) of a fetch without faults (once per school and module run)."""
-    if vendor_id not in _CLEAN:
-        raw = fetch(school)
-        _CLEAN[vendor_id] = (len(la.sim.requests_to(vendor_id, ROUTE)), {t: len(raw.tables[t]) for t in TABLES})
-    la.sim.log.clear()
-    return _CLEAN[vendor_id]
-
-
 def registry(source: dict) -> dict:
     return {"local_authority": {"code": "926", "name": "Test"},
             "schools": [{"laestab": "9262001", "name": "A School", "mis": ROUTE, "source": source}]}
@@ -96,12 +82,6 @@ GOOD = {"school_id": "1", "client_id_env": "IG_ID", "client_secret_env": "IG_SEC
 
 
 # ------------------------------------------------------------------------------------ the contract
-
-
-def test_connector_satisfies_the_interface():
-    connector = IntegrisConnector()
-    assert isinstance(connector, Connector)
-    assert connector.route == ROUTE and connector.capabilities.changed_since is False
 
 
 @pytest.mark.parametrize("change, problem", [
@@ -130,29 +110,7 @@ def test_mapping_helpers():
     assert row["surname"] is None
 
 
-def test_demo_settings_pass_registry_validation():
-    settings, secret_names = demo_settings("9262001", "http://127.0.0.1:8765/integris")
-    assert setting_problems(ROUTE, settings) == []
-    assert all(settings[k] in secret_names for k in settings if k.endswith("_env"))
-
-
 # ---------------------------------------------------------------------------------- the round trip
-
-
-def test_canonical_tables_identical_to_files_route(env):
-    la = env
-    for n, files_school in enumerate(la.files_schools):
-        school, vendor_id = serve(la, n)
-        raw = fetch(school)
-        for table in TABLES:  # the raw shape: text object columns with the canonical names
-            assert all(raw.tables[table][c].dtype == object for c in raw.tables[table].columns)
-            assert {"_source", "_line"} <= set(raw.tables[table].columns)
-        assert raw.tables["pupils"]["_source"].str.startswith(f"/api/v1/schools/{vendor_id}/").all()
-        assert_same_as_files(raw.tables, la, files_school)
-        assert tokens_issued(la, vendor_id) == 1  # one token for the whole fetch
-    # the simulated MIS holds local sub-codes, so the mapping was exercised
-    assert any(m["code"] in M.LOCAL_SUBCODES for m in render(school_source(la, 0))["attendance"])
-    assert sum(1 for h in la.sim.log if h.endpoint == "attendance") > len(la.files_schools)  # several pages
 
 
 def test_leavers_included_and_values_passed_through(env):
@@ -174,41 +132,7 @@ def test_token_url_setting_is_used(env):
     assert endpoints(la, vendor_id)[0] == TOKEN
 
 
-def test_process_school_loads_through_the_route(env, tmp_path):
-    la = env
-    school, _ = serve(la, 0)
-    warehouse = DuckDBWarehouse(tmp_path / "w.duckdb")
-    try:
-        outcome = process_school(school, home=la.home, warehouse=warehouse, as_of=AS_OF)
-        assert outcome.status == LOADED, outcome.message
-        assert outcome.sources["pupils"].endswith("/students")
-        expected = canonical(fetch(school).tables, school.laestab)
-        for table in TABLES:
-            assert warehouse.count_where(table, "school_key = ?", [school.key]) == len(expected[table])
-    finally:
-        warehouse.close()
-
-
 # --------------------------------------------------------------------------------------- faults
-
-
-@pytest.mark.parametrize("faults", [["429"], ["429-no-retry-after"], ["503", "503"],
-                                    [ON_TOKEN, "503", "503"]])
-def test_retried_faults_then_success(env, faults):
-    """Retried on the token request (the first of a fetch) and on a data request alike."""
-    la = env
-    school, vendor_id = serve(la, 0)
-    clean, sizes = clean_fetch(la, school, vendor_id)
-    la.sim.inject(vendor_id, faults, route=ROUTE)
-    raw = fetch(school)
-    statuses = la.sim.statuses(vendor_id, ROUTE)
-    expected = [200 if f == ON_TOKEN else int(f[:3]) for f in faults] + [200]
-    assert statuses[:len(expected)] == expected
-    extra = sum(1 for f in faults if f != ON_TOKEN)
-    assert len(statuses) == clean + extra  # each fault cost exactly one extra request
-    assert tokens_issued(la, vendor_id) == 1  # a retried token request is not a re-authentication
-    for table in TABLES:
-        assert len(raw.tables[table]) == sizes[table]
 
 
 @pytest.mark.parametrize("faults, path", [(["503"] * 3, M.TOKEN_PATH),
@@ -233,40 +157,6 @@ def test_persistent_5xx_is_transient_and_previous_load_kept(env, tmp_path, fault
         warehouse.close()
 
 
-def test_slow_response_times_out_as_transient(env, monkeypatch):
-    la = env
-    monkeypatch.setattr(la.sim, "slow_seconds", 1.0)
-    school, vendor_id = serve(la, 0, read_timeout=0.3, max_retries=1)
-    la.sim.inject(vendor_id, [ON_TOKEN, "slow", "slow"], route=ROUTE)
-    with pytest.raises(TransientExtractError, match="timed out") as caught:
-        fetch(school)
-    assert school.key in str(caught.value) and "/students" in str(caught.value)
-    la.assert_clean(str(caught.value), school)
-
-
-@pytest.mark.parametrize("faults, problem", [([ON_TOKEN, "truncated"], "not valid JSON"),
-                                             ([ON_TOKEN, "html"], "HTML page"),
-                                             (["html"], "HTML page")])  # a maintenance page for the token
-def test_broken_bodies_are_transient(env, faults, problem):
-    la = env
-    school, vendor_id = serve(la, 2)
-    la.sim.inject(vendor_id, faults, route=ROUTE)
-    with pytest.raises(TransientExtractError, match=problem) as caught:
-        fetch(school)
-    assert school.key in str(caught.value) and ROUTE in str(caught.value)
-    la.assert_clean(str(caught.value), school)
-
-
-def test_error_body_is_a_plain_500_and_retried(env):
-    """No error-in-a-200 shape is known for Integris: the simulator answers a plain 500, which is retried."""
-    la = env
-    school, vendor_id = serve(la, 2)
-    la.sim.inject(vendor_id, [ON_TOKEN, "error-body"], route=ROUTE)
-    raw = fetch(school)
-    assert la.sim.statuses(vendor_id, ROUTE)[:3] == [200, 500, 200]
-    assert len(raw.tables["pupils"]) > 0
-
-
 def test_expired_token_reauthenticates_exactly_once(env):
     la = env
     school, vendor_id = serve(la, 2)
@@ -278,35 +168,3 @@ def test_expired_token_reauthenticates_exactly_once(env):
     assert_same_as_files(raw.tables, la, la.files_schools[2])
 
 
-def test_foreign_fault_does_not_apply(env):
-    """Integris (as guessed) pages by number with a page count: there is no link to another host."""
-    la = env
-    school, vendor_id = serve(la, 2)
-    la.sim.inject(vendor_id, [ON_TOKEN, "foreign"], route=ROUTE)
-    assert len(fetch(school).tables["pupils"]) > 0
-
-
-def test_wrong_secret_fails_clearly_once_and_not_transient(env, monkeypatch, tmp_path):
-    la = env
-    school, vendor_id = serve(la, 2)
-    monkeypatch.setenv("INTEGRIS_SECRET_2", "not-the-right-secret-123")
-    warehouse = DuckDBWarehouse(tmp_path / "w.duckdb")
-    try:
-        outcome = process_school(school, home=la.home, warehouse=warehouse, as_of=AS_OF)
-    finally:
-        warehouse.close()
-    assert outcome.status == "failed" and not outcome.transient
-    assert "token endpoint refused" in outcome.message and "HTTP 401" in outcome.message
-    assert school.key in outcome.message and M.TOKEN_PATH in outcome.message
-    assert "not-the-right-secret-123" not in outcome.message
-    la.assert_clean(outcome.message, school)
-    assert la.sim.statuses(vendor_id, ROUTE) == [401]  # one request: a refused token is not retried
-
-
-def test_missing_secret_variable_names_the_registry_field(env, monkeypatch):
-    la = env
-    school, vendor_id = serve(la, 0)
-    monkeypatch.delenv("INTEGRIS_SECRET_0")
-    with pytest.raises(VendorRouteError, match=r"the environment variable named in source\.client_secret_env is not set"):
-        fetch(school)
-    assert la.sim.statuses(vendor_id, ROUTE) == []

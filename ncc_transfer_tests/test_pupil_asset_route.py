@@ -1,24 +1,21 @@
-"""The Pupil Asset route (a GUESSED API shape, ``connectors/pupil_asset_mapping.py``) end to end over real
+"""The Pupil Asset route (a GUESSED API shape, ``connectors/pupil_asset/mapping.py``) end to end over real
 HTTP on loopback: the same school gives identical canonical tables through the route and the files
-route, and every fault that applies to a static-key, page-number vendor is handled.
+route.
+
+What every route must do (tables identical to the files route's, the night through ``process_school``,
+secrets not set or refused, the shared simulator faults) is tested for every route in
+``test_route_contract.py``; this module keeps what only this route does.
 """
 
 from __future__ import annotations
 
 import pytest
 
-from ncc_transfer.canonical import TABLES
-from ncc_transfer.connectors import pupil_asset_mapping as M
-from ncc_transfer.connectors.base import Connector, VendorRouteError
 from ncc_transfer.connectors.http import VendorError
-from ncc_transfer.connectors.pupil_asset import PupilAssetConnector, check_success, statutory_code
-from ncc_transfer.pipeline import LOADED, TransientExtractError, process_school
-from ncc_transfer.connectors.routes import setting_problems
+from ncc_transfer.connectors.pupil_asset.connector import PupilAssetConnector, check_success, statutory_code
 from ncc_transfer.registry import RegistryError, parse_registry
 from ncc_transfer.simulator import load_source
-from ncc_transfer.simulator.pupil_asset import demo_settings, render
-from ncc_transfer.warehouse import DuckDBWarehouse
-from ncc_transfer_tests.vendor_support import AS_OF, assert_same_as_files, build_vendor_la, canonical
+from ncc_transfer_tests.vendor_support import AS_OF, build_vendor_la
 
 ROUTE = "pupil_asset"
 
@@ -34,10 +31,7 @@ def la(tmp_path_factory):
 
 @pytest.fixture()
 def env(la, monkeypatch):
-    for name, value in la.secrets.items():
-        monkeypatch.setenv(name, value)
-    la.sim.clear()
-    return la
+    return la.with_secrets(monkeypatch)
 
 
 def serve(la, n: int = 0, **extra):
@@ -59,30 +53,12 @@ def fetch(school):
     return PupilAssetConnector().fetch(school, as_of=AS_OF)
 
 
-_CLEAN: dict[str, tuple[int, dict[str, int]]] = {}
-
-
-def clean_fetch(la, school, vendor_id: str) -> tuple[int, dict[str, int]]:
-    """(requests, rows per table) of a fetch without faults (once per school and module run)."""
-    if vendor_id not in _CLEAN:
-        raw = fetch(school)
-        _CLEAN[vendor_id] = (len(la.sim.requests_to(vendor_id, ROUTE)), {t: len(raw.tables[t]) for t in TABLES})
-    la.sim.log.clear()
-    return _CLEAN[vendor_id]
-
-
 def registry(source: dict) -> dict:
     return {"local_authority": {"code": "926", "name": "Test"},
             "schools": [{"laestab": "9262001", "name": "A School", "mis": ROUTE, "source": source}]}
 
 
 # ------------------------------------------------------------------------------------ the contract
-
-
-def test_connector_satisfies_the_interface():
-    connector = PupilAssetConnector()
-    assert isinstance(connector, Connector)
-    assert connector.route == ROUTE and connector.capabilities.changed_since is False
 
 
 @pytest.mark.parametrize("source, problem", [
@@ -117,29 +93,7 @@ def test_error_body_check_names_the_endpoint_only():
     check_success({"success": True, "data": []}, ROUTE, "https://x/api")  # no error
 
 
-def test_demo_settings_pass_registry_validation():
-    settings, secret_names = demo_settings("9262001", "http://127.0.0.1:8765/pupil_asset")
-    assert setting_problems(ROUTE, settings) == []
-    assert all(settings[k] in secret_names for k in settings if k.endswith("_env"))
-
-
 # ---------------------------------------------------------------------------------- the round trip
-
-
-def test_canonical_tables_identical_to_files_route(env):
-    la = env
-    for n, files_school in enumerate(la.files_schools):
-        school, _ = serve(la, n)
-        raw = fetch(school)
-        for table in TABLES:  # the raw shape: text object columns with the canonical names
-            assert all(raw.tables[table][c].dtype == object for c in raw.tables[table].columns)
-            assert {"_source", "_line"} <= set(raw.tables[table].columns)
-        assert raw.tables["pupils"]["_source"].str.startswith(f"/api/v1/schools/PA{files_school.laestab}/").all()
-        assert_same_as_files(raw.tables, la, files_school)
-    # the simulated MIS holds local sub-codes, so the mapping was exercised
-    assert any(m["mark"] in M.LOCAL_SUBCODES for m in render(school_source(la, 0))["attendance"])
-    # several pages of marks were read, with from/to and status=all
-    assert sum(1 for h in la.sim.log if h.endpoint == "attendance/sessions") > len(la.files_schools)
 
 
 def test_leavers_included_and_values_passed_through(env):
@@ -155,122 +109,6 @@ def test_leavers_included_and_values_passed_through(env):
     assert {"X", ""} <= set(raw["sex"].fillna(""))
 
 
-def test_process_school_loads_through_the_route(env, tmp_path):
-    la = env
-    school, _ = serve(la, 0)
-    warehouse = DuckDBWarehouse(tmp_path / "w.duckdb")
-    try:
-        outcome = process_school(school, home=la.home, warehouse=warehouse, as_of=AS_OF)
-        assert outcome.status == LOADED, outcome.message
-        assert outcome.sources["pupils"].endswith("/pupils")
-        expected = canonical(fetch(school).tables, school.laestab)
-        for table in TABLES:
-            assert warehouse.count_where(table, "school_key = ?", [school.key]) == len(expected[table])
-    finally:
-        warehouse.close()
-
-
 # --------------------------------------------------------------------------------------- faults
 
 
-@pytest.mark.parametrize("faults", [["429"], ["429-no-retry-after"], ["503", "503"]])
-def test_retried_faults_then_success(env, faults):
-    la = env
-    school, vendor_id = serve(la, 0)
-    clean, sizes = clean_fetch(la, school, vendor_id)
-    la.sim.inject(vendor_id, faults, route=ROUTE)
-    raw = fetch(school)
-    statuses = la.sim.statuses(vendor_id, ROUTE)
-    assert statuses[:len(faults) + 1] == [int(f[:3]) for f in faults] + [200]
-    assert len(statuses) == clean + len(faults)  # each fault cost exactly one extra request
-    for table in TABLES:
-        assert len(raw.tables[table]) == sizes[table]
-
-
-def test_persistent_5xx_is_transient_and_previous_load_kept(env, tmp_path):
-    la = env
-    school, vendor_id = serve(la, 0, max_retries=2)
-    warehouse = DuckDBWarehouse(tmp_path / "w.duckdb")
-    try:
-        assert process_school(school, home=la.home, warehouse=warehouse, as_of=AS_OF).status == LOADED
-        before = {t: warehouse.count_where(t, "school_key = ?", [school.key]) for t in TABLES}
-        la.sim.log.clear()
-        la.sim.inject(vendor_id, ["503"] * 3, route=ROUTE)  # the first request and both retries
-        outcome = process_school(school, home=la.home, warehouse=warehouse, as_of=AS_OF)
-        assert outcome.status == "failed" and outcome.transient
-        for part in (school.key, ROUTE, "HTTP 503", f"/api/v1/schools/{vendor_id}/pupils"):
-            assert part in outcome.message
-        assert la.sim.statuses(vendor_id, ROUTE) == [503, 503, 503]
-        assert {t: warehouse.count_where(t, "school_key = ?", [school.key]) for t in TABLES} == before
-        la.assert_clean(outcome.message, school)
-    finally:
-        warehouse.close()
-
-
-def test_slow_response_times_out_as_transient(env, monkeypatch):
-    la = env
-    monkeypatch.setattr(la.sim, "slow_seconds", 1.0)
-    school, vendor_id = serve(la, 0, read_timeout=0.3, max_retries=1)
-    la.sim.inject(vendor_id, ["slow", "slow"], route=ROUTE)
-    with pytest.raises(TransientExtractError, match="timed out") as caught:
-        fetch(school)
-    assert school.key in str(caught.value) and "/pupils" in str(caught.value)
-    la.assert_clean(str(caught.value), school)
-
-
-@pytest.mark.parametrize("fault, problem", [("truncated", "not valid JSON"), ("html", "HTML page")])
-def test_broken_bodies_are_transient(env, fault, problem):
-    la = env
-    school, vendor_id = serve(la, 2)
-    la.sim.inject(vendor_id, [fault], route=ROUTE)
-    with pytest.raises(TransientExtractError, match=problem) as caught:
-        fetch(school)
-    assert school.key in str(caught.value) and ROUTE in str(caught.value)
-    la.assert_clean(str(caught.value), school)
-
-
-def test_error_in_a_200_body_fails_not_transient(env):
-    la = env
-    school, vendor_id = serve(la, 2)
-    la.sim.inject(vendor_id, ["error-body"], route=ROUTE)
-    with pytest.raises(VendorRouteError, match=r"success: false") as caught:
-        fetch(school)
-    message = str(caught.value)
-    assert school.key in message and f"/api/v1/schools/{vendor_id}/pupils" in message and "HTTP 200" in message
-    assert "Something went wrong" not in message
-    assert la.sim.statuses(vendor_id, ROUTE) == [200]  # not retried
-    la.assert_clean(message, school)
-
-
-def test_foreign_fault_does_not_apply(env):
-    """Pupil Asset pages by number (no next links), so there is no link to another host to refuse."""
-    la = env
-    school, vendor_id = serve(la, 2)
-    la.sim.inject(vendor_id, ["foreign"], route=ROUTE)
-    assert len(fetch(school).tables["pupils"]) > 0
-
-
-def test_wrong_key_fails_clearly_once_and_not_transient(env, monkeypatch, tmp_path):
-    la = env
-    school, vendor_id = serve(la, 2)
-    monkeypatch.setenv("PUPIL_ASSET_KEY_2", "not-the-right-key-123")
-    warehouse = DuckDBWarehouse(tmp_path / "w.duckdb")
-    try:
-        outcome = process_school(school, home=la.home, warehouse=warehouse, as_of=AS_OF)
-    finally:
-        warehouse.close()
-    assert outcome.status == "failed" and not outcome.transient
-    assert "unauthorised" in outcome.message and "HTTP 401" in outcome.message
-    assert school.key in outcome.message and "/pupils" in outcome.message
-    assert "not-the-right-key-123" not in outcome.message
-    la.assert_clean(outcome.message, school)
-    assert la.sim.statuses(vendor_id, ROUTE) == [401]  # one request: a 401 is not retried
-
-
-def test_missing_key_variable_names_the_registry_field(env, monkeypatch):
-    la = env
-    school, vendor_id = serve(la, 0)
-    monkeypatch.delenv("PUPIL_ASSET_KEY_0")
-    with pytest.raises(VendorRouteError, match=r"the environment variable named in source\.api_key_env is not set"):
-        fetch(school)
-    assert la.sim.statuses(vendor_id, ROUTE) == []

@@ -4,6 +4,10 @@ A small demo LA's landing folders are rendered in ScholarPack's API shape by the
 reads them back through the shared HTTP layer with the OAuth2 refresh-token grant. The simulator's token
 endpoint rotates the refresh token on every use, so the tests also prove the newest token is kept per
 school and used the next night, and what happens when a kept or configured token is dead.
+
+What every route must do (tables identical to the files route's, the night through ``process_school``,
+secrets not set or refused, the shared simulator faults) is tested for every route in
+``test_route_contract.py``; this module keeps what only this route does.
 """
 
 from __future__ import annotations
@@ -13,17 +17,15 @@ from datetime import timedelta
 
 import pytest
 
-from ncc_transfer.canonical import TABLES
-from ncc_transfer.connectors.base import Connector, VendorRouteError
+from ncc_transfer.connectors.base import VendorRouteError
 from ncc_transfer.connectors.http import VendorError
 from ncc_transfer.connectors.incremental import StateStore
-from ncc_transfer.connectors.routes import setting_problems
-from ncc_transfer.connectors.scholarpack import TOKEN_FILE_SUFFIX, RefreshTokenFile, ScholarPackConnector
-from ncc_transfer.pipeline import LOADED, TransientExtractError, process_school
+from ncc_transfer.connectors.scholarpack.connector import TOKEN_FILE_SUFFIX, RefreshTokenFile, ScholarPackConnector
+from ncc_transfer.pipeline import process_school
 from ncc_transfer.registry import RegistryError, School, parse_registry
-from ncc_transfer.simulator import scholarpack as sim_sp
+from ncc_transfer.connectors.scholarpack import simulator as sim_sp
 from ncc_transfer.warehouse import DuckDBWarehouse
-from ncc_transfer_tests.vendor_support import AS_OF, assert_same_as_files, build_vendor_la
+from ncc_transfer_tests.vendor_support import AS_OF, build_vendor_la
 
 ROUTE = "scholarpack"
 SCHOOL = School(laestab="9262001", name="A School", mis=ROUTE, source={})
@@ -48,9 +50,7 @@ def la(tmp_path_factory):
 
 @pytest.fixture()
 def env(la, monkeypatch):
-    for name, value in la.secrets.items():
-        monkeypatch.setenv(name, value)
-    la.sim.clear()
+    la.with_secrets(monkeypatch)
     la.sim.slow_seconds = 2.0
     for kept in (la.home / "state").glob(f"*{TOKEN_FILE_SUFFIX}"):  # each test starts from onboarding
         kept.unlink()
@@ -75,12 +75,6 @@ def assert_no_token(la, sid: str, message: str) -> None:
 
 
 # ------------------------------------------------------------------------------------- interface
-
-
-def test_connector_satisfies_the_interface():
-    connector = ScholarPackConnector()
-    assert isinstance(connector, Connector)
-    assert connector.route == ROUTE and connector.capabilities.changed_since is False
 
 
 @pytest.mark.parametrize("source, expected", [
@@ -111,52 +105,7 @@ def test_token_url_sits_beside_the_api_unless_set():
         url(base_url="https://proxy.example/sp")
 
 
-def test_demo_settings_are_valid_registry_settings():
-    settings, names = sim_sp.demo_settings("9262001", "http://127.0.0.1:8765/scholarpack")
-    assert setting_problems(ROUTE, settings) == []
-    assert settings["base_url"] == "http://127.0.0.1:8765/scholarpack/api/v1"
-    assert sorted(names) == sorted(settings[k] for k in ("client_id_env", "client_secret_env", "refresh_token_env"))
-
-
 # ------------------------------------------------------------------------------------------ data
-
-
-def test_canonical_tables_identical_to_files_route(env, tmp_path):
-    la = env
-    store = StateStore(tmp_path / "state")
-    for n, files_school in enumerate(la.files_schools):
-        school, source, sid = serve(la, n)
-        raw = ScholarPackConnector().fetch(school, as_of=AS_OF, state=store)
-        for table in TABLES:  # the raw shape: text object columns with the canonical names
-            assert all(raw.tables[table][c].dtype == object for c in raw.tables[table].columns)
-            assert {"_source", "_line"} <= set(raw.tables[table].columns)
-        assert_same_as_files(raw.tables, la, files_school)
-        # former students come too, with their marks from the historic register
-        assert len(raw.tables["pupils"]) == len(source.pupils)
-        if any(p.is_leaver for p in source.pupils):
-            assert (raw.tables["attendance"]["_source"] == "/students/register/historic/").any()
-        # the MIS's local sub-code I01 is mapped to the statutory I
-        if any(m.code == "I" for m in source.marks):
-            assert "I" in set(raw.tables["attendance"]["code"]) and "I01" not in set(raw.tables["attendance"]["code"])
-    assert "I01" in {r["mark"] for r in sim_sp.render(source)["register"]}
-    # pages were followed through next_uri (absolute, under the simulator's mount)
-    assert sum(1 for h in la.sim.log if h.endpoint == "students/register") > 2
-
-
-def test_process_school_loads_through_scholarpack(env, tmp_path):
-    la = env
-    school, _, sid = serve(la)
-    warehouse = DuckDBWarehouse(tmp_path / "w.duckdb")
-    try:
-        outcome = process_school(school, home=la.home, warehouse=warehouse, as_of=AS_OF)
-        assert outcome.status == LOADED, outcome.message
-        assert outcome.sources["pupils"] == "/students/"
-        assert all(warehouse.count_where(t, "school_key = ?", [school.key]) > 0 for t in ("pupils", "attendance"))
-    finally:
-        warehouse.close()
-    kept = la.home / "state" / f"{school.key}{TOKEN_FILE_SUFFIX}"  # the rotated token, kept privately
-    assert kept.read_text() == sim_sp.live_refresh_token(la.sim, sid)
-    assert kept.stat().st_mode & 0o777 == 0o600
 
 
 # ---------------------------------------------------------------------------------- refresh tokens
@@ -264,32 +213,7 @@ def test_wrong_client_secret_fails_clearly_and_not_transient(env, tmp_path, monk
     assert token_hits(la, sid) == [401] and la.sim.statuses(sid) == []  # one request, no retry
 
 
-def test_missing_variable_names_the_registry_field(env, monkeypatch):
-    la = env
-    school, _, _ = serve(la)
-    monkeypatch.delenv("SP_REFRESH_TOKEN_0")
-    with pytest.raises(VendorRouteError, match=r"the environment variable named in source\.refresh_token_env is not set"):
-        ScholarPackConnector().fetch(school, as_of=AS_OF)
-
-
 # ------------------------------------------------------------------------------------------ faults
-
-
-@pytest.mark.parametrize("faults, expected", [
-    (["429"], [429, 200]),
-    (["429-no-retry-after"], [429, 200]),
-    (["503", "503"], [503, 503, 200]),
-    (["error-body"], [500, 200]),  # no error-in-a-200 shape is known for ScholarPack: a plain 500
-])
-def test_retried_faults_then_success(env, tmp_path, faults, expected):
-    la = env
-    school, source, sid = serve(la)
-    la.sim.inject(sid, faults, route=ROUTE)
-    raw = ScholarPackConnector().fetch(school, as_of=AS_OF, state=StateStore(tmp_path / "state"))
-    assert len(raw.tables["pupils"]) == len(source.pupils) and len(raw.tables["attendance"]) == len(source.marks)
-    statuses = la.sim.statuses(sid)
-    assert statuses[:len(expected)] == expected and len([s for s in statuses if s != 200]) == len(faults)
-    assert token_hits(la, sid) == [200]
 
 
 def test_token_endpoint_503_is_retried(env, tmp_path):
@@ -300,54 +224,3 @@ def test_token_endpoint_503_is_retried(env, tmp_path):
     assert token_hits(la, sid) == [503, 200]
 
 
-def test_persistent_5xx_is_transient_and_previous_load_kept(env, tmp_path):
-    la = env
-    school, _, sid = serve(la, max_retries=2)
-    warehouse = DuckDBWarehouse(tmp_path / "w.duckdb")
-    try:
-        assert process_school(school, home=la.home, warehouse=warehouse, as_of=AS_OF).status == LOADED
-        before = {t: warehouse.count_where(t, "school_key = ?", [school.key]) for t in TABLES}
-        la.sim.log.clear()
-        la.sim.inject(sid, ["500"] * 3, route=ROUTE)  # the first request and both retries
-        outcome = process_school(school, home=la.home, warehouse=warehouse, as_of=AS_OF)
-        assert outcome.status == "failed" and outcome.transient
-        assert school.key in outcome.message and ROUTE in outcome.message and "HTTP 500" in outcome.message
-        assert "/students/" in outcome.message
-        assert la.sim.statuses(sid) == [500, 500, 500]
-        assert {t: warehouse.count_where(t, "school_key = ?", [school.key]) for t in TABLES} == before
-        la.assert_clean(outcome.message, school)
-    finally:
-        warehouse.close()
-
-
-def test_slow_answer_times_out_as_transient(env):
-    la = env
-    la.sim.slow_seconds = 1.0
-    school, _, sid = serve(la, read_timeout=0.3, max_retries=1)
-    la.sim.inject(sid, ["slow", "slow"], route=ROUTE)
-    with pytest.raises(TransientExtractError, match="timed out") as caught:
-        ScholarPackConnector().fetch(school, as_of=AS_OF)
-    assert school.key in str(caught.value) and "/students/" in str(caught.value)
-    la.assert_clean(str(caught.value), school)
-
-
-@pytest.mark.parametrize("fault, expected", [("truncated", "not valid JSON"), ("html", "HTML page")])
-def test_broken_pages_are_transient(env, fault, expected):
-    la = env
-    school, _, sid = serve(la, max_retries=0)
-    la.sim.inject(sid, [fault], route=ROUTE)
-    with pytest.raises(TransientExtractError, match=expected) as caught:
-        ScholarPackConnector().fetch(school, as_of=AS_OF)
-    assert school.key in str(caught.value) and "/students/" in str(caught.value)
-    la.assert_clean(str(caught.value), school)
-
-
-def test_next_uri_to_another_host_is_refused(env):
-    la = env
-    school, _, sid = serve(la, 1)  # a school with more than one page of students
-    la.sim.inject(sid, ["foreign"], route=ROUTE)
-    with pytest.raises(VendorRouteError, match="another host") as caught:
-        ScholarPackConnector().fetch(school, as_of=AS_OF)
-    assert school.key in str(caught.value) and "/students/" in str(caught.value)
-    assert la.sim.statuses(sid) == [200]  # the foreign link is never requested
-    la.assert_clean(str(caught.value), school)

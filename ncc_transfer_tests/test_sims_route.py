@@ -8,29 +8,29 @@ fetch and on an incremental night (``SIMS.Changes``).
 
 The ``foreign`` fault does not apply: the connector pages with ``$top``/``$skip`` and never follows a
 link from the body, and the simulator renders no ``@odata.nextLink``.
+
+What every route must do (tables identical to the files route's, the night through ``process_school``,
+secrets not set or refused, the shared simulator faults) is tested for every route in
+``test_route_contract.py``; this module keeps what only this route does.
 """
 
 from __future__ import annotations
 
-import time
 from datetime import date, timedelta
 
-import pandas as pd
 import pytest
 import requests
 
-from ncc_transfer.canonical import TABLES
-from ncc_transfer.connectors import sims_mapping as S
-from ncc_transfer.connectors.base import Connector, VendorRouteError
+from ncc_transfer.connectors.sims import mapping as S
+from ncc_transfer.connectors.base import VendorRouteError
 from ncc_transfer.connectors.incremental import StateStore
-from ncc_transfer.connectors.sims import SimsConnector, date_chunks, event_start, exclusion_row
-from ncc_transfer.files_route import read_school_folder
-from ncc_transfer.pipeline import LOADED, TransientExtractError, process_school
+from ncc_transfer.connectors.sims.connector import SimsConnector, date_chunks, event_start, exclusion_row
+from ncc_transfer.pipeline import process_school
 from ncc_transfer.registry import RegistryError, parse_registry
-from ncc_transfer.simulator.sims import render, sts_key
+from ncc_transfer.connectors.sims.simulator import sts_key
 from ncc_transfer.warehouse import DuckDBWarehouse
-from ncc_transfer_tests.vendor_support import (AS_OF, assert_same_as_files, assert_same_tables, build_vendor_la,
-                                               canonical)
+from ncc_transfer_tests.vendor_support import (AS_OF, assert_same_tables, build_vendor_la, canonical, mark_rows,
+                                               recent_school_day)
 
 CLIENT_ID = "ncc-la-sims-integrator-7f3a"
 CLIENT_SECRET = "sims-client-secret-never-to-be-seen"
@@ -79,13 +79,6 @@ def sts_statuses(la) -> list[int]:
 # ------------------------------------------------------------------------------------ interface, registry
 
 
-def test_connector_satisfies_the_interface():
-    connector = SimsConnector()
-    assert isinstance(connector, Connector)
-    assert connector.route == "sims" and connector.capabilities.changed_since is True
-    assert connector.options["rate_per_second"] == 5.0  # the documented throttle per integrator
-
-
 def _registry(tmp_path, **source):
     document = {"local_authority": {"code": "926", "name": "Test"},
                 "schools": [{"laestab": "9262001", "name": "A School", "mis": "sims", "source": source}]}
@@ -107,14 +100,6 @@ def test_registry_validates_sims_settings(tmp_path):
         _registry(tmp_path, **good, token_url="http://sts.example.org/connect/token")
 
 
-def test_missing_secret_variable_names_the_registry_field(env, monkeypatch):
-    school, _ = serve(env)
-    monkeypatch.delenv("SIMS_SUBSCRIPTION_KEY")
-    with pytest.raises(VendorRouteError, match=r"the environment variable named in source\.subscription_key_env is not set"):
-        SimsConnector().fetch(school, as_of=EARLY)
-    assert env.sim.log == []
-
-
 # ---------------------------------------------------------------------------------- pure helpers
 
 
@@ -133,39 +118,6 @@ def test_event_start_is_read_in_london_time_and_spans_stay_within_the_limit():
 
 
 # -------------------------------------------------------------------------------------------- data
-
-
-def test_canonical_tables_identical_to_files_route(env):
-    la = env
-    for n, files_school in enumerate(la.files_schools):
-        school, source = serve(la, n)
-        raw = SimsConnector().fetch(school, as_of=AS_OF)
-        for table in TABLES:  # the raw shape: text object columns with the canonical names
-            assert all(raw.tables[table][c].dtype == object for c in raw.tables[table].columns)
-        assert set(raw.tables["pupils"]["_source"]) == {"/Learner/V3/LearnerPersonals"}
-        assert_same_as_files(raw.tables, la, files_school)
-        # the simulated MIS uses local sub-codes, mapped through StatutoryAttendanceCode
-        codes = {c["Code"] for c in render(source)["attendance_codes"]}
-        assert "C01" in codes and "C" not in codes and "C" in set(raw.tables["attendance"]["code"])
-    # the year to date (1 Sep - 20 Mar) is read in three spans of at most 90 days
-    assert len(list(date_chunks(date(2025, 9, 1), AS_OF))) == 3
-    assert {h.endpoint for h in la.sim.log} >= {S.DOMAINS[d][0].lstrip("/") for d in S.DOMAINS}
-
-
-def test_process_school_loads_through_sims(env, tmp_path):
-    la = env
-    school, _ = serve(la, 0)
-    warehouse = DuckDBWarehouse(tmp_path / "w.duckdb")
-    try:
-        outcome = process_school(school, home=la.home, warehouse=warehouse, as_of=AS_OF)
-        assert outcome.status == LOADED, outcome.message
-        folder = la.files_schools[0].landing_folder(la.home)
-        expected = canonical(read_school_folder(folder, school.laestab).tables, school.laestab)
-        for table in TABLES:
-            assert warehouse.count_where(table, "school_key = ?", [school.key]) == len(expected[table])
-        assert outcome.sources["attendance"] == "/Attendance/V3/AttendanceRecords"
-    finally:
-        warehouse.close()
 
 
 def test_bearer_token_and_subscription_key_are_both_sent_and_never_shown(env):
@@ -233,68 +185,6 @@ def _clean_data_requests(la, school) -> int:
     return count
 
 
-@pytest.mark.parametrize("faults", [["429"], ["429-no-retry-after"], ["503", "503"]])
-def test_throttling_and_5xx_bursts_are_retried_to_success(env, faults):
-    la = env
-    school, _ = serve(la, 2)
-    clean = _clean_data_requests(la, school)
-    la.sim.inject(organisation(school), faults, route="sims")
-    raw = SimsConnector().fetch(school, as_of=EARLY)
-    assert len(raw.tables["pupils"]) > 0
-    fault_statuses = [int(f[:3]) for f in faults]
-    assert data_statuses(la, school) == fault_statuses + [200] * clean
-
-
-def test_persistent_5xx_is_transient_and_previous_load_kept(env, tmp_path):
-    la = env
-    school, _ = serve(la, 2, max_retries=2)
-    warehouse = DuckDBWarehouse(tmp_path / "w.duckdb")
-    try:
-        first = process_school(school, home=la.home, warehouse=warehouse, as_of=EARLY)
-        assert first.status == LOADED, first.message
-        before = {t: warehouse.count_where(t, "school_key = ?", [school.key]) for t in TABLES}
-        la.sim.clear()
-        la.sim.inject(organisation(school), ["500"] * 3, route="sims")  # the first request and both retries
-        outcome = process_school(school, home=la.home, warehouse=warehouse, as_of=EARLY)
-        assert outcome.status == "failed" and outcome.transient
-        message = outcome.message
-        assert school.key in message and "sims" in message and "HTTP 500" in message
-        assert "/Learner/V3/LearnerPersonals" in message
-        assert data_statuses(la, school) == [500, 500, 500]
-        assert {t: warehouse.count_where(t, "school_key = ?", [school.key]) for t in TABLES} == before
-        la.assert_clean(message, school)
-    finally:
-        warehouse.close()
-
-
-def test_slow_response_times_out_as_transient(env):
-    la = env
-    la.sim.slow_seconds = 1.0
-    school, _ = serve(la, 2, read_timeout=0.3, max_retries=1)
-    la.sim.inject(organisation(school), ["slow", "slow"], route="sims")
-    with pytest.raises(TransientExtractError, match="timed out") as caught:
-        SimsConnector().fetch(school, as_of=EARLY)
-    assert school.key in str(caught.value) and "/Learner/V3/LearnerPersonals" in str(caught.value)
-    la.assert_clean(str(caught.value), school)
-    # The simulator answers both requests late, after the client gave up: wait for them, so their log
-    # entries do not land in the next test's log.
-    deadline = time.monotonic() + 10 * la.sim.slow_seconds
-    while len(data_statuses(la, school)) < 2 and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert len(data_statuses(la, school)) == 2
-
-
-@pytest.mark.parametrize("fault, expected", [("truncated", "not valid JSON"), ("html", "HTML page")])
-def test_truncated_page_and_maintenance_page_are_transient(env, fault, expected):
-    la = env
-    school, _ = serve(la, 2)
-    la.sim.inject(organisation(school), [fault], route="sims")
-    with pytest.raises(TransientExtractError, match=expected) as caught:
-        SimsConnector().fetch(school, as_of=EARLY)
-    assert school.key in str(caught.value) and "sims" in str(caught.value)
-    la.assert_clean(str(caught.value), school)
-
-
 def test_odata_error_in_a_200_is_detected_and_not_transient(env):
     la = env
     school, _ = serve(la, 2)
@@ -352,16 +242,6 @@ def test_wrong_subscription_key_is_401_not_transient(env, monkeypatch, tmp_path)
 # -------------------------------------------------------------------------------------- incremental
 
 
-def _mark(table, upn: str, day: str, session: str):
-    return table[(table["upn"] == upn) & (pd.to_datetime(table["date"]) == pd.Timestamp(day))
-                 & (table["session"] == session)]
-
-
-def _recent_school_day(source, back: int) -> str:
-    days = sorted({m.date for m in source.marks if m.date and m.date <= AS_OF.isoformat()}, reverse=True)
-    return days[back]
-
-
 def test_second_night_is_incremental_and_equals_a_full_fetch(env, tmp_path):
     la = env
     school, source = serve(la, 0)
@@ -372,7 +252,7 @@ def test_second_night_is_incremental_and_equals_a_full_fetch(env, tmp_path):
 
     # The school amends a mark 3 school days ago, renames a pupil, removes another's address (a change
     # with no address record: the connector reads that domain in full) and deletes a third pupil.
-    day = _recent_school_day(source, 3)
+    day = recent_school_day(source, 3)
     marked = next(m for m in source.marks if m.date == day and m.pupil_key)
     new_code = "G" if marked.code != "G" else "O"
     source.change_mark(marked.upn, marked.date, marked.session, new_code)
@@ -397,7 +277,7 @@ def test_second_night_is_incremental_and_equals_a_full_fetch(env, tmp_path):
     assert_same_tables(canonical(second.tables, school.laestab), canonical(full.tables, school.laestab), school.key)
 
     got = canonical(second.tables, school.laestab)
-    assert list(_mark(got["attendance"], marked.upn, marked.date, marked.session)["code"]) == [new_code]
+    assert list(mark_rows(got["attendance"], marked.upn, marked.date, marked.session)["code"]) == [new_code]
     assert "Renamed-Surname" in set(got["pupils"]["surname"])
     moved_row = got["pupils"][got["pupils"]["upn"] == moved.upn]
     assert len(moved_row) == 1 and moved_row["postcode"].isna().all()

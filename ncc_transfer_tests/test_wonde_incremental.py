@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import pandas as pd
 import pytest
 
 from ncc_transfer.connectors.incremental import StateStore
-from ncc_transfer.connectors.wonde import WondeConnector
-from ncc_transfer_tests.vendor_support import AS_OF, assert_same_tables, build_vendor_la, canonical
+from ncc_transfer.connectors.wonde.connector import WondeConnector
+from ncc_transfer_tests.vendor_support import (AS_OF, amend_rename_delete, assert_same_tables, build_vendor_la,
+                                               canonical, mark_rows, recent_school_day)
 
 TOKEN = "wonde-incremental-secret-token-1"
 
@@ -35,16 +35,6 @@ def served(la, monkeypatch, tmp_path):
     return school, source, StateStore(tmp_path / "state")
 
 
-def _mark(table, upn: str, day: str, session: str):
-    return table[(table["upn"] == upn) & (pd.to_datetime(table["date"]) == pd.Timestamp(day))
-                 & (table["session"] == session)]
-
-
-def _recent_school_day(source, back: int) -> str:
-    days = sorted({m.date for m in source.marks if m.date and m.date <= AS_OF.isoformat()}, reverse=True)
-    return days[back]
-
-
 def test_second_night_is_incremental_and_equals_a_full_fetch(la, served):
     school, source, store = served
     connector = WondeConnector()
@@ -53,14 +43,7 @@ def test_second_night_is_incremental_and_equals_a_full_fetch(la, served):
     assert len(first.tables["attendance"]) > 0 and store.load(school.key) is not None
 
     # The school amends a mark 3 school days ago, renames a pupil and deletes another (entered in error).
-    day = _recent_school_day(source, 3)
-    marked = next(m for m in source.marks if m.date == day and m.pupil_key)
-    new_code = "G" if marked.code != "G" else "O"
-    source.change_mark(marked.upn, marked.date, marked.session, new_code)
-    renamed = next(p for p in source.pupils if p.upn and p.upn != marked.upn and not p.is_leaver)
-    source.change_pupil(renamed.upn, surname="Renamed-Surname")
-    deleted = next(p for p in source.pupils if p.upn and p.upn not in (marked.upn, renamed.upn) and not p.is_leaver)
-    source.delete_pupil(deleted.upn)
+    marked, new_code, renamed, deleted = amend_rename_delete(source, recent_school_day(source, 3))
 
     la.sim.log.clear()
     second = connector.fetch(school, as_of=AS_OF, state=store)
@@ -74,7 +57,7 @@ def test_second_night_is_incremental_and_equals_a_full_fetch(la, served):
     assert_same_tables(canonical(second.tables, school.laestab), canonical(full.tables, school.laestab), school.key)
 
     got = canonical(second.tables, school.laestab)
-    assert list(_mark(got["attendance"], marked.upn, marked.date, marked.session)["code"]) == [new_code]
+    assert list(mark_rows(got["attendance"], marked.upn, marked.date, marked.session)["code"]) == [new_code]
     assert "Renamed-Surname" in set(got["pupils"]["surname"])
     assert deleted.upn not in set(got["pupils"]["upn"]) and deleted.upn not in set(got["attendance"]["upn"])
 
@@ -83,7 +66,7 @@ def test_amendment_older_than_the_lookback_waits_for_the_full_refresh(la, served
     school, source, store = served
     connector = WondeConnector()
     connector.fetch(school, as_of=AS_OF - timedelta(days=1), state=store)
-    day = _recent_school_day(source, 15)
+    day = recent_school_day(source, 15)
     old = next(m for m in source.marks if m.date == day and m.pupil_key)
     before, amended = old.code, "G" if old.code != "G" else "O"
     source.change_mark(old.upn, old.date, old.session, amended)
@@ -91,13 +74,13 @@ def test_amendment_older_than_the_lookback_waits_for_the_full_refresh(la, served
     second = connector.fetch(school, as_of=AS_OF, state=store)
     assert connector.last_fetch["kind"] == "incremental"
     got = canonical(second.tables, school.laestab)["attendance"]
-    assert list(_mark(got, old.upn, old.date, old.session)["code"]) == [before]  # outside the 10-day window
+    assert list(mark_rows(got, old.upn, old.date, old.session)["code"]) == [before]  # outside the 10-day window
 
     # A week after the first full fetch the periodic full refresh picks it up.
     third = connector.fetch(school, as_of=AS_OF - timedelta(days=1) + timedelta(days=7), state=store)
     assert connector.last_fetch["kind"] == "full" and "periodic" in connector.last_fetch["reason"]
     got = canonical(third.tables, school.laestab, as_of=AS_OF + timedelta(days=6))["attendance"]
-    assert list(_mark(got, old.upn, old.date, old.session)["code"]) == [amended]
+    assert list(mark_rows(got, old.upn, old.date, old.session)["code"]) == [amended]
 
 
 def test_state_files_are_private(la, served):

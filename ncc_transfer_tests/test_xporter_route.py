@@ -5,31 +5,30 @@ named arrays with ``__pagination__`` whose ``NextPage`` is stale on the last pag
 ``ExceptionMessage``, changesets); the connector reads them back through the shared HTTP layer. The key
 property: the same school gives identical canonical tables through XoD and the files route, on a full
 night and on an incremental one.
+
+What every route must do (tables identical to the files route's, the night through ``process_school``,
+secrets not set or refused, the shared simulator faults) is tested for every route in
+``test_route_contract.py``; this module keeps what only this route does.
 """
 
 from __future__ import annotations
 
-import math
 import shutil
 from datetime import timedelta
 
-import pandas as pd
 import pytest
 import requests
 
-from ncc_transfer.canonical import TABLES
-from ncc_transfer.connectors import xporter_mapping as X
-from ncc_transfer.connectors.base import Connector, VendorRouteError
+from ncc_transfer.connectors.xporter import mapping as X
+from ncc_transfer.connectors.base import VendorRouteError
 from ncc_transfer.connectors.http import TokenEndpoint
 from ncc_transfer.connectors.incremental import StateStore
-from ncc_transfer.connectors.xporter import XporterConnector, nc_year_of
-from ncc_transfer.files_route import read_school_folder
-from ncc_transfer.pipeline import LOADED, TransientExtractError, process_school
+from ncc_transfer.connectors.xporter.connector import XporterConnector, nc_year_of
+from ncc_transfer.pipeline import TransientExtractError
 from ncc_transfer.registry import RegistryError, parse_registry
-from ncc_transfer.simulator.xporter import STS_PATH, STS_ROUTE, address_parts, year_group
-from ncc_transfer.warehouse import DuckDBWarehouse
-from ncc_transfer_tests.vendor_support import (AS_OF, assert_same_as_files, assert_same_tables, build_vendor_la,
-                                                canonical)
+from ncc_transfer.connectors.xporter.simulator import STS_PATH, STS_ROUTE, address_parts, year_group
+from ncc_transfer_tests.vendor_support import (AS_OF, amend_rename_delete, assert_same_as_files, assert_same_tables,
+                                               build_vendor_la, canonical, mark_rows, recent_school_day)
 
 SECRET = "xod-school-secret-7f3a9c21"
 SECRET_ENV = "XOD_SCHOOL_SECRET"
@@ -87,13 +86,6 @@ def baseline_requests(la, school, estab: str) -> int:
 # ------------------------------------------------------------------------------ interface, registry
 
 
-def test_connector_satisfies_the_interface():
-    connector = XporterConnector()
-    assert isinstance(connector, Connector)
-    assert connector.route == ROUTE and connector.capabilities.changed_since is True
-    assert connector.capabilities.deletions is True and connector.capabilities.leavers is True
-
-
 def _registry(source: dict, tmp_path):
     document = {"local_authority": {"code": "926", "name": "Test"},
                 "schools": [{"laestab": "9262001", "name": "A School", "mis": ROUTE, "source": source}]}
@@ -122,7 +114,7 @@ def test_year_group_and_address_round_trip_exactly():
     for nc in ("R", "1", "4", "11", "N2", "X", "Year 5", " 7", "", "Reception", None):
         assert nc_year_of(year_group(nc)) == nc
     assert nc_year_of("Year  4") == "4" and nc_year_of("Year  N2") == "N2"  # as recorded
-    from ncc_transfer.connectors.xporter import address_line1
+    from ncc_transfer.connectors.xporter.connector import address_line1
 
     for line in ("129 Gurney Road", "12A High Street", "Flat 3, The Mill", "7  Double  Space", "", None, "42"):
         assert address_line1(address_parts(line)) == (line or None)
@@ -130,24 +122,6 @@ def test_year_group_and_address_round_trip_exactly():
 
 
 # ---------------------------------------------------------------------------------- the full fetch
-
-
-def test_canonical_tables_identical_to_files_route(xla, monkeypatch):
-    la = xla
-    monkeypatch.setitem(X.PAGE_SIZES, "students", 7)  # several pages: PageCount stops the paging
-    for n, files_school in enumerate(la.files_schools):
-        school, source, estab = serve(la, n)
-        la.sim.log.clear()
-        raw = XporterConnector().fetch(school, as_of=AS_OF)
-        for table in TABLES:  # the raw shape: text object columns with the canonical names
-            assert all(raw.tables[table][c].dtype == object for c in raw.tables[table].columns)
-            assert {"_source", "_line"} <= set(raw.tables[table].columns)
-        assert raw.tables["pupils"]["_source"].eq(f"/api/v1/School/{estab}/Students").all()
-        assert_same_as_files(raw.tables, la, files_school)
-        # The last page's NextPage (still present) was not followed: exactly PageCount pages were read.
-        students = [h for h in data_hits(la, estab) if h.endpoint == "Students"]
-        assert len(students) == math.ceil(len(source.pupils) / 7) > 1
-        assert all(h.status == 200 for h in data_hits(la, estab))
 
 
 def test_sts_called_once_for_the_whole_fetch_and_idaas_scheme_used(xla):
@@ -170,23 +144,6 @@ def test_sts_called_once_for_the_whole_fetch_and_idaas_scheme_used(xla):
     assert requests.get(url, headers={"Authorization": f"Idaas {token}"}, timeout=5).status_code == 200
 
 
-def test_process_school_loads_through_xporter(xla, tmp_path):
-    la = xla
-    school, _, _ = serve(la, 0)
-    warehouse = DuckDBWarehouse(tmp_path / "w.duckdb")
-    try:
-        outcome = process_school(school, home=la.home, warehouse=warehouse, as_of=AS_OF)
-        assert outcome.status == LOADED, outcome.message
-        files = read_school_folder(la.files_schools[0].landing_folder(la.home), school.laestab)
-        expected = canonical(files.tables, school.laestab)
-        for table in TABLES:
-            assert warehouse.count_where(table, "school_key = ?", [school.key]) == len(expected[table])
-        assert outcome.sources["pupils"] == f"/api/v1/School/{school.laestab}/Students"
-        assert outcome.fetch["kind"] == "full"
-    finally:
-        warehouse.close()
-
-
 def test_estab_setting_overrides_the_laestab(xla):
     la = xla
     school, _, estab = serve(la, 2, estab="3281101")
@@ -198,50 +155,12 @@ def test_estab_setting_overrides_the_laestab(xla):
 # ---------------------------------------------------------------------------------------- faults
 
 
-@pytest.mark.parametrize("faults", [["429"], ["429-no-retry-after"], ["503", "503"]],
-                         ids=["429", "429-no-retry-after", "503x2"])
-def test_retryable_faults_are_retried_to_success(xla, faults):
-    la = xla
-    school, _, estab = serve(la, 0)
-    clean = baseline_requests(la, school, estab)
-    la.sim.inject(estab, faults, route=ROUTE)
-    raw = XporterConnector().fetch(school, as_of=AS_OF)
-    assert len(raw.tables["pupils"]) == len(la.sim.school(ROUTE, estab).source.pupils)
-    statuses = [h.status for h in data_hits(la, estab)]
-    status = int(faults[0][:3])
-    assert statuses[:len(faults) + 1] == [status] * len(faults) + [200]
-    assert len(statuses) == clean + len(faults) and statuses.count(status) == len(faults)
-    assert len(sts_hits(la, estab)) == 1
-
-
 def test_sts_5xx_burst_is_retried(xla):
     la = xla
     school, _, estab = serve(la, 0)
     la.sim.inject(estab, ["500", "500"], route=STS_ROUTE)
     XporterConnector().fetch(school, as_of=AS_OF)
     assert [h.status for h in sts_hits(la, estab)] == [500, 500, 200]
-
-
-def test_persistent_5xx_is_transient_and_previous_load_kept(xla, tmp_path):
-    la = xla
-    school, _, estab = serve(la, 0, max_retries=2)
-    warehouse = DuckDBWarehouse(tmp_path / "w.duckdb")
-    try:
-        first = process_school(school, home=la.home, warehouse=warehouse, as_of=AS_OF)
-        assert first.status == LOADED, first.message
-        before = {t: warehouse.count_where(t, "school_key = ?", [school.key]) for t in TABLES}
-        shutil.rmtree(la.home / "state", ignore_errors=True)  # a full night again
-        la.sim.clear()
-        la.sim.inject(estab, ["500"] * 3, route=ROUTE)  # the first request and both retries
-        outcome = process_school(school, home=la.home, warehouse=warehouse, as_of=AS_OF)
-        assert outcome.status == "failed" and outcome.transient
-        assert school.key in outcome.message and "xporter" in outcome.message and "HTTP 500" in outcome.message
-        assert f"/api/v1/School/{estab}/Students" in outcome.message
-        assert [h.status for h in data_hits(la, estab)] == [500, 500, 500]
-        assert {t: warehouse.count_where(t, "school_key = ?", [school.key]) for t in TABLES} == before
-        la.assert_clean(outcome.message, school)
-    finally:
-        warehouse.close()
 
 
 def test_persistent_sts_outage_is_transient(xla):
@@ -254,29 +173,6 @@ def test_persistent_sts_outage_is_transient(xla):
     assert school.key in message and STS_PATH in message and "HTTP 500" in message
     assert data_hits(la, estab) == []
     la.assert_clean(message, school)
-
-
-def test_slow_response_times_out_as_transient(xla):
-    la = xla
-    la.sim.slow_seconds = 1.0
-    school, _, estab = serve(la, 0, read_timeout=0.3, max_retries=1)
-    la.sim.inject(estab, ["slow", "slow"], route=ROUTE)  # the request and its one retry
-    with pytest.raises(TransientExtractError, match="timed out") as caught:
-        XporterConnector().fetch(school, as_of=AS_OF)
-    assert school.key in str(caught.value) and f"/api/v1/School/{estab}/Students" in str(caught.value)
-    la.assert_clean(str(caught.value), school)
-
-
-@pytest.mark.parametrize("fault, problem", [("truncated", "not valid JSON"), ("html", "HTML page")])
-def test_truncated_and_html_pages_are_transient(xla, fault, problem):
-    la = xla
-    school, _, estab = serve(la, 2)
-    la.sim.inject(estab, [fault], route=ROUTE)
-    with pytest.raises(TransientExtractError, match=problem) as caught:
-        XporterConnector().fetch(school, as_of=AS_OF)
-    assert school.key in str(caught.value) and "xporter" in str(caught.value)
-    assert len(data_hits(la, estab)) == 1  # a bad 200 is not retried
-    la.assert_clean(str(caught.value), school)
 
 
 @pytest.mark.parametrize("route, path", [(ROUTE, "/Students"), (STS_ROUTE, STS_PATH)], ids=["data", "sts"])
@@ -292,17 +188,6 @@ def test_error_in_a_200_body_fails_not_transient(xla, route, path):
     la.assert_clean(message, school)
 
 
-def test_foreign_next_link_is_never_followed(xla):
-    """XoD pages by ``page``/``pageSize`` up to ``__pagination__[0].PageCount`` and the connector never
-    follows ``NextPage`` (nor ``NextUrl``): a next link pointing at another host changes nothing."""
-    la = xla
-    school, _, estab = serve(la, 0)
-    la.sim.inject(estab, ["foreign"] * 3, route=ROUTE)
-    raw = XporterConnector().fetch(school, as_of=AS_OF)
-    assert len(raw.tables["pupils"]) == len(la.sim.school(ROUTE, estab).source.pupils)
-    assert all(not hit.endpoint.startswith("http") for hit in la.sim.log)
-
-
 def test_expired_token_re_authenticates_exactly_once(xla):
     la = xla
     school, _, estab = serve(la, 0)
@@ -315,24 +200,6 @@ def test_expired_token_re_authenticates_exactly_once(xla):
     assert statuses[:2] == [401, 200] and statuses.count(401) == 1 and len(statuses) == clean + 1
 
 
-def test_wrong_secret_fails_clearly_not_transient_and_not_retried(xla, monkeypatch, tmp_path):
-    la = xla
-    school, _, estab = serve(la, 2)
-    monkeypatch.setenv(SECRET_ENV, "not-the-right-secret-123")
-    warehouse = DuckDBWarehouse(tmp_path / "w.duckdb")
-    try:
-        outcome = process_school(school, home=la.home, warehouse=warehouse, as_of=AS_OF)
-        assert outcome.status == "failed" and not outcome.transient
-        assert "token endpoint refused" in outcome.message and "HTTP 401" in outcome.message
-        assert school.key in outcome.message and STS_PATH in outcome.message
-        assert "not-the-right-secret-123" not in outcome.message
-        la.assert_clean(outcome.message, school)
-    finally:
-        warehouse.close()
-    assert [h.status for h in sts_hits(la, estab)] == [401]  # one request: a 401 is not retried
-    assert data_hits(la, estab) == []
-
-
 def test_estab_must_be_a_laestab(xla):
     la = xla
     school, _, _ = serve(la, 0, estab="../../TokenDetails")
@@ -341,26 +208,7 @@ def test_estab_must_be_a_laestab(xla):
     assert la.sim.log == []
 
 
-def test_missing_secret_variable_names_the_registry_field(xla, monkeypatch):
-    la = xla
-    school, _, estab = serve(la, 0)
-    monkeypatch.delenv(SECRET_ENV)
-    with pytest.raises(VendorRouteError, match=r"the environment variable named in source\.secret_env is not set"):
-        XporterConnector().fetch(school, as_of=AS_OF)
-    assert la.sim.log == []
-
-
 # ----------------------------------------------------------------------------------- incremental
-
-
-def _mark(table, upn: str, day: str, session: str):
-    return table[(table["upn"] == upn) & (pd.to_datetime(table["date"]) == pd.Timestamp(day))
-                 & (table["session"] == session)]
-
-
-def _recent_school_day(source, back: int) -> str:
-    days = sorted({m.date for m in source.marks if m.date and m.date <= AS_OF.isoformat()}, reverse=True)
-    return days[back]
 
 
 def test_second_night_is_incremental_and_equals_a_full_fetch(xla, tmp_path):
@@ -373,13 +221,7 @@ def test_second_night_is_incremental_and_equals_a_full_fetch(xla, tmp_path):
     assert store.load(school.key).snapshot.watermark[X.WATERMARK_KEY]
 
     # The school amends a mark 3 school days ago, renames a pupil and deletes another (entered in error).
-    marked = next(m for m in source.marks if m.date == _recent_school_day(source, 3) and m.pupil_key)
-    new_code = "G" if marked.code != "G" else "O"
-    source.change_mark(marked.upn, marked.date, marked.session, new_code)
-    renamed = next(p for p in source.pupils if p.upn and p.upn != marked.upn and not p.is_leaver)
-    source.change_pupil(renamed.upn, surname="Renamed-Surname")
-    deleted = next(p for p in source.pupils if p.upn and p.upn not in (marked.upn, renamed.upn) and not p.is_leaver)
-    source.delete_pupil(deleted.upn)
+    marked, new_code, renamed, deleted = amend_rename_delete(source, recent_school_day(source, 3))
 
     la.sim.log.clear()
     second = connector.fetch(school, as_of=AS_OF, state=store)
@@ -395,7 +237,7 @@ def test_second_night_is_incremental_and_equals_a_full_fetch(xla, tmp_path):
     assert_same_tables(canonical(second.tables, school.laestab), canonical(full.tables, school.laestab), school.key)
 
     got = canonical(second.tables, school.laestab)
-    assert list(_mark(got["attendance"], marked.upn, marked.date, marked.session)["code"]) == [new_code]
+    assert list(mark_rows(got["attendance"], marked.upn, marked.date, marked.session)["code"]) == [new_code]
     assert "Renamed-Surname" in set(got["pupils"]["surname"])
     assert deleted.upn not in set(got["pupils"]["upn"]) and deleted.upn not in set(got["attendance"]["upn"])
     # The watermark moved on: a third night with no change lists no pupil.

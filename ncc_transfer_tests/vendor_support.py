@@ -47,6 +47,14 @@ class VendorLA:
         profile(route).register(self.sim, vendor_school, data, env)
         return vendor_school, data
 
+    def with_secrets(self, monkeypatch) -> "VendorLA":
+        """The LA with every secret in the environment and the simulator's faults, log and tokens cleared
+        (a route module's per-test fixture)."""
+        for name, value in self.secrets.items():
+            monkeypatch.setenv(name, value)
+        self.sim.clear()
+        return self
+
     def folder(self, school: School) -> Path:
         """The school's landing folder (the data every route serves), whatever route ``school`` is on."""
         return self.home / "landing" / school.laestab
@@ -92,3 +100,32 @@ def assert_same_as_files(raw_tables: dict[str, pd.DataFrame], la: VendorLA, scho
     expected = canonical(files, school.laestab)
     assert len(expected["pupils"]) > 0 and len(expected["attendance"]) > 0
     assert_same_tables(canonical(raw_tables, school.laestab), expected, school.key)
+
+
+# ------------------------------------------------------------------------------ incremental nights
+
+
+def mark_rows(table: pd.DataFrame, upn: str, day: str, session: str) -> pd.DataFrame:
+    """The rows of an attendance table for one pupil's session."""
+    return table[(table["upn"] == upn) & (pd.to_datetime(table["date"]) == pd.Timestamp(day))
+                 & (table["session"] == session)]
+
+
+def recent_school_day(source, back: int, night: date = AS_OF, skip_codes: tuple[str, ...] = ()) -> str:
+    """The school day ``back`` school days before ``night`` (0: the latest) with marks in ``source``."""
+    days = sorted({m.date for m in source.marks if m.date and m.date <= night.isoformat() and m.code not in skip_codes},
+                  reverse=True)
+    return days[back]
+
+
+def amend_rename_delete(source, day: str):
+    """The school amends a mark on ``day``, renames a pupil and deletes another (entered in error);
+    returns (the amended mark, its new code, the renamed pupil, the deleted pupil)."""
+    marked = next(m for m in source.marks if m.date == day and m.pupil_key)
+    new_code = "G" if marked.code != "G" else "O"
+    source.change_mark(marked.upn, marked.date, marked.session, new_code)
+    renamed = next(p for p in source.pupils if p.upn and p.upn != marked.upn and not p.is_leaver)
+    source.change_pupil(renamed.upn, surname="Renamed-Surname")
+    deleted = next(p for p in source.pupils if p.upn and p.upn not in (marked.upn, renamed.upn) and not p.is_leaver)
+    source.delete_pupil(deleted.upn)
+    return marked, new_code, renamed, deleted

@@ -11,7 +11,7 @@ failure kinds. A route module supplies ``auth(settings)`` and ``snapshot(...)`` 
 and get incremental extraction from ``incremental.py``.
 
 Failures: a temporary fault (5xx/429 after retries, timeout, maintenance page) raises
-``pipeline.TransientExtractError``; anything a retry will not fix (bad token, forbidden, missing
+``extract.TransientExtractError``; anything a retry will not fix (bad token, forbidden, missing
 setting or secret, an unexpected status) raises ``VendorRouteError``. Both messages name the school,
 route, endpoint and status, never a token or pupil data.
 """
@@ -20,25 +20,22 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from datetime import date
 from typing import Any, Callable, Iterable, Mapping, Protocol, runtime_checkable
 
-import pandas as pd
-
-from ..canonical import BOOKKEEPING_COLUMNS, RAW_COLUMNS, TABLES
-from ..files_route.folder import RawExtract
+from ..extract import RawExtract, TransientExtractError, VendorRouteError
 from ..registry import School
 from .http import AuthStrategy, VendorError, VendorSession, dig, make_session
+from .incremental import incremental_snapshot
+from .snapshot import ID_KEY, STUDENT_KEY, Snapshot, build_raw
 
-STUDENT_KEY = "_student"  # a mark's or exclusion's vendor pupil id, turned into the UPN when building
-ID_KEY = "_id"  # the vendor's record id (the key incremental extraction merges on)
+__all__ = ["ID_KEY", "STUDENT_KEY", "Capabilities", "Connector", "RawExtract", "RouteSettings", "Snapshot",
+           "TransientExtractError", "VendorConnector", "VendorRouteError", "build_raw", "date_text", "local_to_statutory",
+           "mapped_row", "rows_by_id", "secret_from_env", "text"]
+
 _DATE_TEXT = re.compile(r"^(\d{4}-\d{2}-\d{2})(?:[ T][0-9:.]*(?:Z|[+-]\d{2}:?\d{2})?)?$")
-
-
-class VendorRouteError(Exception):
-    """The school's MIS route cannot be used as configured (credentials, permissions, settings)."""
 
 
 @dataclass(frozen=True)
@@ -123,48 +120,6 @@ def local_to_statutory(code: str | None, subcodes: dict[str, str]) -> str | None
     return subcodes.get(code.strip().upper(), code)
 
 
-# -------------------------------------------------------------------------------------- snapshots
-
-
-@dataclass
-class Snapshot:
-    """One school's records as a vendor gave them, mapped to raw rows and keyed by vendor record id.
-
-    Rows hold the canonical raw columns (text) plus ``_source`` (the endpoint path); marks and
-    exclusions may hold ``_student`` (the vendor pupil id) instead of a UPN. ``watermark`` is what the
-    vendor needs to list changes since this snapshot (empty when it cannot).
-    """
-
-    pupils: dict[str, dict] = field(default_factory=dict)
-    attendance: dict[str, dict] = field(default_factory=dict)
-    exclusions: dict[str, dict] = field(default_factory=dict)
-    sources: dict[str, str] = field(default_factory=dict)
-    watermark: dict[str, Any] = field(default_factory=dict)
-
-    def table(self, name: str) -> dict[str, dict]:
-        return getattr(self, name)
-
-
-def build_raw(snapshot: Snapshot) -> RawExtract:
-    """A snapshot -> the raw extract the pipeline validates (vendor pupil ids resolved to UPNs)."""
-    upn_of = {pid: row.get("upn") for pid, row in snapshot.pupils.items()}
-    tables: dict[str, pd.DataFrame] = {}
-    for table in TABLES:
-        rows = []
-        counters: dict[str, int] = {}
-        for row in snapshot.table(table).values():
-            row = dict(row)
-            student = row.pop(STUDENT_KEY, None)
-            if student is not None and "upn" not in row:
-                row["upn"] = upn_of.get(str(student))
-            source = row.get("_source") or snapshot.sources.get(table, "")
-            counters[source] = counters.get(source, 0) + 1
-            row["_source"], row["_line"] = source, str(counters[source])
-            rows.append(row)
-        tables[table] = pd.DataFrame(rows, columns=RAW_COLUMNS[table] + BOOKKEEPING_COLUMNS, dtype=object)
-    return RawExtract(tables=tables, sources=dict(snapshot.sources))
-
-
 # -------------------------------------------------------------------------------------- settings
 
 
@@ -246,8 +201,6 @@ class VendorConnector:
             session = self.session(settings, self.auth(settings))
             with session:
                 if state is not None and self.capabilities.changed_since:
-                    from .incremental import incremental_snapshot
-
                     snapshot = incremental_snapshot(self, session, settings, as_of=as_of, store=state)
                 else:
                     snapshot = self.snapshot(session, settings, as_of=as_of)
@@ -259,7 +212,5 @@ class VendorConnector:
     def translate(school: School, exc: VendorError) -> Exception:
         message = f"{school.key}: {exc}"
         if exc.transient:
-            from ..pipeline import TransientExtractError  # lazily: pipeline imports connectors
-
             return TransientExtractError(message)
         return VendorRouteError(message)

@@ -37,7 +37,7 @@ from typing import Any
 import pandas as pd
 
 from ..rules.calendar import academic_year_start
-from .base import ID_KEY, STUDENT_KEY, RouteSettings, Snapshot
+from .snapshot import ID_KEY, STUDENT_KEY, Snapshot
 
 log = logging.getLogger(__name__)
 
@@ -148,7 +148,7 @@ class StateStore:
 # ----------------------------------------------------------------------------------------- planning
 
 
-def options_hash(connector: Any, settings: RouteSettings) -> str:
+def options_hash(connector: Any, settings: Any) -> str:
     shaping = {k: v for k, v in sorted(settings.school.source.items()) if k not in _NEUTRAL_SETTINGS}
     text = json.dumps([connector.route, getattr(connector, "mapping_version", 1), shaping], sort_keys=True,
                       default=str)
@@ -212,7 +212,7 @@ def merge(previous: Snapshot, changes: PupilChanges, window_start: date, window:
                     sources=dict(sources or previous.sources), watermark=dict(changes.watermark))
 
 
-def incremental_snapshot(connector: Any, session: Any, settings: RouteSettings, *, as_of: date,
+def incremental_snapshot(connector: Any, session: Any, settings: Any, *, as_of: date,
                          store: StateStore) -> Snapshot:
     """Tonight's snapshot for a connector that can list changes (see the module docstring)."""
     key = settings.school.key

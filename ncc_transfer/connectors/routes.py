@@ -1,47 +1,38 @@
-"""Every MIS route: its connector class and the registry ``source`` settings it needs (README, "MIS routes").
+"""The one registry of routes: name -> ``RouteSpec`` (connector class, the registry ``source`` settings it
+needs and accepts, simulator profile); README, "MIS routes"; docs/adding_a_route.md.
 
-Kept free of heavy imports: the registry validates settings from here, and the pipeline imports a
-route's connector only when a school on that route is extracted. Settings ending in ``_env`` hold the
-NAME of an environment variable that holds a secret, never the secret itself; a name must look like one
-(:data:`ENV_NAME`, the POSIX portable form of an environment variable name written in upper case: POSIX.1-2017,
-Base Definitions, section 8.1 "Environment Variable Definition"). Lower case is refused because a
+The schools registry (``ncc_transfer/registry.py``) validates settings from here, the simulator mounts
+the profiles listed here, and the demo puts one school on each route with a profile. Kept free of heavy
+imports: a route's package ``__init__`` only declares its ``SPEC``; its connector and simulator profile
+are imported when first used.
+
+Settings ending in ``_env`` hold the NAME of an environment variable that holds a secret, never the
+secret itself; a name must look like one (:data:`ENV_NAME`, the POSIX portable form of an environment
+variable name written in upper case: POSIX.1-2017, Base Definitions, section 8.1 "Environment Variable
+Definition"). Lower case is refused because a
 secret (a token, a password) almost always has some, and the problems reported here never quote a
 setting's value: a secret written in the wrong place must not then be printed.
 """
 
 from __future__ import annotations
 
-import importlib
 import re
-from dataclasses import dataclass
+from importlib import import_module
+from pathlib import Path
+from types import ModuleType
 from urllib.parse import urlsplit
 
-
-@dataclass(frozen=True)
-class RouteSpec:
-    connector: str | None  # "module:Class" under ncc_transfer.connectors (None: the files route)
-    required: tuple[str, ...]
-    optional: tuple[str, ...] = ()
-
+from .spec import RouteSpec
 
 # Settings every vendor route accepts: the HTTP layer's tunables and the incremental-extraction knobs.
 COMMON_VENDOR_SETTINGS = ("base_url", "rate_per_second", "max_retries", "backoff_factor", "connect_timeout",
                           "read_timeout", "full_refresh_days", "lookback_school_days")
 
-ROUTES: dict[str, RouteSpec] = {
-    "files": RouteSpec(None, ("path",)),
-    "wonde": RouteSpec("wonde:WondeConnector", ("school_id", "token_env")),
-    "xporter": RouteSpec("xporter:XporterConnector", ("relying_party", "secret_env"), ("estab", "sts_url")),
-    "arbor": RouteSpec("arbor:ArborConnector", ("base_url", "user_env", "password_env"), ("application_id",)),
-    "bromcom": RouteSpec("bromcom:BromcomConnector", ("school_id", "user_env", "password_env")),
-    "sims": RouteSpec("sims:SimsConnector", ("organisation_id", "client_id_env", "client_secret_env",
-                                             "subscription_key_env"), ("token_url",)),
-    "scholarpack": RouteSpec("scholarpack:ScholarPackConnector", ("client_id_env", "client_secret_env",
-                                                                   "refresh_token_env"), ("token_url",)),
-    "pupil_asset": RouteSpec("pupil_asset:PupilAssetConnector", ("school_id", "api_key_env")),
-    "integris": RouteSpec("integris:IntegrisConnector", ("base_url", "school_id", "client_id_env",
-                                                         "client_secret_env"), ("token_url",)),
-}
+# Every route, by the name of its package under ncc_transfer/connectors/ (a registry's ``mis``), in the
+# order the demo assigns them. Adding a route: a new package, and its name here (docs/adding_a_route.md).
+ROUTE_NAMES = ("files", "wonde", "xporter", "arbor", "bromcom", "sims", "scholarpack", "pupil_asset", "integris")
+
+ROUTES: dict[str, RouteSpec] = {name: import_module(f"{__package__}.{name}").SPEC for name in ROUTE_NAMES}
 MIS_ROUTES = tuple(ROUTES)
 ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
@@ -49,7 +40,7 @@ LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
 
 def allowed_settings(route: str) -> set[str]:
     spec = ROUTES[route]
-    common = set(COMMON_VENDOR_SETTINGS) if spec.connector else set()
+    common = set() if spec.reads_folder else set(COMMON_VENDOR_SETTINGS)
     return set(spec.required) | set(spec.optional) | common
 
 
@@ -64,7 +55,9 @@ def setting_problems(route: str, source: dict) -> list[str]:
     for setting in spec.required:
         if not str(source.get(setting, "") or "").strip():
             problems.append(f"source.{setting}: missing (required for mis: {route})")
-    if spec.connector is None:
+    if spec.reads_folder:
+        if ".." in Path(str(source.get("path", ""))).parts:
+            problems.append("source.path: must not contain '..' (name the school's folder directly)")
         return problems
     for setting in sorted(set(source) - allowed_settings(route)):
         problems.append(f"source.{setting}: not a setting of the {route} route "
@@ -90,8 +83,18 @@ def setting_problems(route: str, source: dict) -> list[str]:
 
 def connector_for(route: str, **options):
     """A connector instance for ``route`` (imported on first use)."""
-    spec = ROUTES.get(route)
-    if spec is None or spec.connector is None:
+    module, name = ROUTES[route].connector_path
+    return getattr(import_module(module), name)(**options)
+
+
+def simulator_routes() -> list[str]:
+    """The routes with a simulator profile, in the registry's order."""
+    return [route for route, spec in ROUTES.items() if spec.simulator]
+
+
+def simulator_profile(route: str) -> ModuleType:
+    """The simulator profile of ``route`` (KeyError: no such route, or one without a profile)."""
+    module = ROUTES[route].simulator_module
+    if module is None:
         raise KeyError(route)
-    module, _, name = spec.connector.partition(":")
-    return getattr(importlib.import_module(f"{__package__}.{module}"), name)(**options)
+    return import_module(module)

@@ -17,15 +17,15 @@ from typing import Iterable
 
 from ncc_transfer.config import DEMO_SECRETS_FILE, load_env_file, read_env_file
 
+from ..connectors.routes import simulator_profile, simulator_routes
+
 SECRETS_FILE = DEMO_SECRETS_FILE
 DEFAULT_SIMULATOR_PORT = 8765
 
 
 def vendor_routes() -> list[str]:
-    """The vendor routes this installation has a simulator profile for, in the registry's order."""
-    from ..simulator.app import available_profiles
-
-    return available_profiles()
+    """The vendor routes with a simulator profile, in the route registry's order."""
+    return simulator_routes()
 
 
 def assign_routes(laestabs: Iterable[str], routes: list[str]) -> dict[str, str]:
@@ -35,9 +35,7 @@ def assign_routes(laestabs: Iterable[str], routes: list[str]) -> dict[str, str]:
 
 def demo_settings(route: str, laestab: str, simulator_url: str) -> tuple[dict, dict[str, str]]:
     """(registry ``source`` settings, {environment variable: secret}) for a demo school on ``route``."""
-    from ..simulator.app import profile
-
-    settings, names = profile(route).demo_settings(laestab, f"{simulator_url.rstrip('/')}/{route}")
+    settings, names = simulator_profile(route).demo_settings(laestab, f"{simulator_url.rstrip('/')}/{route}")
     return settings, {name: secrets.token_urlsafe(18) for name in names}
 
 

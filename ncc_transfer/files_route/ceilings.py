@@ -12,7 +12,7 @@ import io
 
 from ..canonical import TABLES
 from ..config import MAX_ROWS_VARIABLES, max_rows
-from .errors import ExtractFileError
+from ..extract import ExtractFileError
 
 _WHAT = {"pupils": "pupils", "attendance": "attendance marks", "exclusions": "exclusion records"}
 

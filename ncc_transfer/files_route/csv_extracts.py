@@ -36,7 +36,7 @@ import pandas as pd
 from ..canonical import BOOKKEEPING_COLUMNS, RAW_COLUMNS, REQUIRED_COLUMNS
 from ..validation.text_hygiene import escape_control_characters
 from .ceilings import check_csv_rows
-from .errors import ExtractFileError, ExtractWarning
+from ..extract import ExtractFileError, ExtractWarning
 from .safe_xml import read_bounded
 
 MAX_FIELD_CHARS = 10_000

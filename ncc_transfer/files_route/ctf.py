@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 from ..canonical import BOOKKEEPING_COLUMNS, RAW_COLUMNS
-from .errors import ExtractFileError
+from ..extract import ExtractFileError
 from .safe_xml import parse_xml_file
 
 MIN_CTF_VERSION = 23

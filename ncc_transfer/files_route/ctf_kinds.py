@@ -64,7 +64,7 @@ from pathlib import Path
 
 from lxml import etree
 
-from .errors import ExtractFileError
+from ..extract import ExtractFileError
 from .safe_xml import declares_dtd, read_start, safe_pull_parser
 
 HEADER_BYTES = 64 * 1024  # a Header is well under 1 KB; it is the first child of CTfile

@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import os
 import stat
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 
@@ -51,19 +51,10 @@ from .csv_extracts import read_extract_csv
 from .ctf import CtfContent, count_pupils, read_ctf
 from .ctf_kinds import (INCOMING, OUTGOING, PARTIAL, ROLL, WRONG_FOLDER, CtfHeader, ctf_kind, destination_text,
                         read_ctf_header)
-from .errors import ExtractFileError
+from ..extract import ExtractFileError, RawExtract
 
 CSV_NAMES = {f"{table}.csv": table for table in TABLES}
 CTF_TABLES = ("pupils", "attendance")
-
-
-@dataclass
-class RawExtract:
-    tables: dict[str, pd.DataFrame]
-    sources: dict[str, str]  # table -> file name used
-    warnings: list[str] = field(default_factory=list)
-    set_aside: list[str] = field(default_factory=list)  # files not used, and why (whole sentences)
-    fetch: dict | None = None  # vendor routes: how the extract was fetched (full/incremental, counts)
 
 
 @dataclass(frozen=True)

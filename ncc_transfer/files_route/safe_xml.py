@@ -24,7 +24,7 @@ from pathlib import Path
 
 from lxml import etree
 
-from .errors import ExtractFileError
+from ..extract import ExtractFileError
 
 DEFAULT_MAX_FILE_MB = 256
 MAX_FILE_MB_ENV = "NCC_MAX_FILE_MB"

@@ -1,6 +1,7 @@
 """The simulator's Starlette app: every vendor profile mounted under ``/<route>``.
 
-A profile is a module ``simulator/<route>.py`` with ``ROUTE``, ``routes(sim)`` (its Starlette routes,
+A profile is a route's ``connectors/<route>/simulator.py`` (the route registry,
+``connectors/routes.py``, lists the routes that have one) with ``ROUTE``, ``routes(sim)`` (its Starlette routes,
 relative to the mount) and ``register(sim, school, source, env)`` (serve one registry school from its
 ``SourceSchool``, with the credentials named in the registry read from ``env``). A school whose registry
 entry says ``mis: xporter`` is therefore reached at ``<simulator>/xporter`` as its ``base_url``.
@@ -8,36 +9,24 @@ entry says ``mis: xporter`` is therefore reached at ``<simulator>/xporter`` as i
 
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
-from types import ModuleType
 from typing import Mapping
 
 from starlette.applications import Starlette
 from starlette.responses import JSONResponse
 from starlette.routing import Mount, Route
 
+from ..connectors.routes import ROUTES, simulator_profile, simulator_routes
 from ..registry import Registry, School
 from .core import Simulator
 from .source import load_source
 
-# route -> profile module (imported when the app is built). Vendor routes only: `files` has no API.
-PROFILES = ("wonde", "xporter", "arbor", "bromcom", "sims", "scholarpack", "pupil_asset", "integris")
-
-
-def profile(route: str) -> ModuleType:
-    return importlib.import_module(f"{__package__}.{route}")
+profile = simulator_profile  # route -> its profile module (imported on first use)
 
 
 def available_profiles() -> list[str]:
-    found = []
-    for route in PROFILES:
-        try:
-            profile(route)
-        except ModuleNotFoundError:
-            continue
-        found.append(route)
-    return found
+    """The routes the simulator serves: those with a profile in the route registry."""
+    return simulator_routes()
 
 
 def create_app(sim: Simulator) -> Starlette:
@@ -65,6 +54,6 @@ def simulator_for_registry(registry: Registry, home: Path, env: Mapping[str, str
     """A simulator serving every active vendor-route school of ``registry``."""
     sim = Simulator()
     for school in registry.active_schools:
-        if school.mis != "files":
+        if ROUTES[school.mis].simulator:
             register_school(sim, school, home, env)
     return sim

@@ -1,0 +1,8 @@
+"""The arbor route: ``connector.py`` reads the vendor's API, ``mapping.py`` holds its field names,
+``simulator.py`` serves it locally (README.md: what is documented, what is guessed)."""
+
+from ncc_transfer.connectors.spec import RouteSpec
+
+SPEC = RouteSpec(__name__, "ArborConnector",
+                 required=("base_url", "user_env", "password_env"),
+                 optional=("application_id",))

@@ -1,0 +1,307 @@
+"""The Arbor route: one school's pupils (on roll and leavers), session attendance for the academic year
+to date, and exclusions, read from the school's own Arbor host
+(http://developers.arbor-education.com/api/endpoints; GraphQL at ``/graphql/query``).
+
+Registry settings: ``source: {base_url: "https://school.uk.arbor.sc", user_env: "ARBOR_USER_9262001",
+password_env: "ARBOR_PASSWORD_9262001", application_id: "uk_swd_137264"}``; ``application_id`` is
+optional and sent as the ``x-mis-application-id`` header when set. The partner app's HTTP Basic
+username and password are read from the environment variables the registry names.
+
+Reading uses Arbor GraphQL (``POST /graphql/query``): one query per page of ``Student``,
+``AttendanceRecord``, ``FixedPeriodExclusion`` and ``PermanentExclusion`` (``page_size``/``page_num``,
+stopping at a short page), instead of the REST listing-then-href pattern (one request per record).
+GraphQL reports problems as ``errors`` in a 200 (e.g. "You do not have access to Student.upn."): the
+shared ``check_body`` turns them into a failure naming the error count and code, never the message.
+
+Incremental: the REST changelog ``/rest-v2/students/changelog?from-revision=n`` lists the students
+created, updated or deleted since the watermark (the highest revision seen); changed students are re-read
+with ``Student(id_in: [...])``, deleted ones removed; marks are re-read for the look-back window and
+exclusions in full. Every field location is in ``mapping.py`` with its confidence.
+
+Static Basic credentials: there is no token to expire, so no re-authentication (a 401 fails at once).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, timedelta
+from typing import Any, Iterator
+from urllib.parse import urlsplit
+
+from ncc_transfer.connectors.arbor import mapping as A
+from ncc_transfer.rules.calendar import academic_year_start
+from ncc_transfer.connectors.base import STUDENT_KEY, Capabilities, RouteSettings, Snapshot, VendorConnector, date_text, text
+from ncc_transfer.connectors.http import MAX_PAGES, RETRY_STATUSES, AuthStrategy, Basic, VendorError, VendorSession, _origin, _path_of, dig
+from ncc_transfer.connectors.incremental import PupilChanges
+
+ROUTE = "arbor"
+USER_AGENT = "ncc-transfer/0.1 (local authority pupil data transfer; Arbor partner app)"
+# Where each table comes from (the ``_source`` of its rows, named in validation messages).
+SOURCES = {"pupils": f"{A.GRAPHQL_PATH} {A.STUDENT_ENTITY}",
+           "attendance": f"{A.GRAPHQL_PATH} {A.ATTENDANCE_ENTITY}",
+           "exclusions": f"{A.GRAPHQL_PATH} {A.FIXED_PERIOD_ENTITY} + {A.PERMANENT_ENTITY}"}
+_USUAL = re.compile(r"^(\d{4}-\d{2}-\d{2}) (\d{2}:\d{2}):\d{2}$")
+_CLOCK = re.compile(r"^(\d{1,2}):(\d{2})(?::\d{2}(?:\.\d+)?)?$")
+
+
+# ------------------------------------------------------------------------------------------ values
+
+
+def split_datetime(value: Any) -> tuple[str | None, str | None]:
+    """An Arbor datetime (``Y-m-d H:i:s``) -> (the date as text, the session AM/PM or None).
+
+    The date part is passed on as supplied when it is not a date (validation reports it). The session
+    comes from the time of day [GUESS]: before noon AM, from noon PM; midnight or no time: no session.
+    """
+    value = text(value)
+    if value is None:
+        return None, None
+    value = value.strip()
+    usual = _USUAL.match(value)  # the usual shape, read without the general path below
+    if usual is not None:
+        return usual.group(1), _session(usual.group(2))
+    day, _, clock = value.rpartition(" ")
+    match = _CLOCK.match(clock) if day else None
+    if match is None:
+        return date_text(value), None
+    return date_text(day), _session(f"{int(match.group(1)):02d}:{match.group(2)}")
+
+
+def _session(hours_minutes: str) -> str | None:
+    if hours_minutes == A.NO_SESSION_TIME[:5]:
+        return None
+    return "AM" if hours_minutes < A.PM_FROM else "PM"
+
+
+def statutory_code(mark_code: str | None) -> str | None:
+    """An Arbor AttendanceMark code -> the statutory code (unknown codes pass through)."""
+    if mark_code is None:
+        return None
+    return A.MARK_CODES.get(mark_code.strip().upper(), mark_code)
+
+
+def nc_year(label: str | None) -> str | None:
+    """``Year 5`` -> ``5``, ``Reception`` -> ``R``; anything else as supplied [GUESS on the labels]."""
+    if label is None:
+        return None
+    if label.startswith(A.NC_YEAR_PREFIX) and label[len(A.NC_YEAR_PREFIX):].strip():
+        return label[len(A.NC_YEAR_PREFIX):]
+    return A.NC_YEAR_LABELS.get(label, label)
+
+
+def student_row(student: dict) -> dict[str, str | None]:
+    """One GraphQL Student -> one raw pupils row (canonical column names, text values)."""
+    row: dict[str, str | None] = {}
+    for column, (path, _) in A.STUDENT_FIELDS.items():
+        value = dig(student, path)
+        row[column] = date_text(value) if column in A.DATE_COLUMNS else text(value)
+    for column, legal in A.PREFERRED_OF.items():  # preferred names only when they differ
+        row[column] = row[column] if row[column] != row[legal] else None
+    if row["sex"] is not None:
+        row["sex"] = A.GENDER.get(row["sex"].strip().upper(), row["sex"])
+    row["nc_year"] = nc_year(row["nc_year"])
+    return row
+
+
+def exclusion_row(entity: str, record: dict) -> dict[str, Any]:
+    """One FixedPeriodExclusion / PermanentExclusion -> one raw exclusions row (with ``_student``)."""
+    more = record.get(A.MORE_REASONS_FIELD) or []
+    more = more if isinstance(more, list) else []
+    extra = [text(dig(r, A.MORE_REASON_CODE)) if isinstance(r, dict) else None for r in more[:2]]
+    extra += [None] * (2 - len(extra))
+    row: dict[str, Any] = {"category": A.CATEGORY_OF[entity], "reason": text(dig(record, A.REASON_FIELD)),
+                           "reason_2": extra[0], "reason_3": extra[1]}
+    if entity == A.FIXED_PERIOD_ENTITY:
+        fields = {name: path for name, (path, _) in A.FIXED_PERIOD_FIELDS.items()}
+        row["start_date"], row["start_session"] = split_datetime(dig(record, fields["start"]))
+        row["end_date"] = split_datetime(dig(record, fields["end"]))[0]
+        row["sessions"] = text(dig(record, fields["sessions"]))
+        if dig(record, fields["lunchtime"]) is True:
+            row["category"] = A.LUNCHTIME_CATEGORY
+    else:
+        fields = {name: path for name, (path, _) in A.PERMANENT_FIELDS.items()}
+        row["start_date"] = date_text(dig(record, fields["start_date"]))
+        row["start_session"] = text(dig(record, fields["start_session"]))
+        row["sessions"] = row["end_date"] = None
+    row[STUDENT_KEY] = text(dig(record, fields["student"]))
+    return row
+
+
+def check_rest_body(data: Any, route: str, method: str, path: str) -> Any:
+    """An Arbor REST body whose ``response.code`` is not a success overrides the 200 it came with."""
+    response = data.get(A.REST_ERROR_ROOT) if isinstance(data, dict) else None
+    if isinstance(response, dict) and response.get("code") is not None:
+        try:
+            code = int(response["code"])
+        except (TypeError, ValueError):
+            code = None
+        if code not in A.REST_OK_CODES:
+            transient = code in RETRY_STATUSES
+            raise VendorError(route, f"Arbor error in body (response.code {code})", code, transient,
+                              method=method, path=path)
+    return data
+
+
+# ------------------------------------------------------------------------------------------ connector
+
+
+class ArborConnector(VendorConnector):
+    route = ROUTE
+    capabilities = Capabilities(changed_since=True, deletions=True, leavers=True)
+    mapping_version = 1
+    # Arbor rate-limits (429 seen after ~500 requests): a conservative default.
+    defaults = {**VendorConnector.defaults, "rate_per_second": 2.0}
+
+    def auth(self, settings: RouteSettings) -> AuthStrategy:
+        return Basic(settings.secret("user_env"), settings.secret("password_env"),
+                     name=settings.credential_name("user_env"))
+
+    def session(self, settings: RouteSettings, auth: AuthStrategy | None, *, credential: str | None = None,
+                base_url: str | None = None) -> VendorSession:
+        session = super().session(settings, auth, credential=credential, base_url=base_url)
+        session.headers.update({"Accept": "application/json", "User-Agent": USER_AGENT})
+        application_id = settings.get("application_id")
+        if application_id is not None:
+            session.headers[A.APPLICATION_ID_HEADER] = str(application_id)
+        return session
+
+    def sources(self, settings: RouteSettings) -> dict[str, str]:
+        return dict(SOURCES)
+
+    # ---------------------------------------------------------------------------------- GraphQL
+    def graphql_pages(self, session: VendorSession, entity: str, paths: list[str], page_size: int,
+                      **arguments: Any) -> Iterator[dict]:
+        """Every record of ``entity``: POST one query per page, from ``FIRST_PAGE_NUM`` until a short page.
+
+        A page that repeats a record already read is refused: that is what a wrong page_num base (or a
+        server ignoring ``page_num``) looks like, and following it would loop or duplicate records.
+        """
+        if not 0 < page_size <= A.MAX_PAGE_SIZE:
+            raise ValueError(f"page_size must be 1..{A.MAX_PAGE_SIZE}")
+        where = {"method": "POST", "path": _path_of(session.url_for(A.GRAPHQL_PATH))}
+        seen: set[str] = set()
+        page = A.FIRST_PAGE_NUM
+        for _ in range(MAX_PAGES):
+            body = {"query": A.query(entity, {**arguments, A.PAGE_SIZE_ARG: page_size, A.PAGE_NUM_ARG: page},
+                                     paths)}
+            data = check_rest_body(session.post_json(A.GRAPHQL_PATH, json=body), self.route, **where)
+            items = dig(data, f"data.{entity}")
+            if not isinstance(items, list):
+                raise VendorError(self.route, f"GraphQL answer has no {entity} list", 200, **where)
+            ids = {text(i.get("id")) for i in items if isinstance(i, dict)} - {None}
+            if ids & seen:
+                raise VendorError(self.route, f"GraphQL page {page} of {entity} repeats records (page_num base?)",
+                                  200, **where)
+            seen |= ids
+            yield from (i for i in items if isinstance(i, dict))
+            if len(items) < page_size:
+                return
+            page += 1
+        raise VendorError(self.route, f"more than {MAX_PAGES} pages of {entity}", None, **where)
+
+    # ---------------------------------------------------------------------------------- datasets
+    def _students(self, session: VendorSession, **arguments: Any) -> tuple[dict[str, dict], int]:
+        """Pupils by Arbor student id, and the highest ``revisionId`` among them."""
+        source = SOURCES["pupils"]
+        pupils: dict[str, dict] = {}
+        revision = 0
+        for student in self.graphql_pages(session, A.STUDENT_ENTITY, A.student_paths(),
+                                          A.PAGE_SIZES[A.STUDENT_ENTITY], **arguments):
+            pupils[str(text(student.get(A.STUDENT_ID)))] = {**student_row(student), "_source": source}
+            revision = max(revision, _revision(student.get(A.REVISION_FIELD)))
+        return pupils, revision
+
+    def marks(self, session: VendorSession, settings: RouteSettings, *, start: date, end: date) -> dict[str, dict]:
+        source = SOURCES["attendance"]
+        fields = {name: path for name, (path, _) in A.ATTENDANCE_FIELDS.items()}
+        window = {A.ATTENDANCE_FROM_ARG: f"{start.isoformat()} 00:00:00",
+                  A.ATTENDANCE_BEFORE_ARG: f"{(end + timedelta(days=1)).isoformat()} 00:00:00"}
+        marks: dict[str, dict] = {}
+        for n, record in enumerate(self.graphql_pages(session, A.ATTENDANCE_ENTITY, A.attendance_paths(),
+                                                      A.PAGE_SIZES[A.ATTENDANCE_ENTITY], **window)):
+            day, session_name = split_datetime(dig(record, fields["start"]))
+            marks[text(record.get("id")) or f"{A.ATTENDANCE_ENTITY}:{n}"] = {
+                STUDENT_KEY: text(dig(record, fields["student"])), "date": day, "session": session_name,
+                "code": statutory_code(text(dig(record, fields["code"]))), "_source": source}
+        return marks
+
+    def exclusions(self, session: VendorSession, settings: RouteSettings, *, as_of: date) -> dict[str, dict]:
+        source = SOURCES["exclusions"]
+        exclusions: dict[str, dict] = {}
+        for entity, fields in ((A.FIXED_PERIOD_ENTITY, A.FIXED_PERIOD_FIELDS),
+                               (A.PERMANENT_ENTITY, A.PERMANENT_FIELDS)):
+            for n, record in enumerate(self.graphql_pages(session, entity, A.exclusion_paths(fields),
+                                                          A.PAGE_SIZES[entity])):
+                key = f"{entity}:{text(record.get('id')) or n}"
+                exclusions[key] = {**exclusion_row(entity, record), "_source": source}
+        return exclusions
+
+    def snapshot(self, session: VendorSession, settings: RouteSettings, *, as_of: date) -> Snapshot:
+        pupils, revision = self._students(session)
+        return Snapshot(pupils=pupils,
+                        attendance=self.marks(session, settings, start=academic_year_start(as_of), end=as_of),
+                        exclusions=self.exclusions(session, settings, as_of=as_of),
+                        sources=self.sources(settings), watermark={A.WATERMARK_KEY: revision})
+
+    # ------------------------------------------------------------------------------- incremental
+    def changed_pupils(self, session: VendorSession, settings: RouteSettings, *, since: dict,
+                       as_of: date) -> PupilChanges:
+        last_change, revision = self._changelog(session, _revision(since.get(A.WATERMARK_KEY)))
+        deleted = {sid for sid, kind in last_change.items() if kind == "delete"}
+        wanted = sorted(set(last_change) - deleted)
+        upserts: dict[str, dict] = {}
+        for start in range(0, len(wanted), A.ID_BATCH):
+            ids = [int(i) if i.isdigit() else i for i in wanted[start:start + A.ID_BATCH]]
+            batch, batch_revision = self._students(session, **{A.ID_IN_ARG: ids})
+            upserts.update(batch)
+            revision = max(revision, batch_revision)
+        return PupilChanges(upserts=upserts, deleted=deleted, watermark={A.WATERMARK_KEY: revision})
+
+    def _changelog(self, session: VendorSession, since: int) -> tuple[dict[str, str], int]:
+        """The students changed after revision ``since`` (id -> its latest change type), and the
+        highest revision the changelog reports."""
+        where = {"method": "GET", "path": _path_of(session.url_for(A.CHANGELOG_PATH))}
+        body = check_rest_body(session.get_json(A.CHANGELOG_PATH, params={A.CHANGELOG_FROM: since}),
+                               self.route, **where)
+        changes = body.get(A.CHANGES_KEY) if isinstance(body, dict) else None
+        if not isinstance(changes, list):
+            raise VendorError(self.route, f"changelog has no {A.CHANGES_KEY!r} list", 200, **where)
+        last_change: dict[str, str] = {}
+        revision = since
+        for change in changes:
+            changed = change.get("changedObject") if isinstance(change, dict) else None
+            if not isinstance(changed, dict):
+                continue
+            if changed.get("entityType", A.STUDENT_ENTITY_TYPE) != A.STUDENT_ENTITY_TYPE:
+                continue
+            last_change[self._changed_id(session, changed, where)] = str(change.get("changeType") or "update")
+            revision = max(revision, _revision(change.get("toRevision")))
+        return last_change, revision
+
+    def _changed_id(self, session: VendorSession, changed: dict, where: dict) -> str:
+        """The student id of a changelog entry: its ``id``, else the last segment of its ``href``.
+
+        The href is host-relative (made absolute against the school's host); one that resolves to another
+        host is refused: the changelog is the school's own, and nothing it names may send us elsewhere.
+        """
+        href = text(changed.get("href"))
+        from_href = None
+        if href:
+            absolute = session.from_host(href)
+            if _origin(absolute) != _origin(session.base_url):
+                raise VendorError(self.route, "refused a changelog href on another host", 200, False, **where)
+            from_href = urlsplit(absolute).path.rstrip("/").rpartition("/")[2] or None
+        ident = text(changed.get("id")) or from_href
+        if not ident:
+            raise VendorError(self.route, "changelog entry names no student", 200, False, **where)
+        return ident
+
+
+def _revision(value: Any) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return 0
+
+
+__all__ = ["ArborConnector", "exclusion_row", "split_datetime", "statutory_code", "student_row"]

@@ -1,0 +1,198 @@
+"""The Bromcom route: one school's pupils (on roll, leavers and future), session attendance for the academic
+year to date, and exclusions, through Bromcom's SOAP Read-Only Data Service
+(https://docs.bromcom.com/knowledge-base/partner-api-integration/).
+
+Registry settings: ``source: {school_id: 12345, user_env: "BROMCOM_USER_9262001", password_env:
+"BROMCOM_PASSWORD_9262001"}`` plus optional ``base_url`` (default
+``https://cloudmis.bromcom.com/Nucleus/WebServices/ThirdParty``; regional hosts and Scomis override it).
+``school_id`` is Bromcom's SchoolID (a whole number); the ``*_env`` settings name the environment variables
+holding the school's Third Party system user's username and password. Every wire name is in
+``mapping.py`` with its confidence (DOC/3P/GUESS): most column names are GUESSes.
+
+How a night goes: ``findEntitiesBySchoolID`` first (one cheap call that proves the credentials and says
+which entities the school has ticked, so a missing permission is named up front), then
+``getEntityDataBySchoolID`` for ``Students`` (the whole table: no paging exists), ``Attendances`` in date
+windows of at most 30 days filtered in SQL, and ``StudentExclusions``. There is no change list
+(``capabilities.changed_since=False``): the framework reads the academic year in full every night.
+
+Retries: ASMX answers every SOAP Fault with HTTP 500, wrong credentials included. Retrying a 500 in the
+adapter would resend a wrong password ``max_retries`` times (and might lock the Third Party user out),
+so this route's adapter retries only 429/502/503/504 (gateways and load balancers); a 500 is read once
+and its Fault classified by ``http.soap_call``: authentication, permission and query faults fail at once
+(not transient); any other server fault, or a 500 without a Fault, is transient (the nightly run's
+retry policy tries the school again later).
+
+Faults that do not apply to this route: ``foreign`` (no next-page links) and ``expire-token`` (no
+tokens: the credentials travel in every body).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, timedelta
+from urllib.parse import urlsplit
+
+from lxml import etree
+
+from ncc_transfer.connectors.bromcom import mapping as B
+from ncc_transfer.rules.calendar import academic_year_start
+from ncc_transfer.connectors.base import STUDENT_KEY, Capabilities, RouteSettings, Snapshot, VendorConnector, VendorRouteError, date_text
+from ncc_transfer.connectors.http import SoapBodyCredentials, VendorError, VendorSession, soap_call
+
+ROUTE = "bromcom"
+RETRY_STATUSES = (429, 502, 503, 504)  # not 500: see the module docstring
+_SCHOOL_ID = re.compile(r"^\d{1,10}$")
+
+
+# ------------------------------------------------------------------------------------------- values
+
+
+def dataset_rows(response: etree._Element) -> list[dict[str, str]] | None:
+    """The rows of the .NET DataSet in an operation's response element: ``{column: text}`` per
+    ``diffgr:diffgram/NewDataSet/Table``; an empty element is ``""``, a missing one is absent (NULL).
+    None when the response holds no diffgram (not a DataSet)."""
+    diffgram = response.find(f".//{{{B.DIFFGRAM_NS}}}diffgram")
+    if diffgram is None:
+        return None
+    return [{child.tag: child.text or "" for child in table if isinstance(child.tag, str) and "}" not in child.tag}
+            for table in diffgram.iterfind(f"{B.DATASET_NAME}/{B.TABLE_NAME}")]
+
+
+def _value(row: dict[str, str], column: str) -> str | None:
+    value = row.get(column)
+    return date_text(value) if column in B.DATE_COLUMNS else value
+
+
+def _mapped(value: str | None, table: dict[str, str]) -> str | None:
+    """A vendor code through a mapping table (case-insensitive); unknown values pass through as supplied."""
+    return None if value is None else table.get(value.strip().upper(), value)
+
+
+def student_row(row: dict[str, str]) -> dict[str, str | None]:
+    """One Students row -> one raw pupils row (canonical column names, text values as supplied)."""
+    pupil = {canonical: _value(row, column) for canonical, (column, _) in B.STUDENT_COLUMNS.items()}
+    pupil["sex"] = _mapped(pupil["sex"], B.GENDER)
+    return pupil
+
+
+def statutory_code(mis_code: str | None) -> str | None:
+    """A Bromcom attendance mark (maybe a local sub-code such as X01) -> the statutory code."""
+    return _mapped(mis_code, B.LOCAL_SUBCODES)
+
+
+def mark_row(row: dict[str, str]) -> dict[str, str | None]:
+    mark = {canonical: _value(row, column) for canonical, (column, _) in B.ATTENDANCE_COLUMNS.items()}
+    mark[STUDENT_KEY] = mark.pop("student")
+    mark["code"] = statutory_code(mark["code"])
+    return mark
+
+
+def exclusion_row(row: dict[str, str]) -> dict[str, str | None]:
+    exclusion = {canonical: _value(row, column) for canonical, (column, _) in B.EXCLUSION_COLUMNS.items()}
+    exclusion[STUDENT_KEY] = exclusion.pop("student")
+    exclusion["category"] = _mapped(exclusion["category"], B.EXCLUSION_TYPE)
+    return exclusion
+
+
+def date_windows(start: date, end: date, days: int = B.ATTENDANCE_CHUNK_DAYS) -> list[tuple[date, date]]:
+    """``start``..``end`` (inclusive) as ``(first, stop)`` windows of at most ``days`` days, ``stop`` exclusive."""
+    windows = []
+    first = start
+    while first <= end:
+        stop = min(first + timedelta(days=days), end + timedelta(days=1))
+        windows.append((first, stop))
+        first = stop
+    return windows
+
+
+# ---------------------------------------------------------------------------------------- connector
+
+
+class BromcomConnector(VendorConnector):
+    route = ROUTE
+    capabilities = Capabilities(changed_since=False, deletions=False, leavers=True)
+    default_base_url = B.DEFAULT_BASE_URL
+    defaults = {**VendorConnector.defaults, "retry_statuses": RETRY_STATUSES}
+    mapping_version = 1
+
+    def auth(self, settings: RouteSettings) -> SoapBodyCredentials:
+        school_id = settings.require("school_id")
+        if not _SCHOOL_ID.match(school_id):
+            raise VendorRouteError(f"{settings.school.key}: {self.route}: source.school_id must be the Bromcom "
+                                   f"SchoolID, a whole number")
+        return SoapBodyCredentials(settings.secret("user_env"), settings.secret("password_env"), school_id,
+                                   namespace=B.NAMESPACE, fields=B.CREDENTIAL_FIELDS,
+                                   name=settings.credential_name("user_env"))
+
+    def sources(self, settings: RouteSettings) -> dict[str, str]:
+        return {table: f"{B.SERVICE_PATH} {entity}" for table, (entity, _) in B.ENTITIES.items()}
+
+    # ------------------------------------------------------------------------------------- calls
+    def _call(self, session: VendorSession, operation: str, params: list[tuple[str, str]], label: str) -> list[dict]:
+        """One operation's DataSet rows (``VendorError`` when the call fails or holds no DataSet)."""
+        credentials: SoapBodyCredentials = session.strategy  # type: ignore[assignment]
+        try:
+            element = credentials.operation(operation, params)
+        except ValueError as exc:  # a secret XML cannot carry; the message holds no value
+            raise VendorError(self.route, f"{label}: {exc}", None, False) from None
+        response = soap_call(session, B.SERVICE_PATH, B.action(operation), element, version=B.SOAP_VERSION,
+                             label=label)
+        rows = dataset_rows(response) if response.tag == f"{{{B.NAMESPACE}}}{operation}Response" else None
+        if rows is None:
+            raise VendorError(self.route, f"{label}: the response holds no DataSet", 200, False, method="POST",
+                              path=_url_path(session, B.SERVICE_PATH))
+        return rows
+
+    def _entity(self, session: VendorSession, table: str, entity_filter: str = "") -> list[dict]:
+        entity = B.ENTITIES[table][0]
+        return self._call(session, B.GET_ENTITY_DATA, [(B.ENTITY_NAME_PARAM, entity),
+                                                       (B.ENTITY_FILTER_PARAM, entity_filter)],
+                          f"{B.GET_ENTITY_DATA} {entity}")
+
+    def check_permissions(self, session: VendorSession) -> None:
+        """Every entity the route reads must be among those the school granted the Third Party user."""
+        rows = self._call(session, B.FIND_ENTITIES, [], B.FIND_ENTITIES)
+        granted = {(row.get(B.ENTITY_NAME_COLUMN) or "").strip().lower() for row in rows}
+        missing = [entity for entity, _ in B.ENTITIES.values() if entity.lower() not in granted]
+        if missing:
+            raise VendorError(self.route, f"{B.FIND_ENTITIES}: the school has not granted the Third Party user "
+                              f"read access to {', '.join(missing)} (Bromcom: Setup > Third Party Access "
+                              f"Permissions & Logs)", 200, False, method="POST",
+                              path=_url_path(session, B.SERVICE_PATH))
+
+    # ---------------------------------------------------------------------------------- datasets
+    def pupils(self, session: VendorSession, settings: RouteSettings) -> dict[str, dict]:
+        source = self.sources(settings)["pupils"]
+        return {row.get(B.STUDENT_ID) or f"row:{n}": {**student_row(row), "_source": source}
+                for n, row in enumerate(self._entity(session, "pupils"))}
+
+    def marks(self, session: VendorSession, settings: RouteSettings, *, start: date, end: date) -> dict[str, dict]:
+        source = self.sources(settings)["attendance"]
+        column = B.ATTENDANCE_COLUMNS["date"][0]
+        marks: dict[str, dict] = {}
+        for first, stop in date_windows(start, end):
+            for row in self._entity(session, "attendance", B.date_range_filter(column, first, stop)):
+                mark = {**mark_row(row), "_source": source}
+                key = row.get(B.ATTENDANCE_ID) or f"{mark[STUDENT_KEY]}|{mark['date']}|{mark['session']}"
+                marks[key] = mark
+        return marks
+
+    def exclusions(self, session: VendorSession, settings: RouteSettings, *, as_of: date) -> dict[str, dict]:
+        source = self.sources(settings)["exclusions"]
+        return {row.get(B.EXCLUSION_ID) or f"row:{n}": {**exclusion_row(row), "_source": source}
+                for n, row in enumerate(self._entity(session, "exclusions"))}
+
+    def snapshot(self, session: VendorSession, settings: RouteSettings, *, as_of: date) -> Snapshot:
+        self.check_permissions(session)
+        return Snapshot(pupils=self.pupils(session, settings),
+                        attendance=self.marks(session, settings, start=academic_year_start(as_of), end=as_of),
+                        exclusions=self.exclusions(session, settings, as_of=as_of),
+                        sources=self.sources(settings))
+
+
+def _url_path(session: VendorSession, path: str) -> str:
+    """The URL path of a service path (for error messages: no host, no query)."""
+    return urlsplit(session.url_for(path)).path or "/"
+
+
+__all__ = ["BromcomConnector", "dataset_rows", "date_windows", "statutory_code", "student_row"]

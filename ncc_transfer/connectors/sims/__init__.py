@@ -1,0 +1,8 @@
+"""The sims route: ``connector.py`` reads the vendor's API, ``mapping.py`` holds its field names,
+``simulator.py`` serves it locally (README.md: what is documented, what is guessed)."""
+
+from ncc_transfer.connectors.spec import RouteSpec
+
+SPEC = RouteSpec(__name__, "SimsConnector",
+                 required=("organisation_id", "client_id_env", "client_secret_env", "subscription_key_env"),
+                 optional=("token_url",))

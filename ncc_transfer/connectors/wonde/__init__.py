@@ -1,0 +1,6 @@
+"""The wonde route: ``connector.py`` reads the vendor's API, ``mapping.py`` holds its field names,
+``simulator.py`` serves it locally (README.md: what is documented, what is guessed)."""
+
+from ncc_transfer.connectors.spec import RouteSpec
+
+SPEC = RouteSpec(__name__, "WondeConnector", required=("school_id", "token_env"))

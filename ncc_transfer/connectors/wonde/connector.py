@@ -1,0 +1,143 @@
+"""The Wonde route: one school's pupils (on roll and leavers), session attendance for the academic year
+to date, and exclusions, through Wonde's REST API (https://docs.wonde.com/docs/api/sync/).
+
+Registry settings: ``source: {school_id: "A1930499544", token_env: "WONDE_TOKEN_9262001",
+base_url: "https://api.wonde.com"}``; ``base_url`` is optional (the UK domain by default; a school in
+another region, or the simulator, overrides it). The token is read from the environment variable named
+by ``token_env``. Every field location is in ``mapping.py`` with its confidence (DOC/3P/GUESS).
+
+Incremental: students and leavers ``updated_after`` the watermark (the start of the last fetch,
+less an hour for clock skew) plus ``/deletions``; marks re-read for the look-back window.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import Any, Iterator
+
+from ncc_transfer.connectors.wonde import mapping as W
+from ncc_transfer.rules.calendar import academic_year_start
+from ncc_transfer.connectors.base import (
+    ID_KEY, STUDENT_KEY, Capabilities, RouteSettings, Snapshot, VendorConnector, date_text,
+    local_to_statutory, mapped_row, text
+)
+from ncc_transfer.connectors.http import StaticBearer, VendorSession, dig, next_link
+from ncc_transfer.connectors.incremental import PupilChanges
+
+DEFAULT_BASE_URL = "https://api.wonde.com"
+ROUTE = "wonde"
+CLOCK_SKEW = timedelta(hours=1)  # the watermark is taken this much before the fetch started
+
+
+def student_row(student: dict) -> dict[str, str | None]:
+    """One Wonde student -> one raw pupils row (canonical column names, text values)."""
+    row: dict[str, str | None] = {}
+    for column, (path, _) in W.STUDENT_FIELDS.items():
+        value = dig(student, path)
+        row[column] = date_text(value) if column in W.DATE_COLUMNS else text(value)
+    for column in W.PREFERRED_OF:  # preferred names only when they differ
+        legal = row[column.replace("preferred_", "")]
+        row[column] = row[column] if row[column] != legal else None
+    parts = {p: text(dig(student, W.ADDRESS_PREFIX + p)) for p in W.ADDRESS_LINE1_PARTS}
+    street = " ".join(p for p in (parts["house_number"], parts["street"]) if p) or None
+    row["address_line1"] = ", ".join(p for p in (parts["apartment"], parts["house_name"], street) if p) or None
+    if row["sex"] is not None:
+        row["sex"] = W.GENDER.get(row["sex"], row["sex"])
+    return row
+
+
+def statutory_code(mis_code: str | None) -> str | None:
+    """A Wonde attendance code (the MIS's, maybe a local sub-code) -> the statutory code."""
+    return local_to_statutory(mis_code, W.LOCAL_SUBCODES)
+
+
+class WondeConnector(VendorConnector):
+    route = ROUTE
+    capabilities = Capabilities(changed_since=True, deletions=True, leavers=True)
+    default_base_url = DEFAULT_BASE_URL
+    mapping_version = 1
+
+    def auth(self, settings: RouteSettings) -> StaticBearer:
+        settings.require("school_id")
+        return StaticBearer(settings.secret("token_env"), name=settings.credential_name("token_env"))
+
+    # ------------------------------------------------------------------------------------- paths
+    def _paths(self, settings: RouteSettings) -> dict[str, str]:
+        prefix = W.API_PREFIX.format(school_id=settings.require("school_id"))
+        return {name: prefix + path for name, (path, _) in W.ENDPOINTS.items()}
+
+    def sources(self, settings: RouteSettings) -> dict[str, str]:
+        paths = self._paths(settings)
+        return {"pupils": f"{paths['students']} + {paths['leavers']}",
+                "attendance": f"{paths['attendance']} + {paths['leaver_attendance']}",
+                "exclusions": paths["exclusions"]}
+
+    def _pages(self, session: VendorSession, path: str, page_size: int, **params: Any) -> Iterator[dict]:
+        query = {"per_page": page_size, "cursor": "true", **params}  # cursor mode for full rosters
+        return next_link(session, path, query, items_key="data", next_key=W.PAGINATION_NEXT)
+
+    # ---------------------------------------------------------------------------------- datasets
+    def _pupils(self, session: VendorSession, settings: RouteSettings, **params: Any) -> dict[str, dict]:
+        paths = self._paths(settings)
+        pupils: dict[str, dict] = {}
+        for endpoint in ("students", "leavers"):
+            for student in self._pages(session, paths[endpoint], W.PAGE_SIZES["students"],
+                                       include=",".join(W.STUDENT_INCLUDES), **params):
+                pupils[str(student.get("id"))] = {**student_row(student), "_source": paths[endpoint]}
+        return pupils
+
+    def marks(self, session: VendorSession, settings: RouteSettings, *, start: date, end: date) -> dict[str, dict]:
+        paths = self._paths(settings)
+        codes = {str(c.get(W.ATTENDANCE_CODE_FIELDS["id"])): text(c.get(W.ATTENDANCE_CODE_FIELDS["code"]))
+                 for c in self._pages(session, paths["attendance_codes"], W.PAGE_SIZES["attendance_codes"])}
+        first, last = W.ATTENDANCE_RANGE_PARAMS
+        dates = {first: start.isoformat(), last: end.isoformat()}
+        fields = {c: path for c, (path, _) in W.ATTENDANCE_FIELDS.items()}
+        marks: dict[str, dict] = {}
+        for endpoint in ("attendance", "leaver_attendance"):
+            for n, mark in enumerate(self._pages(session, paths[endpoint], W.PAGE_SIZES["attendance"], **dates)):
+                code_id = text(dig(mark, fields["code"]))
+                mark_id = text(mark.get("id")) or f"{endpoint}:{n}"
+                marks[mark_id] = {
+                    STUDENT_KEY: text(dig(mark, fields["student"])),
+                    "date": date_text(dig(mark, fields["date"])),
+                    "session": text(dig(mark, fields["session"])),
+                    "code": statutory_code(codes.get(code_id, code_id) if code_id is not None else None),
+                    "_source": paths[endpoint]}
+        return marks
+
+    def exclusions(self, session: VendorSession, settings: RouteSettings, *, as_of: date) -> dict[str, dict]:
+        path = self._paths(settings)["exclusions"]
+        exclusions: dict[str, dict] = {}
+        for n, record in enumerate(self._pages(session, path, W.PAGE_SIZES["exclusions"],
+                                               include=",".join(W.EXCLUSION_INCLUDES))):
+            row: dict[str, Any] = {"_source": path, **mapped_row(
+                record, {c: p for c, (p, _) in W.EXCLUSION_FIELDS.items()}, W.DATE_COLUMNS)}
+            if row["category"] is not None:
+                row["category"] = W.EXCLUSION_TYPE.get(row["category"].strip().upper(), row["category"])
+            exclusions[text(record.get("id")) or str(n)] = row
+        return exclusions
+
+    @staticmethod
+    def _watermark() -> dict[str, str]:
+        return {W.UPDATED_AFTER_PARAM: (datetime.now() - CLOCK_SKEW).strftime("%Y-%m-%d %H:%M:%S")}
+
+    def snapshot(self, session: VendorSession, settings: RouteSettings, *, as_of: date) -> Snapshot:
+        watermark = self._watermark()  # taken first: a change made during the fetch is listed next night
+        return Snapshot(pupils=self._pupils(session, settings),
+                        attendance=self.marks(session, settings, start=academic_year_start(as_of), end=as_of),
+                        exclusions=self.exclusions(session, settings, as_of=as_of),
+                        sources=self.sources(settings), watermark=watermark)
+
+    def changed_pupils(self, session: VendorSession, settings: RouteSettings, *, since: dict,
+                       as_of: date) -> PupilChanges:
+        watermark = self._watermark()
+        after = {W.UPDATED_AFTER_PARAM: since[W.UPDATED_AFTER_PARAM]}
+        upserts = self._pupils(session, settings, **after)
+        deleted = {text(d.get("id")) for d in self._pages(session, self._paths(settings)["deletions"],
+                                                          W.PAGE_SIZES["deletions"], **after)
+                   if d.get("type") == W.DELETION_TYPE_STUDENT and not d.get("restored_at")}
+        return PupilChanges(upserts=upserts, deleted={d for d in deleted if d} - set(upserts), watermark=watermark)
+
+
+__all__ = ["ID_KEY", "WondeConnector", "statutory_code", "student_row"]

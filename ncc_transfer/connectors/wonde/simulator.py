@@ -1,0 +1,275 @@
+"""Wonde's API shape (https://docs.wonde.com/docs/api/sync/), mounted at ``/wonde``.
+
+Base path ``/v1.0/schools/{wonde_school_id}/...``; a bearer token per school; the ``{"data": [...],
+"meta": {"pagination": {next, previous, more, per_page, current_page}}}`` envelope, with no pagination
+object for a short unpaginated list; ``?page=`` and ``?cursor=`` paging by following
+``meta.pagination.next``; ``include=`` on students (an unsupported include fails the whole request with
+``400 invalid_include``); ``updated_after`` on every list and a ``/deletions`` list (incremental
+extraction). The field layout comes from ``connectors/wonde/mapping.py``, shared with the
+connector; every GUESS there is a guess here too: the read shape of ``/attendance/session`` and of
+``/attendance-codes``, the ``start_date``/``end_date`` range parameters, the exclusion fields, and the
+UPN/admission/leaving fields under ``education_details``.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from ncc_transfer.connectors.wonde import mapping as W
+from ncc_transfer.simulator.core import Simulator, bearer
+from ncc_transfer.simulator.source import SourceSchool, stable_id
+
+ROUTE = "wonde"
+ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+DEFAULT_PER_PAGE = 50  # Wonde's default page size [3P]
+UNPAGINATED_MAX = 50  # "with 50 or fewer results no pagination object is returned" [3P]
+MAX_PER_PAGE = {"students": 200, "leavers": 200, "attendance": 1000, "leaver_attendance": 1000,
+                "attendance_codes": 200, "exclusions": 200, "deletions": 200}  # [GUESS] per-endpoint maxima
+SIM_SUBCODES = {"X": "X01"}  # the simulated MIS records statutory X as local sub-code X01
+GENDER_OUT = {v: k for k, v in W.GENDER.items() if k in ("MALE", "FEMALE")} | {"U": "NOT_STATED"}
+TYPE_OUT = {"SUSP": "FIXD", "PERM": "PERM", "LNCH": "LNCH"}
+RESOURCES = {"students": "students", "students-leaver": "leavers", "attendance/session": "attendance",
+             "attendance-leavers/session": "leaver_attendance", "attendance-codes": "attendance_codes",
+             "exclusions": "exclusions", "deletions": "deletions"}
+
+
+@dataclass
+class WondeSchool:
+    wonde_id: str
+    token: str
+    source: SourceSchool
+
+
+def school_from_source(source: SourceSchool, *, school_id: str, token: str) -> WondeSchool:
+    return WondeSchool(school_id, token, source)
+
+
+# ------------------------------------------------------------------------------------------ rendering
+
+
+def _date_out(value: Any) -> Any:
+    """A valid-looking ISO date becomes a PHP DateTime object (as Wonde sends); anything else as is."""
+    if isinstance(value, str) and ISO_DATE.match(value):
+        return {"date": f"{value} 00:00:00.000000", "timezone_type": 3, "timezone": "Europe/London"}
+    return value
+
+
+def _stamp(when: datetime) -> dict:
+    return {"date": when.strftime("%Y-%m-%d %H:%M:%S.000000"), "timezone_type": 3, "timezone": "Europe/London"}
+
+
+def _set(target: dict, path: str, value: Any) -> None:
+    *parents, last = path.split(".")
+    for part in parents:
+        target = target.setdefault(part, {})
+    target[last] = value
+
+
+def student_id(laestab: str, pupil_key: str) -> str:
+    return stable_id("A", laestab, "student", pupil_key)
+
+
+def _student(school: SourceSchool, pupil) -> dict:
+    student: dict[str, Any] = {"id": student_id(school.laestab, pupil.key),
+                               "upi": hashlib.md5(f"{school.laestab}|{pupil.mis_id}".encode()).hexdigest(),
+                               "mis_id": str(pupil.mis_id), "title": None, "initials": None,
+                               "gender_identity": None, "restored_at": None, "updated_at": _stamp(pupil.updated),
+                               "_updated": pupil.updated}
+    for column, (path, _) in W.STUDENT_FIELDS.items():
+        if column in W.PREFERRED_OF:
+            continue
+        value = pupil.row.get(column)
+        if column == "sex":
+            value = GENDER_OUT.get(value, value)
+        if column in W.DATE_COLUMNS:
+            value = _date_out(value)
+        _set(student, path, value)
+    for column, wonde_field in W.PREFERRED_OF.items():
+        legal = W.STUDENT_FIELDS[column.replace("preferred_", "")][0]
+        student[wonde_field] = pupil.row.get(column) or student.get(legal)
+    return student
+
+
+def code_id(laestab: str, code: str) -> str:
+    return stable_id("AC", laestab, "code", code)
+
+
+def render(school: SourceSchool) -> dict[str, list[dict]]:
+    """Every Wonde list of one school (records carry ``_updated``/``_day`` for filtering, then dropped)."""
+    lists: dict[str, list[dict]] = {k: [] for k in MAX_PER_PAGE}
+    leaver_keys = set()
+    for pupil in school.pupils:
+        (lists["leavers"] if pupil.is_leaver else lists["students"]).append(_student(school, pupil))
+        if pupil.is_leaver:
+            leaver_keys.add(pupil.key)
+    for code in school.codes():
+        lists["attendance_codes"].append({"id": code_id(school.laestab, code), "code": SIM_SUBCODES.get(code, code),
+                                          "description": None, "_updated": school.clock})
+    for mark in school.marks:
+        # A mark for a pupil the MIS has no student record of cannot happen in Wonde; the simulator gives
+        # it a stub student id so the connector's handling of an unknown student can be seen.
+        sid = student_id(school.laestab, mark.pupil_key) if mark.pupil_key else \
+            stable_id("A", school.laestab, "unknown", str(mark.upn))
+        record = {"id": stable_id("S", school.laestab, mark.key), "student": sid, "date": _date_out(mark.date),
+                  "session": mark.session, "attendance_code": code_id(school.laestab, mark.code) if mark.code else None,
+                  "comment": None, "minutes_late": None, "updated_at": _stamp(mark.updated),
+                  "_day": mark.date, "_updated": mark.updated}
+        (lists["leaver_attendance"] if mark.pupil_key in leaver_keys else lists["attendance"]).append(record)
+    for exclusion in school.exclusions:
+        upn = exclusion.row.get("upn")
+        sid = student_id(school.laestab, exclusion.pupil_key) if exclusion.pupil_key else \
+            stable_id("A", school.laestab, "unknown", str(upn))
+        record: dict[str, Any] = {"id": stable_id("E", school.laestab, exclusion.key),
+                                  "student": {"data": {"id": sid, "education_details": {"data": {"upn": upn}}}},
+                                  "updated_at": _stamp(exclusion.updated), "_updated": exclusion.updated}
+        for column, (path, _) in W.EXCLUSION_FIELDS.items():
+            if column == "upn":
+                continue
+            value = exclusion.row.get(column)
+            if column == "category":
+                value = TYPE_OUT.get(value, value)
+            if column in W.DATE_COLUMNS:
+                value = _date_out(value)
+            _set(record, path, value)
+        lists["exclusions"].append(record)
+    for deletion in school.deletions:
+        if deletion.kind == "pupil":  # only top-level objects are listed
+            lists["deletions"].append({"type": "student", "id": student_id(school.laestab, deletion.key),
+                                       "mis_id": str(deletion.mis_id), "deleted_at": _stamp(deletion.at),
+                                       "restored_at": None, "_updated": deletion.at})
+    return lists
+
+
+# ------------------------------------------------------------------------------------------ the app
+
+
+def _cursor(offset: int) -> str:
+    return base64.urlsafe_b64encode(json.dumps({"o": offset}).encode()).decode().rstrip("=")
+
+
+def _uncursor(token: str) -> int:
+    padded = token + "=" * (-len(token) % 4)
+    return int(json.loads(base64.urlsafe_b64decode(padded))["o"])
+
+
+def _envelope(request: Request, endpoint: str, items: list[dict], includes: list[str]) -> dict:
+    query = request.query_params
+    per_page = max(1, min(int(query.get("per_page", DEFAULT_PER_PAGE)), MAX_PER_PAGE[endpoint]))
+    cursor = query.get("cursor")
+    if cursor and cursor != "true":
+        offset = _uncursor(cursor)
+    else:
+        offset = (max(1, int(query.get("page", "1"))) - 1) * per_page
+    chunk = items[offset:offset + per_page]
+    more = offset + per_page < len(items)
+    meta: dict[str, Any] = {"includes": includes}
+    if cursor or "per_page" in query or "page" in query or len(items) > UNPAGINATED_MAX:
+        nxt = None
+        if more:
+            nxt = str(request.url.include_query_params(cursor=_cursor(offset + per_page)) if cursor
+                      else request.url.include_query_params(page=offset // per_page + 2))
+        meta["pagination"] = {"next": nxt, "previous": None, "more": more, "per_page": per_page,
+                              "current_page": offset // per_page + 1}
+    return {"data": chunk, "meta": meta}
+
+
+def _public(record: dict, drop: set[str] = frozenset()) -> dict:
+    return {k: v for k, v in record.items() if not k.startswith("_") and k not in drop}
+
+
+def _in_range(record: dict, start: str | None, end: str | None) -> bool:
+    day = record.get("_day")
+    if not isinstance(day, str) or not ISO_DATE.match(day):
+        return True  # [GUESS] a mark whose date cannot be compared is returned rather than hidden
+    return (start is None or day >= start) and (end is None or day <= end)
+
+
+def _parse_updated_after(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    return datetime.fromisoformat(value.strip().replace(" ", "T"))
+
+
+def _select(lists: dict[str, list[dict]], endpoint: str, includes: list[str], start: str | None, end: str | None,
+            updated_after: datetime | None) -> list[dict]:
+    items = [r for r in lists[endpoint] if updated_after is None or r["_updated"] > updated_after]
+    if endpoint in ("students", "leavers"):
+        return [_public(s, set(W.STUDENT_INCLUDES) - set(includes)) for s in items]
+    if endpoint in ("attendance", "leaver_attendance"):
+        return [_public(m) for m in items if _in_range(m, start, end)]
+    if endpoint == "exclusions" and "student.education_details" not in includes:
+        return [{**_public(e), "student": e["student"]["data"]["id"]} for e in items]
+    return [_public(r) for r in items]
+
+
+def routes(sim: Simulator) -> list[Route]:
+    async def school_resource(request: Request) -> Response:
+        school_id = request.path_params["school_id"]
+        resource = request.path_params["resource"].strip("/")
+        return await sim.serve(ROUTE, school_id, resource, lambda fault: _respond(request, school_id,
+                                                                                   RESOURCES.get(resource), fault))
+
+    def _respond(request: Request, school_id: str, endpoint: str | None, fault: str | None) -> Response:
+        school: WondeSchool | None = sim.school(ROUTE, school_id)
+        if school is None or endpoint is None:
+            return JSONResponse({"error": "not_found", "error_description": "Not found"}, status_code=404)
+        if not hmac.compare_digest(bearer(request.headers).encode(), school.token.encode()):
+            return JSONResponse({"error": "unauthenticated", "error_description": "Unauthenticated."},
+                                status_code=401)
+        if fault == "error-body":
+            return JSONResponse({"error": "server_error", "error_description": "Something went wrong"},
+                                status_code=500)
+        includes = [i for i in request.query_params.get("include", "").split(",") if i]
+        if endpoint in ("students", "leavers"):
+            allowed = set(W.STUDENT_INCLUDES) | {"year", "registration"}
+        elif endpoint == "exclusions":
+            allowed = set(W.EXCLUSION_INCLUDES) | {"student"}
+        else:
+            allowed = set()
+        if any(i not in allowed for i in includes):
+            return JSONResponse({"error": "invalid_include", "error_description": "Invalid include."},
+                                status_code=400)
+        start, end = (request.query_params.get(p) for p in W.ATTENDANCE_RANGE_PARAMS)
+        try:
+            updated_after = _parse_updated_after(request.query_params.get(W.UPDATED_AFTER_PARAM))
+        except ValueError:
+            return JSONResponse({"error": "validation", "error_description": "updated_after is not a date"},
+                                status_code=422)
+        key = (ROUTE, school_id, school.source.revision, endpoint, tuple(includes), start, end, updated_after)
+        items = sim.cache.get(key)
+        if items is None:  # one selection per query and revision, reused by every page of it
+            lists_key = (ROUTE, school_id, school.source.revision)
+            lists = sim.cache.get(lists_key)
+            if lists is None:
+                lists = sim.cache[lists_key] = render(school.source)
+            items = sim.cache[key] = _select(lists, endpoint, includes, start, end, updated_after)
+        body = _envelope(request, endpoint, items, includes)
+        if fault == "foreign" and body["meta"].get("pagination", {}).get("next"):
+            body["meta"]["pagination"]["next"] = "https://foreign.invalid" + request.url.path + "?page=2"
+        return JSONResponse(body)
+
+    return [Route("/v1.0/schools/{school_id}/{resource:path}", school_resource)]
+
+
+def register(sim: Simulator, school, source: SourceSchool, env) -> str:
+    """Serve a registry school (``mis: wonde``) from ``source``; its token is read from ``env``."""
+    school_id = str(school.source["school_id"])
+    sim.add(ROUTE, school_id, school_from_source(source, school_id=school_id, token=env[school.source["token_env"]]))
+    return school_id
+
+
+def demo_settings(laestab: str, base_url: str) -> tuple[dict, list[str]]:
+    """Registry settings of a demo school on this route, and the names of its secret variables."""
+    token_env = f"DEMO_WONDE_TOKEN_{laestab}"
+    return {"school_id": f"A{laestab}", "token_env": token_env, "base_url": base_url, "rate_per_second": 0}, [token_env]
