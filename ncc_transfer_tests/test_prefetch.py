@@ -1,10 +1,9 @@
-"""Preparing schools ahead in a worker process (``ncc_transfer.prefetch``): same results as preparing
-them in this process, one worker per night, and a worker failure never loses a school."""
+"""Preparing schools ahead in a process pool (``ncc_transfer.prefetch``): same results as preparing
+them in this process, one pool per night, and a worker failure never loses a school."""
 
 from __future__ import annotations
 
 import os
-import sys
 
 import pandas as pd
 import pytest
@@ -50,16 +49,16 @@ def test_schools_prepared_in_the_worker_equal_those_prepared_here(small_la):
             pd.testing.assert_frame_equal(a.views[view], b.views[view])
 
 
+def _worker_dies(*args, **kwargs):
+    os._exit(3)  # a worker process killed mid-batch (out of memory, a crash in a library)
+
+
 @pytest.mark.parametrize("broken", ["send", "exits"])
 def test_a_failing_worker_only_loses_the_overlap(small_la, monkeypatch, broken):
-    if broken == "send":
-        def refuse(self, *task):
-            raise OSError("broken pipe")
-        monkeypatch.setattr(prefetch._Worker, "send", refuse)
-    else:  # starts, says it is ready, then dies before answering
-        monkeypatch.setattr(prefetch._Worker, "command", [
-            sys.executable, "-c",
-            "import pickle, sys; pickle.dump(('ready', None), sys.stdout.buffer); sys.stdout.flush(); sys.stdin.read(1)"])
+    if broken == "send":  # the task cannot be sent to the worker (it cannot be pickled)
+        monkeypatch.setattr(prefetch, "prepare_schools", lambda *args, **kwargs: None)
+    else:  # the worker started, answered that it is ready, then dies on its first batch
+        monkeypatch.setattr(prefetch, "prepare_schools", _worker_dies)
     home, _ = small_la
     schools, prepared = _prepare_all(home)
     assert [p.outcome.school_key for p in prepared] == [s.key for s in schools]
