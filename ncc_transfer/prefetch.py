@@ -129,7 +129,8 @@ class _Ahead:
                 self._give_up(exc)
 
     def hand_over(self, position: int) -> None:
-        """Keep the pools busy with the schools after ``position`` (the one the caller is on)."""
+        """Keep the pools busy: the files-route schools after ``position`` (the one the caller is on),
+        the vendor-route ones from it."""
         while self.processes is not None and self.ready.done() and len(self.batches) < AHEAD * self.workers:
             while self.next_file < len(self.files) and self.files[self.next_file][0] <= position:
                 self.next_file += 1  # its turn came before the pool was ready: prepared here
@@ -151,7 +152,7 @@ class _Ahead:
         while self.next_vendor < len(self.vendor) and len(self.futures) - self._files_pending() < limit:
             at, school = self.vendor[self.next_vendor]
             self.next_vendor += 1
-            if at > position:
+            if at >= position:  # the current one too: at most the pool's threads fetch at once
                 self.futures[school.key] = self.threads.submit(
                     prepare_school, school, home=self.home, as_of=self.as_of, views=self.views,
                     full_refresh=self.full_refresh)

@@ -149,3 +149,39 @@ def test_views_that_cannot_be_computed_keep_the_previous_load_and_its_views(smal
         assert len(warehouse.school_rows("validation_issues", key)) > 0, "tonight's issues are recorded"
     finally:
         warehouse.close()
+
+
+def test_vendor_schools_are_prepared_in_threads_and_handed_out_in_order(tmp_path, monkeypatch):
+    """Vendor-route schools wait on the network: several are fetched at once in the thread pool
+    (NCC_VENDOR_FETCH_THREADS), and still come out in the schools' order, whatever order they finish in."""
+    import random
+    import threading
+    import time
+
+    from ncc_transfer.pipeline import FAILED, PreparedSchool, SchoolOutcome
+    from ncc_transfer.registry import School
+
+    running, most, lock, threads = [0], [0], threading.Lock(), {}
+
+    def fetch(school, *, home, as_of, views=True, replay=False, full_refresh=False):
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        time.sleep(random.uniform(0.01, 0.05))  # waiting on the vendor
+        with lock:
+            running[0] -= 1
+        threads[school.key] = threading.current_thread().name
+        return PreparedSchool(SchoolOutcome(school.key, school.laestab, school.mis, FAILED), extracted_at=None)
+
+    monkeypatch.setattr(prefetch, "prepare_school", fetch)
+    monkeypatch.setenv("NCC_VENDOR_FETCH_THREADS", "3")
+    schools = [School(f"9262{n:03d}", f"School {n}", "wonde") for n in range(12)]
+    prepared = [p.outcome.school_key for p in prepared_in_order(schools, home=tmp_path, as_of=DEMO_AS_OF)]
+    assert prepared == [s.key for s in schools]
+    assert 1 < most[0] <= 3
+    assert sum(name.startswith("ncc-vendor-fetch") for name in threads.values()) >= len(schools) - 1
+
+    monkeypatch.setenv("NCC_VENDOR_FETCH_THREADS", "0")  # one after another, here
+    threads.clear()
+    assert [p.outcome.school_key for p in prepared_in_order(schools, home=tmp_path, as_of=DEMO_AS_OF)] == prepared
+    assert set(threads.values()) == {threading.current_thread().name}
