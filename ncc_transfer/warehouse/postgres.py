@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import re
 from contextlib import contextmanager
-from datetime import date
 from typing import Any, Iterator, Sequence
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
