@@ -18,9 +18,13 @@ ones ahead of their turn, so preparing and writing overlap:
   module" rule on the same page). A worker has this process's environment as the night starts
   (NCC_* settings, the archive key) and the umask 0o077 (``files_at_rest``). Until the pool has
   answered a first, empty, task, schools are prepared here rather than waited for.
-* Vendor-route schools (they wait on the network) go to a ``ThreadPoolExecutor`` of
-  ``NCC_VENDOR_FETCH_THREADS`` threads (default 4; 0: one after another here): a connector's rate
-  limit and token cache are per credential and thread-safe (``connectors.http``).
+* Vendor-route schools go to a ``ThreadPoolExecutor``
+  (https://docs.python.org/3/library/concurrent.futures.html#threadpoolexecutor) of
+  ``NCC_VENDOR_FETCH_THREADS`` threads, at most one school per thread not yet handed out: worth it
+  when the vendor's answers take time to come (the network, its rate limit: per credential and
+  thread-safe, ``connectors.http``), e.g. 4. Default 0, one after another here: where the answers
+  come at once (the benchmark's simulator in the same process) the fetches only share one
+  interpreter's CPU (the GIL) and the night was slower (``benchmarks/nightly_bench.py --route wonde``).
 * A replay (the extract comes from this machine's archive) is prepared here, one school after another.
 * Anything going wrong with a pool (a worker died, a task could not be sent or its result read)
   falls back to preparing the school here: a school is never lost, only the overlap. A broken
@@ -54,7 +58,7 @@ log = logging.getLogger(__name__)
 MIN_SCHOOLS = 8  # below this the worker process's start-up (a second or two) is not worth it
 BATCH = 8  # files-route schools per task: their views are computed in one pass (``pipeline.prepare_schools``)
 AHEAD = 2  # batches per worker process not yet handed out (memory: AHEAD * BATCH prepared schools each)
-VENDOR_AHEAD = 2  # vendor schools per thread not yet handed out
+VENDOR_AHEAD = 1  # vendor schools per thread not yet handed out (memory: one prepared school per thread)
 START_METHOD = "spawn"
 
 
@@ -64,11 +68,12 @@ def prepare_ahead_enabled() -> bool:
 
 
 def vendor_fetch_threads() -> int:
-    """NCC_VENDOR_FETCH_THREADS (default 4): vendor-route schools prepared at once in threads (0: none)."""
+    """NCC_VENDOR_FETCH_THREADS (default 0): vendor-route schools prepared at once in threads (0: none,
+    one after another in this process)."""
     try:
-        return max(0, int(os.environ.get("NCC_VENDOR_FETCH_THREADS", "4") or 4))
+        return max(0, int(os.environ.get("NCC_VENDOR_FETCH_THREADS", "0") or 0))
     except ValueError:
-        return 4
+        return 0
 
 
 def worker_processes() -> int:
