@@ -10,8 +10,8 @@ For each ``--scale`` (1.0 = Norfolk: 420 schools, ~116,000 pupils), in a fresh t
    this process and its children), and the processes started
    (descendants of this process, polled from /proc every 100 ms, plus this process itself);
 4. per stage: sum each school's ``audit_log`` ``stage_seconds`` (extract, archive, validate, load,
-   views; wall and CPU, wherever they ran: the next school is prepared in a worker process while
-   this one is written, see ``ncc_transfer.prefetch``; a school's views are written in its load's
+   views; wall and CPU, wherever they ran: the next schools are prepared in a process or thread pool
+   while this one is written, see ``ncc_transfer.prefetch``; a school's views are written in its load's
    transaction, and that write, timed as the ``views_write`` section, counts in views, not load);
    ``overhead`` = the ``ncc_transfer.timing``
    sections the baseline has no counterpart for (Dagster events logged per school, school reports,
@@ -293,7 +293,7 @@ def run_pipeline(as_of: date, profile: Path | None = None) -> dict:
     if not sections:  # an older checkout without ncc_transfer.timing: what the stages leave of the wall
         overhead = {"unattributed": max(0.0, wall - sum(stages.values()))}
     stages["overhead"] = sum(overhead.values())
-    # The per-school stages of the next school run in a worker process while this one is written
+    # The per-school stages of the next schools run in a pool while this one is written
     # (``ncc_transfer.prefetch``): the night's wall is less than the sum of its parts by the overlap.
     stages["overlap"] = max(0.0, sum(stages.values()) - wall)
 

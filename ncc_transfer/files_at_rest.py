@@ -3,7 +3,7 @@
 Every entry point that touches pupil data calls ``protect_process()`` first: the ``ncc-transfer``
 command (``cli.main``), the Dagster code location (``definitions``: the umask at import, so
 ``dagster dev``, the webserver's and daemon's code servers and every run worker get it; the folders
-when the definitions load) and the prefetch worker (``prefetch._serve``).
+when the definitions load) and the prefetch worker processes (``prefetch``: ``restrict_umask`` as the pool's initializer).
 
 * The umask becomes 0o077, so every file and folder the process creates afterwards (the DuckDB
   warehouse and its ``.wal``, Dagster's SQLite storage and captured compute logs, reports, extract

@@ -1,7 +1,10 @@
 """One school's nightly load, as plain Python: extract -> structural check -> validate -> load.
 
-Dagster calls ``process_school`` once per school partition (``defs/ingest.py``); tests and the
-benchmark can call it directly. Whatever goes wrong with one school is caught here and turned into a
+One path for every caller: ``prepare_school`` (extract, check, validate, compute the views: no
+warehouse) then ``commit_school`` (one warehouse transaction, then the audit row). The nightly step
+(``defs/ingest.py``, which the command line and the benchmark run through Dagster) prepares the
+schools ahead with ``prefetch.prepared_in_order`` and commits them one by one; ``process_school`` is
+the same two calls for one school. Whatever goes wrong with one school is caught here and turned into a
 ``SchoolOutcome``: the school's previous load stays in the warehouse, its problems go to
 ``validation_issues`` (so the school is told), and the next school carries on.
 
@@ -64,20 +67,20 @@ class SchoolOutcome:
     raw_names: pd.DataFrame | None = field(default=None, repr=False)  # for the school's report only
     loaded_tables: dict[str, pd.DataFrame] | None = field(default=None, repr=False)
     stage_seconds: dict[str, float] = field(default_factory=dict)  # extract, archive, validate, load, views
-    stage_cpu_seconds: dict[str, float] = field(default_factory=dict)  # the same stages, process CPU time
+    stage_cpu_seconds: dict[str, float] = field(default_factory=dict)  # the same stages, CPU time of the thread doing them
     fetch: dict | None = None  # vendor routes: {"kind": "full"|"incremental", ...counts}
     seconds: float = 0.0
-    _cpu_clock: float = field(default_factory=time.process_time, repr=False)
+    _cpu_clock: float = field(default_factory=time.thread_time, repr=False)
 
     def clock(self) -> float:
         """Start timing a stage: restarts the CPU clock, returns the wall clock for ``lap``."""
-        self._cpu_clock = time.process_time()
+        self._cpu_clock = time.thread_time()
         return time.perf_counter()
 
     def lap(self, stage: str, since: float) -> float:
         """Add the wall time since ``since`` (and the CPU time since the last lap) to ``stage``;
         returns now (for the next lap)."""
-        now, cpu = time.perf_counter(), time.process_time()
+        now, cpu = time.perf_counter(), time.thread_time()
         self.add_time(stage, now - since, cpu - self._cpu_clock)
         self._cpu_clock = cpu
         return now
@@ -239,8 +242,7 @@ def _csv_payloads(raw: RawExtract) -> dict[str, bytes]:
 
 @dataclass
 class PreparedSchool:
-    """One school's extract, checked and ready to write: everything ``process_school`` does before it
-    touches the warehouse. Built by ``prepare_school`` without the warehouse (so the next school can
+    """One school's extract, checked and ready to write: everything before the warehouse. Built by ``prepare_school`` without the warehouse (so the next school can
     be prepared in another process while this one is written); written by ``commit_school``."""
 
     outcome: SchoolOutcome
@@ -269,7 +271,8 @@ def process_school(
     replay: bool = False,
     full_refresh: bool = False,
 ) -> SchoolOutcome:
-    """Load one school and refresh its views; never raises for anything that goes wrong with it.
+    """``prepare_school`` then ``commit_school``: one school, the nightly step's path without the
+    preparing ahead. Never raises for anything that goes wrong with the school.
 
     With ``views=False`` only the tables are loaded (the caller computes views itself). With
     ``replay`` the extract comes from the encrypted archive of the ``as_of`` night instead of the
@@ -325,7 +328,7 @@ def add_views(batch: list[PreparedSchool], as_of: date) -> None:
     alone (``views_failure``)."""
     ready = [p for p in batch if p.tables is not None]
     if len(ready) > 1:
-        wall, cpu = time.perf_counter(), time.process_time()
+        wall, cpu = time.perf_counter(), time.thread_time()
         try:
             tables = {name: pd.concat([p.tables[name] for p in ready], ignore_index=True)
                       for name in ("pupils", "attendance", "exclusions")}
@@ -334,7 +337,7 @@ def add_views(batch: list[PreparedSchool], as_of: date) -> None:
         except Exception:  # noqa: BLE001 - find the school at fault: one by one, below
             pass
         else:
-            wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+            wall, cpu = time.perf_counter() - wall, time.thread_time() - cpu
             marks = [max(len(p.tables["attendance"]), 1) for p in ready]
             for prepared, share in zip(ready, marks):
                 fraction = share / sum(marks)

@@ -1,225 +1,239 @@
-"""Prepare the next school in a worker process while this one is written (issue 8).
+"""Prepare the next schools while the step writes this one, with the standard library's pools.
 
-A night is a sequence of schools, each ``prepare_school`` (read the files, check, validate, compute
-the views: CPU work that needs no warehouse) then ``commit_school`` (write to the warehouse, log the
-Dagster events, write the report). ``prepared_in_order`` has ONE worker process prepare the next
-schools while the caller commits school n, so both cores of the LA's server work: the night takes
-about the longer of the two halves instead of their sum. The worker takes schools in batches of
-``BATCH`` and computes a batch's views in one pass (``pipeline.prepare_schools``): most of a
-school's view time is fixed cost, so this halves it.
+A night is a sequence of schools, each ``prepare_school`` (read, check, validate, compute the views:
+no warehouse) then ``commit_school`` (one warehouse transaction, the audit row).
+``prepared_in_order`` yields the prepared schools in the schools' order while preparing the next
+ones ahead of their turn, so preparing and writing overlap:
 
-* One worker per night (``python -m ncc_transfer.prefetch``, a fresh interpreter: nothing of this
-  process's threads, open files or ``__main__`` is copied), however many schools: process start-ups
-  do not grow with the number of schools. Schools are prepared here until it has started.
-* Files-route schools only, and not for a replay: other routes run in this process as before (a
-  vendor connector keeps per-process state such as its rate limit).
-* The worker runs in this process's environment (NCC_* settings, the archive key) as it is when the
-  night starts; schools and results travel as pickles over its stdin and stdout.
-* Anything going wrong with the worker (it died, a result could not be read) falls back to
-  preparing in this process: a school is never lost, only the overlap.
-* ``NCC_PREPARE_AHEAD=0`` turns it off (everything in this process, one school after the other).
+* Files-route schools (CPU-bound) go to a ``concurrent.futures.ProcessPoolExecutor``
+  (https://docs.python.org/3/library/concurrent.futures.html#processpoolexecutor), created once per
+  call (once per step) however many schools, in batches of ``BATCH`` whose views are computed in one
+  pass (``pipeline.prepare_schools``), at most ``AHEAD`` batches per worker process not yet handed
+  out. Its workers start with the ``spawn`` method
+  (https://docs.python.org/3/library/multiprocessing.html#contexts-and-start-methods): a fresh
+  interpreter, never ``fork`` of a process that already runs Dagster's and DuckDB's threads. (The
+  ``forkserver`` method was measured too: the same two seconds for a night's one pool, plus a server
+  process that outlives it.) As with any start method but ``fork``, a script that starts a night
+  must guard its entry point with ``if __name__ == "__main__":`` (the "safe importing of main
+  module" rule on the same page). A worker has this process's environment as the night starts
+  (NCC_* settings, the archive key) and the umask 0o077 (``files_at_rest``). Until the pool has
+  answered a first, empty, task, schools are prepared here rather than waited for.
+* Vendor-route schools go to a ``ThreadPoolExecutor``
+  (https://docs.python.org/3/library/concurrent.futures.html#threadpoolexecutor) of
+  ``NCC_VENDOR_FETCH_THREADS`` threads, at most one school per thread not yet handed out: worth it
+  when the vendor's answers take time to come (the network, its rate limit: per credential and
+  thread-safe, ``connectors.http``), e.g. 4. Default 0, one after another here: where the answers
+  come at once (the benchmark's simulator in the same process) the fetches only share one
+  interpreter's CPU (the GIL) and the night was slower (``benchmarks/nightly_bench.py --route wonde``).
+* A replay (the extract comes from this machine's archive) is prepared here, one school after another.
+* Anything going wrong with a pool (a worker died, a task could not be sent or its result read)
+  falls back to preparing the school here: a school is never lost, only the overlap. A broken
+  process pool is given up for the rest of the night.
+* When the caller stops early (a signal unwinds the step, the warehouse is gone), queued schools are
+  cancelled and the worker processes terminated, not waited for
+  (``Executor.shutdown(cancel_futures=True)``); a vendor fetch already running finishes its school
+  in its thread (bounded by the connector's timeouts).
+* ``NCC_PREPARE_AHEAD=0`` turns all of it off (everything here, one school after the other).
 
-Results are the same either way: the worker runs the same ``prepare_school`` on the same inputs, and
-the views of a batch are, school by school, those of the school alone (``pipeline.add_views``).
+Results are the same either way: every path runs the same ``prepare_school`` on the same inputs,
+and the views of a batch are, school by school, those of the school alone (``pipeline.add_views``).
 """
 
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import os
-import pickle
-import queue
-import subprocess
-import sys
-import threading
 from collections.abc import Iterator
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from datetime import date
 from pathlib import Path
 
+from .files_at_rest import restrict_umask
 from .pipeline import PreparedSchool, prepare_school, prepare_schools
 from .registry import School
 
 log = logging.getLogger(__name__)
 
-MIN_SCHOOLS = 8  # below this the worker's start-up (a second or two) is not worth it
-BATCH = 8  # schools per task: their views are computed in one pass (``pipeline.prepare_schools``)
-AHEAD = 2  # batches handed to the worker before their turn (memory: AHEAD * BATCH prepared schools at most)
+MIN_SCHOOLS = 8  # below this the worker process's start-up (a second or two) is not worth it
+BATCH = 8  # files-route schools per task: their views are computed in one pass (``pipeline.prepare_schools``)
+AHEAD = 2  # batches per worker process not yet handed out (memory: AHEAD * BATCH prepared schools each)
+VENDOR_AHEAD = 1  # vendor schools per thread not yet handed out (memory: one prepared school per thread)
+START_METHOD = "spawn"
 
 
 def prepare_ahead_enabled() -> bool:
-    """NCC_PREPARE_AHEAD (default on): prepare the next school in a worker process."""
+    """NCC_PREPARE_AHEAD (default on): prepare the next schools while this one is written."""
     return os.environ.get("NCC_PREPARE_AHEAD", "1").strip().lower() not in ("0", "false", "no", "off")
 
 
+def vendor_fetch_threads() -> int:
+    """NCC_VENDOR_FETCH_THREADS (default 0): vendor-route schools prepared at once in threads (0: none,
+    one after another in this process)."""
+    try:
+        return max(0, int(os.environ.get("NCC_VENDOR_FETCH_THREADS", "0") or 0))
+    except ValueError:
+        return 0
+
+
+def worker_processes() -> int:
+    """Worker processes for the files route: one per core beyond the one writing the warehouse (1 to 4)."""
+    return max(1, min(4, (os.cpu_count() or 2) - 1))
+
+
 def can_prepare_ahead(school: School, replay: bool) -> bool:
+    """Whether a worker process prepares the school (files route, not a replay)."""
     return school.mis == "files" and not replay
 
 
-class _Worker:
-    """The worker process: send it schools, read back their ``PreparedSchool`` in the same order.
+def _ready() -> int:
+    """The pool's first task: answers once a worker has imported the pipeline."""
+    return os.getpid()
 
-    A thread reads the results as soon as they are ready, so the worker never waits for this
-    process to ask (it can be ``AHEAD`` schools ahead)."""
 
-    command = [sys.executable, "-m", "ncc_transfer.prefetch"]
+class _Ahead:
+    """The two pools and the futures of the schools handed to them (by school key)."""
 
-    def __init__(self) -> None:
-        env = dict(os.environ)  # this package importable even when it is not installed
-        package_root = str(Path(__file__).resolve().parents[1])
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
-        self.process = subprocess.Popen(self.command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
-        self.results: queue.Queue = queue.Queue()
-        self.ready = threading.Event()  # set once the worker has imported the pipeline
-        self.reader = threading.Thread(target=self._read, name="ncc-prefetch-reader", daemon=True)
-        self.reader.start()
-
-    def _read(self) -> None:
-        while True:
+    def __init__(self, schools: list[School], *, home: Path, as_of: date, views: bool, replay: bool,
+                 full_refresh: bool, min_schools: int) -> None:
+        self.home, self.as_of, self.views, self.full_refresh = home, as_of, views, full_refresh
+        self.files = [(n, s) for n, s in enumerate(schools) if can_prepare_ahead(s, replay)]
+        self.vendor = [(n, s) for n, s in enumerate(schools) if s.mis != "files" and not replay]
+        self.next_file = self.next_vendor = 0  # the next school of each list to hand over
+        self.futures: dict[str, Future] = {}  # key -> the future of its batch (files) or its own (vendor)
+        self.batches: dict[Future, list[str]] = {}  # files batches handed over whose result is not read
+        self.results: dict[str, PreparedSchool] = {}  # read from a batch, not yet handed out
+        self.processes: ProcessPoolExecutor | None = None
+        self.threads: ThreadPoolExecutor | None = None
+        self.workers = worker_processes()
+        if len(self.files) >= min_schools:
             try:
-                message = pickle.load(self.process.stdout)
-            except Exception as exc:  # noqa: BLE001 - EOF (the worker ended or died) or a broken result
-                self.results.put(("ended", type(exc).__name__))
-                return
-            if message[0] == "ready":
-                self.ready.set()
+                self.processes = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context(START_METHOD),
+                                                     initializer=restrict_umask)
+                self.ready = self.processes.submit(_ready)
+            except Exception as exc:  # noqa: BLE001 - no worker tonight: everything here
+                self._give_up(exc)
+        if self.vendor and vendor_fetch_threads():
+            self.threads = ThreadPoolExecutor(vendor_fetch_threads(), thread_name_prefix="ncc-vendor-fetch")
+
+    def wait_for_worker(self) -> None:
+        if self.processes is not None:
+            try:
+                self.ready.result(timeout=300)
+            except Exception as exc:  # noqa: BLE001
+                self._give_up(exc)
+
+    def hand_over(self, position: int) -> None:
+        """Keep the pools busy: the files-route schools after ``position`` (the one the caller is on),
+        the vendor-route ones from it."""
+        while self.processes is not None and self.ready.done() and len(self.batches) < AHEAD * self.workers:
+            while self.next_file < len(self.files) and self.files[self.next_file][0] <= position:
+                self.next_file += 1  # its turn came before the pool was ready: prepared here
+            batch = [s for _, s in self.files[self.next_file:self.next_file + BATCH]]
+            if not batch:
+                break
+            self.next_file += len(batch)
+            try:
+                future = self.processes.submit(prepare_schools, batch, home=self.home, as_of=self.as_of,
+                                               views=self.views)
+            except Exception as exc:  # noqa: BLE001 - the pool is broken or shut down
+                self._give_up(exc)
+                break
+            self.batches[future] = [s.key for s in batch]
+            self.futures.update((s.key, future) for s in batch)
+        if self.threads is None:
+            return
+        limit = VENDOR_AHEAD * vendor_fetch_threads()
+        while self.next_vendor < len(self.vendor) and len(self.futures) - self._files_pending() < limit:
+            at, school = self.vendor[self.next_vendor]
+            self.next_vendor += 1
+            if at >= position:  # the current one too: at most the pool's threads fetch at once
+                self.futures[school.key] = self.threads.submit(
+                    prepare_school, school, home=self.home, as_of=self.as_of, views=self.views,
+                    full_refresh=self.full_refresh)
+
+    def _files_pending(self) -> int:
+        return sum(len(keys) for keys in self.batches.values())
+
+    def take(self, school: School) -> PreparedSchool | None:
+        """The school prepared ahead (waiting for it), or None: not handed over, or its pool failed."""
+        if school.key in self.results:
+            return self.results.pop(school.key)
+        future = self.futures.pop(school.key, None)
+        if future is None:
+            return None
+        keys = self.batches.pop(future, None)
+        try:
+            result = future.result()
+        except Exception as exc:  # noqa: BLE001 - the pool failed, not the school (prepare_school catches those)
+            if keys is None:
+                log.warning("%s: preparing it in a thread failed (%s); preparing it here", school.key,
+                            type(exc).__name__)
             else:
-                self.results.put(message)
+                self._give_up(exc)
+            return None
+        if keys is None:
+            return result
+        for key in keys:
+            self.futures.pop(key, None)
+        self.results.update((p.outcome.school_key, p) for p in result)
+        return self.results.pop(school.key, None)
 
-    def send(self, *task) -> None:
-        pickle.dump(task, self.process.stdin, protocol=pickle.HIGHEST_PROTOCOL)
-        self.process.stdin.flush()
+    def _give_up(self, exc: BaseException) -> None:
+        log.warning("the worker process failed (%s); preparing the remaining files-route schools here",
+                    type(exc).__name__)
+        self._stop_processes(now=True)
+        for future, keys in self.batches.items():
+            for key in keys:
+                self.futures.pop(key, None)
+        self.batches.clear()
 
-    def receive(self) -> list[PreparedSchool]:
-        status, value = self.results.get()
-        if status != "ok":
-            raise RuntimeError(f"the worker could not prepare the schools ({value})")
-        return value
+    def _stop_processes(self, now: bool) -> None:
+        pool, self.processes = self.processes, None
+        if pool is None:
+            return
+        workers = list((getattr(pool, "_processes", None) or {}).values())  # before shutdown forgets them
+        pool.shutdown(wait=not now, cancel_futures=True)
+        if now:  # what Python 3.14's ``ProcessPoolExecutor.terminate_workers`` does
+            for worker in workers:
+                if worker.is_alive():
+                    worker.terminate()
 
-    def close(self, busy: bool = True) -> None:
-        """Stop the worker: after the school it is on, or (not ``busy``) now."""
-        if not busy:
-            self.process.terminate()
-        try:
-            self.process.stdin.close()
-        except OSError:
-            pass
-        try:
-            self.process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        self.reader.join(timeout=10)
+    def close(self, now: bool) -> None:
+        """Stop both pools: at once (``now``: queued schools cancelled, workers terminated) or after
+        what they are doing."""
+        self._stop_processes(now)
+        if self.threads is not None:
+            self.threads.shutdown(wait=not now, cancel_futures=True)
+            self.threads = None
 
 
 def prepared_in_order(schools: list[School], *, home: Path, as_of: date, replay: bool = False,
                       full_refresh: bool = False,
                       views: bool = True, min_schools: int = MIN_SCHOOLS,
                       wait_for_worker: bool = False) -> Iterator[PreparedSchool]:
-    """``prepare_school`` for each school, in order. Once the worker process has started, eligible
-    schools are handed to it ahead of their turn, in batches of ``BATCH`` (their views computed in
-    one pass, ``pipeline.prepare_schools``), at most ``AHEAD`` batches at a time, while the caller
-    handles the current one; until then (unless ``wait_for_worker``), and for the others, they are
-    prepared here. No worker for fewer than ``min_schools`` eligible schools."""
-    eligible = {s.key for s in schools if can_prepare_ahead(s, replay)}
-    if not prepare_ahead_enabled() or len(eligible) < min_schools:
+    """``prepare_school`` for each school, in the schools' order, the next ones prepared ahead: files-
+    route schools in a process pool (once it has started, unless ``wait_for_worker``; none for fewer
+    than ``min_schools`` of them), vendor-route schools in a thread pool; the others here."""
+    def here(school: School) -> PreparedSchool:
+        return prepare_school(school, home=home, as_of=as_of, views=views, replay=replay, full_refresh=full_refresh)
+
+    if not prepare_ahead_enabled():
         for school in schools:
-            yield prepare_school(school, home=home, as_of=as_of, views=views, replay=replay,
-                                 full_refresh=full_refresh)
+            yield here(school)
         return
 
-    worker: _Worker | None = None
-    pending: set[str] = set()  # keys handed to the worker whose result has not come back
-    results: dict[str, PreparedSchool] = {}  # keys come back from the worker, not yet handed out
-    in_flight = 0  # batches handed to the worker and not yet received
-    next_up = 0  # position in ``schools`` of the next school that could be handed to the worker
-
-    def give_up(exc: Exception) -> None:
-        nonlocal worker
-        log.warning("the worker process failed (%s); preparing the remaining schools here", type(exc).__name__)
-        if worker is not None:
-            worker.close()
-        worker = None
-        pending.clear()
-
-    def hand_over(after: int) -> None:
-        """Keep the worker ``AHEAD`` batches ahead, from the schools after position ``after``."""
-        nonlocal next_up, in_flight
-        next_up = max(next_up, after + 1)
-        while worker is not None and worker.ready.is_set() and in_flight < AHEAD and next_up < len(schools):
-            batch = [s for s in schools[next_up:next_up + BATCH] if s.key in eligible]
-            next_up += BATCH
-            if not batch:
-                continue
-            try:
-                worker.send(batch, home, as_of, views)
-            except (OSError, pickle.PicklingError) as exc:
-                give_up(exc)
-                return
-            pending.update(s.key for s in batch)
-            in_flight += 1
-
-    def from_worker(key: str) -> PreparedSchool | None:
-        """The school's result from the worker (waiting for its batch), or None if it failed."""
-        nonlocal in_flight
-        while key in pending and worker is not None:
-            try:
-                batch = worker.receive()
-            except Exception as exc:  # noqa: BLE001 - the worker failed, not the school: do it here
-                give_up(exc)
-                break
-            in_flight -= 1
-            for prepared in batch:
-                pending.discard(prepared.outcome.school_key)
-                results[prepared.outcome.school_key] = prepared
-        return results.pop(key, None)
-
+    ahead = _Ahead(schools, home=home, as_of=as_of, views=views, replay=replay, full_refresh=full_refresh,
+                   min_schools=min_schools)
+    finished = False
     try:
-        worker = _Worker()
         if wait_for_worker:
-            worker.ready.wait(timeout=300)
+            ahead.wait_for_worker()
         for position, school in enumerate(schools):
-            hand_over(position)
-            prepared = from_worker(school.key)
-            if prepared is None:
-                prepared = prepare_school(school, home=home, as_of=as_of, views=views, replay=replay,
-                                          full_refresh=full_refresh)
-            hand_over(position)
+            ahead.hand_over(position)
+            prepared = ahead.take(school) or here(school)
+            ahead.hand_over(position)
             yield prepared
-    except GeneratorExit:  # the caller stopped early (a signal, the warehouse gone): nothing more is wanted
-        if worker is not None:
-            worker.close(busy=False)
-            worker = None
-        raise
-    finally:
-        if worker is not None:
-            worker.close(busy=bool(pending))
-
-
-def _serve() -> None:
-    """The worker's loop: read (schools, home, as_of, views) pickles from stdin until it closes, answer
-    each with ("ok", [PreparedSchool, ...]) on the original stdout. Anything printed goes to stderr.
-    The umask is 0o077 (``files_at_rest``), as in the process that started it."""
-    from .files_at_rest import restrict_umask
-
-    restrict_umask()
-    results = os.fdopen(os.dup(1), "wb")
-    os.dup2(2, 1)
-    sys.stdout = sys.stderr
-    tasks = sys.stdin.buffer
-    pickle.dump(("ready", None), results)  # the pipeline is imported: schools can come
-    results.flush()
-    while True:
-        try:
-            batch, home, as_of, views = pickle.load(tasks)
-        except EOFError:
-            return
-        try:
-            answer = ("ok", prepare_schools(batch, home=home, as_of=as_of, views=views))
-        except BaseException as exc:  # prepare_school catches what goes wrong with a school; this is a defect
-            answer = ("error", type(exc).__name__)
-        pickle.dump(answer, results, protocol=pickle.HIGHEST_PROTOCOL)
-        results.flush()
-
-
-if __name__ == "__main__":
-    _serve()
+        finished = True
+    finally:  # the caller stopped early (a signal, the warehouse gone): nothing more is wanted
+        ahead.close(now=not finished)

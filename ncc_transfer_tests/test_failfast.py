@@ -303,14 +303,20 @@ def test_locked_duckdb_file_says_so_at_once(tmp_path):
 
 
 def test_prepare_ahead_worker_is_stopped_not_waited_for_when_the_night_stops(small_la, monkeypatch):
-    """The worker preparing the next schools is terminated when the step unwinds (a signal)."""
+    """The worker processes preparing the next schools are terminated when the step unwinds (a signal)."""
     from ncc_transfer import prefetch
     from ncc_transfer.cli import _load_registry
 
     home, _ = small_la
-    closes = []
-    real_close = prefetch._Worker.close
-    monkeypatch.setattr(prefetch._Worker, "close", lambda self, busy=True: (closes.append(busy), real_close(self, busy))[1])
+    closes, workers = [], []
+    real_close = prefetch._Ahead.close
+
+    def close(self, now):
+        closes.append(now)
+        workers.extend(self.processes._processes.values())
+        real_close(self, now)
+
+    monkeypatch.setattr(prefetch._Ahead, "close", close)
     with ncc_env(home):
         schools = list(_load_registry().active_schools)
         prepared = prefetch.prepared_in_order(schools, home=home, as_of=DEMO_AS_OF, min_schools=2,
@@ -318,4 +324,9 @@ def test_prepare_ahead_worker_is_stopped_not_waited_for_when_the_night_stops(sma
         next(prepared)
         started = time.monotonic()
         prepared.close()  # what the step's ``finally`` does when a signal unwinds it
-    assert closes == [False] and time.monotonic() - started < 10
+    assert closes == [True] and time.monotonic() - started < 10
+    assert workers, "the pool had started its worker"
+    for worker in workers:
+        worker.join(timeout=10)
+        assert not worker.is_alive()
+    assert time.monotonic() - started < 10

@@ -1,10 +1,9 @@
-"""Preparing schools ahead in a worker process (``ncc_transfer.prefetch``): same results as preparing
-them in this process, one worker per night, and a worker failure never loses a school."""
+"""Preparing schools ahead in a process pool (``ncc_transfer.prefetch``): same results as preparing
+them in this process, one pool per night, and a worker failure never loses a school."""
 
 from __future__ import annotations
 
 import os
-import sys
 
 import pandas as pd
 import pytest
@@ -50,16 +49,16 @@ def test_schools_prepared_in_the_worker_equal_those_prepared_here(small_la):
             pd.testing.assert_frame_equal(a.views[view], b.views[view])
 
 
+def _worker_dies(*args, **kwargs):
+    os._exit(3)  # a worker process killed mid-batch (out of memory, a crash in a library)
+
+
 @pytest.mark.parametrize("broken", ["send", "exits"])
 def test_a_failing_worker_only_loses_the_overlap(small_la, monkeypatch, broken):
-    if broken == "send":
-        def refuse(self, *task):
-            raise OSError("broken pipe")
-        monkeypatch.setattr(prefetch._Worker, "send", refuse)
-    else:  # starts, says it is ready, then dies before answering
-        monkeypatch.setattr(prefetch._Worker, "command", [
-            sys.executable, "-c",
-            "import pickle, sys; pickle.dump(('ready', None), sys.stdout.buffer); sys.stdout.flush(); sys.stdin.read(1)"])
+    if broken == "send":  # the task cannot be sent to the worker (it cannot be pickled)
+        monkeypatch.setattr(prefetch, "prepare_schools", lambda *args, **kwargs: None)
+    else:  # the worker started, answered that it is ready, then dies on its first batch
+        monkeypatch.setattr(prefetch, "prepare_schools", _worker_dies)
     home, _ = small_la
     schools, prepared = _prepare_all(home)
     assert [p.outcome.school_key for p in prepared] == [s.key for s in schools]
@@ -150,3 +149,39 @@ def test_views_that_cannot_be_computed_keep_the_previous_load_and_its_views(smal
         assert len(warehouse.school_rows("validation_issues", key)) > 0, "tonight's issues are recorded"
     finally:
         warehouse.close()
+
+
+def test_vendor_schools_are_prepared_in_threads_and_handed_out_in_order(tmp_path, monkeypatch):
+    """Vendor-route schools wait on the network: several are fetched at once in the thread pool
+    (NCC_VENDOR_FETCH_THREADS), and still come out in the schools' order, whatever order they finish in."""
+    import random
+    import threading
+    import time
+
+    from ncc_transfer.pipeline import FAILED, PreparedSchool, SchoolOutcome
+    from ncc_transfer.registry import School
+
+    running, most, lock, threads = [0], [0], threading.Lock(), {}
+
+    def fetch(school, *, home, as_of, views=True, replay=False, full_refresh=False):
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        time.sleep(random.uniform(0.01, 0.05))  # waiting on the vendor
+        with lock:
+            running[0] -= 1
+        threads[school.key] = threading.current_thread().name
+        return PreparedSchool(SchoolOutcome(school.key, school.laestab, school.mis, FAILED), extracted_at=None)
+
+    monkeypatch.setattr(prefetch, "prepare_school", fetch)
+    monkeypatch.setenv("NCC_VENDOR_FETCH_THREADS", "3")
+    schools = [School(f"9262{n:03d}", f"School {n}", "wonde") for n in range(12)]
+    prepared = [p.outcome.school_key for p in prepared_in_order(schools, home=tmp_path, as_of=DEMO_AS_OF)]
+    assert prepared == [s.key for s in schools]
+    assert 1 < most[0] <= 3
+    assert sum(name.startswith("ncc-vendor-fetch") for name in threads.values()) >= len(schools) - 1
+
+    monkeypatch.setenv("NCC_VENDOR_FETCH_THREADS", "0")  # one after another, here
+    threads.clear()
+    assert [p.outcome.school_key for p in prepared_in_order(schools, home=tmp_path, as_of=DEMO_AS_OF)] == prepared
+    assert set(threads.values()) == {threading.current_thread().name}

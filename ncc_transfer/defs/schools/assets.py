@@ -4,10 +4,11 @@ with its per-school views, in one transaction per school.
 Run shape (docs/asset_graph.md): the nightly job is ONE run over a range of school partitions
 (``BackfillPolicy.single_run``, https://docs.dagster.io/guides/build/partitions-and-backfills/backfilling-data)
 with the in-process executor, so a night costs one Python process however many schools there are.
-Inside, each school is loaded on its own: a school that fails is caught, reported as a failed
-blocking check, and left out of the materialisations, while the others load. If any school failed,
-the step fails at the end, so the run shows as failed, those partitions show as failed in the UI,
-and the run-failure alert fires.
+Inside, each school is prepared (``pipeline.prepare_school``, ahead of its turn:
+``prefetch.prepared_in_order``) and written (``pipeline.commit_school``) on its own: a school that
+fails is caught, reported as a failed blocking check, and left out of the materialisations, while the
+others load. If any school failed, the step fails at the end, so the run shows as failed, those
+partitions show as failed in the UI, and the run-failure alert fires.
 
 One step for many partitions can only report each partition's materialisations and check results
 as events (``context.log_event``): https://docs.dagster.io/guides/build/assets/metadata-and-tags#attaching-metadata-to-a-materialization
@@ -173,8 +174,9 @@ def _extract(context: dg.AssetExecutionContext, config: NightlyConfig, ncc: NccS
         # good (a refused password is not sent again).
         done = settled_in_run(warehouse, context.run_id) if context.retry_number else {}
         todo = [key for key in keys if key not in done]
-        # Active schools are prepared (read, checked, validated, views computed) one ahead in a
-        # worker process while the previous one is written here (``prefetch``).
+        # Active schools are prepared (read, checked, validated, views computed) ahead of their turn
+        # in a process pool (files) or a thread pool (vendor routes) while the previous one is
+        # written here (``prefetch``).
         prepared = prepared_in_order([schools[k] for k in todo if k in schools and schools[k].active],
                                      home=ncc.home_path(), as_of=as_of, replay=config.replay,
                                      full_refresh=config.full_refresh)
@@ -182,7 +184,7 @@ def _extract(context: dg.AssetExecutionContext, config: NightlyConfig, ncc: NccS
             outcomes = [_load_one(context, key, schools.get(key), warehouse, prepared)
                         for key in todo]
         finally:
-            prepared.close()  # stops the worker process
+            prepared.close()  # stops the pools
         with section("dagster_events"):
             _freshness(context, warehouse, [k for k in keys if k in schools and schools[k].active])
     finally:
