@@ -520,14 +520,14 @@ def _prepare(school: School, home: Path, as_of: date, prepared: PreparedSchool, 
     raw_problems = {t: schemas.structural_problems(schemas.raw_schema(t), raw.tables[t]) for t in TABLES}
     if any(raw_problems.values()):
         outcome.structural = raw_problems
-        issues = pd.concat([notes, _missing_column_issues(school, raw, raw_problems, extracted_at)], ignore_index=True)
+        issues = _concat_issues(notes, _missing_column_issues(school, raw, raw_problems, extracted_at))
         _fail_structurally(prepared, issues, checked={"file"})
         return
 
     validated = validate_extract(raw.tables, school_key=school.key, laestab=school.laestab,
                                  extracted_at=extracted_at, as_of=as_of)
     outcome.raw_names = _names(validated.raw["pupils"])  # as checked: no control character
-    issues = pd.concat([notes, validated.issues], ignore_index=True)
+    issues = _concat_issues(notes, validated.issues)
     outcome.structural = {t: schemas.structural_problems(schemas.CANONICAL_MODELS[t], validated.tables[t]) for t in TABLES}
     outcome.rows = {t: len(validated.tables[t]) for t in TABLES}
     if any(outcome.structural.values()):
@@ -539,6 +539,13 @@ def _prepare(school: School, home: Path, as_of: date, prepared: PreparedSchool, 
     prepared.roll = _roll(school, validated.raw["pupils"], validated.tables["pupils"], as_of)
     outcome.lap("validate", clock)
     prepared.tables, prepared.issues = validated.tables, issues
+
+
+def _concat_issues(*frames: pd.DataFrame) -> pd.DataFrame:
+    """Issue frames one after another. Empty ones are left out, as pandas already leaves them out of
+    deciding the columns' types (and will stop doing so); with none left, the last frame's columns."""
+    kept = [frame for frame in frames if len(frame)]
+    return pd.concat(kept, ignore_index=True) if kept else frames[-1].reset_index(drop=True)
 
 
 def _names(raw_pupils: pd.DataFrame) -> pd.DataFrame:
