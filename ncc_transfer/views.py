@@ -33,7 +33,7 @@ def compute_school_views(pupils: pd.DataFrame, attendance: pd.DataFrame, exclusi
     marks = prepare_marks(attendance, as_of)
     days = pupil_days(marks, as_of)
     return {
-        "absence_summary": absence_summary(pupils, attendance, as_of, marks=marks),
+        "absence_summary": absence_summary(pupils, attendance, as_of, marks=marks, school_days=days.school_day_pairs),
         "ten_day_absence": ten_day_absence(attendance, as_of, days=days),
         "absence_triggers": absence_triggers(attendance, as_of, days=days),
         "exclusion_provision": exclusion_provision(exclusions, attendance, as_of, days=days.school_days),

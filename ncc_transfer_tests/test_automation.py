@@ -123,3 +123,22 @@ def test_after_the_night_requests_the_reports_and_the_la_wide_assets_once(small_
                              "pupil_movements": 1, "validation_overview": 1}
         again = dg.evaluate_automation_conditions(defs=definitions, instance=instance, cursor=after.cursor)
         assert again.total_requested == 0
+
+
+def test_the_reports_run_materialises_each_active_school_once(small_la):
+    """The school_reports job over the night's range: one materialisation per active school's report
+    (yielded per school; no output that would materialise the whole range a second time)."""
+    home, demo = small_la
+    definitions = defs()
+    quiet = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
+    with dg.instance_for_test() as instance:
+        tags = _tick(instance).run_requests[0].tags
+        nightly_job.resolve(asset_graph=definitions.resolve_asset_graph()).execute_in_process(
+            instance=instance, tags=tags, run_config=quiet)
+        result = definitions.resolve_job_def("school_reports").execute_in_process(
+            instance=instance, tags={RANGE_START: tags[RANGE_START], RANGE_END: tags[RANGE_END]}, run_config=quiet)
+        assert result.success
+        events = instance.get_records_for_run(
+            result.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION).records
+        partitions = [record.event_log_entry.dagster_event.partition for record in events]
+        assert sorted(partitions) == sorted(f"{s['laestab']}-files" for s in demo.schools if s["active"])

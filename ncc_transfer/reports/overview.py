@@ -16,10 +16,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-import matplotlib.dates as mdates
 import pandas as pd
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
 
 from ncc_transfer.reports.files import private_dir, write_private
 from ncc_transfer.reports.guide import guide
@@ -189,7 +186,14 @@ def school_trend(trend: pd.DataFrame, schools: list[dict[str, Any]], as_of: date
 
 def chart_png(nights: pd.DataFrame, schools: dict[str, pd.Series], *, la_name: str, as_of: date) -> bytes:
     """Two panels: LA-wide errors and warnings per night (stacked bars); issues per night of the
-    schools with the most issues tonight (lines). Counts only."""
+    schools with the most issues tonight (lines). Counts only.
+
+    Matplotlib is imported here, when a chart is drawn: it takes most of a second, which every process
+    that imports the reports (the command line, each run worker) would otherwise pay."""
+    import matplotlib.dates as mdates
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
     figure = Figure(figsize=(11, 7), dpi=110, layout="constrained")
     FigureCanvasAgg(figure)
     top, bottom = figure.subplots(2, 1, sharex=True, height_ratios=[3, 2])

@@ -173,7 +173,20 @@ def age_at_31_august(dob: pd.Series, as_of) -> pd.Series:
     return age.astype("Int64")
 
 
-def summer_2_starts(marks: Marks, as_of) -> np.ndarray:
+def school_day_pairs(marks: Marks) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct (school, day) pairs with a possible session, in (school, day) order: school as an
+    index into ``marks.schools``, day as days since 1970-01-01."""
+    possible = marks.possible
+    if not possible.any():
+        return np.array([], dtype=np.int64), np.array([], dtype=np.int64)
+    day = marks.day[possible]
+    base = int(day.min())
+    span = int(day.max()) - base + 1
+    _, pairs = sorted_codes(marks.school[marks.enrolment[possible]] * span + (day - base), len(marks.schools) * span)
+    return pairs // span, pairs % span + base
+
+
+def summer_2_starts(marks: Marks, as_of, pairs: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
     """Per school (``marks.schools`` order): the day number (days since 1970-01-01) on which the second
     half of its summer term starts in the academic year containing ``as_of``, or ``_NO_DAY``.
 
@@ -181,19 +194,14 @@ def summer_2_starts(marks: Marks, as_of) -> np.ndarray:
     school day after its May half-term break, the longest gap with at least ``HALF_TERM_MIN_WEEKDAYS``
     weekdays without a school day inside the ``HALF_TERM_WINDOW`` (earliest if tied). Without such a
     break, the first school day after the spring bank holiday (the last Monday in May). ``_NO_DAY`` when
-    the school has no school day after either (nothing to cut yet).
+    the school has no school day after either (nothing to cut yet). ``pairs``: ``school_day_pairs(marks)``
+    when the caller has them already (``runs.pupil_days`` does).
     """
-    n_schools = len(marks.schools)
-    out = np.full(n_schools, _NO_DAY, dtype=np.int64)
-    possible = marks.possible
-    if not possible.any():
+    out = np.full(len(marks.schools), _NO_DAY, dtype=np.int64)
+    school, school_day = pairs if pairs is not None else school_day_pairs(marks)  # distinct school days
+    if not len(school):
         return out
     year = academic_year_start(as_of_timestamp(as_of).date()).year + 1  # the summer term's calendar year
-    day = marks.day[possible]
-    base = int(day.min())
-    span = int(day.max()) - base + 1
-    _, pairs = sorted_codes(marks.school[marks.enrolment[possible]] * span + (day - base), n_schools * span)
-    school, school_day = pairs // span, pairs % span + base  # distinct school days, in (school, date) order
 
     # Gaps between a school's consecutive school days: weekdays without a school day inside the window.
     (m0, d0), (m1, d1) = HALF_TERM_WINDOW
@@ -242,14 +250,15 @@ def _people(pupils: pd.DataFrame | None, as_of) -> pd.DataFrame:
 # ------------------------------------------------------------------------------- the view
 
 def absence_summary(pupils: pd.DataFrame | None, attendance: pd.DataFrame, as_of,
-                    marks: Marks | None = None) -> pd.DataFrame:
+                    marks: Marks | None = None, school_days: tuple[np.ndarray, np.ndarray] | None = None
+                    ) -> pd.DataFrame:
     """View ``absence_summary``: one row per enrolment (school_key, upn) with a possible session.
 
     Counts per category of marks in [academic year start, as_of], by the DfE method (``sessions_*``,
     the Year 11 second-half-of-summer cut applied) and uncut (``*_all``); see the module docstring.
     ``age_at_31_august``, ``enrol_status`` and the entry date come from ``pupils`` (null when the
     enrolment has marks but no pupil row). ``marks``: ``prepare_marks(attendance, as_of)`` when the
-    caller has it already (shared with the run rules).
+    caller has it already (shared with the run rules); ``school_days``: ``school_day_pairs(marks)``, likewise.
     """
     marks = marks if marks is not None else prepare_marks(attendance, as_of)
     n = len(marks.enrolments)
@@ -258,7 +267,7 @@ def absence_summary(pupils: pd.DataFrame | None, attendance: pd.DataFrame, as_of
     age = frame["age_at_31_august"].astype("Int64")
 
     # Year 11 rule: marks of 15-year-olds on or after their school's summer_2_start are cut.
-    starts = summer_2_starts(marks, as_of)
+    starts = summer_2_starts(marks, as_of, school_days)
     start_of_enrolment = starts[marks.school] if n else np.array([], dtype=np.int64)
     cut_from = np.where(start_of_enrolment == _NO_DAY, np.iinfo(np.int64).max, start_of_enrolment)
     year_11 = age.eq(YEAR_11_AGE).fillna(False).to_numpy(dtype=bool)

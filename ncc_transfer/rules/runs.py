@@ -80,6 +80,7 @@ class PupilDays:
     has_breaker: np.ndarray  # per pupil-day: a D mark
     school_last_day: np.ndarray  # per enrolment: its school's last school day <= as_of (_NO_DAY if none)
     school_days: pd.DataFrame  # calendar.school_days over these marks: school_key, date, day_number
+    school_day_pairs: tuple[np.ndarray, np.ndarray]  # absence.school_day_pairs(marks), from the pupil-days
 
 
 def pupil_days(marks: Marks, as_of) -> PupilDays:
@@ -109,7 +110,9 @@ def pupil_days(marks: Marks, as_of) -> PupilDays:
         position = pd.Index(marks.schools).get_indexer(last.index)
         by_school[position] = last.to_numpy(dtype="datetime64[D]").astype(np.int64)
     school_last_day = by_school[marks.school] if n_enrol else np.array([], dtype=np.int64)
-    return PupilDays(marks, day_of_mark, enrolment, day, has_possible, has_breaker, school_last_day, calendar)
+    school_day_pairs = (pairs // span, pairs % span + base)
+    return PupilDays(marks, day_of_mark, enrolment, day, has_possible, has_breaker, school_last_day, calendar,
+                     school_day_pairs)
 
 
 def runs_in(days: PupilDays, codes: set[str] | frozenset[str], min_days: int) -> pd.DataFrame:

@@ -3,6 +3,8 @@
 Like the school step it runs once for a range of schools (``BackfillPolicy.single_run``) and reports
 each school's materialisation as an event:
 https://docs.dagster.io/guides/build/partitions-and-backfills/backfilling-data#single-run-backfills
+The step is a generator that yields those events and no output: an output (even ``None`` returned)
+would materialise every partition of the range again, a school whose report failed included.
 """
 
 import dagster as dg
@@ -31,7 +33,7 @@ REPORT_ASSET = "school_report"
     description="The school's validation report (HTML and CSV, under $NCC_HOME/reports/<laestab>/), "
                 "emailed to its contact when something is new (NCC_EMAIL_SCHOOL_REPORTS).",
 )
-def school_report(context: dg.AssetExecutionContext, config: NightConfig, ncc: NccSettings, mail: MailResource) -> None:
+def school_report(context: dg.AssetExecutionContext, config: NightConfig, ncc: NccSettings, mail: MailResource):
     """Write (and maybe email) each active school's report; one school's failure never stops the others."""
     registry = ncc.registry()
     schools = registry.by_key()
@@ -43,12 +45,15 @@ def school_report(context: dg.AssetExecutionContext, config: NightConfig, ncc: N
             if school is None or not school.active:
                 continue
             with section("school_reports"):
-                _one(context, school, registry.la_name, ncc, mail, warehouse, as_of)
+                materialisation = _one(context, school, registry.la_name, ncc, mail, warehouse, as_of)
+            if materialisation is not None:
+                yield materialisation
     finally:
         warehouse.close()
 
 
-def _one(context, school, la_name: str, ncc: NccSettings, mail: MailResource, warehouse, as_of) -> None:
+def _one(context, school, la_name: str, ncc: NccSettings, mail: MailResource, warehouse,
+         as_of) -> dg.AssetMaterialization | None:
     try:
         report = write_report(warehouse, school, la_name=la_name, as_of=as_of, home=ncc.home_path(),
                               extra_names=rejected_names.take(school.key))
@@ -57,7 +62,7 @@ def _one(context, school, la_name: str, ncc: NccSettings, mail: MailResource, wa
                                smtp=mail.smtp() if enabled else None)
     except Exception as exc:  # noqa: BLE001 - reported; the other schools' reports go on
         context.log.error(f"{school.key}: the validation report could not be written ({type(exc).__name__})")
-        return
-    context.log_event(dg.AssetMaterialization(asset_key=REPORT_ASSET, partition=school.key, metadata={
+        return None
+    return dg.AssetMaterialization(asset_key=REPORT_ASSET, partition=school.key, metadata={
         "report": dg.MetadataValue.path(str(report.html_path)), "csv": dg.MetadataValue.path(str(report.csv_path)),
-        "counts": dg.MetadataValue.json(report.counts), "email": delivery}))
+        "counts": dg.MetadataValue.json(report.counts), "email": delivery})
