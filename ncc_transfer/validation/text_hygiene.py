@@ -21,8 +21,8 @@ What is done, per field:
   is one issue per pupil).
 
 The file name (``_source``) is escaped too, without an issue; ``_line`` is written by the readers
-(line numbers, element positions) and not searched. Vectorised: each column is factorised and only its
-distinct values are searched (about 0.2 s for a large school's year of marks, 760,000 of them).
+(line numbers, element positions) and not searched. Only each column's distinct values are searched
+(a few milliseconds per column for a large school's year of marks, 760,000 of them).
 """
 
 from __future__ import annotations
@@ -57,12 +57,16 @@ def _characters(text: str) -> str:
 
 
 def _flagged(values: pd.Series) -> tuple[np.ndarray, np.ndarray] | None:
-    """(codes, distinct values) of a column when any value holds a control character; else None."""
-    codes, uniques = pd.factorize(values, use_na_sentinel=True)
-    if not len(uniques):
+    """(codes, distinct values) of a column when any value holds a control character; else None.
+
+    The distinct values are first gathered in a set (about half the time of factorising: a string
+    keeps its hash) and searched as one text, the character class matching within a value only;
+    the column is factorised only when one holds a character, which is rare."""
+    distinct = "".join(value for value in set(values.to_numpy()) if isinstance(value, str))
+    if CONTROL_CHARACTER.search(distinct) is None:
         return None
-    hits = pd.Series(np.asarray(uniques, dtype=object)).str.contains(CONTROL_CHARACTER, na=False).to_numpy()
-    return (codes, np.asarray(uniques, dtype=object)) if hits.any() else None
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    return codes, np.asarray(uniques, dtype=object)
 
 
 def _replaced(codes: np.ndarray, uniques: np.ndarray, func) -> np.ndarray:
