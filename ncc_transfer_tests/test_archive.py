@@ -115,7 +115,7 @@ def test_payloads_round_trip_with_their_route(tmp_path, key):
 def test_no_key_means_archiving_off_and_replay_refused(tmp_path, monkeypatch, landing, caplog):
     monkeypatch.delenv("NCC_ARCHIVE_KEY", raising=False)
     monkeypatch.delenv("NCC_ARCHIVE_OLD_KEYS", raising=False)
-    monkeypatch.setattr(archive, "_warned_no_key", False)
+    monkeypatch.setattr(archive.write, "_warned_no_key", False)  # warned once per process
     home = tmp_path / "home"
     with caplog.at_level(logging.WARNING, logger="ncc_transfer.archive"):
         assert archive_files(home, SCHOOL, LAESTAB, NIGHT, landing) is None
@@ -135,10 +135,10 @@ def test_unreadable_without_the_key_or_with_another(tmp_path, monkeypatch, key, 
 
     # The primitive itself: the file is AES-GCM that the right key opens and another key does not.
     header, nonce, body = blob[:archive.HEADER_LENGTH], blob[16:28], blob[archive.HEADER_LENGTH:]
-    aad = archive._aad(header, "file", SCHOOL, LAESTAB, NIGHT, "pupils.csv")
-    assert AESGCM(archive._decode_key(key, "test")).decrypt(nonce, body, aad) == PUPILS
+    aad = archive.crypto.aad(header, "file", SCHOOL, LAESTAB, NIGHT, "pupils.csv")
+    assert AESGCM(archive.keys.decode_key(key, "test")).decrypt(nonce, body, aad) == PUPILS
     with pytest.raises(InvalidTag):
-        AESGCM(archive._decode_key(other, "test")).decrypt(nonce, body, aad)
+        AESGCM(archive.keys.decode_key(other, "test")).decrypt(nonce, body, aad)
 
     monkeypatch.delenv("NCC_ARCHIVE_KEY")
     with pytest.raises(ArchiveError, match="NCC_ARCHIVE_KEY is not set"):
@@ -150,7 +150,7 @@ def test_unreadable_without_the_key_or_with_another(tmp_path, monkeypatch, key, 
     assert key not in str(caught.value) and other not in str(caught.value)
 
     # Forge the files' key id so the other key is tried: authentication fails.
-    other_id = key_id(archive._decode_key(other, "test")).encode()
+    other_id = key_id(archive.keys.decode_key(other, "test")).encode()
     for path in folder.iterdir():
         data = bytearray(path.read_bytes())
         data[8:16] = other_id
@@ -215,7 +215,7 @@ def test_key_rotation(tmp_path, monkeypatch, landing):
     assert [p.read_bytes() for p in restored] == [p.read_bytes() for p in landing]
 
     later = archive_files(home, SCHOOL, LAESTAB, date(2026, 3, 21), landing)  # new nights: the new key
-    new_id = key_id(archive._decode_key(new, "test")).encode()
+    new_id = key_id(archive.keys.decode_key(new, "test")).encode()
     assert all(p.read_bytes()[8:16] == new_id for p in later.iterdir())
 
     monkeypatch.delenv("NCC_ARCHIVE_OLD_KEYS")  # old key dropped: its nights cannot be read, clearly
