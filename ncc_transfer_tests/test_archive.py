@@ -353,3 +353,49 @@ def test_the_night_archives_only_what_it_read_not_an_old_oversized_file(tmp_path
     archived = sorted(f["name"] for f in manifest["files"])
     assert archived == sorted(set(outcome.sources.values())) and old.name not in archived
     assert not (home / "archive" / school.key / NIGHT.isoformat() / f"{old.name}.enc").exists()
+
+
+def test_archive_resource_says_whether_tonight_is_archived_never_the_key(monkeypatch, key):
+    from ncc_transfer.defs.resources import ArchiveResource
+
+    monkeypatch.delenv("NCC_ARCHIVE_REQUIRED", raising=False)
+    older = generate_key()
+    monkeypatch.setenv("NCC_ARCHIVE_OLD_KEYS", older)
+    on, status = ArchiveResource().night_status()
+    assert on and status == (f"raw archive on (key id {archive.keys_from_env().current_id}; "
+                             f"1 earlier key(s) for reading)")
+    assert key not in status and older not in status
+
+    monkeypatch.setenv("NCC_ARCHIVE_KEY", key[:-8])  # malformed: tonight is not archived, the night goes on
+    on, status = ArchiveResource().night_status()
+    assert not on and "NCC_ARCHIVE_KEY must decode to 32 bytes" in status and key[:-8] not in status
+    with pytest.raises(ArchiveError, match="required") as caught:
+        ArchiveResource(required=True).night_status()
+    assert key[:-8] not in str(caught.value)
+
+    monkeypatch.delenv("NCC_ARCHIVE_KEY")
+    assert ArchiveResource().night_status() == (
+        False, "raw archive off (NCC_ARCHIVE_KEY is not set): tonight's extracts cannot be replayed")
+    monkeypatch.setenv("NCC_ARCHIVE_REQUIRED", "true")  # the field falls back to its variable
+    with pytest.raises(ArchiveError, match=r"archive off .*required \(NCC_ARCHIVE_REQUIRED\)"):
+        ArchiveResource().night_status()
+    assert ArchiveResource(required=False).night_status()[0] is False  # the field wins over the variable
+
+
+def test_a_required_archive_without_its_key_stops_the_night_before_any_school(small_la, monkeypatch, capsys):
+    from ncc_transfer.cli import main
+    from ncc_transfer.warehouse import DuckDBWarehouse
+
+    from .conftest import DEMO_AS_OF
+
+    home, _ = small_la
+    monkeypatch.delenv("NCC_ARCHIVE_KEY", raising=False)
+    monkeypatch.setenv("NCC_ARCHIVE_REQUIRED", "true")
+    code = main(["run", "--as-of", DEMO_AS_OF.isoformat()])
+    err = capsys.readouterr().err
+    assert code == 1 and "the night stopped: raw archive off (NCC_ARCHIVE_KEY is not set)" in err, err
+    warehouse = DuckDBWarehouse(home / "warehouse.duckdb")
+    try:
+        assert warehouse.count_where("audit_log", "event = 'extraction'") == 0  # no school was extracted
+    finally:
+        warehouse.close()
