@@ -20,11 +20,15 @@ ones ahead of their turn, so preparing and writing overlap:
   answered a first, empty, task, schools are prepared here rather than waited for.
 * Vendor-route schools go to a ``ThreadPoolExecutor``
   (https://docs.python.org/3/library/concurrent.futures.html#threadpoolexecutor) of
-  ``NCC_VENDOR_FETCH_THREADS`` threads, at most one school per thread not yet handed out: worth it
-  when the vendor's answers take time to come (the network, its rate limit: per credential and
-  thread-safe, ``connectors.http``), e.g. 4. Default 0, one after another here: where the answers
-  come at once (the benchmark's simulator in the same process) the fetches only share one
-  interpreter's CPU (the GIL) and the night was slower (``benchmarks/nightly_bench.py --route wonde``).
+  ``FetchLimits.threads`` threads (``NCC_VENDOR_FETCH_THREADS``), at most one school per thread not
+  yet handed out: worth it when the vendor's answers take time to come (the network, its rate limit:
+  per credential and thread-safe, ``connectors.http``), e.g. 4. Default 0, one after another here:
+  where the answers come at once (the benchmark's simulator in the same process) the fetches only
+  share one interpreter's CPU (the GIL) and the night was slower (``benchmarks/nightly_bench.py
+  --route wonde``). ``FetchLimits.per_route`` (``NCC_ROUTE_CONCURRENCY``, e.g. ``wonde=2``) caps the
+  schools of one route handed out at once, so that vendor never has more of this run's schools
+  fetching together; the next school of a route at its cap waits, in the schools' order, for one of
+  that route's to be taken.
 * A replay (the extract comes from this machine's archive) is prepared here, one school after another.
 * Anything going wrong with a pool (a worker died, a task could not be sent or its result read)
   falls back to preparing the school here: a school is never lost, only the overlap. A broken
@@ -44,11 +48,15 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
+from .config import setting
+from .connectors.routes import ROUTES
 from .files_at_rest import restrict_umask
 from .pipeline import PreparedSchool, prepare_school, prepare_schools
 from .registry import School
@@ -71,9 +79,49 @@ def vendor_fetch_threads() -> int:
     """NCC_VENDOR_FETCH_THREADS (default 0): vendor-route schools prepared at once in threads (0: none,
     one after another in this process)."""
     try:
-        return max(0, int(os.environ.get("NCC_VENDOR_FETCH_THREADS", "0") or 0))
+        return max(0, int(setting("NCC_VENDOR_FETCH_THREADS")))
     except ValueError:
         return 0
+
+
+def route_concurrency() -> dict[str, int]:
+    """NCC_ROUTE_CONCURRENCY: the most schools of one vendor route fetched at once, ``route=number``
+    pairs separated by commas (``wonde=2,arbor=1``); unset: no cap but the threads'."""
+    caps = {}
+    for part in filter(None, (p.strip() for p in setting("NCC_ROUTE_CONCURRENCY").split(","))):
+        route, _, number = (text.strip() for text in part.partition("="))
+        if not route or not number.isdigit():
+            raise ValueError(f"NCC_ROUTE_CONCURRENCY: expected route=number pairs separated by commas "
+                             f"(e.g. wonde=2,arbor=1), not {part!r}")
+        caps[route] = int(number)
+    return caps
+
+
+@dataclass(frozen=True)
+class FetchLimits:
+    """How many vendor-route schools are fetched at once: ``threads`` in all (0: one after another,
+    here) and at most ``per_route[route]`` of one route (a route left out: up to ``threads``)."""
+
+    threads: int = 0
+    per_route: dict[str, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        vendor_routes = [name for name, spec in ROUTES.items() if not spec.reads_folder]
+        if self.threads < 0:
+            raise ValueError(f"vendor fetch threads must be 0 or more, not {self.threads}")
+        for route, cap in self.per_route.items():
+            if route not in vendor_routes:
+                raise ValueError(f"per-route concurrency: {route!r} is not a vendor route "
+                                 f"(vendor routes: {', '.join(vendor_routes)})")
+            if cap < 1:
+                raise ValueError(f"per-route concurrency: {route} must be 1 or more, not {cap}")
+
+    @classmethod
+    def from_env(cls) -> FetchLimits:
+        return cls(threads=vendor_fetch_threads(), per_route=route_concurrency())
+
+    def cap(self, route: str) -> int:
+        return self.per_route.get(route, self.threads)
 
 
 def worker_processes() -> int:
@@ -95,14 +143,15 @@ class _Ahead:
     """The two pools and the futures of the schools handed to them (by school key)."""
 
     def __init__(self, schools: list[School], *, home: Path, as_of: date, views: bool, replay: bool,
-                 full_refresh: bool, min_schools: int) -> None:
-        self.home, self.as_of, self.views, self.full_refresh = home, as_of, views, full_refresh
+                 full_refresh: bool, min_schools: int, limits: FetchLimits) -> None:
+        self.home, self.as_of, self.views, self.full_refresh, self.limits = home, as_of, views, full_refresh, limits
         self.files = [(n, s) for n, s in enumerate(schools) if can_prepare_ahead(s, replay)]
         self.vendor = [(n, s) for n, s in enumerate(schools) if s.mis != "files" and not replay]
         self.next_file = self.next_vendor = 0  # the next school of each list to hand over
         self.futures: dict[str, Future] = {}  # key -> the future of its batch (files) or its own (vendor)
         self.batches: dict[Future, list[str]] = {}  # files batches handed over whose result is not read
         self.results: dict[str, PreparedSchool] = {}  # read from a batch, not yet handed out
+        self.fetching: Counter[str] = Counter()  # route -> its schools handed to the threads, not yet taken
         self.processes: ProcessPoolExecutor | None = None
         self.threads: ThreadPoolExecutor | None = None
         self.workers = worker_processes()
@@ -113,8 +162,8 @@ class _Ahead:
                 self.ready = self.processes.submit(_ready)
             except Exception as exc:  # noqa: BLE001 - no worker tonight: everything here
                 self._give_up(exc)
-        if self.vendor and vendor_fetch_threads():
-            self.threads = ThreadPoolExecutor(vendor_fetch_threads(), thread_name_prefix="ncc-vendor-fetch")
+        if self.vendor and limits.threads:
+            self.threads = ThreadPoolExecutor(limits.threads, thread_name_prefix="ncc-vendor-fetch")
 
     def wait_for_worker(self) -> None:
         if self.processes is not None:
@@ -143,17 +192,17 @@ class _Ahead:
             self.futures.update((s.key, future) for s in batch)
         if self.threads is None:
             return
-        limit = VENDOR_AHEAD * vendor_fetch_threads()
-        while self.next_vendor < len(self.vendor) and len(self.futures) - self._files_pending() < limit:
+        limit = VENDOR_AHEAD * self.limits.threads
+        while self.next_vendor < len(self.vendor) and sum(self.fetching.values()) < limit:
             at, school = self.vendor[self.next_vendor]
+            if at >= position and self.fetching[school.mis] >= self.limits.cap(school.mis):
+                break  # its route is at its cap: it waits for one of that route's schools to be taken
             self.next_vendor += 1
             if at >= position:  # the current one too: at most the pool's threads fetch at once
                 self.futures[school.key] = self.threads.submit(
                     prepare_school, school, home=self.home, as_of=self.as_of, views=self.views,
                     full_refresh=self.full_refresh)
-
-    def _files_pending(self) -> int:
-        return sum(len(keys) for keys in self.batches.values())
+                self.fetching[school.mis] += 1
 
     def take(self, school: School) -> PreparedSchool | None:
         """The school prepared ahead (waiting for it), or None: not handed over, or its pool failed."""
@@ -172,6 +221,9 @@ class _Ahead:
             else:
                 self._give_up(exc)
             return None
+        finally:
+            if keys is None:  # a vendor school, fetched: its route may have another one fetched
+                self.fetching[school.mis] -= 1
         if keys is None:
             return result
         for key in keys:
@@ -209,12 +261,13 @@ class _Ahead:
 
 
 def prepared_in_order(schools: list[School], *, home: Path, as_of: date, replay: bool = False,
-                      full_refresh: bool = False,
+                      full_refresh: bool = False, limits: FetchLimits | None = None,
                       views: bool = True, min_schools: int = MIN_SCHOOLS,
                       wait_for_worker: bool = False) -> Iterator[PreparedSchool]:
     """``prepare_school`` for each school, in the schools' order, the next ones prepared ahead: files-
     route schools in a process pool (once it has started, unless ``wait_for_worker``; none for fewer
-    than ``min_schools`` of them), vendor-route schools in a thread pool; the others here."""
+    than ``min_schools`` of them), vendor-route schools in a thread pool within ``limits`` (default
+    ``FetchLimits.from_env()``); the others here."""
     def here(school: School) -> PreparedSchool:
         return prepare_school(school, home=home, as_of=as_of, views=views, replay=replay, full_refresh=full_refresh)
 
@@ -224,7 +277,7 @@ def prepared_in_order(schools: list[School], *, home: Path, as_of: date, replay:
         return
 
     ahead = _Ahead(schools, home=home, as_of=as_of, views=views, replay=replay, full_refresh=full_refresh,
-                   min_schools=min_schools)
+                   min_schools=min_schools, limits=limits or FetchLimits.from_env())
     finished = False
     try:
         if wait_for_worker:

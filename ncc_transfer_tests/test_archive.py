@@ -115,7 +115,7 @@ def test_payloads_round_trip_with_their_route(tmp_path, key):
 def test_no_key_means_archiving_off_and_replay_refused(tmp_path, monkeypatch, landing, caplog):
     monkeypatch.delenv("NCC_ARCHIVE_KEY", raising=False)
     monkeypatch.delenv("NCC_ARCHIVE_OLD_KEYS", raising=False)
-    monkeypatch.setattr(archive, "_warned_no_key", False)
+    monkeypatch.setattr(archive.write, "_warned_no_key", False)  # warned once per process
     home = tmp_path / "home"
     with caplog.at_level(logging.WARNING, logger="ncc_transfer.archive"):
         assert archive_files(home, SCHOOL, LAESTAB, NIGHT, landing) is None
@@ -135,10 +135,10 @@ def test_unreadable_without_the_key_or_with_another(tmp_path, monkeypatch, key, 
 
     # The primitive itself: the file is AES-GCM that the right key opens and another key does not.
     header, nonce, body = blob[:archive.HEADER_LENGTH], blob[16:28], blob[archive.HEADER_LENGTH:]
-    aad = archive._aad(header, "file", SCHOOL, LAESTAB, NIGHT, "pupils.csv")
-    assert AESGCM(archive._decode_key(key, "test")).decrypt(nonce, body, aad) == PUPILS
+    aad = archive.crypto.aad(header, "file", SCHOOL, LAESTAB, NIGHT, "pupils.csv")
+    assert AESGCM(archive.keys.decode_key(key, "test")).decrypt(nonce, body, aad) == PUPILS
     with pytest.raises(InvalidTag):
-        AESGCM(archive._decode_key(other, "test")).decrypt(nonce, body, aad)
+        AESGCM(archive.keys.decode_key(other, "test")).decrypt(nonce, body, aad)
 
     monkeypatch.delenv("NCC_ARCHIVE_KEY")
     with pytest.raises(ArchiveError, match="NCC_ARCHIVE_KEY is not set"):
@@ -150,7 +150,7 @@ def test_unreadable_without_the_key_or_with_another(tmp_path, monkeypatch, key, 
     assert key not in str(caught.value) and other not in str(caught.value)
 
     # Forge the files' key id so the other key is tried: authentication fails.
-    other_id = key_id(archive._decode_key(other, "test")).encode()
+    other_id = key_id(archive.keys.decode_key(other, "test")).encode()
     for path in folder.iterdir():
         data = bytearray(path.read_bytes())
         data[8:16] = other_id
@@ -215,7 +215,7 @@ def test_key_rotation(tmp_path, monkeypatch, landing):
     assert [p.read_bytes() for p in restored] == [p.read_bytes() for p in landing]
 
     later = archive_files(home, SCHOOL, LAESTAB, date(2026, 3, 21), landing)  # new nights: the new key
-    new_id = key_id(archive._decode_key(new, "test")).encode()
+    new_id = key_id(archive.keys.decode_key(new, "test")).encode()
     assert all(p.read_bytes()[8:16] == new_id for p in later.iterdir())
 
     monkeypatch.delenv("NCC_ARCHIVE_OLD_KEYS")  # old key dropped: its nights cannot be read, clearly
@@ -353,3 +353,49 @@ def test_the_night_archives_only_what_it_read_not_an_old_oversized_file(tmp_path
     archived = sorted(f["name"] for f in manifest["files"])
     assert archived == sorted(set(outcome.sources.values())) and old.name not in archived
     assert not (home / "archive" / school.key / NIGHT.isoformat() / f"{old.name}.enc").exists()
+
+
+def test_archive_resource_says_whether_tonight_is_archived_never_the_key(monkeypatch, key):
+    from ncc_transfer.defs.resources import ArchiveResource
+
+    monkeypatch.delenv("NCC_ARCHIVE_REQUIRED", raising=False)
+    older = generate_key()
+    monkeypatch.setenv("NCC_ARCHIVE_OLD_KEYS", older)
+    on, status = ArchiveResource().night_status()
+    assert on and status == (f"raw archive on (key id {archive.keys_from_env().current_id}; "
+                             f"1 earlier key(s) for reading)")
+    assert key not in status and older not in status
+
+    monkeypatch.setenv("NCC_ARCHIVE_KEY", key[:-8])  # malformed: tonight is not archived, the night goes on
+    on, status = ArchiveResource().night_status()
+    assert not on and "NCC_ARCHIVE_KEY must decode to 32 bytes" in status and key[:-8] not in status
+    with pytest.raises(ArchiveError, match="required") as caught:
+        ArchiveResource(required=True).night_status()
+    assert key[:-8] not in str(caught.value)
+
+    monkeypatch.delenv("NCC_ARCHIVE_KEY")
+    assert ArchiveResource().night_status() == (
+        False, "raw archive off (NCC_ARCHIVE_KEY is not set): tonight's extracts cannot be replayed")
+    monkeypatch.setenv("NCC_ARCHIVE_REQUIRED", "true")  # the field falls back to its variable
+    with pytest.raises(ArchiveError, match=r"archive off .*required \(NCC_ARCHIVE_REQUIRED\)"):
+        ArchiveResource().night_status()
+    assert ArchiveResource(required=False).night_status()[0] is False  # the field wins over the variable
+
+
+def test_a_required_archive_without_its_key_stops_the_night_before_any_school(small_la, monkeypatch, capsys):
+    from ncc_transfer.cli import main
+    from ncc_transfer.warehouse import DuckDBWarehouse
+
+    from .conftest import DEMO_AS_OF
+
+    home, _ = small_la
+    monkeypatch.delenv("NCC_ARCHIVE_KEY", raising=False)
+    monkeypatch.setenv("NCC_ARCHIVE_REQUIRED", "true")
+    code = main(["run", "--as-of", DEMO_AS_OF.isoformat()])
+    err = capsys.readouterr().err
+    assert code == 1 and "the night stopped: raw archive off (NCC_ARCHIVE_KEY is not set)" in err, err
+    warehouse = DuckDBWarehouse(home / "warehouse.duckdb")
+    try:
+        assert warehouse.count_where("audit_log", "event = 'extraction'") == 0  # no school was extracted
+    finally:
+        warehouse.close()

@@ -185,3 +185,108 @@ def test_vendor_schools_are_prepared_in_threads_and_handed_out_in_order(tmp_path
     threads.clear()
     assert [p.outcome.school_key for p in prepared_in_order(schools, home=tmp_path, as_of=DEMO_AS_OF)] == prepared
     assert set(threads.values()) == {threading.current_thread().name}
+
+
+def test_a_route_at_its_cap_waits_while_other_routes_are_fetched(tmp_path, monkeypatch):
+    """A per-route cap (``FetchLimits.per_route``) bounds one route's schools fetching at once, not the
+    others': with four threads and Wonde capped at 1, Arbor's schools still overlap, and every school
+    still comes out in the schools' order."""
+    import random
+    import threading
+    import time
+    from collections import Counter
+
+    from ncc_transfer.pipeline import FAILED, PreparedSchool, SchoolOutcome
+    from ncc_transfer.prefetch import FetchLimits
+    from ncc_transfer.registry import School
+
+    running, most, lock = Counter(), Counter(), threading.Lock()
+
+    def fetch(school, *, home, as_of, views=True, replay=False, full_refresh=False):
+        with lock:
+            running[school.mis] += 1
+            most[school.mis] = max(most[school.mis], running[school.mis])
+        time.sleep(random.uniform(0.01, 0.04))  # waiting on the vendor
+        with lock:
+            running[school.mis] -= 1
+        return PreparedSchool(SchoolOutcome(school.key, school.laestab, school.mis, FAILED), extracted_at=None)
+
+    monkeypatch.setattr(prefetch, "prepare_school", fetch)
+    # Runs of each route, so a route's next schools are waiting to be handed out together.
+    schools = [School(f"9262{n:03d}", f"School {n}", "wonde" if n // 4 % 2 else "arbor") for n in range(16)]
+
+    def night(limits):
+        most.clear()
+        prepared = prepared_in_order(schools, home=tmp_path, as_of=DEMO_AS_OF, limits=limits)
+        assert [p.outcome.school_key for p in prepared] == [s.key for s in schools]
+        return dict(most)
+
+    assert night(FetchLimits(threads=4))["wonde"] > 1  # without a cap, Wonde's schools overlap
+    capped = night(FetchLimits(threads=4, per_route={"wonde": 1}))
+    assert capped["wonde"] == 1 and capped["arbor"] > 1
+
+
+def test_the_vendor_never_has_more_requests_at_once_than_its_cap(tmp_path, monkeypatch):
+    """Over real HTTP: two Wonde schools fetched on two threads reach the simulator together; with
+    Wonde capped at 1 (the ``route_concurrency`` resource over NCC_ROUTE_CONCURRENCY), the simulator
+    never has two Wonde requests in hand at once."""
+    import asyncio
+
+    from ncc_transfer.defs.resources import RouteConcurrency
+    from ncc_transfer_tests.vendor_support import AS_OF, build_vendor_la
+
+    la, stop = build_vendor_la(tmp_path / "la", schools=2)
+    try:
+        la.secrets["WONDE_CAP_TOKEN"] = "wonde-cap-secret-token-7"
+        la.with_secrets(monkeypatch)
+        schools = [la.serve("wonde", school, school_id=f"C30{n}", token_env="WONDE_CAP_TOKEN")[0]
+                   for n, school in enumerate(la.files_schools)]
+        in_hand, most = [0], [0]
+        serve = la.sim._serve
+
+        async def counted(route, school_id, render):  # the simulator's one event loop: no lock needed
+            in_hand[0] += 1
+            most[0] = max(most[0], in_hand[0])
+            try:
+                await asyncio.sleep(0.01)  # the vendor takes its time, so requests in flight overlap
+                return await serve(route, school_id, render)
+            finally:
+                in_hand[0] -= 1
+
+        monkeypatch.setattr(la.sim, "_serve", counted)
+
+        def night() -> int:
+            most[0] = 0
+            prepared = list(prepared_in_order(schools, home=la.home, as_of=AS_OF, views=False, full_refresh=True,
+                                              limits=RouteConcurrency().limits()))
+            assert all(p.tables is not None and p.outcome.message is None for p in prepared)  # ready to load
+            return most[0]
+
+        monkeypatch.setenv("NCC_VENDOR_FETCH_THREADS", "2")
+        monkeypatch.delenv("NCC_ROUTE_CONCURRENCY", raising=False)
+        assert night() > 1
+        monkeypatch.setenv("NCC_ROUTE_CONCURRENCY", "wonde=1")
+        assert night() == 1
+    finally:
+        stop()
+
+
+def test_route_concurrency_fields_fall_back_to_their_variables(monkeypatch):
+    from ncc_transfer.defs.resources import RouteConcurrency
+    from ncc_transfer.prefetch import FetchLimits
+
+    monkeypatch.delenv("NCC_VENDOR_FETCH_THREADS", raising=False)
+    monkeypatch.delenv("NCC_ROUTE_CONCURRENCY", raising=False)
+    assert RouteConcurrency().limits() == FetchLimits(threads=0, per_route={})
+    monkeypatch.setenv("NCC_VENDOR_FETCH_THREADS", "4")
+    monkeypatch.setenv("NCC_ROUTE_CONCURRENCY", "wonde=1, arbor=2")
+    assert RouteConcurrency().limits() == FetchLimits(threads=4, per_route={"wonde": 1, "arbor": 2})
+    assert RouteConcurrency(vendor_fetch_threads=2, per_route={"xporter": 1}).limits() == \
+        FetchLimits(threads=2, per_route={"xporter": 1})
+
+    for value, problem in [("wonde", "route=number pairs"), ("wonde=two", "route=number pairs"),
+                           ("wonde=0", "wonde must be 1 or more"), ("files=1", "'files' is not a vendor route"),
+                           ("wnode=1", "'wnode' is not a vendor route")]:
+        monkeypatch.setenv("NCC_ROUTE_CONCURRENCY", value)
+        with pytest.raises(ValueError, match=problem):
+            RouteConcurrency().limits()

@@ -26,6 +26,7 @@ from zoneinfo import ZoneInfo
 import dagster as dg
 import pandas as pd
 
+from ncc_transfer.archive import ArchiveError
 from ncc_transfer.config import freshness_hours, retry_delay_seconds
 from ncc_transfer.canonical import SCHOOL_VIEWS, TABLES
 from ncc_transfer import timing
@@ -34,7 +35,7 @@ from ncc_transfer.pipeline import FAILED, LOADED, PreparedSchool, SchoolOutcome,
 from ncc_transfer.prefetch import prepared_in_order
 from ncc_transfer.warehouse import DiskFull, WarehouseUnavailable
 
-from ncc_transfer.defs.resources import NccSettings
+from ncc_transfer.defs.resources import ArchiveResource, NccSettings, RouteConcurrency
 
 from . import rejected_names
 from .partitions import school_partitions
@@ -133,7 +134,8 @@ class NightlyConfig(NightConfig):
     # Selecting one table still reloads the whole school: its tables are replaced in one transaction.
     can_subset=True,
 )
-def school_extract(context: dg.AssetExecutionContext, config: NightlyConfig, ncc: NccSettings):
+def school_extract(context: dg.AssetExecutionContext, config: NightlyConfig, ncc: NccSettings,
+                   archive: ArchiveResource, route_concurrency: RouteConcurrency):
     """Extract, validate and load each school in the run's partition range.
 
     Materialisations and check results are logged per school partition (``_report``), never yielded
@@ -142,8 +144,8 @@ def school_extract(context: dg.AssetExecutionContext, config: NightlyConfig, ncc
     yield from ()
     _wait_before_retry(context)
     try:
-        _extract(context, config, ncc)
-    except (WarehouseUnavailable, DiskFull) as exc:  # not a school's fault, and no retry will fix it soon
+        _extract(context, config, ncc, archive, route_concurrency)
+    except (WarehouseUnavailable, DiskFull, ArchiveError) as exc:  # not a school's fault, no retry will fix it soon
         context.log.error(str(exc))
         raise dg.Failure(description=f"the night stopped: {exc}", metadata={NIGHT_STOPPED: str(exc)},
                          allow_retries=False) from None
@@ -157,7 +159,11 @@ def _wait_before_retry(context: dg.AssetExecutionContext) -> None:
         time.sleep(seconds)
 
 
-def _extract(context: dg.AssetExecutionContext, config: NightlyConfig, ncc: NccSettings) -> None:
+def _extract(context: dg.AssetExecutionContext, config: NightlyConfig, ncc: NccSettings,
+             archive: ArchiveResource, route_concurrency: RouteConcurrency) -> None:
+    archived, archive_status = archive.night_status()  # a required archive that is off stops the night here
+    (context.log.info if archived else context.log.warning)(archive_status)
+    fetch_limits = route_concurrency.limits()
     registry = ncc.registry()
     schools = registry.by_key()
     warehouse = ncc.warehouse()
@@ -179,7 +185,7 @@ def _extract(context: dg.AssetExecutionContext, config: NightlyConfig, ncc: NccS
         # written here (``prefetch``).
         prepared = prepared_in_order([schools[k] for k in todo if k in schools and schools[k].active],
                                      home=ncc.home_path(), as_of=as_of, replay=config.replay,
-                                     full_refresh=config.full_refresh)
+                                     full_refresh=config.full_refresh, limits=fetch_limits)
         try:
             outcomes = [_load_one(context, key, schools.get(key), warehouse, prepared)
                         for key in todo]
