@@ -1,6 +1,6 @@
 """Wall and CPU seconds spent in named sections of a night, summed per process (for the benchmark).
 
-The per-school stages (extract, validate, load, views) are timed by ``pipeline.SchoolOutcome`` and
+The per-school stages (extract, validate, load, views) are timed by ``outcome.SchoolOutcome`` and
 recorded in the audit log; this module times what happens around them (Dagster events, reports,
 LA-wide views). ``totals()`` reads the sums; ``reset()`` clears them. Counts and seconds only.
 """
