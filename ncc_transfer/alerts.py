@@ -15,12 +15,13 @@ recorded: never pupil data (the messages it carries are already free of it: docs
 from __future__ import annotations
 
 import logging
-import os
 import smtplib
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 
 import requests
+
+from .config import setting
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +42,7 @@ class Alert:
 
 def build_alert(run_id: str, job: str, error: str | None, failed_schools: list[str], ui: str | None = None) -> Alert:
     """The alert for a failed run; ``ui``: the Dagster UI's address (default NCC_DAGSTER_UI_URL)."""
-    ui = ui or os.environ.get("NCC_DAGSTER_UI_URL")
+    ui = ui or setting("NCC_DAGSTER_UI_URL")
     ui_url = f"{ui.rstrip('/')}/runs/{run_id}" if ui else None
     schools = ", ".join(failed_schools) if failed_schools else "none recorded (the run itself failed)"
     text = (f"Dagster run {run_id} of job '{job}' failed.\n"
@@ -59,7 +60,7 @@ def send_alert(alert: Alert, webhook: str | None = None, recipients: list[str] |
     """Send by every configured channel; returns the channels used. A channel's failure is logged.
     Each channel defaults to the environment (NCC_ALERT_WEBHOOK_URL, NCC_ALERT_EMAIL_TO, NCC_SMTP_*)."""
     sent = []
-    webhook = webhook or os.environ.get("NCC_ALERT_WEBHOOK_URL")
+    webhook = webhook or setting("NCC_ALERT_WEBHOOK_URL")
     if webhook:
         try:
             response = requests.post(webhook, json=alert.payload(), timeout=(5, 20))
@@ -68,7 +69,7 @@ def send_alert(alert: Alert, webhook: str | None = None, recipients: list[str] |
         except requests.RequestException as exc:
             log.error("alert webhook failed: %s", type(exc).__name__)
     if recipients is None:
-        recipients = [a.strip() for a in os.environ.get("NCC_ALERT_EMAIL_TO", "").split(",") if a.strip()]
+        recipients = [a.strip() for a in setting("NCC_ALERT_EMAIL_TO").split(",") if a.strip()]
     if recipients:
         from .reports.email import SmtpSettings
 

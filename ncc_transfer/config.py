@@ -24,6 +24,9 @@ DEFAULT_ISSUE_EXAMPLES_PER_RULE = 200
 # 10,000 leaves a wide margin. Marks: 10,000 pupils x 2 sessions x 250 days (a school year is 190 days
 # of sessions; the margin covers pupils who joined and left during the year). Exclusions: 5 per pupil
 # of the largest school, far above any school's suspension rate.
+# The largest landing file read (NCC_MAX_FILE_MB); larger is refused before it is parsed.
+DEFAULT_MAX_FILE_MB = 256
+
 DEFAULT_MAX_ROWS = {"pupils": 10_000, "attendance": 5_000_000, "exclusions": 50_000}
 MAX_ROWS_VARIABLES = {"pupils": "NCC_MAX_PUPILS", "attendance": "NCC_MAX_ATTENDANCE_MARKS",
                       "exclusions": "NCC_MAX_EXCLUSIONS"}
@@ -57,7 +60,7 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in (
     Setting("NCC_ROUTE_CONCURRENCY", "", "Most schools of one vendor route fetched at once in a run, e.g. `wonde=2,arbor=1`; unset = up to NCC_VENDOR_FETCH_THREADS."),
     Setting("NCC_PART_WAIT_SECONDS", "60", "How long a file still being uploaded is waited for before the school fails."),
     Setting("NCC_FULL_REFRESH", "", "`1`: vendor routes that fetch only changes fetch everything."),
-    Setting("NCC_MAX_FILE_MB", "256", "The largest landing file read, in MB."),
+    Setting("NCC_MAX_FILE_MB", str(DEFAULT_MAX_FILE_MB), "The largest landing file read, in MB."),
     Setting("NCC_MAX_PUPILS", str(DEFAULT_MAX_ROWS["pupils"]), "The most pupil rows one school's extract may hold."),
     Setting("NCC_MAX_ATTENDANCE_MARKS", str(DEFAULT_MAX_ROWS["attendance"]), "The most attendance marks one school's extract may hold."),
     Setting("NCC_MAX_EXCLUSIONS", str(DEFAULT_MAX_ROWS["exclusions"]), "The most exclusion rows one school's extract may hold."),
@@ -91,6 +94,16 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in (
 def setting(name: str) -> str:
     """The value of the ``SETTINGS`` variable ``name`` now (its default when unset)."""
     return SETTINGS[name].get()
+
+
+def flag(name: str) -> bool:
+    """A yes/no ``SETTINGS`` variable: ``1``, ``true``, ``yes`` or ``on`` (any case) is yes."""
+    return setting(name).lower() in ("1", "true", "yes", "on")
+
+
+def secret(name: str) -> str:
+    """A key or password variable's value now (empty when unset). Callers never log or show it."""
+    return setting(name)
 
 
 def nightly_cron() -> str:
@@ -127,6 +140,23 @@ def schools_file() -> Path:
     """The schools registry."""
     configured = os.environ.get("NCC_SCHOOLS_FILE")
     return Path(configured).expanduser().absolute() if configured else ncc_home() / "schools.yaml"
+
+
+def dagster_home() -> Path | None:
+    """``DAGSTER_HOME`` when set (the command line sets it to ``$NCC_HOME/dagster_home`` when unset)."""
+    configured = os.environ.get("DAGSTER_HOME", "").strip()
+    return Path(configured).expanduser().absolute() if configured else None
+
+
+def retention_file() -> Path:
+    """``NCC_RETENTION_FILE``, else ``$NCC_HOME/retention.yaml``."""
+    configured = os.environ.get("NCC_RETENTION_FILE", "").strip()
+    return Path(configured).expanduser().absolute() if configured else ncc_home() / "retention.yaml"
+
+
+def simulator_port(default: int) -> int:
+    """``NCC_SIMULATOR_PORT``, else ``default``."""
+    return int(os.environ.get("NCC_SIMULATOR_PORT", "").strip() or default)
 
 
 def warehouse_url() -> str:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
 import smtplib
 from datetime import date, datetime, timedelta, timezone
@@ -18,6 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from .config import flag
 from .registry import Registry, School
 from .reports import SchoolReport, SmtpSettings, send_school_report, should_send, write_la_overview, write_school_report
 from .reports.overview import Overview
@@ -75,7 +75,7 @@ def school_report(warehouse: Warehouse, school: School, *, la_name: str, as_of: 
 
 
 def email_enabled() -> bool:
-    return os.environ.get("NCC_EMAIL_SCHOOL_REPORTS", "").strip().lower() in ("1", "true", "yes")
+    return flag("NCC_EMAIL_SCHOOL_REPORTS")
 
 
 def maybe_email(warehouse: Warehouse, school: School, report: SchoolReport, *, la_name: str,

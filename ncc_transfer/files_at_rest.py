@@ -39,12 +39,10 @@ def restrict_umask() -> int:
 
 def project_homes() -> list[Path]:
     """The folders the project owns: ``NCC_HOME`` and, if set, ``DAGSTER_HOME``."""
-    from .config import ncc_home
+    from .config import dagster_home, ncc_home
 
     homes = [ncc_home()]
-    if os.environ.get("DAGSTER_HOME"):
-        homes.append(Path(os.environ["DAGSTER_HOME"]).expanduser().absolute())
-    return homes
+    return homes + [home for home in [dagster_home()] if home is not None]
 
 
 def make_private(path: Path, mode: int) -> bool:

@@ -55,7 +55,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
-from .config import setting
+from .config import flag, setting
 from .connectors.routes import ROUTES
 from .files_at_rest import restrict_umask
 from .pipeline import PreparedSchool, prepare_school, prepare_schools
@@ -72,7 +72,7 @@ START_METHOD = "spawn"
 
 def prepare_ahead_enabled() -> bool:
     """NCC_PREPARE_AHEAD (default on): prepare the next schools while this one is written."""
-    return os.environ.get("NCC_PREPARE_AHEAD", "1").strip().lower() not in ("0", "false", "no", "off")
+    return flag("NCC_PREPARE_AHEAD")
 
 
 def vendor_fetch_threads() -> int:

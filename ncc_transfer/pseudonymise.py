@@ -44,6 +44,7 @@ import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
 from .canonical import VIEW_COLUMNS
+from .config import secret
 from .k_anonymity import DEFAULT_K, KAnonymityReport, check_k, hierarchy_columns, k_anonymise
 from .k_anonymity import dob_month as dob_month  # re-exported: the reductions live in k_anonymity
 from .k_anonymity import postcode_sector as postcode_sector
@@ -76,7 +77,7 @@ class PseudonymKeyError(ValueError):
 
 def pseudonym_key_from_env() -> bytes:
     """The key in ``NCC_PSEUDONYM_KEY`` (UTF-8 bytes, surrounding whitespace removed), at least 32 bytes."""
-    value = os.environ.get(KEY_ENV, "").strip()
+    value = secret(KEY_ENV)
     if not value:
         raise PseudonymKeyError(
             f"{KEY_ENV} is not set: set it to a secret of at least {MIN_KEY_BYTES} bytes, e.g. the output of "

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import os
 
 from .canonical import TABLES, VIEW_COLUMNS
-from .config import warehouse_url
+from .config import dagster_home as configured_dagster_home, warehouse_url
 from .views import overview_by_school
 from .warehouse import open_warehouse
 
@@ -51,7 +50,7 @@ def _print(demo, result, seconds: float, warehouse) -> None:
     if warehouse.url.startswith("duckdb:"):
         print(f"  look:     uv run python -c \"import duckdb; print(duckdb.connect('{warehouse.describe()}', read_only=True)"
               f".sql('SELECT * FROM ten_day_absence LIMIT 5'))\"")
-    dagster_home = os.environ.get("DAGSTER_HOME", "")
+    dagster_home = configured_dagster_home() or ""
     print(f"Dagster UI: DAGSTER_HOME={dagster_home} NCC_HOME={demo.home} uv run dg dev")
     print("            then open http://127.0.0.1:3000 (Runs shows tonight's run; Assets > pupils > Partitions)")
     vendor_routes = sorted({s.get("mis", "files") for s in demo.schools if s["active"]} - {"files"})

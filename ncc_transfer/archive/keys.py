@@ -6,9 +6,10 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import os
 import secrets
 from dataclasses import dataclass
+
+from ..config import secret
 
 KEY_ENV = "NCC_ARCHIVE_KEY"
 OLD_KEYS_ENV = "NCC_ARCHIVE_OLD_KEYS"
@@ -57,10 +58,10 @@ def decode_key(text: str, variable: str, position: int | None = None) -> bytes:
 
 def keys_from_env() -> ArchiveKeys:
     """The configured keys. A malformed key raises ArchiveError (the message never shows the key)."""
-    current_text = os.environ.get(KEY_ENV, "").strip()
+    current_text = secret(KEY_ENV)
     current = decode_key(current_text, KEY_ENV) if current_text else None
     by_id: dict[str, bytes] = {}
-    old_text = os.environ.get(OLD_KEYS_ENV, "")
+    old_text = secret(OLD_KEYS_ENV)
     for position, part in enumerate((p for p in old_text.split(",") if p.strip()), start=1):
         old = decode_key(part, OLD_KEYS_ENV, position)
         by_id[key_id(old)] = old
@@ -71,4 +72,4 @@ def keys_from_env() -> ArchiveKeys:
 
 def archive_enabled() -> bool:
     """Whether nights are archived: ``NCC_ARCHIVE_KEY`` is set."""
-    return bool(os.environ.get(KEY_ENV, "").strip())
+    return bool(secret(KEY_ENV))

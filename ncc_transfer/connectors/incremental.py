@@ -36,6 +36,7 @@ from typing import Any
 
 import pandas as pd
 
+from ..config import flag
 from ..rules.calendar import academic_year_start
 from .snapshot import ID_KEY, STUDENT_KEY, Snapshot
 
@@ -157,7 +158,7 @@ def options_hash(connector: Any, settings: Any) -> str:
 
 def full_refresh_reason(mirror: Mirror | None, options: str, as_of: date, full_refresh_days: int) -> str | None:
     """Why tonight must be a full fetch, or None for an incremental one."""
-    if os.environ.get("NCC_FULL_REFRESH", "").strip() in ("1", "true", "yes"):
+    if flag("NCC_FULL_REFRESH"):
         return "forced (NCC_FULL_REFRESH)"
     if mirror is None:
         return "no previous extract"

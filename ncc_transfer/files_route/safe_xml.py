@@ -24,9 +24,9 @@ from pathlib import Path
 
 from lxml import etree
 
+from ..config import setting
 from ..extract import ExtractFileError
 
-DEFAULT_MAX_FILE_MB = 256
 MAX_FILE_MB_ENV = "NCC_MAX_FILE_MB"
 
 DTD_REFUSED = "DTDs and entity declarations are not allowed in a CTF"
@@ -37,9 +37,7 @@ _LOCATION_SUFFIX = re.compile(r",?\s*line \d+,\s*column \d+\s*$")
 
 def max_file_bytes() -> int:
     """The largest landing file accepted, in bytes (``NCC_MAX_FILE_MB``, megabytes, may be fractional)."""
-    raw = os.environ.get(MAX_FILE_MB_ENV, "").strip()
-    if not raw:
-        return DEFAULT_MAX_FILE_MB * 1024 * 1024
+    raw = setting(MAX_FILE_MB_ENV)
     try:
         megabytes = float(raw)
     except ValueError:

@@ -8,7 +8,6 @@ Keys a file leaves out keep their default.
 from __future__ import annotations
 
 import functools
-import os
 from dataclasses import dataclass, field, fields, replace
 from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
@@ -16,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from ..config import ncc_home
+from ..config import retention_file
 from ..rules.calendar import academic_year_start
 
 DEFAULTS_FILE = Path(__file__).parents[1] / "retention_defaults.yaml"
@@ -47,12 +46,6 @@ class RetentionConfig:
 
     def periods(self) -> dict[str, int]:
         return {key: getattr(self, key) for key in self.keys()}
-
-
-def retention_file() -> Path:
-    """``NCC_RETENTION_FILE``, else ``$NCC_HOME/retention.yaml``."""
-    configured = os.environ.get("NCC_RETENTION_FILE")
-    return Path(configured).expanduser().absolute() if configured else ncc_home() / "retention.yaml"
 
 
 @functools.lru_cache(maxsize=1)
