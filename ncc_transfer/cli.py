@@ -328,7 +328,9 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 def _simulator_port(port: int | None) -> int:
     from .demo.routes import DEFAULT_SIMULATOR_PORT
 
-    return port if port is not None else int(os.environ.get("NCC_SIMULATOR_PORT") or DEFAULT_SIMULATOR_PORT)
+    from .config import simulator_port
+
+    return port if port is not None else simulator_port(DEFAULT_SIMULATOR_PORT)
 
 
 def _start_simulator(app, host: str, port: int | None, *, fallback: bool):

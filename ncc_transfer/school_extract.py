@@ -6,13 +6,13 @@ Nothing here logs or raises with pupil data: messages name files, lines and colu
 from __future__ import annotations
 
 import logging
-import os
 import tempfile
 import time
 from datetime import date
 from pathlib import Path
 
 from .canonical import RAW_COLUMNS, TABLES
+from .config import secret, setting
 from .extract import ExtractFileError, RawExtract, RouteNotAvailable
 from .files_route import read_school_folder
 from .outcome import SchoolOutcome
@@ -49,7 +49,7 @@ def extract_raw(school: School, home: Path, replay: date | None = None, as_of: d
 
 def part_wait_seconds() -> float:
     """NCC_PART_WAIT_SECONDS: how long a school's upload still being written is waited for (default 60)."""
-    return float(os.environ.get("NCC_PART_WAIT_SECONDS", "60") or 60)
+    return float(setting("NCC_PART_WAIT_SECONDS"))
 
 
 def _in_progress(folder: Path) -> list[str]:
@@ -96,7 +96,7 @@ def archive_extract(school: School, home: Path, night: date, raw: RawExtract, ou
     The files route keeps the files the extract was read from, as the school sent them (not the other
     files in the folder: ``archive.files_to_archive``); a vendor route keeps the extract it mapped
     from the vendor's answers as the files route's three CSVs, so a replay reads it the same way."""
-    if not os.environ.get("NCC_ARCHIVE_KEY"):
+    if not secret("NCC_ARCHIVE_KEY"):
         return
     from .archive import ArchiveError, archive_files, archive_payloads, files_to_archive
 

@@ -51,10 +51,10 @@ def ncc_reads(path: Path) -> list[tuple[int, str]]:
         if isinstance(node, ast.Call) and node.args:
             function = node.func
             if isinstance(function, ast.Attribute) and (
-                    (function.attr in ("get", "pop", "setdefault") and _is_environ(function.value))
+                    (function.attr in ("get", "setdefault") and _is_environ(function.value))
                     or function.attr == "getenv"):
                 key = name_of(node.args[0])
-        elif isinstance(node, ast.Subscript) and _is_environ(node.value):
+        elif isinstance(node, ast.Subscript) and _is_environ(node.value) and isinstance(node.ctx, ast.Load):
             key = name_of(node.slice)
         elif isinstance(node, ast.Compare) and any(_is_environ(c) for c in node.comparators):
             key = name_of(node.left)
