@@ -4,7 +4,8 @@ connectors and the pipeline, so none of them imports another for its types (docs
 ``RawExtract``: one school's raw tables (all-text columns named as in ``canonical.RAW_COLUMNS``, plus
 ``_source`` and ``_line``), whatever the route. ``ExtractFileError``: a file of the files route cannot be
 used; ``ExtractWarning``: a problem that does not stop the load. ``VendorRouteError``: a vendor route
-cannot be used as configured; ``TransientExtractError``: a temporary fault, worth retrying later;
+cannot be used as configured; ``TransientExtractError``: a temporary fault, worth retrying later
+(``VendorHostUnreachable``: no connection to the vendor's host at all);
 ``RouteNotAvailable``: no connector for the route in this installation.
 
 An exception's text ends up in logs, Dagster run failures and operator e-mails, so it must never
@@ -84,6 +85,23 @@ class TransientExtractError(Exception):
 
     Connectors raise it with a message that names the route and the problem, never pupil data.
     """
+
+
+class VendorHostUnreachable(TransientExtractError):
+    """No connection could be made to the vendor's host (``how``: "refused", "dns", "timeout" or
+    "network"): a temporary fault, but one an operator can often fix at once (a service not started, a
+    wrong ``base_url``), so the pipeline says what to do (``next_steps``)."""
+
+    def __init__(self, message: str, *, host: str, port: int, how: str, detail: str) -> None:
+        self.host, self.port, self.how, self.detail = host, port, how, detail
+        super().__init__(message)
+
+    def __reduce__(self):  # keep the parts when pickled (a school prepared in another process)
+        return (_host_unreachable, (str(self), self.host, self.port, self.how, self.detail))
+
+
+def _host_unreachable(message: str, host: str, port: int, how: str, detail: str) -> VendorHostUnreachable:
+    return VendorHostUnreachable(message, host=host, port=port, how=how, detail=detail)
 
 
 class RouteNotAvailable(Exception):

@@ -27,10 +27,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import schemas
+from . import next_steps, schemas
 from .another_school import extract_of_another_school, fail_as_another_school
 from .canonical import TABLES
-from .extract import ExtractFileError, ExtractWarning, RouteNotAvailable, TransientExtractError, VendorRouteError
+from .extract import (ExtractFileError, ExtractWarning, RouteNotAvailable, TransientExtractError, VendorHostUnreachable,
+                      VendorRouteError)
 from .files_route.ceilings import check_row_ceilings
 from .issue_rows import (concat_issues, count_issues, duplicate_issues, file_issue, missing_column_issues,
                          warning_issues)
@@ -82,10 +83,15 @@ def prepare_school(school: School, *, home: Path, as_of: date, extracted_at: dat
     prepared = PreparedSchool(outcome, extracted_at)
     try:
         _prepare(school, home, as_of, prepared, full_refresh)
+    except VendorHostUnreachable as exc:  # before TransientExtractError: it is one, with its own next step
+        text = str(exc).removeprefix(f"{school.key}: ").removeprefix(f"{school.mis}: ")
+        outcome.message = with_next_step(f"{school.mis} route: {text}; a temporary fault, previous load kept",
+                                         next_steps.unreachable(school.key, exc.host, exc.port, exc.how, home))
+        outcome.transient = True
     except TransientExtractError as exc:
-        outcome.message, outcome.transient = f"temporary fault: {exc}", True
+        outcome.message, outcome.transient = with_next_step(f"temporary fault: {exc}", next_steps.TEMPORARY), True
     except (ExtractFileError, RouteNotAvailable, ReplayNotPossible, VendorRouteError) as exc:
-        outcome.message = str(exc)
+        outcome.message = with_next_step(str(exc), _next_step_for(exc, school.key))
         prepared.issues, prepared.checked, prepared.file_failure = file_issue(school, exc, extracted_at), {"file"}, True
     except Exception as exc:  # a defect or an environment fault: keep it to this school
         _unexpected(outcome, exc, "loading", prepared.logs)
@@ -93,6 +99,24 @@ def prepare_school(school: School, *, home: Path, as_of: date, extracted_at: dat
     if views:
         _add_views(prepared, as_of)
     return prepared
+
+
+def with_next_step(problem: str, step: str) -> str:
+    """A failure message: what went wrong, then what to do about it (``next_steps``)."""
+    return f"{problem}. Next: {step}"
+
+
+def _next_step_for(exc: Exception, key: str) -> str:
+    """The next step for a school whose extract could not be had (not a temporary fault)."""
+    if isinstance(exc, VendorRouteError):
+        step = next_steps.ROUTE_SETTINGS
+    elif isinstance(exc, RouteNotAvailable):
+        step = "change the school's mis in the registry, or install a version of ncc-transfer with that route"
+    elif isinstance(exc, ReplayNotPossible):
+        return f"replay a night the archive holds (--as-of), or run {key} without --replay"
+    else:
+        step = next_steps.SCHOOL_FILES
+    return f"{step}: {next_steps.rerun(key)}"
 
 
 def prepare_schools(schools: list[School], *, home: Path, as_of: date, views: bool = True,
@@ -306,13 +330,15 @@ def _unexpected(outcome: SchoolOutcome, exc: Exception, during: str,
 def _unexpected_message(exc: Exception, during: str) -> str:
     frame = traceback.extract_tb(exc.__traceback__)[-1] if exc.__traceback__ else None
     where = f" at {Path(frame.filename).name}:{frame.lineno}" if frame else ""
-    return f"unexpected {type(exc).__name__} while {during}{where}; previous load kept"
+    return with_next_step(f"unexpected {type(exc).__name__} while {during}{where}; previous load kept",
+                          next_steps.UNEXPECTED)
 
 
 def _fail_structurally(prepared: PreparedSchool, issues: pd.DataFrame, checked: set[str] | None = None) -> None:
     outcome = prepared.outcome
     problems = [f"{t}: {p}" for t, ps in outcome.structural.items() for p in ps]
-    outcome.message = "structure check failed (" + "; ".join(problems) + "); previous load kept"
+    outcome.message = with_next_step("structure check failed (" + "; ".join(problems) + "); previous load kept",
+                                     f"{next_steps.STRUCTURE}: {next_steps.rerun(outcome.school_key)}")
     count_issues(issues, outcome)
     prepared.issues, prepared.checked = issues, checked
 

@@ -25,9 +25,10 @@ from functools import lru_cache
 from datetime import date
 from typing import Any, Callable, Iterable, Mapping, Protocol, runtime_checkable
 
-from ..extract import RawExtract, TransientExtractError, VendorRouteError
+from ..extract import RawExtract, TransientExtractError, VendorHostUnreachable, VendorRouteError
 from ..registry import School
 from .http import AuthStrategy, VendorError, VendorSession, dig, make_session
+from .http.errors import VendorUnreachable
 from .incremental import incremental_snapshot
 from .snapshot import ID_KEY, STUDENT_KEY, Snapshot, build_raw
 
@@ -211,6 +212,8 @@ class VendorConnector:
     @staticmethod
     def translate(school: School, exc: VendorError) -> Exception:
         message = f"{school.key}: {exc}"
+        if isinstance(exc, VendorUnreachable):  # the pipeline says what to do about it (``next_steps``)
+            return VendorHostUnreachable(message, host=exc.host, port=exc.port, how=exc.how, detail=exc.detail)
         if exc.transient:
             return TransientExtractError(message)
         return VendorRouteError(message)

@@ -5,13 +5,20 @@ Too Many Requests (RFC 6585 §4) and the 5xx answers a busy or restarting server
 RFC 9110 §15.6). 401 and 403 (RFC 9110 §15.5.2, §15.5.4) and any other 4xx are permanent: the same
 request would be refused again. Connection failures and timeouts are transient.
 
+A vendor host that cannot be connected to at all is ``VendorUnreachable``, saying how: it refused the
+connection, its name did not resolve (DNS), or it did not accept the connection in time
+(``unreachable``). urllib3 2 makes its ``NewConnectionError`` a subclass of ``ConnectTimeoutError``, so a
+refused connection is told from a timeout by its cause, not by that class.
+
 Every message names the route, method, URL path and status, never a body, a query string (it may carry
 an API key) or a secret.
 """
 
 from __future__ import annotations
 
+import errno
 import re
+import socket
 from typing import Any, Iterable
 from urllib.parse import urlsplit
 
@@ -44,6 +51,63 @@ class VendorError(Exception):
             parts.append(f"HTTP {status}")
         suffix = f" [{', '.join(parts)}]" if parts else ""
         super().__init__(f"{route}: {problem}{suffix}")
+
+
+class VendorUnreachable(VendorError):
+    """The vendor's host could not be connected to: ``how`` is "refused", "dns", "timeout" or "network".
+    Transient (the host may be back later); ``host`` and ``port`` say where the request went."""
+
+    def __init__(self, route: str, host: str, port: int, how: str, detail: str, *, method: str | None = None,
+                 path: str | None = None) -> None:
+        self.host, self.port, self.how, self.detail = host, port, how, detail
+        super().__init__(route, f"vendor host unreachable: {host}:{port} {detail}", None, True, method=method, path=path)
+
+
+def unreachable(route: str, exc: BaseException, url: str, *, connect_timeout: float | None = None,
+                method: str | None = None) -> VendorUnreachable | None:
+    """``VendorUnreachable`` when ``exc`` (from requests or urllib3) means no connection to the host
+    could be made; None when a connection was made (a read timeout, a dropped answer) or for anything
+    else. The host and port are the URL's, never its path's query or credentials."""
+    reason = _connect_failure(exc)
+    if reason is None:
+        return None
+    _, host, port = _origin(url)
+    cause = reason.__cause__ or reason.__context__
+    if _is_name_resolution(reason):
+        how, detail = "dns", "could not be resolved (DNS lookup failed)"
+    elif isinstance(cause, ConnectionRefusedError) or getattr(cause, "errno", None) == errno.ECONNREFUSED:
+        how, detail = "refused", "refused the connection"
+    elif _is_connect_timeout(reason):
+        within = f" within {connect_timeout:g} s" if connect_timeout else ""
+        how, detail = "timeout", f"did not accept the connection{within} (timed out)"
+    else:
+        code = getattr(cause, "errno", None)
+        name = errno.errorcode.get(code, type(cause or reason).__name__) if code else type(cause or reason).__name__
+        how, detail = "network", f"could not be connected to ({name})"
+    return VendorUnreachable(route, host, port, how, detail, method=method, path=_path_of(url))
+
+
+def _connect_failure(exc: BaseException) -> BaseException | None:
+    """The urllib3 error behind ``exc`` when it is a failure to connect (not a read timeout)."""
+    from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NewConnectionError
+
+    seen = exc.args[0] if exc.args and isinstance(exc.args[0], BaseException) else exc
+    reason = getattr(seen, "reason", None) if isinstance(seen, MaxRetryError) else seen
+    if isinstance(reason, (NewConnectionError, ConnectTimeoutError)):
+        return reason
+    return None
+
+
+def _is_name_resolution(reason: BaseException) -> bool:
+    from urllib3.exceptions import NameResolutionError
+
+    return isinstance(reason, NameResolutionError) or isinstance(reason.__cause__, socket.gaierror)
+
+
+def _is_connect_timeout(reason: BaseException) -> bool:
+    from urllib3.exceptions import NewConnectionError
+
+    return not isinstance(reason, NewConnectionError) or isinstance(reason.__cause__, TimeoutError)
 
 
 def is_transient_status(status: int, retrying: Iterable[int] = RETRY_STATUSES) -> bool:

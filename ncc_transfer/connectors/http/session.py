@@ -28,7 +28,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.exceptions import ConnectTimeoutError, ReadTimeoutError
 from urllib3.util.retry import Retry
 
-from .errors import RETRY_STATUSES, VendorError, _origin, _path_of, _short_code, status_problem
+from .errors import RETRY_STATUSES, VendorError, _origin, _path_of, _short_code, status_problem, unreachable
 
 if TYPE_CHECKING:
     from .auth import AuthStrategy
@@ -161,12 +161,14 @@ class VendorSession(requests.Session):
         except VendorError:
             raise
         except requests.exceptions.Timeout as exc:
+            self._raise_if_unreachable(exc, method, url, kwargs)
             problem = f"timed out ({type(exc).__name__})"
         except requests.exceptions.RetryError:
             problem = "gave up after retries"
         except requests.exceptions.SSLError:
             problem = "TLS verification failed"
         except requests.exceptions.ConnectionError as exc:
+            self._raise_if_unreachable(exc, method, url, kwargs)
             reason = getattr(exc.args[0], "reason", None) if exc.args else None
             if isinstance(reason, (ReadTimeoutError, ConnectTimeoutError)):
                 problem = f"timed out ({type(reason).__name__})"
@@ -176,6 +178,14 @@ class VendorSession(requests.Session):
             problem = f"request failed ({type(exc).__name__})"
         # ``from None``: requests' own messages carry the full URL, query string included.
         raise VendorError(self.route, problem, None, True, method=method.upper(), path=_path_of(url)) from None
+
+    def _raise_if_unreachable(self, exc: Exception, method: str, url: str, kwargs: dict[str, Any]) -> None:
+        """No connection could be made to the host: ``VendorUnreachable``, saying how (``unreachable``)."""
+        timeout = kwargs.get("timeout")
+        lost = unreachable(self.route, exc, url, method=method.upper(),
+                           connect_timeout=timeout[0] if isinstance(timeout, tuple) else timeout)
+        if lost is not None:
+            raise lost from None  # requests' own messages carry the full URL, query string included
 
     def request(self, method: str, url: str, **kwargs: Any) -> requests.Response:  # type: ignore[override]
         """One logical request: retries happen inside the adapter; one re-auth on 401."""

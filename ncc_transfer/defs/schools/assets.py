@@ -19,6 +19,7 @@ Metadata and logs carry counts, rule names, file names and school keys only: nev
 import gc
 import json
 import time
+import warnings
 from collections.abc import Iterator
 from datetime import date, datetime, timezone
 from zoneinfo import ZoneInfo
@@ -31,7 +32,9 @@ from ncc_transfer.config import freshness_hours, retry_delay_seconds
 from ncc_transfer.canonical import SCHOOL_VIEWS, TABLES
 from ncc_transfer import timing
 from ncc_transfer.timing import section
-from ncc_transfer.pipeline import FAILED, LOADED, PreparedSchool, SchoolOutcome, commit_school, skipped_outcome
+from ncc_transfer import next_steps
+from ncc_transfer.pipeline import (FAILED, LOADED, PreparedSchool, SchoolOutcome, commit_school, skipped_outcome,
+                                   with_next_step)
 from ncc_transfer.prefetch import prepared_in_order
 from ncc_transfer.warehouse import DiskFull, WarehouseUnavailable
 
@@ -103,6 +106,35 @@ class NightlyConfig(NightConfig):
     """Vendor routes that fetch only changes fetch everything tonight (e.g. after a vendor-side fix)."""
 
 
+def check_specs() -> list[dg.AssetCheckSpec]:
+    """The school step's checks, partitioned like the assets they check (one partition per school).
+
+    A partitioned check (``AssetCheckSpec(partitions_def=...)``, in preview in Dagster 1.13) is planned
+    per school of the run's range, each evaluation is stored against its school's partition, and the
+    UI shows the check's status per partition (succeeded / failed / skipped / execution failed) rather
+    than only the latest evaluation of any school. A school with no evaluation of a check in a run
+    shows it as "skipped" (the run succeeded) or "execution failed" (the run failed): the check did not
+    run for it (docs/validation_and_feedback.md)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", dg.PreviewWarning)  # partitions_def on AssetCheckSpec is in preview
+        return [
+            dg.AssetCheckSpec(FRESHNESS_CHECK, asset="pupils", blocking=False, partitions_def=school_partitions,
+                              description="The school's last successful extraction is within NCC_FRESHNESS_HOURS (36).")
+        ] + [
+            spec
+            for table in TABLES
+            for spec in (
+                dg.AssetCheckSpec(STRUCTURE_CHECK, asset=table, blocking=True, partitions_def=school_partitions,
+                                  description="Pandera model: required columns, types, no duplicate keys, on the "
+                                              "extract as read. Blocks the school's load. Not evaluated for a "
+                                              "school whose extract could not be read at all."),
+                dg.AssetCheckSpec(RECORDS_CHECK, asset=table, blocking=False, partitions_def=school_partitions,
+                                  description="Record-level rules, once the structure check passed; failures "
+                                              "become rows of validation_issues (counts by rule here)."),
+            )
+        ]
+
+
 @dg.multi_asset(
     name="school_extract",
     specs=[
@@ -114,23 +146,12 @@ class NightlyConfig(NightConfig):
                      kinds={"duckdb", "pandas"}, description=VIEW_DESCRIPTIONS[view], deps=TABLE_KEYS)
         for view in SCHOOL_VIEWS
     ],
-    check_specs=[
-        dg.AssetCheckSpec(FRESHNESS_CHECK, asset="pupils", blocking=False,
-                          description="The school's last successful extraction is within NCC_FRESHNESS_HOURS (36).")
-    ] + [
-        spec
-        for table in TABLES
-        for spec in (
-            dg.AssetCheckSpec(STRUCTURE_CHECK, asset=table, blocking=True,
-                              description="Pandera model: required columns, types, no duplicate keys. Blocks the school's load."),
-            dg.AssetCheckSpec(RECORDS_CHECK, asset=table, blocking=False,
-                              description="Record-level rules; failures become rows of validation_issues."),
-        )
-    ],
+    check_specs=check_specs(),
     backfill_policy=dg.BackfillPolicy.single_run(),
     # No retry_policy: with one, Dagster retries ANY exception, SIGTERM/SIGINT included. The step asks
     # for a retry itself (RetryRequested) only when a school had a temporary fault: see retry_wait.
-    # Check results are logged per partition rather than yielded, which needs optional check outputs.
+    # Check results are logged per partition rather than yielded (``_report``); the check outputs are
+    # marked emitted at the end of the step (``_checks_done``).
     # Selecting one table still reloads the whole school: its tables are replaced in one transaction.
     can_subset=True,
 )
@@ -149,6 +170,19 @@ def school_extract(context: dg.AssetExecutionContext, config: NightlyConfig, ncc
         context.log.error(str(exc))
         raise dg.Failure(description=f"the night stopped: {exc}", metadata={NIGHT_STOPPED: str(exc)},
                          allow_retries=False) from None
+    yield from _checks_done(context)
+
+
+def _checks_done(context: dg.AssetExecutionContext) -> Iterator[dg.Output]:
+    """An empty output per selected check, once every school's evaluations are logged.
+
+    Dagster expects each selected check's output to be emitted, and otherwise logs "did not yield or
+    return expected outputs" (its compute step, for check outputs whether required or not). A check's
+    output carries no value and is not stored; its evaluations are the events ``_report`` logged per
+    school. This is the same ``Output(None)`` Dagster emits itself for a yielded ``AssetCheckResult``."""
+    assets_def = context.assets_def
+    for key in sorted(context.selected_asset_check_keys, key=lambda k: k.to_user_string()):
+        yield dg.Output(None, output_name=assets_def.get_output_name_for_asset_check_key(key))
 
 
 def _wait_before_retry(context: dg.AssetExecutionContext) -> None:
@@ -192,7 +226,7 @@ def _extract(context: dg.AssetExecutionContext, config: NightlyConfig, ncc: NccS
         finally:
             prepared.close()  # stops the pools
         with section("dagster_events"):
-            _freshness(context, warehouse, [k for k in keys if k in schools and schools[k].active])
+            _freshness(context, warehouse, [k for k in keys if k in schools and schools[k].active], schools)
     finally:
         warehouse.close()
         gc.unfreeze()
@@ -204,15 +238,66 @@ def _extract(context: dg.AssetExecutionContext, config: NightlyConfig, ncc: NccS
     if failed:
         transient = [o.school_key for o in outcomes if o.status == FAILED and o.transient]
         failure = dg.Failure(
-            description=f"{len(failed)} of {len(keys)} schools failed: {', '.join(failed)}. "
-                        "The other schools loaded; each failed school kept its previous load."
-                        + (f" Retrying for the {len(transient)} with a temporary fault." if transient else ""),
-            metadata={"failed_schools": failed, "loaded": loaded},
+            description=failure_description(len(keys), loaded, [o for o in outcomes if o.status == FAILED],
+                                            [k for k, o in done.items() if o == FAILED], schools,
+                                            temporary=len(transient), retry_number=context.retry_number),
+            metadata={"failed_schools": failed, "loaded": loaded,
+                      "failures": dg.MetadataValue.md(failure_table(outcomes, schools))},
             allow_retries=False,
         )
         if transient:  # a retry re-runs only these (``settled_in_run``); after the last, the step fails
             raise dg.RetryRequested(max_retries=MAX_RETRIES, seconds_to_wait=0) from failure
         raise failure
+
+
+def failure_description(total: int, loaded: int, failed: list[SchoolOutcome], failed_before: list[str],
+                        schools: dict, *, temporary: int = 0, retry_number: int = 0) -> str:
+    """The step's failure text: how many of the run's schools failed and what became of the others
+    (only what is true: no "other schools" when there are none), whether a retry follows, then one line
+    per failed school with its name, its problem and the next step."""
+    count = len(failed) + len(failed_before)
+    others = total - count
+    text = f"{count} of {total} school{'s' if total != 1 else ''} in this run failed"
+    if others:
+        skipped = others - loaded
+        text += (f"; the other {others} loaded" if not skipped else
+                 f"; of the other {others}, {loaded} loaded and {skipped} "
+                 f"{'was' if skipped == 1 else 'were'} skipped (inactive in the registry)")
+    text += ". " + ("The failed school kept its previous load." if count == 1 else "Each failed school kept its previous load.")
+    if temporary:
+        text += (f" The {temporary} with a temporary fault will be tried again (retry {retry_number + 1} of "
+                 f"{MAX_RETRIES})." if retry_number < MAX_RETRIES else
+                 f" The {temporary} with a temporary fault failed on every try ({MAX_RETRIES} retries).")
+    lines = [f"- {_named(o.school_key, schools)}: {o.message}" for o in failed]
+    lines += [f"- {_named(key, schools)}: failed on an earlier try of this run (its message is in that try's log)"
+              for key in failed_before]
+    shown = lines[:MAX_FAILURE_LINES]
+    if len(lines) > len(shown):
+        shown.append(f"- and {len(lines) - len(shown)} more: see the failures table in this failure's metadata")
+    return text + "\n" + "\n".join(shown)
+
+
+MAX_FAILURE_LINES = 20
+
+
+def failure_table(outcomes: list[SchoolOutcome], schools: dict) -> str:
+    """A Markdown table of this try's failed schools: school, name, LAESTAB, route, problem and next step."""
+    rows = ["| school | name | LAESTAB | route | problem and next step |", "|---|---|---|---|---|"]
+    for o in outcomes:
+        if o.status == FAILED:
+            name = schools[o.school_key].name if o.school_key in schools else "(not in the registry)"
+            rows.append("| " + " | ".join(_cell(v) for v in (o.school_key, name, o.laestab, o.route, o.message or "")) + " |")
+    return "\n".join(rows)
+
+
+def _cell(value: str) -> str:
+    return str(value).replace("|", "\\|").replace("\n", " ")
+
+
+def _named(key: str, schools: dict) -> str:
+    """``9262001-wonde (Oak Primary)``: the school's partition key (LAESTAB and route) and its name."""
+    school = schools.get(key)
+    return f"{key} ({school.name})" if school is not None else key
 
 
 def settled_in_run(warehouse, run_id: str) -> dict[str, str]:
@@ -233,7 +318,7 @@ def _transient(detail) -> bool:
     return bool(values.get("transient", False))
 
 
-def _freshness(context: dg.AssetExecutionContext, warehouse, keys: list[str]) -> None:
+def _freshness(context: dg.AssetExecutionContext, warehouse, keys: list[str], schools: dict) -> None:
     """Per school: is its last successful extraction recent enough? A WARN check on `pupils`."""
     if not keys or dg.AssetKey("pupils") not in context.selected_asset_keys:
         return
@@ -248,8 +333,16 @@ def _freshness(context: dg.AssetExecutionContext, warehouse, keys: list[str]) ->
         context.log_event(dg.AssetCheckEvaluation(
             asset_key=dg.AssetKey("pupils"), check_name=FRESHNESS_CHECK, partition=key, blocking=False,
             passed=age is not None and age <= limit, severity=dg.AssetCheckSeverity.WARN,
-            metadata={"school": key, "hours_since_last_good_load": age, "limit_hours": limit,
-                      "last_good_load": when.isoformat() if age is not None else "never"}))
+            metadata={**school_metadata(key, schools.get(key)), "hours_since_last_good_load": age,
+                      "limit_hours": limit, "last_good_load": when.isoformat() if age is not None else "never"}))
+
+
+def school_metadata(key: str, school) -> dict:
+    """Who an evaluation is about, first in its metadata: the partition key, the school's name, its
+    LAESTAB and its route (registry facts, no pupil data)."""
+    laestab, _, route = key.partition("-")
+    return {"school": key, "school_name": school.name if school is not None else "(not in the registry)",
+            "laestab": laestab, "route": route}
 
 
 def _load_one(context: dg.AssetExecutionContext, key: str, school, warehouse,
@@ -257,7 +350,8 @@ def _load_one(context: dg.AssetExecutionContext, key: str, school, warehouse,
     """One school's turn: commit its prepared extract (the next from ``prepared`` for an active school)."""
     if school is None:
         laestab, _, route = key.partition("-")
-        outcome = SchoolOutcome(key, laestab, route, FAILED, message="not in the schools registry any more")
+        outcome = SchoolOutcome(key, laestab, route, FAILED,
+                                message=with_next_step("not in the schools registry any more", next_steps.NOT_IN_REGISTRY))
     elif not school.active:
         outcome = skipped_outcome(school)
     else:
@@ -266,48 +360,56 @@ def _load_one(context: dg.AssetExecutionContext, key: str, school, warehouse,
         rejected_names.keep(key, ready.outcome.raw_names, ready.issues)  # for the school's report, next
         outcome = commit_school(ready, warehouse=warehouse, run_id=context.run_id)
     with section("dagster_events"):
-        _report(context, outcome, context.selected_asset_keys)
+        _report(context, outcome, context.selected_asset_keys, school)
     outcome.raw_names = None
     return outcome
 
 
-def _report(context: dg.AssetExecutionContext, outcome: SchoolOutcome, selected: set[dg.AssetKey]) -> None:
-    """Log one school's materialisations and check evaluations against its partition."""
+def _report(context: dg.AssetExecutionContext, outcome: SchoolOutcome, selected: set[dg.AssetKey],
+            school=None) -> None:
+    """Log one school's materialisations and check evaluations against its partition.
+
+    A check is evaluated only where it ran: ``structure`` on the tables of an extract that was read
+    (``outcome.structural`` has them), ``records`` once the structure passed on every table. A school
+    whose extract could not be read (a vendor host unreachable, an unreadable file, a refused
+    password) gets no evaluation at all: its failure is the error logged here and the step's failure."""
     key = outcome.school_key
+    who = school_metadata(key, school)
     if outcome.status == FAILED:
-        context.log.error(f"{key}: {outcome.message}")
+        context.log.error(f"{_named(key, {key: school} if school is not None else {})}: {outcome.message}")
+    validated = bool(outcome.structural) and not any(outcome.structural.values())
     for table in TABLES:
         if dg.AssetKey(table) not in selected:
             continue
-        problems = outcome.structural.get(table, [])
-        if outcome.status == FAILED and not any(outcome.structural.values()):
-            problems = [outcome.message or "extract failed"]
-        if outcome.status != "skipped":
+        if table in outcome.structural:
+            problems = outcome.structural[table]
             context.log_event(dg.AssetCheckEvaluation(
                 asset_key=dg.AssetKey(table), check_name=STRUCTURE_CHECK, passed=not problems, blocking=True,
                 severity=dg.AssetCheckSeverity.ERROR, partition=key,
-                metadata={"school": key, "problems": dg.MetadataValue.md("\n".join(f"- {p}" for p in problems) or "none")},
+                metadata={**who, "problems": dg.MetadataValue.md("\n".join(f"- {p}" for p in problems) or "none")},
             ))
-        if outcome.status == LOADED:
+        if validated:
             by_rule = outcome.issues_by_table.get(table, {})
             context.log_event(dg.AssetCheckEvaluation(
                 asset_key=dg.AssetKey(table), check_name=RECORDS_CHECK, passed=not by_rule, blocking=False,
                 severity=dg.AssetCheckSeverity.WARN, partition=key,
-                metadata={"school": key, "issues": sum(by_rule.values()), "issues_by_rule": dg.MetadataValue.json(by_rule)},
+                metadata={**who, "issues": sum(by_rule.values()), "issues_by_rule": dg.MetadataValue.json(by_rule)},
             ))
+        if outcome.status == LOADED:
             context.log_event(dg.AssetMaterialization(
                 asset_key=table, partition=key,
-                metadata={"dagster/row_count": outcome.rows.get(table, 0), "source": outcome.sources.get(table, "none")},
+                metadata={**who, "dagster/row_count": outcome.rows.get(table, 0),
+                          "source": outcome.sources.get(table, "none")},
             ))
     for view, counts in outcome.views.items():
         if dg.AssetKey(view) in selected:
             context.log_event(dg.AssetMaterialization(
                 asset_key=view, partition=key,
-                metadata={"dagster/row_count": counts.get("rows", 0), "counts": dg.MetadataValue.json(counts)}))
+                metadata={**who, "dagster/row_count": counts.get("rows", 0), "counts": dg.MetadataValue.json(counts)}))
     if dg.AssetKey(ISSUES_ASSET) in selected and outcome.status != "skipped" and (
             outcome.status == LOADED or outcome.errors or outcome.warnings):
         context.log_event(dg.AssetMaterialization(
             asset_key=ISSUES_ASSET, partition=key,
-            metadata={"dagster/row_count": outcome.errors + outcome.warnings, "errors": outcome.errors,
+            metadata={**who, "dagster/row_count": outcome.errors + outcome.warnings, "errors": outcome.errors,
                       "warnings": outcome.warnings, "issues_by_rule": dg.MetadataValue.json(outcome.issues_by_rule)},
         ))
