@@ -1,4 +1,5 @@
-"""The ``ncc-transfer`` command (README, "Command line").
+"""The ``ncc-transfer`` command (README, "Command line"; ``ncc-transfer --help`` gives the commands,
+exit codes and main environment variables).
 
 ``run``  the nightly job for the registry's schools, recorded in the Dagster instance.
          Exit 0 when every school loaded, 1 when any failed (the others still load), 2 on a usage
@@ -59,8 +60,37 @@ def main(argv: list[str] | None = None) -> int:
         os.umask(previous_umask)  # the process ends here; a caller embedding main (tests) gets its own back
 
 
+DESCRIPTION = """\
+Collect school MIS data for the local authority, one school at a time: the nightly job
+(run through Dagster and recorded in its instance), a synthetic demo LA, the vendor simulator,
+and the school reports, analyst export, retention purge and registry check around them."""
+
+EPILOG = f"""\
+exit codes:
+  {EXIT_OK}    done: every school loaded (run), or the command did what it was asked
+  {EXIT_SCHOOL_FAILED}    run: at least one school failed (a failed school keeps its previous load;
+       the rest of the night goes on), or the night could not run or stopped
+       (warehouse unusable, disk full, another night running); purge: something
+       could not be deleted
+  {EXIT_USAGE}    usage or registry error: nothing was loaded (`check-registry` says what is wrong)
+  {EXIT_INTERRUPTED}  stopped by SIGTERM or SIGINT: its Dagster run is marked failed
+
+environment:
+  NCC_HOME           the data folder: registry, landing files, raw archive, reports,
+                     embedded warehouse (default ./.ncc_transfer)
+  NCC_SCHOOLS_FILE   the schools registry (default $NCC_HOME/schools.yaml)
+  NCC_WAREHOUSE_URL  duckdb:///<path> or postgresql://user@host:port/db
+                     (default duckdb:///$NCC_HOME/warehouse.duckdb)
+  DAGSTER_HOME       Dagster's instance folder: runs, events, schedules
+                     (default $NCC_HOME/dagster_home)
+  Every other setting: docs/configuration.md.
+
+`ncc-transfer <command> --help` describes a command."""
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="ncc-transfer", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="ncc-transfer", description=DESCRIPTION, epilog=EPILOG,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
 
     run = commands.add_parser("run", help="run the nightly job for the registry's schools")
@@ -269,7 +299,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     for line in result.lines:
         print(line)
     print(f"{result.loaded} loaded, {result.failed} failed, {result.skipped} skipped in {result.seconds:.1f} s "
-          f"(Dagster run {', '.join(result.run_ids) or 'none'})")
+          f"({result.runs_text()})")
     if result.stopped:
         print(f"ncc-transfer: the night stopped: {result.stopped}", file=sys.stderr)
         return EXIT_NIGHT_FAILED

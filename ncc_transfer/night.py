@@ -29,6 +29,13 @@ class NightResult:
     seconds: float
     stopped: str | None = None  # why the whole night stopped early (warehouse lost, disk full)
 
+    def runs_text(self) -> str:
+        """The night's Dagster runs, for a summary line; when none was created (every school asked
+        for is inactive in the registry), says so rather than naming a run that does not exist."""
+        if not self.run_ids:
+            return "no Dagster run: no active school to load"
+        return f"Dagster run{'s' if len(self.run_ids) > 1 else ''} {', '.join(self.run_ids)}"
+
 
 def dagster_instance():
     """The Dagster instance at $DAGSTER_HOME; without one, a persistent instance under $NCC_HOME."""

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from .canonical import TABLES, VIEW_COLUMNS
 from .config import dagster_home as configured_dagster_home, warehouse_url
+from .next_steps import simulator_command, simulator_port
+from .registry import load_registry
 from .views import overview_by_school
 from .warehouse import open_warehouse
 
@@ -53,8 +55,12 @@ def _print(demo, result, seconds: float, warehouse) -> None:
     dagster_home = configured_dagster_home() or ""
     print(f"Dagster UI: DAGSTER_HOME={dagster_home} NCC_HOME={demo.home} uv run dg dev")
     print("            then open http://127.0.0.1:3000 (Runs shows tonight's run; Assets > pupils > Partitions)")
-    vendor_routes = sorted({s.get("mis", "files") for s in demo.schools if s["active"]} - {"files"})
-    if vendor_routes:
-        print(f"Simulator:  schools on {', '.join(vendor_routes)} are fetched from the built-in simulator; for runs")
-        print(f"            from the UI, start it first: NCC_HOME={demo.home} uv run ncc-transfer simulator")
-    print(f"Done in {seconds:.1f} s (nightly run {result.seconds:.1f} s, Dagster run {', '.join(result.run_ids)})")
+    vendor = [s for s in load_registry(demo.registry_path).active_schools if s.mis != "files"]
+    if vendor:
+        # The port the registry's vendor schools point at (their base_url), which may not be the
+        # default one: `demo` takes a free port when that one is in use.
+        command = simulator_command(demo.home, simulator_port(s.source for s in vendor))
+        print(f"Simulator:  schools on {', '.join(sorted({s.mis for s in vendor}))} are fetched from the built-in "
+              "simulator; for runs")
+        print(f"            from the UI, start it first, on the port the registry points at: {command}")
+    print(f"Done in {seconds:.1f} s (nightly run {result.seconds:.1f} s, {result.runs_text()})")
