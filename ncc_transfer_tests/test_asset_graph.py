@@ -1,5 +1,5 @@
-"""A snapshot of the whole asset graph (keys, step, partitions, groups, owners, deps, checks,
-automation) built from the code location's ``Definitions``, compared with the committed
+"""A snapshot of the whole asset graph (keys, step, partitions, groups, owners, deps, checks with their
+partitions, automation) built from the code location's ``Definitions``, compared with the committed
 ``snapshots/asset_graph.json``. A change to the graph is a change to this file, reviewed as such.
 Regenerate with ``NCC_UPDATE_SNAPSHOT=1 uv run pytest ncc_transfer_tests/test_asset_graph.py``.
 """
@@ -26,17 +26,22 @@ def graph_snapshot() -> dict:
         condition = node.automation_condition
         assets[key.to_user_string()] = {
             "step": node.assets_def.node_def.name,
-            "partitions": node.partitions_def.name if node.partitions_def else None,
+            "partitions": _partitions(node),
             "backfill_policy": str(node.backfill_policy.policy_type.value) if node.backfill_policy else None,
             "group": node.group_name,
             "owners": list(node.owners),
             "deps": sorted(k.to_user_string() for k in node.parent_keys),
-            "checks": sorted(k.name for k in node.check_keys),
+            # each check with its partitioning (the school step's checks are partitioned by school)
+            "checks": {k.name: _partitions(graph.get(k)) for k in sorted(node.check_keys, key=lambda k: k.name)},
             "automation": condition.get_label() if condition else None,
         }
     jobs = {job.name: sorted(k.to_user_string() for k in job.asset_layer.executable_asset_keys)
             for job in (definitions.resolve_job_def(n) for n in ("nightly", "school_reports", "la_wide"))}
     return {"assets": assets, "jobs": jobs}
+
+
+def _partitions(node) -> str | None:
+    return node.partitions_def.name if node.partitions_def else None
 
 
 def test_asset_graph_matches_the_snapshot():
