@@ -19,6 +19,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 DEMO_MANIFEST = "demo_manifest.json"
+HOME_VARIABLE = "NCC_HOME"
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 TEMPORARY = ("nothing, if it clears: the step tries the school again (NCC_RETRY_DELAY_SECONDS apart) and the "
@@ -41,7 +42,7 @@ def is_demo_home(home: Path | str | None) -> bool:
 
 def simulator_command(home: Path | str, port: int | None) -> str:
     """The command that starts the built-in simulator for ``home``'s registry on ``port``."""
-    command = f"NCC_HOME={shlex.quote(str(home))} uv run ncc-transfer simulator"
+    command = f"{HOME_VARIABLE}={shlex.quote(str(home))} uv run ncc-transfer simulator"
     return f"{command} --port {port}" if port else command
 
 
