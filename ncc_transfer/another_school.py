@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from . import next_steps
 from .issue_rows import count_issues, issue_rows_for
 from .outcome import PreparedSchool
 from .warehouse import Warehouse
@@ -59,7 +60,8 @@ def fail_as_another_school(prepared: PreparedSchool, swap: AnotherSchoolsRoll) -
     Tonight's record-level issues are not recorded: they are about another school's pupils."""
     outcome, problem = prepared.outcome, swap.problem()
     outcome.structural = {"pupils": [problem]}
-    outcome.message = f"{problem}; previous load kept"
+    outcome.message = (f"{problem}; previous load kept. "
+                       f"Next: {next_steps.ANOTHER_SCHOOL}: {next_steps.rerun(outcome.school_key)}")
     source = outcome.sources.get("pupils", "pupils")
     message = (f"Tonight's pupil extract ({source}) looks like another school's: {swap.shared} of its "
                f"{swap.pupils} pupils are on {swap.school_key}'s roll and only {swap.kept} were in this school's "

@@ -32,6 +32,8 @@ STRUCTURE = ("the school's validation report lists the missing columns or duplic
              "MIS; once it sends a corrected extract, run the school again")
 UNEXPECTED = ("a defect or a fault of this server, not the school's: see the step's log in the Dagster UI (the "
               "run's event log) and report it; run the school again once fixed")
+ANOTHER_SCHOOL = ("ask the school to check that its MIS exports this school's data, to this school's folder (its "
+                  "validation report says so), then run the school again")
 NOT_IN_REGISTRY = ("nothing to run: the school's partition goes at the next registry sync (the sensor, or the "
                    "next `ncc-transfer run`); re-add it to the registry if it was removed by mistake")
 

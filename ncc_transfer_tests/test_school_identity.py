@@ -161,7 +161,10 @@ def test_an_extract_that_is_another_schools_roll_fails_the_school_and_keeps_its_
                              extracted_at=datetime(2026, 3, 20, 2))
     assert outcome.status == "failed"
     assert outcome.message == (f"this extract looks like {school_b.key}'s (5 of its 6 pupils are on that school's "
-                               "roll, 1 on this school's last load); previous load kept")
+                               "roll, 1 on this school's last load); previous load kept. Next: ask the school to "
+                               "check that its MIS exports this school's data, to this school's folder (its "
+                               "validation report says so), then run the school again: `ncc-transfer run --school "
+                               f"{school_a.key}`, or re-execute the run from the Dagster UI")
     assert not any(upn in outcome.message for upn in a_pupils + b_pupils)
     assert sorted(backend.school_rows("pupils", school_a.key)["upn"]) == sorted(a_pupils)  # last load kept
     assert backend.school_rows("pupils", school_b.key).equals(before_b)  # B untouched
