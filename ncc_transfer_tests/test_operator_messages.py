@@ -151,6 +151,35 @@ def test_each_check_evaluation_is_against_its_school_with_name_and_laestab(unrea
     assert all(e.partition for e in evaluations), "every evaluation is against a school's partition"
 
 
+def test_the_uis_check_status_is_per_school(unreachable_la):
+    """What the asset's Checks tab shows (the ``AssetCheckState`` the UI's GraphQL reads): each check's
+    status per school; the unreachable school's structure and records "execution failed" (planned, the
+    run failed), never a failed check."""
+    from dagster._core.definitions.partitions.context import partition_loading_context
+    from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionResolvedStatus as Status
+
+    from ncc_transfer.defs.schools.partitions import school_partitions
+
+    school, files = unreachable_la["vendor"], {s.key for s in unreachable_la["files"]}
+    with ncc_env(unreachable_la["home"]):
+        instance = dg.DagsterInstance.get()
+        keys = [dg.AssetCheckKey(dg.AssetKey(table), check) for table, check in CHECKS]
+        with partition_loading_context(dynamic_partitions_store=instance):
+            states = instance.event_log_storage.get_asset_check_state([(key, school_partitions) for key in keys])
+            statuses = {key: {status: set(subset.get_partition_keys()) for status, subset in
+                              ((status, states[key].subsets[status].subset_value) for status in Status)
+                              if subset.get_partition_keys()} for key in keys}
+    for key in keys:
+        if key.name == "fresh":  # it ran for every active school: never loaded, so not fresh
+            assert statuses[key][Status.FAILED] == {school.key} and statuses[key][Status.SUCCEEDED] == files
+        else:
+            assert statuses[key][Status.EXECUTION_FAILED] == {school.key}, key
+            assert Status.FAILED not in statuses[key] or school.key not in statuses[key][Status.FAILED]
+            assert set().union(*(statuses[key].get(s, set()) for s in (Status.SUCCEEDED, Status.FAILED))) == files
+        if key.name == "structure":
+            assert statuses[key][Status.SUCCEEDED] == files
+
+
 def test_a_run_that_succeeds_logs_no_missing_outputs_and_plans_checks_per_school(unreachable_la):
     result = unreachable_la["good"]
     school = unreachable_la["files"][0]

@@ -6,12 +6,15 @@ Run shape (docs/asset_graph.md): the nightly job is ONE run over a range of scho
 with the in-process executor, so a night costs one Python process however many schools there are.
 Inside, each school is prepared (``pipeline.prepare_school``, ahead of its turn:
 ``prefetch.prepared_in_order``) and written (``pipeline.commit_school``) on its own: a school that
-fails is caught, reported as a failed blocking check, and left out of the materialisations, while the
-others load. If any school failed, the step fails at the end, so the run shows as failed, those
+fails is caught, its error (what went wrong, then "Next:" what to do) logged, and left out of the
+materialisations, while the others load; its checks are evaluated only where they ran (a failed
+structure check blocks its load; an extract that could not be read gets no evaluation). If any school failed, the step fails at the end, so the run shows as failed, those
 partitions show as failed in the UI, and the run-failure alert fires.
 
 One step for many partitions can only report each partition's materialisations and check results
 as events (``context.log_event``): https://docs.dagster.io/guides/build/assets/metadata-and-tags#attaching-metadata-to-a-materialization
+The checks are partitioned by school (``check_specs``); each evaluation names the materialisation it
+is about (``_target``), which the UI needs to show a partitioned check's status per school.
 Metadata and logs carry counts, rule names, file names and school keys only: never pupil data.
 """
 
@@ -26,6 +29,8 @@ from zoneinfo import ZoneInfo
 
 import dagster as dg
 import pandas as pd
+# Not exported at the top level of dagster 1.13; what an AssetCheckResult's evaluation carries.
+from dagster._core.definitions.asset_checks.asset_check_evaluation import AssetCheckEvaluationTargetMaterializationData
 
 from ncc_transfer.archive import ArchiveError
 from ncc_transfer.config import freshness_hours, retry_delay_seconds
@@ -333,8 +338,24 @@ def _freshness(context: dg.AssetExecutionContext, warehouse, keys: list[str], sc
         context.log_event(dg.AssetCheckEvaluation(
             asset_key=dg.AssetKey("pupils"), check_name=FRESHNESS_CHECK, partition=key, blocking=False,
             passed=age is not None and age <= limit, severity=dg.AssetCheckSeverity.WARN,
+            target_materialization_data=_target(context, "pupils", key),
             metadata={**school_metadata(key, schools.get(key)), "hours_since_last_good_load": age,
                       "limit_hours": limit, "last_good_load": when.isoformat() if age is not None else "never"}))
+
+
+def _target(context: dg.AssetExecutionContext, table: str, key: str) -> AssetCheckEvaluationTargetMaterializationData | None:
+    """The school's latest materialisation of ``table`` (tonight's, once logged; else its last good
+    load's): what a check evaluated now is about. Dagster shows a partitioned check's status for a
+    partition only while its evaluation targets that partition's latest materialisation, and an
+    evaluation logged from a step carries no target unless given one (as ``AssetCheckResult`` does
+    for a step with one partition)."""
+    records = context.instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=dg.AssetKey(table), asset_partitions=[key]), limit=1).records
+    if not records:
+        return None  # never materialised: any evaluation is current
+    latest = records[0]
+    return AssetCheckEvaluationTargetMaterializationData(storage_id=latest.storage_id,
+                                                         run_id=latest.event_log_entry.run_id, timestamp=latest.timestamp)
 
 
 def school_metadata(key: str, school) -> dict:
@@ -381,25 +402,28 @@ def _report(context: dg.AssetExecutionContext, outcome: SchoolOutcome, selected:
     for table in TABLES:
         if dg.AssetKey(table) not in selected:
             continue
+        if outcome.status == LOADED:  # first, so that tonight's checks target it (``_target``)
+            context.log_event(dg.AssetMaterialization(
+                asset_key=table, partition=key,
+                metadata={**who, "dagster/row_count": outcome.rows.get(table, 0),
+                          "source": outcome.sources.get(table, "none")},
+            ))
+        if table not in outcome.structural:  # not read: no check ran on it
+            continue
+        target = _target(context, table, key)
         if table in outcome.structural:
             problems = outcome.structural[table]
             context.log_event(dg.AssetCheckEvaluation(
                 asset_key=dg.AssetKey(table), check_name=STRUCTURE_CHECK, passed=not problems, blocking=True,
-                severity=dg.AssetCheckSeverity.ERROR, partition=key,
+                severity=dg.AssetCheckSeverity.ERROR, partition=key, target_materialization_data=target,
                 metadata={**who, "problems": dg.MetadataValue.md("\n".join(f"- {p}" for p in problems) or "none")},
             ))
         if validated:
             by_rule = outcome.issues_by_table.get(table, {})
             context.log_event(dg.AssetCheckEvaluation(
                 asset_key=dg.AssetKey(table), check_name=RECORDS_CHECK, passed=not by_rule, blocking=False,
-                severity=dg.AssetCheckSeverity.WARN, partition=key,
+                severity=dg.AssetCheckSeverity.WARN, partition=key, target_materialization_data=target,
                 metadata={**who, "issues": sum(by_rule.values()), "issues_by_rule": dg.MetadataValue.json(by_rule)},
-            ))
-        if outcome.status == LOADED:
-            context.log_event(dg.AssetMaterialization(
-                asset_key=table, partition=key,
-                metadata={**who, "dagster/row_count": outcome.rows.get(table, 0),
-                          "source": outcome.sources.get(table, "none")},
             ))
     for view, counts in outcome.views.items():
         if dg.AssetKey(view) in selected:
