@@ -32,7 +32,10 @@ from ncc_transfer_tests.conftest import ncc_env
 REPO = Path(__file__).resolve().parents[1]
 PRODUCTION_RUN_RETRIES = yaml.safe_load((REPO / "deploy" / "dagster.yaml").read_text(encoding="utf-8"))["run_retries"]
 UNKNOWN_KEY = "9269999-files"
-SECONDS = 60  # a permanent error must end the run well within this, process start-ups included
+# A permanent error ends the run within SECONDS of its start (the run worker's RUN_START event: after
+# that process has imported Dagster and loaded the definitions). The test waits up to WAIT for the
+# end, process start-ups on a busy 2-core machine included.
+SECONDS, WAIT = 15, 120
 
 REGISTRY = """
 local_authority: {code: "926", name: "Test"}
@@ -73,9 +76,12 @@ def _materialize(context, partition_key: str) -> str:
 
 
 def _finished(instance, run_id: str) -> tuple[dg.DagsterRun, float]:
-    started = time.monotonic()
-    run = poll_for_finished_run(instance, run_id, timeout=SECONDS)
-    return run, time.monotonic() - started
+    """The run once it has ended, and the seconds from its start to its end (its events' times)."""
+    run = poll_for_finished_run(instance, run_id, timeout=WAIT)
+    [start] = instance.get_records_for_run(run_id, of_type=dg.DagsterEventType.RUN_START).records
+    [end] = instance.get_records_for_run(run_id, of_type={dg.DagsterEventType.RUN_SUCCESS,
+                                                          dg.DagsterEventType.RUN_FAILURE}).records
+    return run, end.event_log_entry.timestamp - start.event_log_entry.timestamp
 
 
 def _step_failures(instance, run_id: str) -> list[str]:
@@ -170,7 +176,7 @@ def test_a_settings_error_stops_the_night_at_once_in_one_line_without_a_retry(tm
                 "(e.g. wonde=2,arbor=1), not 'wonde=two'")
     assert code == 1 and capsys.readouterr().err.strip() == f"ncc-transfer: the night stopped: {expected}"
     assert failures == [expected] and not retries and run.status == dg.DagsterRunStatus.FAILURE
-    assert seconds < SECONDS, seconds
+    assert seconds < 60, seconds  # the whole command, Dagster's set-up included
 
 
 def test_the_registry_sensor_removes_a_key_added_in_the_ui_and_says_what_it_did(tmp_path):
