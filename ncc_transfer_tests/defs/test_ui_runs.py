@@ -29,7 +29,7 @@ from ncc_transfer.defs.schools.assets import school_extract
 from ncc_transfer.defs.schools.partitions import school_partitions
 from ncc_transfer_tests.conftest import ncc_env
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 PRODUCTION_RUN_RETRIES = yaml.safe_load((REPO / "deploy" / "dagster.yaml").read_text(encoding="utf-8"))["run_retries"]
 UNKNOWN_KEY = "9269999-files"
 # A permanent error ends the run within SECONDS of its start (the run worker's RUN_START event: after
