@@ -270,10 +270,15 @@ def _night(home: Path) -> dict:
 
 
 def _wait_until(predicate: Callable[[], object], timeout: float, what: str, console: Console | None = None):
-    """Poll ``predicate`` (every 0.25 s) until it returns something truthy; fail with diagnostics."""
+    """Poll ``predicate`` (every 0.25 s) until it returns something truthy; fail with diagnostics, at
+    once if one of the console's processes has exited."""
     deadline = time.monotonic() + timeout
     last_error = None
     while time.monotonic() < deadline:
+        exited = [name for name, service in (console.services.items() if console else ()) if not service.alive()]
+        if exited:
+            pytest.fail(f"{', '.join(exited)} exited while waiting for {what}\n\n{console.diagnostics()}",
+                        pytrace=False)
         try:
             value = predicate()
             if value:
@@ -346,11 +351,8 @@ def console(tmp_path_factory):
         console = Console(url=f"http://127.0.0.1:{web_port}", env=env, workspace=workspace, logs=logs,
                           services=services, **night)
 
-        def webserver_up():
-            assert services["webserver"].alive() and services["code_server"].alive(), "a process exited"
-            return requests.get(f"{console.url}/server_info", timeout=5).ok
-
-        _wait_until(webserver_up, WAIT, "the webserver's /server_info", console)
+        _wait_until(lambda: requests.get(f"{console.url}/server_info", timeout=5).ok, WAIT,
+                    "the webserver's /server_info", console)
         _wait_until(lambda: _location_loaded(console), WAIT, f"the code location {LOCATION} to load", console)
         console.graphql("mutation { setNuxSeen }")  # the UI's one-off "join the community" dialog: seen
         _switch_automation_off(console)
@@ -430,6 +432,15 @@ def _show_only(driver, wanted: str, statuses: tuple[str, ...]) -> None:
             label.click()
 
 
+def _filter_log(driver, text: str) -> None:
+    """Type ``text`` into a run page's event-log filter (free text: events whose message has it)."""
+    from selenium.webdriver.common.keys import Keys
+
+    field = _wait(driver, lambda d: d.find_element(By.CSS_SELECTOR, "input[placeholder='Filter…']"),
+                  "the event log's filter")
+    field.send_keys(text, Keys.ENTER)
+
+
 def _screenshot(driver, folder: Path, name: str) -> None:
     path = folder / name
     driver.save_screenshot(str(path))
@@ -466,8 +477,6 @@ def test_pupils_partitions_list_every_school_with_its_status(console, browser, s
 
 
 def test_failed_school_shows_its_failure_message_from_its_partition(console, browser, shots):
-    from selenium.webdriver.common.keys import Keys
-
     short = console.night_run_id[:8]
     browser.get(f"{console.url}/assets/pupils?view=partitions&partition={quote(console.broken)}")
     _wait_for_text(browser, f"Run {short} failed, and did not materialize this asset.")
@@ -477,9 +486,7 @@ def test_failed_school_shows_its_failure_message_from_its_partition(console, bro
     _wait(browser, lambda d: d.current_url.split("?")[0].endswith(f"/runs/{console.night_run_id}"),
           "the night's run page")
     _wait_for_text(browser, "Failure")
-    log_filter = _wait(browser, lambda d: d.find_element(By.CSS_SELECTOR, "input[placeholder='Filter…']"),
-                       "the event log's filter")
-    log_filter.send_keys(console.broken, Keys.ENTER)
+    _filter_log(browser, console.broken)
     _wait_for_text(browser, f"{console.broken}: {console.failure_message}")
     _screenshot(browser, shots, "console_failed_school.png")
 
@@ -547,10 +554,12 @@ def test_cme_materialised_alone_shows_on_its_asset_page(console, browser, shots)
     assert finished["status"] == "SUCCESS", console.diagnostics()
     assert finished["assetSelection"] == [{"path": ["children_missing_education"]}]
 
-    # The run's page: successful, its one target the asset, which it materialised.
+    # The run's page: successful; its event log, filtered on materialisations, has that asset's only.
     browser.get(f"{console.url}/runs/{run_id}")
-    _wait_for_text(browser, "Success", "Materialized value children_missing_education.")
-    assert "pupil_movements" not in _text(browser)  # the other LA-wide view of the same step was left alone
+    _wait_for_text(browser, "Success", "children_missing_education")
+    _filter_log(browser, "Materialized")
+    _wait_for_text(browser, "Materialized value children_missing_education.")
+    assert "Materialized value pupil_movements." not in _text(browser)  # the step's other view: left alone
 
     # The asset's Events: its latest materialisation is that run's.
     browser.get(f"{console.url}/assets/children_missing_education?view=events")
