@@ -336,14 +336,21 @@ def console(tmp_path_factory):
     try:
         with ncc_env(home, NCC_RETRY_DELAY_SECONDS="0.5"):
             env = {**os.environ, "PYTHONUNBUFFERED": "1", "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
-            # The code server loads the definitions (seconds) while this process builds the LA.
+            import dagster as dg
+
+            # The instance's SQLite files (runs, event-log index, schedules) made here, before any
+            # other process opens the instance: two processes creating one at once can both stamp
+            # its schema version, and the file is then unusable.
+            instance = dg.DagsterInstance.get()
+            instance.get_runs(limit=1)
+            instance.get_dynamic_partitions("schools")
+            instance.all_instigator_state()
+            # The code server loads the definitions and the webserver starts while this process
+            # builds the LA and runs the night.
             services["code_server"] = Service.start("code_server", [
                 str(BIN / "dagster"), "api", "grpc", "-m", "ncc_transfer.definitions", "-h", "127.0.0.1",
                 "-p", str(grpc_port), "--location-name", LOCATION, "--use-python-environment-entry-point",
                 "--log-level", "warning"], env, logs)
-            import dagster as dg
-
-            dg.DagsterInstance.get().get_runs(limit=1)  # the instance's storage made here, not raced by two processes
             services["webserver"] = Service.start("webserver", [
                 str(BIN / "dagster-webserver"), "-w", str(workspace), "-h", "127.0.0.1", "-p", str(web_port)],
                 env, logs)
@@ -445,6 +452,8 @@ def _screenshot(driver, folder: Path, name: str) -> None:
     path = folder / name
     driver.save_screenshot(str(path))
     assert path.stat().st_size > 20_000, f"{path} is too small to be a rendered page"
+    if folder == DOCS_SCREENSHOTS:
+        path.chmod(0o644)  # documentation, not data: readable like the rest of the checkout
 
 
 def _wait_for_run_end(console: Console, run_id: str) -> dict:
