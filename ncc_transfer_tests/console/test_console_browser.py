@@ -111,10 +111,16 @@ def _require_browser() -> None:
 # --- Dagster's processes ------------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+def _free_ports(count: int) -> list[int]:
+    """``count`` distinct free ports on loopback (held together while chosen, so never the same twice)."""
+    probes = [socket.socket() for _ in range(count)]
+    try:
+        for probe in probes:
+            probe.bind(("127.0.0.1", 0))
+        return [probe.getsockname()[1] for probe in probes]
+    finally:
+        for probe in probes:
+            probe.close()
 
 
 @dataclass
@@ -330,7 +336,7 @@ def console(tmp_path_factory):
     home = tmp_path_factory.mktemp("console_la")
     logs = tmp_path_factory.mktemp("console_logs")
     workspace = logs / "workspace.yaml"
-    grpc_port, web_port = _free_port(), _free_port()
+    grpc_port, web_port = _free_ports(2)
     _write_instance_and_workspace(home / "dagster_home", workspace, grpc_port)
     services: dict[str, Service] = {}
     try:
