@@ -19,7 +19,10 @@ What runs, with nothing mocked:
   and schedule is switched off through the GraphQL mutations the UI's toggles call, so the only
   runs are the test's own (the ``after_the_night`` automation sensor would otherwise launch the LA-wide
   run alongside them, on the one DuckDB file). The instance is the repository's ``dagster.yaml``
-  (SQLite) with the run queue read every second instead of every five (speed only).
+  (SQLite) with the run queue read every second instead of every five (speed only). The test's
+  runs set the in-process executor in their run config, as an operator can in the launchpad: the
+  asset jobs' default executor would start a second process for the one step. Not ``dg dev``: it
+  starts the daemon at once, sensors on, and each of its processes loads the definitions itself.
 * **Headless Chromium** (Debian's ``chromium`` and ``chromium-driver``) driven by Selenium, with
   explicit waits on what the React app renders (partition keys, run ids, messages), never fixed
   sleeps.
@@ -33,13 +36,14 @@ What an operator sees, checked in the browser:
   Failure, whose event log, filtered on the school's key, shows the school's failure message;
 * a backfill of three schools launched through the GraphQL API (``launchPartitionBackfill``, the
   school step's assets) runs as ONE run over the three schools' partition range
-  (``BackfillPolicy.single_run``), which succeeds and is what the backfill's page lists; the Runs
-  page shows it;
+  (``BackfillPolicy.single_run``), which succeeds; the backfill's page lists the three schools and
+  that run only; the Runs page shows the backfill (3 partitions) beside the night's run, and its
+  run once "Show runs within backfills" is ticked;
 * ``children_missing_education`` launched alone (``launchRun``, asset selection of that one asset)
-  succeeds, the run page says it materialised one asset, and the asset's page shows that run's
-  materialisation as its latest.
+  succeeds; its run's event log, filtered on materialisations, has that asset's and not the other
+  LA-wide view's; the asset's Events tab shows that run's materialisation as its latest.
 
-Not checked: the backfill's own status turning "Completed". The daemon's backfill loop records that
+Not checked: the backfill's own status turning "Succeeded". The daemon's backfill loop records that
 on its next pass, up to 30 s after the run ends; the test checks the run, not the bookkeeping.
 
 Screenshots of each page go to ``docs/screenshots/console_*.png`` when ``NCC_UPDATE_SCREENSHOTS=1``
