@@ -87,9 +87,6 @@ RUN_WAIT = 120  # seconds: a run, from launch (queue, run worker start, the step
 WINDOW = (1400, 900)
 FINISHED = {"SUCCESS", "FAILURE", "CANCELED"}
 AS_OF = DEMO_AS_OF.isoformat()
-# Runs launched from the console run their one step in the run's own process, as the nightly job does
-# (the asset jobs' default executor would start a second process for it): a launchpad setting.
-IN_PROCESS = {"execution": {"config": {"in_process": {}}}}
 
 
 def _browser_problem() -> str | None:
@@ -520,7 +517,7 @@ def test_backfill_of_three_schools_is_one_run(console, browser, shots):
             ... on LaunchBackfillSuccess { backfillId } ... on Error { message } } }""", {"params": {
         "assetSelection": [{"path": [name]} for name in (*TABLES, ISSUES_ASSET, *SCHOOL_VIEWS)],
         "partitionNames": schools,
-        "runConfigData": {"ops": {"school_extract": {"config": {"as_of": AS_OF}}}, **IN_PROCESS},
+        "runConfigData": {"ops": {"school_extract": {"config": {"as_of": AS_OF}}}},
         "title": "three schools again",
     }})["launchPartitionBackfill"]
     assert data["__typename"] == "LaunchBackfillSuccess", data
@@ -565,7 +562,7 @@ def test_cme_materialised_alone_shows_on_its_asset_page(console, browser, shots)
         __typename ... on LaunchRunSuccess { run { id } } ... on Error { message } } }""", {"params": {
         "selector": {"repositoryLocationName": LOCATION, "repositoryName": REPOSITORY, "jobName": "__ASSET_JOB",
                      "assetSelection": [{"path": ["children_missing_education"]}]},
-        "runConfigData": {"ops": {"la_views": {"config": {"as_of": AS_OF}}}, **IN_PROCESS},
+        "runConfigData": {"ops": {"la_views": {"config": {"as_of": AS_OF}}}},
     }})["launchRun"]
     assert data["__typename"] == "LaunchRunSuccess", data
     run_id = data["run"]["id"]
