@@ -39,12 +39,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    from .config import ncc_home
-    from .demo.routes import load_demo_secrets
+    from .config import load_env_file, ncc_home
     from .files_at_rest import protect_process
 
     previous_umask = protect_process()  # files 0o600, folders 0o700 (files_at_rest)
-    load_demo_secrets(ncc_home())  # a demo home's synthetic vendor credentials (never a production home)
+    load_env_file(ncc_home())  # a demo home's synthetic vendor credentials (never a production home)
     from .night_guard import NightBusy
     from .warehouse import DiskFull, WarehouseUnavailable
 

@@ -2,7 +2,7 @@
 CLI can set a variable before a night).
 
 ``SETTINGS`` is the one list of every variable, its default and its meaning; docs/configuration.md
-shows it as a table (``ncc_transfer_tests/test_asset_graph.py`` keeps the two in step). Dagster's
+shows it as a table (``ncc_transfer_tests/defs/test_asset_graph.py`` keeps the two in step). Dagster's
 resources (``defs/resources.py``) default their fields from here: https://docs.dagster.io/guides/operate/configuration/using-environment-variables-and-secrets
 """
 

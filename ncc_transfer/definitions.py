@@ -1,6 +1,15 @@
 """The Dagster code location: every definition under ``defs/`` (the dg project layout,
 https://docs.dagster.io/guides/build/projects/project-structure), with the project's policy applied
-once, here: group names by area, owners, and the stage tag.
+once, here: group names by area, owners, the stage tag, and the executor.
+
+The executor: every run of this code location executes in its run's own process (Dagster's
+in-process executor), whoever starts it: the nightly schedule, ``ncc-transfer run``, "Materialize"
+or a backfill in the UI, the automation sensor. It is the ``Definitions``' executor, which Dagster
+gives every job that names none of its own, the implicit asset job ``__ASSET_JOB`` included (the one
+the UI's Materialize, backfills and automation sensors launch; ``repository_data_builder``'s
+``_process_resolved_job`` and ``get_base_asset_job_lambda(executor_def=default_executor_def)``), so no
+job names one. Without it, runs launched from the UI would use the multiprocess executor: a
+process per step, and its own retry loop.
 
 Importing this module sets the process umask to 0o077 (``files_at_rest``): ``workspace.yaml`` and
 ``[tool.dg]`` load it in every process that runs our code (``dagster dev``'s and the webserver's
@@ -44,7 +53,8 @@ def defs() -> dg.Definitions:
 
     tighten_homes()
     load_env_file(ncc_home())
-    loaded = dg.load_from_defs_folder(path_within_project=Path(__file__).parent)
+    loaded = dg.Definitions.merge(dg.load_from_defs_folder(path_within_project=Path(__file__).parent),
+                                  dg.Definitions(executor=dg.in_process_executor))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", dg.PreviewWarning)  # map_resolved_asset_specs is in preview
         return loaded.map_resolved_asset_specs(func=_policy)

@@ -20,7 +20,8 @@ from ncc_transfer.canonical import ATTENDANCE_COLUMNS, EXCLUSION_COLUMNS, PUPIL_
 from . import codes as K
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .generator import DemoLA, SchoolPlan, _Ctx, _Days
+    from .generator.build import DemoLA
+    from .generator.context import SchoolPlan, _Ctx, _Days
 
 CODE_TEXT = K.code_array()
 

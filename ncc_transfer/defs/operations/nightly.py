@@ -1,6 +1,9 @@
 """The night's jobs, its schedule, the sensor that keeps partitions in step with the registry, and
 the automation sensor that materialises the LA-wide assets after the night's school runs.
 
+No job names an executor: every run uses the one set in ``definitions.py`` (in-process), as runs
+launched from the UI do.
+
 Jobs: https://docs.dagster.io/guides/build/jobs/asset-jobs ; schedules built when the definitions
 load, not at import: https://docs.dagster.io/guides/automate/schedules
 """
@@ -26,15 +29,14 @@ LA_WIDE = dg.AssetSelection.assets(la_views, OVERVIEW_ASSET)
 nightly_job = dg.define_asset_job(
     "nightly",
     selection=dg.AssetSelection.assets(school_extract),
-    executor_def=dg.in_process_executor,
     description="Extract, validate and load every active school: one run, one process, per batch of schools.",
     tags={"dagster/max_retries": 0},
 )
 school_reports_job = dg.define_asset_job(
-    "school_reports", selection=dg.AssetSelection.assets(REPORT_ASSET), executor_def=dg.in_process_executor,
+    "school_reports", selection=dg.AssetSelection.assets(REPORT_ASSET),
     description="The schools' reports, after their schools' run (a school that failed gets its report too).")
 la_wide_job = dg.define_asset_job(
-    "la_wide", selection=LA_WIDE, executor_def=dg.in_process_executor,
+    "la_wide", selection=LA_WIDE,
     description="The LA-wide views and the LA overview, over every school's latest load.")
 
 after_the_night = dg.AutomationConditionSensorDefinition(
@@ -101,18 +103,32 @@ def nightly_schedule(cron: str | None = None) -> dg.ScheduleDefinition:
 
 
 @dg.sensor(minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.RUNNING,
-           description="Adds a partition for each school added to the registry; removes schools deleted from it.")
+           description="Adds a partition for each school added to the registry; removes partitions the registry "
+                       "does not hold (a school deleted from it, or a key added in the UI). Starts no runs.")
 def school_registry_sensor(context: dg.SensorEvaluationContext):
     registry = load_registry(config.schools_file(), home=config.ncc_home())
     added, deleted = partition_changes(registry, list(context.instance.get_dynamic_partitions(school_partitions.name)))
     if not added and not deleted:
-        return dg.SkipReason(f"registry unchanged ({len(registry.schools)} schools)")
+        return dg.SkipReason(f"partitions already match the registry ({len(registry.schools)} schools)")
     requests = []
     if added:
         requests.append(school_partitions.build_add_request(added))
     if deleted:
         requests.append(school_partitions.build_delete_request(deleted))
-    return dg.SensorResult(dynamic_partitions_requests=requests)
+    # A tick that starts no run is "skipped" in the UI whatever it did; without a reason of ours Dagster
+    # would give its own, "Sensor function returned an empty result", on a tick that changed partitions.
+    return dg.SensorResult(dynamic_partitions_requests=requests, skip_reason=partition_sync_summary(added, deleted))
+
+
+def partition_sync_summary(added: list[str], deleted: list[str], shown: int = 10) -> str:
+    """What a tick of ``school_registry_sensor`` changed, in a line (at most ``shown`` keys of each)."""
+    def keys(chosen: list[str]) -> str:
+        more = f" and {len(chosen) - shown} more" if len(chosen) > shown else ""
+        return ", ".join(chosen[:shown]) + more
+
+    changes = ([f"added {len(added)} partition(s) for schools in the registry: {keys(added)}"] if added else []) + (
+        [f"removed {len(deleted)} partition(s) the registry does not hold: {keys(deleted)}"] if deleted else [])
+    return "; ".join(changes) + " (this sensor starts no runs)"
 
 
 @dg.definitions

@@ -38,7 +38,7 @@ def retention_purge(context: dg.AssetExecutionContext, config: PurgeConfig, ncc:
                                           "deleted": result.total, "counts": dg.MetadataValue.json(result.counts())})
 
 
-retention_job = dg.define_asset_job("retention", selection=[retention_purge], executor_def=dg.in_process_executor,
+retention_job = dg.define_asset_job("retention", selection=[retention_purge],
                                     description="The retention purge (daily at 04:30 Europe/London).")
 
 

@@ -40,7 +40,8 @@ from ncc_transfer.timing import section
 from ncc_transfer import next_steps
 from ncc_transfer.pipeline import (FAILED, LOADED, PreparedSchool, SchoolOutcome, commit_school, skipped_outcome,
                                    with_next_step)
-from ncc_transfer.prefetch import prepared_in_order
+from ncc_transfer.prefetch import FetchLimits, prepared_in_order
+from ncc_transfer.registry import Registry, RegistryError
 from ncc_transfer.warehouse import DiskFull, WarehouseUnavailable
 
 from ncc_transfer.defs.resources import ArchiveResource, NccSettings, RouteConcurrency
@@ -169,8 +170,9 @@ def school_extract(context: dg.AssetExecutionContext, config: NightlyConfig, ncc
     ``yield from ()``: https://docs.dagster.io/guides/build/assets/defining-assets-with-asset-dependencies"""
     yield from ()
     _wait_before_retry(context)
+    registry, fetch_limits = _before_the_first_school(context, ncc, route_concurrency)
     try:
-        _extract(context, config, ncc, archive, route_concurrency)
+        _extract(context, config, ncc, archive, registry, fetch_limits)
     except (WarehouseUnavailable, DiskFull, ArchiveError) as exc:  # not a school's fault, no retry will fix it soon
         context.log.error(str(exc))
         raise dg.Failure(description=f"the night stopped: {exc}", metadata={NIGHT_STOPPED: str(exc)},
@@ -190,6 +192,49 @@ def _checks_done(context: dg.AssetExecutionContext) -> Iterator[dg.Output]:
         yield dg.Output(None, output_name=assets_def.get_output_name_for_asset_check_key(key))
 
 
+def _before_the_first_school(context: dg.AssetExecutionContext, ncc: NccSettings,
+                             route_concurrency: RouteConcurrency) -> tuple[Registry, FetchLimits]:
+    """The registry and the settings, read before any school. Either wrong is a permanent error: the
+    step fails at once, in the command line's words, and is not retried (no ``RetryRequested``,
+    ``allow_retries=False``): nothing changes until someone edits the file or the variable. So is a run
+    whose every partition is a key the registry does not hold (one added in the UI's materialize
+    dialog, say); a run with some such keys loads the others and fails those (``_load_one``)."""
+    try:
+        registry = ncc.registry()
+    except RegistryError as exc:
+        raise _permanent(context, f"registry error: {exc}") from None  # as `ncc-transfer run` says it (exit 2)
+    try:
+        limits = route_concurrency.limits()
+        for variable, read, unit in (("NCC_RETRY_DELAY_SECONDS", retry_delay_seconds, "seconds"),
+                                     ("NCC_FRESHNESS_HOURS", freshness_hours, "hours")):
+            try:
+                read()  # read again when used; wrong, it would fail the night's end or its retry
+            except ValueError:
+                raise ValueError(f"{variable} must be a number of {unit}") from None
+    except ValueError as exc:
+        raise _permanent(context, f"settings error: {exc}") from None
+    keys = context.partition_keys if (context.has_partition_key or context.has_partition_key_range) else []
+    unknown = [key for key in keys if key not in registry.by_key()]
+    if unknown:
+        message = (f"partition{'s' if len(unknown) > 1 else ''} {', '.join(unknown)} not in the schools registry "
+                   f"{registry.path}: add {'them' if len(unknown) > 1 else 'it'} to the registry to load "
+                   f"{'those schools' if len(unknown) > 1 else 'that school'}; otherwise school_registry_sensor "
+                   "removes partitions the registry does not hold at its next tick (every minute while the "
+                   "daemon runs)")
+        if len(unknown) == len(keys):
+            raise _permanent(context, message, night_stopped=False)
+        context.log.error(message)
+    return registry, limits
+
+
+def _permanent(context: dg.AssetExecutionContext, message: str, night_stopped: bool = True) -> dg.Failure:
+    """The step's failure for an error no retry can fix: logged, and (``NIGHT_STOPPED``) what
+    ``ncc-transfer run`` prints when a night stops."""
+    context.log.error(message)
+    return dg.Failure(description=message, metadata={NIGHT_STOPPED: message} if night_stopped else {},
+                      allow_retries=False)
+
+
 def _wait_before_retry(context: dg.AssetExecutionContext) -> None:
     """Before a retry, wait as the RetryPolicy says (``retry_wait``), in step code so a signal ends it."""
     if context.retry_number:
@@ -199,11 +244,9 @@ def _wait_before_retry(context: dg.AssetExecutionContext) -> None:
 
 
 def _extract(context: dg.AssetExecutionContext, config: NightlyConfig, ncc: NccSettings,
-             archive: ArchiveResource, route_concurrency: RouteConcurrency) -> None:
+             archive: ArchiveResource, registry: Registry, fetch_limits: FetchLimits) -> None:
     archived, archive_status = archive.night_status()  # a required archive that is off stops the night here
     (context.log.info if archived else context.log.warning)(archive_status)
-    fetch_limits = route_concurrency.limits()
-    registry = ncc.registry()
     schools = registry.by_key()
     warehouse = ncc.warehouse()
     as_of = config.as_of_date()

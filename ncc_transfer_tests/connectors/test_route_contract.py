@@ -1,0 +1,285 @@
+"""The route contract: every vendor route in the route registry passes the same tests, over real HTTP on
+loopback from the simulator (docs/adding_a_route.md).
+
+1. The route's connector, settings and demo settings agree with the route registry; a secret whose
+   variable is not set, or that the vendor refuses, fails the school at once, naming the registry field
+   and never the value.
+2. The same synthetic school gives identical canonical tables through the route and the files route,
+   and the night (``pipeline.process_school``) loads them and keeps them through an outage.
+3. Each shared fault the simulator can inject (``simulator.core.FAULTS``) is handled the same way on
+   every route: 429 (with and without Retry-After) and a 503 burst are retried to the same tables; a
+   persistent 503, a slow answer, a truncated body and an HTML maintenance page fail the school as
+   temporary (``TransientExtractError``); an error body, a next link to another host and an expired
+   token are handled as the route's vendor does (``CONTRACT`` below says which applies to which route).
+
+Route-specific behaviour (incremental extraction, token endpoints, vendor quirks) is tested in
+``test_<route>_route.py``.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from dataclasses import dataclass
+
+import pytest
+
+from ncc_transfer.canonical import TABLES
+from ncc_transfer.connectors.base import Connector
+from ncc_transfer.connectors.routes import ROUTES, connector_for, setting_problems, simulator_profile, simulator_routes
+from ncc_transfer.extract import TransientExtractError, VendorRouteError
+from ncc_transfer.pipeline import LOADED, process_school
+from ncc_transfer.warehouse import DuckDBWarehouse
+from ncc_transfer_tests.connectors.vendor_support import AS_OF, assert_same_as_files, build_vendor_la, canonical
+
+RETRIED, REFUSED, TRANSIENT, IGNORED = "retried", "refused", "transient", "ignored"
+
+
+@dataclass(frozen=True)
+class Contract:
+    """How a route meets the faults whose handling depends on its vendor.
+
+    ``lead``: faults that pass harmlessly on the requests a fetch makes before its first data request
+    when the simulator counts them under the school (a token request), to aim the next fault at data.
+    ``truncated``: how a cut-off body is described. ``error_body``: ``retried`` (a plain 500),
+    ``refused`` (an error inside a 200: not retried, not transient) or ``transient`` (an error the
+    vendor marks as a server fault). ``foreign``: ``refused`` when the vendor pages with links, else
+    ``ignored``. ``expire_token``: the route holds a token that can expire (re-authenticates once).
+    ``incremental``: the vendor can list changes (``Capabilities.changed_since``).
+    """
+
+    incremental: bool = False
+    lead: tuple[str, ...] = ()
+    truncated: str = "not valid JSON"
+    error_body: str = REFUSED
+    foreign: str = IGNORED
+    expire_token: bool = True
+
+
+CONTRACT = {
+    "wonde": Contract(incremental=True, error_body=RETRIED, foreign=REFUSED, expire_token=False),
+    "xporter": Contract(incremental=True),
+    "arbor": Contract(incremental=True, expire_token=False),
+    "bromcom": Contract(truncated="not well-formed XML", error_body=TRANSIENT, expire_token=False),
+    "sims": Contract(incremental=True),
+    "scholarpack": Contract(error_body=RETRIED, foreign=REFUSED),
+    "pupil_asset": Contract(expire_token=False),
+    "integris": Contract(lead=("expire-token",), error_body=RETRIED),
+}
+ROUTES_UNDER_CONTRACT = simulator_routes()
+SCHOOL = 1  # the demo LA's second school: a secondary, large enough for every list to have a next page
+
+
+@pytest.fixture(scope="module")
+def la(tmp_path_factory):
+    la, stop = build_vendor_la(tmp_path_factory.mktemp("route_contract"), schools=2)
+    la.sim.slow_seconds = 1.0
+    yield la
+    stop()
+
+
+@dataclass
+class Served:
+    school: object  # the registry School on the route
+    vendor_id: str
+    route: str
+
+    def statuses(self, la) -> list[int]:
+        return la.sim.statuses(self.vendor_id, self.route)
+
+
+def serve(la, route: str, monkeypatch, **extra) -> Served:
+    """The LA's school served afresh on ``route`` with its demo settings (fast retries, ``extra``)."""
+    school = la.files_schools[SCHOOL]
+    settings, names = simulator_profile(route).demo_settings(school.laestab, f"{la.root}/{route}")
+    for name in names:
+        la.secrets.setdefault(name, secrets.token_urlsafe(12))
+    la.with_secrets(monkeypatch)
+    served, _ = la.serve(route, school, **{**settings, "backoff_factor": 0.01, **extra})
+    (vendor_id,) = la.sim.schools[route]
+    return Served(served, vendor_id, route)
+
+
+def fetch(served: Served):
+    return connector_for(served.route).fetch(served.school, as_of=AS_OF)
+
+
+def inject(la, served: Served, faults: list[str]) -> None:
+    la.sim.inject(served.vendor_id, [*CONTRACT[served.route].lead, *faults], route=served.route)
+
+
+def test_every_vendor_route_has_a_contract_and_a_simulator_profile():
+    assert set(ROUTES_UNDER_CONTRACT) == {r for r, spec in ROUTES.items() if not spec.reads_folder} == set(CONTRACT)
+
+
+@pytest.mark.parametrize("route", ROUTES_UNDER_CONTRACT)
+def test_connector_and_demo_settings_agree_with_the_registry(route):
+    connector = connector_for(route)
+    assert isinstance(connector, Connector) and connector.route == route
+    assert connector.capabilities.changed_since is CONTRACT[route].incremental and connector.capabilities.leavers
+    settings, names = simulator_profile(route).demo_settings("9262001", f"http://127.0.0.1:8765/{route}")
+    assert setting_problems(route, settings) == []
+    assert sorted(names) == sorted(settings[s] for s in ROUTES[route].secrets if s in settings)
+
+
+@pytest.mark.parametrize("route", ROUTES_UNDER_CONTRACT)
+def test_a_secret_variable_not_set_names_its_registry_field(la, route, monkeypatch):
+    served = serve(la, route, monkeypatch)
+    secrets_named = [s for s in ROUTES[route].secrets if s in served.school.source]
+    assert secrets_named
+    for setting in secrets_named:
+        with monkeypatch.context() as unset:
+            unset.delenv(served.school.source[setting])
+            with pytest.raises(VendorRouteError, match=rf"the environment variable named in source\.{setting} is not set"):
+                fetch(served)
+    assert la.sim.log == []  # nothing was sent
+
+
+@pytest.mark.parametrize("route", ROUTES_UNDER_CONTRACT)
+def test_a_refused_secret_fails_the_school_at_once_and_never_shows_it(la, route, monkeypatch, tmp_path):
+    served = serve(la, route, monkeypatch)
+    wrong = {served.school.source[s]: f"wrong-{s}-9Qz4" for s in ROUTES[route].secrets if s in served.school.source}
+    for name, value in wrong.items():
+        monkeypatch.setenv(name, value)
+    warehouse = DuckDBWarehouse(tmp_path / "w.duckdb")
+    try:
+        outcome = process_school(served.school, home=la.home, warehouse=warehouse, as_of=AS_OF)
+    finally:
+        warehouse.close()
+    assert outcome.status == "failed" and not outcome.transient, outcome.message
+    assert served.school.key in outcome.message and route in outcome.message
+    assert not any(value in outcome.message for value in wrong.values())
+    la.assert_clean(outcome.message, served.school)
+    assert len(served.statuses(la)) <= 1  # a refused credential is not sent again
+
+
+@pytest.mark.parametrize("route", ROUTES_UNDER_CONTRACT)
+def test_the_night_loads_the_route_and_keeps_the_load_through_an_outage(la, route, monkeypatch, tmp_path):
+    served = serve(la, route, monkeypatch, max_retries=1)
+    school = la.files_schools[SCHOOL]
+    warehouse = DuckDBWarehouse(tmp_path / "w.duckdb")
+    try:
+        outcome = process_school(served.school, home=la.home, warehouse=warehouse, as_of=AS_OF)
+        assert outcome.status == LOADED, outcome.message
+        loaded = {t: warehouse.count_where(t, "school_key = ?", [served.school.key]) for t in TABLES}
+        files_tables = canonical(connector_for("files", home=la.home).fetch(school, as_of=AS_OF).tables, school.laestab)
+        assert loaded == {t: len(files_tables[t]) for t in TABLES}
+        served = serve(la, route, monkeypatch, max_retries=1)
+        inject(la, served, ["503", "503"])  # the first request and its retry
+        outcome = process_school(served.school, home=la.home, warehouse=warehouse, as_of=AS_OF)
+        assert outcome.status == "failed" and outcome.transient
+        assert served.school.key in outcome.message and "HTTP 503" in outcome.message
+        assert {t: warehouse.count_where(t, "school_key = ?", [served.school.key]) for t in TABLES} == loaded
+    finally:
+        warehouse.close()
+
+
+@pytest.mark.parametrize("route", ROUTES_UNDER_CONTRACT)
+def test_same_canonical_tables_as_the_files_route(la, route, monkeypatch):
+    served = serve(la, route, monkeypatch)
+    raw = fetch(served)
+    assert_same_as_files(raw.tables, la, la.files_schools[SCHOOL])
+    assert served.statuses(la) and set(served.statuses(la)) == {200}  # it really went over HTTP
+
+
+_CLEAN_REQUESTS: dict[str, int] = {}
+
+
+def clean_requests(la, route: str, monkeypatch) -> int:
+    """How many requests a fault-free fetch of the school makes on ``route`` (the same every time, so
+    counted once per route for the module)."""
+    if route not in _CLEAN_REQUESTS:
+        first = serve(la, route, monkeypatch)
+        fetch(first)
+        _CLEAN_REQUESTS[route] = len(first.statuses(la))
+    return _CLEAN_REQUESTS[route]
+
+
+@pytest.mark.parametrize("faults", [["429"], ["429-no-retry-after"], ["503", "503"]], ids="+".join)
+@pytest.mark.parametrize("route", ROUTES_UNDER_CONTRACT)
+def test_throttling_and_5xx_bursts_are_retried_to_the_same_tables(la, route, faults, monkeypatch):
+    clean = clean_requests(la, route, monkeypatch)
+    served = serve(la, route, monkeypatch)  # afresh: a route may rotate its credentials on each fetch
+    inject(la, served, faults)
+    raw = fetch(served)
+    lead = len(CONTRACT[route].lead)
+    assert served.statuses(la)[lead:lead + len(faults) + 1] == [int(f[:3]) for f in faults] + [200]
+    assert len(served.statuses(la)) == clean + len(faults)  # each fault cost exactly one extra request
+    assert_same_as_files(raw.tables, la, la.files_schools[SCHOOL])
+
+
+@pytest.mark.parametrize("route", ROUTES_UNDER_CONTRACT)
+def test_persistent_503_is_transient_and_names_school_route_and_status(la, route, monkeypatch):
+    served = serve(la, route, monkeypatch, max_retries=2)
+    inject(la, served, ["503"] * 3)  # the first request and both retries
+    with pytest.raises(TransientExtractError, match="HTTP 503") as caught:
+        fetch(served)
+    assert served.school.key in str(caught.value) and route in str(caught.value)
+    assert served.statuses(la)[-3:] == [503, 503, 503]
+    la.assert_clean(str(caught.value), served.school)
+
+
+@pytest.mark.parametrize("route", ROUTES_UNDER_CONTRACT)
+def test_slow_answer_times_out_as_transient(la, route, monkeypatch):
+    served = serve(la, route, monkeypatch, read_timeout=0.3, max_retries=0)
+    inject(la, served, ["slow"])
+    with pytest.raises(TransientExtractError, match="timed out") as caught:
+        fetch(served)
+    assert served.school.key in str(caught.value)
+    la.assert_clean(str(caught.value), served.school)
+    lead = len(CONTRACT[route].lead)
+    deadline = time.monotonic() + 5  # the server finishes the abandoned answer later: let it, before the next test
+    while len(served.statuses(la)) <= lead and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+@pytest.mark.parametrize("fault", ["truncated", "html"])
+@pytest.mark.parametrize("route", ROUTES_UNDER_CONTRACT)
+def test_truncated_body_and_maintenance_page_are_transient(la, route, fault, monkeypatch):
+    served = serve(la, route, monkeypatch)
+    inject(la, served, [fault])
+    problem = CONTRACT[route].truncated if fault == "truncated" else "HTML page"
+    with pytest.raises(TransientExtractError, match=problem) as caught:
+        fetch(served)
+    assert served.school.key in str(caught.value) and route in str(caught.value)
+    assert served.statuses(la)[-1] == 200  # not retried by the HTTP layer: the night's retry policy decides
+    la.assert_clean(str(caught.value), served.school)
+
+
+@pytest.mark.parametrize("route", ROUTES_UNDER_CONTRACT)
+def test_error_body_is_handled_as_the_vendor_means_it(la, route, monkeypatch):
+    served = serve(la, route, monkeypatch)
+    inject(la, served, ["error-body"])
+    expected = CONTRACT[route].error_body
+    if expected == RETRIED:
+        assert_same_as_files(fetch(served).tables, la, la.files_schools[SCHOOL])
+        assert served.statuses(la).count(500) == 1
+        return
+    with pytest.raises(VendorRouteError if expected == REFUSED else TransientExtractError) as caught:
+        fetch(served)
+    assert len(served.statuses(la)) == len(CONTRACT[route].lead) + 1  # not retried
+    assert served.school.key in str(caught.value) and route in str(caught.value)
+    la.assert_clean(str(caught.value), served.school)
+
+
+@pytest.mark.parametrize("route", ROUTES_UNDER_CONTRACT)
+def test_next_link_to_another_host_is_never_followed(la, route, monkeypatch):
+    served = serve(la, route, monkeypatch)
+    inject(la, served, ["foreign"])
+    if CONTRACT[route].foreign == IGNORED:
+        assert_same_as_files(fetch(served).tables, la, la.files_schools[SCHOOL])
+    else:
+        with pytest.raises(VendorRouteError, match="another host") as caught:
+            fetch(served)
+        assert served.school.key in str(caught.value)
+        la.assert_clean(str(caught.value), served.school)
+    assert not any(hit.endpoint.startswith("http") for hit in la.sim.log)  # the foreign URL was never requested
+
+
+@pytest.mark.parametrize("route", ROUTES_UNDER_CONTRACT)
+def test_expired_token_is_renewed_once_or_does_not_apply(la, route, monkeypatch):
+    served = serve(la, route, monkeypatch)
+    inject(la, served, ["expire-token"])
+    raw = fetch(served)
+    assert served.statuses(la).count(401) == (1 if CONTRACT[route].expire_token else 0)
+    assert_same_as_files(raw.tables, la, la.files_schools[SCHOOL])

@@ -1,0 +1,64 @@
+"""Smoke test of the nightly benchmark (benchmarks/nightly_bench.py): the report's shape, not its times."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "nightly_bench.py"
+
+
+def _bench_module():
+    spec = importlib.util.spec_from_file_location("nightly_bench", BENCH)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_nightly_bench_reports_every_stage_at_tiny_scale(tmp_path):
+    out = tmp_path / "bench.json"
+    _bench_module().main(["--scale", "0.01", "--out", str(out), "--workdir", str(tmp_path / "work")])
+
+    report = json.loads(out.read_text())
+    (result,) = report["results"]
+    pipeline, baseline, ratios = result["pipeline"], result["baseline"], result["ratios"]
+    assert result["schools"] == 4
+    assert pipeline["schools_loaded"] == 4 and pipeline["schools_failed"] == 0
+    assert set(pipeline["stages_s"]) >= {"extract", "archive", "validate", "load", "views", "overhead"}
+    assert set(baseline["stages_s"]) == {"parse", "cast", "load", "views"}
+    assert set(ratios) >= {"extract", "validate", "load", "views", "overall", "cpu"}
+    assert all(ratios[k] is not None and ratios[k] > 0 for k in ("extract", "validate", "load", "overall"))
+    assert pipeline["processes"] > 0 and pipeline["dagster_runs"] >= 1
+    assert pipeline["marks"] > 0 and baseline["marks"] > 0
+    assert pipeline["marks_per_s"] > 0 and baseline["marks_per_s"] > 0
+    assert pipeline["peak_rss_mb"] > 0 and pipeline["wall_s"] > 0 and pipeline["cpu_s"] > 0
+    assert baseline["view_rows"]["absence_summary"] > 0
+    assert report["growth"] == []
+
+
+def test_nightly_bench_runs_a_vendor_route_through_the_simulator(tmp_path, monkeypatch):
+    for name in ("NCC_HOME", "DAGSTER_HOME", "NCC_WAREHOUSE_URL"):  # the bench sets them for its LA
+        monkeypatch.delenv(name, raising=False)
+    out = tmp_path / "bench.json"
+    _bench_module().main(["--scale", "0.005", "--route", "arbor", "--out", str(out),
+                          "--workdir", str(tmp_path / "work")])
+
+    (result,) = json.loads(out.read_text())["results"]
+    pipeline, counters = result["pipeline"], result["route_counters"]
+    assert result["route"] == "arbor" and result["schools"] == 2
+    assert pipeline["schools_loaded"] == 2 and pipeline["schools_failed"] == 0
+    assert counters["route"] == "arbor" and counters["requests"] > 2 and counters["requests_per_s_of_night"] > 0
+    # Over HTTP as from the files, less what validation keeps out (the baseline checks nothing).
+    assert 0.9 * result["baseline"]["marks"] < pipeline["marks"] <= result["baseline"]["marks"]
+
+
+def test_events_bench_times_one_event_per_storage(capsys):
+    spec = importlib.util.spec_from_file_location("events_bench", BENCH.parent / "events_bench.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.main(["--events", "3"]) == 0
+    lines = {line.split()[0]: line for line in capsys.readouterr().out.splitlines() if line.strip()}
+    for storage in ("sqlite", "consolidated"):
+        assert float(lines[storage].split()[1]) > 0 and lines[storage].endswith("ms per event")
+    assert any(k.startswith("postgres") for k in lines)  # timed, or "skipped" without a server

@@ -1,0 +1,292 @@
+"""Preparing schools ahead in a process pool (``ncc_transfer.prefetch``): same results as preparing
+them in this process, one pool per night, and a worker failure never loses a school."""
+
+from __future__ import annotations
+
+import os
+
+import pandas as pd
+import pytest
+
+from ncc_transfer import prefetch
+from ncc_transfer.canonical import TABLES
+from ncc_transfer.prefetch import prepared_in_order
+
+from ncc_transfer_tests.conftest import DEMO_AS_OF, ncc_env
+
+TIMESTAMPS = ("extracted_at", "first_seen", "last_seen")  # when it ran: differs between two preparations
+
+
+def _prepare_all(home, **env):
+    from ncc_transfer.cli import _load_registry
+
+    with ncc_env(home, **env):
+        schools = list(_load_registry().active_schools)
+        return schools, list(prepared_in_order(schools, home=home, as_of=DEMO_AS_OF, min_schools=2,
+                                               wait_for_worker=True))
+
+
+def _comparable(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.drop(columns=[c for c in TIMESTAMPS if c in frame.columns]).reset_index(drop=True)
+
+
+def test_schools_prepared_in_the_worker_equal_those_prepared_here(small_la):
+    home, _ = small_la
+    schools, ahead = _prepare_all(home)
+    _, here = _prepare_all(home, NCC_PREPARE_AHEAD="0")
+
+    assert [p.outcome.school_key for p in ahead] == [s.key for s in schools]
+    assert {p.pid for p in here} == {os.getpid()}
+    assert any(p.pid != os.getpid() for p in ahead), "the worker prepared none"
+    for a, b in zip(ahead, here):
+        assert (a.outcome.status, a.outcome.rows, a.outcome.issues_by_rule, a.outcome.structural, a.outcome.sources) == (
+            b.outcome.status, b.outcome.rows, b.outcome.issues_by_rule, b.outcome.structural, b.outcome.sources)
+        for table in TABLES:
+            pd.testing.assert_frame_equal(_comparable(a.tables[table]), _comparable(b.tables[table]))
+        pd.testing.assert_frame_equal(_comparable(a.issues), _comparable(b.issues))
+        assert a.views.keys() == b.views.keys()
+        for view in a.views:
+            pd.testing.assert_frame_equal(a.views[view], b.views[view])
+
+
+def _worker_dies(*args, **kwargs):
+    os._exit(3)  # a worker process killed mid-batch (out of memory, a crash in a library)
+
+
+@pytest.mark.parametrize("broken", ["send", "exits"])
+def test_a_failing_worker_only_loses_the_overlap(small_la, monkeypatch, broken):
+    if broken == "send":  # the task cannot be sent to the worker (it cannot be pickled)
+        monkeypatch.setattr(prefetch, "prepare_schools", lambda *args, **kwargs: None)
+    else:  # the worker started, answered that it is ready, then dies on its first batch
+        monkeypatch.setattr(prefetch, "prepare_schools", _worker_dies)
+    home, _ = small_la
+    schools, prepared = _prepare_all(home)
+    assert [p.outcome.school_key for p in prepared] == [s.key for s in schools]
+    assert all(p.outcome.message is None and p.tables is not None for p in prepared)  # ready to load
+    assert {p.pid for p in prepared} == {os.getpid()}
+
+
+def _prepared_without_views(home):
+    from ncc_transfer.cli import _load_registry
+    from ncc_transfer.pipeline import prepare_school
+
+    with ncc_env(home):
+        schools = list(_load_registry().active_schools)
+        return [prepare_school(s, home=home, as_of=DEMO_AS_OF, views=False) for s in schools]
+
+
+def test_views_of_a_batch_are_each_schools_own(small_la):
+    from ncc_transfer.pipeline import add_views
+    from ncc_transfer.views import compute_school_views
+
+    home, _ = small_la
+    batch = _prepared_without_views(home)
+    assert len(batch) >= 3
+    add_views(batch, DEMO_AS_OF)
+    for prepared in batch:
+        alone = compute_school_views(prepared.tables["pupils"], prepared.tables["attendance"],
+                                     prepared.tables["exclusions"], DEMO_AS_OF)
+        assert prepared.views.keys() == alone.keys()
+        for view in alone:
+            pd.testing.assert_frame_equal(prepared.views[view], alone[view])
+        assert len(prepared.views["absence_summary"]) > 0
+        assert prepared.outcome.stage_seconds["views"] > 0 and prepared.outcome.stage_cpu_seconds["views"] >= 0
+    assert sum(len(p.views["ten_day_absence"]) for p in batch) > 0, "the demo LA has 10-day absences"
+
+
+def test_a_school_whose_views_fail_in_a_batch_fails_alone(small_la, monkeypatch):
+    from ncc_transfer import pipeline
+
+    home, _ = small_la
+    batch = _prepared_without_views(home)
+    culprit = batch[1].outcome.school_key
+    real = pipeline.compute_school_views
+
+    def fails_on_culprit(pupils, attendance, exclusions, as_of):
+        if (attendance["school_key"] == culprit).any():
+            raise ValueError("a rule broke")
+        return real(pupils, attendance, exclusions, as_of)
+
+    monkeypatch.setattr(pipeline, "compute_school_views", fails_on_culprit)
+    pipeline.add_views(batch, DEMO_AS_OF)
+    assert batch[1].views is None and "ValueError while computing the statutory views" in batch[1].views_failure
+    others = [p for p in batch if p.outcome.school_key != culprit]
+    assert all(p.views is not None and p.views_failure is None for p in others)
+    assert all(len(p.views["absence_summary"]) for p in others)
+
+
+def test_views_that_cannot_be_computed_keep_the_previous_load_and_its_views(small_la, tmp_path, monkeypatch):
+    """Rows and views are written in one transaction: a school whose views fail tonight keeps last
+    night's rows and views together (they never disagree), and tonight's issues are still recorded."""
+    from ncc_transfer import pipeline
+    from ncc_transfer.canonical import SCHOOL_VIEWS
+    from ncc_transfer.cli import _load_registry
+    from ncc_transfer.warehouse import DuckDBWarehouse
+
+    home, _ = small_la
+    warehouse = DuckDBWarehouse(tmp_path / "w.duckdb")
+    try:
+        with ncc_env(home):
+            loaded = {s: pipeline.process_school(s, home=home, warehouse=warehouse, as_of=DEMO_AS_OF)
+                      for s in _load_registry().active_schools}
+            assert all(o.status == pipeline.LOADED for o in loaded.values())
+            school = next(s for s, o in loaded.items() if o.errors + o.warnings)  # a school with issues
+            key = school.key
+            before = {t: warehouse.school_rows(t, key) for t in (*TABLES, *SCHOOL_VIEWS)}
+            assert len(before["absence_summary"]) > 0
+            warehouse.delete_where("validation_issues", "school_key = ?", [key])
+
+            def broken(*args, **kwargs):
+                raise ValueError("a rule broke")
+
+            monkeypatch.setattr(pipeline, "compute_school_views", broken)
+            monkeypatch.setattr(pipeline, "refresh_school_views", broken)
+            second = pipeline.process_school(school, home=home, warehouse=warehouse, as_of=DEMO_AS_OF)
+        assert second.status == pipeline.FAILED
+        assert "ValueError while computing the statutory views" in second.message and "previous load kept" in second.message
+        for table, frame in before.items():
+            pd.testing.assert_frame_equal(_comparable(warehouse.school_rows(table, key)), _comparable(frame), obj=table)
+        assert len(warehouse.school_rows("validation_issues", key)) > 0, "tonight's issues are recorded"
+    finally:
+        warehouse.close()
+
+
+def test_vendor_schools_are_prepared_in_threads_and_handed_out_in_order(tmp_path, monkeypatch):
+    """Vendor-route schools wait on the network: several are fetched at once in the thread pool
+    (NCC_VENDOR_FETCH_THREADS), and still come out in the schools' order, whatever order they finish in."""
+    import random
+    import threading
+    import time
+
+    from ncc_transfer.pipeline import FAILED, PreparedSchool, SchoolOutcome
+    from ncc_transfer.registry import School
+
+    running, most, lock, threads = [0], [0], threading.Lock(), {}
+
+    def fetch(school, *, home, as_of, views=True, replay=False, full_refresh=False):
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        time.sleep(random.uniform(0.01, 0.05))  # waiting on the vendor
+        with lock:
+            running[0] -= 1
+        threads[school.key] = threading.current_thread().name
+        return PreparedSchool(SchoolOutcome(school.key, school.laestab, school.mis, FAILED), extracted_at=None)
+
+    monkeypatch.setattr(prefetch, "prepare_school", fetch)
+    monkeypatch.setenv("NCC_VENDOR_FETCH_THREADS", "3")
+    schools = [School(f"9262{n:03d}", f"School {n}", "wonde") for n in range(12)]
+    prepared = [p.outcome.school_key for p in prepared_in_order(schools, home=tmp_path, as_of=DEMO_AS_OF)]
+    assert prepared == [s.key for s in schools]
+    assert 1 < most[0] <= 3
+    assert sum(name.startswith("ncc-vendor-fetch") for name in threads.values()) >= len(schools) - 1
+
+    monkeypatch.setenv("NCC_VENDOR_FETCH_THREADS", "0")  # one after another, here
+    threads.clear()
+    assert [p.outcome.school_key for p in prepared_in_order(schools, home=tmp_path, as_of=DEMO_AS_OF)] == prepared
+    assert set(threads.values()) == {threading.current_thread().name}
+
+
+def test_a_route_at_its_cap_waits_while_other_routes_are_fetched(tmp_path, monkeypatch):
+    """A per-route cap (``FetchLimits.per_route``) bounds one route's schools fetching at once, not the
+    others': with four threads and Wonde capped at 1, Arbor's schools still overlap, and every school
+    still comes out in the schools' order."""
+    import random
+    import threading
+    import time
+    from collections import Counter
+
+    from ncc_transfer.pipeline import FAILED, PreparedSchool, SchoolOutcome
+    from ncc_transfer.prefetch import FetchLimits
+    from ncc_transfer.registry import School
+
+    running, most, lock = Counter(), Counter(), threading.Lock()
+
+    def fetch(school, *, home, as_of, views=True, replay=False, full_refresh=False):
+        with lock:
+            running[school.mis] += 1
+            most[school.mis] = max(most[school.mis], running[school.mis])
+        time.sleep(random.uniform(0.01, 0.04))  # waiting on the vendor
+        with lock:
+            running[school.mis] -= 1
+        return PreparedSchool(SchoolOutcome(school.key, school.laestab, school.mis, FAILED), extracted_at=None)
+
+    monkeypatch.setattr(prefetch, "prepare_school", fetch)
+    # Runs of each route, so a route's next schools are waiting to be handed out together.
+    schools = [School(f"9262{n:03d}", f"School {n}", "wonde" if n // 4 % 2 else "arbor") for n in range(16)]
+
+    def night(limits):
+        most.clear()
+        prepared = prepared_in_order(schools, home=tmp_path, as_of=DEMO_AS_OF, limits=limits)
+        assert [p.outcome.school_key for p in prepared] == [s.key for s in schools]
+        return dict(most)
+
+    assert night(FetchLimits(threads=4))["wonde"] > 1  # without a cap, Wonde's schools overlap
+    capped = night(FetchLimits(threads=4, per_route={"wonde": 1}))
+    assert capped["wonde"] == 1 and capped["arbor"] > 1
+
+
+def test_the_vendor_never_has_more_requests_at_once_than_its_cap(tmp_path, monkeypatch):
+    """Over real HTTP: two Wonde schools fetched on two threads reach the simulator together; with
+    Wonde capped at 1 (the ``route_concurrency`` resource over NCC_ROUTE_CONCURRENCY), the simulator
+    never has two Wonde requests in hand at once."""
+    import asyncio
+
+    from ncc_transfer.defs.resources import RouteConcurrency
+    from ncc_transfer_tests.vendor_support import AS_OF, build_vendor_la
+
+    la, stop = build_vendor_la(tmp_path / "la", schools=2)
+    try:
+        la.secrets["WONDE_CAP_TOKEN"] = "wonde-cap-secret-token-7"
+        la.with_secrets(monkeypatch)
+        schools = [la.serve("wonde", school, school_id=f"C30{n}", token_env="WONDE_CAP_TOKEN")[0]
+                   for n, school in enumerate(la.files_schools)]
+        in_hand, most = [0], [0]
+        serve = la.sim._serve
+
+        async def counted(route, school_id, render):  # the simulator's one event loop: no lock needed
+            in_hand[0] += 1
+            most[0] = max(most[0], in_hand[0])
+            try:
+                await asyncio.sleep(0.01)  # the vendor takes its time, so requests in flight overlap
+                return await serve(route, school_id, render)
+            finally:
+                in_hand[0] -= 1
+
+        monkeypatch.setattr(la.sim, "_serve", counted)
+
+        def night() -> int:
+            most[0] = 0
+            prepared = list(prepared_in_order(schools, home=la.home, as_of=AS_OF, views=False, full_refresh=True,
+                                              limits=RouteConcurrency().limits()))
+            assert all(p.tables is not None and p.outcome.message is None for p in prepared)  # ready to load
+            return most[0]
+
+        monkeypatch.setenv("NCC_VENDOR_FETCH_THREADS", "2")
+        monkeypatch.delenv("NCC_ROUTE_CONCURRENCY", raising=False)
+        assert night() > 1
+        monkeypatch.setenv("NCC_ROUTE_CONCURRENCY", "wonde=1")
+        assert night() == 1
+    finally:
+        stop()
+
+
+def test_route_concurrency_fields_fall_back_to_their_variables(monkeypatch):
+    from ncc_transfer.defs.resources import RouteConcurrency
+    from ncc_transfer.prefetch import FetchLimits
+
+    monkeypatch.delenv("NCC_VENDOR_FETCH_THREADS", raising=False)
+    monkeypatch.delenv("NCC_ROUTE_CONCURRENCY", raising=False)
+    assert RouteConcurrency().limits() == FetchLimits(threads=0, per_route={})
+    monkeypatch.setenv("NCC_VENDOR_FETCH_THREADS", "4")
+    monkeypatch.setenv("NCC_ROUTE_CONCURRENCY", "wonde=1, arbor=2")
+    assert RouteConcurrency().limits() == FetchLimits(threads=4, per_route={"wonde": 1, "arbor": 2})
+    assert RouteConcurrency(vendor_fetch_threads=2, per_route={"xporter": 1}).limits() == \
+        FetchLimits(threads=2, per_route={"xporter": 1})
+
+    for value, problem in [("wonde", "route=number pairs"), ("wonde=two", "route=number pairs"),
+                           ("wonde=0", "wonde must be 1 or more"), ("files=1", "'files' is not a vendor route"),
+                           ("wnode=1", "'wnode' is not a vendor route")]:
+        monkeypatch.setenv("NCC_ROUTE_CONCURRENCY", value)
+        with pytest.raises(ValueError, match=problem):
+            RouteConcurrency().limits()
