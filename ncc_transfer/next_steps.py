@@ -34,8 +34,8 @@ UNEXPECTED = ("a defect or a fault of this server, not the school's: see the ste
               "run's event log) and report it; run the school again once fixed")
 ANOTHER_SCHOOL = ("ask the school to check that its MIS exports this school's data, to this school's folder (its "
                   "validation report says so), then run the school again")
-NOT_IN_REGISTRY = ("nothing to run: the school's partition goes at the next registry sync (the sensor, or the "
-                   "next `ncc-transfer run`); re-add it to the registry if it was removed by mistake")
+NOT_IN_REGISTRY = ("add the school back to the registry to load it; otherwise school_registry_sensor removes its "
+                   "partition at its next tick (every minute while the daemon runs)")
 
 
 def is_demo_home(home: Path | str | None) -> bool:

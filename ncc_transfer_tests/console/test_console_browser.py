@@ -190,6 +190,7 @@ class Console:
     logs: Path
     keys: list[str]  # every school's partition key, in the registry's order
     broken: str  # the school whose CTF was emptied: failed
+    broken_name: str  # its name in the registry
     loaded: list[str]  # the schools the night loaded
     inactive: list[str]  # the registry's inactive schools: never extracted
     failure_message: str  # what the night said about the broken school
@@ -269,6 +270,7 @@ def _night(home: Path) -> dict:
     return {
         "keys": [s.key for s in registry.schools],
         "broken": broken.key,
+        "broken_name": broken.name,
         "loaded": [s.key for s in active[1:]],
         "inactive": [s.key for s in registry.schools if not s.active],
         "failure_message": outcome[broken.key].split("FAILED", 1)[1].strip(),
@@ -503,7 +505,7 @@ def test_failed_school_shows_its_failure_message_from_its_partition(console, bro
           "the night's run page")
     _wait_for_text(browser, "Failure")
     _filter_log(browser, console.broken)
-    _wait_for_text(browser, f"{console.broken}: {console.failure_message}")
+    _wait_for_text(browser, f"{console.broken} ({console.broken_name}): {console.failure_message}")
     _screenshot(browser, shots, "console_failed_school.png")
 
 
