@@ -438,6 +438,8 @@ def _report(context: dg.AssetExecutionContext, outcome: SchoolOutcome, selected:
     whose extract could not be read (a vendor host unreachable, an unreadable file, a refused
     password) gets no evaluation at all: its failure is the error logged here and the step's failure."""
     key = outcome.school_key
+    # Who a check evaluation is about; not on materialisations: the run's event log filter matches
+    # their metadata, and filtering on a school's key should find its failure, not its views.
     who = school_metadata(key, school)
     if outcome.status == FAILED:
         context.log.error(f"{_named(key, {key: school} if school is not None else {})}: {outcome.message}")
@@ -448,8 +450,7 @@ def _report(context: dg.AssetExecutionContext, outcome: SchoolOutcome, selected:
         if outcome.status == LOADED:  # first, so that tonight's checks target it (``_target``)
             context.log_event(dg.AssetMaterialization(
                 asset_key=table, partition=key,
-                metadata={**who, "dagster/row_count": outcome.rows.get(table, 0),
-                          "source": outcome.sources.get(table, "none")},
+                metadata={"dagster/row_count": outcome.rows.get(table, 0), "source": outcome.sources.get(table, "none")},
             ))
         if table not in outcome.structural:  # not read: no check ran on it
             continue
@@ -472,11 +473,11 @@ def _report(context: dg.AssetExecutionContext, outcome: SchoolOutcome, selected:
         if dg.AssetKey(view) in selected:
             context.log_event(dg.AssetMaterialization(
                 asset_key=view, partition=key,
-                metadata={**who, "dagster/row_count": counts.get("rows", 0), "counts": dg.MetadataValue.json(counts)}))
+                metadata={"dagster/row_count": counts.get("rows", 0), "counts": dg.MetadataValue.json(counts)}))
     if dg.AssetKey(ISSUES_ASSET) in selected and outcome.status != "skipped" and (
             outcome.status == LOADED or outcome.errors or outcome.warnings):
         context.log_event(dg.AssetMaterialization(
             asset_key=ISSUES_ASSET, partition=key,
-            metadata={**who, "dagster/row_count": outcome.errors + outcome.warnings, "errors": outcome.errors,
+            metadata={"dagster/row_count": outcome.errors + outcome.warnings, "errors": outcome.errors,
                       "warnings": outcome.warnings, "issues_by_rule": dg.MetadataValue.json(outcome.issues_by_rule)},
         ))
