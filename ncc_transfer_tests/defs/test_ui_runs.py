@@ -144,7 +144,8 @@ def test_a_school_whose_folder_is_missing_fails_at_once_without_a_retry(ui):
     run, seconds = _finished(instance, run_id)
     assert run.status == dg.DagsterRunStatus.FAILURE and seconds < SECONDS, (run.status, seconds)
     [message] = _step_failures(instance, run_id)
-    assert message.startswith("1 of 1 schools failed: 9262002-files."), message
+    assert message.startswith("1 of 1 school in this run failed. The failed school kept its previous load.\n"
+                              "- 9262002-files (School 2): "), message
     errors = [e.user_message for e in instance.all_logs(run_id) if e.level >= 40 and not e.is_dagster_event]
     assert any("9262002-files" in m and "landing folder does not exist" in m for m in errors), errors
     assert not _retried(instance, run_id)
