@@ -18,7 +18,7 @@ import pytest
 
 from ncc_transfer.canonical import TABLES
 from ncc_transfer.connectors.integris import mapping as M
-from ncc_transfer.connectors.integris.connector import IntegrisConnector, statutory_code, student_row
+from ncc_transfer.connectors.integris.connector import IntegrisConnector
 from ncc_transfer.pipeline import LOADED, process_school
 from ncc_transfer.registry import RegistryError, parse_registry
 from ncc_transfer.simulator import load_source
@@ -103,9 +103,10 @@ def test_registry_accepts_good_settings(tmp_path):
 
 
 def test_mapping_helpers():
-    assert statutory_code("X01") == "X" and statutory_code("g01") == "G"
-    assert statutory_code("Y1") == "Y1" and statutory_code(None) is None
-    row = student_row({"upn": "A123", "dateOfBirth": "2015-09-05T00:00:00", "address": {"postcode": "NR1 1AA"}})
+    connector = IntegrisConnector()
+    assert connector.statutory_code("X01") == "X" and connector.statutory_code("g01") == "G"
+    assert connector.statutory_code("Y1") == "Y1" and connector.statutory_code(None) is None
+    row = connector.pupil_row({"upn": "A123", "dateOfBirth": "2015-09-05T00:00:00", "address": {"postcode": "NR1 1AA"}})
     assert row["upn"] == "A123" and row["dob"] == "2015-09-05" and row["postcode"] == "NR1 1AA"
     assert row["surname"] is None
 

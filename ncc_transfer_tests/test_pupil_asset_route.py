@@ -12,7 +12,7 @@ from __future__ import annotations
 import pytest
 
 from ncc_transfer.connectors.http import VendorError
-from ncc_transfer.connectors.pupil_asset.connector import PupilAssetConnector, check_success, statutory_code
+from ncc_transfer.connectors.pupil_asset.connector import PupilAssetConnector, check_success
 from ncc_transfer.registry import RegistryError, parse_registry
 from ncc_transfer.simulator import load_source
 from ncc_transfer_tests.vendor_support import AS_OF, build_vendor_la
@@ -80,8 +80,15 @@ def test_registry_accepts_the_default_base_url(tmp_path):
 
 
 def test_local_subcodes_map_to_statutory_codes():
+    statutory_code = PupilAssetConnector().statutory_code
     assert statutory_code("X01") == "X" and statutory_code("i01") == "I"
     assert statutory_code("C1") == "C1" and statutory_code("/") == "/" and statutory_code(None) is None
+
+
+def test_exclusion_types_map_to_categories_whatever_their_case():
+    row = PupilAssetConnector().exclusion_row({"type": " Fixed ", "pupil_id": 7, "start_date": "2026-01-05"})
+    assert (row["category"], row["_student"], row["start_date"]) == ("SUSP", "7", "2026-01-05")
+    assert PupilAssetConnector().exclusion_row({"type": "detention"})["category"] == "detention"
 
 
 def test_error_body_check_names_the_endpoint_only():

@@ -33,7 +33,7 @@ from .snapshot import ID_KEY, STUDENT_KEY, Snapshot, build_raw
 
 __all__ = ["ID_KEY", "STUDENT_KEY", "Capabilities", "Connector", "RawExtract", "RouteSettings", "Snapshot",
            "TransientExtractError", "VendorConnector", "VendorRouteError", "build_raw", "date_text", "local_to_statutory",
-           "mapped_row", "rows_by_id", "secret_from_env", "text"]
+           "mapped_code", "mapped_row", "rows_by_id", "secret_from_env", "text"]
 
 _DATE_TEXT = re.compile(r"^(\d{4}-\d{2}-\d{2})(?:[ T][0-9:.]*(?:Z|[+-]\d{2}:?\d{2})?)?$")
 
@@ -112,12 +112,20 @@ def rows_by_id(records: Iterable[dict], id_field: str, to_row: Callable[[dict], 
     return {text(record.get(id_field)) or f"{endpoint}:{n}": to_row(record) for n, record in enumerate(records)}
 
 
-def local_to_statutory(code: str | None, subcodes: dict[str, str]) -> str | None:
+def mapped_code(value: str | None, table: Mapping[str, str]) -> str | None:
+    """A vendor's code through one of its mapping tables (keys all upper or all lower case), matched
+    whatever the case of the value and blanks around it; a value not in the table passes through as
+    supplied, for validation to judge."""
+    if value is None:
+        return None
+    key = value.strip()
+    return table.get(key.upper(), table.get(key.lower(), value))
+
+
+def local_to_statutory(code: str | None, subcodes: Mapping[str, str]) -> str | None:
     """An MIS attendance code (maybe a local sub-code such as ``X01``) -> the statutory code, through the
     vendor's mapping; a code not in the mapping passes through unchanged, for validation to judge."""
-    if code is None:
-        return None
-    return subcodes.get(code.strip().upper(), code)
+    return mapped_code(code, subcodes)
 
 
 # -------------------------------------------------------------------------------------- settings

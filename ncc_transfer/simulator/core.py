@@ -99,6 +99,10 @@ class Simulator:
     def school(self, route: str, school_id: str) -> Any | None:
         return self.schools.get(route, {}).get(school_id)
 
+    def school_where(self, route: str, test: Callable[[Any], bool]) -> Any | None:
+        """The first school of ``route`` that ``test`` accepts (a school known by its credentials), or None."""
+        return next((school for school in self.schools.get(route, {}).values() if test(school)), None)
+
     def inject(self, school_id: str, faults: Iterable[str], route: str = "wonde") -> None:
         faults = list(faults)
         unknown = [f for f in faults if f not in FAULTS]
@@ -138,6 +142,25 @@ class Simulator:
         for token in [t for t, i in self.tokens.items() if i.route == route and i.school_id == school_id]:
             del self.tokens[token]
 
+    # -------------------------------------------------------------------------------- renderings
+    def cached(self, key: tuple, build: Callable[[], Any]) -> Any:
+        """``build()``, kept in the render cache under ``key`` (a key should end in what it depends on)."""
+        value = self.cache.get(key)
+        if value is None:
+            value = self.cache[key] = build()
+        return value
+
+    def rendering(self, route: str, school_id: str, source: Any, render: Callable[[Any], Any]) -> Any:
+        """``render(source)``: a school's records in the vendor's shape, built once per school revision."""
+        return self.cached((route, school_id, source.revision), lambda: render(source))
+
+    def selection(self, route: str, school_id: str, source: Any, render: Callable[[Any], Any], query: tuple,
+                  select: Callable[[Any], Any]) -> Any:
+        """``select(rendering)`` for one query: built once per query and school revision, and reused by
+        every page of it."""
+        return self.cached((route, school_id, source.revision, *query),
+                           lambda: select(self.rendering(route, school_id, source, render)))
+
     # ---------------------------------------------------------------------------------- serving
     def next_fault(self, route: str, school_id: str) -> str | None:
         pending = self.faults.get((route, school_id))
@@ -167,14 +190,3 @@ class Simulator:
             body = bytes(response.body)
             return Response(body[: len(body) // 2], status_code=200, media_type=response.media_type)
         return response
-
-
-def bearer(request_headers: Any, scheme: str = "Bearer") -> str:
-    """The token of an ``Authorization: <scheme> <token>`` header, or ''."""
-    value = request_headers.get("authorization", "")
-    prefix = scheme + " "
-    return value[len(prefix):] if value.startswith(prefix) else ""
-
-
-def unauthorised(body: dict | None = None) -> JSONResponse:
-    return JSONResponse(body or {"error": "unauthenticated"}, status_code=401)

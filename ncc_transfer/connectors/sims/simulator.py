@@ -43,7 +43,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from ncc_transfer.connectors.sims import mapping as S
-from ncc_transfer.simulator.core import Simulator, bearer
+from ncc_transfer.simulator.core import Simulator
+from ncc_transfer.simulator.credentials import bearer
 from ncc_transfer.simulator.source import SourceSchool
 
 ROUTE = "sims"

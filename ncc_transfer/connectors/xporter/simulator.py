@@ -40,7 +40,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from ncc_transfer.connectors.xporter import mapping as X
-from ncc_transfer.simulator.core import Simulator, bearer
+from ncc_transfer.simulator.core import Simulator
+from ncc_transfer.simulator.credentials import bearer
 from ncc_transfer.simulator.source import SourceSchool, stable_id
 
 ROUTE = "xporter"
