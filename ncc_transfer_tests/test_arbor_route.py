@@ -23,7 +23,8 @@ from ncc_transfer.connectors.base import VendorRouteError
 from ncc_transfer.connectors.incremental import StateStore
 from ncc_transfer.pipeline import TransientExtractError
 from ncc_transfer.registry import RegistryError, parse_registry
-from ncc_transfer.connectors.arbor.simulator import MARK_NAME, datetime_out, demo_settings, execute
+from ncc_transfer.connectors.arbor.graphql_server import execute
+from ncc_transfer.connectors.arbor.simulator import MARK_NAME, datetime_out, demo_settings
 from ncc_transfer_tests.vendor_support import (AS_OF, amend_rename_delete, assert_same_tables, build_vendor_la,
                                                canonical, mark_rows, recent_school_day)
 

@@ -54,6 +54,13 @@ def whole_number(value: Any) -> Any:
     return int(value) if isinstance(value, str) and value.isdigit() and str(int(value)) == value else value
 
 
+def split_house_number(line: str | None) -> tuple[str | None, str | None]:
+    """An address line as (house number, street), split only where a space joining them gives the line
+    back exactly (``"12A High Street"`` -> ``("12A", "High Street")``); else (None, the line)."""
+    match = re.fullmatch(r"(\d+[A-Za-z]?) (\S.*)", line or "")
+    return (match.group(1), match.group(2)) if match else (None, line or None)
+
+
 def listed(values: Iterable[Any]) -> list:
     """Values as a vendor's list of them (the reasons of an exclusion): trailing blanks left out."""
     items = list(values)
