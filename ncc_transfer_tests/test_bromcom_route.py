@@ -19,8 +19,8 @@ import pytest
 import requests
 
 from ncc_transfer.connectors.bromcom import mapping as B
-from ncc_transfer.connectors.base import VendorRouteError, date_text
-from ncc_transfer.connectors.bromcom.connector import BromcomConnector, dataset_rows, date_windows, student_row
+from ncc_transfer.connectors.base import VendorRouteError, date_spans, date_text
+from ncc_transfer.connectors.bromcom.connector import BromcomConnector, dataset_rows, student_row
 from ncc_transfer.connectors.http import (
     SOAP11,
     SoapBodyCredentials,
@@ -136,11 +136,11 @@ def test_local_subcode_x01_on_the_wire_is_statutory_x(bromcom):
 
 def test_attendance_windows_are_at_most_30_days_and_cover_the_year():
     start, end = academic_year_start(AS_OF), AS_OF
-    windows = date_windows(start, end)
+    windows = date_spans(start, end, B.ATTENDANCE_CHUNK_DAYS)
     assert windows[0][0] == start and windows[-1][1] == end + timedelta(days=1)
     assert all(0 < (stop - first).days <= 30 for first, stop in windows)
     assert all(a[1] == b[0] for a, b in zip(windows, windows[1:]))  # contiguous, no overlap
-    assert date_windows(date(2025, 9, 1), date(2025, 9, 1)) == [(date(2025, 9, 1), date(2025, 9, 2))]
+    assert date_spans(date(2025, 9, 1), date(2025, 9, 1), 30) == [(date(2025, 9, 1), date(2025, 9, 2))]
     assert B.date_range_filter("AttendanceDate", date(2025, 9, 1), date(2025, 10, 1)) == \
         "AttendanceDate >= '20250901' AND AttendanceDate < '20251001'"
 

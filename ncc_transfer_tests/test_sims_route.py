@@ -22,9 +22,9 @@ import pytest
 import requests
 
 from ncc_transfer.connectors.sims import mapping as S
-from ncc_transfer.connectors.base import VendorRouteError
+from ncc_transfer.connectors.base import VendorRouteError, date_spans
 from ncc_transfer.connectors.incremental import StateStore
-from ncc_transfer.connectors.sims.connector import SimsConnector, date_chunks, event_start, exclusion_row
+from ncc_transfer.connectors.sims.connector import CHUNK_DAYS, SimsConnector, event_start, exclusion_row
 from ncc_transfer.pipeline import process_school
 from ncc_transfer.registry import RegistryError, parse_registry
 from ncc_transfer.connectors.sims.simulator import sts_key
@@ -110,7 +110,7 @@ def test_event_start_is_read_in_london_time_and_spans_stay_within_the_limit():
     assert event_start("2025-09-04T08:50:00") == ("2025-09-04", 8)  # no zone: local time
     assert event_start("2025-02-30T00:00:00Z") == ("2025-02-30", None)  # passed on for validation
     assert event_start(None) == (None, None)
-    chunks = list(date_chunks(date(2025, 9, 1), AS_OF))
+    chunks = date_spans(date(2025, 9, 1), AS_OF, CHUNK_DAYS)
     assert chunks[0][0] == date(2025, 9, 1) and chunks[-1][1] == AS_OF + timedelta(days=1)
     assert all(a[1] == b[0] for a, b in zip(chunks, chunks[1:]))
     assert all((last - first).days < S.MAX_SPAN_DAYS for first, last in chunks)  # an hour spare for DST

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import Any, Iterator
 
-from ncc_transfer.connectors.base import Capabilities, RouteSettings
+from ncc_transfer.connectors.base import RouteSettings
 from ncc_transfer.connectors.http import OAuth2ClientCredentials, VendorSession, page_count
 from ncc_transfer.connectors.integris import mapping as M
 from ncc_transfer.connectors.lists_api import ListsApiConnector
@@ -30,7 +30,6 @@ ROUTE = "integris"
 class IntegrisConnector(ListsApiConnector):
     route = ROUTE
     mapping = M
-    capabilities = Capabilities(changed_since=False, deletions=False, leavers=True)
     default_base_url = None  # no public Integris API host is known: base_url is required
 
     def auth(self, settings: RouteSettings) -> OAuth2ClientCredentials:

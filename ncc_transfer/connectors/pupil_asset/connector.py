@@ -20,7 +20,7 @@ from __future__ import annotations
 from typing import Any, Iterator, Mapping
 from urllib.parse import urlsplit
 
-from ncc_transfer.connectors.base import Capabilities, RouteSettings
+from ncc_transfer.connectors.base import RouteSettings
 from ncc_transfer.connectors.http import ApiKeyHeader, VendorError, VendorSession, short_page
 from ncc_transfer.connectors.lists_api import ListsApiConnector
 from ncc_transfer.connectors.pupil_asset import mapping as M
@@ -52,7 +52,6 @@ class CheckedSession:
 class PupilAssetConnector(ListsApiConnector):
     route = ROUTE
     mapping = M
-    capabilities = Capabilities(changed_since=False, deletions=False, leavers=True)
     default_base_url = M.DEFAULT_BASE_URL
 
     def auth(self, settings: RouteSettings) -> ApiKeyHeader:
