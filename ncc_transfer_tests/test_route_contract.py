@@ -4,8 +4,9 @@ loopback from the simulator (docs/adding_a_route.md).
 1. The route's connector, settings and demo settings agree with the route registry; a secret whose
    variable is not set, or that the vendor refuses, fails the school at once, naming the registry field
    and never the value.
-2. The same synthetic school gives identical canonical tables through the route and the files route,
-   and the night (``pipeline.process_school``) loads them and keeps them through an outage.
+2. The same synthetic school gives identical canonical tables through the route and the files route
+   (every pupil record, leavers too, reaching validation with its values as supplied), and the night
+   (``pipeline.process_school``) loads them and keeps them through an outage.
 3. Each shared fault the simulator can inject (``simulator.core.FAULTS``) is handled the same way on
    every route: 429 (with and without Retry-After) and a 503 burst are retried to the same tables; a
    persistent 503, a slow answer, a truncated body and an HTML maintenance page fail the school as
@@ -18,7 +19,6 @@ Route-specific behaviour (incremental extraction, token endpoints, vendor quirks
 
 from __future__ import annotations
 
-import secrets
 import time
 from dataclasses import dataclass
 
@@ -30,7 +30,8 @@ from ncc_transfer.connectors.routes import ROUTES, connector_for, setting_proble
 from ncc_transfer.extract import TransientExtractError, VendorRouteError
 from ncc_transfer.pipeline import LOADED, process_school
 from ncc_transfer.warehouse import DuckDBWarehouse
-from ncc_transfer_tests.vendor_support import AS_OF, assert_same_as_files, build_vendor_la, canonical
+from ncc_transfer_tests.vendor_support import (AS_OF, Served, assert_same_as_files, build_vendor_la, canonical,
+                                               night_with_wrong_secrets)
 
 RETRIED, REFUSED, TRANSIENT, IGNORED = "retried", "refused", "transient", "ignored"
 
@@ -78,26 +79,9 @@ def la(tmp_path_factory):
     stop()
 
 
-@dataclass
-class Served:
-    school: object  # the registry School on the route
-    vendor_id: str
-    route: str
-
-    def statuses(self, la) -> list[int]:
-        return la.sim.statuses(self.vendor_id, self.route)
-
-
 def serve(la, route: str, monkeypatch, **extra) -> Served:
     """The LA's school served afresh on ``route`` with its demo settings (fast retries, ``extra``)."""
-    school = la.files_schools[SCHOOL]
-    settings, names = simulator_profile(route).demo_settings(school.laestab, f"{la.root}/{route}")
-    for name in names:
-        la.secrets.setdefault(name, secrets.token_urlsafe(12))
-    la.with_secrets(monkeypatch)
-    served, _ = la.serve(route, school, **{**settings, "backoff_factor": 0.01, **extra})
-    (vendor_id,) = la.sim.schools[route]
-    return Served(served, vendor_id, route)
+    return la.serve_demo(route, monkeypatch, SCHOOL, **extra)
 
 
 def fetch(served: Served):
@@ -105,7 +89,7 @@ def fetch(served: Served):
 
 
 def inject(la, served: Served, faults: list[str]) -> None:
-    la.sim.inject(served.vendor_id, [*CONTRACT[served.route].lead, *faults], route=served.route)
+    served.inject(la, [*CONTRACT[served.route].lead, *faults])
 
 
 def test_every_vendor_route_has_a_contract_and_a_simulator_profile():
@@ -138,18 +122,9 @@ def test_a_secret_variable_not_set_names_its_registry_field(la, route, monkeypat
 @pytest.mark.parametrize("route", ROUTES_UNDER_CONTRACT)
 def test_a_refused_secret_fails_the_school_at_once_and_never_shows_it(la, route, monkeypatch, tmp_path):
     served = serve(la, route, monkeypatch)
-    wrong = {served.school.source[s]: f"wrong-{s}-9Qz4" for s in ROUTES[route].secrets if s in served.school.source}
-    for name, value in wrong.items():
-        monkeypatch.setenv(name, value)
-    warehouse = DuckDBWarehouse(tmp_path / "w.duckdb")
-    try:
-        outcome = process_school(served.school, home=la.home, warehouse=warehouse, as_of=AS_OF)
-    finally:
-        warehouse.close()
-    assert outcome.status == "failed" and not outcome.transient, outcome.message
-    assert served.school.key in outcome.message and route in outcome.message
-    assert not any(value in outcome.message for value in wrong.values())
-    la.assert_clean(outcome.message, served.school)
+    variables = [served.school.source[s] for s in ROUTES[route].secrets if s in served.school.source]
+    message = night_with_wrong_secrets(la, served.school, monkeypatch, tmp_path, *variables)
+    assert route in message
     assert len(served.statuses(la)) <= 1  # a refused credential is not sent again
 
 
@@ -180,6 +155,19 @@ def test_same_canonical_tables_as_the_files_route(la, route, monkeypatch):
     raw = fetch(served)
     assert_same_as_files(raw.tables, la, la.files_schools[SCHOOL])
     assert served.statuses(la) and set(served.statuses(la)) == {200}  # it really went over HTTP
+
+
+@pytest.mark.parametrize("route", ROUTES_UNDER_CONTRACT)
+def test_leavers_come_with_the_pupils_and_odd_values_pass_through(la, route, monkeypatch):
+    """Every pupil record reaches validation, leavers too, with odd values (sex X, none) as supplied."""
+    served = serve(la, route, monkeypatch)
+    raw = fetch(served).tables["pupils"]
+    pupils = served.source.pupils
+    assert len(raw) == len(pupils)
+    leavers = sum(1 for p in pupils if p.is_leaver)
+    assert leavers > 0 and raw["leaving_date"].notna().sum() == leavers
+    assert sorted(raw["sex"].fillna("")) == sorted((p.row.get("sex") or "") for p in pupils)
+    assert {"X", ""} <= set(raw["sex"].fillna(""))
 
 
 _CLEAN_REQUESTS: dict[str, int] = {}

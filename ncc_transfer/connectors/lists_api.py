@@ -24,7 +24,9 @@ from types import ModuleType
 from typing import Any, Iterator
 
 from ..rules.calendar import academic_year_start
-from .base import STUDENT_KEY, RouteSettings, Snapshot, VendorConnector, local_to_statutory, mapped_code, mapped_row, rows_by_id, text
+from .base import (
+    STUDENT_KEY, RouteSettings, Snapshot, VendorConnector, local_to_statutory, mapped_code, mapped_row, rows_by_id, text
+)
 from .http import VendorSession
 
 

@@ -3,10 +3,10 @@ arbor-education/sis-sdk-php), mounted at ``/arbor``.
 
 * ``POST /graphql/query`` with ``{"query": ..., "variables": ...}``: a real GraphQL front
   (``graphql_server.py``: the query is parsed and validated by graphql-core against ``SCHEMA_SDL``, so an
-  unknown field or argument gives GraphQL's own error), answering ``Student``, ``AttendanceRecord``, ``FixedPeriodExclusion`` and
-  ``PermanentExclusion`` lists paged by ``page_size``/``page_num`` (0-based: ``FIRST_PAGE_NUM``), with
-  ``id_in`` on students and a ``startDatetime`` range on attendance records. Errors come as
-  ``{"data": ..., "errors": [...]}`` with HTTP 200, as GraphQL servers do.
+  unknown field or argument gives GraphQL's own error), answering ``Student``, ``AttendanceRecord``,
+  ``FixedPeriodExclusion`` and ``PermanentExclusion`` lists paged by ``page_size``/``page_num`` (0-based:
+  ``FIRST_PAGE_NUM``), with ``id_in`` on students and a ``startDatetime`` range on attendance records.
+  Errors come as ``{"data": ..., "errors": [...]}`` with HTTP 200, as GraphQL servers do.
 * ``GET /rest-v2/students/changelog?from-revision=n[&to-revision=m]``: the students changed (``update``)
   or deleted (``delete``) after revision ``n``, from the ``SourceSchool``'s revision stamps and
   deletions; hrefs are host-relative and carry the simulator's mount prefix, as a school host's would.

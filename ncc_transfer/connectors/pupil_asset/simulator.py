@@ -53,7 +53,8 @@ API = ListsApi(
     envelope=lambda items, page, size, total: {M.SUCCESS_KEY: True, M.ITEMS_KEY: items},
     authorised=lambda sim, request, school: same(request.headers.get(M.API_KEY_HEADER, ""), school.api_key),
     errors={"not_found": _error(404, "Not found"), "refused": _error(401, "Invalid API key"),
-            "error-body": _error(200, "Something went wrong"), "bad_paging": _error(400, "page and limit must be numbers")})
+            "error-body": _error(200, "Something went wrong"),
+            "bad_paging": _error(400, "page and limit must be numbers")})
 
 
 def routes(sim: Simulator) -> list[Route]:
