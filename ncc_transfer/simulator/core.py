@@ -20,6 +20,9 @@ Faults:
                       ``errors``, Arbor ``response.errors``, a SOAP Fault)
 ``expire-token``      the school's issued tokens are revoked before this request (token vendors): 401
 ====================  ==================================================================================
+
+How a route meets the faults whose handling depends on its vendor is declared by its profile as
+``FAULT_HANDLING`` (a ``FaultHandling``); the route contract test holds every route to it.
 """
 
 from __future__ import annotations
@@ -39,6 +42,28 @@ STATUS_FAULTS = {"429": (429, True), "429-no-retry-after": (429, False), "503": 
 FAULTS = (*STATUS_FAULTS, "html", "slow", "truncated", "foreign", "error-body", "expire-token")
 MAINTENANCE_PAGE = ("<!DOCTYPE html><html><head><title>Down for maintenance</title></head>"
                     "<body><h1>We'll be back soon</h1></body></html>")
+
+
+RETRIED, REFUSED, TRANSIENT, IGNORED = "retried", "refused", "transient", "ignored"
+
+
+@dataclass(frozen=True)
+class FaultHandling:
+    """How a route meets the faults whose handling depends on its vendor (a profile's ``FAULT_HANDLING``).
+
+    ``lead``: faults that pass harmlessly on the requests a fetch makes before its first data request
+    when the simulator counts them under the school (a token request), to aim the next fault at data.
+    ``truncated``: how the connector describes a cut-off body. ``error_body``: ``retried`` (a plain 500),
+    ``refused`` (an error inside a 200: not retried, not transient) or ``transient`` (an error the
+    vendor marks as a server fault). ``foreign``: ``refused`` when the vendor pages with links, else
+    ``ignored``. ``expire_token``: the route holds a token that can expire (it re-authenticates once).
+    """
+
+    lead: tuple[str, ...] = ()
+    truncated: str = "not valid JSON"
+    error_body: str = REFUSED
+    foreign: str = IGNORED
+    expire_token: bool = True
 
 
 class Hit(NamedTuple):

@@ -38,12 +38,14 @@ from starlette.routing import Route
 
 from ncc_transfer.connectors.arbor import mapping as A
 from ncc_transfer.connectors.arbor.graphql_server import execute
-from ncc_transfer.simulator.core import Simulator
+from ncc_transfer.simulator.core import FaultHandling, Simulator
 from ncc_transfer.simulator.credentials import basic, demo_secret_names, same, secrets_of
 from ncc_transfer.simulator.records import is_iso_date, listed, set_path
 from ncc_transfer.simulator.source import SourceSchool, stable_id
 
 ROUTE = "arbor"
+# error-body: GraphQL errors in a 200, refused; GraphQL pages by number (no next links); static Basic auth
+FAULT_HANDLING = FaultHandling(expire_token=False)
 WHOLE_NUMBER = re.compile(r"^\d+$")
 UNTIL_TIME = "15:30:00"  # [GUESS] the time of day written on an exclusion's untilDatetime (not read back)
 END_TIMES = {"AM": "12:00:00", "PM": "15:30:00"}  # [GUESS] a register's endDatetime (not read back)

@@ -36,12 +36,14 @@ from starlette.routing import Route
 
 from ncc_transfer.connectors.bromcom import mapping as B
 from ncc_transfer.connectors.http import SOAP11, SOAP12, SOAP_ENVELOPE_NS, parse_soap
-from ncc_transfer.simulator.core import Simulator
+from ncc_transfer.simulator.core import TRANSIENT, FaultHandling, Simulator
 from ncc_transfer.simulator.credentials import demo_secret_names, same, secrets_of
 from ncc_transfer.simulator.records import is_iso_date
 from ncc_transfer.simulator.source import SourceSchool
 
 ROUTE = "bromcom"
+# error-body: a SOAP timeout Fault, transient; XML bodies; no links; credentials in the body
+FAULT_HANDLING = FaultHandling(truncated="not well-formed XML", error_body=TRANSIENT, expire_token=False)
 LONDON = ZoneInfo("Europe/London")
 UNKNOWN_STUDENT_IDS = 1_000_000_000  # StudentIDs for records whose pupil has no Students row
 SIM_SUBCODES = {"X": "X01"}  # the simulated MIS records statutory X as local sub-code X01

@@ -28,13 +28,15 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from ncc_transfer.connectors.integris import mapping as M
-from ncc_transfer.simulator.core import Simulator
+from ncc_transfer.simulator.core import RETRIED, FaultHandling, Simulator
 from ncc_transfer.simulator.credentials import bearer, demo_secret_names, form, same, secrets_of
 from ncc_transfer.simulator.lists_api import ListsApi
 from ncc_transfer.simulator.records import is_iso_date
 from ncc_transfer.simulator.source import SourceSchool, stable_id
 
 ROUTE = "integris"
+# the token request comes first (an expire-token there passes harmlessly); error-body: a plain 500, retried
+FAULT_HANDLING = FaultHandling(lead=("expire-token",), error_body=RETRIED)
 
 
 @dataclass

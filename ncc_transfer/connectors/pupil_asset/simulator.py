@@ -20,12 +20,14 @@ from typing import Any
 from starlette.routing import Route
 
 from ncc_transfer.connectors.pupil_asset import mapping as M
-from ncc_transfer.simulator.core import Simulator
+from ncc_transfer.simulator.core import FaultHandling, Simulator
 from ncc_transfer.simulator.credentials import demo_secret_names, same, secrets_of
 from ncc_transfer.simulator.lists_api import ListsApi
 from ncc_transfer.simulator.source import SourceSchool, stable_id
 
 ROUTE = "pupil_asset"
+# error-body: success false in a 200, refused; page numbers, no links; a static API key
+FAULT_HANDLING = FaultHandling(expire_token=False)
 GENDER_OUT = {sex: gender for gender, sex in M.GENDER.items()}
 
 

@@ -38,12 +38,14 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from ncc_transfer.connectors.scholarpack import mapping as S
-from ncc_transfer.simulator.core import Simulator
+from ncc_transfer.simulator.core import REFUSED, RETRIED, FaultHandling, Simulator
 from ncc_transfer.simulator.credentials import bearer, demo_secret_names, form, same, secrets_of
 from ncc_transfer.simulator.records import listed, public, set_path, whole_number
 from ncc_transfer.simulator.source import SourceSchool
 
 ROUTE = "scholarpack"
+# error-body: a plain 500, retried; next links to another host refused; access tokens expire
+FAULT_HANDLING = FaultHandling(error_body=RETRIED, foreign=REFUSED)
 MAX_PER_PAGE = {"students": 100, "register": 1000, "historic_register": 1000, "exclusions": 100}  # [GUESS]
 SIM_SUBCODES = {"I": "I01"}  # the simulated MIS records statutory I as local sub-code I01
 TYPE_OUT = {"SUSP": "FIXD", "PERM": "PERM", "LNCH": "LNCH"}

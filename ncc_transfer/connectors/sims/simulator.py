@@ -43,12 +43,14 @@ from starlette.routing import Route
 
 from ncc_transfer.connectors.sims import mapping as S
 from ncc_transfer.connectors.sims.odata_query import ODataError, attendance_span, datetime_offset, paging
-from ncc_transfer.simulator.core import Simulator
+from ncc_transfer.simulator.core import FaultHandling, Simulator
 from ncc_transfer.simulator.credentials import bearer, demo_secret_names, form, same, secrets_of
 from ncc_transfer.simulator.records import is_iso_date, listed, public, set_path, split_house_number, whole_number
 from ncc_transfer.simulator.source import SourceSchool
 
 ROUTE = "sims"
+# error-body: an OData error in a 200, refused; $top/$skip paging; STS tokens expire
+FAULT_HANDLING = FaultHandling()
 NAMESPACE = b"ncc-transfer/sims|"
 LONDON = ZoneInfo(S.LOCAL_TIMEZONE)
 CHANGES = re.compile(r"^(?P<domain>[A-Za-z]+)/SIMS\.Changes\(startDate=(?P<start>[^)]*)\)$")

@@ -25,12 +25,14 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from ncc_transfer.connectors.wonde import mapping as W
-from ncc_transfer.simulator.core import Simulator
+from ncc_transfer.simulator.core import REFUSED, RETRIED, FaultHandling, Simulator
 from ncc_transfer.simulator.credentials import bearer, demo_secret_names, same, secrets_of
 from ncc_transfer.simulator.records import in_range, is_iso_date, public, set_path
 from ncc_transfer.simulator.source import SourceSchool, stable_id
 
 ROUTE = "wonde"
+# error-body: a plain 500, retried; next links to another host refused; a static token
+FAULT_HANDLING = FaultHandling(error_body=RETRIED, foreign=REFUSED, expire_token=False)
 DEFAULT_PER_PAGE = 50  # Wonde's default page size [3P]
 UNPAGINATED_MAX = 50  # "with 50 or fewer results no pagination object is returned" [3P]
 MAX_PER_PAGE = {"students": 200, "leavers": 200, "attendance": 1000, "leaver_attendance": 1000,

@@ -38,12 +38,14 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from ncc_transfer.connectors.xporter import mapping as X
-from ncc_transfer.simulator.core import Simulator
+from ncc_transfer.simulator.core import FaultHandling, Simulator
 from ncc_transfer.simulator.credentials import bearer, demo_secret_names, same, secrets_of
 from ncc_transfer.simulator.records import in_range, is_iso_date, public, split_house_number
 from ncc_transfer.simulator.source import SourceSchool, stable_id
 
 ROUTE = "xporter"
+# error-body: ExceptionMessage in a 200, refused; page counts, no next links; STS tokens expire
+FAULT_HANDLING = FaultHandling()
 STS_ROUTE = "xporter-sts"  # the STS's requests, faults and log entries (a separate host in real life)
 STS_PATH = "/idaas/sts/STS/GetToken"
 DEFAULT_PAGE_SIZE = 25  # [GUESS] the server's default when pageSize is not given
