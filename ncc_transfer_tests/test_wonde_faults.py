@@ -20,7 +20,8 @@ ARCHIVE_KEY = "Zm9yLXRlc3RzLW9ubHktbm90LWEtcmVhbC1rZXkhISE="
 
 @pytest.fixture(scope="module")
 def la(tmp_path_factory):
-    yield from running_vendor_la(tmp_path_factory.mktemp("wonde_faults"), schools=2, secrets={"WONDE_FAULT_TOKEN": TOKEN})
+    yield from running_vendor_la(tmp_path_factory.mktemp("wonde_faults"), schools=2,
+                                 secrets={"WONDE_FAULT_TOKEN": TOKEN})
 
 
 @pytest.fixture()

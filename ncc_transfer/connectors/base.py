@@ -33,10 +33,10 @@ from .http import AuthStrategy, VendorError, VendorSession, dig, make_session
 from .incremental import PupilChanges, incremental_snapshot
 from .snapshot import ID_KEY, STUDENT_KEY, Snapshot, build_raw
 
-__all__ = ["ID_KEY", "STUDENT_KEY", "Capabilities", "Connector", "IncrementalConnector", "RawExtract", "RouteSettings",
-           "Snapshot", "TransientExtractError", "VendorConnector", "VendorRouteError", "build_raw", "date_spans",
-           "date_text", "field_paths", "local_to_statutory", "mapped_code", "mapped_row", "preferred_if_different", "reason_columns",
-           "rows_by_id", "secret_from_env", "text"]
+__all__ = ["ID_KEY", "STUDENT_KEY", "Capabilities", "Connector", "IncrementalConnector", "RawExtract",
+           "RouteSettings", "Snapshot", "TransientExtractError", "VendorConnector", "VendorRouteError", "build_raw",
+           "date_spans", "date_text", "field_paths", "local_to_statutory", "mapped_code", "mapped_row",
+           "preferred_if_different", "reason_columns", "rows_by_id", "secret_from_env", "text"]
 
 _DATE_TEXT = re.compile(r"^(\d{4}-\d{2}-\d{2})(?:[ T][0-9:.]*(?:Z|[+-]\d{2}:?\d{2})?)?$")
 
