@@ -568,21 +568,15 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--workdir", type=Path, help="keep the generated LAs here (default: a temporary folder)")
     args = parser.parse_args(argv)
 
-    saved = {key: os.environ.get(key) for key in ENV_KEYS}
+    from ncc_transfer.config import restored_environment
+
     results = []
-    try:
-        with tempfile.TemporaryDirectory(prefix="ncc_bench_") as scratch:
-            workdir = args.workdir or Path(scratch)
-            for scale in args.scale:
-                result = bench_scale(scale, args.as_of, args.seed, workdir, args.route, args.profile)
-                print_table(result)
-                results.append(result)
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+    with restored_environment(*ENV_KEYS), tempfile.TemporaryDirectory(prefix="ncc_bench_") as scratch:
+        workdir = args.workdir or Path(scratch)
+        for scale in args.scale:
+            result = bench_scale(scale, args.as_of, args.seed, workdir, args.route, args.profile)
+            print_table(result)
+            results.append(result)
     report = {"as_of": args.as_of.isoformat(), "machine": {"cpus": os.cpu_count()}, "results": results,
               "growth": growth(results)}
     if len(results) > 1:

@@ -39,6 +39,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    from .night_guard import StopSignalInCleanup
+
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(StopSignalInCleanup())
     from .config import load_env_file, ncc_home
     from .files_at_rest import protect_process
 

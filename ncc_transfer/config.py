@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import os
 import re
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 # How many example records a school's report (and ``validation_issues``) keeps per rule; the rest are
 # counted exactly (``similar_records``). 200 fills a screen or two of the report: enough to see the pattern of
@@ -208,3 +210,18 @@ def load_env_file(home: Path) -> int:
     values = {k: v for k, v in read_env_file(Path(home) / DEMO_SECRETS_FILE).items() if k not in os.environ}
     os.environ.update(values)
     return len(values)
+
+
+@contextmanager
+def restored_environment(*names: str) -> Iterator[None]:
+    """The environment variables ``names`` put back as they were (set or not) when the block ends, whatever
+    it set them to: a test or a benchmark pointing a night at a home of its own."""
+    saved = {name: os.environ.get(name) for name in names}
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value

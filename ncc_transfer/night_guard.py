@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import logging
 import signal
 import socket
 from collections.abc import Iterator
@@ -77,6 +78,20 @@ def signals_interrupt() -> Iterator[None]:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+class StopSignalInCleanup(logging.Filter):
+    """Drops a log record whose exception is the stop signal itself.
+
+    Inside a step, Dagster's handler raises ``DagsterExecutionInterruptedError`` wherever the signal
+    finds the process; when that is a library's clean-up (SQLAlchemy closing a connection of Dagster's
+    SQLite storage), the library catches it and logs "Exception closing connection" with a traceback.
+    The night then stops as it should and the command line says so in one line; the traceback would
+    only hide that line. Any other record passes."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        return not (isinstance(exc, BaseException) and not isinstance(exc, Exception))
 
 
 def process_tags() -> dict[str, str]:

@@ -23,10 +23,20 @@ DATE = "datetime64[ns]"
 TEXT = {"storage": "pyarrow"}  # canonical.TEXT_DTYPE
 
 
-class Pupils(pa.DataFrameModel):
+class _PupilRecords(pa.DataFrameModel):
+    """What every canonical table starts with: the school and the pupil a record is about. Each table has
+    exactly its canonical columns, in order, and no two records with the same key."""
+
     school_key: Series[pd.StringDtype] = pa.Field(dtype_kwargs=TEXT)
     laestab: Series[pd.StringDtype] = pa.Field(dtype_kwargs=TEXT)
     upn: Series[pd.StringDtype] = pa.Field(dtype_kwargs=TEXT)
+
+    class Config:
+        strict = True
+        ordered = True
+
+
+class Pupils(_PupilRecords):
     former_upn: Series[pd.StringDtype] = pa.Field(dtype_kwargs=TEXT, nullable=True)
     surname: Series[pd.StringDtype] = pa.Field(dtype_kwargs=TEXT)
     forename: Series[pd.StringDtype] = pa.Field(dtype_kwargs=TEXT)
@@ -45,29 +55,19 @@ class Pupils(pa.DataFrameModel):
     extracted_at: Series[DATE]
 
     class Config:
-        strict = True
-        ordered = True
         unique = KEY_COLUMNS["pupils"]
 
 
-class Attendance(pa.DataFrameModel):
-    school_key: Series[pd.StringDtype] = pa.Field(dtype_kwargs=TEXT)
-    laestab: Series[pd.StringDtype] = pa.Field(dtype_kwargs=TEXT)
-    upn: Series[pd.StringDtype] = pa.Field(dtype_kwargs=TEXT)
+class Attendance(_PupilRecords):
     date: Series[DATE]
     session: Series[pd.StringDtype] = pa.Field(dtype_kwargs=TEXT, isin=["AM", "PM"])
     code: Series[pd.StringDtype] = pa.Field(dtype_kwargs=TEXT)
 
     class Config:
-        strict = True
-        ordered = True
         unique = KEY_COLUMNS["attendance"]
 
 
-class Exclusions(pa.DataFrameModel):
-    school_key: Series[pd.StringDtype] = pa.Field(dtype_kwargs=TEXT)
-    laestab: Series[pd.StringDtype] = pa.Field(dtype_kwargs=TEXT)
-    upn: Series[pd.StringDtype] = pa.Field(dtype_kwargs=TEXT)
+class Exclusions(_PupilRecords):
     category: Series[pd.StringDtype] = pa.Field(dtype_kwargs=TEXT, isin=["PERM", "SUSP", "LNCH"])
     reason: Series[pd.StringDtype] = pa.Field(dtype_kwargs=TEXT, nullable=True)
     reason_2: Series[pd.StringDtype] = pa.Field(dtype_kwargs=TEXT, nullable=True)
@@ -78,8 +78,6 @@ class Exclusions(pa.DataFrameModel):
     end_date: Series[DATE] = pa.Field(nullable=True)
 
     class Config:
-        strict = True
-        ordered = True
         unique = KEY_COLUMNS["exclusions"]
 
 

@@ -12,6 +12,8 @@ from typing import Iterator
 
 import pytest
 
+from ncc_transfer.config import restored_environment
+
 # The nightly step waits NCC_RETRY_DELAY_SECONDS before a retry (read when the definitions load):
 # seconds in tests, minutes in production.
 os.environ.setdefault("NCC_RETRY_DELAY_SECONDS", "0.5")
@@ -111,19 +113,12 @@ def ncc_env(home: Path, **extra: str) -> Iterator[None]:
         **extra,
     }
     cleared = ("NCC_SCHOOLS_FILE", "NCC_SCHOOLS_PER_RUN")
-    saved = {k: os.environ.get(k) for k in (*values, *cleared)}
     (home / "dagster_home").mkdir(parents=True, exist_ok=True)
-    for key in cleared:
-        os.environ.pop(key, None)
-    os.environ.update(values)
-    try:
+    with restored_environment(*values, *cleared):
+        for key in cleared:
+            os.environ.pop(key, None)
+        os.environ.update(values)
         yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 @dataclass

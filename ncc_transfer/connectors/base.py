@@ -7,8 +7,9 @@ and ``_line``), so validation and everything after it is route-blind.
 ``VendorConnector`` is the common skeleton: it reads the registry settings (``RouteSettings``), builds a
 ``VendorSession`` on the shared HTTP layer, and turns every ``VendorError`` into the pipeline's two
 failure kinds. A route module supplies ``auth(settings)`` and ``snapshot(...)`` (the full extract as a
-``Snapshot``); routes whose vendor can list changes also supply ``changes``/``marks``/``exclusions``
-and get incremental extraction from ``incremental.py``.
+``Snapshot``). A route whose vendor can list changes subclasses ``IncrementalConnector`` instead: it
+supplies ``all_pupils``/``changed_pupils``/``marks``/``exclusions`` and gets the full snapshot here and
+incremental extraction from ``incremental.py``.
 
 Failures: a temporary fault (5xx/429 after retries, timeout, maintenance page) raises
 ``extract.TransientExtractError``; anything a retry will not fix (bad token, forbidden, missing
@@ -22,19 +23,21 @@ import os
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from datetime import date
-from typing import Any, Callable, Iterable, Mapping, Protocol, runtime_checkable
+from datetime import date, timedelta
+from typing import Any, Callable, Iterable, Mapping, Protocol, Sequence, runtime_checkable
 
 from ..extract import RawExtract, TransientExtractError, VendorHostUnreachable, VendorRouteError
 from ..registry import School
+from ..rules.calendar import academic_year_start
 from .http import AuthStrategy, VendorError, VendorSession, dig, make_session
 from .http.errors import VendorUnreachable
-from .incremental import incremental_snapshot
+from .incremental import PupilChanges, incremental_snapshot
 from .snapshot import ID_KEY, STUDENT_KEY, Snapshot, build_raw
 
-__all__ = ["ID_KEY", "STUDENT_KEY", "Capabilities", "Connector", "RawExtract", "RouteSettings", "Snapshot",
-           "TransientExtractError", "VendorConnector", "VendorRouteError", "build_raw", "date_text", "local_to_statutory",
-           "mapped_row", "rows_by_id", "secret_from_env", "text"]
+__all__ = ["ID_KEY", "STUDENT_KEY", "Capabilities", "Connector", "IncrementalConnector", "RawExtract",
+           "RouteSettings", "Snapshot", "TransientExtractError", "VendorConnector", "VendorRouteError", "build_raw",
+           "date_spans", "date_text", "field_paths", "local_to_statutory", "mapped_code", "mapped_row",
+           "preferred_if_different", "reason_columns", "rows_by_id", "secret_from_env", "text"]
 
 _DATE_TEXT = re.compile(r"^(\d{4}-\d{2}-\d{2})(?:[ T][0-9:.]*(?:Z|[+-]\d{2}:?\d{2})?)?$")
 
@@ -100,6 +103,11 @@ def _date_part(value: str) -> str:
     return match.group(1) if match else value
 
 
+def field_paths(fields: Mapping[str, tuple[str, str]]) -> dict[str, str]:
+    """Canonical column -> path, from a mapping's field table of ``(path, confidence tag)``."""
+    return {column: path for column, (path, _) in fields.items()}
+
+
 def mapped_row(record: dict, fields: Mapping[str, str], date_columns: Iterable[str] = ()) -> dict[str, str | None]:
     """Canonical columns from a vendor record: ``fields`` maps each column to its (dotted) path; values
     as text, dates as ``YYYY-MM-DD``. The mapping modules' field tables are read through this."""
@@ -108,17 +116,51 @@ def mapped_row(record: dict, fields: Mapping[str, str], date_columns: Iterable[s
             for column, path in fields.items()}
 
 
+def preferred_if_different(row: dict[str, str | None], preferred_of: Mapping[str, str]) -> dict[str, str | None]:
+    """``row`` with each preferred name (``preferred_surname``...) kept only where it differs from the legal
+    one it is paired with in ``preferred_of`` (a vendor that always fills them in holds the legal name)."""
+    for column, legal in preferred_of.items():
+        if row[column] == row[legal]:
+            row[column] = None
+    return row
+
+
+def reason_columns(reasons: Sequence[Any], columns: Sequence[str]) -> dict[str, str | None]:
+    """The canonical reason columns (``reason``, ``reason_2``, ...) from a vendor's list of reasons, in order."""
+    return {column: text(reasons[n]) if n < len(reasons) else None for n, column in enumerate(columns)}
+
+
+def date_spans(start: date, end: date, days: int) -> list[tuple[date, date]]:
+    """``start``..``end`` (inclusive) as contiguous ``(first, stop)`` spans of at most ``days`` days, ``stop``
+    exclusive: the requests of a vendor that limits the date range of one."""
+    spans = []
+    first = start
+    while first <= end:
+        stop = min(first + timedelta(days=days), end + timedelta(days=1))
+        spans.append((first, stop))
+        first = stop
+    return spans
+
+
 def rows_by_id(records: Iterable[dict], id_field: str, to_row: Callable[[dict], dict], endpoint: str) -> dict[str, dict]:
     """Mapped rows keyed by the vendor's record id (the record's position when it has none)."""
     return {text(record.get(id_field)) or f"{endpoint}:{n}": to_row(record) for n, record in enumerate(records)}
 
 
-def local_to_statutory(code: str | None, subcodes: dict[str, str]) -> str | None:
+def mapped_code(value: str | None, table: Mapping[str, str]) -> str | None:
+    """A vendor's code through one of its mapping tables (keys all upper or all lower case), matched
+    whatever the case of the value and blanks around it; a value not in the table passes through as
+    supplied, for validation to judge."""
+    if value is None:
+        return None
+    key = value.strip()
+    return table.get(key.upper(), table.get(key.lower(), value))
+
+
+def local_to_statutory(code: str | None, subcodes: Mapping[str, str]) -> str | None:
     """An MIS attendance code (maybe a local sub-code such as ``X01``) -> the statutory code, through the
     vendor's mapping; a code not in the mapping passes through unchanged, for validation to judge."""
-    if code is None:
-        return None
-    return subcodes.get(code.strip().upper(), code)
+    return mapped_code(code, subcodes)
 
 
 # -------------------------------------------------------------------------------------- settings
@@ -158,7 +200,8 @@ class VendorConnector:
     """The shared skeleton of the HTTP connectors; subclasses set ``route`` and implement the rest."""
 
     route: str = ""
-    capabilities = Capabilities()
+    capabilities = Capabilities()  # no change list (a full fetch every night), leavers listed
+    mapping_version = 1  # a route bumps it when its mapping changes what rows it gives: its mirrors are rebuilt
     default_base_url: str | None = None
     defaults: dict[str, Any] = {"max_retries": 4, "backoff_factor": 1.0, "connect_timeout": 10,
                                 "read_timeout": 60, "rate_per_second": 5.0}
@@ -217,3 +260,40 @@ class VendorConnector:
         if exc.transient:
             return TransientExtractError(message)
         return VendorRouteError(message)
+
+
+class IncrementalConnector(VendorConnector):
+    """The skeleton of a route whose vendor can list changes (``incremental.py``).
+
+    A full fetch is every pupil (with the vendor's watermark: where its change list continues from), the
+    academic year's marks to date and the exclusions, read in that order. An incremental night asks the
+    vendor for the pupils changed since the watermark and re-reads marks for a look-back window.
+    """
+
+    capabilities = Capabilities(changed_since=True, deletions=True, leavers=True)
+
+    # ------------------------------------------------------------------------------- to override
+    def sources(self, settings: RouteSettings) -> dict[str, str]:
+        raise NotImplementedError
+
+    def all_pupils(self, session: VendorSession, settings: RouteSettings) -> tuple[dict[str, dict], dict[str, Any]]:
+        """Every pupil row by vendor id, and the watermark to list changes from next night."""
+        raise NotImplementedError
+
+    def changed_pupils(self, session: VendorSession, settings: RouteSettings, *, since: dict,
+                       as_of: date) -> PupilChanges:
+        raise NotImplementedError
+
+    def marks(self, session: VendorSession, settings: RouteSettings, *, start: date, end: date) -> dict[str, dict]:
+        raise NotImplementedError
+
+    def exclusions(self, session: VendorSession, settings: RouteSettings, *, as_of: date) -> dict[str, dict]:
+        raise NotImplementedError
+
+    # ---------------------------------------------------------------------------------- skeleton
+    def snapshot(self, session: VendorSession, settings: RouteSettings, *, as_of: date) -> Snapshot:
+        pupils, watermark = self.all_pupils(session, settings)
+        return Snapshot(pupils=pupils,
+                        attendance=self.marks(session, settings, start=academic_year_start(as_of), end=as_of),
+                        exclusions=self.exclusions(session, settings, as_of=as_of),
+                        sources=self.sources(settings), watermark=watermark)

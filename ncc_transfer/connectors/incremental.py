@@ -151,7 +151,7 @@ class StateStore:
 
 def options_hash(connector: Any, settings: Any) -> str:
     shaping = {k: v for k, v in sorted(settings.school.source.items()) if k not in _NEUTRAL_SETTINGS}
-    text = json.dumps([connector.route, getattr(connector, "mapping_version", 1), shaping], sort_keys=True,
+    text = json.dumps([connector.route, connector.mapping_version, shaping], sort_keys=True,
                       default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 

@@ -29,8 +29,19 @@ COMMON_VENDOR_SETTINGS = ("base_url", "rate_per_second", "max_retries", "backoff
                           "read_timeout", "full_refresh_days", "lookback_school_days")
 
 # Every route, by the name of its package under ncc_transfer/connectors/ (a registry's ``mis``), in the
-# order the demo assigns them. Adding a route: a new package, and its name here (docs/adding_a_route.md).
-ROUTE_NAMES = ("files", "wonde", "xporter", "arbor", "bromcom", "sims", "scholarpack", "pupil_asset", "integris")
+# order the demo assigns them. Adding a route: a new package, and a line with its name here
+# (docs/adding_a_route.md).
+ROUTE_NAMES = (
+    "files",
+    "wonde",
+    "xporter",
+    "arbor",
+    "bromcom",
+    "sims",
+    "scholarpack",
+    "pupil_asset",
+    "integris",
+)
 
 ROUTES: dict[str, RouteSpec] = {name: import_module(f"{__package__}.{name}").SPEC for name in ROUTE_NAMES}
 MIS_ROUTES = tuple(ROUTES)

@@ -7,9 +7,9 @@
 """
 
 from .app import available_profiles, create_app, register_school, simulator_for_registry
-from .core import FAULTS, Hit, Simulator
+from .core import FAULTS, FaultHandling, Hit, Simulator
 from .server import run_in_thread
 from .source import SourceSchool, load_source
 
-__all__ = ["FAULTS", "Hit", "Simulator", "SourceSchool", "available_profiles", "create_app", "load_source",
-           "register_school", "run_in_thread", "simulator_for_registry"]
+__all__ = ["FAULTS", "FaultHandling", "Hit", "Simulator", "SourceSchool", "available_profiles", "create_app",
+           "load_source", "register_school", "run_in_thread", "simulator_for_registry"]

@@ -20,6 +20,9 @@ Faults:
                       ``errors``, Arbor ``response.errors``, a SOAP Fault)
 ``expire-token``      the school's issued tokens are revoked before this request (token vendors): 401
 ====================  ==================================================================================
+
+How a route meets the faults whose handling depends on its vendor is declared by its profile as
+``FAULT_HANDLING`` (a ``FaultHandling``); the route contract test holds every route to it.
 """
 
 from __future__ import annotations
@@ -39,6 +42,28 @@ STATUS_FAULTS = {"429": (429, True), "429-no-retry-after": (429, False), "503": 
 FAULTS = (*STATUS_FAULTS, "html", "slow", "truncated", "foreign", "error-body", "expire-token")
 MAINTENANCE_PAGE = ("<!DOCTYPE html><html><head><title>Down for maintenance</title></head>"
                     "<body><h1>We'll be back soon</h1></body></html>")
+
+
+RETRIED, REFUSED, TRANSIENT, IGNORED = "retried", "refused", "transient", "ignored"
+
+
+@dataclass(frozen=True)
+class FaultHandling:
+    """How a route meets the faults whose handling depends on its vendor (a profile's ``FAULT_HANDLING``).
+
+    ``lead``: faults that pass harmlessly on the requests a fetch makes before its first data request
+    when the simulator counts them under the school (a token request), to aim the next fault at data.
+    ``truncated``: how the connector describes a cut-off body. ``error_body``: ``retried`` (a plain 500),
+    ``refused`` (an error inside a 200: not retried, not transient) or ``transient`` (an error the
+    vendor marks as a server fault). ``foreign``: ``refused`` when the vendor pages with links, else
+    ``ignored``. ``expire_token``: the route holds a token that can expire (it re-authenticates once).
+    """
+
+    lead: tuple[str, ...] = ()
+    truncated: str = "not valid JSON"
+    error_body: str = REFUSED
+    foreign: str = IGNORED
+    expire_token: bool = True
 
 
 class Hit(NamedTuple):
@@ -99,6 +124,10 @@ class Simulator:
     def school(self, route: str, school_id: str) -> Any | None:
         return self.schools.get(route, {}).get(school_id)
 
+    def school_where(self, route: str, test: Callable[[Any], bool]) -> Any | None:
+        """The first school of ``route`` that ``test`` accepts (a school known by its credentials), or None."""
+        return next((school for school in self.schools.get(route, {}).values() if test(school)), None)
+
     def inject(self, school_id: str, faults: Iterable[str], route: str = "wonde") -> None:
         faults = list(faults)
         unknown = [f for f in faults if f not in FAULTS]
@@ -138,6 +167,25 @@ class Simulator:
         for token in [t for t, i in self.tokens.items() if i.route == route and i.school_id == school_id]:
             del self.tokens[token]
 
+    # -------------------------------------------------------------------------------- renderings
+    def cached(self, key: tuple, build: Callable[[], Any]) -> Any:
+        """``build()``, kept in the render cache under ``key`` (a key should end in what it depends on)."""
+        value = self.cache.get(key)
+        if value is None:
+            value = self.cache[key] = build()
+        return value
+
+    def rendering(self, route: str, school_id: str, source: Any, render: Callable[[Any], Any]) -> Any:
+        """``render(source)``: a school's records in the vendor's shape, built once per school revision."""
+        return self.cached((route, school_id, source.revision), lambda: render(source))
+
+    def selection(self, route: str, school_id: str, source: Any, render: Callable[[Any], Any], query: tuple,
+                  select: Callable[[Any], Any]) -> Any:
+        """``select(rendering)`` for one query: built once per query and school revision, and reused by
+        every page of it."""
+        return self.cached((route, school_id, source.revision, *query),
+                           lambda: select(self.rendering(route, school_id, source, render)))
+
     # ---------------------------------------------------------------------------------- serving
     def next_fault(self, route: str, school_id: str) -> str | None:
         pending = self.faults.get((route, school_id))
@@ -167,14 +215,3 @@ class Simulator:
             body = bytes(response.body)
             return Response(body[: len(body) // 2], status_code=200, media_type=response.media_type)
         return response
-
-
-def bearer(request_headers: Any, scheme: str = "Bearer") -> str:
-    """The token of an ``Authorization: <scheme> <token>`` header, or ''."""
-    value = request_headers.get("authorization", "")
-    prefix = scheme + " "
-    return value[len(prefix):] if value.startswith(prefix) else ""
-
-
-def unauthorised(body: dict | None = None) -> JSONResponse:
-    return JSONResponse(body or {"error": "unauthenticated"}, status_code=401)

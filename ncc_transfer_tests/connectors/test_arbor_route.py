@@ -13,7 +13,6 @@ secrets not set or refused, the shared simulator faults) is tested for every rou
 from __future__ import annotations
 
 from datetime import date, timedelta
-from pathlib import Path
 
 import pytest
 
@@ -22,10 +21,11 @@ from ncc_transfer.connectors.arbor.connector import ArborConnector, split_dateti
 from ncc_transfer.connectors.base import VendorRouteError
 from ncc_transfer.connectors.incremental import StateStore
 from ncc_transfer.pipeline import TransientExtractError
-from ncc_transfer.registry import RegistryError, parse_registry
-from ncc_transfer.connectors.arbor.simulator import MARK_NAME, datetime_out, demo_settings, execute
-from ncc_transfer_tests.connectors.vendor_support import (AS_OF, amend_rename_delete, assert_same_tables, build_vendor_la,
-                                               canonical, mark_rows, recent_school_day)
+from ncc_transfer.registry import RegistryError
+from ncc_transfer.connectors.arbor.graphql_server import execute
+from ncc_transfer.connectors.arbor.simulator import MARK_NAME, datetime_out, demo_settings
+from ncc_transfer_tests.connectors.vendor_support import (AS_OF, amend_rename_delete, assert_incremental_equals_full,
+                                               recent_school_day, route_registry, running_vendor_la)
 
 EARLY = date(2025, 9, 12)  # fault tests fetch the first school days only (a quick fetch)
 GRAPHQL = "graphql/query"
@@ -42,12 +42,9 @@ def _password_env(school) -> str:
 
 @pytest.fixture(scope="module")
 def la(tmp_path_factory):
-    la, stop = build_vendor_la(tmp_path_factory.mktemp("arbor_la"), schools=3)
-    for n, school in enumerate(la.files_schools):
-        la.secrets[_user_env(school)] = f"partner-app-user-{n}-{school.laestab}"
-        la.secrets[_password_env(school)] = f"arbor-secret-password-{n}-{school.laestab}"
-    yield la
-    stop()
+    yield from running_vendor_la(tmp_path_factory.mktemp("arbor_la"), secrets=lambda n, school: {
+        _user_env(school): f"partner-app-user-{n}-{school.laestab}",
+        _password_env(school): f"arbor-secret-password-{n}-{school.laestab}"})
 
 
 @pytest.fixture()
@@ -73,24 +70,19 @@ def statuses(la, school) -> list[int]:
     return la.sim.statuses(school.laestab, "arbor")
 
 
-def _registry(source: dict) -> None:
-    document = {"local_authority": {"code": "926", "name": "Test"},
-                "schools": [{"laestab": "9262001", "name": "A School", "mis": "arbor", "source": source}]}
-    parse_registry(document, Path("schools.yaml"))
-
-
 # ------------------------------------------------------------------------------------------ interface
 
 
 def test_registry_validates_arbor_settings():
+    host = "https://school.uk.arbor.sc"
     with pytest.raises(RegistryError, match=r"source\.base_url: missing"):
-        _registry({"user_env": "ARBOR_USER", "password_env": "ARBOR_PASSWORD"})
+        route_registry("arbor", {"user_env": "ARBOR_USER", "password_env": "ARBOR_PASSWORD"})
     with pytest.raises(RegistryError, match=r"source\.password_env: missing"):
-        _registry({"base_url": "https://school.uk.arbor.sc", "user_env": "ARBOR_USER"})
+        route_registry("arbor", {"base_url": host, "user_env": "ARBOR_USER"})
     with pytest.raises(RegistryError, match=r"source\.user_env: must be the NAME of an environment variable"):
-        _registry({"base_url": "https://school.uk.arbor.sc", "user_env": "not a name!", "password_env": "P"})
-    _registry({"base_url": "https://school.uk.arbor.sc", "user_env": "ARBOR_USER", "password_env": "ARBOR_PW",
-               "application_id": "uk_swd_137264"})
+        route_registry("arbor", {"base_url": host, "user_env": "not a name!", "password_env": "P"})
+    route_registry("arbor", {"base_url": host, "user_env": "ARBOR_USER", "password_env": "ARBOR_PW",
+                             "application_id": "uk_swd_137264"})
 
 
 def test_wire_helpers_round_trip():
@@ -153,14 +145,9 @@ def test_second_night_is_incremental_and_equals_a_full_fetch(arbor, tmp_path):
     assert store.load(school.key).snapshot.watermark == {A.WATERMARK_KEY: source.revision}
     marks_read = connector.last_fetch["marks_read"]
 
-    full = ArborConnector().fetch(school, as_of=NIGHT)  # no state: a full fetch
+    full = assert_incremental_equals_full(la, ArborConnector, school, second, marked=marked, new_code=new_code,
+                                          deleted=deleted, as_of=NIGHT)
     assert 0 < marks_read < len(full.tables["attendance"]) / 2  # only the look-back window was re-read
-    got = canonical(second.tables, school.laestab, as_of=NIGHT)
-    assert_same_tables(got, canonical(full.tables, school.laestab, as_of=NIGHT), school.key)
-
-    assert list(mark_rows(got["attendance"], marked.upn, marked.date, marked.session)["code"]) == [new_code]
-    assert "Renamed-Surname" in set(got["pupils"]["surname"])
-    assert deleted.upn not in set(got["pupils"]["upn"]) and deleted.upn not in set(got["attendance"]["upn"])
 
     # A third night with nothing changed: an empty changelog, the watermark kept.
     connector.fetch(school, as_of=NIGHT + timedelta(days=1), state=store)

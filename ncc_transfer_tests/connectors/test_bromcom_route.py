@@ -19,8 +19,8 @@ import pytest
 import requests
 
 from ncc_transfer.connectors.bromcom import mapping as B
-from ncc_transfer.connectors.base import VendorRouteError, date_text
-from ncc_transfer.connectors.bromcom.connector import BromcomConnector, dataset_rows, date_windows, student_row
+from ncc_transfer.connectors.base import VendorRouteError, date_spans, date_text
+from ncc_transfer.connectors.bromcom.connector import BromcomConnector, dataset_rows, student_row
 from ncc_transfer.connectors.http import (
     SOAP11,
     SoapBodyCredentials,
@@ -31,12 +31,12 @@ from ncc_transfer.connectors.http import (
     soap_envelope,
     soap_headers,
 )
-from ncc_transfer.pipeline import TransientExtractError, process_school
-from ncc_transfer.registry import RegistryError, parse_registry
+from ncc_transfer.pipeline import TransientExtractError
+from ncc_transfer.registry import RegistryError
 from ncc_transfer.rules.calendar import academic_year_start
 from ncc_transfer.connectors.bromcom import simulator as sim_bromcom
 from ncc_transfer.warehouse import DuckDBWarehouse
-from ncc_transfer_tests.connectors.vendor_support import AS_OF, build_vendor_la
+from ncc_transfer_tests.connectors.vendor_support import AS_OF, night_with_wrong_secrets, route_registry, running_vendor_la
 
 ROUTE = "bromcom"
 EARLY = date(2025, 9, 12)  # a night with a single attendance window
@@ -54,16 +54,14 @@ def _password_env(n: int) -> str:
 
 @pytest.fixture(scope="module")
 def la(tmp_path_factory):
-    la, stop = build_vendor_la(tmp_path_factory.mktemp("bromcom_la"), schools=3)
-    for n, _ in enumerate(la.files_schools):
-        la.secrets[_user_env(n)] = f"tp-user-{n}"
-        la.secrets[_password_env(n)] = f"bromcom-secret-pw-{n}<&'\">"  # markup characters: escaped, not broken
-    # serve each school once; tests change the registry settings, not the served data
-    la.served = [la.serve(ROUTE, school, school_id=str(4000 + n), user_env=_user_env(n), password_env=_password_env(n),
-                          backoff_factor=0.01)[0]
-                 for n, school in enumerate(la.files_schools)]
-    yield la
-    stop()
+    for la in running_vendor_la(tmp_path_factory.mktemp("bromcom_la"), secrets=lambda n, _: {
+            _user_env(n): f"tp-user-{n}",
+            _password_env(n): f"bromcom-secret-pw-{n}<&'\">"}):  # markup characters: escaped, not broken
+        # serve each school once; tests change the registry settings, not the served data
+        la.served = [la.serve(ROUTE, school, school_id=str(4000 + n), user_env=_user_env(n),
+                              password_env=_password_env(n), backoff_factor=0.01)[0]
+                     for n, school in enumerate(la.files_schools)]
+        yield la
 
 
 @pytest.fixture()
@@ -86,22 +84,17 @@ def _inject(la, school, faults) -> None:
 # --------------------------------------------------------------------------------- interface, settings
 
 
-def _registry(source: dict, tmp_path):
-    document = {"local_authority": {"code": "926", "name": "Test"},
-                "schools": [{"laestab": "9262001", "name": "A School", "mis": ROUTE, "source": source}]}
-    return parse_registry(document, tmp_path / "schools.yaml")
-
-
 def test_registry_validates_bromcom_settings(tmp_path):
     good = {"school_id": 12345, "user_env": "BROMCOM_USER", "password_env": "BROMCOM_PASSWORD"}
-    assert _registry(good, tmp_path).school("9262001-bromcom").source["school_id"] == 12345
-    assert _registry({**good, "base_url": "https://bromcom.scomis.org/Nucleus/WebServices/ThirdParty"}, tmp_path)
+    assert route_registry(ROUTE, good, tmp_path).school("9262001-bromcom").source["school_id"] == 12345
+    assert route_registry(ROUTE, {**good, "base_url": "https://bromcom.scomis.org/Nucleus/WebServices/ThirdParty"},
+                          tmp_path)
     with pytest.raises(RegistryError, match=r"source\.password_env: missing"):
-        _registry({"school_id": 12345, "user_env": "BROMCOM_USER"}, tmp_path)
+        route_registry(ROUTE, {"school_id": 12345, "user_env": "BROMCOM_USER"}, tmp_path)
     with pytest.raises(RegistryError, match=r"source\.school_id: missing"):
-        _registry({"user_env": "BROMCOM_USER", "password_env": "BROMCOM_PASSWORD"}, tmp_path)
+        route_registry(ROUTE, {"user_env": "BROMCOM_USER", "password_env": "BROMCOM_PASSWORD"}, tmp_path)
     with pytest.raises(RegistryError, match=r"source\.password_env: must be the NAME of an environment variable"):
-        _registry({**good, "password_env": "hunter2 is my password"}, tmp_path)
+        route_registry(ROUTE, {**good, "password_env": "hunter2 is my password"}, tmp_path)
 
 
 def test_school_id_must_be_a_whole_number(bromcom):
@@ -136,11 +129,11 @@ def test_local_subcode_x01_on_the_wire_is_statutory_x(bromcom):
 
 def test_attendance_windows_are_at_most_30_days_and_cover_the_year():
     start, end = academic_year_start(AS_OF), AS_OF
-    windows = date_windows(start, end)
+    windows = date_spans(start, end, B.ATTENDANCE_CHUNK_DAYS)
     assert windows[0][0] == start and windows[-1][1] == end + timedelta(days=1)
     assert all(0 < (stop - first).days <= 30 for first, stop in windows)
     assert all(a[1] == b[0] for a, b in zip(windows, windows[1:]))  # contiguous, no overlap
-    assert date_windows(date(2025, 9, 1), date(2025, 9, 1)) == [(date(2025, 9, 1), date(2025, 9, 2))]
+    assert date_spans(date(2025, 9, 1), date(2025, 9, 1), 30) == [(date(2025, 9, 1), date(2025, 9, 2))]
     assert B.date_range_filter("AttendanceDate", date(2025, 9, 1), date(2025, 10, 1)) == \
         "AttendanceDate >= '20250901' AND AttendanceDate < '20251001'"
 
@@ -201,17 +194,9 @@ def test_error_body_soap_fault_is_named_by_its_code_and_transient(bromcom):
 def test_wrong_password_fails_clearly_not_transient_one_request(bromcom, monkeypatch, tmp_path):
     la = bromcom
     school = la.served[2]
-    monkeypatch.setenv(_password_env(2), "not-the-right-password-123")
-    warehouse = DuckDBWarehouse(tmp_path / "w.duckdb")
-    try:
-        outcome = process_school(school, home=la.home, warehouse=warehouse, as_of=AS_OF)
-        assert outcome.status == "failed" and not outcome.transient
-        assert "SOAP Fault soap:Receiver (authentication refused" in outcome.message
-        assert "HTTP 500" in outcome.message and school.key in outcome.message and SERVICE in outcome.message
-        assert "not-the-right-password-123" not in outcome.message
-        la.assert_clean(outcome.message, school)
-    finally:
-        warehouse.close()
+    message = night_with_wrong_secrets(la, school, monkeypatch, tmp_path, _password_env(2))
+    assert "SOAP Fault soap:Receiver (authentication refused" in message
+    assert "HTTP 500" in message and SERVICE in message
     assert _statuses(la, school) == [500]  # not retried: a wrong password is not sent again
 
 

@@ -4,13 +4,15 @@ loopback from the simulator (docs/adding_a_route.md).
 1. The route's connector, settings and demo settings agree with the route registry; a secret whose
    variable is not set, or that the vendor refuses, fails the school at once, naming the registry field
    and never the value.
-2. The same synthetic school gives identical canonical tables through the route and the files route,
-   and the night (``pipeline.process_school``) loads them and keeps them through an outage.
+2. The same synthetic school gives identical canonical tables through the route and the files route
+   (every pupil record, leavers too, reaching validation with its values as supplied), and the night
+   (``pipeline.process_school``) loads them and keeps them through an outage.
 3. Each shared fault the simulator can inject (``simulator.core.FAULTS``) is handled the same way on
    every route: 429 (with and without Retry-After) and a 503 burst are retried to the same tables; a
    persistent 503, a slow answer, a truncated body and an HTML maintenance page fail the school as
    temporary (``TransientExtractError``); an error body, a next link to another host and an expired
-   token are handled as the route's vendor does (``CONTRACT`` below says which applies to which route).
+   token are handled as the route's vendor does: its simulator profile says how, as ``FAULT_HANDLING``
+   (a ``simulator.core.FaultHandling``).
 
 Route-specific behaviour (incremental extraction, token endpoints, vendor quirks) is tested in
 ``test_<route>_route.py``.
@@ -18,9 +20,7 @@ Route-specific behaviour (incremental extraction, token endpoints, vendor quirks
 
 from __future__ import annotations
 
-import secrets
 import time
-from dataclasses import dataclass
 
 import pytest
 
@@ -29,43 +29,11 @@ from ncc_transfer.connectors.base import Connector
 from ncc_transfer.connectors.routes import ROUTES, connector_for, setting_problems, simulator_profile, simulator_routes
 from ncc_transfer.extract import TransientExtractError, VendorRouteError
 from ncc_transfer.pipeline import LOADED, process_school
+from ncc_transfer.simulator.core import IGNORED, REFUSED, RETRIED, TRANSIENT, FaultHandling
 from ncc_transfer.warehouse import DuckDBWarehouse
-from ncc_transfer_tests.connectors.vendor_support import AS_OF, assert_same_as_files, build_vendor_la, canonical
+from ncc_transfer_tests.connectors.vendor_support import (AS_OF, Served, assert_same_as_files, build_vendor_la, canonical,
+                                               night_with_wrong_secrets)
 
-RETRIED, REFUSED, TRANSIENT, IGNORED = "retried", "refused", "transient", "ignored"
-
-
-@dataclass(frozen=True)
-class Contract:
-    """How a route meets the faults whose handling depends on its vendor.
-
-    ``lead``: faults that pass harmlessly on the requests a fetch makes before its first data request
-    when the simulator counts them under the school (a token request), to aim the next fault at data.
-    ``truncated``: how a cut-off body is described. ``error_body``: ``retried`` (a plain 500),
-    ``refused`` (an error inside a 200: not retried, not transient) or ``transient`` (an error the
-    vendor marks as a server fault). ``foreign``: ``refused`` when the vendor pages with links, else
-    ``ignored``. ``expire_token``: the route holds a token that can expire (re-authenticates once).
-    ``incremental``: the vendor can list changes (``Capabilities.changed_since``).
-    """
-
-    incremental: bool = False
-    lead: tuple[str, ...] = ()
-    truncated: str = "not valid JSON"
-    error_body: str = REFUSED
-    foreign: str = IGNORED
-    expire_token: bool = True
-
-
-CONTRACT = {
-    "wonde": Contract(incremental=True, error_body=RETRIED, foreign=REFUSED, expire_token=False),
-    "xporter": Contract(incremental=True),
-    "arbor": Contract(incremental=True, expire_token=False),
-    "bromcom": Contract(truncated="not well-formed XML", error_body=TRANSIENT, expire_token=False),
-    "sims": Contract(incremental=True),
-    "scholarpack": Contract(error_body=RETRIED, foreign=REFUSED),
-    "pupil_asset": Contract(expire_token=False),
-    "integris": Contract(lead=("expire-token",), error_body=RETRIED),
-}
 ROUTES_UNDER_CONTRACT = simulator_routes()
 SCHOOL = 1  # the demo LA's second school: a secondary, large enough for every list to have a next page
 
@@ -78,45 +46,44 @@ def la(tmp_path_factory):
     stop()
 
 
-@dataclass
-class Served:
-    school: object  # the registry School on the route
-    vendor_id: str
-    route: str
-
-    def statuses(self, la) -> list[int]:
-        return la.sim.statuses(self.vendor_id, self.route)
-
-
 def serve(la, route: str, monkeypatch, **extra) -> Served:
     """The LA's school served afresh on ``route`` with its demo settings (fast retries, ``extra``)."""
-    school = la.files_schools[SCHOOL]
-    settings, names = simulator_profile(route).demo_settings(school.laestab, f"{la.root}/{route}")
-    for name in names:
-        la.secrets.setdefault(name, secrets.token_urlsafe(12))
-    la.with_secrets(monkeypatch)
-    served, _ = la.serve(route, school, **{**settings, "backoff_factor": 0.01, **extra})
-    (vendor_id,) = la.sim.schools[route]
-    return Served(served, vendor_id, route)
+    return la.serve_demo(route, monkeypatch, SCHOOL, **extra)
 
 
 def fetch(served: Served):
     return connector_for(served.route).fetch(served.school, as_of=AS_OF)
 
 
+def handling(route: str) -> FaultHandling:
+    """How ``route`` meets the faults whose handling depends on its vendor: its profile's ``FAULT_HANDLING``."""
+    declared = getattr(simulator_profile(route), "FAULT_HANDLING", None)
+    if not isinstance(declared, FaultHandling):
+        pytest.fail(f"connectors/{route}/simulator.py has no FAULT_HANDLING: say there, as a "
+                    f"simulator.core.FaultHandling, how the route meets the faults whose handling depends on "
+                    f"its vendor (docs/adding_a_route.md)", pytrace=False)
+    return declared
+
+
 def inject(la, served: Served, faults: list[str]) -> None:
-    la.sim.inject(served.vendor_id, [*CONTRACT[served.route].lead, *faults], route=served.route)
+    served.inject(la, [*handling(served.route).lead, *faults])
 
 
-def test_every_vendor_route_has_a_contract_and_a_simulator_profile():
-    assert set(ROUTES_UNDER_CONTRACT) == {r for r, spec in ROUTES.items() if not spec.reads_folder} == set(CONTRACT)
+def test_every_vendor_route_has_a_simulator_profile():
+    assert set(ROUTES_UNDER_CONTRACT) == {r for r, spec in ROUTES.items() if not spec.reads_folder}
+
+
+@pytest.mark.parametrize("route", ROUTES_UNDER_CONTRACT)
+def test_the_profile_says_how_the_route_meets_the_faults_that_depend_on_its_vendor(route):
+    declared = handling(route)
+    assert declared.error_body in (RETRIED, REFUSED, TRANSIENT) and declared.foreign in (REFUSED, IGNORED)
 
 
 @pytest.mark.parametrize("route", ROUTES_UNDER_CONTRACT)
 def test_connector_and_demo_settings_agree_with_the_registry(route):
     connector = connector_for(route)
     assert isinstance(connector, Connector) and connector.route == route
-    assert connector.capabilities.changed_since is CONTRACT[route].incremental and connector.capabilities.leavers
+    assert connector.capabilities.leavers
     settings, names = simulator_profile(route).demo_settings("9262001", f"http://127.0.0.1:8765/{route}")
     assert setting_problems(route, settings) == []
     assert sorted(names) == sorted(settings[s] for s in ROUTES[route].secrets if s in settings)
@@ -138,18 +105,9 @@ def test_a_secret_variable_not_set_names_its_registry_field(la, route, monkeypat
 @pytest.mark.parametrize("route", ROUTES_UNDER_CONTRACT)
 def test_a_refused_secret_fails_the_school_at_once_and_never_shows_it(la, route, monkeypatch, tmp_path):
     served = serve(la, route, monkeypatch)
-    wrong = {served.school.source[s]: f"wrong-{s}-9Qz4" for s in ROUTES[route].secrets if s in served.school.source}
-    for name, value in wrong.items():
-        monkeypatch.setenv(name, value)
-    warehouse = DuckDBWarehouse(tmp_path / "w.duckdb")
-    try:
-        outcome = process_school(served.school, home=la.home, warehouse=warehouse, as_of=AS_OF)
-    finally:
-        warehouse.close()
-    assert outcome.status == "failed" and not outcome.transient, outcome.message
-    assert served.school.key in outcome.message and route in outcome.message
-    assert not any(value in outcome.message for value in wrong.values())
-    la.assert_clean(outcome.message, served.school)
+    variables = [served.school.source[s] for s in ROUTES[route].secrets if s in served.school.source]
+    message = night_with_wrong_secrets(la, served.school, monkeypatch, tmp_path, *variables)
+    assert route in message
     assert len(served.statuses(la)) <= 1  # a refused credential is not sent again
 
 
@@ -182,6 +140,19 @@ def test_same_canonical_tables_as_the_files_route(la, route, monkeypatch):
     assert served.statuses(la) and set(served.statuses(la)) == {200}  # it really went over HTTP
 
 
+@pytest.mark.parametrize("route", ROUTES_UNDER_CONTRACT)
+def test_leavers_come_with_the_pupils_and_odd_values_pass_through(la, route, monkeypatch):
+    """Every pupil record reaches validation, leavers too, with odd values (sex X, none) as supplied."""
+    served = serve(la, route, monkeypatch)
+    raw = fetch(served).tables["pupils"]
+    pupils = served.source.pupils
+    assert len(raw) == len(pupils)
+    leavers = sum(1 for p in pupils if p.is_leaver)
+    assert leavers > 0 and raw["leaving_date"].notna().sum() == leavers
+    assert sorted(raw["sex"].fillna("")) == sorted((p.row.get("sex") or "") for p in pupils)
+    assert {"X", ""} <= set(raw["sex"].fillna(""))
+
+
 _CLEAN_REQUESTS: dict[str, int] = {}
 
 
@@ -202,7 +173,7 @@ def test_throttling_and_5xx_bursts_are_retried_to_the_same_tables(la, route, fau
     served = serve(la, route, monkeypatch)  # afresh: a route may rotate its credentials on each fetch
     inject(la, served, faults)
     raw = fetch(served)
-    lead = len(CONTRACT[route].lead)
+    lead = len(handling(route).lead)
     assert served.statuses(la)[lead:lead + len(faults) + 1] == [int(f[:3]) for f in faults] + [200]
     assert len(served.statuses(la)) == clean + len(faults)  # each fault cost exactly one extra request
     assert_same_as_files(raw.tables, la, la.files_schools[SCHOOL])
@@ -227,7 +198,7 @@ def test_slow_answer_times_out_as_transient(la, route, monkeypatch):
         fetch(served)
     assert served.school.key in str(caught.value)
     la.assert_clean(str(caught.value), served.school)
-    lead = len(CONTRACT[route].lead)
+    lead = len(handling(route).lead)
     deadline = time.monotonic() + 5  # the server finishes the abandoned answer later: let it, before the next test
     while len(served.statuses(la)) <= lead and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -238,7 +209,7 @@ def test_slow_answer_times_out_as_transient(la, route, monkeypatch):
 def test_truncated_body_and_maintenance_page_are_transient(la, route, fault, monkeypatch):
     served = serve(la, route, monkeypatch)
     inject(la, served, [fault])
-    problem = CONTRACT[route].truncated if fault == "truncated" else "HTML page"
+    problem = handling(route).truncated if fault == "truncated" else "HTML page"
     with pytest.raises(TransientExtractError, match=problem) as caught:
         fetch(served)
     assert served.school.key in str(caught.value) and route in str(caught.value)
@@ -250,14 +221,14 @@ def test_truncated_body_and_maintenance_page_are_transient(la, route, fault, mon
 def test_error_body_is_handled_as_the_vendor_means_it(la, route, monkeypatch):
     served = serve(la, route, monkeypatch)
     inject(la, served, ["error-body"])
-    expected = CONTRACT[route].error_body
+    expected = handling(route).error_body
     if expected == RETRIED:
         assert_same_as_files(fetch(served).tables, la, la.files_schools[SCHOOL])
         assert served.statuses(la).count(500) == 1
         return
     with pytest.raises(VendorRouteError if expected == REFUSED else TransientExtractError) as caught:
         fetch(served)
-    assert len(served.statuses(la)) == len(CONTRACT[route].lead) + 1  # not retried
+    assert len(served.statuses(la)) == len(handling(route).lead) + 1  # not retried
     assert served.school.key in str(caught.value) and route in str(caught.value)
     la.assert_clean(str(caught.value), served.school)
 
@@ -266,7 +237,7 @@ def test_error_body_is_handled_as_the_vendor_means_it(la, route, monkeypatch):
 def test_next_link_to_another_host_is_never_followed(la, route, monkeypatch):
     served = serve(la, route, monkeypatch)
     inject(la, served, ["foreign"])
-    if CONTRACT[route].foreign == IGNORED:
+    if handling(route).foreign == IGNORED:
         assert_same_as_files(fetch(served).tables, la, la.files_schools[SCHOOL])
     else:
         with pytest.raises(VendorRouteError, match="another host") as caught:
@@ -281,5 +252,5 @@ def test_expired_token_is_renewed_once_or_does_not_apply(la, route, monkeypatch)
     served = serve(la, route, monkeypatch)
     inject(la, served, ["expire-token"])
     raw = fetch(served)
-    assert served.statuses(la).count(401) == (1 if CONTRACT[route].expire_token else 0)
+    assert served.statuses(la).count(401) == (1 if handling(route).expire_token else 0)
     assert_same_as_files(raw.tables, la, la.files_schools[SCHOOL])

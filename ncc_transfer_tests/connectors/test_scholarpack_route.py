@@ -21,11 +21,9 @@ from ncc_transfer.connectors.base import VendorRouteError
 from ncc_transfer.connectors.http import VendorError
 from ncc_transfer.connectors.incremental import StateStore
 from ncc_transfer.connectors.scholarpack.connector import TOKEN_FILE_SUFFIX, RefreshTokenFile, ScholarPackConnector
-from ncc_transfer.pipeline import process_school
-from ncc_transfer.registry import RegistryError, School, parse_registry
+from ncc_transfer.registry import RegistryError, School
 from ncc_transfer.connectors.scholarpack import simulator as sim_sp
-from ncc_transfer.warehouse import DuckDBWarehouse
-from ncc_transfer_tests.connectors.vendor_support import AS_OF, build_vendor_la
+from ncc_transfer_tests.connectors.vendor_support import AS_OF, night_with_wrong_secrets, route_registry, running_vendor_la
 
 ROUTE = "scholarpack"
 SCHOOL = School(laestab="9262001", name="A School", mis=ROUTE, source={})
@@ -38,14 +36,9 @@ def _names(n: int) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def la(tmp_path_factory):
-    la, stop = build_vendor_la(tmp_path_factory.mktemp("scholarpack_la"), schools=3)
-    for n, _ in enumerate(la.files_schools):
-        names = _names(n)
-        la.secrets.update({names["client_id_env"]: f"ncc-la-app-{n}",
-                           names["client_secret_env"]: f"sp-client-secret-{n}-Qx7Lm2",
-                           names["refresh_token_env"]: f"sp-onboarding-refresh-{n}-Zr93Kp"})
-    yield la
-    stop()
+    values = ("ncc-la-app-{n}", "sp-client-secret-{n}-Qx7Lm2", "sp-onboarding-refresh-{n}-Zr93Kp")
+    yield from running_vendor_la(tmp_path_factory.mktemp("scholarpack_la"), secrets=lambda n, _: {
+        name: value.format(n=n) for name, value in zip(_names(n).values(), values)})
 
 
 @pytest.fixture()
@@ -85,10 +78,8 @@ def assert_no_token(la, sid: str, message: str) -> None:
       "token_url": "http://scholarpack.example/oauth2/token/"}, r"source\.token_url: must use https"),
 ])
 def test_registry_validates_scholarpack_settings(tmp_path, source, expected):
-    document = {"local_authority": {"code": "926", "name": "Test"},
-                "schools": [{"laestab": "9262001", "name": "A School", "mis": ROUTE, "source": source}]}
     with pytest.raises(RegistryError, match=expected):
-        parse_registry(document, tmp_path / "schools.yaml")
+        route_registry(ROUTE, source, tmp_path)
 
 
 def test_token_url_sits_beside_the_api_unless_set():
@@ -199,17 +190,8 @@ def test_expired_access_token_one_reauthentication_then_success(env, tmp_path):
 def test_wrong_client_secret_fails_clearly_and_not_transient(env, tmp_path, monkeypatch):
     la = env
     school, _, sid = serve(la)
-    monkeypatch.setenv("SP_CLIENT_SECRET_0", "not-the-right-secret-123")
-    warehouse = DuckDBWarehouse(tmp_path / "w.duckdb")
-    try:
-        outcome = process_school(school, home=la.home, warehouse=warehouse, as_of=AS_OF)
-    finally:
-        warehouse.close()
-    assert outcome.status == "failed" and not outcome.transient
-    assert "invalid_client" in outcome.message and "HTTP 401" in outcome.message
-    assert school.key in outcome.message and "/oauth2/token/" in outcome.message
-    assert "not-the-right-secret-123" not in outcome.message
-    la.assert_clean(outcome.message, school)
+    message = night_with_wrong_secrets(la, school, monkeypatch, tmp_path, "SP_CLIENT_SECRET_0")
+    assert "invalid_client" in message and "HTTP 401" in message and "/oauth2/token/" in message
     assert token_hits(la, sid) == [401] and la.sim.statuses(sid) == []  # one request, no retry
 
 

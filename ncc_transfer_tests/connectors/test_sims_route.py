@@ -22,15 +22,14 @@ import pytest
 import requests
 
 from ncc_transfer.connectors.sims import mapping as S
-from ncc_transfer.connectors.base import VendorRouteError
+from ncc_transfer.connectors.base import VendorRouteError, date_spans
 from ncc_transfer.connectors.incremental import StateStore
-from ncc_transfer.connectors.sims.connector import SimsConnector, date_chunks, event_start, exclusion_row
-from ncc_transfer.pipeline import process_school
-from ncc_transfer.registry import RegistryError, parse_registry
+from ncc_transfer.connectors.sims.connector import CHUNK_DAYS, SimsConnector, event_start, exclusion_row
+from ncc_transfer.registry import RegistryError
 from ncc_transfer.connectors.sims.simulator import sts_key
-from ncc_transfer.warehouse import DuckDBWarehouse
-from ncc_transfer_tests.connectors.vendor_support import (AS_OF, assert_same_tables, build_vendor_la, canonical, mark_rows,
-                                               recent_school_day)
+from ncc_transfer_tests.connectors.vendor_support import (AS_OF, assert_incremental_equals_full, canonical,
+                                               night_with_wrong_secrets, recent_school_day, route_registry,
+                                               running_vendor_la)
 
 CLIENT_ID = "ncc-la-sims-integrator-7f3a"
 CLIENT_SECRET = "sims-client-secret-never-to-be-seen"
@@ -41,10 +40,7 @@ EARLY = date(2025, 9, 19)  # three weeks into the year: a full fetch with few ma
 
 @pytest.fixture(scope="module")
 def la(tmp_path_factory):
-    la, stop = build_vendor_la(tmp_path_factory.mktemp("sims_la"), schools=3)
-    la.secrets.update(ENV)
-    yield la
-    stop()
+    yield from running_vendor_la(tmp_path_factory.mktemp("sims_la"), secrets=ENV)
 
 
 @pytest.fixture()
@@ -80,9 +76,7 @@ def sts_statuses(la) -> list[int]:
 
 
 def _registry(tmp_path, **source):
-    document = {"local_authority": {"code": "926", "name": "Test"},
-                "schools": [{"laestab": "9262001", "name": "A School", "mis": "sims", "source": source}]}
-    return parse_registry(document, tmp_path / "schools.yaml")
+    return route_registry("sims", source, tmp_path)
 
 
 def test_registry_validates_sims_settings(tmp_path):
@@ -110,7 +104,7 @@ def test_event_start_is_read_in_london_time_and_spans_stay_within_the_limit():
     assert event_start("2025-09-04T08:50:00") == ("2025-09-04", 8)  # no zone: local time
     assert event_start("2025-02-30T00:00:00Z") == ("2025-02-30", None)  # passed on for validation
     assert event_start(None) == (None, None)
-    chunks = list(date_chunks(date(2025, 9, 1), AS_OF))
+    chunks = date_spans(date(2025, 9, 1), AS_OF, CHUNK_DAYS)
     assert chunks[0][0] == date(2025, 9, 1) and chunks[-1][1] == AS_OF + timedelta(days=1)
     assert all(a[1] == b[0] for a, b in zip(chunks, chunks[1:]))
     assert all((last - first).days < S.MAX_SPAN_DAYS for first, last in chunks)  # an hour spare for DST
@@ -225,17 +219,8 @@ def test_wrong_subscription_key_is_401_not_transient(env, monkeypatch, tmp_path)
     token once (two data requests, two token requests) and then fails, not retried further."""
     la = env
     school, _ = serve(la, 2)
-    monkeypatch.setenv("SIMS_SUBSCRIPTION_KEY", "not-the-right-key-123")
-    warehouse = DuckDBWarehouse(tmp_path / "w.duckdb")
-    try:
-        outcome = process_school(school, home=la.home, warehouse=warehouse, as_of=EARLY)
-    finally:
-        warehouse.close()
-    assert outcome.status == "failed" and not outcome.transient
-    assert "unauthorised" in outcome.message and "HTTP 401" in outcome.message
-    assert school.key in outcome.message and "/Learner/V3/LearnerPersonals" in outcome.message
-    assert "not-the-right-key-123" not in outcome.message
-    la.assert_clean(outcome.message, school)
+    message = night_with_wrong_secrets(la, school, monkeypatch, tmp_path, "SIMS_SUBSCRIPTION_KEY", as_of=EARLY)
+    assert "unauthorised" in message and "HTTP 401" in message and "/Learner/V3/LearnerPersonals" in message
     assert data_statuses(la, school) == [401, 401] and sts_statuses(la) == [200, 200]
 
 
@@ -270,15 +255,9 @@ def test_second_night_is_incremental_and_equals_a_full_fetch(env, tmp_path):
     assert sum("SIMS.Changes(startDate=" in e for e in endpoints) == len(S.LEARNER_DOMAINS)
     assert "Learner/V3/LearnerAddresses" in endpoints and "Learner/V3/LearnerPersonals" not in endpoints
     incremental_requests = len(la.sim.log)
-
-    la.sim.log.clear()
-    full = SimsConnector().fetch(school, as_of=AS_OF)  # no state: a full fetch
+    assert_incremental_equals_full(la, SimsConnector, school, second, marked=marked, new_code=new_code,
+                                   deleted=deleted)
     assert len(la.sim.log) > incremental_requests
-    assert_same_tables(canonical(second.tables, school.laestab), canonical(full.tables, school.laestab), school.key)
-
-    got = canonical(second.tables, school.laestab)
-    assert list(mark_rows(got["attendance"], marked.upn, marked.date, marked.session)["code"]) == [new_code]
-    assert "Renamed-Surname" in set(got["pupils"]["surname"])
-    moved_row = got["pupils"][got["pupils"]["upn"] == moved.upn]
+    pupils = canonical(second.tables, school.laestab)["pupils"]
+    moved_row = pupils[pupils["upn"] == moved.upn]
     assert len(moved_row) == 1 and moved_row["postcode"].isna().all()
-    assert deleted.upn not in set(got["pupils"]["upn"]) and deleted.upn not in set(got["attendance"]["upn"])

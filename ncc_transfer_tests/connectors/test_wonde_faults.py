@@ -12,7 +12,7 @@ from ncc_transfer.canonical import TABLES
 from ncc_transfer.pipeline import LOADED, process_school
 from ncc_transfer.warehouse import DuckDBWarehouse
 from ncc_transfer_tests.conftest import ncc_env
-from ncc_transfer_tests.connectors.vendor_support import AS_OF, build_vendor_la
+from ncc_transfer_tests.connectors.vendor_support import AS_OF, running_vendor_la
 
 TOKEN = "wonde-faults-secret-token-42"
 ARCHIVE_KEY = "Zm9yLXRlc3RzLW9ubHktbm90LWEtcmVhbC1rZXkhISE="
@@ -20,16 +20,13 @@ ARCHIVE_KEY = "Zm9yLXRlc3RzLW9ubHktbm90LWEtcmVhbC1rZXkhISE="
 
 @pytest.fixture(scope="module")
 def la(tmp_path_factory):
-    la, stop = build_vendor_la(tmp_path_factory.mktemp("wonde_faults"), schools=2)
-    la.secrets["WONDE_FAULT_TOKEN"] = TOKEN
-    yield la
-    stop()
+    yield from running_vendor_la(tmp_path_factory.mktemp("wonde_faults"), schools=2,
+                                 secrets={"WONDE_FAULT_TOKEN": TOKEN})
 
 
 @pytest.fixture()
 def school(la, monkeypatch):
-    monkeypatch.setenv("WONDE_FAULT_TOKEN", TOKEN)
-    la.sim.clear()
+    la.with_secrets(monkeypatch)
     la.sim.slow_seconds = 1.0
     served, _ = la.serve("wonde", la.files_schools[1], school_id="A200", token_env="WONDE_FAULT_TOKEN",
                          backoff_factor=0.01)

@@ -13,24 +13,20 @@ import pytest
 
 from ncc_transfer.connectors.incremental import StateStore
 from ncc_transfer.connectors.wonde.connector import WondeConnector
-from ncc_transfer_tests.connectors.vendor_support import (AS_OF, amend_rename_delete, assert_same_tables, build_vendor_la,
-                                               canonical, mark_rows, recent_school_day)
+from ncc_transfer_tests.connectors.vendor_support import (AS_OF, amend_rename_delete, assert_incremental_equals_full, canonical,
+                                               mark_rows, recent_school_day, running_vendor_la)
 
 TOKEN = "wonde-incremental-secret-token-1"
 
 
 @pytest.fixture(scope="module")
 def la(tmp_path_factory):
-    la, stop = build_vendor_la(tmp_path_factory.mktemp("wonde_inc"), schools=2)
-    la.secrets["WONDE_INC_TOKEN"] = TOKEN
-    yield la
-    stop()
+    yield from running_vendor_la(tmp_path_factory.mktemp("wonde_inc"), schools=2, secrets={"WONDE_INC_TOKEN": TOKEN})
 
 
 @pytest.fixture()
 def served(la, monkeypatch, tmp_path):
-    monkeypatch.setenv("WONDE_INC_TOKEN", TOKEN)
-    la.sim.clear()
+    la.with_secrets(monkeypatch)
     school, source = la.serve("wonde", la.files_schools[0], school_id="A100", token_env="WONDE_INC_TOKEN")
     return school, source, StateStore(tmp_path / "state")
 
@@ -50,16 +46,9 @@ def test_second_night_is_incremental_and_equals_a_full_fetch(la, served):
     assert connector.last_fetch["kind"] == "incremental"
     assert connector.last_fetch["pupils_changed"] == 1 and connector.last_fetch["pupils_deleted"] == 1
     incremental_requests = len(la.sim.log)
-
-    la.sim.log.clear()
-    full = WondeConnector().fetch(school, as_of=AS_OF)  # no state: a full fetch
+    assert_incremental_equals_full(la, WondeConnector, school, second, marked=marked, new_code=new_code,
+                                   deleted=deleted)
     assert len(la.sim.log) > incremental_requests
-    assert_same_tables(canonical(second.tables, school.laestab), canonical(full.tables, school.laestab), school.key)
-
-    got = canonical(second.tables, school.laestab)
-    assert list(mark_rows(got["attendance"], marked.upn, marked.date, marked.session)["code"]) == [new_code]
-    assert "Renamed-Surname" in set(got["pupils"]["surname"])
-    assert deleted.upn not in set(got["pupils"]["upn"]) and deleted.upn not in set(got["attendance"]["upn"])
 
 
 def test_amendment_older_than_the_lookback_waits_for_the_full_refresh(la, served):

@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import pytest
 
-from ncc_transfer.registry import RegistryError, parse_registry
+from ncc_transfer.registry import RegistryError
+from ncc_transfer_tests.connectors.vendor_support import route_registry
 
 
 def test_registry_requires_wonde_settings(tmp_path):
-    document = {"local_authority": {"code": "926", "name": "Test"},
-                "schools": [{"laestab": "9262001", "name": "A School", "mis": "wonde", "source": {"school_id": "A1"}}]}
     with pytest.raises(RegistryError, match=r"source\.token_env: missing"):
-        parse_registry(document, tmp_path / "schools.yaml")
+        route_registry("wonde", {"school_id": "A1"}, tmp_path)

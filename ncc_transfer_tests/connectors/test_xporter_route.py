@@ -25,10 +25,11 @@ from ncc_transfer.connectors.http import TokenEndpoint
 from ncc_transfer.connectors.incremental import StateStore
 from ncc_transfer.connectors.xporter.connector import XporterConnector, nc_year_of
 from ncc_transfer.pipeline import TransientExtractError
-from ncc_transfer.registry import RegistryError, parse_registry
+from ncc_transfer.registry import RegistryError
 from ncc_transfer.connectors.xporter.simulator import STS_PATH, STS_ROUTE, address_parts, year_group
-from ncc_transfer_tests.connectors.vendor_support import (AS_OF, amend_rename_delete, assert_same_as_files, assert_same_tables,
-                                               build_vendor_la, canonical, mark_rows, recent_school_day)
+from ncc_transfer_tests.connectors.vendor_support import (AS_OF, amend_rename_delete, assert_incremental_equals_full,
+                                               assert_same_as_files, assert_same_tables, canonical, recent_school_day,
+                                               route_registry, running_vendor_la)
 
 SECRET = "xod-school-secret-7f3a9c21"
 SECRET_ENV = "XOD_SCHOOL_SECRET"
@@ -38,10 +39,7 @@ ROUTE = "xporter"
 
 @pytest.fixture(scope="module")
 def la(tmp_path_factory):
-    la, stop = build_vendor_la(tmp_path_factory.mktemp("xporter_la"), schools=3)
-    la.secrets[SECRET_ENV] = SECRET
-    yield la
-    stop()
+    yield from running_vendor_la(tmp_path_factory.mktemp("xporter_la"), secrets={SECRET_ENV: SECRET})
 
 
 @pytest.fixture()
@@ -86,28 +84,22 @@ def baseline_requests(la, school, estab: str) -> int:
 # ------------------------------------------------------------------------------ interface, registry
 
 
-def _registry(source: dict, tmp_path):
-    document = {"local_authority": {"code": "926", "name": "Test"},
-                "schools": [{"laestab": "9262001", "name": "A School", "mis": ROUTE, "source": source}]}
-    return parse_registry(document, tmp_path / "schools.yaml")
-
-
 def test_registry_validates_xporter_settings(tmp_path):
     good = {"relying_party": RELYING_PARTY, "secret_env": "XOD_SECRET_9262001"}
-    school = _registry(good, tmp_path).school("9262001-xporter")
+    school = route_registry(ROUTE, good, tmp_path).school("9262001-xporter")
     assert school.source == good
-    _registry({**good, "estab": "9262001", "sts_url": "https://login.groupcall.com/idaas/sts/STS/GetToken",
-               "base_url": "https://xporter.groupcall.com"}, tmp_path)
+    route_registry(ROUTE, {**good, "estab": "9262001", "sts_url": "https://login.groupcall.com/idaas/sts/STS/GetToken",
+                           "base_url": "https://xporter.groupcall.com"}, tmp_path)
     with pytest.raises(RegistryError, match=r"source\.secret_env: missing"):
-        _registry({"relying_party": RELYING_PARTY}, tmp_path)
+        route_registry(ROUTE, {"relying_party": RELYING_PARTY}, tmp_path)
     with pytest.raises(RegistryError, match=r"source\.relying_party: missing"):
-        _registry({"secret_env": "XOD_SECRET"}, tmp_path)
+        route_registry(ROUTE, {"secret_env": "XOD_SECRET"}, tmp_path)
     with pytest.raises(RegistryError, match=r"source\.secret_env: must be the NAME of an environment variable"):
-        _registry({**good, "secret_env": "s3cr3t value!"}, tmp_path)
+        route_registry(ROUTE, {**good, "secret_env": "s3cr3t value!"}, tmp_path)
     with pytest.raises(RegistryError, match=r"source\.sts_url: must use https"):
-        _registry({**good, "sts_url": "http://login.example.com/idaas/sts/STS/GetToken"}, tmp_path)
+        route_registry(ROUTE, {**good, "sts_url": "http://login.example.com/idaas/sts/STS/GetToken"}, tmp_path)
     with pytest.raises(RegistryError, match=r"source\.token_env: not a setting of the xporter route"):
-        _registry({**good, "token_env": "X"}, tmp_path)
+        route_registry(ROUTE, {**good, "token_env": "X"}, tmp_path)
 
 
 def test_year_group_and_address_round_trip_exactly():
@@ -230,16 +222,9 @@ def test_second_night_is_incremental_and_equals_a_full_fetch(xla, tmp_path):
     students = [h.endpoint for h in data_hits(la, estab) if h.endpoint == "Students"]
     assert len(students) == 2  # the changeset, plus Students/{id} for the changed row (listed by Id only)
     incremental_requests = len(data_hits(la, estab))
-
-    la.sim.log.clear()
-    full = XporterConnector().fetch(school, as_of=AS_OF)  # no state: a full fetch
+    assert_incremental_equals_full(la, XporterConnector, school, second, marked=marked, new_code=new_code,
+                                   deleted=deleted)
     assert len(data_hits(la, estab)) > incremental_requests
-    assert_same_tables(canonical(second.tables, school.laestab), canonical(full.tables, school.laestab), school.key)
-
-    got = canonical(second.tables, school.laestab)
-    assert list(mark_rows(got["attendance"], marked.upn, marked.date, marked.session)["code"]) == [new_code]
-    assert "Renamed-Surname" in set(got["pupils"]["surname"])
-    assert deleted.upn not in set(got["pupils"]["upn"]) and deleted.upn not in set(got["attendance"]["upn"])
     # The watermark moved on: a third night with no change lists no pupil.
     connector.fetch(school, as_of=AS_OF, state=store)
     assert connector.last_fetch["kind"] == "incremental" and connector.last_fetch["pupils_changed"] == 0

@@ -1,9 +1,10 @@
 """Shared scaffolding for the vendor-route tests: a small synthetic LA, the simulator serving it over real
 HTTP on loopback, and the comparisons every route makes with the files route.
 
-A route's test module builds one ``VendorLA`` per module (``vendor_la`` below), serves a school with
-``la.serve(route, school, **settings)`` (a fresh ``SourceSchool`` from the school's landing folder, so a
-test may change it), and fetches it through the connector with the returned registry ``School``.
+A route's test module builds one ``VendorLA`` per module (``running_vendor_la`` below), serves a school
+with ``la.serve(route, school, **settings)`` or, with the demo settings of the route's simulator profile,
+``la.serve_demo(route, monkeypatch, n)`` (each a fresh ``SourceSchool`` from the school's landing folder,
+so a test may change it), and fetches it through the connector with the returned registry ``School``.
 """
 
 from __future__ import annotations
@@ -14,20 +15,42 @@ import os
 import re
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from secrets import token_urlsafe
+from typing import Any, Callable, Iterator, Mapping
 
 import pandas as pd
 
 from ncc_transfer.canonical import TABLES
 from ncc_transfer.demo.generator import build_demo_la
 from ncc_transfer.files_route import read_school_folder
-from ncc_transfer.registry import School, load_registry
-from ncc_transfer.simulator import Simulator, create_app, load_source, run_in_thread
+from ncc_transfer.pipeline import process_school
+from ncc_transfer.registry import Registry, School, load_registry, parse_registry
+from ncc_transfer.simulator import Simulator, SourceSchool, create_app, load_source, run_in_thread
 from ncc_transfer.simulator.app import profile
 from ncc_transfer.validation import validate_extract
+from ncc_transfer.warehouse import DuckDBWarehouse
 
 AS_OF = date(2026, 3, 20)  # a Friday in spring term
 EXTRACTED_AT = datetime(2026, 3, 20, 2, 0)
+
+
+@dataclasses.dataclass
+class Served:
+    """A school served on a vendor route."""
+
+    school: School  # the registry School on the route
+    vendor_id: str  # the id the simulator serves it under (its log and fault queue)
+    route: str
+    source: SourceSchool  # what the simulated MIS holds (a test may change it)
+
+    def statuses(self, la: "VendorLA") -> list[int]:
+        return la.sim.statuses(self.vendor_id, self.route)
+
+    def endpoints(self, la: "VendorLA") -> list[str]:
+        return [hit.endpoint for hit in la.sim.requests_to(self.vendor_id, self.route)]
+
+    def inject(self, la: "VendorLA", faults: list[str]) -> None:
+        la.sim.inject(self.vendor_id, faults, route=self.route)
 
 
 @dataclasses.dataclass
@@ -41,12 +64,27 @@ class VendorLA:
     def serve(self, route: str, school: School, **source: Any) -> tuple[School, Any]:
         """Serve ``school``'s landing folder on ``route`` with registry ``source`` settings (base_url is
         filled in); returns (the registry School on that route, its SourceSchool to change)."""
+        served = self._register(route, school, source)
+        return served.school, served.source
+
+    def serve_demo(self, route: str, monkeypatch, n: int = 0, **extra: Any) -> Served:
+        """School ``n`` served afresh on ``route`` with the demo settings of the route's simulator profile
+        (fast retries, then ``extra``), its secrets (made up once per LA) in the environment and the
+        simulator's faults, log and tokens cleared."""
+        school = self.files_schools[n]
+        settings, names = profile(route).demo_settings(school.laestab, f"{self.root}/{route}")
+        for name in names:
+            self.secrets.setdefault(name, token_urlsafe(12))
+        self.with_secrets(monkeypatch)
+        return self._register(route, school, {**settings, "backoff_factor": 0.01, **extra})
+
+    def _register(self, route: str, school: School, source: dict[str, Any]) -> Served:
         settings = {"base_url": f"{self.root}/{route}", "rate_per_second": 0, **source}
         vendor_school = dataclasses.replace(school, mis=route, source=settings)
         data = load_source(self.folder(school), school.laestab)
         env = {**os.environ, **self.secrets}
-        profile(route).register(self.sim, vendor_school, data, env)
-        return vendor_school, data
+        vendor_id = profile(route).register(self.sim, vendor_school, data, env)
+        return Served(vendor_school, vendor_id, route, data)
 
     def with_secrets(self, monkeypatch) -> "VendorLA":
         """The LA with every secret in the environment and the simulator's faults, log and tokens cleared
@@ -80,6 +118,30 @@ def build_vendor_la(home: Path, schools: int = 3) -> tuple[VendorLA, Any]:
     return VendorLA(home, list(registry.active_schools), sim, root), stop
 
 
+SchoolSecrets = Callable[[int, School], Mapping[str, str]]
+
+
+def running_vendor_la(home: Path, schools: int = 3, secrets: Mapping[str, str] | SchoolSecrets | None = None
+                      ) -> Iterator[VendorLA]:
+    """A route test module's LA (``yield from`` it in a module fixture): ``build_vendor_la`` with
+    ``secrets`` kept for ``with_secrets`` (variable -> value, or ``secrets(n, school)`` for each school
+    ``n``), its simulator stopped afterwards."""
+    la, stop = build_vendor_la(home, schools)
+    try:
+        for n, school in enumerate(la.files_schools):
+            la.secrets.update(secrets(n, school) if callable(secrets) else secrets or {})
+        yield la
+    finally:
+        stop()
+
+
+def route_registry(route: str, source: dict, folder: Path = Path(".")) -> Registry:
+    """A registry of one school on ``route`` with ``source`` settings, parsed (``RegistryError``: refused)."""
+    document = {"local_authority": {"code": "926", "name": "Test"},
+                "schools": [{"laestab": "9262001", "name": "A School", "mis": route, "source": source}]}
+    return parse_registry(document, folder / "schools.yaml")
+
+
 def sorted_frame(frame: pd.DataFrame) -> pd.DataFrame:
     frame = frame.drop(columns=["school_key", "extracted_at"], errors="ignore")
     return frame.sort_values(list(frame.columns)).reset_index(drop=True)
@@ -109,6 +171,25 @@ def assert_same_as_files(raw_tables: dict[str, pd.DataFrame], la: VendorLA, scho
     assert_same_tables(canonical(raw_tables, school.laestab), expected, school.key)
 
 
+def night_with_wrong_secrets(la: VendorLA, school: School, monkeypatch, folder: Path, *variables: str,
+                             as_of: date = AS_OF) -> str:
+    """The night (``process_school``) of ``school`` with a wrong value in each secret variable: the school
+    fails, not as a temporary fault, with a message naming it and showing no secret (nor the wrong
+    values); returns the message."""
+    wrong = {name: f"not-the-right-{name.lower()}-9Qz4" for name in variables}
+    for name, value in wrong.items():
+        monkeypatch.setenv(name, value)
+    warehouse = DuckDBWarehouse(folder / "w.duckdb")
+    try:
+        outcome = process_school(school, home=la.home, warehouse=warehouse, as_of=as_of)
+    finally:
+        warehouse.close()
+    assert outcome.status == "failed" and not outcome.transient, outcome.message
+    assert school.key in outcome.message and not any(value in outcome.message for value in wrong.values())
+    la.assert_clean(outcome.message, school)
+    return outcome.message
+
+
 # ------------------------------------------------------------------------------ incremental nights
 
 
@@ -136,3 +217,18 @@ def amend_rename_delete(source, day: str):
     deleted = next(p for p in source.pupils if p.upn and p.upn not in (marked.upn, renamed.upn) and not p.is_leaver)
     source.delete_pupil(deleted.upn)
     return marked, new_code, renamed, deleted
+
+
+def assert_incremental_equals_full(la: VendorLA, connector_type: type, school: School, second: Any, *, marked: Any,
+                                   new_code: str, deleted: Any, as_of: date = AS_OF) -> Any:
+    """The incremental night ``second`` gives the canonical tables of a fresh full fetch of the changed
+    school, with its changes in (the amended mark's ``new_code``, the surname ``amend_rename_delete``
+    gives, the ``deleted`` pupil gone); returns the full fetch (the log holds only its requests)."""
+    la.sim.log.clear()
+    full = connector_type().fetch(school, as_of=as_of)  # no state: a full fetch
+    got = canonical(second.tables, school.laestab, as_of)
+    assert_same_tables(got, canonical(full.tables, school.laestab, as_of), school.key)
+    assert list(mark_rows(got["attendance"], marked.upn, marked.date, marked.session)["code"]) == [new_code]
+    assert "Renamed-Surname" in set(got["pupils"]["surname"])
+    assert deleted.upn not in set(got["pupils"]["upn"]) and deleted.upn not in set(got["attendance"]["upn"])
+    return full

@@ -68,16 +68,22 @@ def test_upload_still_being_written_fails_that_school_without_step_retries(small
                                                 of_type=dg.DagsterEventType.STEP_UP_FOR_RETRY).records
 
 
-def test_freshness_check_flags_a_school_without_a_recent_load(small_la):
+def night_with_one_school_broken(home, content: bytes):
+    """The night after the first school's landing files were overwritten with ``content`` (in ``ncc_env``):
+    (the registry, that school, the night's result)."""
     from ncc_transfer.cli import _load_registry, run_night
 
+    registry = _load_registry()
+    broken = registry.active_schools[0]
+    for path in broken.landing_folder(home).iterdir():
+        path.write_bytes(content)
+    return registry, broken, run_night(registry, as_of=DEMO_AS_OF)
+
+
+def test_freshness_check_flags_a_school_without_a_recent_load(small_la):
     home, demo = small_la
     with ncc_env(home, NCC_FRESHNESS_HOURS="0.0001"):
-        registry = _load_registry()
-        broken = registry.active_schools[0]
-        for path in broken.landing_folder(home).iterdir():
-            path.write_bytes(b"<CTfile")
-        result = run_night(registry, as_of=DEMO_AS_OF)
+        registry, broken, result = night_with_one_school_broken(home, b"<CTfile")
         instance = dg.DagsterInstance.get()
         evaluations = [r.event_log_entry.dagster_event.event_specific_data
                        for r in instance.get_records_for_run(
@@ -112,7 +118,6 @@ def webhook():
 
 
 def test_failed_night_alerts_by_webhook_and_email(small_la, webhook, smtp_server, monkeypatch):
-    from ncc_transfer.cli import _load_registry, run_night
     from ncc_transfer.defs.operations.alerts import nightly_failure_alert
     from ncc_transfer.defs.resources import AlertsResource, MailResource
 
@@ -121,11 +126,7 @@ def test_failed_night_alerts_by_webhook_and_email(small_la, webhook, smtp_server
     home, demo = small_la
     with ncc_env(home, NCC_ALERT_WEBHOOK_URL=url, NCC_ALERT_EMAIL_TO="data.team@la.example",
                  NCC_SMTP_HOST=host, NCC_SMTP_PORT=str(port), NCC_SMTP_FROM="ncc@la.example"):
-        registry = _load_registry()
-        broken = registry.active_schools[0]
-        for path in broken.landing_folder(home).iterdir():
-            path.write_bytes(b"not a ctf")
-        result = run_night(registry, as_of=DEMO_AS_OF)
+        _, broken, result = night_with_one_school_broken(home, b"not a ctf")
         instance = dg.DagsterInstance.get()
         run = instance.get_run_by_id(result.run_ids[0])
         failure = instance.get_records_for_run(run.run_id, of_type=dg.DagsterEventType.RUN_FAILURE).records[0]

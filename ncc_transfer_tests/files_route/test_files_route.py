@@ -101,18 +101,23 @@ def assert_no_pupil_data(message: str) -> None:
 
 # --- CTF ---------------------------------------------------------------------------------------------
 
+# Friday 2024-09-06's marks / and \ (present AM and PM), then the weekend's # (closed), in both CTF forms.
+FRIDAY_TO_SUNDAY = [
+    ("2024-09-06", "AM", "/"),
+    ("2024-09-06", "PM", "\\"),
+    ("2024-09-07", "AM", "#"),
+    ("2024-09-07", "PM", "#"),
+    ("2024-09-08", "AM", "#"),
+    ("2024-09-08", "PM", "#"),
+]
+
 
 def test_ctf_single_character_marks_from_a_friday(tmp_path):
     # 2024-09-06 is a Friday: Fri / \, Sat # #, Sun # #, Mon 9th N -.
     path = write(tmp_path, "ctf.xml", ctf(pupil(attendance=year_data("2024-09-06", "/\\####N-"))))
     pupils, attendance = parse_ctf(path, LAESTAB)
     assert rows(attendance) == [
-        ("2024-09-06", "AM", "/"),
-        ("2024-09-06", "PM", "\\"),
-        ("2024-09-07", "AM", "#"),
-        ("2024-09-07", "PM", "#"),
-        ("2024-09-08", "AM", "#"),
-        ("2024-09-08", "PM", "#"),
+        *FRIDAY_TO_SUNDAY,
         ("2024-09-09", "AM", "N"),
         ("2024-09-09", "PM", "-"),
     ]
@@ -133,12 +138,7 @@ def test_ctf_comma_marks_gender_capital_version_and_namespace(tmp_path):
     )
     pupils, attendance = parse_ctf(write(tmp_path, "ctf.xml", text), LAESTAB)
     assert rows(attendance) == [
-        ("2024-09-06", "AM", "/"),
-        ("2024-09-06", "PM", "\\"),
-        ("2024-09-07", "AM", "#"),
-        ("2024-09-07", "PM", "#"),
-        ("2024-09-08", "AM", "#"),
-        ("2024-09-08", "PM", "#"),
+        *FRIDAY_TO_SUNDAY,
         ("2024-09-09", "AM", "C1"),
         ("2024-09-09", "PM", "C1"),
         ("2024-09-10", "AM", "-"),

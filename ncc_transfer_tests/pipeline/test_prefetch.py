@@ -233,7 +233,7 @@ def test_the_vendor_never_has_more_requests_at_once_than_its_cap(tmp_path, monke
     import asyncio
 
     from ncc_transfer.defs.resources import RouteConcurrency
-    from ncc_transfer_tests.vendor_support import AS_OF, build_vendor_la
+    from ncc_transfer_tests.connectors.vendor_support import AS_OF, build_vendor_la
 
     la, stop = build_vendor_la(tmp_path / "la", schools=2)
     try:

@@ -5,27 +5,10 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from ncc_transfer.reference import la_codes, upn
-from ncc_transfer.reference.attendance_codes import (
-    CATEGORIES,
-    CODE_SET_CHANGE,
-    category_for,
-    code_table,
-    possible_for,
-)
-from ncc_transfer.reference.enrolment import (
-    ON_ROLL_STATUSES,
-    enrol_status_table,
-    expected_nc_year_age,
-    nc_year_table,
-)
-from ncc_transfer.reference.exclusions import (
-    CATEGORY_CODES,
-    REASON_CODES,
-    category_table,
-    normalise_category,
-    reason_table,
-)
+from ncc_transfer.reference import (CATEGORY_CODES, CODE_SET_CHANGE, ON_ROLL_STATUSES, REASON_CODES, category_for,
+                                    category_table, code_table, enrol_status_table, expected_nc_year_age, la_codes,
+                                    nc_year_table, normalise_category, possible_for, reason_table, upn)
+from ncc_transfer.reference.attendance_codes import CATEGORIES
 
 PRE = "2024-08-18"
 NEW = "2024-08-19"

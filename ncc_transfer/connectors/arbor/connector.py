@@ -29,8 +29,10 @@ from typing import Any, Iterator
 from urllib.parse import urlsplit
 
 from ncc_transfer.connectors.arbor import mapping as A
-from ncc_transfer.rules.calendar import academic_year_start
-from ncc_transfer.connectors.base import STUDENT_KEY, Capabilities, RouteSettings, Snapshot, VendorConnector, date_text, text
+from ncc_transfer.connectors.base import (
+    STUDENT_KEY, IncrementalConnector, RouteSettings, VendorConnector, date_text, field_paths, mapped_code, mapped_row,
+    preferred_if_different, text
+)
 from ncc_transfer.connectors.http import MAX_PAGES, RETRY_STATUSES, AuthStrategy, Basic, VendorError, VendorSession, _origin, _path_of, dig
 from ncc_transfer.connectors.incremental import PupilChanges
 
@@ -40,6 +42,7 @@ USER_AGENT = "ncc-transfer/0.1 (local authority pupil data transfer; Arbor partn
 SOURCES = {"pupils": f"{A.GRAPHQL_PATH} {A.STUDENT_ENTITY}",
            "attendance": f"{A.GRAPHQL_PATH} {A.ATTENDANCE_ENTITY}",
            "exclusions": f"{A.GRAPHQL_PATH} {A.FIXED_PERIOD_ENTITY} + {A.PERMANENT_ENTITY}"}
+STUDENT_PATHS = field_paths(A.STUDENT_FIELDS)
 _USUAL = re.compile(r"^(\d{4}-\d{2}-\d{2}) (\d{2}:\d{2}):\d{2}$")
 _CLOCK = re.compile(r"^(\d{1,2}):(\d{2})(?::\d{2}(?:\.\d+)?)?$")
 
@@ -75,9 +78,7 @@ def _session(hours_minutes: str) -> str | None:
 
 def statutory_code(mark_code: str | None) -> str | None:
     """An Arbor AttendanceMark code -> the statutory code (unknown codes pass through)."""
-    if mark_code is None:
-        return None
-    return A.MARK_CODES.get(mark_code.strip().upper(), mark_code)
+    return mapped_code(mark_code, A.MARK_CODES)
 
 
 def nc_year(label: str | None) -> str | None:
@@ -91,14 +92,8 @@ def nc_year(label: str | None) -> str | None:
 
 def student_row(student: dict) -> dict[str, str | None]:
     """One GraphQL Student -> one raw pupils row (canonical column names, text values)."""
-    row: dict[str, str | None] = {}
-    for column, (path, _) in A.STUDENT_FIELDS.items():
-        value = dig(student, path)
-        row[column] = date_text(value) if column in A.DATE_COLUMNS else text(value)
-    for column, legal in A.PREFERRED_OF.items():  # preferred names only when they differ
-        row[column] = row[column] if row[column] != row[legal] else None
-    if row["sex"] is not None:
-        row["sex"] = A.GENDER.get(row["sex"].strip().upper(), row["sex"])
+    row = preferred_if_different(mapped_row(student, STUDENT_PATHS, A.DATE_COLUMNS), A.PREFERRED_OF)
+    row["sex"] = mapped_code(row["sex"], A.GENDER)
     row["nc_year"] = nc_year(row["nc_year"])
     return row
 
@@ -112,14 +107,14 @@ def exclusion_row(entity: str, record: dict) -> dict[str, Any]:
     row: dict[str, Any] = {"category": A.CATEGORY_OF[entity], "reason": text(dig(record, A.REASON_FIELD)),
                            "reason_2": extra[0], "reason_3": extra[1]}
     if entity == A.FIXED_PERIOD_ENTITY:
-        fields = {name: path for name, (path, _) in A.FIXED_PERIOD_FIELDS.items()}
+        fields = field_paths(A.FIXED_PERIOD_FIELDS)
         row["start_date"], row["start_session"] = split_datetime(dig(record, fields["start"]))
         row["end_date"] = split_datetime(dig(record, fields["end"]))[0]
         row["sessions"] = text(dig(record, fields["sessions"]))
         if dig(record, fields["lunchtime"]) is True:
             row["category"] = A.LUNCHTIME_CATEGORY
     else:
-        fields = {name: path for name, (path, _) in A.PERMANENT_FIELDS.items()}
+        fields = field_paths(A.PERMANENT_FIELDS)
         row["start_date"] = date_text(dig(record, fields["start_date"]))
         row["start_session"] = text(dig(record, fields["start_session"]))
         row["sessions"] = row["end_date"] = None
@@ -145,10 +140,8 @@ def check_rest_body(data: Any, route: str, method: str, path: str) -> Any:
 # ------------------------------------------------------------------------------------------ connector
 
 
-class ArborConnector(VendorConnector):
+class ArborConnector(IncrementalConnector):
     route = ROUTE
-    capabilities = Capabilities(changed_since=True, deletions=True, leavers=True)
-    mapping_version = 1
     # Arbor rate-limits (429 seen after ~500 requests): a conservative default.
     defaults = {**VendorConnector.defaults, "rate_per_second": 2.0}
 
@@ -213,7 +206,7 @@ class ArborConnector(VendorConnector):
 
     def marks(self, session: VendorSession, settings: RouteSettings, *, start: date, end: date) -> dict[str, dict]:
         source = SOURCES["attendance"]
-        fields = {name: path for name, (path, _) in A.ATTENDANCE_FIELDS.items()}
+        fields = field_paths(A.ATTENDANCE_FIELDS)
         window = {A.ATTENDANCE_FROM_ARG: f"{start.isoformat()} 00:00:00",
                   A.ATTENDANCE_BEFORE_ARG: f"{(end + timedelta(days=1)).isoformat()} 00:00:00"}
         marks: dict[str, dict] = {}
@@ -236,12 +229,9 @@ class ArborConnector(VendorConnector):
                 exclusions[key] = {**exclusion_row(entity, record), "_source": source}
         return exclusions
 
-    def snapshot(self, session: VendorSession, settings: RouteSettings, *, as_of: date) -> Snapshot:
+    def all_pupils(self, session: VendorSession, settings: RouteSettings) -> tuple[dict[str, dict], dict[str, Any]]:
         pupils, revision = self._students(session)
-        return Snapshot(pupils=pupils,
-                        attendance=self.marks(session, settings, start=academic_year_start(as_of), end=as_of),
-                        exclusions=self.exclusions(session, settings, as_of=as_of),
-                        sources=self.sources(settings), watermark={A.WATERMARK_KEY: revision})
+        return pupils, {A.WATERMARK_KEY: revision}
 
     # ------------------------------------------------------------------------------- incremental
     def changed_pupils(self, session: VendorSession, settings: RouteSettings, *, since: dict,

@@ -1,12 +1,12 @@
 """Arbor's API shape (http://developers.arbor-education.com/api/endpoints; official SDK: GitHub
 arbor-education/sis-sdk-php), mounted at ``/arbor``.
 
-* ``POST /graphql/query`` with ``{"query": ..., "variables": ...}``: a real GraphQL front (the query is
-  parsed and validated by graphql-core against ``SCHEMA_SDL``, so an unknown field or argument gives
-  GraphQL's own error), answering ``Student``, ``AttendanceRecord``, ``FixedPeriodExclusion`` and
-  ``PermanentExclusion`` lists paged by ``page_size``/``page_num`` (0-based: ``FIRST_PAGE_NUM``), with
-  ``id_in`` on students and a ``startDatetime`` range on attendance records. Errors come as
-  ``{"data": ..., "errors": [...]}`` with HTTP 200, as GraphQL servers do.
+* ``POST /graphql/query`` with ``{"query": ..., "variables": ...}``: a real GraphQL front
+  (``graphql_server.py``: the query is parsed and validated by graphql-core against ``SCHEMA_SDL``, so an
+  unknown field or argument gives GraphQL's own error), answering ``Student``, ``AttendanceRecord``,
+  ``FixedPeriodExclusion`` and ``PermanentExclusion`` lists paged by ``page_size``/``page_num`` (0-based:
+  ``FIRST_PAGE_NUM``), with ``id_in`` on students and a ``startDatetime`` range on attendance records.
+  Errors come as ``{"data": ..., "errors": [...]}`` with HTTP 200, as GraphQL servers do.
 * ``GET /rest-v2/students/changelog?from-revision=n[&to-revision=m]``: the students changed (``update``)
   or deleted (``delete``) after revision ``n``, from the ``SourceSchool``'s revision stamps and
   deletions; hrefs are host-relative and carry the simulator's mount prefix, as a school host's would.
@@ -27,27 +27,25 @@ records anyway), a length or end date on a permanent exclusion.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hmac
 import json
 import re
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
-from graphql import GraphQLError, build_schema, parse, validate
-from graphql.language import FieldNode, OperationDefinitionNode
-from graphql.utilities import value_from_ast_untyped
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from ncc_transfer.connectors.arbor import mapping as A
-from ncc_transfer.simulator.core import Simulator
+from ncc_transfer.connectors.arbor.graphql_server import execute
+from ncc_transfer.simulator.core import FaultHandling, Simulator
+from ncc_transfer.simulator.credentials import basic, demo_secret_names, same, secrets_of
+from ncc_transfer.simulator.records import is_iso_date, listed, set_path
 from ncc_transfer.simulator.source import SourceSchool, stable_id
 
 ROUTE = "arbor"
-ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+# error-body: GraphQL errors in a 200, refused; GraphQL pages by number (no next links); static Basic auth
+FAULT_HANDLING = FaultHandling(expire_token=False)
 WHOLE_NUMBER = re.compile(r"^\d+$")
 UNTIL_TIME = "15:30:00"  # [GUESS] the time of day written on an exclusion's untilDatetime (not read back)
 END_TIMES = {"AM": "12:00:00", "PM": "15:30:00"}  # [GUESS] a register's endDatetime (not read back)
@@ -57,46 +55,6 @@ NC_LABEL = {code: label for label, code in A.NC_YEAR_LABELS.items()}
 ACCESS_DENIED = {"message": "You do not have access to Student.upn.",  # the shape is 3P; the code GUESS
                  "extensions": {"code": "ACCESS_DENIED"}}
 UNKNOWN_SCHOOL = "unknown"
-
-# The GraphQL schema the simulator answers: every field the mapping names (and a few more), typed as
-# Arbor's would be [GUESS: only the field names in mapping.py are sourced].
-SCHEMA_SDL = f"""
-type Query {{
-  {A.STUDENT_ENTITY}({A.PAGE_SIZE_ARG}: Int, {A.PAGE_NUM_ARG}: Int, {A.ID_IN_ARG}: [ID]): [Student]
-  {A.ATTENDANCE_ENTITY}({A.PAGE_SIZE_ARG}: Int, {A.PAGE_NUM_ARG}: Int, {A.ATTENDANCE_FROM_ARG}: String,
-                   {A.ATTENDANCE_BEFORE_ARG}: String): [AttendanceRecord]
-  {A.FIXED_PERIOD_ENTITY}({A.PAGE_SIZE_ARG}: Int, {A.PAGE_NUM_ARG}: Int): [FixedPeriodExclusion]
-  {A.PERMANENT_ENTITY}({A.PAGE_SIZE_ARG}: Int, {A.PAGE_NUM_ARG}: Int): [PermanentExclusion]
-}}
-type Student {{
-  id: ID  revisionId: Int  upn: String  formerUpn: String  displayName: String
-  legalFirstName: String  legalMiddleNames: String  legalLastName: String
-  preferredFirstName: String  preferredLastName: String  entryDate: String  leavingDate: String
-  person: Person  displayAcademicLevel: AcademicLevel  enrolmentMode: EnrolmentMode  postalAddress: PostalAddress
-}}
-type Person {{ id: ID  dateOfBirth: String  gender: String }}
-type AcademicLevel {{ id: ID  displayName: String }}
-type EnrolmentMode {{ code: String }}
-type PostalAddress {{ address1: String  postalTown: String  postalCode: String }}
-type AttendanceRecord {{
-  id: ID  student: Student  startDatetime: String  endDatetime: String  attendanceMark: AttendanceMark
-  minutesLate: Int
-}}
-type AttendanceMark {{ code: String }}
-type ExclusionReason {{ code: String  exportCode: String }}
-type ExclusionExclusionReason {{ exclusionReason: ExclusionReason }}
-type FixedPeriodExclusion {{
-  id: ID  student: Student  fromDatetime: String  untilDatetime: String  schoolDefinedSessionsExcluded: Int
-  isLunchtimeExclusion: Boolean  exclusionReason: ExclusionReason
-  exclusionExclusionReasons: [ExclusionExclusionReason]  narrative: String
-}}
-type PermanentExclusion {{
-  id: ID  student: Student  fromDate: String  startSession: String  exclusionReason: ExclusionReason
-  exclusionExclusionReasons: [ExclusionExclusionReason]  narrative: String
-}}
-"""
-SCHEMA = build_schema(SCHEMA_SDL)
-
 
 @dataclass
 class ArborSchool:
@@ -125,19 +83,12 @@ def student_id(laestab: str, pupil_key: str) -> int:
     return arbor_id(laestab, "student", pupil_key)
 
 
-def _set(target: dict, path: str, value: Any) -> None:
-    *parents, last = path.split(".")
-    for part in parents:
-        target = target.setdefault(part, {})
-    target[last] = value
-
-
 def _set_or_null(target: dict, path: str, value: Any) -> None:
-    """Like ``_set``, but a null value makes the related object itself null (``attendanceMark: null``)."""
+    """Like ``set_path``, but a null value makes the related object itself null (``attendanceMark: null``)."""
     if value is None and "." in path:
         target[path.split(".")[0]] = None
     else:
-        _set(target, path, value)
+        set_path(target, path, value)
 
 
 def _nulls_to_none(record: dict) -> dict:
@@ -174,7 +125,7 @@ def _student(school: SourceSchool, pupil) -> dict:
             value = GENDER_OUT.get(value, value)
         elif column == "nc_year":
             value = nc_label(value)
-        _set(student, path, value)
+        set_path(student, path, value)
     return _nulls_to_none(student)
 
 
@@ -184,9 +135,9 @@ def _mark(school: SourceSchool, mark) -> dict:
     fields = {name: path for name, (path, _) in A.ATTENDANCE_FIELDS.items()}
     record: dict[str, Any] = {"id": str(arbor_id(school.laestab, "mark", mark.key)), "_day": mark.date,
                               "endDatetime": datetime_out(mark.date, mark.session, END_TIMES), "minutesLate": None}
-    _set(record, fields["student"], str(sid))
+    set_path(record, fields["student"], str(sid))
     # A mark with no AM/PM session cannot be held (Arbor's session is its register's time): midnight.
-    _set(record, fields["start"], datetime_out(mark.date, mark.session))
+    set_path(record, fields["start"], datetime_out(mark.date, mark.session))
     # The statutory code as Arbor names the mark; a code with no name (or a local one) as it is.
     _set_or_null(record, fields["code"], MARK_NAME.get(mark.code, mark.code))
     return record
@@ -200,9 +151,7 @@ def _reason_item(code: str | None, path: str) -> dict:
 
 def _reasons(row: dict) -> dict:
     """The first reason on the exclusion, the second and third as ExclusionExclusionReasons (in order)."""
-    more = [row.get("reason_2"), row.get("reason_3")]
-    while more and more[-1] is None:
-        more.pop()
+    more = listed([row.get("reason_2"), row.get("reason_3")])
     return {**_reason_item(row.get("reason"), A.REASON_FIELD),
             A.MORE_REASONS_FIELD: [_reason_item(code, A.MORE_REASON_CODE) for code in more]}
 
@@ -263,11 +212,8 @@ def changelog(school: SourceSchool, root_path: str, after: int, upto: int, host:
 # ------------------------------------------------------------------------------------------ GraphQL
 
 
-class QueryError(Exception):
-    """A request the simulated GraphQL server answers with ``errors``."""
-
-
 def _select(lists: dict[str, list[dict]], entity: str, args: dict) -> list[dict]:
+    """One GraphQL list as its (non-paging) arguments select it."""
     items = lists[entity]
     if entity == A.STUDENT_ENTITY and args.get(A.ID_IN_ARG) is not None:
         wanted = {str(i) for i in args[A.ID_IN_ARG]}
@@ -276,77 +222,13 @@ def _select(lists: dict[str, list[dict]], entity: str, args: dict) -> list[dict]
         start, before = args.get(A.ATTENDANCE_FROM_ARG), args.get(A.ATTENDANCE_BEFORE_ARG)
 
         def wanted_mark(record: dict) -> bool:
-            if not (isinstance(record["_day"], str) and ISO_DATE.match(record["_day"])):
+            if not is_iso_date(record["_day"]):
                 return True  # [GUESS] a mark whose date cannot be compared is returned rather than hidden
             when = record["startDatetime"]
             return (start is None or when >= start) and (before is None or when < before)
 
         items = [m for m in items if wanted_mark(m)]
     return items
-
-
-def _plan(field: FieldNode) -> tuple | None:
-    """A field's selection set as ``((output name, field name, sub-plan), ...)``; None for a leaf."""
-    if field.selection_set is None:
-        return None
-    plan = []
-    for sub in field.selection_set.selections:
-        if not isinstance(sub, FieldNode):
-            raise QueryError("Fragments are not supported by the simulator.")
-        plan.append(((sub.alias or sub.name).value, sub.name.value, _plan(sub)))
-    return tuple(plan)
-
-
-def _project(value: Any, plan: tuple | None) -> Any:
-    """``value`` cut down to a selection plan (lists element by element)."""
-    if plan is None or value is None:
-        return value
-    if isinstance(value, list):
-        return [_project(v, plan) for v in value]
-    return {out: _project(value.get(name), sub) for out, name, sub in plan}
-
-
-def _page(items: list[dict], args: dict, first_page: int) -> list[dict]:
-    size = args.get(A.PAGE_SIZE_ARG)
-    size = A.MAX_PAGE_SIZE if size is None else size
-    if not 0 < size <= A.MAX_PAGE_SIZE:
-        raise QueryError(f"page_size must be between 1 and {A.MAX_PAGE_SIZE}.")  # [GUESS] message
-    num = args.get(A.PAGE_NUM_ARG)
-    num = first_page if num is None else max(num, first_page)
-    offset = (num - first_page) * size
-    return items[offset:offset + size]
-
-
-def execute(query: str, variables: dict | None, lists_for: Callable[[str, tuple], list[dict]],
-            first_page: int = A.FIRST_PAGE_NUM) -> dict:
-    """Answer a GraphQL query: ``{"data": ...}`` or ``{"errors": [...]}`` (GraphQL's own messages)."""
-    try:
-        document = parse(query)
-    except GraphQLError as exc:
-        return {"errors": [exc.formatted]}
-    problems = validate(SCHEMA, document)
-    if problems:
-        return {"errors": [p.formatted for p in problems]}
-    operation = next((d for d in document.definitions if isinstance(d, OperationDefinitionNode)), None)
-    if operation is None or operation.operation.value != "query":
-        return {"errors": [{"message": "Only queries are supported."}]}
-    data: dict[str, Any] = {}
-    try:
-        for field in operation.selection_set.selections:
-            if not isinstance(field, FieldNode):
-                raise QueryError("Fragments are not supported by the simulator.")
-            if field.name.value == "__typename":
-                data[(field.alias or field.name).value] = "Query"
-                continue
-            args = {a.name.value: value_from_ast_untyped(a.value, variables) for a in field.arguments}
-            filters = tuple(sorted((k, json.dumps(v)) for k, v in args.items()
-                                   if k not in (A.PAGE_SIZE_ARG, A.PAGE_NUM_ARG)))
-            items = _page(lists_for(field.name.value, filters), args, first_page)
-            plan = _plan(field)
-            data[(field.alias or field.name).value] = [_project(r, plan) for r in items]
-    except QueryError as exc:
-        return {"data": None, "errors": [{"message": str(exc)}]}
-    return {"data": data}
 
 
 # ------------------------------------------------------------------------------------------ the app
@@ -358,44 +240,20 @@ def _rest_error(code: int, reason: str, message: str) -> dict:
                                 "errors": [{"exception": "Exception", "message": message}]}}
 
 
-def _basic(request: Request) -> tuple[str, str] | None:
-    value = request.headers.get("authorization", "")
-    if not value.startswith("Basic "):
-        return None
-    try:
-        user, sep, password = base64.b64decode(value[6:], validate=True).decode("utf-8").partition(":")
-    except (binascii.Error, UnicodeDecodeError):
-        return None
-    return (user, password) if sep else None
-
-
 def routes(sim: Simulator) -> list[Route]:
     def school_of(request: Request) -> ArborSchool | None:
-        credentials = _basic(request)
-        if credentials is None:
-            return None
-        for school in sim.schools.get(ROUTE, {}).values():
-            if hmac.compare_digest(school.user.encode(), credentials[0].encode()):
-                return school
-        return None
+        credentials = basic(request.headers)
+        return None if credentials is None else sim.school_where(ROUTE, lambda s: same(credentials[0], s.user))
 
     def refused(request: Request, school: ArborSchool | None) -> Response | None:
-        credentials = _basic(request)
-        if school is None or credentials is None or \
-                not hmac.compare_digest(school.password.encode(), credentials[1].encode()):
+        credentials = basic(request.headers)
+        if school is None or credentials is None or not same(credentials[1], school.password):
             return JSONResponse(_rest_error(401, "Unauthorized", "Invalid credentials"), status_code=401,
                                 headers={"WWW-Authenticate": 'Basic realm="Arbor"'})
         sent = request.headers.get(A.APPLICATION_ID_HEADER, "")
-        if school.application_id and not hmac.compare_digest(sent.encode(), school.application_id.encode()):
+        if school.application_id and not same(sent, school.application_id):
             return JSONResponse(_rest_error(401, "Unauthorized", "Unknown application"), status_code=401)
         return None
-
-    def lists(school: ArborSchool) -> dict[str, list[dict]]:
-        key = (ROUTE, school.school_id, school.source.revision)
-        rendered = sim.cache.get(key)
-        if rendered is None:
-            rendered = sim.cache[key] = render(school.source)
-        return rendered
 
     def answer_graphql(request: Request, body: bytes, school: ArborSchool | None, fault: str | None) -> Response:
         denied = refused(request, school)
@@ -413,12 +271,9 @@ def routes(sim: Simulator) -> list[Route]:
             return JSONResponse({"errors": [{"message": "Must provide a query string."}]}, status_code=400)
 
         def lists_for(entity: str, filters: tuple) -> list[dict]:
-            key = (ROUTE, school.school_id, school.source.revision, entity, filters)
-            items = sim.cache.get(key)
-            if items is None:
-                args = {k: json.loads(v) for k, v in filters}
-                items = sim.cache[key] = _select(lists(school), entity, args)
-            return items
+            args = {k: json.loads(v) for k, v in filters}
+            return sim.selection(ROUTE, school.school_id, school.source, render, (entity, filters),
+                                 lambda lists: _select(lists, entity, args))
 
         answer = execute(query, variables, lists_for, school.first_page_num)
         return JSONResponse(answer)
@@ -465,16 +320,14 @@ def routes(sim: Simulator) -> list[Route]:
 def register(sim: Simulator, school, source: SourceSchool, env) -> str:
     """Serve a registry school (``mis: arbor``) from ``source``; its Basic credentials are read from
     ``env`` by the names in ``user_env``/``password_env``. Returns the simulator's id (the LAESTAB)."""
-    settings = school.source
-    application_id = settings.get("application_id")
-    sim.add(ROUTE, school.laestab, ArborSchool(school.laestab, env[settings["user_env"]],
-                                               env[settings["password_env"]],
+    application_id = school.source.get("application_id")
+    sim.add(ROUTE, school.laestab, ArborSchool(school.laestab, *secrets_of(school, env, "user_env", "password_env"),
                                                str(application_id) if application_id else None, source))
     return school.laestab
 
 
 def demo_settings(laestab: str, base_url: str) -> tuple[dict, list[str]]:
     """Registry settings of a demo school on this route, and the names of its secret variables."""
-    user_env, password_env = f"DEMO_ARBOR_USER_{laestab}", f"DEMO_ARBOR_PASSWORD_{laestab}"
-    return ({"base_url": base_url, "user_env": user_env, "password_env": password_env,
-             "application_id": f"uk_demo_{laestab}", "rate_per_second": 0}, [user_env, password_env])
+    names = demo_secret_names(ROUTE, laestab)
+    return ({"base_url": base_url, **names, "application_id": f"uk_demo_{laestab}", "rate_per_second": 0},
+            list(names.values()))

@@ -29,14 +29,17 @@ tokens: the credentials travel in every body).
 from __future__ import annotations
 
 import re
-from datetime import date, timedelta
+from datetime import date
 from urllib.parse import urlsplit
 
 from lxml import etree
 
 from ncc_transfer.connectors.bromcom import mapping as B
 from ncc_transfer.rules.calendar import academic_year_start
-from ncc_transfer.connectors.base import STUDENT_KEY, Capabilities, RouteSettings, Snapshot, VendorConnector, VendorRouteError, date_text
+from ncc_transfer.connectors.base import (
+    STUDENT_KEY, RouteSettings, Snapshot, VendorConnector, VendorRouteError, date_spans, date_text,
+    mapped_code
+)
 from ncc_transfer.connectors.http import SoapBodyCredentials, VendorError, VendorSession, soap_call
 
 ROUTE = "bromcom"
@@ -63,21 +66,16 @@ def _value(row: dict[str, str], column: str) -> str | None:
     return date_text(value) if column in B.DATE_COLUMNS else value
 
 
-def _mapped(value: str | None, table: dict[str, str]) -> str | None:
-    """A vendor code through a mapping table (case-insensitive); unknown values pass through as supplied."""
-    return None if value is None else table.get(value.strip().upper(), value)
-
-
 def student_row(row: dict[str, str]) -> dict[str, str | None]:
     """One Students row -> one raw pupils row (canonical column names, text values as supplied)."""
     pupil = {canonical: _value(row, column) for canonical, (column, _) in B.STUDENT_COLUMNS.items()}
-    pupil["sex"] = _mapped(pupil["sex"], B.GENDER)
+    pupil["sex"] = mapped_code(pupil["sex"], B.GENDER)
     return pupil
 
 
 def statutory_code(mis_code: str | None) -> str | None:
     """A Bromcom attendance mark (maybe a local sub-code such as X01) -> the statutory code."""
-    return _mapped(mis_code, B.LOCAL_SUBCODES)
+    return mapped_code(mis_code, B.LOCAL_SUBCODES)
 
 
 def mark_row(row: dict[str, str]) -> dict[str, str | None]:
@@ -90,19 +88,8 @@ def mark_row(row: dict[str, str]) -> dict[str, str | None]:
 def exclusion_row(row: dict[str, str]) -> dict[str, str | None]:
     exclusion = {canonical: _value(row, column) for canonical, (column, _) in B.EXCLUSION_COLUMNS.items()}
     exclusion[STUDENT_KEY] = exclusion.pop("student")
-    exclusion["category"] = _mapped(exclusion["category"], B.EXCLUSION_TYPE)
+    exclusion["category"] = mapped_code(exclusion["category"], B.EXCLUSION_TYPE)
     return exclusion
-
-
-def date_windows(start: date, end: date, days: int = B.ATTENDANCE_CHUNK_DAYS) -> list[tuple[date, date]]:
-    """``start``..``end`` (inclusive) as ``(first, stop)`` windows of at most ``days`` days, ``stop`` exclusive."""
-    windows = []
-    first = start
-    while first <= end:
-        stop = min(first + timedelta(days=days), end + timedelta(days=1))
-        windows.append((first, stop))
-        first = stop
-    return windows
 
 
 # ---------------------------------------------------------------------------------------- connector
@@ -110,10 +97,8 @@ def date_windows(start: date, end: date, days: int = B.ATTENDANCE_CHUNK_DAYS) ->
 
 class BromcomConnector(VendorConnector):
     route = ROUTE
-    capabilities = Capabilities(changed_since=False, deletions=False, leavers=True)
     default_base_url = B.DEFAULT_BASE_URL
     defaults = {**VendorConnector.defaults, "retry_statuses": RETRY_STATUSES}
-    mapping_version = 1
 
     def auth(self, settings: RouteSettings) -> SoapBodyCredentials:
         school_id = settings.require("school_id")
@@ -170,7 +155,7 @@ class BromcomConnector(VendorConnector):
         source = self.sources(settings)["attendance"]
         column = B.ATTENDANCE_COLUMNS["date"][0]
         marks: dict[str, dict] = {}
-        for first, stop in date_windows(start, end):
+        for first, stop in date_spans(start, end, B.ATTENDANCE_CHUNK_DAYS):
             for row in self._entity(session, "attendance", B.date_range_filter(column, first, stop)):
                 mark = {**mark_row(row), "_source": source}
                 key = row.get(B.ATTENDANCE_ID) or f"{mark[STUDENT_KEY]}|{mark['date']}|{mark['session']}"
@@ -195,4 +180,4 @@ def _url_path(session: VendorSession, path: str) -> str:
     return urlsplit(session.url_for(path)).path or "/"
 
 
-__all__ = ["BromcomConnector", "dataset_rows", "date_windows", "statutory_code", "student_row"]
+__all__ = ["BromcomConnector", "dataset_rows", "statutory_code", "student_row"]

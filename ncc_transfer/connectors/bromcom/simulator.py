@@ -23,7 +23,6 @@ apply (no next links, no tokens) and are ignored. The wire names come from
 
 from __future__ import annotations
 
-import hmac
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -37,13 +36,16 @@ from starlette.routing import Route
 
 from ncc_transfer.connectors.bromcom import mapping as B
 from ncc_transfer.connectors.http import SOAP11, SOAP12, SOAP_ENVELOPE_NS, parse_soap
-from ncc_transfer.simulator.core import Simulator
+from ncc_transfer.simulator.core import TRANSIENT, FaultHandling, Simulator
+from ncc_transfer.simulator.credentials import demo_secret_names, same, secrets_of
+from ncc_transfer.simulator.records import is_iso_date
 from ncc_transfer.simulator.source import SourceSchool
 
 ROUTE = "bromcom"
+# error-body: a SOAP timeout Fault, transient; XML bodies; no links; credentials in the body
+FAULT_HANDLING = FaultHandling(truncated="not well-formed XML", error_body=TRANSIENT, expire_token=False)
 LONDON = ZoneInfo("Europe/London")
 UNKNOWN_STUDENT_IDS = 1_000_000_000  # StudentIDs for records whose pupil has no Students row
-ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 SIM_SUBCODES = {"X": "X01"}  # the simulated MIS records statutory X as local sub-code X01
 GENDER_OUT = {"M": "Male", "F": "Female"}
 TYPE_OUT = {"SUSP": "Suspension", "PERM": "Permanent", "LNCH": "Lunchtime"}
@@ -91,7 +93,7 @@ class Fault(Exception):
 def dotnet_date(value: str | None) -> str | None:
     """An ISO date as a .NET DataSet DateTime (local midnight with its UTC offset,
     ``2025-09-01T00:00:00+01:00``); anything else as supplied."""
-    if value is None or not ISO_DATE.match(value):
+    if not is_iso_date(value):
         return value
     try:
         offset = datetime.combine(date.fromisoformat(value), datetime.min.time(), LONDON).strftime("%z")
@@ -152,8 +154,7 @@ def select(rows: list[dict], entity: str, entity_filter: str) -> list[dict]:
         raise Fault(UNABLE + "Conversion failed when converting date and/or time from character string.") from None
     # A mark whose date cannot be compared is returned by every window rather than hidden (the connector
     # keys marks by AttendanceID).
-    return [r for r in rows if not (isinstance(r.get("_day"), str) and ISO_DATE.match(r["_day"]))
-            or start <= r["_day"] < stop]
+    return [r for r in rows if not is_iso_date(r.get("_day")) or start <= r["_day"] < stop]
 
 
 def _schema(columns: list[str]) -> etree._Element:
@@ -257,9 +258,8 @@ def answer(sim: Simulator, call: Call, fault: str | None) -> Response:
     """The response to one parsed call (``error-body``: a server-side timeout Fault)."""
     school_field, user_field, password_field = B.CREDENTIAL_FIELDS
     school: BromcomSchool | None = sim.school(ROUTE, call.params.get(school_field, ""))
-    if school is None or not (hmac.compare_digest(call.params.get(user_field, "").encode(), school.username.encode())
-                              and hmac.compare_digest(call.params.get(password_field, "").encode(),
-                                                      school.password.encode())):
+    if school is None or not (same(call.params.get(user_field, ""), school.username)
+                              and same(call.params.get(password_field, ""), school.password)):
         raise Fault(BAD_LOGIN)
     if fault == "error-body":
         raise Fault(TIMEOUT)
@@ -272,16 +272,14 @@ def answer(sim: Simulator, call: Call, fault: str | None) -> Response:
     if entity not in COLUMNS:
         raise Fault(UNKNOWN_ENTITY)
     entity_filter = call.params.get(B.ENTITY_FILTER_PARAM, "")
-    key = (ROUTE, school.school_id, school.source.revision, call.version, entity, entity_filter)
-    body = sim.cache.get(key)
-    if body is None:  # one rendering per school revision, one body per filter
-        tables_key = (ROUTE, school.school_id, school.source.revision)
-        rendered = sim.cache.get(tables_key)
-        if rendered is None:
-            rendered = sim.cache[tables_key] = tables(school.source)
+
+    def body(rendered: dict[str, list[dict]]) -> bytes:  # one per school revision and filter
         rows = select(rendered[entity], entity, entity_filter)
-        body = sim.cache[key] = envelope(call.version, dataset_response(call.operation, COLUMNS[entity], rows))
-    return Response(body, media_type=CONTENT_TYPES[call.version])
+        return envelope(call.version, dataset_response(call.operation, COLUMNS[entity], rows))
+
+    query = (call.version, entity, entity_filter)
+    return Response(sim.selection(ROUTE, school.school_id, school.source, tables, query, body),
+                    media_type=CONTENT_TYPES[call.version])
 
 
 def _ok(call: Call, content: etree._Element) -> Response:
@@ -317,13 +315,12 @@ def register(sim: Simulator, school, source: SourceSchool, env) -> str:
     """Serve a registry school (``mis: bromcom``) from ``source``; its Third Party user's credentials are
     read from ``env`` by the names in ``user_env`` / ``password_env``."""
     school_id = str(school.source["school_id"])
-    sim.add(ROUTE, school_id, BromcomSchool(school_id, env[school.source["user_env"]],
-                                            env[school.source["password_env"]], source))
+    sim.add(ROUTE, school_id, BromcomSchool(school_id, *secrets_of(school, env, "user_env", "password_env"), source))
     return school_id
 
 
 def demo_settings(laestab: str, base_url: str) -> tuple[dict, list[str]]:
     """Registry settings of a demo school on this route, and the names of its secret variables."""
-    user_env, password_env = f"DEMO_BROMCOM_USER_{laestab}", f"DEMO_BROMCOM_PASSWORD_{laestab}"
-    return ({"school_id": str(int(laestab[3:]) + 10000), "user_env": user_env, "password_env": password_env,
-             "base_url": base_url, "rate_per_second": 0}, [user_env, password_env])
+    names = demo_secret_names(ROUTE, laestab)
+    return ({"school_id": str(int(laestab[3:]) + 10000), **names, "base_url": base_url, "rate_per_second": 0},
+            list(names.values()))

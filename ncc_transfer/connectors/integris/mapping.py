@@ -36,9 +36,9 @@ SCOPE: str | None = None  # GUESS: the G2_Scope clue suggests a scope may be req
 
 API_PREFIX = "/api/v1/schools/{school_id}"  # GUESS
 
-# Endpoints (paths relative to API_PREFIX) -> confidence.
+# Endpoints: canonical table -> (path relative to API_PREFIX, confidence).
 ENDPOINTS = {
-    "students": ("/students", GUESS),
+    "pupils": ("/students", GUESS),
     "attendance": ("/attendance", GUESS),
     "exclusions": ("/exclusions", GUESS),
 }
@@ -47,7 +47,7 @@ ENDPOINTS = {
 LEAVERS_PARAM = ("includeLeavers", "true")  # without it only students on roll
 ATTENDANCE_RANGE_PARAMS = ("fromDate", "toDate")  # YYYY-MM-DD, inclusive
 PAGE_PARAM, SIZE_PARAM, FIRST_PAGE = "page", "pageSize", 1
-PAGE_SIZES = {"students": 500, "attendance": 2000, "exclusions": 500}
+PAGE_SIZES = {"pupils": 500, "attendance": 2000, "exclusions": 500}
 
 # Envelope [GUESS]: {"items": [...], "page": n, "totalPages": t}.
 ITEMS_KEY = "items"
@@ -55,7 +55,7 @@ TOTAL_PAGES_KEY = "totalPages"
 
 # canonical pupil column -> dotted path in a student object [all GUESS]. Dates may come as
 # `YYYY-MM-DDT00:00:00` (a .NET habit) [GUESS]; the connector keeps the date part.
-STUDENT_FIELDS: dict[str, str] = {
+PUPIL_FIELDS: dict[str, str] = {
     "upn": "upn",
     "former_upn": "formerUpn",
     "surname": "legalSurname",
@@ -73,14 +73,17 @@ STUDENT_FIELDS: dict[str, str] = {
     "town": "address.town",
     "postcode": "address.postcode",
 }
-STUDENT_ID = "studentId"
+PUPIL_ID = "studentId"
+
+# Integris gender -> CTF sex: none needed, CTF letters (M/F/...) are held [GUESS].
+GENDER: dict[str, str] = {}
 
 # Canonical columns holding dates (sent as `YYYY-MM-DDT00:00:00` [GUESS]; read as the date part).
 DATE_COLUMNS = {"dob", "entry_date", "leaving_date", "date", "start_date", "end_date"}
 
 # A session mark [GUESS]: {"attendanceId", "studentId", "date", "session": "AM"|"PM", "code"}.
 MARK_ID = "attendanceId"
-MARK_STUDENT = "studentId"  # the connector turns it into the student's UPN
+MARK_PUPIL = "studentId"  # the connector turns it into the student's UPN
 MARK_FIELDS: dict[str, str] = {"date": "date", "session": "session", "code": "code"}
 
 # The school's own codes -> statutory code [GUESS: that Integris lets schools define sub-codes, and
@@ -90,7 +93,7 @@ LOCAL_SUBCODES = {"X01": "X", "G01": "G"}
 
 # An exclusion [GUESS]: {"exclusionId", "studentId", "exclusionType", "reason1", ...}.
 EXCLUSION_ID = "exclusionId"
-EXCLUSION_STUDENT = "studentId"
+EXCLUSION_PUPIL = "studentId"
 EXCLUSION_FIELDS: dict[str, str] = {
     "category": "exclusionType",
     "reason": "reason1",

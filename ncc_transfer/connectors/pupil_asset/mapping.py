@@ -34,7 +34,7 @@ API_KEY_HEADER = "X-API-Key"  # GUESS
 
 API_PREFIX = "/api/v1/schools/{school_id}"  # GUESS
 
-# Endpoints (paths relative to API_PREFIX) -> confidence.
+# Endpoints: canonical table -> (path relative to API_PREFIX, confidence).
 ENDPOINTS = {
     "pupils": ("/pupils", GUESS),
     "attendance": ("/attendance/sessions", GUESS),  # doubly a guess: only summaries are documented
@@ -42,7 +42,7 @@ ENDPOINTS = {
 }
 
 # Query parameters [GUESS].
-PUPIL_STATUS_PARAM = ("status", "all")  # on roll AND leavers; without it only pupils on roll
+LEAVERS_PARAM = ("status", "all")  # on roll AND leavers; without it only pupils on roll
 ATTENDANCE_RANGE_PARAMS = ("from", "to")  # YYYY-MM-DD, inclusive
 PAGE_PARAM, SIZE_PARAM, FIRST_PAGE = "page", "limit", 1  # page numbers until a short page
 PAGE_SIZES = {"pupils": 500, "attendance": 2000, "exclusions": 500}

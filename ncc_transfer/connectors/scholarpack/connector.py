@@ -31,14 +31,16 @@ from ncc_transfer.connectors.scholarpack import mapping as S
 from ncc_transfer.registry import School
 from ncc_transfer.rules.calendar import academic_year_start
 from ncc_transfer.connectors.base import (
-    STUDENT_KEY, Capabilities, RouteSettings, Snapshot, VendorConnector, build_raw, date_text,
-    local_to_statutory, text
+    STUDENT_KEY, RouteSettings, Snapshot, VendorConnector, build_raw, date_text, field_paths,
+    local_to_statutory, mapped_code, mapped_row, preferred_if_different, reason_columns, text
 )
 from ncc_transfer.extract import RawExtract
 from ncc_transfer.connectors.http import OAuth2RefreshToken, VendorError, VendorSession, dig, next_link
 
 ROUTE = "scholarpack"
 TOKEN_FILE_SUFFIX = ".scholarpack_refresh_token"
+STUDENT_PATHS = field_paths(S.STUDENT_FIELDS)
+EXCLUSION_PATHS = field_paths(S.EXCLUSION_FIELDS)
 
 
 # ------------------------------------------------------------------------------ the kept refresh token
@@ -83,14 +85,7 @@ class RefreshTokenFile:
 
 def student_row(student: dict) -> dict[str, str | None]:
     """One ScholarPack student -> one raw pupils row (canonical column names, text values)."""
-    row: dict[str, str | None] = {}
-    for column, (path, _) in S.STUDENT_FIELDS.items():
-        value = dig(student, path)
-        row[column] = date_text(value) if column in S.DATE_COLUMNS else text(value)
-    for column, legal in S.PREFERRED_OF.items():  # preferred names only when they differ
-        if row[column] == row[legal]:
-            row[column] = None
-    return row
+    return preferred_if_different(mapped_row(student, STUDENT_PATHS, S.DATE_COLUMNS), S.PREFERRED_OF)
 
 
 def statutory_code(mark: str | None) -> str | None:
@@ -99,17 +94,12 @@ def statutory_code(mark: str | None) -> str | None:
 
 
 def exclusion_row(record: dict) -> dict[str, Any]:
-    row: dict[str, Any] = {}
-    for column, (field, _) in S.EXCLUSION_FIELDS.items():
-        value = dig(record, field)
-        row[STUDENT_KEY if column == "student" else column] = \
-            date_text(value) if column in S.DATE_COLUMNS else text(value)
+    row: dict[str, Any] = mapped_row(record, EXCLUSION_PATHS, S.DATE_COLUMNS)
+    row[STUDENT_KEY] = row.pop("student")
     reasons = dig(record, S.EXCLUSION_REASONS[0])
-    reasons = reasons if isinstance(reasons, list) else [] if reasons is None else [reasons]
-    for n, column in enumerate(S.REASON_COLUMNS):
-        row[column] = text(reasons[n]) if n < len(reasons) else None
-    if row["category"] is not None:
-        row["category"] = S.EXCLUSION_TYPE.get(row["category"].strip().upper(), row["category"])
+    row.update(reason_columns(reasons if isinstance(reasons, list) else [] if reasons is None else [reasons],
+                              S.REASON_COLUMNS))
+    row["category"] = mapped_code(row["category"], S.EXCLUSION_TYPE)
     return row
 
 
@@ -118,9 +108,7 @@ def exclusion_row(record: dict) -> dict[str, Any]:
 
 class ScholarPackConnector(VendorConnector):
     route = ROUTE
-    capabilities = Capabilities(changed_since=False, deletions=False, leavers=True)
     default_base_url = S.DEFAULT_BASE_URL
-    mapping_version = 1
 
     # ---------------------------------------------------------------------------------------- auth
     @staticmethod
@@ -172,7 +160,7 @@ class ScholarPackConnector(VendorConnector):
     def marks(self, session: VendorSession, *, start: date, end: date) -> dict[str, dict]:
         first, last = S.REGISTER_RANGE_PARAMS
         dates = {first: start.isoformat(), last: end.isoformat()}
-        fields = {c: f for c, (f, _) in S.REGISTER_FIELDS.items()}
+        fields = field_paths(S.REGISTER_FIELDS)
         marks: dict[str, dict] = {}
         for endpoint in ("register", "historic_register"):
             path = S.ENDPOINTS[endpoint][0]

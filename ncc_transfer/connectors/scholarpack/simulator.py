@@ -27,23 +27,25 @@ Flask-style ``{"error", "message"}`` body (no error-in-a-200 shape is known for 
 
 from __future__ import annotations
 
-import hmac
 import math
 import secrets
 import uuid
 from dataclasses import dataclass, field
-from typing import Any, Callable
-from urllib.parse import parse_qs
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from ncc_transfer.connectors.scholarpack import mapping as S
-from ncc_transfer.simulator.core import Simulator, bearer
+from ncc_transfer.simulator.core import REFUSED, RETRIED, FaultHandling, Simulator
+from ncc_transfer.simulator.credentials import bearer, demo_secret_names, form, same, secrets_of
+from ncc_transfer.simulator.records import listed, public, set_path, whole_number
 from ncc_transfer.simulator.source import SourceSchool
 
 ROUTE = "scholarpack"
+# error-body: a plain 500, retried; next links to another host refused; access tokens expire
+FAULT_HANDLING = FaultHandling(error_body=RETRIED, foreign=REFUSED)
 MAX_PER_PAGE = {"students": 100, "register": 1000, "historic_register": 1000, "exclusions": 100}  # [GUESS]
 SIM_SUBCODES = {"I": "I01"}  # the simulated MIS records statutory I as local sub-code I01
 TYPE_OUT = {"SUSP": "FIXD", "PERM": "PERM", "LNCH": "LNCH"}
@@ -81,14 +83,6 @@ def live_refresh_token(sim: Simulator, school_id: str) -> str:
     return sim.school(ROUTE, school_id).refresh_token
 
 
-def _same(a: str, b: str) -> bool:
-    return hmac.compare_digest(a.encode(), b.encode())
-
-
-def _school_where(sim: Simulator, test: Callable[[ScholarPackSchool], bool]) -> ScholarPackSchool | None:
-    return next((s for s in sim.schools.get(ROUTE, {}).values() if test(s)), None)
-
-
 # ------------------------------------------------------------------------------------------ rendering
 
 
@@ -102,17 +96,8 @@ def _student(school: SourceSchool, pupil) -> dict:
         value = pupil.row.get(column)
         if column in S.PREFERRED_OF:  # always filled: the legal name when none is set [GUESS]
             value = value or pupil.row.get(S.PREFERRED_OF[column])
-        *parents, last = path.split(".")
-        target = record
-        for part in parents:
-            target = target.setdefault(part, {})
-        target[last] = value
+        set_path(record, path, value)
     return record
-
-
-def _number(value: str | None) -> Any:
-    """A count as a JSON number when it is a plain one (as an API would send it), else as supplied."""
-    return int(value) if isinstance(value, str) and value.isdigit() and str(int(value)) == value else value
 
 
 def _exclusion(school: SourceSchool, exclusion) -> dict:
@@ -125,11 +110,8 @@ def _exclusion(school: SourceSchool, exclusion) -> dict:
         value = row.get(column)
         if column == "category":
             value = TYPE_OUT.get(value, value)
-        record[name] = _number(value) if column == "sessions" else value
-    reasons = [row.get(c) for c in S.REASON_COLUMNS]
-    while reasons and reasons[-1] is None:
-        reasons.pop()
-    record[S.EXCLUSION_REASONS[0]] = reasons
+        record[name] = whole_number(value) if column == "sessions" else value
+    record[S.EXCLUSION_REASONS[0]] = listed(row.get(c) for c in S.REASON_COLUMNS)
     return record
 
 
@@ -156,10 +138,6 @@ def render(school: SourceSchool) -> dict[str, list[dict]]:
     return lists
 
 
-def _public(record: dict) -> dict:
-    return {k: v for k, v in record.items() if not k.startswith("_")}
-
-
 def _in_range(record: dict, start: str | None, end: str | None) -> bool:
     day = record.get("_day")
     if not isinstance(day, str) or len(day) != 10:
@@ -170,10 +148,10 @@ def _in_range(record: dict, start: str | None, end: str | None) -> bool:
 def _select(lists: dict[str, list[dict]], endpoint: str, former: bool, start: str | None, end: str | None
             ) -> list[dict]:
     if endpoint == "students":
-        return [_public(s) for s in lists[endpoint] if former or not s["_former"]]
+        return [public(s) for s in lists[endpoint] if former or not s["_former"]]
     if endpoint in ("register", "historic_register"):
-        return [_public(m) for m in lists[endpoint] if _in_range(m, start, end)]
-    return [_public(r) for r in lists[endpoint]]
+        return [public(m) for m in lists[endpoint] if _in_range(m, start, end)]
+    return [public(r) for r in lists[endpoint]]
 
 
 def _envelope(request: Request, items: list[dict], page: int, per_page: int) -> dict:
@@ -196,24 +174,23 @@ def _error(status: int, error: str, message: str, **headers: str) -> JSONRespons
 
 def routes(sim: Simulator) -> list[Route]:
     async def token(request: Request) -> Response:
-        form = {k: v[0] for k, v in parse_qs((await request.body()).decode("utf-8", "replace"),
-                                               keep_blank_values=True).items()}
-        offered = form.get("refresh_token", "")
-        school = _school_where(sim, lambda s: any(_same(offered, t) for t in (s.refresh_token, *s.spent)))
+        fields = await form(request, keep_blank_values=True)
+        offered = fields.get("refresh_token", "")
+        school = sim.school_where(ROUTE, lambda s: any(same(offered, t) for t in (s.refresh_token, *s.spent)))
         key = token_key(school.school_id if school else "")
-        return await sim.serve(ROUTE, key, "oauth2/token", lambda fault: _grant(school, form, fault))
+        return await sim.serve(ROUTE, key, "oauth2/token", lambda fault: _grant(school, fields, fault))
 
-    def _grant(school: ScholarPackSchool | None, form: dict[str, str], fault: str | None) -> Response:
+    def _grant(school: ScholarPackSchool | None, fields: dict[str, str], fault: str | None) -> Response:
         if fault == "error-body":
             return _error(500, "server_error", "The server encountered an internal error.")
-        if form.get("grant_type") != "refresh_token":
+        if fields.get("grant_type") != "refresh_token":
             return JSONResponse({"error": "unsupported_grant_type"}, status_code=400)
         if school is None:
             return JSONResponse({"error": "invalid_grant"}, status_code=400)
-        if not (_same(form.get("client_id", ""), school.client_id)
-                and _same(form.get("client_secret", ""), school.client_secret)):
+        if not (same(fields.get("client_id", ""), school.client_id)
+                and same(fields.get("client_secret", ""), school.client_secret)):
             return JSONResponse({"error": "invalid_client"}, status_code=401)
-        if not _same(form.get("refresh_token", ""), school.refresh_token):
+        if not same(fields.get("refresh_token", ""), school.refresh_token):
             return JSONResponse({"error": "invalid_grant"}, status_code=400)  # spent or withdrawn
         school.spent.append(school.refresh_token)
         school.refresh_token = secrets.token_urlsafe(32)  # rotation: the old one is dead from now on
@@ -225,7 +202,7 @@ def routes(sim: Simulator) -> list[Route]:
 
     async def resource(request: Request) -> Response:
         offered = bearer(request.headers)
-        school = _school_where(sim, lambda s: bool(offered) and any(_same(offered, t) for t in s.access))
+        school = sim.school_where(ROUTE, lambda s: bool(offered) and any(same(offered, t) for t in s.access))
         name = request.path_params["resource"].strip("/")
         return await sim.serve(ROUTE, school.school_id if school else "", name,
                                lambda fault: _respond(request, school, offered, RESOURCES.get(name), fault))
@@ -252,14 +229,8 @@ def routes(sim: Simulator) -> list[Route]:
         name, value = S.FORMER_STUDENTS_PARAM
         former = query.get(name) == value
         start, end = (query.get(p) for p in S.REGISTER_RANGE_PARAMS)
-        key = (ROUTE, school.school_id, school.source.revision, endpoint, former, start, end)
-        items = sim.cache.get(key)
-        if items is None:  # one selection per query and revision, reused by every page of it
-            lists_key = (ROUTE, school.school_id, school.source.revision)
-            lists = sim.cache.get(lists_key)
-            if lists is None:
-                lists = sim.cache[lists_key] = render(school.source)
-            items = sim.cache[key] = _select(lists, endpoint, former, start, end)
+        items = sim.selection(ROUTE, school.school_id, school.source, render, (endpoint, former, start, end),
+                              lambda lists: _select(lists, endpoint, former, start, end))
         body = _envelope(request, items, page, per_page)
         if page > max(body["pages"], 1):
             return _error(404, "Not Found", "The requested URL was not found on the server.")
@@ -275,11 +246,9 @@ def register(sim: Simulator, school, source: SourceSchool, env) -> str:
     """Serve a registry school (``mis: scholarpack``) from ``source``. Its client credentials and the
     refresh token a school admin's authorisation gave are read from ``env`` by the names in the
     registry. Returns the simulator's id for the school (its laestab)."""
-    settings = school.source
     school_id = str(school.laestab)
-    sim.add(ROUTE, school_id, ScholarPackSchool(school_id, env[settings["client_id_env"]],
-                                                env[settings["client_secret_env"]],
-                                                env[settings["refresh_token_env"]], source))
+    credentials = secrets_of(school, env, "client_id_env", "client_secret_env", "refresh_token_env")
+    sim.add(ROUTE, school_id, ScholarPackSchool(school_id, *credentials, source))
     return school_id
 
 
@@ -287,7 +256,5 @@ def demo_settings(laestab: str, base_url: str) -> tuple[dict, list[str]]:
     """Registry settings of a demo school on this route (``base_url`` is the profile's mount), and the
     names of its secret variables. The token URL follows from the base URL (``/oauth2/token/`` beside
     ``/api/v1``)."""
-    names = {setting: f"DEMO_SCHOLARPACK_{what}_{laestab}" for setting, what in
-             (("client_id_env", "CLIENT_ID"), ("client_secret_env", "CLIENT_SECRET"),
-              ("refresh_token_env", "REFRESH_TOKEN"))}
+    names = demo_secret_names(ROUTE, laestab)
     return {**names, "base_url": base_url.rstrip("/") + S.API_PREFIX, "rate_per_second": 0}, list(names.values())

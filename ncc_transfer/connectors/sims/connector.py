@@ -35,8 +35,10 @@ from zoneinfo import ZoneInfo
 
 from ncc_transfer.connectors.sims import mapping as S
 from ncc_transfer.canonical import PUPIL_COLUMNS
-from ncc_transfer.rules.calendar import academic_year_start
-from ncc_transfer.connectors.base import STUDENT_KEY, Capabilities, RouteSettings, Snapshot, VendorConnector, date_text, text
+from ncc_transfer.connectors.base import (
+    STUDENT_KEY, IncrementalConnector, RouteSettings, date_spans, date_text, field_paths, mapped_code, mapped_row,
+    preferred_if_different, reason_columns, text
+)
 from ncc_transfer.connectors.http import ApiKeyHeader, AuthStrategy, Combined, OAuth2ClientCredentials, VendorSession, dig, odata
 from ncc_transfer.connectors.incremental import PupilChanges
 
@@ -45,6 +47,7 @@ CLOCK_SKEW = timedelta(hours=1)  # the watermark is taken this much before the f
 LONDON = ZoneInfo(S.LOCAL_TIMEZONE)
 # A chunk one day shorter than the limit: a span over a clock change is an hour longer than its days.
 CHUNK_DAYS = S.MAX_SPAN_DAYS - 1
+EXCLUSION_PATHS = field_paths(S.EXCLUSION_FIELDS)
 
 
 # ------------------------------------------------------------------------------------------ values
@@ -57,15 +60,6 @@ def utc_literal(moment: datetime) -> str:
 
 def local_midnight(day: date) -> datetime:
     return datetime.combine(day, time(0, 0), tzinfo=LONDON)
-
-
-def date_chunks(start: date, end: date, days: int = CHUNK_DAYS) -> Iterator[tuple[date, date]]:
-    """``[first, last)`` local-date spans of at most ``days`` days covering ``start`` .. ``end`` inclusive."""
-    first = start
-    while first <= end:
-        last = min(first + timedelta(days=days), end + timedelta(days=1))
-        yield first, last
-        first = last
 
 
 def event_start(value: Any) -> tuple[str | None, int | None]:
@@ -131,9 +125,7 @@ def pupil_row(learner: dict, parts: dict[str, dict | None]) -> dict[str, str | N
         record = learner if domain == "learners" else parts.get(domain)
         value = dig(record, path) if record else None
         row[column] = date_text(value) if column in S.DATE_COLUMNS else text(value)
-    for column, legal in S.PREFERRED_OF.items():  # preferred names only when they differ
-        if row[column] == row[legal]:
-            row[column] = None
+    preferred_if_different(row, S.PREFERRED_OF)
     row["address_line1"] = address_line1(parts.get("addresses"))
     if row["sex"] is not None:
         row["sex"] = S.GENDER.get(row["sex"], row["sex"])
@@ -141,29 +133,22 @@ def pupil_row(learner: dict, parts: dict[str, dict | None]) -> dict[str, str | N
 
 
 def exclusion_row(record: dict) -> dict[str, Any]:
-    row: dict[str, Any] = {STUDENT_KEY: learner_of(record)}
-    for column, (field, _) in S.EXCLUSION_FIELDS.items():
-        value = dig(record, field)
-        row[column] = date_text(value) if column in S.DATE_COLUMNS else text(value)
+    row: dict[str, Any] = {STUDENT_KEY: learner_of(record), **mapped_row(record, EXCLUSION_PATHS, S.DATE_COLUMNS)}
     reasons_field, columns = S.EXCLUSION_REASONS
     reasons = record.get(reasons_field)
     reasons = [reasons] if isinstance(reasons, str) else reasons if isinstance(reasons, list) else []
-    for n, column in enumerate(columns):
-        row[column] = text(reasons[n]) if n < len(reasons) else None
-    if row["category"] is not None:
-        row["category"] = S.EXCLUSION_CATEGORY.get(row["category"].strip().upper(), row["category"])
+    row.update(reason_columns(reasons, columns))
+    row["category"] = mapped_code(row["category"], S.EXCLUSION_CATEGORY)
     return row
 
 
 # --------------------------------------------------------------------------------------- connector
 
 
-class SimsConnector(VendorConnector):
+class SimsConnector(IncrementalConnector):
     route = ROUTE
-    capabilities = Capabilities(changed_since=True, deletions=True, leavers=True)
     default_base_url = S.DEFAULT_BASE_URL
-    defaults = {**VendorConnector.defaults, "rate_per_second": 5.0}  # the documented throttle
-    mapping_version = 1
+    defaults = {**IncrementalConnector.defaults, "rate_per_second": 5.0}  # the documented throttle
 
     def auth(self, settings: RouteSettings) -> AuthStrategy:
         organisation = settings.require("organisation_id")
@@ -225,9 +210,9 @@ class SimsConnector(VendorConnector):
         """Marks from ``start`` to ``end`` inclusive, read in spans of at most 90 days."""
         codes = self._codes(session)
         path, field = self.path("attendance"), S.ATTENDANCE_FILTER_FIELD
-        fields = {name: f for name, (f, _) in S.ATTENDANCE_FIELDS.items()}
+        fields = field_paths(S.ATTENDANCE_FIELDS)
         marks: dict[str, dict] = {}
-        for first, last in date_chunks(start, end):
+        for first, last in date_spans(start, end, CHUNK_DAYS):
             span = (f"{field} ge {utc_literal(local_midnight(first))} and "
                     f"{field} lt {utc_literal(local_midnight(last))}")
             for n, record in enumerate(self._pages(session, "attendance", **{"$filter": span})):
@@ -250,13 +235,10 @@ class SimsConnector(VendorConnector):
     def _watermark() -> dict[str, str]:
         return {S.CHANGES_START: utc_literal(datetime.now(timezone.utc) - CLOCK_SKEW)}
 
-    def snapshot(self, session: VendorSession, settings: RouteSettings, *, as_of: date) -> Snapshot:
+    def all_pupils(self, session: VendorSession, settings: RouteSettings) -> tuple[dict[str, dict], dict[str, Any]]:
         watermark = self._watermark()  # taken first: a change made during the fetch is listed next night
         records = {domain: list(self._pages(session, domain)) for domain in S.LEARNER_DOMAINS}
-        return Snapshot(pupils=self._pupils(records["learners"], records),
-                        attendance=self.marks(session, settings, start=academic_year_start(as_of), end=as_of),
-                        exclusions=self.exclusions(session, settings, as_of=as_of),
-                        sources=self.sources(settings), watermark=watermark)
+        return self._pupils(records["learners"], records), watermark
 
     def changed_pupils(self, session: VendorSession, settings: RouteSettings, *, since: dict,
                        as_of: date) -> PupilChanges:
@@ -279,4 +261,4 @@ class SimsConnector(VendorConnector):
         return PupilChanges(upserts=upserts, deleted=deleted - set(upserts), watermark=watermark)
 
 
-__all__ = ["SimsConnector", "date_chunks", "event_start", "exclusion_row", "pupil_row"]
+__all__ = ["CHUNK_DAYS", "SimsConnector", "event_start", "exclusion_row", "pupil_row"]

@@ -15,7 +15,8 @@ Two services, as in production:
 
 Lists are OData v4 ``{"@odata.context", "value": [...]}`` paged with ``$top``/``$skip`` (``$top``
 above ``MAX_TOP`` is refused with 400, as ASP.NET OData does; no ``@odata.nextLink`` is rendered, so
-the ``foreign`` fault does not apply). AttendanceRecords require a ``$filter`` on
+the ``foreign`` fault does not apply; the query options are read in ``odata_query.py``).
+AttendanceRecords require a ``$filter`` on
 ``AttendableEventStart`` with DateTimeOffset literals (a bare date is a 400 [DOC]) spanning at most 90
 days [DOC for the enhanced APIs; GUESS for V3]. ``{Domain}/SIMS.Changes(startDate=...)`` lists the
 records changed since then, and deleted learners, marks and exclusions as ``@removed`` entries [GUESS].
@@ -29,13 +30,11 @@ to its statutory code, so the connector's statutory mapping is exercised.
 from __future__ import annotations
 
 import hashlib
-import hmac
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timezone
 from typing import Any
-from urllib.parse import parse_qs
 from zoneinfo import ZoneInfo
 
 from starlette.requests import Request
@@ -43,15 +42,17 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from ncc_transfer.connectors.sims import mapping as S
-from ncc_transfer.simulator.core import Simulator, bearer
+from ncc_transfer.connectors.sims.odata_query import ODataError, attendance_span, datetime_offset, paging
+from ncc_transfer.simulator.core import FaultHandling, Simulator
+from ncc_transfer.simulator.credentials import bearer, demo_secret_names, form, same, secrets_of
+from ncc_transfer.simulator.records import is_iso_date, listed, public, set_path, split_house_number, whole_number
 from ncc_transfer.simulator.source import SourceSchool
 
 ROUTE = "sims"
+# error-body: an OData error in a 200, refused; $top/$skip paging; STS tokens expire
+FAULT_HANDLING = FaultHandling()
 NAMESPACE = b"ncc-transfer/sims|"
 LONDON = ZoneInfo(S.LOCAL_TIMEZONE)
-ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-DATETIME_OFFSET = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$")
-CLAUSE = re.compile(rf"^{S.ATTENDANCE_FILTER_FIELD} (ge|gt|le|lt|eq) (\S+)$")
 CHANGES = re.compile(r"^(?P<domain>[A-Za-z]+)/SIMS\.Changes\(startDate=(?P<start>[^)]*)\)$")
 SESSION_START = {"AM": time(8, 50), "PM": time(13, 20)}  # [GUESS] register times, Europe/London
 SESSION_END = {"AM": time(12, 0), "PM": time(15, 20)}
@@ -99,25 +100,9 @@ def _ref(external_id: str, kind: str) -> dict[str, str]:
     return {"ExternalID": external_id, "Type": kind}
 
 
-def _set(target: dict, path: str, value: Any) -> None:
-    *parents, last = path.split(".")
-    for part in parents:
-        target = target.setdefault(part, {})
-    target[last] = value
-
-
 def _date_out(value: Any) -> Any:
     """A date as an OData DateTimeOffset at midnight [GUESS]; anything else as it was supplied."""
-    if isinstance(value, str) and ISO_DATE.match(value):
-        return f"{value}T00:00:00Z"
-    return value
-
-
-def _number_out(value: Any) -> Any:
-    """A whole number as a JSON number (Edm.Int32); anything else as it was supplied."""
-    if isinstance(value, str) and value.isdigit() and str(int(value)) == value:
-        return int(value)
-    return value
+    return f"{value}T00:00:00Z" if is_iso_date(value) else value
 
 
 def _utc(moment: datetime) -> str:
@@ -130,7 +115,7 @@ def _event(day: Any, session: Any) -> tuple[str | None, str | None, datetime | N
     if not isinstance(day, str):
         return None, None, None
     try:
-        on = date.fromisoformat(day) if ISO_DATE.match(day) else None
+        on = date.fromisoformat(day) if is_iso_date(day) else None
     except ValueError:
         on = None
     if on is None:  # not a date: passed on as supplied; such a mark is in every date range [GUESS]
@@ -144,11 +129,7 @@ def _address(pupil_row: dict) -> dict[str, Any] | None:
     line, town, postcode = (pupil_row.get(c) for c in ("address_line1", "town", "postcode"))
     if line is None and town is None and postcode is None:
         return None
-    number, street = None, line
-    match = re.match(r"^(\d+[A-Za-z]?) (.*)$", line or "")
-    if match and match.group(2):
-        number, street = match.group(1), match.group(2)
-    parts = dict(zip(S.ADDRESS_LINE1_PARTS, (None, None, number, street)))
+    parts = dict(zip(S.ADDRESS_LINE1_PARTS, (None, None, *split_house_number(line))))
     return {**parts, "District": None, "County": None, "Country": None, S.ADDRESS_TYPE: S.HOME_ADDRESS,
             "StartDate": None, S.ADDRESS_END: None}
 
@@ -162,16 +143,16 @@ def _learner_records(school: SourceSchool, pupil) -> dict[str, dict]:
     records: dict[str, dict] = {"learners": {"@odata.type": "#ESS.Learner.LearnerPersonal", S.ID: learner_id}}
     for domain in S.SATELLITE_DOMAINS:
         records[domain] = {S.ID: guid(school.laestab, domain, pupil.key)}
-        _set(records[domain], S.LEARNER_REF.rsplit(".", 1)[0], _ref(learner_id, S.LEARNER_REF_TYPE))
+        set_path(records[domain], S.LEARNER_REF.rsplit(".", 1)[0], _ref(learner_id, S.LEARNER_REF_TYPE))
     for column, (domain, path, _) in S.PUPIL_FIELDS.items():
         if column in S.PREFERRED_OF:
             continue
         value = pupil.row.get(column)
         if column == "sex":
             value = GENDER_OUT.get(value, value)
-        _set(records[domain], path, _date_out(value) if column in S.DATE_COLUMNS else value)
+        set_path(records[domain], path, _date_out(value) if column in S.DATE_COLUMNS else value)
     for column, legal in S.PREFERRED_OF.items():  # the name in use: the preferred one, else the legal one
-        _set(records["learners"], S.PUPIL_FIELDS[column][1], pupil.row.get(column) or pupil.row.get(legal))
+        set_path(records["learners"], S.PUPIL_FIELDS[column][1], pupil.row.get(column) or pupil.row.get(legal))
     address = _address(pupil.row)
     if address is None:
         del records["addresses"]
@@ -222,12 +203,9 @@ def _exclusion(school: SourceSchool, exclusion) -> dict:
         if column == "category":
             value = CATEGORY_OUT.get(value, value)
         elif column == "sessions":
-            value = _number_out(value)
-        _set(record, field, _date_out(value) if column in S.DATE_COLUMNS else value)
-    reasons = [row.get(c) for c in S.EXCLUSION_REASONS[1]]
-    while reasons and reasons[-1] is None:
-        reasons.pop()
-    record[S.EXCLUSION_REASONS[0]] = reasons
+            value = whole_number(value)  # Edm.Int32
+        set_path(record, field, _date_out(value) if column in S.DATE_COLUMNS else value)
+    record[S.EXCLUSION_REASONS[0]] = listed(row.get(c) for c in S.EXCLUSION_REASONS[1])
     return record
 
 
@@ -264,63 +242,6 @@ def _aware(moment: datetime) -> datetime:
 # ------------------------------------------------------------------------------------------ requests
 
 
-class ODataError(Exception):
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status, self.code, self.message = status, code, message
-
-    def response(self) -> JSONResponse:
-        return JSONResponse({"error": {"code": self.code, "message": self.message}}, status_code=self.status)
-
-
-def _datetime_offset(literal: str) -> datetime:
-    if not DATETIME_OFFSET.match(literal):
-        raise ODataError(400, "", f"The query specified in the URI is not valid. A DateTimeOffset literal is "
-                                  f"required; '{literal[:40]}' is not one.")
-    return datetime.fromisoformat(literal.replace("Z", "+00:00"))
-
-
-def _range(flt: str | None) -> tuple[datetime, datetime]:
-    """The ``[low, high)`` range of an AttendableEventStart filter (both bounds required, ≤ 90 days)."""
-    if not flt:
-        raise ODataError(400, "", f"A $filter on {S.ATTENDANCE_FILTER_FIELD} is required (at most "
-                                  f"{S.MAX_SPAN_DAYS} days).")
-    low = high = None
-    for clause in flt.split(" and "):
-        match = CLAUSE.match(clause.strip())
-        if not match:
-            raise ODataError(400, "", "The query specified in the URI is not valid. Unsupported $filter.")
-        operator, moment = match.group(1), _datetime_offset(match.group(2))
-        if operator in ("ge", "gt", "eq"):
-            low = moment if operator != "gt" else moment + timedelta(microseconds=1)
-        if operator in ("lt", "le", "eq"):
-            high = moment if operator == "lt" else moment + timedelta(microseconds=1)
-    if low is None or high is None:
-        raise ODataError(400, "", "Both a lower and an upper bound on AttendableEventStart are required.")
-    if high - low > timedelta(days=S.MAX_SPAN_DAYS):
-        raise ODataError(400, "", f"The date range may span at most {S.MAX_SPAN_DAYS} days.")
-    return low, high
-
-
-def _paging(query) -> tuple[int, int]:
-    try:
-        top = int(query.get("$top", S.MAX_TOP))
-        skip = int(query.get("$skip", 0))
-    except ValueError:
-        raise ODataError(400, "", "The query specified in the URI is not valid. $top and $skip are integers.") \
-            from None
-    if top > S.MAX_TOP:
-        raise ODataError(400, "", f"The limit of '{S.MAX_TOP}' for Top query has been exceeded. The value from "
-                                  f"the incoming request is '{top}'.")
-    if top < 0 or skip < 0:
-        raise ODataError(400, "", "The query specified in the URI is not valid. $top and $skip must be positive.")
-    return top, skip
-
-
-def _public(record: dict) -> dict:
-    return {k: v for k, v in record.items() if not k.startswith("_")}
-
-
 def _select(school: SourceSchool, lists: dict[str, list[dict]], domain: str, since: datetime | None,
             span: tuple[datetime, datetime] | None) -> list[dict]:
     items = lists[domain]
@@ -329,31 +250,23 @@ def _select(school: SourceSchool, lists: dict[str, list[dict]], domain: str, sin
     if span is not None:
         low, high = span
         items = [r for r in items if r["_start"] is None or low <= r["_start"] < high]
-    selected = [_public(r) for r in items]
+    selected = [public(r) for r in items]
     return selected + (removed(school, domain, since) if since is not None else [])
 
 
 def routes(sim: Simulator) -> list[Route]:
-    def school_of_client(client_id: str) -> SimsSchool | None:
-        for school in sim.schools.get(ROUTE, {}).values():
-            if hmac.compare_digest(school.client_id.encode(), client_id.encode()):
-                return school
-        return None
-
     async def token(request: Request) -> Response:
-        # application/x-www-form-urlencoded, parsed without python-multipart (not a dependency)
-        form = {k: v[0] for k, v in parse_qs((await request.body()).decode("utf-8", "replace")).items()}
-        client_id = str(form.get("client_id") or "")
-        return await sim.serve(ROUTE, sts_key(client_id), "connect/token", lambda fault: _token(form, client_id))
+        fields = await form(request)
+        client_id = str(fields.get("client_id") or "")
+        return await sim.serve(ROUTE, sts_key(client_id), "connect/token", lambda fault: _token(fields, client_id))
 
-    def _token(form, client_id: str) -> Response:
-        if form.get("grant_type") != "client_credentials":
+    def _token(fields: dict[str, str], client_id: str) -> Response:
+        if fields.get("grant_type") != "client_credentials":
             return JSONResponse({"error": "unsupported_grant_type"}, status_code=400)
-        school = school_of_client(client_id)
-        secret = str(form.get("client_secret") or "")
-        if school is None or not hmac.compare_digest(school.client_secret.encode(), secret.encode()):
+        school = sim.school_where(ROUTE, lambda s: same(client_id, s.client_id))
+        if school is None or not same(str(fields.get("client_secret") or ""), school.client_secret):
             return JSONResponse({"error": "invalid_client"}, status_code=400)
-        scopes = str(form.get("scope") or "").split()
+        scopes = str(fields.get("scope") or "").split()
         if not scopes or not set(scopes) <= set(S.TOKEN_SCOPE.split()):
             return JSONResponse({"error": "invalid_scope"}, status_code=400)
         issued, ttl = sim.issue_token(ROUTE, client_key(client_id))
@@ -373,7 +286,7 @@ def routes(sim: Simulator) -> list[Route]:
         if not key:
             return JSONResponse({"statusCode": 401, "message": MISSING_KEY}, status_code=401)
         known = [school] if school is not None else list(sim.schools.get(ROUTE, {}).values())
-        if not any(hmac.compare_digest(s.subscription_key.encode(), key.encode()) for s in known):
+        if not any(same(key, s.subscription_key) for s in known):
             return JSONResponse({"statusCode": 401, "message": INVALID_KEY}, status_code=401)
         holder = sim.token_school(ROUTE, bearer(request.headers))
         if holder is None:
@@ -404,24 +317,17 @@ def routes(sim: Simulator) -> list[Route]:
         since = None
         changes = CHANGES.match(rest)
         if changes:
-            rest, since = changes.group("domain"), _datetime_offset(changes.group("start"))
+            rest, since = changes.group("domain"), datetime_offset(changes.group("start"))
         domain = DOMAIN_OF_PATH.get(f"/{service}/V3/{rest}")
         if domain is None:
             raise ODataError(404, "", "No HTTP resource was found that matches the request URI.")
         query = request.query_params
-        top, skip = _paging(query)
-        span = _range(query.get("$filter")) if domain == "attendance" and since is None else None
+        top, skip = paging(query)
+        span = attendance_span(query.get("$filter")) if domain == "attendance" and since is None else None
         if "$filter" in query and domain != "attendance":
             raise ODataError(400, "", "The query specified in the URI is not valid. $filter is not supported here.")
-        source = school.source
-        key = (ROUTE, school.organisation_id, source.revision, domain, since, span)
-        items = sim.cache.get(key)
-        if items is None:  # one selection per query and revision, reused by every page of it
-            lists_key = (ROUTE, school.organisation_id, source.revision)
-            lists = sim.cache.get(lists_key)
-            if lists is None:
-                lists = sim.cache[lists_key] = render(source)
-            items = sim.cache[key] = _select(source, lists, domain, since, span)
+        items = sim.selection(ROUTE, school.organisation_id, school.source, render, (domain, since, span),
+                              lambda lists: _select(school.source, lists, domain, since, span))
         context = f"{request.base_url}$metadata#{rest}" + ("/$delta" if since is not None else "")
         return JSONResponse({"@odata.context": context, S.VALUE_KEY: items[skip:skip + top]})
 
@@ -432,17 +338,14 @@ def routes(sim: Simulator) -> list[Route]:
 def register(sim: Simulator, school, source: SourceSchool, env) -> str:
     """Serve a registry school (``mis: sims``) from ``source``; its credentials are read from ``env`` by
     the variable names in the registry. Returns the organisation id."""
-    settings = school.source
-    organisation = str(settings["organisation_id"])
-    sim.add(ROUTE, organisation, SimsSchool(organisation, env[settings["client_id_env"]],
-                                            env[settings["client_secret_env"]],
-                                            env[settings["subscription_key_env"]], source))
+    organisation = str(school.source["organisation_id"])
+    credentials = secrets_of(school, env, "client_id_env", "client_secret_env", "subscription_key_env")
+    sim.add(ROUTE, organisation, SimsSchool(organisation, *credentials, source))
     return organisation
 
 
 def demo_settings(laestab: str, base_url: str) -> tuple[dict, list[str]]:
     """Registry settings of a demo school on this route, and the names of its secret variables."""
-    names = [f"DEMO_SIMS_{kind}_{laestab}" for kind in ("CLIENT_ID", "CLIENT_SECRET", "SUBSCRIPTION_KEY")]
-    return ({"organisation_id": f"ORG{laestab}", "client_id_env": names[0], "client_secret_env": names[1],
-             "subscription_key_env": names[2], "base_url": base_url, "token_url": base_url + "/connect/token",
-             "rate_per_second": 0}, names)
+    names = demo_secret_names(ROUTE, laestab)
+    return ({"organisation_id": f"ORG{laestab}", **names, "base_url": base_url,
+             "token_url": base_url + "/connect/token", "rate_per_second": 0}, list(names.values()))

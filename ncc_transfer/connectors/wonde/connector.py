@@ -16,10 +16,9 @@ from datetime import date, datetime, timedelta
 from typing import Any, Iterator
 
 from ncc_transfer.connectors.wonde import mapping as W
-from ncc_transfer.rules.calendar import academic_year_start
 from ncc_transfer.connectors.base import (
-    ID_KEY, STUDENT_KEY, Capabilities, RouteSettings, Snapshot, VendorConnector, date_text,
-    local_to_statutory, mapped_row, text
+    ID_KEY, STUDENT_KEY, IncrementalConnector, RouteSettings, date_text, field_paths, local_to_statutory, mapped_code,
+    mapped_row, preferred_if_different, text
 )
 from ncc_transfer.connectors.http import StaticBearer, VendorSession, dig, next_link
 from ncc_transfer.connectors.incremental import PupilChanges
@@ -27,17 +26,13 @@ from ncc_transfer.connectors.incremental import PupilChanges
 DEFAULT_BASE_URL = "https://api.wonde.com"
 ROUTE = "wonde"
 CLOCK_SKEW = timedelta(hours=1)  # the watermark is taken this much before the fetch started
+STUDENT_PATHS = field_paths(W.STUDENT_FIELDS)
+EXCLUSION_PATHS = field_paths(W.EXCLUSION_FIELDS)
 
 
 def student_row(student: dict) -> dict[str, str | None]:
     """One Wonde student -> one raw pupils row (canonical column names, text values)."""
-    row: dict[str, str | None] = {}
-    for column, (path, _) in W.STUDENT_FIELDS.items():
-        value = dig(student, path)
-        row[column] = date_text(value) if column in W.DATE_COLUMNS else text(value)
-    for column in W.PREFERRED_OF:  # preferred names only when they differ
-        legal = row[column.replace("preferred_", "")]
-        row[column] = row[column] if row[column] != legal else None
+    row = preferred_if_different(mapped_row(student, STUDENT_PATHS, W.DATE_COLUMNS), W.PREFERRED_OF)
     parts = {p: text(dig(student, W.ADDRESS_PREFIX + p)) for p in W.ADDRESS_LINE1_PARTS}
     street = " ".join(p for p in (parts["house_number"], parts["street"]) if p) or None
     row["address_line1"] = ", ".join(p for p in (parts["apartment"], parts["house_name"], street) if p) or None
@@ -51,11 +46,9 @@ def statutory_code(mis_code: str | None) -> str | None:
     return local_to_statutory(mis_code, W.LOCAL_SUBCODES)
 
 
-class WondeConnector(VendorConnector):
+class WondeConnector(IncrementalConnector):
     route = ROUTE
-    capabilities = Capabilities(changed_since=True, deletions=True, leavers=True)
     default_base_url = DEFAULT_BASE_URL
-    mapping_version = 1
 
     def auth(self, settings: RouteSettings) -> StaticBearer:
         settings.require("school_id")
@@ -92,7 +85,7 @@ class WondeConnector(VendorConnector):
                  for c in self._pages(session, paths["attendance_codes"], W.PAGE_SIZES["attendance_codes"])}
         first, last = W.ATTENDANCE_RANGE_PARAMS
         dates = {first: start.isoformat(), last: end.isoformat()}
-        fields = {c: path for c, (path, _) in W.ATTENDANCE_FIELDS.items()}
+        fields = field_paths(W.ATTENDANCE_FIELDS)
         marks: dict[str, dict] = {}
         for endpoint in ("attendance", "leaver_attendance"):
             for n, mark in enumerate(self._pages(session, paths[endpoint], W.PAGE_SIZES["attendance"], **dates)):
@@ -111,10 +104,8 @@ class WondeConnector(VendorConnector):
         exclusions: dict[str, dict] = {}
         for n, record in enumerate(self._pages(session, path, W.PAGE_SIZES["exclusions"],
                                                include=",".join(W.EXCLUSION_INCLUDES))):
-            row: dict[str, Any] = {"_source": path, **mapped_row(
-                record, {c: p for c, (p, _) in W.EXCLUSION_FIELDS.items()}, W.DATE_COLUMNS)}
-            if row["category"] is not None:
-                row["category"] = W.EXCLUSION_TYPE.get(row["category"].strip().upper(), row["category"])
+            row: dict[str, Any] = {"_source": path, **mapped_row(record, EXCLUSION_PATHS, W.DATE_COLUMNS)}
+            row["category"] = mapped_code(row["category"], W.EXCLUSION_TYPE)
             exclusions[text(record.get("id")) or str(n)] = row
         return exclusions
 
@@ -122,12 +113,9 @@ class WondeConnector(VendorConnector):
     def _watermark() -> dict[str, str]:
         return {W.UPDATED_AFTER_PARAM: (datetime.now() - CLOCK_SKEW).strftime("%Y-%m-%d %H:%M:%S")}
 
-    def snapshot(self, session: VendorSession, settings: RouteSettings, *, as_of: date) -> Snapshot:
+    def all_pupils(self, session: VendorSession, settings: RouteSettings) -> tuple[dict[str, dict], dict[str, Any]]:
         watermark = self._watermark()  # taken first: a change made during the fetch is listed next night
-        return Snapshot(pupils=self._pupils(session, settings),
-                        attendance=self.marks(session, settings, start=academic_year_start(as_of), end=as_of),
-                        exclusions=self.exclusions(session, settings, as_of=as_of),
-                        sources=self.sources(settings), watermark=watermark)
+        return self._pupils(session, settings), watermark
 
     def changed_pupils(self, session: VendorSession, settings: RouteSettings, *, since: dict,
                        as_of: date) -> PupilChanges:

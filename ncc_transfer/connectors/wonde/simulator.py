@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import hmac
 import json
-import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -27,11 +25,14 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from ncc_transfer.connectors.wonde import mapping as W
-from ncc_transfer.simulator.core import Simulator, bearer
+from ncc_transfer.simulator.core import REFUSED, RETRIED, FaultHandling, Simulator
+from ncc_transfer.simulator.credentials import bearer, demo_secret_names, same, secrets_of
+from ncc_transfer.simulator.records import in_range, is_iso_date, public, set_path
 from ncc_transfer.simulator.source import SourceSchool, stable_id
 
 ROUTE = "wonde"
-ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+# error-body: a plain 500, retried; next links to another host refused; a static token
+FAULT_HANDLING = FaultHandling(error_body=RETRIED, foreign=REFUSED, expire_token=False)
 DEFAULT_PER_PAGE = 50  # Wonde's default page size [3P]
 UNPAGINATED_MAX = 50  # "with 50 or fewer results no pagination object is returned" [3P]
 MAX_PER_PAGE = {"students": 200, "leavers": 200, "attendance": 1000, "leaver_attendance": 1000,
@@ -51,29 +52,27 @@ class WondeSchool:
     source: SourceSchool
 
 
-def school_from_source(source: SourceSchool, *, school_id: str, token: str) -> WondeSchool:
-    return WondeSchool(school_id, token, source)
-
-
 # ------------------------------------------------------------------------------------------ rendering
 
 
 def _date_out(value: Any) -> Any:
     """A valid-looking ISO date becomes a PHP DateTime object (as Wonde sends); anything else as is."""
-    if isinstance(value, str) and ISO_DATE.match(value):
+    if is_iso_date(value):
         return {"date": f"{value} 00:00:00.000000", "timezone_type": 3, "timezone": "Europe/London"}
     return value
 
 
+def value_out(column: str, value: Any) -> Any:
+    """A canonical value as Wonde writes it: sex as a gender, categories as types, dates as DateTimes."""
+    if column == "sex":
+        value = GENDER_OUT.get(value, value)
+    elif column == "category":
+        value = TYPE_OUT.get(value, value)
+    return _date_out(value) if column in W.DATE_COLUMNS else value
+
+
 def _stamp(when: datetime) -> dict:
     return {"date": when.strftime("%Y-%m-%d %H:%M:%S.000000"), "timezone_type": 3, "timezone": "Europe/London"}
-
-
-def _set(target: dict, path: str, value: Any) -> None:
-    *parents, last = path.split(".")
-    for part in parents:
-        target = target.setdefault(part, {})
-    target[last] = value
 
 
 def student_id(laestab: str, pupil_key: str) -> str:
@@ -87,14 +86,8 @@ def _student(school: SourceSchool, pupil) -> dict:
                                "gender_identity": None, "restored_at": None, "updated_at": _stamp(pupil.updated),
                                "_updated": pupil.updated}
     for column, (path, _) in W.STUDENT_FIELDS.items():
-        if column in W.PREFERRED_OF:
-            continue
-        value = pupil.row.get(column)
-        if column == "sex":
-            value = GENDER_OUT.get(value, value)
-        if column in W.DATE_COLUMNS:
-            value = _date_out(value)
-        _set(student, path, value)
+        if column not in W.PREFERRED_OF:
+            set_path(student, path, value_out(column, pupil.row.get(column)))
     for column, wonde_field in W.PREFERRED_OF.items():
         legal = W.STUDENT_FIELDS[column.replace("preferred_", "")][0]
         student[wonde_field] = pupil.row.get(column) or student.get(legal)
@@ -134,14 +127,8 @@ def render(school: SourceSchool) -> dict[str, list[dict]]:
                                   "student": {"data": {"id": sid, "education_details": {"data": {"upn": upn}}}},
                                   "updated_at": _stamp(exclusion.updated), "_updated": exclusion.updated}
         for column, (path, _) in W.EXCLUSION_FIELDS.items():
-            if column == "upn":
-                continue
-            value = exclusion.row.get(column)
-            if column == "category":
-                value = TYPE_OUT.get(value, value)
-            if column in W.DATE_COLUMNS:
-                value = _date_out(value)
-            _set(record, path, value)
+            if column != "upn":
+                set_path(record, path, value_out(column, exclusion.row.get(column)))
         lists["exclusions"].append(record)
     for deletion in school.deletions:
         if deletion.kind == "pupil":  # only top-level objects are listed
@@ -184,17 +171,6 @@ def _envelope(request: Request, endpoint: str, items: list[dict], includes: list
     return {"data": chunk, "meta": meta}
 
 
-def _public(record: dict, drop: set[str] = frozenset()) -> dict:
-    return {k: v for k, v in record.items() if not k.startswith("_") and k not in drop}
-
-
-def _in_range(record: dict, start: str | None, end: str | None) -> bool:
-    day = record.get("_day")
-    if not isinstance(day, str) or not ISO_DATE.match(day):
-        return True  # [GUESS] a mark whose date cannot be compared is returned rather than hidden
-    return (start is None or day >= start) and (end is None or day <= end)
-
-
 def _parse_updated_after(value: str | None) -> datetime | None:
     if not value:
         return None
@@ -205,12 +181,13 @@ def _select(lists: dict[str, list[dict]], endpoint: str, includes: list[str], st
             updated_after: datetime | None) -> list[dict]:
     items = [r for r in lists[endpoint] if updated_after is None or r["_updated"] > updated_after]
     if endpoint in ("students", "leavers"):
-        return [_public(s, set(W.STUDENT_INCLUDES) - set(includes)) for s in items]
+        left_out = set(W.STUDENT_INCLUDES) - set(includes)
+        return [{k: v for k, v in public(s).items() if k not in left_out} for s in items]
     if endpoint in ("attendance", "leaver_attendance"):
-        return [_public(m) for m in items if _in_range(m, start, end)]
+        return [public(m) for m in items if in_range(m["_day"], start, end)]
     if endpoint == "exclusions" and "student.education_details" not in includes:
-        return [{**_public(e), "student": e["student"]["data"]["id"]} for e in items]
-    return [_public(r) for r in items]
+        return [{**public(e), "student": e["student"]["data"]["id"]} for e in items]
+    return [public(r) for r in items]
 
 
 def routes(sim: Simulator) -> list[Route]:
@@ -224,7 +201,7 @@ def routes(sim: Simulator) -> list[Route]:
         school: WondeSchool | None = sim.school(ROUTE, school_id)
         if school is None or endpoint is None:
             return JSONResponse({"error": "not_found", "error_description": "Not found"}, status_code=404)
-        if not hmac.compare_digest(bearer(request.headers).encode(), school.token.encode()):
+        if not same(bearer(request.headers), school.token):
             return JSONResponse({"error": "unauthenticated", "error_description": "Unauthenticated."},
                                 status_code=401)
         if fault == "error-body":
@@ -246,14 +223,9 @@ def routes(sim: Simulator) -> list[Route]:
         except ValueError:
             return JSONResponse({"error": "validation", "error_description": "updated_after is not a date"},
                                 status_code=422)
-        key = (ROUTE, school_id, school.source.revision, endpoint, tuple(includes), start, end, updated_after)
-        items = sim.cache.get(key)
-        if items is None:  # one selection per query and revision, reused by every page of it
-            lists_key = (ROUTE, school_id, school.source.revision)
-            lists = sim.cache.get(lists_key)
-            if lists is None:
-                lists = sim.cache[lists_key] = render(school.source)
-            items = sim.cache[key] = _select(lists, endpoint, includes, start, end, updated_after)
+        query = (endpoint, tuple(includes), start, end, updated_after)
+        items = sim.selection(ROUTE, school_id, school.source, render, query,
+                              lambda lists: _select(lists, endpoint, includes, start, end, updated_after))
         body = _envelope(request, endpoint, items, includes)
         if fault == "foreign" and body["meta"].get("pagination", {}).get("next"):
             body["meta"]["pagination"]["next"] = "https://foreign.invalid" + request.url.path + "?page=2"
@@ -265,11 +237,11 @@ def routes(sim: Simulator) -> list[Route]:
 def register(sim: Simulator, school, source: SourceSchool, env) -> str:
     """Serve a registry school (``mis: wonde``) from ``source``; its token is read from ``env``."""
     school_id = str(school.source["school_id"])
-    sim.add(ROUTE, school_id, school_from_source(source, school_id=school_id, token=env[school.source["token_env"]]))
+    sim.add(ROUTE, school_id, WondeSchool(school_id, *secrets_of(school, env, "token_env"), source))
     return school_id
 
 
 def demo_settings(laestab: str, base_url: str) -> tuple[dict, list[str]]:
     """Registry settings of a demo school on this route, and the names of its secret variables."""
-    token_env = f"DEMO_WONDE_TOKEN_{laestab}"
-    return {"school_id": f"A{laestab}", "token_env": token_env, "base_url": base_url, "rate_per_second": 0}, [token_env]
+    names = demo_secret_names(ROUTE, laestab)
+    return {"school_id": f"A{laestab}", **names, "base_url": base_url, "rate_per_second": 0}, list(names.values())

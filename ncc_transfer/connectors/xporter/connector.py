@@ -27,9 +27,10 @@ from typing import Any, Iterator
 from urllib.parse import quote
 
 from ncc_transfer.connectors.xporter import mapping as X
-from ncc_transfer.rules.calendar import academic_year_start
-from ncc_transfer.connectors.base import (ID_KEY, STUDENT_KEY, Capabilities, RouteSettings, Snapshot, VendorConnector, VendorRouteError,
-                   date_text, text)
+from ncc_transfer.connectors.base import (
+    ID_KEY, STUDENT_KEY, IncrementalConnector, RouteSettings, VendorRouteError, date_text, field_paths, mapped_code,
+    mapped_row, preferred_if_different, text
+)
 from ncc_transfer.connectors.http import TokenEndpoint, VendorSession, page_count
 from ncc_transfer.connectors.incremental import PupilChanges
 
@@ -38,8 +39,9 @@ ROUTE = "xporter"
 # (``Students/{id}``); more are picked out of one full listing.
 REFETCH_ONE_BY_ONE_MAX = 20
 ESTAB = re.compile(r"^\d{7}$")  # XoD knows a school by its DfE LAESTAB ("3281101") [SDK]
-_STUDENT_FIELDS = {f for f, _ in X.STUDENT_FIELDS.values()} | {X.ADDRESS_HOUSE_NO, X.ADDRESS_HOUSE_NAME,
-                                                                X.ADDRESS_APARTMENT}
+STUDENT_PATHS = field_paths(X.STUDENT_FIELDS)
+EXCLUSION_PATHS = field_paths(X.EXCLUSION_FIELDS)
+_STUDENT_FIELDS = {*STUDENT_PATHS.values(), X.ADDRESS_HOUSE_NO, X.ADDRESS_HOUSE_NAME, X.ADDRESS_APARTMENT}
 
 
 # ------------------------------------------------------------------------------------------ values
@@ -62,13 +64,7 @@ def address_line1(student: dict) -> str | None:
 
 def student_row(student: dict) -> dict[str, str | None]:
     """One XoD student -> one raw pupils row (canonical column names, text values)."""
-    row: dict[str, str | None] = {}
-    for column, (field, _) in X.STUDENT_FIELDS.items():
-        value = student.get(field)
-        row[column] = date_text(value) if column in X.DATE_COLUMNS else text(value)
-    for column, legal_column in X.PREFERRED_OF.items():  # preferred names only when they differ
-        if row[column] == row[legal_column]:
-            row[column] = None
+    row = preferred_if_different(mapped_row(student, STUDENT_PATHS, X.DATE_COLUMNS), X.PREFERRED_OF)
     row["address_line1"] = address_line1(student)
     row["nc_year"] = nc_year_of(row["nc_year"])
     return row
@@ -107,11 +103,9 @@ class _KeepEnvelopes:
         return data
 
 
-class XporterConnector(VendorConnector):
+class XporterConnector(IncrementalConnector):
     route = ROUTE
-    capabilities = Capabilities(changed_since=True, deletions=True, leavers=True)
     default_base_url = X.DEFAULT_BASE_URL
-    mapping_version = 1
 
     # ------------------------------------------------------------------------------------ auth
     @staticmethod
@@ -181,7 +175,7 @@ class XporterConnector(VendorConnector):
                         for c in self._rows(session, paths["attendance_codes"], "attendance_codes")
                         if c.get(code_field) is not None and c.get(statutory_field)}
         first, last = X.ATTENDANCE_RANGE_PARAMS
-        fields = {c: f for c, (f, _) in X.ATTENDANCE_FIELDS.items()}
+        fields = field_paths(X.ATTENDANCE_FIELDS)
         marks: dict[str, dict] = {}
         for n, mark in enumerate(self._rows(session, paths["attendance"], "attendance",
                                             **{first: start.isoformat(), last: end.isoformat()})):
@@ -198,24 +192,17 @@ class XporterConnector(VendorConnector):
         path = self._paths(settings)["exclusions"]
         exclusions: dict[str, dict] = {}
         for n, record in enumerate(self._rows(session, path, "exclusions")):
-            row: dict[str, Any] = {"_source": path}
-            for column, (field, _) in X.EXCLUSION_FIELDS.items():
-                value = record.get(field)
-                key = STUDENT_KEY if column == "student" else column
-                row[key] = date_text(value) if column in X.DATE_COLUMNS else text(value)
-            if row["category"] is not None:
-                row["category"] = X.EXCLUSION_CATEGORY.get(row["category"].strip().upper(), row["category"])
+            row: dict[str, Any] = {"_source": path, **mapped_row(record, EXCLUSION_PATHS, X.DATE_COLUMNS)}
+            row[STUDENT_KEY] = row.pop("student")
+            row["category"] = mapped_code(row["category"], X.EXCLUSION_CATEGORY)
             exclusions[text(record.get(X.EXCLUSION_ID)) or f"#{n}"] = row
         return exclusions
 
-    def snapshot(self, session: VendorSession, settings: RouteSettings, *, as_of: date) -> Snapshot:
+    def all_pupils(self, session: VendorSession, settings: RouteSettings) -> tuple[dict[str, dict], dict[str, Any]]:
         path = self._paths(settings)["students"]
         students, envelopes = self._students(session, path, **{X.CHANGED_ROWS_PARAM: X.CHANGED_ROWS_START})
         token = self._next_changed_rows(envelopes)
-        return Snapshot(pupils=self._pupils(students, path),
-                        attendance=self.marks(session, settings, start=academic_year_start(as_of), end=as_of),
-                        exclusions=self.exclusions(session, settings, as_of=as_of),
-                        sources=self.sources(settings), watermark={X.WATERMARK_KEY: token} if token else {})
+        return self._pupils(students, path), {X.WATERMARK_KEY: token} if token else {}
 
     # ----------------------------------------------------------------------------- incremental
     def changed_pupils(self, session: VendorSession, settings: RouteSettings, *, since: dict,

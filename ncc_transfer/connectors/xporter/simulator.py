@@ -26,10 +26,8 @@ attendance codes' statutory mapping. The simulated MIS records statutory ``X`` a
 from __future__ import annotations
 
 import hashlib
-import hmac
 import json
 import math
-import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -40,15 +38,18 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from ncc_transfer.connectors.xporter import mapping as X
-from ncc_transfer.simulator.core import Simulator, bearer
+from ncc_transfer.simulator.core import FaultHandling, Simulator
+from ncc_transfer.simulator.credentials import bearer, demo_secret_names, same, secrets_of
+from ncc_transfer.simulator.records import in_range, is_iso_date, public, split_house_number
 from ncc_transfer.simulator.source import SourceSchool, stable_id
 
 ROUTE = "xporter"
+# error-body: ExceptionMessage in a 200, refused; page counts, no next links; STS tokens expire
+FAULT_HANDLING = FaultHandling()
 STS_ROUTE = "xporter-sts"  # the STS's requests, faults and log entries (a separate host in real life)
 STS_PATH = "/idaas/sts/STS/GetToken"
 DEFAULT_PAGE_SIZE = 25  # [GUESS] the server's default when pageSize is not given
 MAX_PAGE_SIZE = 5000  # [GUESS] no published maximum
-ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 SIM_SUBCODES = {"X": "X01"}  # the simulated MIS's local sub-code for statutory X
 CATEGORY_OUT = {v: k for k, v in X.EXCLUSION_CATEGORY.items()}  # SUSP -> FIXD
 RESOURCES = {path.strip("/").lower(): name for name, (path, _) in X.ENDPOINTS.items()}
@@ -74,10 +75,6 @@ class XporterSchool:
         return token
 
 
-def school_from_source(source: SourceSchool, *, estab: str, relying_party: str, secret: str) -> XporterSchool:
-    return XporterSchool(estab, relying_party, secret, source)
-
-
 # ------------------------------------------------------------------------------------------ rendering
 
 
@@ -98,12 +95,8 @@ def year_group(nc_year: str | None) -> str | None:
 
 def address_parts(line1: str | None) -> dict[str, str | None]:
     """An address line split into XoD's parts where the connector's join gives it back exactly."""
-    parts: dict[str, str | None] = {X.ADDRESS_HOUSE_NO: None, X.ADDRESS_HOUSE_NAME: None,
-                                    X.ADDRESS_APARTMENT: None, X.ADDRESS_STREET: line1 or None}
-    match = re.fullmatch(r"(\d+[A-Za-z]?) (\S.*)", line1 or "")
-    if match and f"{match.group(1)} {match.group(2)}" == line1:
-        parts[X.ADDRESS_HOUSE_NO], parts[X.ADDRESS_STREET] = match.group(1), match.group(2)
-    return parts
+    number, street = split_house_number(line1)
+    return {X.ADDRESS_HOUSE_NO: number, X.ADDRESS_HOUSE_NAME: None, X.ADDRESS_APARTMENT: None, X.ADDRESS_STREET: street}
 
 
 def _field(column: str, table: dict[str, tuple[str, str]]) -> str:
@@ -134,7 +127,7 @@ def _student(laestab: str, pupil) -> dict:
 
 
 def _day_out(value: str | None) -> str | None:
-    return f"{value}T00:00:00" if isinstance(value, str) and ISO_DATE.match(value) else value
+    return f"{value}T00:00:00" if is_iso_date(value) else value
 
 
 def render(school: SourceSchool) -> dict[str, list[dict]]:
@@ -172,17 +165,6 @@ def render(school: SourceSchool) -> dict[str, list[dict]]:
     return tables
 
 
-def _public(record: dict) -> dict:
-    return {k: v for k, v in record.items() if not k.startswith("_")}
-
-
-def _in_range(record: dict, start: str, end: str) -> bool:
-    day = record.get("_day")
-    if not isinstance(day, str) or not ISO_DATE.match(day):
-        return True  # [GUESS] a mark whose date cannot be compared is returned rather than hidden
-    return start <= day <= end
-
-
 # ------------------------------------------------------------------------------------------ envelopes
 
 
@@ -209,7 +191,7 @@ def _envelope(request: Request, table: str, items: list[dict], *, paginate: bool
     size = max(1, min(_int_param(request, X.PAGE_SIZE_PARAM, DEFAULT_PAGE_SIZE), MAX_PAGE_SIZE))
     page = max(1, _int_param(request, X.PAGE_PARAM, 1))
     count = math.ceil(len(items) / size)
-    body: dict[str, Any] = {table: [_public(r) for r in items[(page - 1) * size:page * size]]}
+    body: dict[str, Any] = {table: [public(r) for r in items[(page - 1) * size:page * size]]}
     if table == X.TABLES["students"][0]:
         body["StudentSiblings"] = []
     body[X.META_KEY] = [{"Id": 1, "MIS": "simsnet", "Version": "4",
@@ -226,17 +208,11 @@ def _envelope(request: Request, table: str, items: list[dict], *, paginate: bool
 
 def routes(sim: Simulator) -> list[Route]:
     def tables(school: XporterSchool) -> dict[str, list[dict]]:
-        key = (ROUTE, school.estab, school.source.revision)
-        if key not in sim.cache:
-            sim.cache[key] = render(school.source)
-        return sim.cache[key]
+        return sim.rendering(ROUTE, school.estab, school.source, render)
 
     def selected(school: XporterSchool, endpoint: str, *spec: Any) -> list[dict]:
-        """One selection per query and revision, reused by every page of it."""
-        key = (ROUTE, school.estab, school.source.revision, endpoint, *spec)
-        if key not in sim.cache:
-            sim.cache[key] = _select(tables(school), endpoint, *spec)
-        return sim.cache[key]
+        return sim.selection(ROUTE, school.estab, school.source, render, (endpoint, *spec),
+                             lambda lists: _select(lists, endpoint, *spec))
 
     def _select(lists: dict[str, list[dict]], endpoint: str, *spec: Any) -> list[dict]:
         if endpoint == "students":
@@ -246,7 +222,7 @@ def routes(sim: Simulator) -> list[Route]:
                     and (after is None or s["_revision"] > after)]
         if endpoint == "attendance":
             start, end = spec
-            return [m for m in lists["attendance"] if _in_range(m, start, end)]
+            return [m for m in lists["attendance"] if in_range(m["_day"], start, end)]
         return lists[endpoint]
 
     def students(request: Request, school: XporterSchool, record_id: str | None) -> dict:
@@ -264,7 +240,7 @@ def routes(sim: Simulator) -> list[Route]:
         if requested != X.CHANGED_ROWS_START and not school.changed_rows_full:
             rows = [{X.STUDENT_ID: r[X.STUDENT_ID]} for r in rows]  # as recorded: changed rows carry only Id
         deleted = [] if after is None or _int_param(request, X.PAGE_PARAM, 1) > 1 else \
-            [_public(d) for d in tables(school)["deleted"] if d["_revision"] > after]
+            [public(d) for d in tables(school)["deleted"] if d["_revision"] > after]
         token = school.changeset(options)
         page_size = request.query_params.get(X.PAGE_SIZE_PARAM, str(DEFAULT_PAGE_SIZE))
         extras = {table + X.DELETED_SUFFIX: deleted, "StudentSiblings" + X.DELETED_SUFFIX: [],
@@ -290,7 +266,7 @@ def routes(sim: Simulator) -> list[Route]:
                 return JSONResponse(students(request, school, record_id))
             if endpoint == "attendance":
                 start, end = (request.query_params.get(p) for p in X.ATTENDANCE_RANGE_PARAMS)
-                if not (start and end and ISO_DATE.match(start) and ISO_DATE.match(end)):
+                if not (is_iso_date(start) and is_iso_date(end)):
                     raise BadRequest("dateFrom and dateTo are required (yyyy-MM-dd)")
                 rows = selected(school, endpoint, start, end)
             else:
@@ -313,7 +289,7 @@ def routes(sim: Simulator) -> list[Route]:
         valid = (school is not None and isinstance(body, dict)
                  and body.get(fields["relying_party"]) == school.relying_party
                  and body.get(fields["third_party"]) == X.THIRD_PARTY_ID
-                 and hmac.compare_digest(str(body.get(fields["secret"], "")).encode(), school.secret.encode()))
+                 and same(str(body.get(fields["secret"], "")), school.secret))
         if not valid:
             return JSONResponse({"Message": "Invalid estab, relying party or secret", "ExceptionMessage": None,
                                  "token": None, "expires": None}, status_code=401)
@@ -339,13 +315,13 @@ def register(sim: Simulator, school, source: SourceSchool, env) -> str:
     """Serve a registry school (``mis: xporter``) from ``source``; its schoolSecret is read from ``env``
     by the name in ``source.secret_env``. Returns the estab it is served under."""
     estab = str(school.source.get("estab") or school.laestab)
-    sim.add(ROUTE, estab, school_from_source(source, estab=estab, relying_party=str(school.source["relying_party"]),
-                                             secret=env[school.source["secret_env"]]))
+    relying_party = str(school.source["relying_party"])
+    sim.add(ROUTE, estab, XporterSchool(estab, relying_party, *secrets_of(school, env, "secret_env"), source))
     return estab
 
 
 def demo_settings(laestab: str, base_url: str) -> tuple[dict, list[str]]:
     """Registry settings of a demo school on this route, and the names of its secret variables."""
-    secret_env = f"DEMO_XPORTER_SECRET_{laestab}"
-    return ({"relying_party": "ncc-transfer-demo", "secret_env": secret_env, "base_url": base_url,
-             "sts_url": base_url + STS_PATH, "rate_per_second": 0}, [secret_env])
+    names = demo_secret_names(ROUTE, laestab)
+    return ({"relying_party": "ncc-transfer-demo", **names, "base_url": base_url, "sts_url": base_url + STS_PATH,
+             "rate_per_second": 0}, list(names.values()))
