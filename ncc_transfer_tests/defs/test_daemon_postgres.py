@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
+POLL_SECONDS = 0.5  # how often the test looks at the instance (a query to PostgreSQL: cheap)
 
 
 def _admin(url: str, sql: str) -> None:
@@ -63,6 +64,7 @@ def test_daemon_runs_the_nightly_schedule_into_postgres(tmp_path, postgres_url):
         instance = dg.DagsterInstance.get()
         assert type(instance.run_storage).__name__ == "PostgresRunStorage"
         run = _wait_for_run(instance, daemon, deadline=time.monotonic() + 240)
+        _stop_the_schedule(instance)  # one night is the point: NCC_NIGHTLY_CRON fires every minute here
         assert run.status == dg.DagsterRunStatus.SUCCESS, (tmp_path / "daemon.log").read_text()[-3000:]
         assert run.tags.get("ncc/night") and run.tags.get("dagster/schedule_name") == "nightly_schedule"
         active = {f"{s['laestab']}-files" for s in demo.schools if s["active"]}
@@ -95,6 +97,7 @@ def test_daemon_runs_the_nightly_schedule_into_postgres(tmp_path, postgres_url):
         except subprocess.TimeoutExpired:
             os.killpg(daemon.pid, signal.SIGKILL)
             daemon.wait()
+        _end_the_rest_of_the_group(daemon.pid)
         daemon_log.close()
         for key, value in saved.items():
             if value is None:
@@ -104,6 +107,20 @@ def test_daemon_runs_the_nightly_schedule_into_postgres(tmp_path, postgres_url):
         _admin(postgres_url, f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
         _admin(postgres_url, f'DROP DATABASE IF EXISTS "{dagster_db}" WITH (FORCE)')
     assert daemon.returncode is not None
+
+
+def _end_the_rest_of_the_group(group: int, timeout: float = 20) -> None:
+    """The daemon's code server (``dagster api grpc``) is in the daemon's process group and can outlive
+    it, stuck in its own shutdown: give it ``timeout`` seconds after a second SIGTERM, then SIGKILL."""
+    deadline = time.monotonic() + timeout
+    try:
+        os.killpg(group, signal.SIGTERM)
+        while time.monotonic() < deadline:
+            time.sleep(0.2)
+            os.killpg(group, 0)  # raises once no process is left in the group
+        os.killpg(group, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
 
 
 def _wait_for_run(instance, daemon, deadline: float):
@@ -116,8 +133,18 @@ def _wait_for_run(instance, daemon, deadline: float):
         done = [r for r in runs if r.status in finished]
         if done:
             return done[0]
-        time.sleep(3)
+        time.sleep(POLL_SECONDS)
     raise AssertionError("the nightly schedule did not produce a finished run within 4 minutes")
+
+
+def _stop_the_schedule(instance) -> None:
+    """Stop the nightly schedule as an operator would (``dagster schedule stop``), so its every-minute cron
+    does not start a second night while the daemon's sensor and backfill follow up the first."""
+    from dagster._core.definitions.run_request import InstigatorType
+
+    (state,) = [s for s in instance.all_instigator_state(instigator_type=InstigatorType.SCHEDULE)
+                if s.name == "nightly_schedule"]
+    instance.stop_schedule(state.instigator_origin_id, state.selector_id)
 
 
 def _wait_until(daemon, done, what: str, deadline: float) -> None:
@@ -125,5 +152,5 @@ def _wait_until(daemon, done, what: str, deadline: float) -> None:
         assert daemon.poll() is None, "dagster-daemon exited early"
         if done():
             return
-        time.sleep(3)
+        time.sleep(POLL_SECONDS)
     raise AssertionError(f"not within 4 minutes of the night: {what}")
