@@ -15,8 +15,8 @@ import pytest
 from ncc_transfer.config import restored_environment
 
 # The nightly step waits NCC_RETRY_DELAY_SECONDS before a retry (read when the definitions load):
-# seconds in tests, minutes in production.
-os.environ.setdefault("NCC_RETRY_DELAY_SECONDS", "0.5")
+# a tenth of a second in tests (what is tested is which schools are retried, not the wait), minutes in production.
+os.environ.setdefault("NCC_RETRY_DELAY_SECONDS", "0.1")
 
 # Secrets the shared demo night runs with, so the privacy test can prove none of them leaks.
 DEMO_SECRETS = {
@@ -66,6 +66,36 @@ def postgres_url() -> str:
             pytest.fail(f"NCC_REQUIRE_POSTGRES is set but {POSTGRES_SKIP_REASON} [{problem}]", pytrace=False)
         pytest.skip(f"{POSTGRES_SKIP_REASON} [{problem}]")
     return url
+
+
+@pytest.fixture(scope="session")
+def daemon_night(tmp_path_factory):
+    """The night under the real daemon on PostgreSQL (``defs/daemon_night.py``), started once per session;
+    None when PostgreSQL is unreachable (the test asks ``postgres_url`` first: it skips or fails there)."""
+    url = os.environ.get("NCC_TEST_POSTGRES_URL") or DEFAULT_TEST_POSTGRES_URL
+    if _postgres_problem(url):
+        yield None
+        return
+    from ncc_transfer_tests.defs.daemon_night import DaemonNight
+
+    night = DaemonNight(tmp_path_factory.mktemp("daemon_night"), url)
+    try:
+        yield night.start()
+    finally:
+        night.close()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _daemon_night_starts_first(request):
+    """When the daemon test is selected, its night starts with the session: it is mostly the daemon waiting
+    (a minute boundary, a 60 s sensor, a 30 s backfill loop), which then overlaps the other tests."""
+    if any("daemon_night" in getattr(item, "fixturenames", ()) for item in request.session.items):
+        request.getfixturevalue("daemon_night")
+
+
+def pytest_collection_modifyitems(session, config, items) -> None:
+    """The tests that read the session's daemon night go last, when it has long finished."""
+    items.sort(key=lambda item: "daemon_night" in getattr(item, "fixturenames", ()))
 
 
 @pytest.fixture()

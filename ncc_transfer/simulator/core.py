@@ -118,8 +118,15 @@ class Simulator:
 
     # --------------------------------------------------------------------------------- setting up
     def add(self, route: str, school_id: str, school: Any) -> None:
-        self.schools.setdefault(route, {})[school_id] = school
-        self.cache.clear()
+        """Serve ``school`` (a profile's record, holding its ``SourceSchool`` as ``source``) as ``school_id``.
+
+        Renderings are cached per school and revision of its source, so replacing a school's source with
+        another drops them all (the new one's revisions start again); registering the same source again
+        (new credentials, say) keeps them."""
+        previous = self.schools.setdefault(route, {}).get(school_id)
+        self.schools[route][school_id] = school
+        if previous is not None and getattr(previous, "source", None) is not getattr(school, "source", None):
+            self.cache.clear()
 
     def school(self, route: str, school_id: str) -> Any | None:
         return self.schools.get(route, {}).get(school_id)

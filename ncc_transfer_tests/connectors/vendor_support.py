@@ -60,6 +60,7 @@ class VendorLA:
     sim: Simulator
     root: str  # the simulator's base URL; a route is served under root + "/<route>"
     secrets: dict[str, str] = dataclasses.field(default_factory=dict)  # env var name -> value
+    sources: dict[str, SourceSchool] = dataclasses.field(default_factory=dict, repr=False)  # laestab -> records
 
     def serve(self, route: str, school: School, **source: Any) -> tuple[School, Any]:
         """Serve ``school``'s landing folder on ``route`` with registry ``source`` settings (base_url is
@@ -81,10 +82,19 @@ class VendorLA:
     def _register(self, route: str, school: School, source: dict[str, Any]) -> Served:
         settings = {"base_url": f"{self.root}/{route}", "rate_per_second": 0, **source}
         vendor_school = dataclasses.replace(school, mis=route, source=settings)
-        data = load_source(self.folder(school), school.laestab)
+        data = self.source(school)
         env = {**os.environ, **self.secrets}
         vendor_id = profile(route).register(self.sim, vendor_school, data, env)
         return Served(vendor_school, vendor_id, route, data)
+
+    def source(self, school: School) -> SourceSchool:
+        """The school's records as the simulator serves them, read from its landing folder once and again
+        only after a test changed them (every change bumps ``revision``): the simulator then keeps its
+        renderings of them from one test to the next."""
+        data = self.sources.get(school.laestab)
+        if data is None or data.revision:
+            data = self.sources[school.laestab] = load_source(self.folder(school), school.laestab)
+        return data
 
     def with_secrets(self, monkeypatch) -> "VendorLA":
         """The LA with every secret in the environment and the simulator's faults, log and tokens cleared

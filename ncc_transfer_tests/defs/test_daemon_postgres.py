@@ -1,129 +1,59 @@
 """Production shape, end to end: dagster-daemon on a PostgreSQL-backed instance fires the nightly
-schedule, the run loads every school into the PostgreSQL warehouse, and the daemon stops cleanly.
+schedule, the run loads every school into the PostgreSQL warehouse, the LA-wide views and the reports
+follow through the automation sensor, and the daemon stops cleanly.
 
-Needs PostgreSQL (see the `postgres_url` fixture); takes about two minutes (the schedule fires on
-the next minute boundary; the LA-wide views and reports follow through the automation sensor).
+Needs PostgreSQL (see the `postgres_url` fixture). The night takes two to three minutes of the daemon's
+own cadence (``daemon_night.py``): the session starts it at its beginning (the ``daemon_night`` fixture
+in ``conftest.py``) and runs this test last, so the wait overlaps the other tests.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
-import signal
-import subprocess
-import sys
-import time
-import uuid
-from datetime import date
-from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-
-
-def _admin(url: str, sql: str) -> None:
-    import psycopg
-
-    with psycopg.connect(url, autocommit=True) as con:
-        con.execute(sql)
-
 
 @pytest.mark.postgres
-def test_daemon_runs_the_nightly_schedule_into_postgres(tmp_path, postgres_url):
+def test_daemon_runs_the_nightly_schedule_into_postgres(postgres_url, daemon_night):
     import dagster as dg
-    import psycopg
 
     from ncc_transfer.canonical import TABLES, VIEW_COLUMNS
-    from ncc_transfer.demo.generator import build_demo_la
+    from ncc_transfer.warehouse import open_warehouse
 
-    suffix = uuid.uuid4().hex[:10]
-    dagster_db, schema = f"ncc_dagster_{suffix}", f"ncc_daemon_{suffix}"
-    _admin(postgres_url, f'CREATE DATABASE "{dagster_db}"')
-    home = tmp_path / "la"
-    today = date.today()
-    demo = build_demo_la(home, seed=11, schools=3, pupils_scale=0.3, as_of=today)
-    dagster_home = tmp_path / "dagster_home"
-    dagster_home.mkdir()
-    shutil.copy(REPO / "deploy" / "dagster.yaml", dagster_home / "dagster.yaml")
-    server = psycopg.conninfo.conninfo_to_dict(postgres_url)
-    warehouse_url = f"{postgres_url}?schema={schema}"
-    env = {**os.environ, "DAGSTER_HOME": str(dagster_home), "NCC_HOME": str(home),
-           "NCC_WAREHOUSE_URL": warehouse_url, "NCC_NIGHTLY_CRON": "* * * * *",
-           "DAGSTER_PG_HOST": server.get("host", "127.0.0.1"), "DAGSTER_PG_PORT": str(server.get("port", 5432)),
-           "DAGSTER_PG_USER": server.get("user", "postgres"), "DAGSTER_PG_PASSWORD": server.get("password", ""),
-           "DAGSTER_PG_DB": dagster_db}
-    env.pop("NCC_SCHOOLS_FILE", None)
-    daemon_log = (tmp_path / "daemon.log").open("w")
-    daemon = subprocess.Popen([str(Path(sys.executable).parent / "dagster-daemon"), "run", "-w", "workspace.yaml"],
-                              cwd=REPO, env=env, stdout=daemon_log, stderr=subprocess.STDOUT, start_new_session=True)
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
+    night = daemon_night
     try:
-        instance = dg.DagsterInstance.get()
-        assert type(instance.run_storage).__name__ == "PostgresRunStorage"
-        run = _wait_for_run(instance, daemon, deadline=time.monotonic() + 240)
-        assert run.status == dg.DagsterRunStatus.SUCCESS, (tmp_path / "daemon.log").read_text()[-3000:]
-        assert run.tags.get("ncc/night") and run.tags.get("dagster/schedule_name") == "nightly_schedule"
-        active = {f"{s['laestab']}-files" for s in demo.schools if s["active"]}
-        assert instance.get_materialized_partitions(dg.AssetKey("pupils")) == active
-        # The LA-wide views and the reports follow in runs of their own, requested by the daemon's
-        # `after_the_night` automation sensor once no school run is queued or running.
-        _wait_until(daemon, lambda: instance.get_latest_materialization_event(dg.AssetKey("pupil_movements")),
-                    "pupil_movements materialised", deadline=time.monotonic() + 240)
-        _wait_until(daemon, lambda: instance.get_materialized_partitions(dg.AssetKey("school_report")) == active,
-                    "every active school's report materialised", deadline=time.monotonic() + 240)
+        night.wait()
+        saved = {k: os.environ.get(k) for k in night.env}
+        os.environ.update(night.env)  # the instance as the daemon sees it: deploy/dagster.yaml
+        try:
+            instance = dg.DagsterInstance.get()
+            assert type(instance.run_storage).__name__ == "PostgresRunStorage"
+            run = instance.get_run_by_id(night.night_run.run_id)
+            assert run.status == dg.DagsterRunStatus.SUCCESS, night.log_tail()
+            assert run.tags.get("ncc/night") and run.tags.get("dagster/schedule_name") == "nightly_schedule"
+            assert instance.get_materialized_partitions(dg.AssetKey("pupils")) == night.active
+            assert instance.get_latest_materialization_event(dg.AssetKey("pupil_movements"))
+            assert instance.get_materialized_partitions(dg.AssetKey("school_report")) == night.active
+        finally:
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
 
-        from ncc_transfer.warehouse import open_warehouse
-
-        warehouse = open_warehouse(warehouse_url)
+        warehouse = open_warehouse(night.warehouse_url)
         try:
             for table in TABLES:
                 loaded = set(warehouse.read(f'SELECT DISTINCT school_key FROM "{table}"')["school_key"])
-                assert loaded == active or (table == "exclusions" and loaded <= active), table
+                assert loaded == night.active or (table == "exclusions" and loaded <= night.active), table
             for view in VIEW_COLUMNS:
                 frame = warehouse.read(f'SELECT DISTINCT as_of FROM "{view}"')
-                assert frame.empty or {str(v)[:10] for v in frame["as_of"]} == {today.isoformat()}, view
+                assert frame.empty or {str(v)[:10] for v in frame["as_of"]} == {night.today.isoformat()}, view
             assert len(warehouse.read("SELECT * FROM absence_summary")) > 100
             assert len(warehouse.read("SELECT * FROM pupil_movements")) > 0
         finally:
             warehouse.close()
+        assert night.stop_daemon() is not None  # it stopped on SIGTERM
     finally:
-        os.killpg(daemon.pid, signal.SIGTERM)
-        try:
-            daemon.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(daemon.pid, signal.SIGKILL)
-            daemon.wait()
-        daemon_log.close()
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-        _admin(postgres_url, f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-        _admin(postgres_url, f'DROP DATABASE IF EXISTS "{dagster_db}" WITH (FORCE)')
-    assert daemon.returncode is not None
-
-
-def _wait_for_run(instance, daemon, deadline: float):
-    import dagster as dg
-
-    finished = {dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED}
-    while time.monotonic() < deadline:
-        assert daemon.poll() is None, "dagster-daemon exited early"
-        runs = instance.get_runs(filters=dg.RunsFilter(job_name="nightly"))
-        done = [r for r in runs if r.status in finished]
-        if done:
-            return done[0]
-        time.sleep(3)
-    raise AssertionError("the nightly schedule did not produce a finished run within 4 minutes")
-
-
-def _wait_until(daemon, done, what: str, deadline: float) -> None:
-    while time.monotonic() < deadline:
-        assert daemon.poll() is None, "dagster-daemon exited early"
-        if done():
-            return
-        time.sleep(3)
-    raise AssertionError(f"not within 4 minutes of the night: {what}")
+        night.close()
