@@ -386,7 +386,7 @@ def test_a_required_archive_without_its_key_stops_the_night_before_any_school(sm
     from ncc_transfer.cli import main
     from ncc_transfer.warehouse import DuckDBWarehouse
 
-    from .conftest import DEMO_AS_OF
+    from ncc_transfer_tests.conftest import DEMO_AS_OF
 
     home, _ = small_la
     monkeypatch.delenv("NCC_ARCHIVE_KEY", raising=False)
