@@ -359,11 +359,9 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _simulator_port(port: int | None) -> int:
-    from .demo.routes import DEFAULT_SIMULATOR_PORT
-
     from .config import simulator_port
 
-    return port if port is not None else simulator_port(DEFAULT_SIMULATOR_PORT)
+    return port if port is not None else simulator_port()
 
 
 def _start_simulator(app, host: str, port: int | None, *, fallback: bool):

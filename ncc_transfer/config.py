@@ -156,9 +156,9 @@ def retention_file() -> Path:
     return Path(configured).expanduser().absolute() if configured else ncc_home() / "retention.yaml"
 
 
-def simulator_port(default: int) -> int:
-    """``NCC_SIMULATOR_PORT``, else ``default``."""
-    return int(os.environ.get("NCC_SIMULATOR_PORT", "").strip() or default)
+def simulator_port() -> int:
+    """``NCC_SIMULATOR_PORT``: the demo simulator's port (default 8765)."""
+    return int(setting("NCC_SIMULATOR_PORT"))
 
 
 def warehouse_url() -> str:

@@ -62,10 +62,16 @@ def postgres_url() -> str:
     url = os.environ.get("NCC_TEST_POSTGRES_URL") or DEFAULT_TEST_POSTGRES_URL
     problem = _postgres_problem(url)
     if problem:
-        if os.environ.get("NCC_REQUIRE_POSTGRES", "") not in ("", "0"):
-            pytest.fail(f"NCC_REQUIRE_POSTGRES is set but {POSTGRES_SKIP_REASON} [{problem}]", pytrace=False)
-        pytest.skip(f"{POSTGRES_SKIP_REASON} [{problem}]")
+        skip_unless_required("NCC_REQUIRE_POSTGRES", f"{POSTGRES_SKIP_REASON} [{problem}]")
     return url
+
+
+def skip_unless_required(variable: str, problem: str) -> None:
+    """Skip the test, saying ``problem``; but fail it when ``variable`` is set (``.ci/run`` sets
+    NCC_REQUIRE_POSTGRES and NCC_REQUIRE_CHROMIUM), so a missing service never hides in CI as a skip."""
+    if os.environ.get(variable, "") not in ("", "0"):
+        pytest.fail(f"{variable} is set but {problem}", pytrace=False)
+    pytest.skip(problem)
 
 
 @pytest.fixture(scope="session")

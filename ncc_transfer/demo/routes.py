@@ -20,7 +20,6 @@ from ncc_transfer.config import DEMO_SECRETS_FILE, load_env_file, read_env_file
 from ..connectors.routes import simulator_profile, simulator_routes
 
 SECRETS_FILE = DEMO_SECRETS_FILE
-DEFAULT_SIMULATOR_PORT = 8765
 
 
 def vendor_routes() -> list[str]:

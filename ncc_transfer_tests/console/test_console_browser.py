@@ -73,7 +73,7 @@ try:
 except ImportError:  # reported by _require_browser: skipped, or failed under NCC_REQUIRE_CHROMIUM
     By = None
 
-from ncc_transfer_tests.conftest import DEMO_AS_OF, ncc_env
+from ncc_transfer_tests.conftest import DEMO_AS_OF, ncc_env, skip_unless_required
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent  # the project's environment: dagster, dagster-webserver, dagster-daemon
@@ -104,9 +104,7 @@ def _browser_problem() -> str | None:
 def _require_browser() -> None:
     problem = _browser_problem()
     if problem:
-        if os.environ.get("NCC_REQUIRE_CHROMIUM", "") not in ("", "0"):
-            pytest.fail(f"NCC_REQUIRE_CHROMIUM is set but {problem}", pytrace=False)
-        pytest.skip(problem)
+        skip_unless_required("NCC_REQUIRE_CHROMIUM", problem)
 
 
 # --- Dagster's processes ------------------------------------------------------------------------------

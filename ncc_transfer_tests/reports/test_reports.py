@@ -11,7 +11,6 @@ import csv
 import email
 import email.policy
 import io
-import os
 import re
 import shutil
 import socket
@@ -34,6 +33,7 @@ from ncc_transfer.reports import (
     write_school_report,
 )
 from ncc_transfer.reports.school_report import CSV_COLUMNS
+from ncc_transfer_tests.conftest import skip_unless_required
 
 AS_OF = date(2026, 11, 29)
 SCHOOL_KEY, LAESTAB, SCHOOL_NAME, LA_NAME = "9262001-files", "9262001", "Example Primary School", "Norfolk"
@@ -357,10 +357,8 @@ def _chromium(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
 
 def test_report_renders_in_headless_chromium(report, tmp_path):
     if not CHROMIUM.exists() or shutil.which(str(CHROMIUM)) is None:
-        reason = "Debian chromium not installed: apt-get install chromium (.ci/run installs it)"
-        if os.environ.get("NCC_REQUIRE_CHROMIUM", "") not in ("", "0"):
-            pytest.fail(f"NCC_REQUIRE_CHROMIUM is set but {reason}", pytrace=False)
-        pytest.skip(reason)
+        skip_unless_required("NCC_REQUIRE_CHROMIUM",
+                             "Debian chromium not installed: apt-get install chromium (.ci/run installs it)")
     url = report.html_path.as_uri()
     screenshot = tmp_path / "report.png"
     shot = _chromium(tmp_path, f"--screenshot={screenshot}", "--window-size=1280,2000", url)
