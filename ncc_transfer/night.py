@@ -1,6 +1,6 @@
 """Running a night through Dagster in this process (``run_night``): one run of the nightly job per
-batch of schools, then their reports, then the LA-wide assets; and each school's outcome read back
-from the audit log. Used by ``ncc-transfer run`` and ``demo``, the tests and the benchmark.
+batch of schools, then a run for their reports (after the last batch, with the LA-wide assets); and
+each school's outcome read back from the audit log. Used by ``ncc-transfer run`` and ``demo``, the tests and the benchmark.
 """
 
 from __future__ import annotations
@@ -95,20 +95,20 @@ def run_night(registry, schools: list[str] | None = None, as_of: date | None = N
             raise NightInterrupted()
         return result
 
-    # Per batch, the schools' step then their reports; after the last, the LA-wide assets over every
-    # school's latest load (docs/asset_graph.md).
+    # Per batch, the schools' step then their reports; with the last batch's reports, in the same run
+    # (``night_end``), the LA-wide assets over every school's latest load (docs/asset_graph.md).
+    reports = {"school_report": {"config": night}}
+    la_wide = {"la_views": {"config": night}, "validation_overview": {"config": night}}
     run_ids, stopped = [], None
-    for first, last in batches:
+    for number, (first, last) in enumerate(batches, start=1):
         result = execute("nightly", run_config, range_tags(first, last))
         run_ids.append(result.run_id)
         stopped = _night_stopped(result)
         if stopped:
             break  # the warehouse or the disk: the next batch would stop the same way
-        execute("school_reports", {"ops": {"school_report": {"config": night}}, "loggers": QUIET_LOGGERS},
-                range_tags(first, last))
-    if batches and not stopped:
-        execute("la_wide", {"ops": {"la_views": {"config": night}, "validation_overview": {"config": night}},
-                            "loggers": QUIET_LOGGERS})
+        final = number == len(batches)
+        execute("night_end" if final else "school_reports",
+                {"ops": {**reports, **(la_wide if final else {})}, "loggers": QUIET_LOGGERS}, range_tags(first, last))
 
     try:
         warehouse = open_warehouse(warehouse_url())

@@ -64,7 +64,8 @@ from .registry import School
 log = logging.getLogger(__name__)
 
 MIN_SCHOOLS = 8  # below this the worker process's start-up (a second or two) is not worth it
-BATCH = 8  # files-route schools per task: their views are computed in one pass (``pipeline.prepare_schools``)
+BATCH = 4  # files-route schools per task, views computed in one pass (``pipeline.prepare_schools``); a
+# result is pickled whole, so the worker's peak grows with it (8: 1,060 MB at --scale 0.1; 4: 800 MB)
 AHEAD = 2  # batches per worker process not yet handed out (memory: AHEAD * BATCH prepared schools each)
 VENDOR_AHEAD = 1  # vendor schools per thread not yet handed out (memory: one prepared school per thread)
 START_METHOD = "spawn"

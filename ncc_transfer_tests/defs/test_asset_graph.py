@@ -36,7 +36,7 @@ def graph_snapshot() -> dict:
             "automation": condition.get_label() if condition else None,
         }
     jobs = {job.name: sorted(k.to_user_string() for k in job.asset_layer.executable_asset_keys)
-            for job in (definitions.resolve_job_def(n) for n in ("nightly", "school_reports", "la_wide"))}
+            for job in (definitions.resolve_job_def(n) for n in ("nightly", "school_reports", "la_wide", "night_end"))}
     return {"assets": assets, "jobs": jobs}
 
 

@@ -156,7 +156,7 @@ def test_every_job_and_the_ui_s_implicit_asset_job_run_in_process():
     definitions = defs()
     repository = definitions.get_repository_def()
     jobs = {job.name: job for job in repository.get_all_jobs()}
-    assert "__ASSET_JOB" in jobs and {"nightly", "school_reports", "la_wide", "retention"} <= set(jobs)
+    assert "__ASSET_JOB" in jobs and {"nightly", "school_reports", "la_wide", "night_end", "retention"} <= set(jobs)
     assert definitions.resolve_implicit_global_asset_job_def().executor_def is dg.in_process_executor
     assert {name: job.executor_def.name for name, job in jobs.items()} == {name: "in_process" for name in jobs}
 

@@ -38,6 +38,10 @@ school_reports_job = dg.define_asset_job(
 la_wide_job = dg.define_asset_job(
     "la_wide", selection=LA_WIDE,
     description="The LA-wide views and the LA overview, over every school's latest load.")
+night_end_job = dg.define_asset_job(
+    "night_end", selection=LA_WIDE | dg.AssetSelection.assets(REPORT_ASSET),
+    description="The last batch's reports, then the LA-wide views and the LA overview: the night's last run "
+                "(one run where school_reports and la_wide would be two).")
 
 after_the_night = dg.AutomationConditionSensorDefinition(
     "after_the_night", target=LA_WIDE | dg.AssetSelection.assets(REPORT_ASSET),
@@ -134,5 +138,5 @@ def partition_sync_summary(added: list[str], deleted: list[str], shown: int = 10
 @dg.definitions
 def night() -> dg.Definitions:
     """The night's jobs, schedule (built now, when the definitions load) and sensors."""
-    return dg.Definitions(jobs=[nightly_job, school_reports_job, la_wide_job], schedules=[nightly_schedule()],
+    return dg.Definitions(jobs=[nightly_job, school_reports_job, la_wide_job, night_end_job], schedules=[nightly_schedule()],
                           sensors=[school_registry_sensor, after_the_night])
