@@ -8,13 +8,12 @@ Inside, each school is prepared (``pipeline.prepare_school``, ahead of its turn:
 ``prefetch.prepared_in_order``) and written (``pipeline.commit_school``) on its own: a school that
 fails is caught, its error (what went wrong, then "Next:" what to do) logged, and left out of the
 materialisations, while the others load; its checks are evaluated only where they ran (a failed
-structure check blocks its load; an extract that could not be read gets no evaluation). If any school failed, the step fails at the end, so the run shows as failed, those
+structure check blocks its load; an extract that could not be read gets no evaluation). If any
+school failed, the step fails at the end (``step_failure``), so the run shows as failed, those
 partitions show as failed in the UI, and the run-failure alert fires.
 
-One step for many partitions can only report each partition's materialisations and check results
-as events (``context.log_event``): https://docs.dagster.io/guides/build/assets/metadata-and-tags#attaching-metadata-to-a-materialization
-The checks are partitioned by school (``check_specs``); each evaluation names the materialisation it
-is about (``_target``), which the UI needs to show a partitioned check's status per school.
+Each school's materialisations and check evaluations are logged as events on its partition
+(``school_events``). The checks are partitioned by school (``check_specs``).
 Metadata and logs carry counts, rule names, file names and school keys only: never pupil data.
 """
 
@@ -24,13 +23,10 @@ import json
 import time
 import warnings
 from collections.abc import Iterator
-from datetime import date, datetime, timezone
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 import dagster as dg
-import pandas as pd
-# Not exported at the top level of dagster 1.13; what an AssetCheckResult's evaluation carries.
-from dagster._core.definitions.asset_checks.asset_check_evaluation import AssetCheckEvaluationTargetMaterializationData
 
 from ncc_transfer.archive import ArchiveError
 from ncc_transfer.config import freshness_hours, retry_delay_seconds
@@ -48,9 +44,11 @@ from ncc_transfer.defs.resources import ArchiveResource, NccSettings, RouteConcu
 
 from . import rejected_names
 from .partitions import school_partitions
+from .school_events import (FRESHNESS_CHECK, ISSUES_ASSET, RECORDS_CHECK, STRUCTURE_CHECK, log_freshness,
+                            report_school)
+from .step_failure import failure_description, failure_table
 
 LONDON = ZoneInfo("Europe/London")
-ISSUES_ASSET = "validation_issues"
 
 TABLE_DESCRIPTIONS = {
     "pupils": "Pupils on each school's roll, including leavers this year.",
@@ -89,10 +87,6 @@ def retry_wait() -> dg.RetryPolicy:
 MAX_RETRIES = 2
 # Metadata key of the step's Failure when the whole night stopped (warehouse unusable, disk full).
 NIGHT_STOPPED = "night_stopped"
-
-STRUCTURE_CHECK = "structure"
-FRESHNESS_CHECK = "fresh"
-RECORDS_CHECK = "records"
 
 
 class NightConfig(dg.Config):
@@ -156,7 +150,7 @@ def check_specs() -> list[dg.AssetCheckSpec]:
     backfill_policy=dg.BackfillPolicy.single_run(),
     # No retry_policy: with one, Dagster retries ANY exception, SIGTERM/SIGINT included. The step asks
     # for a retry itself (RetryRequested) only when a school had a temporary fault: see retry_wait.
-    # Check results are logged per partition rather than yielded (``_report``); the check outputs are
+    # Check results are logged per partition rather than yielded (``school_events.report_school``); the check outputs are
     # marked emitted at the end of the step (``_checks_done``).
     # Selecting one table still reloads the whole school: its tables are replaced in one transaction.
     can_subset=True,
@@ -165,7 +159,7 @@ def school_extract(context: dg.AssetExecutionContext, config: NightlyConfig, ncc
                    archive: ArchiveResource, route_concurrency: RouteConcurrency):
     """Extract, validate and load each school in the run's partition range.
 
-    Materialisations and check results are logged per school partition (``_report``), never yielded
+    Materialisations and check results are logged per school partition (``school_events.report_school``), never yielded
     as outputs; Dagster accepts "no outputs" (all skippable) only from a generator, hence the
     ``yield from ()``: https://docs.dagster.io/guides/build/assets/defining-assets-with-asset-dependencies"""
     yield from ()
@@ -185,7 +179,7 @@ def _checks_done(context: dg.AssetExecutionContext) -> Iterator[dg.Output]:
 
     Dagster expects each selected check's output to be emitted, and otherwise logs "did not yield or
     return expected outputs" (its compute step, for check outputs whether required or not). A check's
-    output carries no value and is not stored; its evaluations are the events ``_report`` logged per
+    output carries no value and is not stored; its evaluations are the events ``school_events.report_school`` logged per
     school. This is the same ``Output(None)`` Dagster emits itself for a yielded ``AssetCheckResult``."""
     assets_def = context.assets_def
     for key in sorted(context.selected_asset_check_keys, key=lambda k: k.to_user_string()):
@@ -274,7 +268,7 @@ def _extract(context: dg.AssetExecutionContext, config: NightlyConfig, ncc: NccS
         finally:
             prepared.close()  # stops the pools
         with section("dagster_events"):
-            _freshness(context, warehouse, [k for k in keys if k in schools and schools[k].active], schools)
+            log_freshness(context, warehouse, [k for k in keys if k in schools and schools[k].active], schools)
     finally:
         warehouse.close()
         gc.unfreeze()
@@ -288,7 +282,8 @@ def _extract(context: dg.AssetExecutionContext, config: NightlyConfig, ncc: NccS
         failure = dg.Failure(
             description=failure_description(len(keys), loaded, [o for o in outcomes if o.status == FAILED],
                                             [k for k, o in done.items() if o == FAILED], schools,
-                                            temporary=len(transient), retry_number=context.retry_number),
+                                            temporary=len(transient), retry_number=context.retry_number,
+                                            max_retries=MAX_RETRIES),
             metadata={"failed_schools": failed, "loaded": loaded,
                       "failures": dg.MetadataValue.md(failure_table(outcomes, schools))},
             allow_retries=False,
@@ -296,56 +291,6 @@ def _extract(context: dg.AssetExecutionContext, config: NightlyConfig, ncc: NccS
         if transient:  # a retry re-runs only these (``settled_in_run``); after the last, the step fails
             raise dg.RetryRequested(max_retries=MAX_RETRIES, seconds_to_wait=0) from failure
         raise failure
-
-
-def failure_description(total: int, loaded: int, failed: list[SchoolOutcome], failed_before: list[str],
-                        schools: dict, *, temporary: int = 0, retry_number: int = 0) -> str:
-    """The step's failure text: how many of the run's schools failed and what became of the others
-    (only what is true: no "other schools" when there are none), whether a retry follows, then one line
-    per failed school with its name, its problem and the next step."""
-    count = len(failed) + len(failed_before)
-    others = total - count
-    text = f"{count} of {total} school{'s' if total != 1 else ''} in this run failed"
-    if others:
-        skipped = others - loaded
-        text += (f"; the other {others} loaded" if not skipped else
-                 f"; of the other {others}, {loaded} loaded and {skipped} "
-                 f"{'was' if skipped == 1 else 'were'} skipped (inactive in the registry)")
-    text += ". " + ("The failed school kept its previous load." if count == 1 else "Each failed school kept its previous load.")
-    if temporary:
-        text += (f" The {temporary} with a temporary fault will be tried again (retry {retry_number + 1} of "
-                 f"{MAX_RETRIES})." if retry_number < MAX_RETRIES else
-                 f" The {temporary} with a temporary fault failed on every try ({MAX_RETRIES} retries).")
-    lines = [f"- {_named(o.school_key, schools)}: {o.message}" for o in failed]
-    lines += [f"- {_named(key, schools)}: failed on an earlier try of this run (its message is in that try's log)"
-              for key in failed_before]
-    shown = lines[:MAX_FAILURE_LINES]
-    if len(lines) > len(shown):
-        shown.append(f"- and {len(lines) - len(shown)} more: see the failures table in this failure's metadata")
-    return text + "\n" + "\n".join(shown)
-
-
-MAX_FAILURE_LINES = 20
-
-
-def failure_table(outcomes: list[SchoolOutcome], schools: dict) -> str:
-    """A Markdown table of this try's failed schools: school, name, LAESTAB, route, problem and next step."""
-    rows = ["| school | name | LAESTAB | route | problem and next step |", "|---|---|---|---|---|"]
-    for o in outcomes:
-        if o.status == FAILED:
-            name = schools[o.school_key].name if o.school_key in schools else "(not in the registry)"
-            rows.append("| " + " | ".join(_cell(v) for v in (o.school_key, name, o.laestab, o.route, o.message or "")) + " |")
-    return "\n".join(rows)
-
-
-def _cell(value: str) -> str:
-    return str(value).replace("|", "\\|").replace("\n", " ")
-
-
-def _named(key: str, schools: dict) -> str:
-    """``9262001-wonde (Oak Primary)``: the school's partition key (LAESTAB and route) and its name."""
-    school = schools.get(key)
-    return f"{key} ({school.name})" if school is not None else key
 
 
 def settled_in_run(warehouse, run_id: str) -> dict[str, str]:
@@ -366,49 +311,6 @@ def _transient(detail) -> bool:
     return bool(values.get("transient", False))
 
 
-def _freshness(context: dg.AssetExecutionContext, warehouse, keys: list[str], schools: dict) -> None:
-    """Per school: is its last successful extraction recent enough? A WARN check on `pupils`."""
-    if not keys or dg.AssetKey("pupils") not in context.selected_asset_keys:
-        return
-    last = warehouse.read("SELECT school_key, max(logged_at) AS last_loaded FROM audit_log "
-                          "WHERE event = 'extraction' AND outcome = 'loaded' GROUP BY school_key")
-    last_loaded = dict(zip(last["school_key"], pd.to_datetime(last["last_loaded"])))
-    now = pd.Timestamp(datetime.now(timezone.utc).replace(tzinfo=None))
-    limit = freshness_hours()
-    for key in keys:
-        when = last_loaded.get(key)
-        age = None if when is None or pd.isna(when) else round((now - when).total_seconds() / 3600, 1)
-        context.log_event(dg.AssetCheckEvaluation(
-            asset_key=dg.AssetKey("pupils"), check_name=FRESHNESS_CHECK, partition=key, blocking=False,
-            passed=age is not None and age <= limit, severity=dg.AssetCheckSeverity.WARN,
-            target_materialization_data=_target(context, "pupils", key),
-            metadata={**school_metadata(key, schools.get(key)), "hours_since_last_good_load": age,
-                      "limit_hours": limit, "last_good_load": when.isoformat() if age is not None else "never"}))
-
-
-def _target(context: dg.AssetExecutionContext, table: str, key: str) -> AssetCheckEvaluationTargetMaterializationData | None:
-    """The school's latest materialisation of ``table`` (tonight's, once logged; else its last good
-    load's): what a check evaluated now is about. Dagster shows a partitioned check's status for a
-    partition only while its evaluation targets that partition's latest materialisation, and an
-    evaluation logged from a step carries no target unless given one (as ``AssetCheckResult`` does
-    for a step with one partition)."""
-    records = context.instance.fetch_materializations(
-        dg.AssetRecordsFilter(asset_key=dg.AssetKey(table), asset_partitions=[key]), limit=1).records
-    if not records:
-        return None  # never materialised: any evaluation is current
-    latest = records[0]
-    return AssetCheckEvaluationTargetMaterializationData(storage_id=latest.storage_id,
-                                                         run_id=latest.event_log_entry.run_id, timestamp=latest.timestamp)
-
-
-def school_metadata(key: str, school) -> dict:
-    """Who an evaluation is about, first in its metadata: the partition key, the school's name, its
-    LAESTAB and its route (registry facts, no pupil data)."""
-    laestab, _, route = key.partition("-")
-    return {"school": key, "school_name": school.name if school is not None else "(not in the registry)",
-            "laestab": laestab, "route": route}
-
-
 def _load_one(context: dg.AssetExecutionContext, key: str, school, warehouse,
               prepared: Iterator[PreparedSchool]) -> SchoolOutcome:
     """One school's turn: commit its prepared extract (the next from ``prepared`` for an active school)."""
@@ -424,60 +326,6 @@ def _load_one(context: dg.AssetExecutionContext, key: str, school, warehouse,
         rejected_names.keep(key, ready.outcome.raw_names, ready.issues)  # for the school's report, next
         outcome = commit_school(ready, warehouse=warehouse, run_id=context.run_id)
     with section("dagster_events"):
-        _report(context, outcome, context.selected_asset_keys, school)
+        report_school(context, outcome, context.selected_asset_keys, school)
     outcome.raw_names = None
     return outcome
-
-
-def _report(context: dg.AssetExecutionContext, outcome: SchoolOutcome, selected: set[dg.AssetKey],
-            school=None) -> None:
-    """Log one school's materialisations and check evaluations against its partition.
-
-    A check is evaluated only where it ran: ``structure`` on the tables of an extract that was read
-    (``outcome.structural`` has them), ``records`` once the structure passed on every table. A school
-    whose extract could not be read (a vendor host unreachable, an unreadable file, a refused
-    password) gets no evaluation at all: its failure is the error logged here and the step's failure."""
-    key = outcome.school_key
-    # Who a check evaluation is about; not on materialisations: the run's event log filter matches
-    # their metadata, and filtering on a school's key should find its failure, not its views.
-    who = school_metadata(key, school)
-    if outcome.status == FAILED:
-        context.log.error(f"{_named(key, {key: school} if school is not None else {})}: {outcome.message}")
-    validated = bool(outcome.structural) and not any(outcome.structural.values())
-    for table in TABLES:
-        if dg.AssetKey(table) not in selected:
-            continue
-        if outcome.status == LOADED:  # first, so that tonight's checks target it (``_target``)
-            context.log_event(dg.AssetMaterialization(
-                asset_key=table, partition=key,
-                metadata={"dagster/row_count": outcome.rows.get(table, 0), "source": outcome.sources.get(table, "none")},
-            ))
-        if table not in outcome.structural:  # not read: no check ran on it
-            continue
-        target = _target(context, table, key)
-        if table in outcome.structural:
-            problems = outcome.structural[table]
-            context.log_event(dg.AssetCheckEvaluation(
-                asset_key=dg.AssetKey(table), check_name=STRUCTURE_CHECK, passed=not problems, blocking=True,
-                severity=dg.AssetCheckSeverity.ERROR, partition=key, target_materialization_data=target,
-                metadata={**who, "problems": dg.MetadataValue.md("\n".join(f"- {p}" for p in problems) or "none")},
-            ))
-        if validated:
-            by_rule = outcome.issues_by_table.get(table, {})
-            context.log_event(dg.AssetCheckEvaluation(
-                asset_key=dg.AssetKey(table), check_name=RECORDS_CHECK, passed=not by_rule, blocking=False,
-                severity=dg.AssetCheckSeverity.WARN, partition=key, target_materialization_data=target,
-                metadata={**who, "issues": sum(by_rule.values()), "issues_by_rule": dg.MetadataValue.json(by_rule)},
-            ))
-    for view, counts in outcome.views.items():
-        if dg.AssetKey(view) in selected:
-            context.log_event(dg.AssetMaterialization(
-                asset_key=view, partition=key,
-                metadata={"dagster/row_count": counts.get("rows", 0), "counts": dg.MetadataValue.json(counts)}))
-    if dg.AssetKey(ISSUES_ASSET) in selected and outcome.status != "skipped" and (
-            outcome.status == LOADED or outcome.errors or outcome.warnings):
-        context.log_event(dg.AssetMaterialization(
-            asset_key=ISSUES_ASSET, partition=key,
-            metadata={"dagster/row_count": outcome.errors + outcome.warnings, "errors": outcome.errors,
-                      "warnings": outcome.warnings, "issues_by_rule": dg.MetadataValue.json(outcome.issues_by_rule)},
-        ))
