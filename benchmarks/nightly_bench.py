@@ -26,15 +26,26 @@ For each ``--scale`` (1.0 = Norfolk: 420 schools, ~116,000 pupils), in a fresh t
    list and the two trigger runs (sickness 15 days, G/N/O 20 days). Not in the baseline: the
    sixth-day exclusion view, the ``ongoing`` flag and the LA-wide views (children missing education,
    pupil movements): they are counted in the pipeline's ``overhead`` (``la_views``);
-6. report marks per second and the pipeline/baseline ratio per stage and overall.
+6. run the INDEPENDENT MINIMAL SCRIPT, ``minimal_baseline.py`` (a copy, unchanged, of the project's
+   measuring stick, written without any of the project's code: lxml over every CTF, the marks
+   unnested in DuckDB, the absence summary and 10-day list in SQL), as its own process on the same
+   files, and report ``night / minimal`` (wall and CPU), its peak memory, the night's processes and
+   Dagster events per school. It reads CTFs only, so by default every school of the generated LA
+   sends a CTF (``--formats ctf25``); with a mix (``--formats ctf25,csv,ctf25,ctf23``, the demo's) it
+   is not run;
+7. report marks per second and the pipeline/baseline ratio per stage and overall.
 
 Prints a table per scale (and, with several scales, how each stage grows: time ratio / marks ratio),
 and writes JSON with ``--out``. ``--profile FILE`` writes a cProfile of the pipeline's night (the
 timings are then those of the profiled run). ``--route`` chooses how schools deliver their data:
 ``files`` (default), or a vendor route served by the built-in simulator over HTTP on loopback
-(``prepare_route``): the report then adds the requests the simulator answered, per second of night.
+(``prepare_route``): the report then adds the requests the simulator answered, per second of night;
+with ``--latency-ms N`` the simulator plays a real network (each answer waits N ms, each route's request
+rate per credential is enforced with 429s) and the night is set against its floor (the requests times
+the latency over the fetches at once, or the busiest credential's requests over its rate).
 
     uv run python benchmarks/nightly_bench.py --scale 0.1 --scale 0.5 --scale 1 --out bench.json
+    uv run python benchmarks/nightly_bench.py --scale 0.1 --route wonde --latency-ms 80
 """
 
 from __future__ import annotations
@@ -43,7 +54,9 @@ import argparse
 import json
 import math
 import os
+import re
 import resource
+import subprocess
 import sys
 import tempfile
 import threading
@@ -161,7 +174,7 @@ def pupils_scale_for(scale: float) -> tuple[int, float]:
     return schools, NORFOLK_PUPILS * scale / expected
 
 
-def prepare_route(home: Path, route: str):
+def prepare_route(home: Path, route: str, latency_ms: float = 0.0):
     """Make the generated LA's schools deliver their data by ``route``; returns a ``stop()`` callable
     that returns the route's counters for the report.
 
@@ -172,6 +185,12 @@ def prepare_route(home: Path, route: str):
     environment, no rate limit: as for the demo). The night then fetches each school over HTTP;
     ``stop()`` shuts the simulator and returns the requests it answered. The baseline still parses
     the landing folders, so the extract ratio is what the HTTP route costs over reading files.
+
+    With ``latency_ms``, the simulator plays a real network (``simulator.network.Network``): every
+    answer waits that long and each route's request rate per credential (``RouteSpec.rate_per_second``)
+    is enforced with 429s; the schools then keep their connector's rate limit (not 0), and ``stop()``
+    also returns the night's floor: the requests times the latency over the fetches running at once,
+    or the busiest credential's requests over its rate, whichever is larger.
     """
     if route == "files":
         return lambda: {}
@@ -181,19 +200,24 @@ def prepare_route(home: Path, route: str):
 
     from ncc_transfer.demo.routes import demo_settings
     from ncc_transfer.registry import load_registry
-    from ncc_transfer.simulator import Simulator, create_app, run_in_thread
+    from ncc_transfer.prefetch import FetchLimits
+    from ncc_transfer.simulator import Network, Simulator, create_app, documented_rates, run_in_thread
     from ncc_transfer.simulator.app import register_school
 
     registry_path = home / "schools.yaml"
     document = yaml.safe_load(registry_path.read_text(encoding="utf-8"))
     sim = Simulator()
-    root, stop = run_in_thread(create_app(sim))
+    rates = documented_rates() if latency_ms else {}
+    network = Network(create_app(sim), latency_seconds=latency_ms / 1000, rates=rates)
+    root, stop = run_in_thread(network)
     by_laestab = {school.laestab: school for school in load_registry(registry_path).active_schools}
     for entry in document["schools"]:
         school = by_laestab.get(str(entry["laestab"]))
         if school is None:
             continue
         settings, secrets = demo_settings(route, school.laestab, root)
+        if latency_ms:
+            settings.pop("rate_per_second", None)  # the connector's own limit, under the vendor's
         for name, value in secrets.items():
             os.environ.setdefault(name, value)
         entry["mis"], entry["source"] = route, settings
@@ -202,8 +226,18 @@ def prepare_route(home: Path, route: str):
 
     def finish() -> dict:
         stop()
-        return {"route": route, "requests": len(sim.log),
-                "requests_by_endpoint": dict(Counter(hit.endpoint for hit in sim.log).most_common(12))}
+        counters = {"route": route, "requests": len(sim.log), "latency_ms": latency_ms,
+                    "requests_by_endpoint": dict(Counter(hit.endpoint for hit in sim.log).most_common(12))}
+        if latency_ms:
+            at_once = max(1, FetchLimits.from_env().cap(route))
+            busiest = max((n for (r, _), n in network.by_credential.items() if r == route), default=0)
+            by_latency = network.requests[route] * latency_ms / 1000 / at_once
+            by_rate = busiest / rates[route] if rates.get(route) else 0.0
+            counters.update(requests_over_the_network=network.requests[route], refused_429=network.refused[route],
+                            fetches_at_once=at_once, rate_per_second=rates.get(route),
+                            busiest_credential_requests=busiest, floor_s=max(by_latency, by_rate),
+                            floor_by_latency_s=by_latency, floor_by_rate_s=by_rate)
+        return counters
 
     return finish
 
@@ -444,9 +478,40 @@ def run_baseline(home: Path, as_of: date) -> dict:
             "peak_rss_mb": _peak_rss_mb(), "marks": marks, "view_rows": rows}
 
 
+# ------------------------------------------------------------------------------------ minimal script
+MINIMAL_SCRIPT = Path(__file__).with_name("minimal_baseline.py")
+
+
+def run_minimal(home: Path, as_of: date) -> dict:
+    """The independent measuring stick (``minimal_baseline.py``, no code of ours): lxml over every CTF
+    under ``landing/``, the marks unnested in DuckDB, the absence summary and 10-day list in SQL. Run
+    as its own process on the same files; its wall and CPU from ``os.wait4``."""
+    out = home / "minimal.duckdb"
+    started = time.perf_counter()
+    # Run as __main__ by a two-line wrapper that then prints the script's own peak memory (VmHWM, of
+    # the process image after exec: ``ru_maxrss`` would count this big process's pages at the fork).
+    wrapper = ("import runpy, sys; sys.argv = sys.argv[1:]; runpy.run_path(sys.argv[0], run_name='__main__'); "
+               "print([l for l in open('/proc/self/status') if l.startswith('VmHWM')][0].strip())")
+    proc = subprocess.Popen([sys.executable, "-c", wrapper, str(MINIMAL_SCRIPT), str(home), str(out), as_of.isoformat()],
+                            stdout=subprocess.PIPE, text=True)
+    printed = proc.stdout.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - started
+    proc.stdout.close()
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise RuntimeError(f"{MINIMAL_SCRIPT.name} failed (exit {os.waitstatus_to_exitcode(status)})")
+    stages = {name: float(seconds) for name, seconds in re.findall(r"(parse|expand|load|views) ([0-9.]+)s", printed)}
+    marks = re.search(r"marks (\d+)", printed)
+    peak = re.search(r"VmHWM:\s+(\d+) kB", printed)
+    out.unlink(missing_ok=True)
+    return {"wall_s": wall, "cpu_s": usage.ru_utime + usage.ru_stime,
+            "peak_rss_mb": int(peak.group(1)) / 1024 if peak else None,
+            "stages_s": stages, "marks": int(marks.group(1)) if marks else None, "printed": printed.strip()}
+
+
 # ------------------------------------------------------------------------------------ one scale
 def bench_scale(scale: float, as_of: date, seed: int, workdir: Path, route: str = "files",
-                profile: Path | None = None) -> dict:
+                profile: Path | None = None, formats: tuple[str, ...] = ("ctf25",), latency_ms: float = 0.0) -> dict:
     from ncc_transfer.demo.generator import build_demo_la
 
     home = workdir / f"scale_{scale:g}"
@@ -459,31 +524,37 @@ def bench_scale(scale: float, as_of: date, seed: int, workdir: Path, route: str 
 
     schools, pupils_scale = pupils_scale_for(scale)
     demo, gen_wall, gen_cpu = _timed(lambda: build_demo_la(home, seed=seed, schools=schools, as_of=as_of,
-                                                           pupils_scale=pupils_scale))
+                                                           pupils_scale=pupils_scale, formats=formats))
     imports = import_pipeline()
     instance_setup = create_instance()
-    stop_route = prepare_route(home, route)
+    stop_route = prepare_route(home, route, latency_ms)
     try:
         pipeline = run_pipeline(as_of, profile)
     finally:
         route_counters = stop_route()
     if route_counters.get("requests"):
         route_counters["requests_per_s_of_night"] = route_counters["requests"] / pipeline["wall_s"]
+    if route_counters.get("floor_s"):
+        route_counters["night_over_floor"] = pipeline["wall_s"] / route_counters["floor_s"]
     pipeline.pop("cpu_before_s")
     baseline = run_baseline(home, as_of)
+    # The independent script reads CTFs only: its ratio means something when every school sent one.
+    minimal = run_minimal(home, as_of) if set(formats) <= {"ctf25", "ctf23"} else None
 
     ratios = {stage: _ratio(pipeline["stages_s"][stage], baseline["stages_s"][BASELINE_OF[stage]]) for stage in STAGES}
     ratios["overall"] = _ratio(pipeline["wall_s"], baseline["wall_s"])
     ratios["cpu"] = _ratio(pipeline["cpu_s"], baseline["cpu_s"])
+    ratios["night_over_minimal"] = _ratio(pipeline["wall_s"], minimal["wall_s"]) if minimal else None
+    ratios["night_over_minimal_cpu"] = _ratio(pipeline["cpu_s"], minimal["cpu_s"]) if minimal else None
     for who in (pipeline, baseline):
         who["marks_per_s"] = who["marks"] / who["wall_s"] if who["wall_s"] else None
     pipeline["marks_per_s_by_stage"] = {s: _ratio(pipeline["marks"], pipeline["stages_s"][s]) for s in STAGES}
     baseline["marks_per_s_by_stage"] = {s: _ratio(baseline["marks"], baseline["stages_s"][s]) for s in baseline["stages_s"]}
     return {"scale": scale, "schools": schools, "pupils_scale": round(pupils_scale, 4), "as_of": as_of.isoformat(),
-            "route": route, "route_counters": route_counters, "imports_s": imports,
+            "route": route, "formats": list(formats), "route_counters": route_counters, "imports_s": imports,
             "instance_setup_s": instance_setup,
             "generate": {"wall_s": gen_wall, "cpu_s": gen_cpu, "seconds_reported": demo.elapsed_seconds},
-            "pipeline": pipeline, "baseline": baseline, "ratios": ratios}
+            "pipeline": pipeline, "baseline": baseline, "minimal": minimal, "ratios": ratios}
 
 
 def _ratio(a: float, b: float) -> float | None:
@@ -544,10 +615,23 @@ def print_table(r: dict) -> None:
     print(f"  processes: {p['processes']} (this one + {p['child_processes']} children, "
           f"{p['python_child_processes']} Python); Dagster runs: {p['dagster_runs']}, events: "
           f"{sum(p['dagster_events'].values()):,}; schools loaded {p['schools_loaded']}, failed {p['schools_failed']}")
+    m = r.get("minimal")
+    if m:
+        events = sum(p["dagster_events"].values())
+        print(f"  independent minimal script ({MINIMAL_SCRIPT.name}, CTFs only): {m['wall_s']:.2f} s wall, "
+              f"{m['cpu_s']:.2f} s CPU, {m['peak_rss_mb']:.0f} MB, {m['marks']:,} marks")
+        print(f"  NIGHT / MINIMAL: {_f(ratio['night_over_minimal'])} (wall), {_f(ratio['night_over_minimal_cpu'])} "
+              f"(CPU); peak RSS {p['peak_rss_mb']:.0f} / {m['peak_rss_mb']:.0f} MB; {p['processes']} processes; "
+              f"{events / max(1, r['schools']):.1f} Dagster events per school")
     counters = r.get("route_counters") or {}
     if counters.get("requests"):
         print(f"  {counters['route']} simulator: {counters['requests']:,} requests answered, "
               f"{counters['requests_per_s_of_night']:,.1f} per second of night")
+    if counters.get("floor_s"):
+        print(f"  network: {counters['latency_ms']:g} ms per answer, {counters['rate_per_second'] or 0:g} requests/s "
+              f"per credential, {counters['fetches_at_once']} fetch(es) at once, {counters['refused_429']} answered 429; "
+              f"floor {counters['floor_s']:.1f} s (latency {counters['floor_by_latency_s']:.1f} s, rate "
+              f"{counters['floor_by_rate_s']:.1f} s); NIGHT / FLOOR: {counters['night_over_floor']:.2f}")
 
 
 def print_growth(rows: list[dict]) -> None:
@@ -568,6 +652,13 @@ def main(argv: list[str] | None = None) -> dict:
 
     parser.add_argument("--route", choices=["files", *available_profiles()], default="files",
                         help="how the schools deliver their data (a vendor route: through the simulator)")
+    parser.add_argument("--formats", default="ctf25",
+                        help="the schools' file formats, comma-separated, taken in turn (ctf25, ctf23, csv; "
+                             "default ctf25: every school sends a CTF, which the independent minimal script "
+                             "needs; ctf25,csv,ctf25,ctf23 is the demo's mix, compared with the plain baseline only)")
+    parser.add_argument("--latency-ms", type=float, default=0.0,
+                        help="a vendor route over a real network: every answer waits this long, and each route's "
+                             "request rate per credential is enforced (429); reports the night against its floor")
     parser.add_argument("--out", type=Path, help="write the results as JSON here")
     parser.add_argument("--profile", type=Path, help="write a cProfile of the pipeline's night here (last scale)")
     parser.add_argument("--workdir", type=Path, help="keep the generated LAs here (default: a temporary folder)")
@@ -579,7 +670,8 @@ def main(argv: list[str] | None = None) -> dict:
     with restored_environment(*ENV_KEYS), tempfile.TemporaryDirectory(prefix="ncc_bench_") as scratch:
         workdir = args.workdir or Path(scratch)
         for scale in args.scale:
-            result = bench_scale(scale, args.as_of, args.seed, workdir, args.route, args.profile)
+            result = bench_scale(scale, args.as_of, args.seed, workdir, args.route, args.profile,
+                                 tuple(f.strip() for f in args.formats.split(",") if f.strip()), args.latency_ms)
             print_table(result)
             results.append(result)
     report = {"as_of": args.as_of.isoformat(), "machine": {"cpus": os.cpu_count()}, "results": results,

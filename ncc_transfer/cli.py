@@ -122,6 +122,9 @@ def _parser() -> argparse.ArgumentParser:
                                                       "vendor's API shape (Ctrl-C stops it)")
     simulator.add_argument("--host", default="127.0.0.1")
     simulator.add_argument("--port", type=int, default=None, help="default $NCC_SIMULATOR_PORT or 8765")
+    simulator.add_argument("--latency-ms", type=float, default=0.0, help="every answer waits this long, as a remote API")
+    simulator.add_argument("--vendor-rate-limits", action="store_true",
+                           help="answer 429 over each vendor's documented request rate, per credential")
     simulator.set_defaults(handler=_cmd_simulator)
 
     report = commands.add_parser("report", help="regenerate a school's validation report and print its path")
@@ -381,7 +384,7 @@ def _cmd_simulator(args: argparse.Namespace) -> int:
 
     from .config import ncc_home
     from .connectors.routes import ROUTES
-    from .simulator import create_app, simulator_for_registry
+    from .simulator import Network, create_app, documented_rates, simulator_for_registry
 
     registry = _load_registry()
     home = ncc_home()
@@ -397,7 +400,12 @@ def _cmd_simulator(args: argparse.Namespace) -> int:
     print(f"ncc-transfer simulator on http://{args.host}:{port}/<route> (Ctrl-C stops it)")
     for route, schools in sorted(sim.schools.items()):
         print(f"  /{route:<12} {len(schools)} school(s)")
-    uvicorn.run(create_app(sim), host=args.host, port=port, log_level="warning", access_log=False)
+    rates = documented_rates() if args.vendor_rate_limits else {}
+    if args.latency_ms or rates:
+        print(f"  network: {args.latency_ms:g} ms per answer; rate limits: "
+              + (", ".join(f"{route} {rate:g}/s" for route, rate in sorted(rates.items())) or "none"))
+    app = Network(create_app(sim), latency_seconds=args.latency_ms / 1000, rates=rates)
+    uvicorn.run(app, host=args.host, port=port, log_level="warning", access_log=False)
     return EXIT_OK
 
 

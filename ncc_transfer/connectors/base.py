@@ -203,11 +203,13 @@ class VendorConnector:
     capabilities = Capabilities()  # no change list (a full fetch every night), leavers listed
     mapping_version = 1  # a route bumps it when its mapping changes what rows it gives: its mirrors are rebuilt
     default_base_url: str | None = None
-    defaults: dict[str, Any] = {"max_retries": 4, "backoff_factor": 1.0, "connect_timeout": 10,
-                                "read_timeout": 60, "rate_per_second": 5.0}
+    defaults: dict[str, Any] = {"max_retries": 4, "backoff_factor": 1.0, "connect_timeout": 10, "read_timeout": 60}
 
     def __init__(self, **options: Any) -> None:
-        self.options = {**self.defaults, **options}
+        from .routes import ROUTES  # the route's request rate per credential: its RouteSpec
+
+        spec = ROUTES.get(self.route)
+        self.options = {**self.defaults, "rate_per_second": spec.rate_per_second if spec else None, **options}
 
     # ------------------------------------------------------------------------------- to override
     def auth(self, settings: RouteSettings) -> AuthStrategy | None:

@@ -19,6 +19,9 @@ class RouteSpec:
 
     ``reads_folder``: the route reads the school's landing folder (``source.path``) instead of an API.
     ``simulator``: the package has a simulator profile (``<package>.simulator``) serving the vendor's API.
+    ``rate_per_second``: the vendor's documented request rate per credential (None: not documented);
+    the connector's default limit and the simulator's ``--vendor-rate-limits`` use it. Its source is
+    in the route's README.
     """
 
     package: str
@@ -27,6 +30,7 @@ class RouteSpec:
     optional: tuple[str, ...] = ()
     reads_folder: bool = False
     simulator: bool = True
+    rate_per_second: float | None = None
 
     @property
     def name(self) -> str:

@@ -35,6 +35,12 @@ def test_nightly_bench_reports_every_stage_at_tiny_scale(tmp_path):
     assert pipeline["peak_rss_mb"] > 0 and pipeline["wall_s"] > 0 and pipeline["cpu_s"] > 0
     assert baseline["view_rows"]["absence_summary"] > 0
     assert report["growth"] == []
+    # Every school sent a CTF (the default), so the independent minimal script ran on the same files:
+    # it keeps every mark of the CTFs but the closure marks, as the plain baseline does.
+    minimal = result["minimal"]
+    assert result["formats"] == ["ctf25"] and minimal["wall_s"] > 0 and minimal["cpu_s"] > 0
+    assert minimal["marks"] == baseline["marks"] and set(minimal["stages_s"]) == {"parse", "expand", "load", "views"}
+    assert ratios["night_over_minimal"] == pipeline["wall_s"] / minimal["wall_s"]
 
 
 def test_nightly_bench_runs_a_vendor_route_through_the_simulator(tmp_path, monkeypatch):
@@ -51,6 +57,25 @@ def test_nightly_bench_runs_a_vendor_route_through_the_simulator(tmp_path, monke
     assert counters["route"] == "arbor" and counters["requests"] > 2 and counters["requests_per_s_of_night"] > 0
     # Over HTTP as from the files, less what validation keeps out (the baseline checks nothing).
     assert 0.9 * result["baseline"]["marks"] < pipeline["marks"] <= result["baseline"]["marks"]
+
+
+def test_nightly_bench_plays_a_real_network_for_a_vendor_route(tmp_path, monkeypatch):
+    """--latency-ms: every answer waits, each route's rate is enforced, and the night is set against its floor."""
+    for name in ("NCC_HOME", "DAGSTER_HOME", "NCC_WAREHOUSE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    out = tmp_path / "bench.json"
+    _bench_module().main(["--scale", "0.005", "--route", "wonde", "--latency-ms", "10", "--as-of", "2025-09-19", "--out", str(out),
+                          "--workdir", str(tmp_path / "work")])
+
+    (result,) = json.loads(out.read_text())["results"]
+    counters = result["route_counters"]
+    assert result["pipeline"]["schools_loaded"] == 2
+    assert counters["latency_ms"] == 10 and counters["rate_per_second"] == 5.0 and counters["fetches_at_once"] >= 1
+    requests, busiest = counters["requests_over_the_network"], counters["busiest_credential_requests"]
+    assert counters["floor_by_latency_s"] == requests * 0.010 / counters["fetches_at_once"]
+    assert counters["floor_by_rate_s"] == busiest / 5.0
+    assert counters["floor_s"] == max(counters["floor_by_latency_s"], counters["floor_by_rate_s"])
+    assert counters["night_over_floor"] >= 1.0  # no night beats its floor
 
 
 def test_events_bench_times_one_event_per_storage(capsys):

@@ -459,3 +459,16 @@ def test_scales_to_more_schools(tmp_path):
     assert 1500 < sum(s["pupils"] for s in built.active_schools) < 4500
     for name in ("ten_day_ongoing", "ten_day_across_half_term", "gno_20", "moved_between_schools", "cme_candidates"):
         assert built.scenarios.get(name), name
+
+
+def test_every_school_can_send_a_ctf(tmp_path):
+    """``formats=("ctf25",)``: every active school's landing folder holds a CTF and no CSV extract of
+    pupils or marks (the benchmark's independent script reads CTFs only); an unknown format is refused."""
+    built = build_demo_la(tmp_path / "ctf", schools=6, pupils_scale=0.05, as_of=date(2026, 3, 20), formats=("ctf25",))
+    for school in built.active_schools:
+        folder = built.home / "landing" / school["laestab"]
+        names = {path.name for path in folder.iterdir()}
+        assert school["format"] == "ctf25" and any(name.endswith(".xml") for name in names), names
+        assert not names & {"pupils.csv", "attendance.csv"}, names
+    with pytest.raises(ValueError, match="unknown school file format.*ctf99"):
+        build_demo_la(tmp_path / "bad", schools=2, formats=("ctf99",))

@@ -3,6 +3,8 @@
 
 from ncc_transfer.connectors.spec import RouteSpec
 
+# rate_per_second, GUESS: Arbor publishes no figure, but answers 429 (arbor-education/sis-sdk-php pull
+# request 60, 2024)
 SPEC = RouteSpec(__name__, "ArborConnector",
                  required=("base_url", "user_env", "password_env"),
-                 optional=("application_id",))
+                 optional=("application_id",), rate_per_second=2.0)

@@ -3,6 +3,7 @@
 
 from ncc_transfer.connectors.spec import RouteSpec
 
+# rate_per_second, GUESS: no public API documentation; the project's working figure
 SPEC = RouteSpec(__name__, "IntegrisConnector",
                  required=("base_url", "school_id", "client_id_env", "client_secret_env"),
-                 optional=("token_url",))
+                 optional=("token_url",), rate_per_second=5.0)

@@ -148,7 +148,6 @@ def exclusion_row(record: dict) -> dict[str, Any]:
 class SimsConnector(IncrementalConnector):
     route = ROUTE
     default_base_url = S.DEFAULT_BASE_URL
-    defaults = {**IncrementalConnector.defaults, "rate_per_second": 5.0}  # the documented throttle
 
     def auth(self, settings: RouteSettings) -> AuthStrategy:
         organisation = settings.require("organisation_id")

@@ -3,4 +3,6 @@
 
 from ncc_transfer.connectors.spec import RouteSpec
 
-SPEC = RouteSpec(__name__, "WondeConnector", required=("school_id", "token_env"))
+# rate_per_second, GUESS: Wonde documents no rate limit (docs.wonde.com/docs/api/sync/); the project's
+# working figure
+SPEC = RouteSpec(__name__, "WondeConnector", required=("school_id", "token_env"), rate_per_second=5.0)

@@ -55,8 +55,13 @@ def build_demo_la(
     as_of: date | None = None,
     pupils_scale: float = 1.0,
     simulator_url: str | None = None,
+    formats: tuple[str, ...] | None = None,
 ) -> DemoLA:
     """Write a synthetic LA of `schools` active schools (plus one inactive) under `home`.
+
+    ``formats`` are the active schools' file formats, taken in turn (default CTF 25, CSV, CTF 25,
+    CTF 23); ``("ctf25",)`` makes every active school deliver a CTF, as the benchmark's independent
+    baseline reads only CTFs.
 
     With ``simulator_url`` (the built-in simulator's address), one active school per vendor route is
     registered on that route (served by the simulator from its landing folder); the rest use files."""
@@ -65,6 +70,9 @@ def build_demo_la(
     as_of = as_of or date.today()
     if schools < 1:
         raise ValueError("schools must be at least 1")
+    unknown = sorted(set(formats or ()) - {"ctf25", "ctf23", "csv"})
+    if unknown:
+        raise ValueError(f"unknown school file format(s) {', '.join(unknown)}: expected ctf25, ctf23 or csv")
     cal, last_day = academic_year_for(as_of)
     ctx = _Ctx(
         seed=seed,
@@ -75,6 +83,7 @@ def build_demo_la(
         home=home,
         extract_time=datetime.combine(as_of - timedelta(days=1), datetime.min.time()).replace(hour=18),
         scale=pupils_scale,
+        **({"formats": tuple(formats)} if formats else {}),
     )
     plan_rng = np.random.default_rng([seed, 0])
     plans = _plan_schools(ctx, plan_rng, schools, pupils_scale)

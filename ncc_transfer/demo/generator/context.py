@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from ..calendar import LACalendar
-from .params import AM_CODE, PM_CODE
+from .params import AM_CODE, FORMAT_CYCLE, PM_CODE
 from .upns import _UpnAllocator
 
 
@@ -108,6 +108,7 @@ class _Ctx:
     home: Path
     extract_time: datetime
     scale: float = 1.0
+    formats: tuple[str, ...] = FORMAT_CYCLE  # the active schools' formats, in turn (ctf25 | ctf23 | csv)
     plans: list[SchoolPlan] = field(default_factory=list)
     upns: "_UpnAllocator" = None  # type: ignore[assignment]
     scenarios: dict[str, list[tuple[str, str]]] = field(default_factory=dict)

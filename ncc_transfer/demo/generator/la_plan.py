@@ -89,8 +89,8 @@ def _plan_schools(ctx: _Ctx, rng: np.random.Generator, n: int, scale: float) -> 
         if not active:
             size = 70.0
         size = max(12, int(round(size * scale)))
-        fmt = FORMAT_CYCLE[i % len(FORMAT_CYCLE)] if active else "csv"
-        if n == 1:
+        fmt = ctx.formats[i % len(ctx.formats)] if active else "csv"
+        if n == 1 and ctx.formats == FORMAT_CYCLE:
             fmt = "ctf25"
         ctf_version = None
         supplier = None
