@@ -41,8 +41,9 @@ timings are then those of the profiled run). ``--route`` chooses how schools del
 ``files`` (default), or a vendor route served by the built-in simulator over HTTP on loopback
 (``prepare_route``): the report then adds the requests the simulator answered, per second of night;
 with ``--latency-ms N`` the simulator plays a real network (each answer waits N ms, each route's request
-rate per credential is enforced with 429s) and the night is set against its floor (the requests times
-the latency over the fetches at once, or the busiest credential's requests over its rate).
+rate per credential is enforced with 429s) and the night is set against its floor (each credential's
+requests, one after another, at the latency or the rate's interval, whichever is longer: their total
+over the fetches at once, or the longest credential, whichever is larger).
 
     uv run python benchmarks/nightly_bench.py --scale 0.1 --scale 0.5 --scale 1 --out bench.json
     uv run python benchmarks/nightly_bench.py --scale 0.1 --route wonde --latency-ms 80
@@ -189,8 +190,9 @@ def prepare_route(home: Path, route: str, latency_ms: float = 0.0):
     With ``latency_ms``, the simulator plays a real network (``simulator.network.Network``): every
     answer waits that long and each route's request rate per credential (``RouteSpec.rate_per_second``)
     is enforced with 429s; the schools then keep their connector's rate limit (not 0), and ``stop()``
-    also returns the night's floor: the requests times the latency over the fetches running at once,
-    or the busiest credential's requests over its rate, whichever is larger.
+    also returns the night's floor: each credential's requests take the latency or the rate's interval
+    each, whichever is longer, one after another; the night cannot end sooner than the total of that
+    over the fetches running at once, nor than its longest credential.
     """
     if route == "files":
         return lambda: {}
@@ -229,14 +231,19 @@ def prepare_route(home: Path, route: str, latency_ms: float = 0.0):
         counters = {"route": route, "requests": len(sim.log), "latency_ms": latency_ms,
                     "requests_by_endpoint": dict(Counter(hit.endpoint for hit in sim.log).most_common(12))}
         if latency_ms:
+            # A credential's requests follow one another (a fetch pages through one endpoint after
+            # another), each taking the latency or the rate's interval, whichever is longer; with
+            # ``at_once`` fetches running together the night cannot end sooner than their total over
+            # ``at_once``, nor than its longest credential.
             at_once = max(1, FetchLimits.from_env().cap(route))
-            busiest = max((n for (r, _), n in network.by_credential.items() if r == route), default=0)
-            by_latency = network.requests[route] * latency_ms / 1000 / at_once
-            by_rate = busiest / rates[route] if rates.get(route) else 0.0
+            each = max(latency_ms / 1000, 1 / rates[route] if rates.get(route) else 0.0)
+            per_credential = [n * each for (r, _), n in network.by_credential.items() if r == route]
+            by_all = sum(per_credential) / at_once
+            by_longest = max(per_credential, default=0.0)
             counters.update(requests_over_the_network=network.requests[route], refused_429=network.refused[route],
-                            fetches_at_once=at_once, rate_per_second=rates.get(route),
-                            busiest_credential_requests=busiest, floor_s=max(by_latency, by_rate),
-                            floor_by_latency_s=by_latency, floor_by_rate_s=by_rate)
+                            fetches_at_once=at_once, rate_per_second=rates.get(route), credentials=len(per_credential),
+                            seconds_per_request=each, floor_s=max(by_all, by_longest),
+                            floor_by_all_s=by_all, floor_by_longest_s=by_longest)
         return counters
 
     return finish
@@ -629,9 +636,10 @@ def print_table(r: dict) -> None:
               f"{counters['requests_per_s_of_night']:,.1f} per second of night")
     if counters.get("floor_s"):
         print(f"  network: {counters['latency_ms']:g} ms per answer, {counters['rate_per_second'] or 0:g} requests/s "
-              f"per credential, {counters['fetches_at_once']} fetch(es) at once, {counters['refused_429']} answered 429; "
-              f"floor {counters['floor_s']:.1f} s (latency {counters['floor_by_latency_s']:.1f} s, rate "
-              f"{counters['floor_by_rate_s']:.1f} s); NIGHT / FLOOR: {counters['night_over_floor']:.2f}")
+              f"per credential ({counters['credentials']} credentials), {counters['fetches_at_once']} fetch(es) at "
+              f"once, {counters['refused_429']} answered 429; floor {counters['floor_s']:.1f} s (all "
+              f"{counters['floor_by_all_s']:.1f} s, longest credential {counters['floor_by_longest_s']:.1f} s); "
+              f"NIGHT / FLOOR: {counters['night_over_floor']:.2f}")
 
 
 def print_growth(rows: list[dict]) -> None:

@@ -6,6 +6,8 @@ import importlib.util
 import json
 from pathlib import Path
 
+import pytest
+
 BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "nightly_bench.py"
 
 
@@ -71,10 +73,11 @@ def test_nightly_bench_plays_a_real_network_for_a_vendor_route(tmp_path, monkeyp
     counters = result["route_counters"]
     assert result["pipeline"]["schools_loaded"] == 2
     assert counters["latency_ms"] == 10 and counters["rate_per_second"] == 5.0 and counters["fetches_at_once"] >= 1
-    requests, busiest = counters["requests_over_the_network"], counters["busiest_credential_requests"]
-    assert counters["floor_by_latency_s"] == requests * 0.010 / counters["fetches_at_once"]
-    assert counters["floor_by_rate_s"] == busiest / 5.0
-    assert counters["floor_s"] == max(counters["floor_by_latency_s"], counters["floor_by_rate_s"])
+    # Each request takes the rate's interval (1/5 s, longer than the 10 ms latency); one fetch at once.
+    assert counters["seconds_per_request"] == 0.2 and counters["credentials"] == 2
+    assert counters["floor_by_all_s"] == pytest.approx(
+        counters["requests_over_the_network"] * 0.2 / counters["fetches_at_once"])
+    assert counters["floor_s"] == max(counters["floor_by_all_s"], counters["floor_by_longest_s"])
     assert counters["night_over_floor"] >= 1.0  # no night beats its floor
 
 
