@@ -209,6 +209,9 @@ def prepare_route(home: Path, route: str, latency_ms: float = 0.0):
     registry_path = home / "schools.yaml"
     document = yaml.safe_load(registry_path.read_text(encoding="utf-8"))
     sim = Simulator()
+    # The simulator keeps its recent renderings (a school's records in the vendor's shape, and each
+    # query's selection of them); schools fetched at once each need theirs, or every page is rebuilt.
+    sim.cache.limit = max(sim.cache.limit, 4 * (FetchLimits.from_env().threads + 1))
     rates = documented_rates() if latency_ms else {}
     network = Network(create_app(sim), latency_seconds=latency_ms / 1000, rates=rates)
     root, stop = run_in_thread(network)

@@ -58,7 +58,7 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in (
     Setting("NCC_RETRY_DELAY_SECONDS", "300", "Wait before retrying the schools with a temporary fault (doubling, with jitter; 2 retries)."),
     Setting("NCC_FRESHNESS_HOURS", "36", "A school whose last good load is older than this fails the `fresh` check (a warning)."),
     Setting("NCC_PREPARE_AHEAD", "1", "Prepare the next school in a worker process while one is written (0 = off)."),
-    Setting("NCC_VENDOR_FETCH_THREADS", "0", "Vendor-route schools fetched at once, in threads (0 = one after another)."),
+    Setting("NCC_VENDOR_FETCH_THREADS", "4", "Vendor-route schools fetched at once, in threads (0 = one after another)."),
     Setting("NCC_ROUTE_CONCURRENCY", "", "Most schools of one vendor route fetched at once in a run, e.g. `wonde=2,arbor=1`; unset = up to NCC_VENDOR_FETCH_THREADS."),
     Setting("NCC_PART_WAIT_SECONDS", "60", "How long a file still being uploaded is waited for before the school fails."),
     Setting("NCC_FULL_REFRESH", "", "`1`: vendor routes that fetch only changes fetch everything."),

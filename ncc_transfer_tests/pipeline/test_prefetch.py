@@ -277,7 +277,7 @@ def test_route_concurrency_fields_fall_back_to_their_variables(monkeypatch):
 
     monkeypatch.delenv("NCC_VENDOR_FETCH_THREADS", raising=False)
     monkeypatch.delenv("NCC_ROUTE_CONCURRENCY", raising=False)
-    assert RouteConcurrency().limits() == FetchLimits(threads=0, per_route={})
+    assert RouteConcurrency().limits() == FetchLimits(threads=4, per_route={})
     monkeypatch.setenv("NCC_VENDOR_FETCH_THREADS", "4")
     monkeypatch.setenv("NCC_ROUTE_CONCURRENCY", "wonde=1, arbor=2")
     assert RouteConcurrency().limits() == FetchLimits(threads=4, per_route={"wonde": 1, "arbor": 2})
