@@ -25,7 +25,7 @@ from ncc_transfer.demo.generator import build_demo_la
 from ncc_transfer.files_route import read_school_folder
 from ncc_transfer.pipeline import process_school
 from ncc_transfer.registry import Registry, School, load_registry, parse_registry
-from ncc_transfer.simulator import Simulator, SourceSchool, create_app, load_source, run_in_thread
+from ncc_transfer.simulator import Network, Simulator, SourceSchool, create_app, load_source, run_in_thread
 from ncc_transfer.simulator.app import profile
 from ncc_transfer.validation import validate_extract
 from ncc_transfer.warehouse import DuckDBWarehouse
@@ -119,12 +119,14 @@ class VendorLA:
         assert not leaked, "pupil data leaked into a message"
 
 
-def build_vendor_la(home: Path, schools: int = 3) -> tuple[VendorLA, Any]:
-    """A demo LA of ``schools`` small schools and a running simulator; returns (la, stop)."""
+def build_vendor_la(home: Path, schools: int = 3, network: Mapping[str, Any] | None = None) -> tuple[VendorLA, Any]:
+    """A demo LA of ``schools`` small schools and a running simulator (behind ``Network(**network)``
+    when given: a latency, rates per route); returns (la, stop)."""
     demo = build_demo_la(home, seed=7, schools=schools, as_of=AS_OF, pupils_scale=0.3)
     registry = load_registry(demo.registry_path)
     sim = Simulator()
-    root, stop = run_in_thread(create_app(sim))
+    app = create_app(sim)
+    root, stop = run_in_thread(Network(app, **network) if network else app)
     return VendorLA(home, list(registry.active_schools), sim, root), stop
 
 

@@ -271,6 +271,36 @@ def test_the_vendor_never_has_more_requests_at_once_than_its_cap(tmp_path, monke
         stop()
 
 
+def test_schools_fetched_at_once_over_a_network_keep_their_own_tables_and_failures(tmp_path, monkeypatch):
+    """Over real HTTP with a 20 ms network and Wonde's rate enforced per credential: four schools
+    fetched three at a time give each school exactly the tables it gives alone, one after another,
+    and a vendor fault on one school (500s beyond its retries) fails that school only, both ways."""
+    from ncc_transfer_tests.connectors.vendor_support import AS_OF, build_vendor_la, sorted_frame
+
+    la, stop = build_vendor_la(tmp_path / "la", schools=4, network={"latency_seconds": 0.02, "rates": {"wonde": 20.0}})
+    try:
+        served = [la.serve_demo("wonde", monkeypatch, n) for n in range(4)]
+        schools, broken = [s.school for s in served], served[2]
+
+        def night(threads: str) -> dict:
+            monkeypatch.setenv("NCC_VENDOR_FETCH_THREADS", threads)
+            la.sim.inject(broken.vendor_id, ["500"] * 5, route="wonde")  # the first try and its 4 retries
+            prepared = prepared_in_order(schools, home=la.home, as_of=AS_OF, views=False, full_refresh=True)
+            return {p.outcome.school_key: p for p in prepared}
+
+        alone, together = night("0"), night("3")
+        for key in (s.key for s in schools):
+            if key == broken.school.key:
+                for prepared in (alone[key], together[key]):
+                    assert prepared.tables is None and prepared.outcome.transient and "500" in prepared.outcome.message
+                continue
+            assert alone[key].outcome.message is None and together[key].outcome.message is None
+            for table, frame in alone[key].tables.items():
+                pd.testing.assert_frame_equal(sorted_frame(together[key].tables[table]), sorted_frame(frame))
+    finally:
+        stop()
+
+
 def test_route_concurrency_fields_fall_back_to_their_variables(monkeypatch):
     from ncc_transfer.defs.resources import RouteConcurrency
     from ncc_transfer.prefetch import FetchLimits
