@@ -203,16 +203,17 @@ def prepare_route(home: Path, route: str, latency_ms: float = 0.0):
     from ncc_transfer.demo.routes import demo_settings
     from ncc_transfer.registry import load_registry
     from ncc_transfer.prefetch import FetchLimits
-    from ncc_transfer.simulator import Network, Simulator, create_app, documented_rates, run_in_thread
+    from ncc_transfer.simulator import Network, Simulator, create_app, route_rates, run_in_thread
     from ncc_transfer.simulator.app import register_school
 
     registry_path = home / "schools.yaml"
     document = yaml.safe_load(registry_path.read_text(encoding="utf-8"))
     sim = Simulator()
+    limits = FetchLimits.from_env()
     # The simulator keeps its recent renderings (a school's records in the vendor's shape, and each
     # query's selection of them); schools fetched at once each need theirs, or every page is rebuilt.
-    sim.cache.limit = max(sim.cache.limit, 4 * (FetchLimits.from_env().threads + 1))
-    rates = documented_rates() if latency_ms else {}
+    sim.cache.limit = max(sim.cache.limit, 4 * (limits.threads + 1))
+    rates = route_rates() if latency_ms else {}
     network = Network(create_app(sim), latency_seconds=latency_ms / 1000, rates=rates)
     root, stop = run_in_thread(network)
     by_laestab = {school.laestab: school for school in load_registry(registry_path).active_schools}
@@ -238,7 +239,7 @@ def prepare_route(home: Path, route: str, latency_ms: float = 0.0):
             # another), each taking the latency or the rate's interval, whichever is longer; with
             # ``at_once`` fetches running together the night cannot end sooner than their total over
             # ``at_once``, nor than its longest credential.
-            at_once = max(1, FetchLimits.from_env().cap(route))
+            at_once = max(1, limits.cap(route))
             each = max(latency_ms / 1000, 1 / rates[route] if rates.get(route) else 0.0)
             per_credential = [n * each for (r, _), n in network.by_credential.items() if r == route]
             by_all = sum(per_credential) / at_once

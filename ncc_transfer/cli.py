@@ -124,7 +124,7 @@ def _parser() -> argparse.ArgumentParser:
     simulator.add_argument("--port", type=int, default=None, help="default $NCC_SIMULATOR_PORT or 8765")
     simulator.add_argument("--latency-ms", type=float, default=0.0, help="every answer waits this long, as a remote API")
     simulator.add_argument("--vendor-rate-limits", action="store_true",
-                           help="answer 429 over each vendor's documented request rate, per credential")
+                           help="answer 429 over each route's request rate (RouteSpec.rate_per_second), per credential")
     simulator.set_defaults(handler=_cmd_simulator)
 
     report = commands.add_parser("report", help="regenerate a school's validation report and print its path")
@@ -384,7 +384,7 @@ def _cmd_simulator(args: argparse.Namespace) -> int:
 
     from .config import ncc_home
     from .connectors.routes import ROUTES
-    from .simulator import Network, create_app, documented_rates, simulator_for_registry
+    from .simulator import Network, create_app, route_rates, simulator_for_registry
 
     registry = _load_registry()
     home = ncc_home()
@@ -400,7 +400,7 @@ def _cmd_simulator(args: argparse.Namespace) -> int:
     print(f"ncc-transfer simulator on http://{args.host}:{port}/<route> (Ctrl-C stops it)")
     for route, schools in sorted(sim.schools.items()):
         print(f"  /{route:<12} {len(schools)} school(s)")
-    rates = documented_rates() if args.vendor_rate_limits else {}
+    rates = route_rates() if args.vendor_rate_limits else {}
     if args.latency_ms or rates:
         print(f"  network: {args.latency_ms:g} ms per answer; rate limits: "
               + (", ".join(f"{route} {rate:g}/s" for route, rate in sorted(rates.items())) or "none"))

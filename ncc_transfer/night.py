@@ -1,6 +1,7 @@
 """Running a night through Dagster in this process (``run_night``): one run of the nightly job per
 batch of schools, then a run for their reports (after the last batch, with the LA-wide assets); and
-each school's outcome read back from the audit log. Used by ``ncc-transfer run`` and ``demo``, the tests and the benchmark.
+each school's outcome read back from the audit log. Used by ``ncc-transfer run`` and ``demo``, the
+tests and the benchmark.
 """
 
 from __future__ import annotations
@@ -108,7 +109,8 @@ def run_night(registry, schools: list[str] | None = None, as_of: date | None = N
             break  # the warehouse or the disk: the next batch would stop the same way
         final = number == len(batches)
         execute("night_end" if final else "school_reports",
-                {"ops": {**reports, **(la_wide if final else {})}, "loggers": QUIET_LOGGERS}, range_tags(first, last))
+                {"ops": {**reports, **(la_wide if final else {})}, "loggers": QUIET_LOGGERS},
+                range_tags(first, last))
 
     try:
         warehouse = open_warehouse(warehouse_url())

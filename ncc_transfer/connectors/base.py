@@ -32,6 +32,7 @@ from ..rules.calendar import academic_year_start
 from .http import AuthStrategy, VendorError, VendorSession, dig, make_session
 from .http.errors import VendorUnreachable
 from .incremental import PupilChanges, incremental_snapshot
+from .routes import ROUTES
 from .snapshot import ID_KEY, STUDENT_KEY, Snapshot, build_raw
 
 __all__ = ["ID_KEY", "STUDENT_KEY", "Capabilities", "Connector", "IncrementalConnector", "RawExtract",
@@ -206,9 +207,7 @@ class VendorConnector:
     defaults: dict[str, Any] = {"max_retries": 4, "backoff_factor": 1.0, "connect_timeout": 10, "read_timeout": 60}
 
     def __init__(self, **options: Any) -> None:
-        from .routes import ROUTES  # the route's request rate per credential: its RouteSpec
-
-        spec = ROUTES.get(self.route)
+        spec = ROUTES.get(self.route)  # its request rate per credential is the route's
         self.options = {**self.defaults, "rate_per_second": spec.rate_per_second if spec else None, **options}
 
     # ------------------------------------------------------------------------------- to override

@@ -8,10 +8,10 @@
 
 from .app import available_profiles, create_app, register_school, simulator_for_registry
 from .core import FAULTS, FaultHandling, Hit, Simulator
-from .network import Network, documented_rates
+from .network import Network, route_rates
 from .server import run_in_thread
 from .source import SourceSchool, load_source
 
 __all__ = ["FAULTS", "FaultHandling", "Hit", "Network", "Simulator", "SourceSchool", "available_profiles",
-           "create_app", "documented_rates", "load_source", "register_school", "run_in_thread",
+           "create_app", "load_source", "register_school", "route_rates", "run_in_thread",
            "simulator_for_registry"]

@@ -14,7 +14,8 @@ that, so that tests and the benchmark can play a real night:
   as the vendors answer; the connectors' own limiter (``connectors.http.session``) is meant to keep
   under it.
 
-The counting is a token bucket per (route, credential) holding at most one second of requests.
+The counting is a token bucket per (route, credential) holding at most one second of requests (the
+connectors' own ``TokenBucket``, without the wait).
 ``Network.requests`` counts the requests seen and ``Network.refused`` those answered 429, per route;
 ``Network.by_credential`` the requests per (route, credential).
 """
@@ -23,18 +24,12 @@ from __future__ import annotations
 
 import asyncio
 import math
-import time
 from collections import Counter
 from dataclasses import dataclass, field
 
 from starlette.responses import JSONResponse
 
-
-@dataclass
-class _Bucket:
-    tokens: float
-    updated: float
-
+from ..connectors.http.session import TokenBucket
 
 @dataclass
 class Network:
@@ -46,7 +41,7 @@ class Network:
     requests: Counter = field(default_factory=Counter)
     refused: Counter = field(default_factory=Counter)
     by_credential: Counter = field(default_factory=Counter)  # (route, credential) -> requests
-    _buckets: dict[tuple[str, str], _Bucket] = field(default_factory=dict, repr=False)
+    _buckets: dict[tuple[str, str], TokenBucket] = field(default_factory=dict, repr=False)
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http":
@@ -58,33 +53,22 @@ class Network:
         self.by_credential[route, credential] += 1
         if self.latency_seconds:
             await asyncio.sleep(self.latency_seconds)
-        wait = self._over_the_rate(route, credential)
-        if wait is not None:
-            self.refused[route] += 1
-            response = JSONResponse({"error": "rate limit exceeded"}, status_code=429,
-                                    headers={"Retry-After": str(max(1, math.ceil(wait)))})
-            await response(scope, receive, send)
-            return
+        rate = self.rates.get(route)
+        if rate:
+            bucket = self._buckets.setdefault((route, credential), TokenBucket(rate, capacity=rate))
+            wait = bucket.take()
+            if wait:
+                self.refused[route] += 1
+                response = JSONResponse({"error": "rate limit exceeded"}, status_code=429,
+                                        headers={"Retry-After": str(max(1, math.ceil(wait)))})
+                await response(scope, receive, send)
+                return
         await self.app(scope, receive, send)
 
-    def _over_the_rate(self, route: str, credential: str) -> float | None:
-        """None when the request is within its route's rate; else the seconds until it would be."""
-        rate = self.rates.get(route)
-        if not rate:
-            return None
-        now = time.monotonic()
-        bucket = self._buckets.setdefault((route, credential), _Bucket(tokens=rate, updated=now))
-        bucket.tokens = min(rate, bucket.tokens + (now - bucket.updated) * rate)
-        bucket.updated = now
-        if bucket.tokens >= 1:
-            bucket.tokens -= 1
-            return None
-        return (1 - bucket.tokens) / rate
 
-
-def documented_rates() -> dict[str, float]:
-    """Each vendor route's documented request rate per credential (``RouteSpec.rate_per_second``),
-    for the routes whose vendor documents one."""
+def route_rates() -> dict[str, float]:
+    """Each vendor route's request rate per credential, ``RouteSpec.rate_per_second`` (the vendor's
+    published figure where there is one, SIMS's; the project's working figure elsewhere)."""
     from ..connectors.routes import ROUTES
 
     return {name: spec.rate_per_second for name, spec in ROUTES.items() if spec.rate_per_second}

@@ -19,14 +19,14 @@ def test_daemon_runs_the_nightly_schedule_into_postgres(postgres_url, daemon_nig
     import dagster as dg
 
     from ncc_transfer.canonical import TABLES, VIEW_COLUMNS
+    from ncc_transfer.config import restored_environment
     from ncc_transfer.warehouse import open_warehouse
 
     night = daemon_night
     try:
         night.wait()
-        saved = {k: os.environ.get(k) for k in night.env}
-        os.environ.update(night.env)  # the instance as the daemon sees it: deploy/dagster.yaml
-        try:
+        with restored_environment(*night.env):
+            os.environ.update(night.env)  # the instance as the daemon sees it: deploy/dagster.yaml
             instance = dg.DagsterInstance.get()
             assert type(instance.run_storage).__name__ == "PostgresRunStorage"
             run = instance.get_run_by_id(night.night_run.run_id)
@@ -35,12 +35,6 @@ def test_daemon_runs_the_nightly_schedule_into_postgres(postgres_url, daemon_nig
             assert instance.get_materialized_partitions(dg.AssetKey("pupils")) == night.active
             assert instance.get_latest_materialization_event(dg.AssetKey("pupil_movements"))
             assert instance.get_materialized_partitions(dg.AssetKey("school_report")) == night.active
-        finally:
-            for key, value in saved.items():
-                if value is None:
-                    os.environ.pop(key, None)
-                else:
-                    os.environ[key] = value
 
         warehouse = open_warehouse(night.warehouse_url)
         try:

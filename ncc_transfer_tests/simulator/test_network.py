@@ -10,7 +10,7 @@ from starlette.applications import Starlette
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
-from ncc_transfer.simulator import Network, documented_rates, run_in_thread
+from ncc_transfer.simulator import Network, route_rates, run_in_thread
 
 
 def _ok(request):
@@ -45,8 +45,8 @@ def test_latency_and_a_rate_per_credential():
     assert network.by_credential["wonde", "Bearer a"] == 4 and network.by_credential["wonde", "Bearer b"] == 1
 
 
-def test_documented_rates_are_the_routes_own():
-    rates = documented_rates()
+def test_route_rates_are_each_routes_spec():
+    rates = route_rates()
     assert rates["sims"] == 5.0  # SIMS 8 V3: "a default throttle of 5 calls per second per technical integrator"
     assert rates["arbor"] == 2.0
     assert "files" not in rates

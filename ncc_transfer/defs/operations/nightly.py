@@ -138,5 +138,5 @@ def partition_sync_summary(added: list[str], deleted: list[str], shown: int = 10
 @dg.definitions
 def night() -> dg.Definitions:
     """The night's jobs, schedule (built now, when the definitions load) and sensors."""
-    return dg.Definitions(jobs=[nightly_job, school_reports_job, la_wide_job, night_end_job], schedules=[nightly_schedule()],
-                          sensors=[school_registry_sensor, after_the_night])
+    return dg.Definitions(jobs=[nightly_job, school_reports_job, la_wide_job, night_end_job],
+                          schedules=[nightly_schedule()], sensors=[school_registry_sensor, after_the_night])
