@@ -4,8 +4,9 @@ Two shapes of each table exist in the pipeline:
 
 * **raw** frames come out of a route (files, or an MIS connector). Every column is text
   (object dtype holding ``str`` or ``None``), exactly as the school's MIS supplied it, plus two
-  bookkeeping columns, ``_source`` (file or endpoint name) and ``_line`` (line number, element
-  position or record number as text), so validation messages can point at the record.
+  bookkeeping columns, ``_source`` (file or endpoint name) and ``_line`` (a line number or element
+  position as text; a vendor record's number as an integer, a text per record costing more than
+  the record), so validation messages can point at the record.
 * **canonical** frames come out of validation: typed, normalised, error records removed, and
   carrying ``school_key``, ``laestab`` (and ``extracted_at`` for pupils).
 

@@ -33,12 +33,14 @@ from .http import AuthStrategy, VendorError, VendorSession, dig, make_session
 from .http.errors import VendorUnreachable
 from .incremental import PupilChanges, incremental_snapshot
 from .routes import ROUTES
+from .records import Records, RecordsBuilder, records_from
 from .snapshot import ID_KEY, STUDENT_KEY, Snapshot, build_raw
 
 __all__ = ["ID_KEY", "STUDENT_KEY", "Capabilities", "Connector", "IncrementalConnector", "RawExtract",
-           "RouteSettings", "Snapshot", "TransientExtractError", "VendorConnector", "VendorRouteError", "build_raw",
+           "Records", "RecordsBuilder", "RouteSettings", "Snapshot", "TransientExtractError", "VendorConnector",
+           "VendorRouteError", "build_raw",
            "date_spans", "date_text", "field_paths", "local_to_statutory", "mapped_code", "mapped_row",
-           "preferred_if_different", "reason_columns", "rows_by_id", "secret_from_env", "text"]
+           "preferred_if_different", "reason_columns", "records_by_id", "rows_by_id", "secret_from_env", "text"]
 
 _DATE_TEXT = re.compile(r"^(\d{4}-\d{2}-\d{2})(?:[ T][0-9:.]*(?:Z|[+-]\d{2}:?\d{2})?)?$")
 
@@ -146,6 +148,12 @@ def date_spans(start: date, end: date, days: int) -> list[tuple[date, date]]:
 def rows_by_id(records: Iterable[dict], id_field: str, to_row: Callable[[dict], dict], endpoint: str) -> dict[str, dict]:
     """Mapped rows keyed by the vendor's record id (the record's position when it has none)."""
     return {text(record.get(id_field)) or f"{endpoint}:{n}": to_row(record) for n, record in enumerate(records)}
+
+
+def records_by_id(records: Iterable[dict], id_field: str, to_row: Callable[[dict], dict], endpoint: str) -> Records:
+    """``rows_by_id`` for a large table (the marks): held column by column (``records.Records``)."""
+    return records_from((text(record.get(id_field)) or f"{endpoint}:{n}", to_row(record))
+                        for n, record in enumerate(records))
 
 
 def mapped_code(value: str | None, table: Mapping[str, str]) -> str | None:
@@ -285,7 +293,7 @@ class IncrementalConnector(VendorConnector):
                        as_of: date) -> PupilChanges:
         raise NotImplementedError
 
-    def marks(self, session: VendorSession, settings: RouteSettings, *, start: date, end: date) -> dict[str, dict]:
+    def marks(self, session: VendorSession, settings: RouteSettings, *, start: date, end: date) -> Records:
         raise NotImplementedError
 
     def exclusions(self, session: VendorSession, settings: RouteSettings, *, as_of: date) -> dict[str, dict]:

@@ -34,11 +34,14 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from ..config import flag
 from ..rules.calendar import academic_year_start
-from .snapshot import ID_KEY, STUDENT_KEY, Snapshot
+from .records import Records
+from .snapshot import STUDENT_KEY, Snapshot
 
 log = logging.getLogger(__name__)
 
@@ -97,10 +100,8 @@ class StateStore:
                 return None
             snapshot = Snapshot(sources=meta["sources"], watermark=meta["watermark"])
             for table in TABLE_NAMES:
-                frame = pd.read_parquet(folder / f"{table}.parquet")
-                frame = frame.astype(object).where(frame.notna(), None)
-                setattr(snapshot, table, {str(r[ID_KEY]): {k: v for k, v in r.items() if k != ID_KEY}
-                                          for r in frame.to_dict("records")})
+                records = Records(pq.read_table(folder / f"{table}.parquet"))
+                setattr(snapshot, table, records if table == "attendance" else records.rows())
             return Mirror(meta["route"], meta["options"], date.fromisoformat(meta["as_of"]),
                           date.fromisoformat(meta["full_at"]), snapshot, meta.get("last_kind", "full"))
         except (OSError, ValueError, KeyError) as exc:  # unreadable: a full fetch rebuilds it
@@ -114,11 +115,10 @@ class StateStore:
         self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
         scratch.mkdir(mode=0o700)
         for table in TABLE_NAMES:
-            rows = [{ID_KEY: rid, **row} for rid, row in mirror.snapshot.table(table).items()]
-            columns = sorted({c for r in rows for c in r} | {ID_KEY})
-            frame = pd.DataFrame(rows, columns=columns, dtype=object)
             path = scratch / f"{table}.parquet"
-            frame.astype("string").to_parquet(path, index=False)
+            columns = mirror.snapshot.records(table).table
+            pq.write_table(columns.select(sorted(columns.column_names)).cast(
+                pa.schema([(name, pa.string()) for name in sorted(columns.column_names)])), path)
             os.chmod(path, 0o600)
         meta = {"version": STATE_VERSION, "route": mirror.route, "options": mirror.options,
                 "as_of": mirror.as_of.isoformat(), "full_at": mirror.full_at.isoformat(),
@@ -177,9 +177,8 @@ def full_refresh_reason(mirror: Mirror | None, options: str, as_of: date, full_r
 
 def lookback_start(mirror: Mirror, school_days: int, as_of: date) -> date:
     """The first day of the look-back window: the ``school_days``-th latest day with marks in the mirror."""
-    days = sorted({r.get("date") for r in mirror.snapshot.attendance.values()
-                   if isinstance(r.get("date"), str) and _ISO.match(r["date"]) and r["date"] <= mirror.as_of.isoformat()},
-                  reverse=True)
+    dates = pc.unique(mirror.snapshot.attendance.text("date").drop_null()).to_pylist()
+    days = sorted((day for day in dates if _ISO.match(day) and day <= mirror.as_of.isoformat()), reverse=True)
     year_start = academic_year_start(as_of)
     if len(days) < school_days:
         return year_start
@@ -189,7 +188,7 @@ def lookback_start(mirror: Mirror, school_days: int, as_of: date) -> date:
 # ------------------------------------------------------------------------------------------ merging
 
 
-def merge(previous: Snapshot, changes: PupilChanges, window_start: date, window: dict[str, dict],
+def merge(previous: Snapshot, changes: PupilChanges, window_start: date, window: Records,
           exclusions: dict[str, dict], sources: dict[str, str]) -> Snapshot:
     """The mirror brought up to date; pure (``previous`` is not changed)."""
     pupils = dict(previous.pupils)
@@ -197,18 +196,15 @@ def merge(previous: Snapshot, changes: PupilChanges, window_start: date, window:
     for pid in changes.deleted:
         pupils.pop(pid, None)
     pupils.update(changes.upserts)
-    start = window_start.isoformat()
-
-    def keep(row: dict) -> bool:
-        day = row.get("date")
-        if not (isinstance(day, str) and _ISO.match(day)) or day >= start:
-            return False  # re-read with the window (marks with unreadable dates come with every range)
-        if row.get(STUDENT_KEY) is not None:
-            return str(row[STUDENT_KEY]) not in changes.deleted
-        return row.get("upn") not in deleted_upns
-
-    attendance = {rid: row for rid, row in previous.attendance.items() if keep(row)}
-    attendance.update(window)
+    marks = previous.attendance
+    day = marks.text("date")
+    dated = pc.and_(pc.fill_null(pc.match_substring_regex(day, _ISO.pattern), False),
+                    pc.fill_null(pc.less(day, window_start.isoformat()), False))  # older than the window
+    # (marks with unreadable dates come with every range: re-read with the window)
+    student = marks.text(STUDENT_KEY)
+    deleted = pc.if_else(pc.is_valid(student), pc.is_in(student, pa.array(sorted(changes.deleted), pa.string())),
+                         pc.is_in(marks.text("upn"), pa.array(sorted(deleted_upns), pa.string())))
+    attendance = marks.where(pc.and_(dated, pc.invert(pc.fill_null(deleted, False)))).updated(window)
     return Snapshot(pupils=pupils, attendance=attendance, exclusions=dict(exclusions),
                     sources=dict(sources or previous.sources), watermark=dict(changes.watermark))
 

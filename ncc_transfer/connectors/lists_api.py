@@ -25,7 +25,8 @@ from typing import Any, Iterator
 
 from ..rules.calendar import academic_year_start
 from .base import (
-    STUDENT_KEY, RouteSettings, Snapshot, VendorConnector, local_to_statutory, mapped_code, mapped_row, rows_by_id, text
+    STUDENT_KEY, RouteSettings, Snapshot, VendorConnector, local_to_statutory, mapped_code, mapped_row, records_by_id,
+    rows_by_id, text
 )
 from .http import VendorSession
 
@@ -80,6 +81,7 @@ class ListsApiConnector(VendorConnector):
                            self.mark_row),
             "exclusions": ({}, m.EXCLUSION_ID, self.exclusion_row),
         }
-        rows = {table: rows_by_id(self.pages(session, paths[table], table, query), id_field, to_row, table)
+        rows = {table: (records_by_id if table == "attendance" else rows_by_id)(
+                    self.pages(session, paths[table], table, query), id_field, to_row, table)
                 for table, (query, id_field, to_row) in lists.items()}
         return Snapshot(**rows, sources=paths)

@@ -209,7 +209,8 @@ _RECORD_IS_VALUE = {"date_not_a_date", "session_invalid", "code_unknown", "code_
 
 
 def _text_or_blank(value) -> str:
-    return "" if value is None or pd.isna(value) else value
+    """A raw ``_line`` as text ("" when missing; a vendor record's number is an integer)."""
+    return "" if value is None or pd.isna(value) else str(value)
 
 
 def _source_location(source: str, first_line: str, last_line: str) -> str:

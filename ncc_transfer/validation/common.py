@@ -199,10 +199,13 @@ def long_date(day) -> str:
 # ---------------------------------------------------------------- locations
 
 def location(source: object, line: object) -> str:
-    """'pupils.csv line 14' for a numeric line, 'ctf.xml pupil 7' when the line is a position text."""
+    """'pupils.csv line 14' for a numeric line (a text, or a vendor record's number), 'ctf.xml pupil 7'
+    when the line is a position text."""
     parts = []
     if isinstance(source, str) and source:
         parts.append(source)
+    if isinstance(line, (int, np.integer)) and not isinstance(line, bool):
+        line = str(line)
     if isinstance(line, str) and line:
         parts.append(f"line {line}" if line.isdigit() else line)
     return " ".join(parts)

@@ -119,10 +119,11 @@ class VendorLA:
         assert not leaked, "pupil data leaked into a message"
 
 
-def build_vendor_la(home: Path, schools: int = 3, network: Mapping[str, Any] | None = None) -> tuple[VendorLA, Any]:
-    """A demo LA of ``schools`` small schools and a running simulator (behind ``Network(**network)``
-    when given: a latency, rates per route); returns (la, stop)."""
-    demo = build_demo_la(home, seed=7, schools=schools, as_of=AS_OF, pupils_scale=0.3)
+def build_vendor_la(home: Path, schools: int = 3, network: Mapping[str, Any] | None = None,
+                    pupils_scale: float = 0.3) -> tuple[VendorLA, Any]:
+    """A demo LA of ``schools`` schools (small ones by default) and a running simulator (behind
+    ``Network(**network)`` when given: a latency, rates per route); returns (la, stop)."""
+    demo = build_demo_la(home, seed=7, schools=schools, as_of=AS_OF, pupils_scale=pupils_scale)
     registry = load_registry(demo.registry_path)
     sim = Simulator()
     app = create_app(sim)

@@ -30,8 +30,8 @@ from urllib.parse import urlsplit
 
 from ncc_transfer.connectors.arbor import mapping as A
 from ncc_transfer.connectors.base import (
-    STUDENT_KEY, IncrementalConnector, RouteSettings, VendorConnector, date_text, field_paths, mapped_code, mapped_row,
-    preferred_if_different, text
+    STUDENT_KEY, Records, RecordsBuilder, IncrementalConnector, RouteSettings, VendorConnector, date_text,
+    field_paths, mapped_code, mapped_row, preferred_if_different, text
 )
 from ncc_transfer.connectors.http import MAX_PAGES, RETRY_STATUSES, AuthStrategy, Basic, VendorError, VendorSession, _origin, _path_of, dig
 from ncc_transfer.connectors.incremental import PupilChanges
@@ -164,13 +164,15 @@ class ArborConnector(IncrementalConnector):
                       **arguments: Any) -> Iterator[dict]:
         """Every record of ``entity``: POST one query per page, from ``FIRST_PAGE_NUM`` until a short page.
 
-        A page that repeats a record already read is refused: that is what a wrong page_num base (or a
-        server ignoring ``page_num``) looks like, and following it would loop or duplicate records.
+        A page that repeats a record of the page before is refused: that is what a wrong page_num base
+        (or a server ignoring ``page_num``) looks like, and following it would loop or duplicate
+        records. (Only the page before is kept: the ids of every page read would cost more memory than
+        the marks themselves.)
         """
         if not 0 < page_size <= A.MAX_PAGE_SIZE:
             raise ValueError(f"page_size must be 1..{A.MAX_PAGE_SIZE}")
         where = {"method": "POST", "path": _path_of(session.url_for(A.GRAPHQL_PATH))}
-        seen: set[str] = set()
+        previous: set[str] = set()
         page = A.FIRST_PAGE_NUM
         for _ in range(MAX_PAGES):
             body = {"query": A.query(entity, {**arguments, A.PAGE_SIZE_ARG: page_size, A.PAGE_NUM_ARG: page},
@@ -180,10 +182,10 @@ class ArborConnector(IncrementalConnector):
             if not isinstance(items, list):
                 raise VendorError(self.route, f"GraphQL answer has no {entity} list", 200, **where)
             ids = {text(i.get("id")) for i in items if isinstance(i, dict)} - {None}
-            if ids & seen:
+            if ids & previous:
                 raise VendorError(self.route, f"GraphQL page {page} of {entity} repeats records (page_num base?)",
                                   200, **where)
-            seen |= ids
+            previous = ids
             yield from (i for i in items if isinstance(i, dict))
             if len(items) < page_size:
                 return
@@ -202,19 +204,19 @@ class ArborConnector(IncrementalConnector):
             revision = max(revision, _revision(student.get(A.REVISION_FIELD)))
         return pupils, revision
 
-    def marks(self, session: VendorSession, settings: RouteSettings, *, start: date, end: date) -> dict[str, dict]:
+    def marks(self, session: VendorSession, settings: RouteSettings, *, start: date, end: date) -> Records:
         source = SOURCES["attendance"]
         fields = field_paths(A.ATTENDANCE_FIELDS)
         window = {A.ATTENDANCE_FROM_ARG: f"{start.isoformat()} 00:00:00",
                   A.ATTENDANCE_BEFORE_ARG: f"{(end + timedelta(days=1)).isoformat()} 00:00:00"}
-        marks: dict[str, dict] = {}
+        marks = RecordsBuilder()
         for n, record in enumerate(self.graphql_pages(session, A.ATTENDANCE_ENTITY, A.attendance_paths(),
                                                       A.PAGE_SIZES[A.ATTENDANCE_ENTITY], **window)):
             day, session_name = split_datetime(dig(record, fields["start"]))
-            marks[text(record.get("id")) or f"{A.ATTENDANCE_ENTITY}:{n}"] = {
+            marks.add(text(record.get("id")) or f"{A.ATTENDANCE_ENTITY}:{n}", {
                 STUDENT_KEY: text(dig(record, fields["student"])), "date": day, "session": session_name,
-                "code": statutory_code(text(dig(record, fields["code"]))), "_source": source}
-        return marks
+                "code": statutory_code(text(dig(record, fields["code"]))), "_source": source})
+        return marks.build()
 
     def exclusions(self, session: VendorSession, settings: RouteSettings, *, as_of: date) -> dict[str, dict]:
         source = SOURCES["exclusions"]

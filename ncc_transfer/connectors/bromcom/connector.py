@@ -37,8 +37,8 @@ from lxml import etree
 from ncc_transfer.connectors.bromcom import mapping as B
 from ncc_transfer.rules.calendar import academic_year_start
 from ncc_transfer.connectors.base import (
-    STUDENT_KEY, RouteSettings, Snapshot, VendorConnector, VendorRouteError, date_spans, date_text,
-    mapped_code
+    STUDENT_KEY, Records, RecordsBuilder, RouteSettings, Snapshot, VendorConnector, VendorRouteError, date_spans,
+    date_text, mapped_code
 )
 from ncc_transfer.connectors.http import SoapBodyCredentials, VendorError, VendorSession, soap_call
 
@@ -151,16 +151,16 @@ class BromcomConnector(VendorConnector):
         return {row.get(B.STUDENT_ID) or f"row:{n}": {**student_row(row), "_source": source}
                 for n, row in enumerate(self._entity(session, "pupils"))}
 
-    def marks(self, session: VendorSession, settings: RouteSettings, *, start: date, end: date) -> dict[str, dict]:
+    def marks(self, session: VendorSession, settings: RouteSettings, *, start: date, end: date) -> Records:
         source = self.sources(settings)["attendance"]
         column = B.ATTENDANCE_COLUMNS["date"][0]
-        marks: dict[str, dict] = {}
+        marks = RecordsBuilder()
         for first, stop in date_spans(start, end, B.ATTENDANCE_CHUNK_DAYS):
             for row in self._entity(session, "attendance", B.date_range_filter(column, first, stop)):
                 mark = {**mark_row(row), "_source": source}
                 key = row.get(B.ATTENDANCE_ID) or f"{mark[STUDENT_KEY]}|{mark['date']}|{mark['session']}"
-                marks[key] = mark
-        return marks
+                marks.add(key, mark)
+        return marks.build()
 
     def exclusions(self, session: VendorSession, settings: RouteSettings, *, as_of: date) -> dict[str, dict]:
         source = self.sources(settings)["exclusions"]

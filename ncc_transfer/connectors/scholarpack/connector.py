@@ -31,8 +31,8 @@ from ncc_transfer.connectors.scholarpack import mapping as S
 from ncc_transfer.registry import School
 from ncc_transfer.rules.calendar import academic_year_start
 from ncc_transfer.connectors.base import (
-    STUDENT_KEY, RouteSettings, Snapshot, VendorConnector, build_raw, date_text, field_paths,
-    local_to_statutory, mapped_code, mapped_row, preferred_if_different, reason_columns, text
+    STUDENT_KEY, Records, RecordsBuilder, RouteSettings, Snapshot, VendorConnector, build_raw, date_text,
+    field_paths, local_to_statutory, mapped_code, mapped_row, preferred_if_different, reason_columns, text
 )
 from ncc_transfer.extract import RawExtract
 from ncc_transfer.connectors.http import OAuth2RefreshToken, VendorError, VendorSession, dig, next_link
@@ -157,21 +157,21 @@ class ScholarPackConnector(VendorConnector):
             pupils[text(student.get(S.STUDENT_ID)) or f"students:{n}"] = {**student_row(student), "_source": path}
         return pupils
 
-    def marks(self, session: VendorSession, *, start: date, end: date) -> dict[str, dict]:
+    def marks(self, session: VendorSession, *, start: date, end: date) -> Records:
         first, last = S.REGISTER_RANGE_PARAMS
         dates = {first: start.isoformat(), last: end.isoformat()}
         fields = field_paths(S.REGISTER_FIELDS)
-        marks: dict[str, dict] = {}
+        marks = RecordsBuilder()
         for endpoint in ("register", "historic_register"):
             path = S.ENDPOINTS[endpoint][0]
             for n, record in enumerate(self._pages(session, endpoint, **dates)):
-                marks[f"{endpoint}:{n}"] = {  # [GUESS] no record id: marks are not merged across nights
+                marks.add(f"{endpoint}:{n}", {  # [GUESS] no record id: marks are not merged across nights
                     STUDENT_KEY: text(dig(record, fields["student"])),
                     "date": date_text(dig(record, fields["date"])),
                     "session": text(dig(record, fields["session"])),
                     "code": statutory_code(text(dig(record, fields["code"]))),
-                    "_source": path}
-        return marks
+                    "_source": path})
+        return marks.build()
 
     def exclusions(self, session: VendorSession) -> dict[str, dict]:
         path = S.ENDPOINTS["exclusions"][0]

@@ -36,8 +36,8 @@ from zoneinfo import ZoneInfo
 from ncc_transfer.connectors.sims import mapping as S
 from ncc_transfer.canonical import PUPIL_COLUMNS
 from ncc_transfer.connectors.base import (
-    STUDENT_KEY, IncrementalConnector, RouteSettings, date_spans, date_text, field_paths, mapped_code, mapped_row,
-    preferred_if_different, reason_columns, text
+    STUDENT_KEY, Records, RecordsBuilder, IncrementalConnector, RouteSettings, date_spans, date_text, field_paths,
+    mapped_code, mapped_row, preferred_if_different, reason_columns, text
 )
 from ncc_transfer.connectors.http import ApiKeyHeader, AuthStrategy, Combined, OAuth2ClientCredentials, VendorSession, dig, odata
 from ncc_transfer.connectors.incremental import PupilChanges
@@ -205,12 +205,12 @@ class SimsConnector(IncrementalConnector):
             codes[text(code.get(S.ID)) or ""] = statutory.get(text(dig(code, S.CODE_FIELDS["statutory"]))) or local
         return codes
 
-    def marks(self, session: VendorSession, settings: RouteSettings, *, start: date, end: date) -> dict[str, dict]:
+    def marks(self, session: VendorSession, settings: RouteSettings, *, start: date, end: date) -> Records:
         """Marks from ``start`` to ``end`` inclusive, read in spans of at most 90 days."""
         codes = self._codes(session)
         path, field = self.path("attendance"), S.ATTENDANCE_FILTER_FIELD
         fields = field_paths(S.ATTENDANCE_FIELDS)
-        marks: dict[str, dict] = {}
+        marks = RecordsBuilder()
         for first, last in date_spans(start, end, CHUNK_DAYS):
             span = (f"{field} ge {utc_literal(local_midnight(first))} and "
                     f"{field} lt {utc_literal(local_midnight(last))}")
@@ -220,10 +220,10 @@ class SimsConnector(IncrementalConnector):
                 if session_name is None and hour is not None:
                     session_name = "AM" if hour < S.NOON_HOUR else "PM"
                 code_id = text(dig(record, fields["code"]))
-                marks[text(record.get(S.ID)) or f"{first}:{n}"] = {
+                marks.add(text(record.get(S.ID)) or f"{first}:{n}", {
                     STUDENT_KEY: learner_of(record), "date": day, "session": session_name,
-                    "code": codes.get(code_id, code_id) if code_id is not None else None, "_source": path}
-        return marks
+                    "code": codes.get(code_id, code_id) if code_id is not None else None, "_source": path})
+        return marks.build()
 
     def exclusions(self, session: VendorSession, settings: RouteSettings, *, as_of: date) -> dict[str, dict]:
         path = self.path("exclusions")

@@ -17,8 +17,8 @@ from typing import Any, Iterator
 
 from ncc_transfer.connectors.wonde import mapping as W
 from ncc_transfer.connectors.base import (
-    ID_KEY, STUDENT_KEY, IncrementalConnector, RouteSettings, date_text, field_paths, local_to_statutory, mapped_code,
-    mapped_row, preferred_if_different, text
+    Records, RecordsBuilder, ID_KEY, STUDENT_KEY, IncrementalConnector, RouteSettings, date_text, field_paths,
+    local_to_statutory, mapped_code, mapped_row, preferred_if_different, text
 )
 from ncc_transfer.connectors.http import StaticBearer, VendorSession, dig, next_link
 from ncc_transfer.connectors.incremental import PupilChanges
@@ -79,25 +79,25 @@ class WondeConnector(IncrementalConnector):
                 pupils[str(student.get("id"))] = {**student_row(student), "_source": paths[endpoint]}
         return pupils
 
-    def marks(self, session: VendorSession, settings: RouteSettings, *, start: date, end: date) -> dict[str, dict]:
+    def marks(self, session: VendorSession, settings: RouteSettings, *, start: date, end: date) -> Records:
         paths = self._paths(settings)
         codes = {str(c.get(W.ATTENDANCE_CODE_FIELDS["id"])): text(c.get(W.ATTENDANCE_CODE_FIELDS["code"]))
                  for c in self._pages(session, paths["attendance_codes"], W.PAGE_SIZES["attendance_codes"])}
         first, last = W.ATTENDANCE_RANGE_PARAMS
         dates = {first: start.isoformat(), last: end.isoformat()}
         fields = field_paths(W.ATTENDANCE_FIELDS)
-        marks: dict[str, dict] = {}
+        marks = RecordsBuilder()
         for endpoint in ("attendance", "leaver_attendance"):
             for n, mark in enumerate(self._pages(session, paths[endpoint], W.PAGE_SIZES["attendance"], **dates)):
                 code_id = text(dig(mark, fields["code"]))
                 mark_id = text(mark.get("id")) or f"{endpoint}:{n}"
-                marks[mark_id] = {
+                marks.add(mark_id, {
                     STUDENT_KEY: text(dig(mark, fields["student"])),
                     "date": date_text(dig(mark, fields["date"])),
                     "session": text(dig(mark, fields["session"])),
                     "code": statutory_code(codes.get(code_id, code_id) if code_id is not None else None),
-                    "_source": paths[endpoint]}
-        return marks
+                    "_source": paths[endpoint]})
+        return marks.build()
 
     def exclusions(self, session: VendorSession, settings: RouteSettings, *, as_of: date) -> dict[str, dict]:
         path = self._paths(settings)["exclusions"]

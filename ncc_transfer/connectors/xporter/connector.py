@@ -28,8 +28,8 @@ from urllib.parse import quote
 
 from ncc_transfer.connectors.xporter import mapping as X
 from ncc_transfer.connectors.base import (
-    ID_KEY, STUDENT_KEY, IncrementalConnector, RouteSettings, VendorRouteError, date_text, field_paths, mapped_code,
-    mapped_row, preferred_if_different, text
+    Records, RecordsBuilder, ID_KEY, STUDENT_KEY, IncrementalConnector, RouteSettings, VendorRouteError, date_text,
+    field_paths, mapped_code, mapped_row, preferred_if_different, text
 )
 from ncc_transfer.connectors.http import TokenEndpoint, VendorSession, page_count
 from ncc_transfer.connectors.incremental import PupilChanges
@@ -168,7 +168,7 @@ class XporterConnector(IncrementalConnector):
     def _pupils(self, students: list[dict], path: str) -> dict[str, dict]:
         return {str(s.get(X.STUDENT_ID)): {**student_row(s), "_source": path} for s in students}
 
-    def marks(self, session: VendorSession, settings: RouteSettings, *, start: date, end: date) -> dict[str, dict]:
+    def marks(self, session: VendorSession, settings: RouteSettings, *, start: date, end: date) -> Records:
         paths = self._paths(settings)
         code_field, statutory_field = X.ATTENDANCE_CODE_FIELDS["code"], X.ATTENDANCE_CODE_FIELDS["statutory"]
         statutory_of = {str(c.get(code_field)): str(c.get(statutory_field))
@@ -176,17 +176,17 @@ class XporterConnector(IncrementalConnector):
                         if c.get(code_field) is not None and c.get(statutory_field)}
         first, last = X.ATTENDANCE_RANGE_PARAMS
         fields = field_paths(X.ATTENDANCE_FIELDS)
-        marks: dict[str, dict] = {}
+        marks = RecordsBuilder()
         for n, mark in enumerate(self._rows(session, paths["attendance"], "attendance",
                                             **{first: start.isoformat(), last: end.isoformat()})):
             student = text(mark.get(fields["student"]))
             mark_id = text(mark.get(X.ATTENDANCE_ID)) or f"{student}|{mark.get(fields['date'])}|" \
                                                             f"{mark.get(fields['session'])}|{n}"
-            marks[mark_id] = {STUDENT_KEY: student, "date": date_text(mark.get(fields["date"])),
+            marks.add(mark_id, {STUDENT_KEY: student, "date": date_text(mark.get(fields["date"])),
                               "session": text(mark.get(fields["session"])),
                               "code": statutory_code(text(mark.get(fields["code"])), statutory_of),
-                              "_source": paths["attendance"]}
-        return marks
+                              "_source": paths["attendance"]})
+        return marks.build()
 
     def exclusions(self, session: VendorSession, settings: RouteSettings, *, as_of: date) -> dict[str, dict]:
         path = self._paths(settings)["exclusions"]
