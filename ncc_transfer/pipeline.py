@@ -3,7 +3,7 @@
 One path for every caller: ``prepare_school`` (extract, check, validate, compute the views: no
 warehouse) then ``commit_school`` (one warehouse transaction, then the audit row). The nightly step
 (``defs/schools/assets.py``, which the command line and the benchmark run through Dagster) prepares
-the schools ahead with ``prefetch.prepared_in_order`` and commits them one by one; ``process_school`` is
+the schools ahead with ``prefetch.prepared_as_ready`` and commits them one by one; ``process_school`` is
 the same two calls for one school. Whatever goes wrong with one school is caught here and turned into a
 ``SchoolOutcome``: the school's previous load stays in the warehouse, its problems go to
 ``validation_issues`` (so the school is told), and the next school carries on.

@@ -2,8 +2,10 @@
 
 A night is a sequence of schools, each ``prepare_school`` (read, check, validate, compute the views:
 no warehouse) then ``commit_school`` (one warehouse transaction, the audit row).
-``prepared_in_order`` yields the prepared schools in the schools' order while preparing the next
-ones ahead of their turn, so preparing and writing overlap:
+``prepared_as_ready`` yields the prepared schools while preparing the next ones ahead of their turn,
+so preparing and writing overlap: files-route schools in the schools' order, a vendor-route school as
+soon as its fetch has finished (a large school or a slow vendor holds up none of the others, and a
+fetched school waits for no earlier one to be written; the step writes them in the order they come):
 
 * Files-route schools (CPU-bound) go to a ``concurrent.futures.ProcessPoolExecutor``
   (https://docs.python.org/3/library/concurrent.futures.html#processpoolexecutor), created once per
@@ -29,8 +31,8 @@ ones ahead of their turn, so preparing and writing overlap:
   On loopback with no latency, threads only share one interpreter's CPU (``0`` is then as fast).
   ``FetchLimits.per_route`` (``NCC_ROUTE_CONCURRENCY``, e.g. ``wonde=2``) caps the
   schools of one route handed out at once, so that vendor never has more of this run's schools
-  fetching together; the next school of a route at its cap waits, in the schools' order, for one of
-  that route's to be taken.
+  fetching together; a school of a route at its cap waits for one of that route's to be taken while
+  other routes' schools go ahead.
 * A replay (the extract comes from this machine's archive) is prepared here, one school after another.
 * Anything going wrong with a pool (a worker died, a task could not be sent or its result read)
   falls back to preparing the school here: a school is never lost, only the overlap. A broken
@@ -52,7 +54,7 @@ import multiprocessing
 import os
 from collections import Counter
 from collections.abc import Iterator
-from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -150,7 +152,8 @@ class _Ahead:
         self.home, self.as_of, self.views, self.full_refresh, self.limits = home, as_of, views, full_refresh, limits
         self.files = [(n, s) for n, s in enumerate(schools) if can_prepare_ahead(s, replay)]
         self.vendor = [(n, s) for n, s in enumerate(schools) if s.mis != "files" and not replay]
-        self.next_file = self.next_vendor = 0  # the next school of each list to hand over
+        self.next_file = 0  # the next files-route school to hand over
+        self.handed: set[str] = set()  # vendor schools handed to the threads
         self.futures: dict[str, Future] = {}  # key -> the future of its batch (files) or its own (vendor)
         self.batches: dict[Future, list[str]] = {}  # files batches handed over whose result is not read
         self.results: dict[str, PreparedSchool] = {}  # read from a batch, not yet handed out
@@ -167,6 +170,7 @@ class _Ahead:
                 self._give_up(exc)
         if self.vendor and limits.threads:
             self.threads = ThreadPoolExecutor(limits.threads, thread_name_prefix="ncc-vendor-fetch")
+        self.threaded = {s.key for _, s in self.vendor} if self.threads else set()  # fetched in the threads
 
     def wait_for_worker(self) -> None:
         if self.processes is not None:
@@ -175,11 +179,11 @@ class _Ahead:
             except Exception as exc:  # noqa: BLE001
                 self._give_up(exc)
 
-    def hand_over(self, position: int) -> None:
-        """Keep the pools busy: the files-route schools after ``position`` (the one the caller is on),
-        the vendor-route ones from it."""
+    def hand_over(self, pending: dict[str, School]) -> None:
+        """Keep the pools busy with schools not yet handed out (``pending``: those not yet yielded, in
+        the schools' order): files-route batches in order, vendor-route schools within the limits."""
         while self.processes is not None and self.ready.done() and len(self.batches) < AHEAD * self.workers:
-            while self.next_file < len(self.files) and self.files[self.next_file][0] <= position:
+            while self.next_file < len(self.files) and self.files[self.next_file][1].key not in pending:
                 self.next_file += 1  # its turn came before the pool was ready: prepared here
             batch = [s for _, s in self.files[self.next_file:self.next_file + BATCH]]
             if not batch:
@@ -196,16 +200,42 @@ class _Ahead:
         if self.threads is None:
             return
         limit = VENDOR_AHEAD * self.limits.threads
-        while self.next_vendor < len(self.vendor) and sum(self.fetching.values()) < limit:
-            at, school = self.vendor[self.next_vendor]
-            if at >= position and self.fetching[school.mis] >= self.limits.cap(school.mis):
-                break  # its route is at its cap: it waits for one of that route's schools to be taken
-            self.next_vendor += 1
-            if at >= position:  # the current one too: at most the pool's threads fetch at once
-                self.futures[school.key] = self.threads.submit(
-                    prepare_school, school, home=self.home, as_of=self.as_of, views=self.views,
-                    full_refresh=self.full_refresh)
-                self.fetching[school.mis] += 1
+        for _, school in self.vendor:
+            if sum(self.fetching.values()) >= limit:
+                break
+            if school.key not in pending or school.key in self.futures or school.key in self.handed:
+                continue
+            if self.fetching[school.mis] >= self.limits.cap(school.mis):
+                continue  # its route is at its cap: it waits, other routes' schools go ahead
+            self.handed.add(school.key)
+            self.futures[school.key] = self.threads.submit(
+                prepare_school, school, home=self.home, as_of=self.as_of, views=self.views,
+                full_refresh=self.full_refresh)
+            self.fetching[school.mis] += 1
+
+    def fetched(self) -> list[Future]:
+        """The vendor fetches handed out and not yet taken."""
+        return [self.futures[s.key] for _, s in self.vendor if s.key in self.futures]
+
+    def next_school(self, pending: dict[str, School]) -> School:
+        """The school to take next: a vendor school whose fetch has finished; else the first other
+        school (in the schools' order) when it is ready or nothing else is running; else, once one
+        of those has finished, that one."""
+        while True:
+            for _, school in self.vendor:
+                future = self.futures.get(school.key)
+                if future is not None and future.done():
+                    return school
+            running = self.fetched()
+            other = next((s for s in pending.values() if s.key not in self.threaded), None)
+            if other is None and not running:  # cannot happen (a vendor school waits only for a thread)
+                return next(iter(pending.values()))
+            if other is not None:
+                future = self.futures.get(other.key)
+                if future is None or future.done() or other.key in self.results or not running:
+                    return other
+                running.append(future)
+            wait(running, return_when=FIRST_COMPLETED)
 
     def take(self, school: School) -> PreparedSchool | None:
         """The school prepared ahead (waiting for it), or None: not handed over, or its pool failed."""
@@ -263,14 +293,15 @@ class _Ahead:
             self.threads = None
 
 
-def prepared_in_order(schools: list[School], *, home: Path, as_of: date, replay: bool = False,
+def prepared_as_ready(schools: list[School], *, home: Path, as_of: date, replay: bool = False,
                       full_refresh: bool = False, limits: FetchLimits | None = None,
                       views: bool = True, min_schools: int = MIN_SCHOOLS,
                       wait_for_worker: bool = False) -> Iterator[PreparedSchool]:
-    """``prepare_school`` for each school, in the schools' order, the next ones prepared ahead: files-
-    route schools in a process pool (once it has started, unless ``wait_for_worker``; none for fewer
-    than ``min_schools`` of them), vendor-route schools in a thread pool within ``limits`` (default
-    ``FetchLimits.from_env()``); the others here."""
+    """``prepare_school`` for each school, the next ones prepared ahead: files-route schools in a
+    process pool (once it has started, unless ``wait_for_worker``; none for fewer than
+    ``min_schools`` of them) and yielded in the schools' order, vendor-route schools in a thread pool
+    within ``limits`` (default ``FetchLimits.from_env()``) and yielded as soon as each is fetched, so
+    a slow vendor or a large school holds up no other; the others here."""
     def here(school: School) -> PreparedSchool:
         return prepare_school(school, home=home, as_of=as_of, views=views, replay=replay, full_refresh=full_refresh)
 
@@ -281,14 +312,16 @@ def prepared_in_order(schools: list[School], *, home: Path, as_of: date, replay:
 
     ahead = _Ahead(schools, home=home, as_of=as_of, views=views, replay=replay, full_refresh=full_refresh,
                    min_schools=min_schools, limits=limits or FetchLimits.from_env())
+    pending = {school.key: school for school in schools}  # not yet yielded, in the schools' order
     finished = False
     try:
         if wait_for_worker:
             ahead.wait_for_worker()
-        for position, school in enumerate(schools):
-            ahead.hand_over(position)
+        while pending:
+            ahead.hand_over(pending)
+            school = pending.pop(ahead.next_school(pending).key)
             prepared = ahead.take(school) or here(school)
-            ahead.hand_over(position)
+            ahead.hand_over(pending)
             yield prepared
         finished = True
     finally:  # the caller stopped early (a signal, the warehouse gone): nothing more is wanted

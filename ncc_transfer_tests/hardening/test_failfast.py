@@ -324,7 +324,7 @@ def test_prepare_ahead_worker_is_stopped_not_waited_for_when_the_night_stops(sma
     monkeypatch.setattr(prefetch._Ahead, "close", close)
     with ncc_env(home):
         schools = list(_load_registry().active_schools)
-        prepared = prefetch.prepared_in_order(schools, home=home, as_of=DEMO_AS_OF, min_schools=2,
+        prepared = prefetch.prepared_as_ready(schools, home=home, as_of=DEMO_AS_OF, min_schools=2,
                                               wait_for_worker=True)
         next(prepared)
         started = time.monotonic()

@@ -10,7 +10,7 @@ import pytest
 
 from ncc_transfer import prefetch
 from ncc_transfer.canonical import TABLES
-from ncc_transfer.prefetch import prepared_in_order
+from ncc_transfer.prefetch import prepared_as_ready
 
 from ncc_transfer_tests.conftest import DEMO_AS_OF, ncc_env
 
@@ -22,7 +22,7 @@ def _prepare_all(home, **env):
 
     with ncc_env(home, **env):
         schools = list(_load_registry().active_schools)
-        return schools, list(prepared_in_order(schools, home=home, as_of=DEMO_AS_OF, min_schools=2,
+        return schools, list(prepared_as_ready(schools, home=home, as_of=DEMO_AS_OF, min_schools=2,
                                                wait_for_worker=True))
 
 
@@ -176,21 +176,21 @@ def test_vendor_schools_are_prepared_in_threads_and_handed_out_in_order(tmp_path
     monkeypatch.setattr(prefetch, "prepare_school", fetch)
     monkeypatch.setenv("NCC_VENDOR_FETCH_THREADS", "3")
     schools = [School(f"9262{n:03d}", f"School {n}", "wonde") for n in range(12)]
-    prepared = [p.outcome.school_key for p in prepared_in_order(schools, home=tmp_path, as_of=DEMO_AS_OF)]
-    assert prepared == [s.key for s in schools]
+    prepared = [p.outcome.school_key for p in prepared_as_ready(schools, home=tmp_path, as_of=DEMO_AS_OF)]
+    assert sorted(prepared) == [s.key for s in schools]  # each once, in the order they were fetched
     assert 1 < most[0] <= 3
     assert sum(name.startswith("ncc-vendor-fetch") for name in threads.values()) >= len(schools) - 1
 
     monkeypatch.setenv("NCC_VENDOR_FETCH_THREADS", "0")  # one after another, here
     threads.clear()
-    assert [p.outcome.school_key for p in prepared_in_order(schools, home=tmp_path, as_of=DEMO_AS_OF)] == prepared
+    assert [p.outcome.school_key for p in prepared_as_ready(schools, home=tmp_path, as_of=DEMO_AS_OF)] == sorted(prepared)
     assert set(threads.values()) == {threading.current_thread().name}
 
 
 def test_a_route_at_its_cap_waits_while_other_routes_are_fetched(tmp_path, monkeypatch):
     """A per-route cap (``FetchLimits.per_route``) bounds one route's schools fetching at once, not the
     others': with four threads and Wonde capped at 1, Arbor's schools still overlap, and every school
-    still comes out in the schools' order."""
+    still comes out, once."""
     import random
     import threading
     import time
@@ -217,8 +217,8 @@ def test_a_route_at_its_cap_waits_while_other_routes_are_fetched(tmp_path, monke
 
     def night(limits):
         most.clear()
-        prepared = prepared_in_order(schools, home=tmp_path, as_of=DEMO_AS_OF, limits=limits)
-        assert [p.outcome.school_key for p in prepared] == [s.key for s in schools]
+        prepared = prepared_as_ready(schools, home=tmp_path, as_of=DEMO_AS_OF, limits=limits)
+        assert sorted(p.outcome.school_key for p in prepared) == [s.key for s in schools]
         return dict(most)
 
     assert night(FetchLimits(threads=4))["wonde"] > 1  # without a cap, Wonde's schools overlap
@@ -257,7 +257,7 @@ def test_the_vendor_never_has_more_requests_at_once_than_its_cap(tmp_path, monke
 
         def night() -> int:
             most[0] = 0
-            prepared = list(prepared_in_order(schools, home=la.home, as_of=AS_OF, views=False, full_refresh=True,
+            prepared = list(prepared_as_ready(schools, home=la.home, as_of=AS_OF, views=False, full_refresh=True,
                                               limits=RouteConcurrency().limits()))
             assert all(p.tables is not None and p.outcome.message is None for p in prepared)  # ready to load
             return most[0]
@@ -285,7 +285,7 @@ def test_schools_fetched_at_once_over_a_network_keep_their_own_tables_and_failur
         def night(threads: str) -> dict:
             monkeypatch.setenv("NCC_VENDOR_FETCH_THREADS", threads)
             la.sim.inject(broken.vendor_id, ["500"] * 5, route="wonde")  # the first try and its 4 retries
-            prepared = prepared_in_order(schools, home=la.home, as_of=AS_OF, views=False, full_refresh=True)
+            prepared = prepared_as_ready(schools, home=la.home, as_of=AS_OF, views=False, full_refresh=True)
             return {p.outcome.school_key: p for p in prepared}
 
         alone, together = night("0"), night("3")
@@ -320,3 +320,34 @@ def test_route_concurrency_fields_fall_back_to_their_variables(monkeypatch):
         monkeypatch.setenv("NCC_ROUTE_CONCURRENCY", value)
         with pytest.raises(ValueError, match=problem):
             RouteConcurrency().limits()
+
+
+def test_a_school_fetched_first_is_written_first_whatever_its_place(tmp_path, monkeypatch):
+    """Vendor schools come out as their fetches finish, not in the schools' order: the first school
+    (a large one, or a slow vendor: 0.6 s here) holds up none of the five after it (0.01 s each),
+    which come out before it, and the threads never sit idle behind it."""
+    import threading
+    import time
+
+    from ncc_transfer.pipeline import FAILED, PreparedSchool, SchoolOutcome
+    from ncc_transfer.prefetch import FetchLimits
+    from ncc_transfer.registry import School
+
+    schools = [School(f"9262{n:03d}", f"School {n}", "wonde") for n in range(6)]
+    started: dict[str, float] = {}
+    lock = threading.Lock()
+
+    def fetch(school, *, home, as_of, views=True, replay=False, full_refresh=False):
+        with lock:
+            started[school.key] = time.perf_counter()
+        time.sleep(0.6 if school is schools[0] else 0.01)
+        return PreparedSchool(SchoolOutcome(school.key, school.laestab, school.mis, FAILED), extracted_at=None)
+
+    monkeypatch.setattr(prefetch, "prepare_school", fetch)
+    begin = time.perf_counter()
+    order = [p.outcome.school_key for p in prepared_as_ready(schools, home=tmp_path, as_of=DEMO_AS_OF,
+                                                             limits=FetchLimits(threads=2))]
+    assert order[-1] == schools[0].key and sorted(order[:-1]) == [s.key for s in schools[1:]]
+    # With two threads, the other five were fetched one after another on the second thread while the
+    # first school's took 0.6 s: every one of them started before it finished.
+    assert max(started.values()) - begin < 0.5

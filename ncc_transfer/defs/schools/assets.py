@@ -5,7 +5,8 @@ Run shape (docs/asset_graph.md): the nightly job is ONE run over a range of scho
 (``BackfillPolicy.single_run``, https://docs.dagster.io/guides/build/partitions-and-backfills/backfilling-data)
 with the in-process executor, so a night costs one Python process however many schools there are.
 Inside, each school is prepared (``pipeline.prepare_school``, ahead of its turn:
-``prefetch.prepared_in_order``) and written (``pipeline.commit_school``) on its own: a school that
+``prefetch.prepared_as_ready``: a vendor school as soon as it is fetched) and written
+(``pipeline.commit_school``) on its own: a school that
 fails is caught, its error (what went wrong, then "Next:" what to do) logged, and left out of the
 materialisations, while the others load; its checks are evaluated only where they ran (a failed
 structure check blocks its load; an extract that could not be read gets no evaluation). If any
@@ -36,7 +37,7 @@ from ncc_transfer.timing import section
 from ncc_transfer import next_steps
 from ncc_transfer.pipeline import (FAILED, LOADED, PreparedSchool, SchoolOutcome, commit_school, skipped_outcome,
                                    with_next_step)
-from ncc_transfer.prefetch import FetchLimits, prepared_in_order
+from ncc_transfer.prefetch import FetchLimits, prepared_as_ready
 from ncc_transfer.registry import Registry, RegistryError
 from ncc_transfer.warehouse import DiskFull, WarehouseUnavailable
 
@@ -259,14 +260,18 @@ def _extract(context: dg.AssetExecutionContext, config: NightlyConfig, ncc: NccS
         # Active schools are prepared (read, checked, validated, views computed) ahead of their turn
         # in a process pool (files) or a thread pool (vendor routes) while the previous one is
         # written here (``prefetch``).
-        prepared = prepared_in_order([schools[k] for k in todo if k in schools and schools[k].active],
-                                     home=ncc.home_path(), as_of=as_of, replay=config.replay,
+        active = [schools[k] for k in todo if k in schools and schools[k].active]
+        prepared = prepared_as_ready(active, home=ncc.home_path(), as_of=as_of, replay=config.replay,
                                      full_refresh=config.full_refresh, limits=fetch_limits)
         try:
-            outcomes = [_load_one(context, key, schools.get(key), warehouse, prepared)
-                        for key in todo]
+            outcomes = [_not_loaded(context, key, schools.get(key)) for key in todo
+                        if key not in schools or not schools[key].active]
+            outcomes += [_load_one(context, ready, schools[ready.outcome.school_key], warehouse)
+                         for ready in prepared]  # in the order they are ready
         finally:
             prepared.close()  # stops the pools
+        place = {key: n for n, key in enumerate(todo)}
+        outcomes.sort(key=lambda outcome: place[outcome.school_key])
         with section("dagster_events"):
             log_freshness(context, warehouse, [k for k in keys if k in schools and schools[k].active], schools)
     finally:
@@ -311,20 +316,24 @@ def _transient(detail) -> bool:
     return bool(values.get("transient", False))
 
 
-def _load_one(context: dg.AssetExecutionContext, key: str, school, warehouse,
-              prepared: Iterator[PreparedSchool]) -> SchoolOutcome:
-    """One school's turn: commit its prepared extract (the next from ``prepared`` for an active school)."""
+def _not_loaded(context: dg.AssetExecutionContext, key: str, school) -> SchoolOutcome:
+    """A school of the range that is not loaded tonight: gone from the registry, or inactive."""
     if school is None:
         laestab, _, route = key.partition("-")
         outcome = SchoolOutcome(key, laestab, route, FAILED,
                                 message=with_next_step("not in the schools registry any more", next_steps.NOT_IN_REGISTRY))
-    elif not school.active:
-        outcome = skipped_outcome(school)
     else:
-        ready = next(prepared)
-        assert ready.outcome.school_key == key, "schools are prepared in partition order"
-        rejected_names.keep(key, ready.outcome.raw_names, ready.issues)  # for the school's report, next
-        outcome = commit_school(ready, warehouse=warehouse, run_id=context.run_id)
+        outcome = skipped_outcome(school)
+    with section("dagster_events"):
+        report_school(context, outcome, context.selected_asset_keys, school)
+    return outcome
+
+
+def _load_one(context: dg.AssetExecutionContext, ready: PreparedSchool, school, warehouse) -> SchoolOutcome:
+    """One active school's turn: commit its prepared extract, log its events."""
+    key = ready.outcome.school_key
+    rejected_names.keep(key, ready.outcome.raw_names, ready.issues)  # for the school's report, next
+    outcome = commit_school(ready, warehouse=warehouse, run_id=context.run_id)
     with section("dagster_events"):
         report_school(context, outcome, context.selected_asset_keys, school)
     outcome.raw_names = None
