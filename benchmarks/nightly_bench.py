@@ -112,6 +112,8 @@ class ProcessCounter:
     Cheap (a few small files per poll, not a scan of /proc); processes living less than the
     interval may be missed."""
 
+    outside: set[int] = set()  # children that are not the night's (the vendor simulator's process)
+
     def __init__(self, interval: float = 0.1):
         self.interval, self.root = interval, os.getpid()
         self.seen: dict[tuple[int, str], str] = {}  # (pid, start time) -> command name
@@ -145,6 +147,8 @@ class ProcessCounter:
         todo = self._children(self.root)
         while todo:
             pid = todo.pop()
+            if pid in self.outside:
+                continue
             try:
                 stat = Path(f"/proc/{pid}/stat").read_text()
             except OSError:
@@ -180,19 +184,21 @@ def prepare_route(home: Path, route: str, latency_ms: float = 0.0):
     that returns the route's counters for the report.
 
     ``files``: the demo writes every school's landing folder and registry; nothing to do. A vendor
-    route (``wonde``, ``xporter``, ...): the built-in simulator is started in this process, serving
-    every active school's landing folder in that vendor's API shape over HTTP on loopback, and the
-    registry is rewritten so that every active school uses the route (synthetic credentials in the
-    environment, no rate limit: as for the demo). The night then fetches each school over HTTP;
-    ``stop()`` shuts the simulator and returns the requests it answered. The baseline still parses
-    the landing folders, so the extract ratio is what the HTTP route costs over reading files.
+    route (``wonde``, ``xporter``, ...): the built-in simulator serves every active school's landing
+    folder in that vendor's API shape over HTTP on loopback, and the registry is rewritten so that
+    every active school uses the route (synthetic credentials in the environment, no rate limit: as
+    for the demo). The night then fetches each school over HTTP; ``stop()`` shuts the simulator and
+    returns the requests it answered. The baseline still parses the landing folders, so the extract
+    ratio is what the HTTP route costs over reading files.
 
-    With ``latency_ms``, the simulator plays a real network (``simulator.network.Network``): every
-    answer waits that long and each route's request rate per credential (``RouteSpec.rate_per_second``)
-    is enforced with 429s; the schools then keep their connector's rate limit (not 0), and ``stop()``
-    also returns the night's floor: each credential's requests take the latency or the rate's interval
-    each, whichever is longer, one after another; the night cannot end sooner than the total of that
-    over the fetches running at once, nor than its longest credential.
+    With ``latency_ms``, the simulator plays a real network (``ncc-transfer simulator --latency-ms N
+    --vendor-rate-limits``, in its own process: a vendor's work is not the night's, and it must not
+    take the night's interpreter): every answer waits that long and each route's request rate per
+    credential (``RouteSpec.rate_per_second``) is enforced with 429s; the schools then keep their
+    connector's rate limit (not 0), and ``stop()`` also returns the night's floor: each credential's
+    requests take the latency or the rate's interval each, whichever is longer, one after another;
+    the night cannot end sooner than the total of that over the fetches running at once, nor than its
+    longest credential. Without a latency the simulator runs in a thread of this process.
     """
     if route == "files":
         return lambda: {}
@@ -203,19 +209,23 @@ def prepare_route(home: Path, route: str, latency_ms: float = 0.0):
     from ncc_transfer.demo.routes import demo_settings
     from ncc_transfer.registry import load_registry
     from ncc_transfer.prefetch import FetchLimits
-    from ncc_transfer.simulator import Network, Simulator, create_app, route_rates, run_in_thread
+    from ncc_transfer.simulator import Simulator, create_app, route_rates, run_in_thread
     from ncc_transfer.simulator.app import register_school
 
     registry_path = home / "schools.yaml"
     document = yaml.safe_load(registry_path.read_text(encoding="utf-8"))
-    sim = Simulator()
     limits = FetchLimits.from_env()
     # The simulator keeps its recent renderings (a school's records in the vendor's shape, and each
     # query's selection of them); schools fetched at once each need theirs, or every page is rebuilt.
-    sim.cache.limit = max(sim.cache.limit, 4 * (limits.threads + 1))
-    rates = route_rates() if latency_ms else {}
-    network = Network(create_app(sim), latency_seconds=latency_ms / 1000, rates=rates)
-    root, stop = run_in_thread(network)
+    renderings = 4 * (limits.threads + 1)
+    sim = None
+    if latency_ms:
+        port = _free_port()
+        root = f"http://127.0.0.1:{port}"
+    else:
+        sim = Simulator()
+        sim.cache.limit = max(sim.cache.limit, renderings)
+        root, stop = run_in_thread(create_app(sim))
     by_laestab = {school.laestab: school for school in load_registry(registry_path).active_schools}
     for entry in document["schools"]:
         school = by_laestab.get(str(entry["laestab"]))
@@ -227,30 +237,83 @@ def prepare_route(home: Path, route: str, latency_ms: float = 0.0):
         for name, value in secrets.items():
             os.environ.setdefault(name, value)
         entry["mis"], entry["source"] = route, settings
-        register_school(sim, dataclasses.replace(school, mis=route, source=settings), home, os.environ)
+        if sim is not None:
+            register_school(sim, dataclasses.replace(school, mis=route, source=settings), home, os.environ)
     registry_path.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
 
-    def finish() -> dict:
-        stop()
-        counters = {"route": route, "requests": len(sim.log), "latency_ms": latency_ms,
+    if sim is not None:
+        def finish() -> dict:
+            stop()
+            return {"route": route, "requests": len(sim.log), "latency_ms": latency_ms,
                     "requests_by_endpoint": dict(Counter(hit.endpoint for hit in sim.log).most_common(12))}
-        if latency_ms:
-            # A credential's requests follow one another (a fetch pages through one endpoint after
-            # another), each taking the latency or the rate's interval, whichever is longer; with
-            # ``at_once`` fetches running together the night cannot end sooner than their total over
-            # ``at_once``, nor than its longest credential.
-            at_once = max(1, limits.cap(route))
-            each = max(latency_ms / 1000, 1 / rates[route] if rates.get(route) else 0.0)
-            per_credential = [n * each for (r, _), n in network.by_credential.items() if r == route]
-            by_all = sum(per_credential) / at_once
-            by_longest = max(per_credential, default=0.0)
-            counters.update(requests_over_the_network=network.requests[route], refused_429=network.refused[route],
-                            fetches_at_once=at_once, rate_per_second=rates.get(route), credentials=len(per_credential),
-                            seconds_per_request=each, floor_s=max(by_all, by_longest),
-                            floor_by_all_s=by_all, floor_by_longest_s=by_longest)
-        return counters
+        return finish
 
-    return finish
+    vendor = subprocess.Popen([sys.executable, "-m", "ncc_transfer.cli", "simulator", "--port", str(port),
+                               "--latency-ms", f"{latency_ms:g}", "--vendor-rate-limits", "--cache", str(renderings)],
+                              env=os.environ.copy(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    ProcessCounter.outside.add(vendor.pid)
+    _wait_for(root, vendor)
+    rates = route_rates()
+
+    def finish_network() -> dict:
+        counts = _counts(root)
+        cpu = _cpu_seconds(vendor.pid)
+        vendor.terminate()
+        vendor.wait(timeout=30)
+        # A credential's requests follow one another (a fetch pages through one endpoint after
+        # another), each taking the latency or the rate's interval, whichever is longer; with
+        # ``at_once`` fetches running together the night cannot end sooner than their total over
+        # ``at_once``, nor than its longest credential.
+        at_once = max(1, limits.cap(route))
+        each = max(latency_ms / 1000, 1 / rates[route] if rates.get(route) else 0.0)
+        per_credential = [n * each for n in counts["per_credential"].get(route, [])]
+        by_all = sum(per_credential) / at_once
+        by_longest = max(per_credential, default=0.0)
+        requests = counts["requests"].get(route, 0)
+        return {"route": route, "requests": requests, "latency_ms": latency_ms, "simulator_cpu_s": cpu,
+                "requests_over_the_network": requests, "refused_429": counts["refused"].get(route, 0),
+                "fetches_at_once": at_once, "rate_per_second": rates.get(route), "credentials": len(per_credential),
+                "seconds_per_request": each, "floor_s": max(by_all, by_longest),
+                "floor_by_all_s": by_all, "floor_by_longest_s": by_longest}
+
+    return finish_network
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _counts(root: str) -> dict:
+    import urllib.request
+
+    from ncc_transfer.simulator.network import COUNTS_PATH
+
+    with urllib.request.urlopen(root + COUNTS_PATH, timeout=30) as answer:
+        return json.loads(answer.read())
+
+
+def _wait_for(root: str, vendor: subprocess.Popen, timeout: float = 600) -> None:
+    """Until the simulator's process answers (it reads every school's landing folder first)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if vendor.poll() is not None:
+            raise RuntimeError(f"the simulator exited: {vendor.stderr.read().decode(errors='replace')[-2000:]}")
+        try:
+            _counts(root)
+            return
+        except OSError:
+            time.sleep(0.5)
+    raise RuntimeError("the simulator did not answer in time")
+
+
+def _cpu_seconds(pid: int) -> float:
+    """A running process's user and system CPU seconds (/proc/<pid>/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 # ------------------------------------------------------------------------------------ pipeline
@@ -637,7 +700,9 @@ def print_table(r: dict) -> None:
     counters = r.get("route_counters") or {}
     if counters.get("requests"):
         print(f"  {counters['route']} simulator: {counters['requests']:,} requests answered, "
-              f"{counters['requests_per_s_of_night']:,.1f} per second of night")
+              f"{counters['requests_per_s_of_night']:,.1f} per second of night"
+              + (f"; in its own process, {counters['simulator_cpu_s']:.1f} s CPU (not the night's)"
+                 if "simulator_cpu_s" in counters else ""))
     if counters.get("floor_s"):
         print(f"  network: {counters['latency_ms']:g} ms per answer, {counters['rate_per_second'] or 0:g} requests/s "
               f"per credential ({counters['credentials']} credentials), {counters['fetches_at_once']} fetch(es) at "

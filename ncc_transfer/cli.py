@@ -125,6 +125,9 @@ def _parser() -> argparse.ArgumentParser:
     simulator.add_argument("--latency-ms", type=float, default=0.0, help="every answer waits this long, as a remote API")
     simulator.add_argument("--vendor-rate-limits", action="store_true",
                            help="answer 429 over each route's request rate (RouteSpec.rate_per_second), per credential")
+    simulator.add_argument("--cache", type=int, default=None,
+                           help="renderings kept (a school's records in the vendor's shape, per query; default 12): "
+                                "schools fetched at once each need theirs")
     simulator.set_defaults(handler=_cmd_simulator)
 
     report = commands.add_parser("report", help="regenerate a school's validation report and print its path")
@@ -396,6 +399,8 @@ def _cmd_simulator(args: argparse.Namespace) -> int:
                  if setting in ROUTES[school.mis].secrets and str(name) not in os.environ]
         raise UsageError("a secret the registry names is not set in the environment: the variable named in "
                          + ("; ".join(unset) or "a source.*_env setting") + " is not set") from None
+    if args.cache:
+        sim.cache.limit = args.cache
     port = _simulator_port(args.port)
     print(f"ncc-transfer simulator on http://{args.host}:{port}/<route> (Ctrl-C stops it)")
     for route, schools in sorted(sim.schools.items()):

@@ -30,11 +30,13 @@ from __future__ import annotations
 import asyncio
 import hmac
 import secrets
+import threading
 import time
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, NamedTuple
 
+from starlette.concurrency import run_in_threadpool
 from starlette.responses import HTMLResponse, JSONResponse, Response
 
 STATUS_FAULTS = {"429": (429, True), "429-no-retry-after": (429, False), "503": (503, True), "502": (502, True),
@@ -90,18 +92,21 @@ class RenderCache(OrderedDict):
     def __init__(self, limit: int = 12) -> None:
         super().__init__()
         self.limit = limit
+        self._lock = threading.Lock()  # renderings are built in worker threads (``Simulator._serve``)
 
     def get(self, key, default=None):
-        if key not in self:
-            return default
-        self.move_to_end(key)
-        return self[key]
+        with self._lock:
+            if key not in self:
+                return default
+            self.move_to_end(key)
+            return self[key]
 
     def __setitem__(self, key, value) -> None:
-        super().__setitem__(key, value)
-        self.move_to_end(key)
-        while len(self) > self.limit:
-            self.popitem(last=False)
+        with self._lock:
+            super().__setitem__(key, value)
+            self.move_to_end(key)
+            while len(self) > self.limit:
+                self.popitem(last=False)
 
 
 @dataclass
@@ -217,7 +222,10 @@ class Simulator:
             await asyncio.sleep(self.slow_seconds)
         if fault == "expire-token":
             self.revoke(route, school_id)
-        response = render(fault)
+        # In a worker thread: a school's first page renders all its records (seconds for a large
+        # school), and the event loop keeps answering the other schools' requests meanwhile, as a
+        # vendor's servers would.
+        response = await run_in_threadpool(render, fault)
         if fault == "truncated" and response.status_code == 200:
             body = bytes(response.body)
             return Response(body[: len(body) // 2], status_code=200, media_type=response.media_type)

@@ -17,7 +17,9 @@ that, so that tests and the benchmark can play a real night:
 The counting is a token bucket per (route, credential) holding at most one second of requests (the
 connectors' own ``TokenBucket``, without the wait).
 ``Network.requests`` counts the requests seen and ``Network.refused`` those answered 429, per route;
-``Network.by_credential`` the requests per (route, credential).
+``Network.by_credential`` the requests per (route, credential). ``GET /_network`` answers the same
+counts as JSON (``counts()``: a credential's requests without the credential), for a simulator
+running in another process (``ncc-transfer simulator``, the benchmark's).
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ from dataclasses import dataclass, field
 from starlette.responses import JSONResponse
 
 from ..connectors.http.session import TokenBucket
+
+COUNTS_PATH = "/_network"
 
 @dataclass
 class Network:
@@ -46,6 +50,9 @@ class Network:
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
+            return
+        if scope["path"] == COUNTS_PATH:
+            await JSONResponse(self.counts())(scope, receive, send)
             return
         route = scope["path"].strip("/").split("/", 1)[0]
         credential = _credential(scope)
@@ -64,6 +71,15 @@ class Network:
                 await response(scope, receive, send)
                 return
         await self.app(scope, receive, send)
+
+
+    def counts(self) -> dict:
+        """The counters, JSON-ready: per route the requests, the refused ones, and each credential's
+        requests (not the credential: it is a secret)."""
+        per_credential: dict[str, list[int]] = {}
+        for (route, _), count in sorted(self.by_credential.items()):
+            per_credential.setdefault(route, []).append(count)
+        return {"requests": dict(self.requests), "refused": dict(self.refused), "per_credential": per_credential}
 
 
 def route_rates() -> dict[str, float]:

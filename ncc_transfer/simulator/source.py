@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from ..files_route import read_school_folder
 EPOCH = datetime(2020, 1, 1)
 
 
+@lru_cache(maxsize=1 << 16)  # a school's pupils and codes are asked for once per mark
 def stable_id(prefix: str, *parts: str, digits: int = 15) -> str:
     """A deterministic vendor id for a record (so ids survive a simulator restart)."""
     digest = hashlib.sha256("|".join(parts).encode()).hexdigest()

@@ -18,6 +18,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from starlette.requests import Request
@@ -71,6 +72,7 @@ def value_out(column: str, value: Any) -> Any:
     return _date_out(value) if column in W.DATE_COLUMNS else value
 
 
+@lru_cache(maxsize=4096)  # a school's records share a few change times (the dict is never changed)
 def _stamp(when: datetime) -> dict:
     return {"date": when.strftime("%Y-%m-%d %H:%M:%S.000000"), "timezone_type": 3, "timezone": "Europe/London"}
 
