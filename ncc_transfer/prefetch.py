@@ -144,14 +144,22 @@ def _ready() -> int:
     return os.getpid()
 
 
+def largest_first(vendor: list[tuple[int, School]], sizes: dict[str, int]) -> list[tuple[int, School]]:
+    """The vendor schools in the order they are handed to the threads: those of unknown size first,
+    then the largest first (``sizes``: each school's marks at its last load). A school's fetch takes
+    its requests one after another, so the largest ones set the night's end: started last, they
+    would run on alone after the others (the longest-processing-time-first rule of scheduling)."""
+    return sorted(vendor, key=lambda item: (item[1].key in sizes, -sizes.get(item[1].key, 0), item[0]))
+
+
 class _Ahead:
     """The two pools and the futures of the schools handed to them (by school key)."""
 
     def __init__(self, schools: list[School], *, home: Path, as_of: date, views: bool, replay: bool,
-                 full_refresh: bool, min_schools: int, limits: FetchLimits) -> None:
+                 full_refresh: bool, min_schools: int, limits: FetchLimits, sizes: dict[str, int]) -> None:
         self.home, self.as_of, self.views, self.full_refresh, self.limits = home, as_of, views, full_refresh, limits
         self.files = [(n, s) for n, s in enumerate(schools) if can_prepare_ahead(s, replay)]
-        self.vendor = [(n, s) for n, s in enumerate(schools) if s.mis != "files" and not replay]
+        self.vendor = largest_first([(n, s) for n, s in enumerate(schools) if s.mis != "files" and not replay], sizes)
         self.next_file = 0  # the next files-route school to hand over
         self.handed: set[str] = set()  # vendor schools handed to the threads
         self.futures: dict[str, Future] = {}  # key -> the future of its batch (files) or its own (vendor)
@@ -295,12 +303,13 @@ class _Ahead:
 
 def prepared_as_ready(schools: list[School], *, home: Path, as_of: date, replay: bool = False,
                       full_refresh: bool = False, limits: FetchLimits | None = None,
-                      views: bool = True, min_schools: int = MIN_SCHOOLS,
-                      wait_for_worker: bool = False) -> Iterator[PreparedSchool]:
+                      views: bool = True, min_schools: int = MIN_SCHOOLS, wait_for_worker: bool = False,
+                      sizes: dict[str, int] | None = None) -> Iterator[PreparedSchool]:
     """``prepare_school`` for each school, the next ones prepared ahead: files-route schools in a
     process pool (once it has started, unless ``wait_for_worker``; none for fewer than
     ``min_schools`` of them) and yielded in the schools' order, vendor-route schools in a thread pool
-    within ``limits`` (default ``FetchLimits.from_env()``) and yielded as soon as each is fetched, so
+    within ``limits`` (default ``FetchLimits.from_env()``), the largest first (``sizes``: each
+    school's marks at its last load, ``largest_first``), and yielded as soon as each is fetched, so
     a slow vendor or a large school holds up no other; the others here."""
     def here(school: School) -> PreparedSchool:
         return prepare_school(school, home=home, as_of=as_of, views=views, replay=replay, full_refresh=full_refresh)
@@ -311,7 +320,7 @@ def prepared_as_ready(schools: list[School], *, home: Path, as_of: date, replay:
         return
 
     ahead = _Ahead(schools, home=home, as_of=as_of, views=views, replay=replay, full_refresh=full_refresh,
-                   min_schools=min_schools, limits=limits or FetchLimits.from_env())
+                   min_schools=min_schools, limits=limits or FetchLimits.from_env(), sizes=sizes or {})
     pending = {school.key: school for school in schools}  # not yet yielded, in the schools' order
     finished = False
     try:

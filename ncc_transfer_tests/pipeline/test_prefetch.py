@@ -351,3 +351,53 @@ def test_a_school_fetched_first_is_written_first_whatever_its_place(tmp_path, mo
     # With two threads, the other five were fetched one after another on the second thread while the
     # first school's took 0.6 s: every one of them started before it finished.
     assert max(started.values()) - begin < 0.5
+
+
+def test_the_largest_vendor_schools_are_fetched_first(tmp_path, monkeypatch):
+    """Schools of unknown size first (in the schools' order), then the largest by their last load's
+    marks: a fetch is its requests one after another, so a large school started last would run on
+    alone after the others."""
+    from ncc_transfer.pipeline import FAILED, PreparedSchool, SchoolOutcome
+    from ncc_transfer.prefetch import FetchLimits, largest_first
+    from ncc_transfer.registry import School
+
+    schools = [School(f"9262{n:03d}", f"School {n}", "wonde") for n in range(5)]
+    sizes = {schools[0].key: 20_000, schools[1].key: 390_000, schools[3].key: 70_000}  # 2 and 4: no load yet
+    expected = [schools[n].key for n in (2, 4, 1, 3, 0)]
+    assert [s.key for _, s in largest_first(list(enumerate(schools)), sizes)] == expected
+
+    started = []
+
+    def fetch(school, *, home, as_of, views=True, replay=False, full_refresh=False):
+        started.append(school.key)
+        return PreparedSchool(SchoolOutcome(school.key, school.laestab, school.mis, FAILED), extracted_at=None)
+
+    monkeypatch.setattr(prefetch, "prepare_school", fetch)
+    list(prepared_as_ready(schools, home=tmp_path, as_of=DEMO_AS_OF, limits=FetchLimits(threads=1), sizes=sizes))
+    assert started == expected
+
+
+def test_last_marks_reads_each_schools_last_load(tmp_path):
+    """The sizes come from the audit log: the last loaded extraction of each school in the fortnight
+    before the night (2026-03-20: rows from 2026-03-06 on)."""
+    from datetime import date, datetime
+
+    from ncc_transfer.defs.schools.assets import last_marks
+    from ncc_transfer.warehouse import DuckDBWarehouse
+
+    warehouse = DuckDBWarehouse(tmp_path / "w.duckdb")
+    try:
+        def row(at, key, outcome, marks):
+            return {"logged_at": at, "event": "extraction", "school_key": key, "route": "wonde", "outcome": outcome,
+                    "detail": {"rows": {"pupils": 10, "attendance": marks, "exclusions": 0}}}
+
+        warehouse.append_audit([
+            row(datetime(2026, 3, 5, 2), "9262001-wonde", "loaded", 999),  # before the fortnight
+            row(datetime(2026, 3, 18, 2), "9262001-wonde", "loaded", 1200),
+            row(datetime(2026, 3, 19, 2), "9262001-wonde", "loaded", 1300),  # the last: kept
+            row(datetime(2026, 3, 19, 2), "9262002-wonde", "failed", 0),  # not a load
+            row(datetime(2026, 3, 10, 2), "9262003-wonde", "loaded", 40),
+        ])
+        assert last_marks(warehouse, date(2026, 3, 20)) == {"9262001-wonde": 1300, "9262003-wonde": 40}
+    finally:
+        warehouse.close()

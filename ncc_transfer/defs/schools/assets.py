@@ -24,7 +24,7 @@ import json
 import time
 import warnings
 from collections.abc import Iterator
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import dagster as dg
@@ -261,8 +261,9 @@ def _extract(context: dg.AssetExecutionContext, config: NightlyConfig, ncc: NccS
         # in a process pool (files) or a thread pool (vendor routes) while the previous one is
         # written here (``prefetch``).
         active = [schools[k] for k in todo if k in schools and schools[k].active]
+        sizes = last_marks(warehouse, as_of) if any(s.mis != "files" for s in active) else {}
         prepared = prepared_as_ready(active, home=ncc.home_path(), as_of=as_of, replay=config.replay,
-                                     full_refresh=config.full_refresh, limits=fetch_limits)
+                                     full_refresh=config.full_refresh, limits=fetch_limits, sizes=sizes)
         try:
             outcomes = [_not_loaded(context, key, schools.get(key)) for key in todo
                         if key not in schools or not schools[key].active]
@@ -307,13 +308,32 @@ def settled_in_run(warehouse, run_id: str) -> dict[str, str]:
     return {key: row.outcome for key, row in last.items() if row.outcome != FAILED or not _transient(row.detail)}
 
 
-def _transient(detail) -> bool:
-    """The audit detail's ``transient`` flag (a JSON text on DuckDB, already a dict on PostgreSQL)."""
+def last_marks(warehouse, as_of: date, days: int = 14) -> dict[str, int]:
+    """Each school's marks at its last load in the ``days`` before ``as_of`` (the audit log): the
+    vendor schools are fetched largest first (``prefetch.largest_first``)."""
+    since = datetime.combine(as_of - timedelta(days=days), datetime.min.time())
+    rows = warehouse.read("SELECT school_key, detail FROM audit_log WHERE event = 'extraction' AND outcome = ? "
+                          "AND logged_at >= ? ORDER BY logged_at", [LOADED, since])
+    sizes = {}
+    for key, detail in rows.itertuples(index=False):
+        marks = _detail(detail).get("rows", {}).get("attendance")
+        if isinstance(marks, int):
+            sizes[key] = marks
+    return sizes
+
+
+def _detail(detail) -> dict:
+    """An audit row's detail (a JSON text on DuckDB, already a dict on PostgreSQL)."""
     try:
         values = json.loads(detail) if isinstance(detail, str) else (detail or {})
     except ValueError:
-        return False
-    return bool(values.get("transient", False))
+        return {}
+    return values if isinstance(values, dict) else {}
+
+
+def _transient(detail) -> bool:
+    """The audit detail's ``transient`` flag (a JSON text on DuckDB, already a dict on PostgreSQL)."""
+    return bool(_detail(detail).get("transient", False))
 
 
 def _not_loaded(context: dg.AssetExecutionContext, key: str, school) -> SchoolOutcome:
