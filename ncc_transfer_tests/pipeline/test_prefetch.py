@@ -401,3 +401,46 @@ def test_last_marks_reads_each_schools_last_load(tmp_path):
         assert last_marks(warehouse, date(2026, 3, 20)) == {"9262001-wonde": 1300, "9262003-wonde": 40}
     finally:
         warehouse.close()
+
+
+def test_faults_under_a_network_stay_with_their_school_and_hold_up_no_other(tmp_path, monkeypatch):
+    """Over real HTTP (a 20 ms network, each route's rate enforced per credential), four schools on
+    two vendors fetched three at a time, as one night: a slow vendor (its first three answers 1.5 s
+    late), a 429 then an expired token then a 503 (Xporter: the connector waits, gets a new token and
+    retries), a vendor failing beyond its retries, and a clean school. Each school that recovers gives
+    exactly the tables it gives alone with no fault; the failing one fails alone; and the slow one,
+    first in the schools' order, comes out after the schools fetched beside it."""
+    from ncc_transfer_tests.connectors.vendor_support import AS_OF, build_vendor_la, sorted_frame
+
+    la, stop = build_vendor_la(tmp_path / "la", schools=4, network={
+        "latency_seconds": 0.02, "rates": {"wonde": 20.0, "xporter": 20.0}})
+    try:
+        la.sim.slow_seconds = 1.5
+        slow, recovering, broken, clean = (la.serve_demo("wonde", monkeypatch, 0), la.serve_demo("xporter", monkeypatch, 1),
+                                           la.serve_demo("wonde", monkeypatch, 2), la.serve_demo("wonde", monkeypatch, 3))
+        schools = [s.school for s in (slow, recovering, broken, clean)]
+
+        def night(threads: str, faults: bool) -> list:
+            monkeypatch.setenv("NCC_VENDOR_FETCH_THREADS", threads)
+            if faults:
+                slow.inject(la, ["slow"] * 3)
+                recovering.inject(la, ["429", "expire-token", "503"])
+                broken.inject(la, ["500"] * 5)  # the first try and its 4 retries
+            return list(prepared_as_ready(schools, home=la.home, as_of=AS_OF, views=False, full_refresh=True))
+
+        alone = {p.outcome.school_key: p for p in night("0", faults=False)}
+        together = night("3", faults=True)
+        order = [p.outcome.school_key for p in together]
+        # First in the schools' order, the slow school comes out after the two fetched beside it.
+        assert order.index(slow.school.key) > max(order.index(recovering.school.key), order.index(broken.school.key))
+        for prepared in together:
+            key = prepared.outcome.school_key
+            if key == broken.school.key:
+                assert prepared.tables is None and prepared.outcome.transient and "500" in prepared.outcome.message
+                continue
+            assert prepared.outcome.message is None, prepared.outcome.message
+            for table, frame in alone[key].tables.items():
+                pd.testing.assert_frame_equal(sorted_frame(prepared.tables[table]), sorted_frame(frame))
+        assert {429, 503} <= set(recovering.statuses(la))  # the faults were met, not skipped
+    finally:
+        stop()
