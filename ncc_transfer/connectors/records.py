@@ -5,8 +5,9 @@ A school's marks are almost all of what a vendor route fetches (a secondary scho
 400,000 of them). Held as a Python dict per mark they cost about 800 bytes each; here each column is
 an Arrow array (https://arrow.apache.org/docs/python/data.html), every column but the id
 dictionary-encoded (a school's marks repeat a few hundred pupils, dates and codes), so a mark costs
-its id's text and a few small integers. The builder turns every few thousand records into an Arrow
-record batch as they come, so no more than that many dicts are alive at once.
+its id's text and a few small integers. The builder keeps a record as a tuple of its values and
+turns every few thousand into an Arrow batch as they come, so no more than that many are alive as
+Python objects at once.
 
 Records keep the semantics of the dict they replace: a record id seen twice keeps its first place and
 its last values (a vendor's pages can overlap), and ``updated`` is ``dict.update``.
@@ -94,26 +95,25 @@ class Records:
 
 
 class RecordsBuilder:
-    """Collects a connector's records one by one (``add``) and gives them as ``Records`` (``build``)."""
+    """Collects a connector's records one by one (``add``) and gives them as ``Records`` (``build``).
+
+    A record is kept as a tuple of its values in the order of the fields seen so far (one list
+    append each), and every ``CHUNK`` records are turned column by column into an Arrow batch. A
+    field first seen on a later record starts a new batch; the batches before it have none of it."""
 
     def __init__(self) -> None:
-        self._ids: list[str] = []
-        self._columns: dict[str, list[str | None]] = {}
+        self._fields: tuple[str, ...] = ()
+        self._known: set[str] = set()
+        self._rows: list[tuple] = []
         self._batches: list[pa.Table] = []
 
     def add(self, record_id: str, row: Mapping[str, str | None]) -> None:
-        count = len(self._ids)
-        self._ids.append(record_id)
-        for name, value in row.items():
-            column = self._columns.get(name)
-            if column is None:  # a field first seen now: none of the records before had it
-                column = self._columns[name] = [None] * count
-            column.append(value)
-        if len(row) != len(self._columns):  # fields this record lacks
-            for column in self._columns.values():
-                if len(column) == count:
-                    column.append(None)
-        if count + 1 >= CHUNK:
+        if not self._known.issuperset(row):  # a field not seen before
+            self._flush()
+            self._fields += tuple(field for field in row if field not in self._known)
+            self._known.update(row)
+        self._rows.append((record_id, *[row.get(field) for field in self._fields]))
+        if len(self._rows) >= CHUNK:
             self._flush()
 
     def build(self) -> Records:
@@ -123,12 +123,14 @@ class RecordsBuilder:
         return Records(_first_place_last_values(pa.concat_tables(self._batches, promote_options="default")))
 
     def _flush(self) -> None:
-        if not self._ids:
+        if not self._rows:
             return
-        arrays = {ID_KEY: pa.array(self._ids, pa.string())}
-        arrays.update((name, pa.array(values, pa.string()).dictionary_encode()) for name, values in self._columns.items())
+        ids, *columns = zip(*self._rows)
+        arrays = {ID_KEY: pa.array(ids, pa.string())}
+        arrays.update((name, pa.array(values, pa.string()).dictionary_encode())
+                      for name, values in zip(self._fields, columns))
         self._batches.append(pa.table(arrays))
-        self._ids, self._columns = [], {}
+        self._rows = []
 
 
 def records_from(pairs: Iterable[tuple[str, Mapping[str, str | None]]]) -> Records:
