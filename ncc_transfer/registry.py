@@ -171,25 +171,31 @@ def parse_registry(document: Any, path: Path, home: Path | None = None) -> Regis
 
 def shared_folder_problems(schools: list[School], home: Path) -> list[str]:
     """One problem per files-route school whose landing folder resolves to another entry's folder or
-    inside it (a symbolic link to another school's folder, the same path twice, or a nested folder)."""
-    resolved: list[tuple[str, Path]] = []  # (where, real folder) of the entries seen so far
+    inside it (a symbolic link to another school's folder, the same path twice, or a nested folder),
+    naming the first such entry before it.
+
+    Each folder is looked up, not compared with every other: the entries seen so far by their folder
+    and by each folder above theirs, so a registry of thousands of schools costs a few lookups a
+    school (every run parses the registry)."""
+    folders: dict[Path, tuple[int, str]] = {}  # an earlier entry's real folder -> (position, where)
+    above: dict[Path, tuple[int, str]] = {}  # a folder above an earlier entry's -> the first such entry
     problems = []
     for position, school in enumerate(schools, start=1):
         if not ROUTES[school.mis].reads_folder:
             continue
         where = _describe(position, school.laestab)
         folder = Path(os.path.realpath(school.landing_folder(home)))
-        for other, other_folder in resolved:
-            if folder == other_folder:
-                relation = "is the same folder as"
-            elif other_folder in folder.parents or folder in other_folder.parents:
-                relation = "is nested with"
-            else:
-                continue
+        candidates = [(folders[folder], "is the same folder as")] if folder in folders else []
+        candidates += [(folders[parent], "is nested with") for parent in folder.parents if parent in folders]
+        if folder in above:
+            candidates.append((above[folder], "is nested with"))
+        if candidates:
+            (_, other), relation = min(candidates)
             problems.append(f"{where}: source.path: {relation} {other}'s landing folder once symbolic links are "
                             "followed; each school needs a folder of its own, or one school's files replace the other's load")
-            break
-        resolved.append((where, folder))
+        folders.setdefault(folder, (position, where))
+        for parent in folder.parents:
+            above.setdefault(parent, (position, where))
     return problems
 
 

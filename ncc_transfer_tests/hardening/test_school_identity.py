@@ -120,6 +120,7 @@ def test_a_landing_folder_that_is_a_symlink_to_another_schools_is_a_registry_err
     (["landing/a", "landing/a/"], "is the same folder as"),
     (["landing/a", "{home}/landing/./a"], "is the same folder as"),
     (["landing/a", "landing/a/inner"], "is nested with"),
+    (["landing/a/inner", "landing/a"], "is nested with"),  # the earlier entry's folder inside the later's
 ])
 def test_two_registry_entries_on_one_folder_are_a_registry_error(tmp_path, paths, relation):
     home = tmp_path / "home"
@@ -192,3 +193,20 @@ def test_a_first_load_is_not_compared(tmp_path, duck):
         folder_with(home / "landing" / laestab, pupils_csv(shared))
         school = School(laestab, f"School {laestab}", "files", source={"path": f"landing/{laestab}"})
         assert process_school(school, home=home, warehouse=duck, as_of=NIGHT1, views=False).status == "loaded"
+
+
+def test_a_folder_shared_with_several_entries_names_the_first():
+    """Three entries on nested folders: each later one is named against the first entry it meets,
+    whichever way the nesting goes (found by lookups, not by comparing every pair)."""
+    from pathlib import Path
+
+    from ncc_transfer.registry import School, shared_folder_problems
+
+    home = Path("/srv/ncc")
+    schools = [School("9262001", "A", "files", source={"path": "landing/x/y"}),
+               School("9262002", "B", "files", source={"path": "landing/x"}),
+               School("9262003", "C", "files", source={"path": "landing/x/y/z"}),
+               School("9262004", "D", "files", source={"path": "landing/w"})]
+    problems = shared_folder_problems(schools, home)
+    assert [p.split(": source.path: ")[0] for p in problems] == ["school 2 (9262002)", "school 3 (9262003)"]
+    assert "is nested with school 1 (9262001)'s" in problems[0] and "is nested with school 1 (9262001)'s" in problems[1]
