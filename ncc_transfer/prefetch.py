@@ -161,7 +161,6 @@ class _Ahead:
         self.files = [(n, s) for n, s in enumerate(schools) if can_prepare_ahead(s, replay)]
         self.vendor = largest_first([(n, s) for n, s in enumerate(schools) if s.mis != "files" and not replay], sizes)
         self.next_file = 0  # the next files-route school to hand over
-        self.handed: set[str] = set()  # vendor schools handed to the threads
         self.futures: dict[str, Future] = {}  # key -> the future of its batch (files) or its own (vendor)
         self.batches: dict[Future, list[str]] = {}  # files batches handed over whose result is not read
         self.results: dict[str, PreparedSchool] = {}  # read from a batch, not yet handed out
@@ -179,6 +178,7 @@ class _Ahead:
         if self.vendor and limits.threads:
             self.threads = ThreadPoolExecutor(limits.threads, thread_name_prefix="ncc-vendor-fetch")
         self.threaded = {s.key for _, s in self.vendor} if self.threads else set()  # fetched in the threads
+        self.waiting = [s for _, s in self.vendor] if self.threads else []  # not yet handed to them, in turn
 
     def wait_for_worker(self) -> None:
         if self.processes is not None:
@@ -208,33 +208,31 @@ class _Ahead:
         if self.threads is None:
             return
         limit = VENDOR_AHEAD * self.limits.threads
-        for _, school in self.vendor:
-            if sum(self.fetching.values()) >= limit:
+        while self.waiting and sum(self.fetching.values()) < limit:
+            # The next school whose route is under its cap: one at its cap waits, other routes' go ahead.
+            school = next((s for s in self.waiting if self.fetching[s.mis] < self.limits.cap(s.mis)), None)
+            if school is None:
                 break
-            if school.key not in pending or school.key in self.futures or school.key in self.handed:
-                continue
-            if self.fetching[school.mis] >= self.limits.cap(school.mis):
-                continue  # its route is at its cap: it waits, other routes' schools go ahead
-            self.handed.add(school.key)
+            self.waiting.remove(school)
             self.futures[school.key] = self.threads.submit(
                 prepare_school, school, home=self.home, as_of=self.as_of, views=self.views,
                 full_refresh=self.full_refresh)
             self.fetching[school.mis] += 1
 
-    def fetched(self) -> list[Future]:
-        """The vendor fetches handed out and not yet taken."""
-        return [self.futures[s.key] for _, s in self.vendor if s.key in self.futures]
+    def fetched(self) -> dict[str, Future]:
+        """The vendor fetches handed out and not yet taken, by school key, in the order handed out."""
+        return {key: future for key, future in self.futures.items() if key in self.threaded}
 
     def next_school(self, pending: dict[str, School]) -> School:
         """The school to take next: a vendor school whose fetch has finished; else the first other
         school (in the schools' order) when it is ready or nothing else is running; else, once one
         of those has finished, that one."""
         while True:
-            for _, school in self.vendor:
-                future = self.futures.get(school.key)
-                if future is not None and future.done():
-                    return school
             running = self.fetched()
+            done = next((key for key, future in running.items() if future.done()), None)
+            if done is not None:
+                return pending[done]
+            running = list(running.values())
             other = next((s for s in pending.values() if s.key not in self.threaded), None)
             if other is None and not running:  # cannot happen (a vendor school waits only for a thread)
                 return next(iter(pending.values()))

@@ -25,7 +25,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 ID_KEY = "_id"  # the vendor's record id (the key incremental extraction merges on)
-CHUNK = 4096  # records per Arrow batch while building (the dicts alive at once)
+CHUNK = 4096  # records per Arrow batch while building (the records alive as Python tuples at once)
 TEXT = pa.dictionary(pa.int32(), pa.string())
 
 
@@ -41,16 +41,10 @@ class Records:
     @classmethod
     def from_rows(cls, rows: Mapping[str, Mapping[str, str | None]]) -> Records:
         """Records from rows keyed by id (a small table, a test)."""
-        builder = RecordsBuilder()
-        for record_id, row in rows.items():
-            builder.add(record_id, row)
-        return builder.build()
+        return records_from(rows.items())
 
     def __len__(self) -> int:
         return self.table.num_rows
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Records) and self.rows() == other.rows()
 
     @property
     def fields(self) -> list[str]:

@@ -35,6 +35,7 @@ from ..connectors.http.session import TokenBucket
 
 COUNTS_PATH = "/_network"
 
+
 @dataclass
 class Network:
     """Wrap the simulator's ASGI ``app`` with a latency and per-credential rate limits."""
