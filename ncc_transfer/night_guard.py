@@ -9,6 +9,12 @@
   Dagster run ends FAILURE. Inside a step Dagster installs its own handler for both signals and
   raises ``DagsterExecutionInterruptedError`` in step code
   (https://docs.dagster.io/api/dagster/errors#dagster.DagsterExecutionInterruptedError).
+* ``interrupts_noted``: remembers the exception the SIGTERM/SIGINT handler in force raised, and
+  ``raise_if_interrupted`` raises it again where a broad ``except Exception`` keeps a failure to one
+  school. DuckDB checks for signals while a query runs (``PyErr_CheckSignals``), lets the handler run,
+  then discards its exception and raises ``RuntimeError("Query interrupted")`` instead (seen with
+  duckdb 1.4): without the note, a signal that lands in a query would pass for one school's defect and
+  the night would go on.
 * ``fail_orphaned_runs``: a run started by ``ncc-transfer run`` carries its process id and host in
   its tags (``process_tags``); a STARTED run whose process is gone (``kill -9``, power cut) is
   reported failed through ``DagsterInstance.report_run_failed`` at the next start, so run-failure
@@ -23,6 +29,7 @@ import os
 import logging
 import signal
 import socket
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -31,6 +38,8 @@ from pathlib import Path
 PID_TAG, HOST_TAG = "ncc/pid", "ncc/host"
 LOCK_FILE = "night.lock"
 UNFINISHED = ("NOT_STARTED", "STARTING", "STARTED")  # DagsterRunStatus names of a run still going
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+_noted: list[BaseException] = []  # what the stop signal's handler raised, while ``interrupts_noted`` holds
 
 
 class NightBusy(Exception):
@@ -72,12 +81,48 @@ def signals_interrupt() -> Iterator[None]:
     def interrupt(signum, _frame):
         raise NightInterrupted(signum)
 
-    previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGTERM, signal.SIGINT)}
+    previous = {sig: signal.signal(sig, interrupt) for sig in STOP_SIGNALS}
+    try:
+        with interrupts_noted():
+            yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+@contextmanager
+def interrupts_noted() -> Iterator[None]:
+    """For the duration, SIGTERM and SIGINT run the handler in force as before, and the exception it
+    raises is noted for ``raise_if_interrupted`` (main thread only: elsewhere, nothing changes)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {sig: signal.getsignal(sig) for sig in STOP_SIGNALS}
+
+    def noting(signum, frame):
+        try:
+            previous[signum](signum, frame)
+        except BaseException as exc:
+            _noted.append(exc)
+            raise
+
+    for sig, handler in previous.items():
+        if callable(handler):
+            signal.signal(sig, noting)
     try:
         yield
     finally:
         for sig, handler in previous.items():
-            signal.signal(sig, handler)
+            if callable(handler):
+                signal.signal(sig, handler)
+        _noted.clear()
+
+
+def raise_if_interrupted() -> None:
+    """Raise again the stop signal's exception noted by ``interrupts_noted``, if one was: call it
+    first in an ``except Exception`` that would otherwise keep the error to one school."""
+    if _noted:
+        raise _noted[-1]
 
 
 class StopSignalInCleanup(logging.Filter):

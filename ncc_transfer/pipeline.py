@@ -33,6 +33,7 @@ from .canonical import TABLES
 from .extract import (ExtractFileError, ExtractWarning, RouteNotAvailable, TransientExtractError, VendorHostUnreachable,
                       VendorRouteError)
 from .files_route.ceilings import check_row_ceilings
+from .night_guard import raise_if_interrupted
 from .issue_rows import (concat_issues, count_issues, duplicate_issues, file_issue, missing_column_issues,
                          warning_issues)
 from .outcome import FAILED, LOADED, PreparedSchool, SchoolOutcome, skipped_outcome
@@ -94,6 +95,7 @@ def prepare_school(school: School, *, home: Path, as_of: date, extracted_at: dat
         outcome.message = with_next_step(str(exc), _next_step_for(exc, school.key))
         prepared.issues, prepared.checked, prepared.file_failure = file_issue(school, exc, extracted_at), {"file"}, True
     except Exception as exc:  # a defect or an environment fault: keep it to this school
+        raise_if_interrupted()
         _unexpected(outcome, exc, "loading", prepared.logs)
     prepared.seconds = time.perf_counter() - started
     if views:
@@ -148,7 +150,7 @@ def add_views(batch: list[PreparedSchool], as_of: date) -> None:
             views = compute_school_views(tables["pupils"], tables["attendance"], tables["exclusions"], as_of)
             by_school = split_views_by_school(views, [p.outcome.school_key for p in ready])
         except Exception:  # noqa: BLE001 - find the school at fault: one by one, below
-            pass
+            raise_if_interrupted()
         else:
             wall, cpu = time.perf_counter() - wall, time.thread_time() - cpu
             marks = [max(len(p.tables["attendance"]), 1) for p in ready]
@@ -173,6 +175,7 @@ def _add_views(prepared: PreparedSchool, as_of: date) -> None:
                                               prepared.tables["exclusions"], as_of)
         prepared.seconds += outcome.lap("views", clock) - clock
     except Exception as exc:
+        raise_if_interrupted()
         prepared.views_failure = _unexpected_message(exc, "computing the statutory views")
 
 
@@ -212,6 +215,7 @@ def commit_school(prepared: PreparedSchool, *, warehouse: Warehouse, run_id: str
         except (WarehouseUnavailable, DiskFull):
             raise  # the warehouse itself: every school after this one would fail the same way
         except Exception as exc:  # a defect or an environment fault: keep it to this school
+            raise_if_interrupted()
             if is_disk_full(exc):
                 raise _disk_full(warehouse, key) from None
             _unexpected(outcome, exc, "loading")
@@ -226,6 +230,7 @@ def commit_school(prepared: PreparedSchool, *, warehouse: Warehouse, run_id: str
         except (WarehouseUnavailable, DiskFull):
             raise
         except Exception as exc:
+            raise_if_interrupted()
             if is_disk_full(exc):
                 raise _disk_full(warehouse, key) from None
             _unexpected(outcome, exc, "computing the statutory views")

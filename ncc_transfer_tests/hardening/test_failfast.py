@@ -12,6 +12,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -144,6 +145,65 @@ def test_second_night_on_the_same_home_is_refused_at_once(small_la):
     assert f"another night is running on this NCC_HOME (pid {first.pid} since " in second.stderr, second.stderr
     assert "try again when it ends" in second.stderr and "Traceback" not in second.stderr
     assert seconds < 30, seconds  # at once: no wait on the DuckDB lock or a step retry
+
+
+# -- a signal that lands in a DuckDB query -------------------------------------------------------------
+
+SLOW_QUERY = "SELECT sum(a.range * b.range) FROM range(100000) a, range(20000) b"  # two billion rows: seconds
+
+
+def _signal_soon(signum: int = signal.SIGTERM) -> threading.Timer:
+    timer = threading.Timer(0.3, os.kill, (os.getpid(), signum))
+    timer.start()
+    return timer
+
+
+def test_duckdb_turns_a_stop_signal_into_its_own_runtime_error():
+    """The premise of ``interrupts_noted``: DuckDB runs the handler during a query, then raises
+    RuntimeError("Query interrupted") in place of the handler's exception."""
+    from ncc_transfer.night_guard import NightInterrupted
+
+    def interrupt(signum, frame):
+        raise NightInterrupted(signum)
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        timer = _signal_soon()
+        with pytest.raises(RuntimeError, match="Query interrupted"):
+            duckdb.connect().execute(SLOW_QUERY).fetchall()
+        timer.join()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+@pytest.mark.parametrize("handler", ["ncc-transfer", "dagster"])
+def test_a_stop_signal_inside_a_duckdb_query_stops_the_school_instead_of_failing_it(small_la, monkeypatch, handler):
+    """The night's flake of 2026-12-06: SIGTERM arrived while a school's rows were in a DuckDB query;
+    the RuntimeError DuckDB raised was kept to that school ("unexpected RuntimeError") and the night
+    went on to wait two minutes for the next school's upload. Under ``interrupts_noted`` the handler's
+    own exception comes out of ``prepare_school`` and ``commit_school``, whoever installed the handler:
+    our command line (``NightInterrupted``) or Dagster inside the step
+    (``DagsterExecutionInterruptedError``)."""
+    from dagster._core.errors import DagsterExecutionInterruptedError
+    from dagster._utils.interrupts import raise_interrupts_as
+
+    from ncc_transfer import pipeline
+    from ncc_transfer.night_guard import NightInterrupted, interrupts_noted, signals_interrupt
+    from ncc_transfer.registry import load_registry
+
+    home, _ = small_la
+    school = load_registry(home / "schools.yaml").active_schools[0]
+    monkeypatch.setattr(pipeline, "_prepare", lambda *args, **kwargs: duckdb.connect().execute(SLOW_QUERY).fetchall())
+    installed, expected = ((signals_interrupt(), NightInterrupted) if handler == "ncc-transfer" else
+                           (raise_interrupts_as(DagsterExecutionInterruptedError), DagsterExecutionInterruptedError))
+    with installed, interrupts_noted():
+        timer = _signal_soon()
+        started = time.monotonic()
+        with pytest.raises(expected):
+            pipeline.prepare_school(school, home=home, as_of=DEMO_AS_OF)
+        timer.join()
+    assert time.monotonic() - started < 30
+    assert signal.getsignal(signal.SIGTERM) is not None  # handlers restored by the context managers
 
 
 # -- SIGTERM / SIGINT -------------------------------------------------------------------------------

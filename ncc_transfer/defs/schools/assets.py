@@ -37,6 +37,7 @@ from ncc_transfer.timing import section
 from ncc_transfer import next_steps
 from ncc_transfer.pipeline import (FAILED, LOADED, PreparedSchool, SchoolOutcome, commit_school, skipped_outcome,
                                    with_next_step)
+from ncc_transfer.night_guard import interrupts_noted
 from ncc_transfer.prefetch import FetchLimits, prepared_as_ready
 from ncc_transfer.registry import Registry, RegistryError
 from ncc_transfer.warehouse import DiskFull, WarehouseUnavailable
@@ -265,10 +266,11 @@ def _extract(context: dg.AssetExecutionContext, config: NightlyConfig, ncc: NccS
         prepared = prepared_as_ready(active, home=ncc.home_path(), as_of=as_of, replay=config.replay,
                                      full_refresh=config.full_refresh, limits=fetch_limits, sizes=sizes)
         try:
-            outcomes = [_not_loaded(context, key, schools.get(key)) for key in todo
-                        if key not in schools or not schools[key].active]
-            outcomes += [_load_one(context, ready, schools[ready.outcome.school_key], warehouse)
-                         for ready in prepared]  # in the order they are ready
+            with interrupts_noted():  # a signal that lands in a DuckDB query still stops the night
+                outcomes = [_not_loaded(context, key, schools.get(key)) for key in todo
+                            if key not in schools or not schools[key].active]
+                outcomes += [_load_one(context, ready, schools[ready.outcome.school_key], warehouse)
+                             for ready in prepared]  # in the order they are ready
         finally:
             prepared.close()  # stops the pools
         place = {key: n for n, key in enumerate(todo)}
