@@ -22,22 +22,9 @@ from datetime import date, timedelta
 
 import numpy as np
 
+from ncc_transfer.rules.calendar import easter_sunday
+
 CODE_SET_2024_FROM = date(2024, 8, 19)  # School Attendance (Pupil Registration) (England) Regulations 2024
-
-
-def easter_sunday(year: int) -> date:
-    """Gregorian Easter Sunday (anonymous Gregorian algorithm)."""
-    a = year % 19
-    b, c = divmod(year, 100)
-    d, e = divmod(b, 4)
-    f = (b + 8) // 25
-    g = (b - f + 1) // 3
-    h = (19 * a + b - d - g + 15) % 30
-    i, k = divmod(c, 4)
-    l_ = (32 + 2 * e + 2 * i - h - k) % 7
-    m = (a + 11 * h + 22 * l_) // 451
-    month, day = divmod(h + l_ - 7 * m + 114, 31)
-    return date(year, month, day + 1)
 
 
 def _last_weekday(year: int, month: int, weekday: int) -> date:

@@ -21,6 +21,21 @@ def academic_year_start(on: date) -> date:
     return date(on.year if on.month >= 9 else on.year - 1, 9, 1)
 
 
+def easter_sunday(year: int) -> date:
+    """Gregorian Easter Sunday (anonymous Gregorian algorithm)."""
+    a = year % 19
+    b, c = divmod(year, 100)
+    d, e = divmod(b, 4)
+    f = (b + 8) // 25
+    g = (b - f + 1) // 3
+    h = (19 * a + b - d - g + 15) % 30
+    i, k = divmod(c, 4)
+    l_ = (32 + 2 * e + 2 * i - h - k) % 7
+    m = (a + 11 * h + 22 * l_) // 451
+    month, day = divmod(h + l_ - 7 * m + 114, 31)
+    return date(year, month, day + 1)
+
+
 def with_possible(attendance: pd.DataFrame) -> pd.DataFrame:
     """Attendance with a boolean ``possible`` column (the code counts as a possible session)."""
     return attendance.assign(possible=possible_for(attendance["code"], attendance["date"]).to_numpy(dtype=bool))
