@@ -151,6 +151,24 @@ def _parser() -> argparse.ArgumentParser:
     purge.add_argument("--as-of", type=_iso_date, default=None, metavar="YYYY-MM-DD")
     purge.set_defaults(handler=_cmd_purge)
 
+    pack = commands.add_parser("pack", help="write a school's termly targeting support pack and print its folder")
+    pack.add_argument("--school", required=True, metavar="KEY", help="the school partition (<laestab>-<mis>)")
+    pack.add_argument("--as-of", type=_iso_date, default=None, metavar="YYYY-MM-DD",
+                      help="the date the pack is for (default today)")
+    pack.set_defaults(handler=_cmd_pack)
+
+    refresh = commands.add_parser("reference-refresh",
+                                  help="rebuild the national attendance figures from a downloaded DfE file")
+    refresh.add_argument("--from", dest="source", required=True, type=Path, metavar="CSV",
+                         help="the DfE's year-to-date file (EES_ytd_data.csv, 'Pupil attendance in schools')")
+    refresh.add_argument("--source-url", default=None, metavar="URL",
+                         help="where the file was downloaded from (default the publication's page)")
+    refresh.add_argument("--published", type=_iso_date, default=None, metavar="YYYY-MM-DD",
+                         help="the release date (default the file's modification date)")
+    refresh.add_argument("--out", type=Path, default=None, metavar="CSV",
+                         help="the file to rebuild (default the package's national_attendance.csv)")
+    refresh.set_defaults(handler=_cmd_reference_refresh)
+
     check = commands.add_parser("check-registry", help="validate the schools registry and list its schools")
     check.set_defaults(handler=_cmd_check_registry)
     return parser
@@ -230,6 +248,42 @@ def _cmd_report(args: argparse.Namespace) -> int:
         warehouse.close()
     print(report.html_path)
     print(report.csv_path)
+    return EXIT_OK
+
+
+def _cmd_pack(args: argparse.Namespace) -> int:
+    from .config import ncc_home, warehouse_url
+    from .targeting import write_pack
+    from .warehouse import open_warehouse
+
+    registry = _load_registry()
+    school = registry.by_key().get(args.school)
+    if school is None:
+        raise UsageError(f"no school with key {args.school} in {registry.path} (see `ncc-transfer check-registry`)")
+    warehouse = open_warehouse(warehouse_url())
+    try:
+        pack = write_pack(warehouse, registry, school, as_of=args.as_of or date.today(), home=ncc_home())
+    finally:
+        warehouse.close()
+    print(pack.folder)
+    for path in pack.files:
+        print(f"  {path.name}")
+    return EXIT_OK
+
+
+def _cmd_reference_refresh(args: argparse.Namespace) -> int:
+    from .reference import national_attendance as national
+
+    if not args.source.is_file():
+        raise UsageError(f"{args.source}: no such file")
+    try:
+        figures = national.refresh(args.source, out=args.out or national.SHIPPED,
+                                   source_url=args.source_url or national.PUBLICATION_URL,
+                                   published=args.published.isoformat() if args.published else None)
+    except (national.ReferenceFileError, UnicodeDecodeError, ValueError) as exc:
+        raise UsageError(f"{args.source}: {exc}") from None
+    print(f"{args.out or national.SHIPPED}: {len(figures)} national figures for "
+          + ", ".join(sorted({f.academic_year for f in figures})))
     return EXIT_OK
 
 
