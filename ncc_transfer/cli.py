@@ -152,7 +152,9 @@ def _parser() -> argparse.ArgumentParser:
     purge.set_defaults(handler=_cmd_purge)
 
     pack = commands.add_parser("pack", help="write a school's termly targeting support pack and print its folder")
-    pack.add_argument("--school", required=True, metavar="KEY", help="the school partition (<laestab>-<mis>)")
+    which = pack.add_mutually_exclusive_group(required=True)
+    which.add_argument("--school", metavar="KEY", help="the school partition (<laestab>-<mis>)")
+    which.add_argument("--la", action="store_true", help="the LA page across schools (counts only) instead")
     pack.add_argument("--as-of", type=_iso_date, default=None, metavar="YYYY-MM-DD",
                       help="the date the pack is for (default today)")
     pack.set_defaults(handler=_cmd_pack)
@@ -253,10 +255,18 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 def _cmd_pack(args: argparse.Namespace) -> int:
     from .config import ncc_home, warehouse_url
-    from .targeting import write_pack
+    from .targeting import write_la, write_pack
     from .warehouse import open_warehouse
 
     registry = _load_registry()
+    if args.la:
+        warehouse = open_warehouse(warehouse_url())
+        try:
+            page = write_la(warehouse, registry, as_of=args.as_of or date.today(), home=ncc_home())
+        finally:
+            warehouse.close()
+        print(page.files[0])
+        return EXIT_OK
     school = registry.by_key().get(args.school)
     if school is None:
         raise UsageError(f"no school with key {args.school} in {registry.path} (see `ncc-transfer check-registry`)")

@@ -37,9 +37,10 @@ GROUPS = {
     "children_missing_education": "la_views", "pupil_movements": "la_views",
     "school_report": "school_feedback", "validation_overview": "school_feedback",
     "retention_purge": "data_protection",
+    "targeting_pack": "attendance_support", "targeting_la_page": "attendance_support",
 }
 STAGES = {"school_data": "extract", "statutory_views": "extract", "school_feedback": "report",
-          "la_views": "la", "data_protection": "retention"}
+          "la_views": "la", "data_protection": "retention", "attendance_support": "report"}
 
 
 def _policy(spec: dg.AssetSpec) -> dg.AssetSpec:

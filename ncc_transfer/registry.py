@@ -32,7 +32,10 @@ URN_PATTERN = re.compile(r"^\d{6,7}$")
 EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 PARTITION_KEY_PATTERN = re.compile(r"^(\d{7})-([a-z_]+)$")
 
-SCHOOL_FIELDS = {"laestab", "urn", "name", "mis", "source", "contact", "active", "final_year"}
+SCHOOL_FIELDS = {"laestab", "urn", "name", "mis", "source", "contact", "active", "final_year", "phase"}
+# The school's phase (optional; else inferred from the NC years on roll): the targeting pack compares it with
+# the LA and national averages for its phase (docs/targeting_pack.md).
+PHASES = ("primary", "secondary", "special", "all-through", "alternative provision")
 FINAL_YEARS = range(1, 15)  # NC years 1-14
 REQUIRED_SOURCE_SETTINGS = {route: spec.required for route, spec in ROUTES.items()}
 
@@ -57,6 +60,7 @@ class School:
     contact: str | None = None
     active: bool = True
     final_year: int | None = None  # the school's final NC year group; None: inferred from its roll
+    phase: str | None = None  # one of PHASES; None: inferred from the NC years on roll
 
     @property
     def key(self) -> str:
@@ -243,7 +247,11 @@ def _parse_school(entry: Any, position: int, la_code: str) -> tuple[School | Non
                                    or final_year not in FINAL_YEARS):
         problems.append(f"{where}: final_year: expected an NC year 1-14 as a whole number (e.g. 6), got {final_year!r}")
         final_year = None
+    phase = entry.get("phase")
+    if phase is not None and phase not in PHASES:
+        problems.append(f"{where}: phase: expected one of {', '.join(PHASES)}, got {phase!r}")
+        phase = None
     if problems:
         return None, problems
     return School(laestab=laestab, name=name, mis=mis, source=dict(source), urn=urn, contact=contact, active=active,
-                  final_year=final_year), []
+                  final_year=final_year, phase=phase), []

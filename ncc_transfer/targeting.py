@@ -1,0 +1,186 @@
+"""The termly targeting support pack, wired to the warehouse: read, apply ``rules.targeting``, write.
+
+Source: DfE, *Working together to improve school attendance* (2024), termly targeting support meetings,
+https://www.gov.uk/government/publications/working-together-to-improve-school-attendance
+What the pack shows and every rule: docs/targeting_pack.md. The school's pack is written under
+``$NCC_HOME/packs/<laestab>/<academic year>-<term>/`` (owner-only); the LA page under
+``$NCC_HOME/packs/la/<academic year>-<term>/``. What is returned for logs and Dagster metadata is counts.
+
+The rates this year are the stored ``absence_summary`` view when it was computed for the pack's date;
+for another date they are computed again from the canonical tables (``rules.absence.absence_summary``)
+for the schools needed, which reads their marks.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+
+from .reference import national_attendance as national
+from .registry import Registry, School
+from .reports.targeting_pack import LaPage, SchoolPack, WrittenPack, write_la_page, write_school_pack
+from .rules import targeting as rules
+from .rules.absence import absence_summary
+from .rules.calendar import academic_year_start
+from .warehouse import Warehouse
+
+
+def packs_root(home: Path) -> Path:
+    return Path(home) / "packs"
+
+
+# ------------------------------------------------------------------------------------------ reading
+
+def _dates(frame: pd.DataFrame, *columns: str) -> pd.DataFrame:
+    for column in columns:
+        if column in frame.columns:
+            frame[column] = pd.to_datetime(frame[column], errors="coerce").astype("datetime64[ns]")
+    return frame
+
+
+def read_pupils(warehouse: Warehouse) -> pd.DataFrame:
+    """Every school's pupils, with whatever cohort columns the warehouse has (absent ones read as null)."""
+    return _dates(warehouse.read("SELECT * FROM pupils"), "dob", "entry_date", "leaving_date")
+
+
+def read_marks(warehouse: Warehouse, school_keys: list[str], first: date, last: date) -> pd.DataFrame:
+    if not school_keys:
+        return _dates(warehouse.read("SELECT * FROM attendance WHERE 1 = 0"), "date")
+    marks = warehouse.read(
+        f"SELECT * FROM attendance WHERE school_key IN ({', '.join('?' * len(school_keys))}) AND date BETWEEN ? AND ?",
+        [*school_keys, first, last])
+    return _dates(marks, "date")
+
+
+def year_summary(warehouse: Warehouse, pupils: pd.DataFrame, school_keys: list[str], as_of: date) -> pd.DataFrame:
+    """``absence_summary`` of these schools as of ``as_of``: the stored view's rows for that date, and for
+    schools without stored rows for it, computed from their marks."""
+    stored = warehouse.read("SELECT * FROM absence_summary WHERE as_of = ?", [as_of])
+    stored = stored[stored["school_key"].isin(school_keys)]
+    missing = sorted(set(school_keys) - set(stored["school_key"]))
+    if not missing:
+        return stored.reset_index(drop=True)
+    marks = read_marks(warehouse, missing, academic_year_start(as_of), as_of)
+    computed = absence_summary(pupils[pupils["school_key"].isin(missing)], marks, as_of)
+    return pd.concat([stored, computed], ignore_index=True) if len(stored) else computed
+
+
+def school_phases(registry: Registry, pupils: pd.DataFrame) -> dict[str, tuple[str | None, str]]:
+    """School key -> (phase, where it came from): the registry's ``phase``, else inferred from the roll."""
+    years = pupils.groupby("school_key")["nc_year"].agg(list).to_dict() if len(pupils) else {}
+    out = {}
+    for school in registry.schools:
+        if school.phase:
+            out[school.key] = (school.phase, "registry")
+        else:
+            inferred = rules.infer_phase(years.get(school.key, []))
+            out[school.key] = (inferred, "inferred from the roll" if inferred else "not known")
+    return out
+
+
+def _stored_view(warehouse: Warehouse, name: str) -> pd.DataFrame:
+    return warehouse.read(f"SELECT * FROM {name}")
+
+
+# ------------------------------------------------------------------------------------------ the school
+
+def _with_names(frame: pd.DataFrame, pupils: pd.DataFrame, school_key: str) -> pd.DataFrame:
+    names = pupils.loc[pupils["school_key"] == school_key, ["upn", "surname", "forename", "nc_year"]]
+    names = names.astype(object).drop_duplicates("upn", keep="last")
+    keep = [c for c in frame.columns if c not in ("surname", "forename", "nc_year")]
+    return frame[keep].merge(names, on="upn", how="left")
+
+
+def build_school_pack(warehouse: Warehouse, registry: Registry, school: School, as_of: date,
+                      pupils: pd.DataFrame | None = None) -> SchoolPack:
+    """The figures of one school's pack as of ``as_of`` (``rules.targeting`` over the warehouse's rows)."""
+    pupils = read_pupils(warehouse) if pupils is None else pupils
+    phases = school_phases(registry, pupils)
+    phase, phase_source = phases.get(school.key, (None, "not known"))
+    same_phase = sorted(k for k, (p, _) in phases.items() if p == phase) if phase else [school.key]
+    same_phase = sorted(set(same_phase) | {school.key})
+    summary = year_summary(warehouse, pupils, same_phase, as_of)
+    mine = summary[summary["school_key"] == school.key]
+    phase_pupils = pupils[pupils["school_key"].isin(same_phase)]
+    school_pupils = pupils[pupils["school_key"] == school.key]
+
+    first = academic_year_start(as_of)
+    marks = read_marks(warehouse, [school.key], date(first.year - 1, 9, 1), as_of)
+    term, last_term = rules.term_of(marks, school.key, as_of)
+    views = {name: _stored_view(warehouse, name) for name in rules.OPEN_ITEM_VIEWS}
+    stamps = pd.to_datetime(views["ten_day_absence"]["as_of"]) if len(views["ten_day_absence"]) else pd.Series([], dtype="datetime64[ns]")
+    items = {name: _with_names(frame, pupils, school.key) if len(frame) else frame
+             for name, frame in rules.open_items(views, school.key).items()}
+    return SchoolPack(
+        school_key=school.key, laestab=school.laestab, school_name=school.name, la_name=registry.la_name, as_of=as_of,
+        term_label=term.label(), term=term, last_term=last_term, phase=phase, phase_source=phase_source,
+        rates=rules.school_rates(mine), la_rates=rules.school_rates(summary),
+        national=national.figure_for(phase, as_of),
+        weekly=rules.weekly_series(school_pupils, marks, school.key, as_of),
+        pupils=rules.pupil_lists(school_pupils, marks, mine, school.key, as_of),
+        early=_with_names(rules.early_identification(school_pupils, marks, mine, school.key, as_of), pupils, school.key),
+        cohorts=rules.with_la(rules.cohort_rates(mine, school_pupils), rules.cohort_rates(summary, phase_pupils),
+                              ["cohort", "group"]),
+        year_groups=rules.with_la(rules.year_group_rates(mine, school_pupils),
+                                  rules.year_group_rates(summary, phase_pupils), ["group"]),
+        open_items=items, views_as_of=stamps.max().date() if len(stamps) else None)
+
+
+def write_pack(warehouse: Warehouse, registry: Registry, school: School, *, as_of: date, home: Path) -> WrittenPack:
+    """Build and write one school's pack; returns its folder, files and counts."""
+    return write_school_pack(build_school_pack(warehouse, registry, school, as_of), packs_root(home))
+
+
+# ------------------------------------------------------------------------------------------ the LA page
+
+FURTHEST = 10  # schools listed furthest below their phase's average
+
+
+def build_la_page(warehouse: Warehouse, registry: Registry, as_of: date) -> LaPage:
+    """Rates by phase (with England's), the schools furthest below their phase's average, and cohort gaps
+    across the LA. Counts and rates only."""
+    pupils = read_pupils(warehouse)
+    phases = school_phases(registry, pupils)
+    keys = sorted(phases)
+    summary = year_summary(warehouse, pupils, keys, as_of)
+    phase_of = {k: (p or "not known") for k, (p, _) in phases.items()}
+    summary = summary.assign(phase=summary["school_key"].map(phase_of))
+    names = {s.key: s.name for s in registry.schools}
+    phase_rows, school_rows = [], []
+    for phase, rows in summary.groupby("phase", sort=True):
+        rates = rules.school_rates(rows)
+        figure = national.figure_for(None if phase == "not known" else phase, as_of)
+        phase_rows.append({"phase": phase, "schools": rows["school_key"].nunique(), **rates,
+                           "national_attendance": figure.attendance_rate if figure else None,
+                           "national_pa": figure.pa_rate if figure else None})
+        for key, school in rows.groupby("school_key", sort=True):
+            own = rules.school_rates(school)
+            gap = (None if own["attendance_rate"] is None or rates["attendance_rate"] is None
+                   else own["attendance_rate"] - rates["attendance_rate"])
+            school_rows.append({"school_name": names.get(key, key), "phase": phase, **own,
+                                "phase_rate": rates["attendance_rate"], "gap": gap})
+    furthest = pd.DataFrame(school_rows, columns=["school_name", "phase", "pupils", "attendance_rate", "pa_rate",
+                                                  "sa_rate", "phase_rate", "gap"])
+    furthest = furthest.dropna(subset=["gap"]).sort_values(["gap", "school_name"], kind="stable").head(FURTHEST)
+    overall = rules.school_rates(summary)["attendance_rate"]
+    gaps = rules.cohort_rates(summary, pupils)
+    gaps["gap"] = gaps["attendance_rate"] - overall if overall is not None else None
+    term, _ = _la_term(warehouse, as_of)
+    return LaPage(la_name=registry.la_name, as_of=as_of, term_label=term.label(),
+                  phases=pd.DataFrame(phase_rows, columns=["phase", "schools", "pupils", "attendance_rate", "pa_rate",
+                                                           "sa_rate", "national_attendance", "national_pa"]),
+                  furthest=furthest.reset_index(drop=True), cohort_gaps=gaps)
+
+
+def _la_term(warehouse: Warehouse, as_of: date):
+    """The term of ``as_of`` by the LA's calendar: the school days of every school together."""
+    days = warehouse.read("SELECT DISTINCT date, code FROM attendance WHERE date BETWEEN ? AND ?",
+                          [date(as_of.year - 1, 1, 1), as_of])
+    days = _dates(days.assign(school_key="la", upn="", session="AM"), "date")
+    return rules.term_of(days, "la", as_of)
+
+
+def write_la(warehouse: Warehouse, registry: Registry, *, as_of: date, home: Path) -> WrittenPack:
+    return write_la_page(build_la_page(warehouse, registry, as_of), packs_root(home))

@@ -1,0 +1,118 @@
+"""The termly targeting support pack on a small demo LA: the Dagster assets, ``ncc-transfer pack``, and
+the pack and the LA page rendered in headless Chromium (docs/targeting_pack.md)."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import stat
+from datetime import date
+
+import dagster as dg
+import pytest
+
+from ncc_transfer.cli import main
+from ncc_transfer.defs.reports.targeting import PACK_ASSET, targeting_la_page, targeting_pack
+from ncc_transfer.defs.resources import NccSettings
+from ncc_transfer.defs.schools.partitions import school_partitions
+from ncc_transfer_tests.conftest import DEMO_AS_OF, ncc_env, skip_unless_required
+from ncc_transfer_tests.reports.test_reports import CHROMIUM, UPN_PATTERN, _chromium
+
+AS_OF = DEMO_AS_OF  # Fri 20 Mar 2026: spring term 2025/26
+
+
+@pytest.fixture(scope="module")
+def loaded_la(tmp_path_factory):
+    """A demo LA of 3 schools (files route) loaded by one night, with one school's pack written by the CLI."""
+    from ncc_transfer.demo.generator import build_demo_la
+
+    home = tmp_path_factory.mktemp("targeting") / "la"
+    with ncc_env(home):
+        demo = build_demo_la(home, seed=7, schools=3, as_of=AS_OF, pupils_scale=0.3)
+        assert main(["run", "--as-of", AS_OF.isoformat()]) == 0
+    keys = [f"{s['laestab']}-files" for s in demo.schools if s["active"]]
+    return home, demo, keys
+
+
+def test_pack_command_writes_the_pack_owner_only(loaded_la, capsys):
+    home, demo, keys = loaded_la
+    with ncc_env(home):
+        assert main(["pack", "--school", keys[0], "--as-of", AS_OF.isoformat()]) == 0
+    printed = capsys.readouterr().out.splitlines()
+    folder = home / "packs" / keys[0][:7] / "2025-26-spring"
+    assert printed[0] == str(folder)
+    names = {p.name for p in folder.iterdir()}
+    assert names == {"targeting_pack.html", "sa_pa_pupils.csv", "early_identification.csv"}
+    for path in folder.iterdir():
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    html = (folder / "targeting_pack.html").read_text()
+    for heading in ("This school year to date", "Week by week", "Severely absent pupils", "Persistently absent pupils",
+                    "Early identification", "By cohort, against the LA", "By year group, against the LA",
+                    "Open statutory items"):
+        assert heading in html
+    assert "<svg" in html and "<script" not in html and "src=" not in html and "<link" not in html
+    assert "phase: primary (inferred from the roll)" in html or "phase: secondary" in html or "all-through" in html
+    header = (folder / "sa_pa_pupils.csv").read_text(encoding="utf-8-sig").splitlines()[0]
+    assert header.startswith("upn,surname,forename,nc_year,sen_provision,fsm_eligible")
+
+    with ncc_env(home):
+        assert main(["pack", "--school", "9269999-files"]) == 2
+    assert "no school with key 9269999-files" in capsys.readouterr().err
+
+
+def test_assets_materialise_a_school_pack_and_the_la_page_with_counts_only(loaded_la):
+    home, demo, keys = loaded_la
+    quiet = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
+    with ncc_env(home), dg.instance_for_test() as instance:
+        instance.add_dynamic_partitions(school_partitions.name, keys)
+        config = {"ops": {"targeting_pack": {"config": {"as_of": AS_OF.isoformat()}}}, **quiet}
+        result = dg.materialize([targeting_pack], partition_key=keys[1], instance=instance,
+                                resources={"ncc": NccSettings()}, run_config=config)
+        assert result.success
+        events = result.asset_materializations_for_node(PACK_ASSET)
+        assert [e.partition for e in events] == [keys[1]]
+        metadata = events[0].metadata
+        counts = metadata["counts"].value
+        assert set(counts) >= {"severe", "persistent_not_severe", "early_identification", "open_ten_day_absence"}
+        assert all(isinstance(v, int) for v in counts.values())
+        assert not UPN_PATTERN.search(str(metadata))  # no pupil in the metadata
+        assert (home / "packs" / keys[1][:7] / "2025-26-spring" / "targeting_pack.html").exists()
+
+        la = dg.materialize([targeting_la_page], instance=instance, resources={"ncc": NccSettings()},
+                            run_config={"ops": {"targeting_la_page": {"config": {"as_of": AS_OF.isoformat()}}}, **quiet})
+        assert la.success
+    page = (home / "packs" / "la" / "2025-26-spring" / "la_targeting.html").read_text()
+    assert "By phase" in page and "Schools furthest below" in page and "Cohort gaps" in page
+    assert not UPN_PATTERN.search(page)  # counts only: no UPN
+    for school in demo.schools:
+        for pupil_file in (home / "landing" / school["laestab"]).glob("*"):
+            pass
+    assert "<script" not in page
+
+
+@pytest.mark.parametrize("page", ["school", "la"])
+def test_pack_and_la_page_render_in_headless_chromium(loaded_la, tmp_path, page):
+    if not CHROMIUM.exists() or shutil.which(str(CHROMIUM)) is None:
+        skip_unless_required("NCC_REQUIRE_CHROMIUM",
+                             "Debian chromium not installed: apt-get install chromium (.ci/run installs it)")
+    home, demo, keys = loaded_la
+    with ncc_env(home):
+        if page == "school":
+            assert main(["pack", "--school", keys[0], "--as-of", AS_OF.isoformat()]) == 0
+            path = home / "packs" / keys[0][:7] / "2025-26-spring" / "targeting_pack.html"
+        else:
+            assert main(["pack", "--la", "--as-of", AS_OF.isoformat()]) == 0
+            path = home / "packs" / "la" / "2025-26-spring" / "la_targeting.html"
+    screenshot = tmp_path / f"{page}.png"
+    shot = _chromium(tmp_path, f"--screenshot={screenshot}", "--window-size=1280,2400", path.as_uri())
+    assert screenshot.exists(), shot.stderr.decode(errors="replace")[-2000:]
+    data = screenshot.read_bytes()
+    assert data.startswith(b"\x89PNG") and len(data) > 50_000
+    dump = _chromium(tmp_path, "--dump-dom", path.as_uri())
+    dom = dump.stdout.decode("utf-8")
+    assert dump.returncode == 0
+    if page == "school":
+        assert re.search(r"<svg[^>]*class=\"chart\"", dom) and "<polyline" in dom
+    else:
+        assert "<td>primary</td>" in dom or "<td>secondary</td>" in dom
