@@ -64,7 +64,8 @@ def year_summary(warehouse: Warehouse, pupils: pd.DataFrame, school_keys: list[s
         return stored.reset_index(drop=True)
     marks = read_marks(warehouse, missing, academic_year_start(as_of), as_of)
     computed = absence_summary(pupils[pupils["school_key"].isin(missing)], marks, as_of)
-    return pd.concat([stored, computed], ignore_index=True) if len(stored) else computed
+    return pd.concat([stored, computed], ignore_index=True) if len(stored) and len(computed) else (
+        computed if not len(stored) else stored.reset_index(drop=True))
 
 
 def school_phases(registry: Registry, pupils: pd.DataFrame) -> dict[str, tuple[str | None, str]]:

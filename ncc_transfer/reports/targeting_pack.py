@@ -16,10 +16,10 @@ from typing import Any
 
 import pandas as pd
 
-from ncc_transfer.rules.targeting import COHORT_TITLES
 from ncc_transfer.reports.files import private_dir, school_dir, write_private
 from ncc_transfer.reports.svg_chart import weekly_chart_svg
 from ncc_transfer.reports.templating import render
+from ncc_transfer.rules.targeting import COHORT_TITLES, NOT_RECORDED
 
 PACK_HTML = "targeting_pack.html"
 PUPILS_CSV = "sa_pa_pupils.csv"
@@ -138,6 +138,32 @@ def item_detail(view: str, row: dict) -> str:
     return ""
 
 
+_SHORT = {"sen_provision": "SEN", "fsm_eligible": "FSM", "fsm_ever6": "FSM6", "looked_after": "LAC",
+          "child_in_need": "CIN", "child_protection_plan": "CP"}
+
+
+def cohort_flags(row: dict) -> tuple[str, str]:
+    """(the pupil's cohorts, e.g. "SEN K (SEN support) · FSM"; the cohorts not recorded, e.g. "LAC, CIN")."""
+    flags, unknown = [], []
+    for column, short in _SHORT.items():
+        value = row.get(column)
+        if value in (None, NOT_RECORDED):
+            unknown.append(short)
+        elif column == "sen_provision":
+            if not str(value).startswith("N"):
+                flags.append(f"SEN {value}")
+        elif value == "yes":
+            flags.append(short)
+    return " · ".join(flags), ", ".join(unknown)
+
+
+def _pupil_rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    rows = _records(frame)
+    for row in rows:
+        row["flags"], row["not_recorded"] = cohort_flags(row)
+    return rows
+
+
 def _items(open_items: dict[str, pd.DataFrame]) -> dict[str, list[dict[str, Any]]]:
     out = {}
     for name, frame in open_items.items():
@@ -157,8 +183,8 @@ def write_school_pack(pack: SchoolPack, packs_root: Path) -> WrittenPack:
                              la_label=f"LA {phase_name} average", national_label=f"England {phase_name} average"
                              if pack.national is not None and pack.national.phase != "total" else "England average")
     html = render("targeting_pack.html.j2", pack=pack, cohort_titles=COHORT_TITLES, chart=chart, pct=pct, points=points,
-                  sa=_records(pack.pupils[pack.pupils["list"] == "SA"]) if len(pack.pupils) else [],
-                  pa=_records(pack.pupils[pack.pupils["list"] == "PA"]) if len(pack.pupils) else [],
+                  sa=_pupil_rows(pack.pupils[pack.pupils["list"] == "SA"]) if len(pack.pupils) else [],
+                  pa=_pupil_rows(pack.pupils[pack.pupils["list"] == "PA"]) if len(pack.pupils) else [],
                   early=_records(pack.early), cohorts=_records(pack.cohorts), year_groups=_records(pack.year_groups),
                   items=_items(pack.open_items))
     files = [write_private(folder / PACK_HTML, html.encode("utf-8")),
