@@ -61,6 +61,9 @@ def test_good_registry_loads_with_partition_keys(tmp_path):
         (("    contact:", "    final_year: 6.5\n    contact:"), "school 1 (9262001): final_year: expected an NC year 1-14"),
         (("    contact:", "    final_year: true\n    contact:"), "school 1 (9262001): final_year: expected an NC year 1-14"),
         (("    contact:", "    final_year: R\n    contact:"), "school 1 (9262001): final_year: expected an NC year 1-14"),
+        (("    contact:", "    phase: infant\n    contact:"),
+         "school 1 (9262001): phase: expected one of primary, secondary, special, all-through, alternative provision, "
+         "got 'infant'"),
     ],
 )
 def test_registry_errors_name_file_school_and_field(tmp_path, change, expected):
@@ -79,6 +82,11 @@ def test_final_year_is_optional_and_parsed(tmp_path):
     assert registry.final_years() == {"9262001-files": 6, "9264001-files": 11}
     plain = load_registry(write(tmp_path, GOOD))
     assert [s.final_year for s in plain.schools] == [None, None] and plain.final_years() == {}
+
+
+def test_phase_is_optional_and_parsed(tmp_path):
+    registry = load_registry(write(tmp_path, GOOD.replace("    contact:", "    phase: alternative provision\n    contact:", 1)))
+    assert [s.phase for s in registry.schools] == ["alternative provision", None]
 
 
 def test_all_problems_reported_at_once(tmp_path):
