@@ -85,9 +85,6 @@ def test_assets_materialise_a_school_pack_and_the_la_page_with_counts_only(loade
     page = (home / "packs" / "la" / "2025-26-spring" / "la_targeting.html").read_text()
     assert "By phase" in page and "Schools furthest below" in page and "Cohort gaps" in page
     assert not UPN_PATTERN.search(page)  # counts only: no UPN
-    for school in demo.schools:
-        for pupil_file in (home / "landing" / school["laestab"]).glob("*"):
-            pass
     assert "<script" not in page
 
 
@@ -116,3 +113,39 @@ def test_pack_and_la_page_render_in_headless_chromium(loaded_la, tmp_path, page)
         assert re.search(r"<svg[^>]*class=\"chart\"", dom) and "<polyline" in dom
     else:
         assert "<td>primary</td>" in dom or "<td>secondary</td>" in dom
+
+
+def test_hostile_names_are_text_in_the_html_and_not_formulas_in_the_csv(tmp_path):
+    """A name from the MIS is untrusted: escaped in the page, and a CSV cell that a spreadsheet would read
+    as a formula is written as text."""
+    import pandas as pd
+
+    from ncc_transfer.reports.targeting_pack import SchoolPack, write_school_pack
+    from ncc_transfer.rules.absence import absence_summary
+    from ncc_transfer.rules import targeting as rules
+    from ncc_transfer_tests.rules.test_rules_targeting import SCHOOL, TWO_WEEKS, absent_first, attendance, marks, pupils
+
+    roll = pupils([{"upn": "H1", "surname": "<script>alert(1)</script>", "forename": "=HYPERLINK(\"http://x\")"}])
+    marks_ = attendance(marks("H1", TWO_WEEKS, absent_first(TWO_WEEKS, 12, "O")))
+    as_of = date(2026, 9, 18)
+    summary = absence_summary(roll, marks_, as_of)
+    term, last = rules.term_of(marks_, SCHOOL, as_of)
+    pack = SchoolPack(
+        school_key=SCHOOL, laestab=SCHOOL[:7], school_name="A & B School", la_name="Norfolk", as_of=as_of,
+        term_label=term.label(), term=term, last_term=last, phase="primary", phase_source="registry",
+        rates=rules.school_rates(summary), la_rates=rules.school_rates(summary), national=None,
+        weekly=rules.weekly_series(roll, marks_, SCHOOL, as_of),
+        pupils=rules.pupil_lists(roll, marks_, summary, SCHOOL, as_of),
+        early=pd.DataFrame(columns=["upn", "surname", "forename", "nc_year", "rate_before", "rate_recent",
+                                    "drop_points", "rate_ytd"]),
+        cohorts=rules.with_la(rules.cohort_rates(summary, roll), rules.cohort_rates(summary, roll), ["cohort", "group"]),
+        year_groups=rules.with_la(rules.year_group_rates(summary, roll), rules.year_group_rates(summary, roll), ["group"]),
+        open_items={name: pd.DataFrame() for name in rules.OPEN_ITEM_VIEWS})
+    written = write_school_pack(pack, tmp_path / "packs")
+    assert written.folder == tmp_path / "packs" / "9262001" / "2026-27-autumn"
+    assert written.counts["severe"] == 1  # 12 of 20 sessions missed
+    html = (written.folder / "targeting_pack.html").read_text()
+    assert "<script>alert" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "A &amp; B School" in html
+    csv_text = (written.folder / "sa_pa_pupils.csv").read_text(encoding="utf-8-sig")
+    assert "'=HYPERLINK" in csv_text and ",=HYPERLINK" not in csv_text
