@@ -45,7 +45,8 @@ from datetime import date, timedelta
 import numpy as np
 import pandas as pd
 
-from ncc_transfer.reference.attendance_codes import category_for
+from ncc_transfer.canonical import as_datetimes
+from ncc_transfer.reference.attendance_codes import category_for, possible_for
 from ncc_transfer.rules.absence import absence_headline, absence_summary
 from ncc_transfer.rules.calendar import academic_year_start, easter_sunday, school_days
 
@@ -127,7 +128,7 @@ def term_of(attendance: pd.DataFrame, school_key: str | None, on: date) -> tuple
 # ----------------------------------------------------------------------------------------- rates
 
 def _in_window(attendance: pd.DataFrame, start: date, end: date) -> pd.DataFrame:
-    when = pd.to_datetime(attendance["date"])
+    when = as_datetimes(attendance["date"])
     return attendance[(when >= pd.Timestamp(start)) & (when <= pd.Timestamp(end))]
 
 
@@ -180,16 +181,32 @@ def week_number(monday: date, academic_year_first: date) -> int:
 
 
 def _weekly(pupils, attendance: pd.DataFrame, school_key: str, first: date, last: date) -> pd.DataFrame:
-    dates = _school_dates(attendance, school_key)
-    dates = dates[(dates >= np.datetime64(first)) & (dates <= np.datetime64(last))]
-    mondays = sorted({pd.Timestamp(d).date() - timedelta(days=pd.Timestamp(d).weekday()) for d in dates})
+    """The school's weeks in ``first``..``last`` (one academic year). Each week is summarised alone, as
+    ``window_summary`` over that week would, but in one ``absence_summary`` call: every week's marks and
+    pupils are given a school key of their own (``<school>\x1f<monday>``), so the DfE method (and its
+    Year 11 cut, judged from that week's marks) applies to each week separately."""
+    columns = ["week_number", "week_commencing", "attendance_rate", "sessions_possible"]
+    marks = _in_window(attendance[attendance["school_key"] == school_key], first, last)
+    when = as_datetimes(marks["date"])
+    mondays = (when - pd.to_timedelta(when.dt.weekday, unit="D")).dt.normalize()
+    school_weeks = set(mondays[possible_for(marks["code"].astype(object).astype(str).str.strip().str.upper(),
+                                            when).to_numpy(dtype=bool)])
+    if not school_weeks:
+        return pd.DataFrame(columns=columns)
+    week_key = school_key + "\x1f" + mondays.dt.strftime("%Y-%m-%d")
+    marks = marks.assign(school_key=week_key.to_numpy())
+    roll = pupils[pupils["school_key"] == school_key] if pupils is not None else None
+    if roll is not None and len(roll):
+        weeks = pd.DataFrame({"_week": sorted(f"{school_key}\x1f{m:%Y-%m-%d}" for m in school_weeks)})
+        roll = roll.drop(columns="school_key").merge(weeks, how="cross").rename(columns={"_week": "school_key"})
+    summary = absence_summary(roll, marks, last)
     rows = []
-    for monday in mondays:
-        end = min(monday + timedelta(days=6), last)
-        rates = school_rates(window_summary(pupils, attendance, max(monday, first), end))
-        rows.append({"week_number": week_number(monday, first), "week_commencing": monday,
+    for monday in sorted(school_weeks):
+        key = f"{school_key}\x1f{monday:%Y-%m-%d}"
+        rates = school_rates(summary[summary["school_key"] == key])
+        rows.append({"week_number": week_number(monday.date(), first), "week_commencing": monday.date(),
                      "attendance_rate": rates["attendance_rate"], "sessions_possible": rates["sessions_possible"]})
-    return pd.DataFrame(rows, columns=["week_number", "week_commencing", "attendance_rate", "sessions_possible"])
+    return pd.DataFrame(rows, columns=columns)
 
 
 def weekly_series(pupils: pd.DataFrame | None, attendance: pd.DataFrame, school_key: str, as_of: date) -> pd.DataFrame:
@@ -438,7 +455,8 @@ def pupil_lists(pupils: pd.DataFrame, attendance: pd.DataFrame, summary: pd.Data
     for column, (start, end) in terms.items():
         rates = _pupil_rates(window_summary(my_pupils, mine, start, end))[["upn", "rate"]]
         out = out.merge(rates.rename(columns={"rate": column}), on="upn", how="left")
-    out = out.merge(absence_patterns(mine, as_of), on="upn", how="left")
+    listed = mine[mine["upn"].astype(object).isin(set(out["upn"]))]
+    out = out.merge(absence_patterns(listed, as_of), on="upn", how="left")
     recent = _recent_vs_before(my_pupils, mine, school_key, as_of, RECENT_DAYS)
     out = out.merge(recent[["upn", "rate_before", "rate_recent"]].rename(
         columns={"rate_before": "rate_before_last_20_days", "rate_recent": "rate_last_20_days"}), on="upn", how="left")
