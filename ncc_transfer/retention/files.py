@@ -1,4 +1,5 @@
-"""The files' part of a purge, under ``$NCC_HOME``: raw archive nights, vendor extract state and reports.
+"""The files' part of a purge, under ``$NCC_HOME``: raw archive nights, vendor extract state, reports and
+targeting packs.
 
 Symbolic links are never followed: a folder or file that is a link is neither counted nor deleted.
 """
@@ -73,6 +74,26 @@ def reports_item(config: RetentionConfig, cut: Cutoffs, home: Path) -> PurgeItem
                      dict(by_school), targets=sorted(paths))
 
 
+def packs_item(config: RetentionConfig, cut: Cutoffs, home: Path) -> PurgeItem:
+    """Targeting packs (``packs/<laestab or la>/<academic year>-<term>/``, docs/targeting_pack.md) by when
+    they were last written: a term's folder whose newest file is older than the reports' cut-off goes
+    whole. They hold the same kind of pupil data as the reports and can be made again."""
+    by_school: Counter[str] = Counter()
+    paths: list[Path] = []
+    for folder in _real_dirs(home / "packs"):
+        for term in _real_dirs(Path(folder.path)):
+            with os.scandir(term.path) as entries:
+                written = [e.stat(follow_symlinks=False).st_mtime for e in entries if e.is_file(follow_symlinks=False)]
+            last = date.fromtimestamp(max(written)) if written else date.fromtimestamp(
+                Path(term.path).stat(follow_symlinks=False).st_mtime)
+            if last < cut.reports:
+                paths.append(Path(term.path))
+                by_school[NO_SCHOOL if folder.name == "la" else folder.name] += 1
+    return PurgeItem("packs", "folders", "folders", {"reports_days": config.reports_days},
+                     f"targeting packs last written before {cut.reports.isoformat()}", dict(by_school),
+                     targets=sorted(paths))
+
+
 def delete_paths(item: PurgeItem) -> PurgeItem:
     """Delete an archive, state or reports item; returns it with the counts actually deleted."""
     if item.store == "archive":
@@ -81,6 +102,8 @@ def delete_paths(item: PurgeItem) -> PurgeItem:
         return _remove_paths(item, folder=True, school=lambda p: p.name)
     if item.store == "reports":
         return _remove_paths(item, folder=False, school=_report_school)
+    if item.store == "packs":
+        return _remove_paths(item, folder=True, school=lambda p: NO_SCHOOL if p.parent.name == "la" else p.parent.name)
     raise ValueError(f"not a store of files: {item.store!r}")
 
 

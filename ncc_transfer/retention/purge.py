@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from ..config import ncc_home, warehouse_url
 from ..warehouse import Warehouse, open_warehouse
 from .dagster_runs import delete_runs, runs_item
-from .files import archive_item, delete_paths, reports_item, state_item
+from .files import archive_item, delete_paths, packs_item, reports_item, state_item
 from .items import PartlyDeleted, PurgeError, PurgeItem, PurgePlan, PurgeResult
 from .schedule import Cutoffs, RetentionConfig, load_retention
 from .warehouse_rows import delete_rows, warehouse_items
@@ -33,7 +33,8 @@ def plan_purge(config: RetentionConfig, *, as_of: date, warehouse: Warehouse, ho
     cut = Cutoffs.of(config, as_of)
     home = Path(home)
     items = [*warehouse_items(config, cut, warehouse), archive_item(config, cut, home),
-             reports_item(config, cut, home), state_item(config, cut, home)]
+             reports_item(config, cut, home), packs_item(config, cut, home),
+             state_item(config, cut, home)]
     skipped = []
     if instance is not None:
         items.append(runs_item(config, cut, instance))

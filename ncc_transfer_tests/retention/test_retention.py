@@ -238,6 +238,7 @@ EXPECTED = {
     "warehouse audit_log": {A: 1, NO_SCHOOL: 1},
     "archive nights": {"9261001": 2, "9261002": 1},
     "reports files": {"9261001": 2, NO_SCHOOL: 2},
+    "packs folders": {},
     "state extract state": {},
     "dagster runs": {NO_SCHOOL: 1},
 }
@@ -520,3 +521,29 @@ def test_extract_state_not_refreshed_within_the_period_is_purged(tmp_path):
         assert any("extract_state_days" in d for d in audit["detail"].astype(str))
     finally:
         warehouse.close()
+
+
+def test_targeting_packs_not_written_within_the_reports_period_are_purged(tmp_path):
+    """A term's pack folder (docs/targeting_pack.md) goes whole when its newest file was written before the
+    reports' cut-off (90 days: before 2025-12-20 for 2026-03-20); a pack written since stays."""
+    home = tmp_path / "home"
+    as_of = date(2026, 3, 20)
+    folders = {"9261001/2025-26-autumn": date(2025, 12, 19), "9261001/2025-26-spring": date(2025, 12, 20),
+               "la/2025-26-autumn": date(2025, 11, 1)}
+    for name, written in folders.items():
+        folder = home / "packs" / name
+        folder.mkdir(parents=True)
+        for file in ("targeting_pack.html", "sa_pa_pupils.csv"):
+            (folder / file).write_text("pack")
+            stamp = datetime(written.year, written.month, written.day, 12).timestamp()
+            os.utime(folder / file, (stamp, stamp))
+    (home / "packs" / "9261002").symlink_to(home / "packs" / "9261001", target_is_directory=True)  # never followed
+    warehouse = DuckDBWarehouse(tmp_path / "w.duckdb")
+    try:
+        plan = plan_purge(RetentionConfig(), as_of=as_of, warehouse=warehouse, home=home)
+        assert plan.item("packs", "folders").by_school == {"9261001": 1, NO_SCHOOL: 1}
+        execute_purge(plan, warehouse=warehouse, home=home)
+    finally:
+        warehouse.close()
+    assert sorted(str(p.relative_to(home / "packs")) for p in (home / "packs").glob("*/*")) == [
+        "9261001/2025-26-spring", "9261002/2025-26-spring"]  # the second through the link, which stays
