@@ -8,6 +8,8 @@ exit codes and main environment variables).
          the built-in simulator, which it starts), runs the nightly job once, prints a summary.
 ``simulator`` serves the registry's vendor-route schools in each vendor's API shape, alone (for the
          Dagster UI on a demo home, or for people building connectors).
+``pack`` writes a school's termly attendance targeting support pack, or the LA page (docs/targeting_pack.md);
+         ``reference-refresh`` rebuilds the national attendance figures from a downloaded DfE file.
 """
 
 from __future__ import annotations
@@ -66,7 +68,8 @@ def main(argv: list[str] | None = None) -> int:
 DESCRIPTION = """\
 Collect school MIS data for the local authority, one school at a time: the nightly job
 (run through Dagster and recorded in its instance), a synthetic demo LA, the vendor simulator,
-and the school reports, analyst export, retention purge and registry check around them."""
+and the school reports, attendance targeting packs, analyst export, retention purge and registry
+check around them."""
 
 EPILOG = f"""\
 exit codes:

@@ -279,7 +279,8 @@ def test_help_states_commands_exit_codes_and_environment(capsys):
         main(["--help"])
     assert done.value.code == 0
     out = capsys.readouterr().out
-    for command in ("run", "demo", "simulator", "report", "export", "purge", "check-registry"):
+    for command in ("run", "demo", "simulator", "report", "export", "purge", "pack", "reference-refresh",
+                    "check-registry"):
         assert f"\n    {command} " in out
     for line in (
         "exit codes:",
