@@ -149,3 +149,39 @@ def test_hostile_names_are_text_in_the_html_and_not_formulas_in_the_csv(tmp_path
     assert "A &amp; B School" in html
     csv_text = (written.folder / "sa_pa_pupils.csv").read_text(encoding="utf-8-sig")
     assert "'=HYPERLINK" in csv_text and ",=HYPERLINK" not in csv_text
+
+
+def test_the_pack_from_either_warehouse_matches_the_hand_worked_case(backend, tmp_path):
+    """The four pupils of the rules' tests (rules/test_rules_targeting.py), loaded into DuckDB or PostgreSQL
+    with their views: the pack reads the same figures back. The warehouse has no cohort columns yet, so
+    every cohort is "not recorded"."""
+    from pathlib import Path
+
+    import pandas as pd
+
+    from ncc_transfer.canonical import VALIDATION_ISSUE_COLUMNS, coerce_types
+    from ncc_transfer.registry import Registry, School
+    from ncc_transfer.targeting import build_school_pack, write_pack
+    from ncc_transfer.views import compute_school_views
+    from ncc_transfer_tests.rules.test_rules_targeting import AS_OF as RULES_AS_OF, SCHOOL, four_pupils
+
+    roll, marks_, _ = four_pupils()
+    pupils = coerce_types("pupils", roll.assign(sex="F"))
+    views = compute_school_views(pupils, marks_, coerce_types("exclusions", pd.DataFrame()), RULES_AS_OF)
+    backend.replace_school(SCHOOL, {"pupils": pupils, "attendance": marks_},
+                           pd.DataFrame({c: pd.Series(dtype=object) for c in VALIDATION_ISSUE_COLUMNS}),
+                           night=RULES_AS_OF, views=views)
+    school = School(SCHOOL[:7], "Example Primary", "files", source={"path": "landing/x"})
+    registry = Registry(Path("schools.yaml"), "926", "Norfolk", (school,))
+    pack = build_school_pack(backend, registry, school, RULES_AS_OF)
+    assert (pack.phase, pack.phase_source) == ("primary", "inferred from the roll")
+    assert pack.rates["attendance_rate"] == pytest.approx(0.80) and pack.rates["pa_rate"] == pytest.approx(0.75)
+    assert list(zip(pack.pupils["upn"], pack.pupils["list"])) == [("P3", "SA"), ("P4", "PA"), ("P2", "PA")]
+    assert set(pack.cohorts["group"]) == {"not recorded"}
+    assert [(r.group, r.pupils) for r in pack.year_groups.itertuples()] == [("5", 2), ("6", 2)]
+    assert list(pack.weekly["week_number"]) == [2, 3]  # weeks of Mon 7 and Mon 14 Sep 2026
+    # Another date than the stored views': computed from the marks, the same figures.
+    later = build_school_pack(backend, registry, school, date(2026, 9, 21))
+    assert later.rates == pack.rates
+    written = write_pack(backend, registry, school, as_of=RULES_AS_OF, home=tmp_path)
+    assert written.counts["severe"] == 1 and written.counts["persistent_not_severe"] == 2
