@@ -100,8 +100,8 @@ def build_school_pack(warehouse: Warehouse, registry: Registry, school: School, 
     pupils = read_pupils(warehouse) if pupils is None else pupils
     phases = school_phases(registry, pupils)
     phase, phase_source = phases.get(school.key, (None, "not known"))
-    same_phase = sorted(k for k, (p, _) in phases.items() if p == phase) if phase else [school.key]
-    same_phase = sorted(set(same_phase) | {school.key})
+    # The LA average: the schools of the same phase; every school when the phase is not known.
+    same_phase = sorted({k for k, (p, _) in phases.items() if p == phase or phase is None} | {school.key})
     summary = year_summary(warehouse, pupils, same_phase, as_of)
     mine = summary[summary["school_key"] == school.key]
     phase_pupils = pupils[pupils["school_key"].isin(same_phase)]
