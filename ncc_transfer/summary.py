@@ -47,6 +47,10 @@ def _print(demo, result, seconds: float, warehouse) -> None:
         if path.parent.name != "la":
             print(f"  {path}")
     print(f"LA data-quality overview (counts only): {reports / 'la' / 'latest.html'}")
+    example = next((s for s in demo.schools if s.get("active", True)), None)
+    if example is not None:
+        print(f"Termly attendance targeting pack (docs/targeting_pack.md): NCC_HOME={demo.home} uv run ncc-transfer "
+              f"pack --school {example['laestab']}-{example.get('mis', 'files')} --as-of {demo.as_of}")
     print()
     print(f"Warehouse:  {warehouse.describe()}")
     if warehouse.url.startswith("duckdb:"):
