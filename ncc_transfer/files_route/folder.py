@@ -261,7 +261,7 @@ def read_school_folder(folder: Path, laestab: str, as_of: date | None = None, ur
     sources: dict[str, str] = {}
     content: CtfContent | None = None
     if any(ctf_wins(t) for t in CTF_TABLES):
-        content = read_ctf(ctf.file.path, laestab, ctf.name)
+        content = read_ctf(ctf.file.path, laestab, ctf.name, as_of=as_of)
         if ctf_wins("pupils"):
             tables["pupils"], sources["pupils"] = content.pupils, ctf.name
         if ctf_wins("attendance"):

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from ncc_transfer.canonical import COHORT_FLAG_COLUMNS
+
 ERROR = "error"  # record not loaded
 WARNING = "warning"  # loaded, but the school should fix it
 
@@ -59,7 +61,13 @@ def _pupil_rules() -> list[Rule]:
         Rule(p, "entry_date", "entry_date_not_a_date", ERROR, "Entry date is not a real date"),
         Rule(p, "leaving_date", "leaving_date_not_a_date", ERROR, "Leaving date is not a real date"),
         Rule(p, "leaving_date", "leaving_before_entry", ERROR, "Leaving date is before the entry date"),
+        # Cohort fields (optional; a value that cannot be read is loaded as null: ncc_transfer.cohorts).
+        Rule(p, "sen_provision", "sen_provision_invalid", WARNING,
+             "SEN provision is not N, K or E (legacy S, A, P are read as E, K, K)"),
     ]
+    for name in COHORT_FLAG_COLUMNS:
+        label = name.replace("_", " ")
+        rules.append(Rule(p, name, f"{name}_invalid", WARNING, f"{label} is not a yes/no value (Y/N, true/false, 1/0)"))
     return rules
 
 
