@@ -52,6 +52,13 @@ class Pupils(_PupilRecords):
     address_line1: Series[pd.StringDtype] = pa.Field(dtype_kwargs=TEXT, nullable=True)
     town: Series[pd.StringDtype] = pa.Field(dtype_kwargs=TEXT, nullable=True)
     postcode: Series[pd.StringDtype] = pa.Field(dtype_kwargs=TEXT, nullable=True)
+    # Cohort fields (ncc_transfer.cohorts): null = not supplied.
+    sen_provision: Series[pd.StringDtype] = pa.Field(dtype_kwargs=TEXT, nullable=True, isin=["N", "K", "E"])
+    fsm_eligible: Series[pd.BooleanDtype] = pa.Field(nullable=True)
+    fsm_ever6: Series[pd.BooleanDtype] = pa.Field(nullable=True)
+    looked_after: Series[pd.BooleanDtype] = pa.Field(nullable=True)
+    child_in_need: Series[pd.BooleanDtype] = pa.Field(nullable=True)
+    child_protection_plan: Series[pd.BooleanDtype] = pa.Field(nullable=True)
     extracted_at: Series[DATE]
 
     class Config:
