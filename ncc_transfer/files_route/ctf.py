@@ -10,8 +10,8 @@ CTF import model (arbor-education/sis-sdk-php ``src/Arbor/Model/StudentOtherScho
 Which CTFs reach this reader (only a school's full whole-school export) is decided in :mod:`.ctf_kinds`.
 
 Cohort elements of a ``Pupil`` (canonical ``COHORT_COLUMNS``, meaning in :mod:`ncc_transfer.cohorts`), as the
-DfE's writer DFE-Digital/get-information-about-pupils ``XmlCtfFormatter`` (``FSMhistory/FSMinstance`` with
-``FSMstartDate``, ``FSMendDate``) and EvgeniiTrofimov/aspenProject ``…/statereporting/uk/DfEPupil.java``,
+DfE's writer DFE-Digital/get-information-about-pupils ``XmlCtfFormatter`` and its ``FsmInstanceEntryDto`` (``FSMhistory/FSMinstance``
+with ``FSMstartDate``, ``FSMEligibilityVerificationDate``, ``FSMendDate``) and EvgeniiTrofimov/aspenProject ``…/statereporting/uk/DfEPupil.java``,
 ``DfEFSMInstance.java``, ``DfESENNeed.java`` and ``DfEExportManager.java`` (``LookedAfter/InCare``,
 ``SENhistory/SEN/StartDate``, ``SENprovision``) write them:
 
