@@ -9,11 +9,12 @@ Sources for the structure: the CTF specification on gov.uk ("Common transfer fil
 CTF import model (arbor-education/sis-sdk-php ``src/Arbor/Model/StudentOtherSchoolAttendanceRecord.php``).
 Which CTFs reach this reader (only a school's full whole-school export) is decided in :mod:`.ctf_kinds`.
 
-Cohort elements of a ``Pupil`` (canonical ``COHORT_COLUMNS``, meaning in :mod:`ncc_transfer.cohorts`), as the
-DfE's writer DFE-Digital/get-information-about-pupils ``XmlCtfFormatter`` and its ``FsmInstanceEntryDto`` (``FSMhistory/FSMinstance``
-with ``FSMstartDate``, ``FSMEligibilityVerificationDate``, ``FSMendDate``) and EvgeniiTrofimov/aspenProject ``…/statereporting/uk/DfEPupil.java``,
-``DfEFSMInstance.java``, ``DfESENNeed.java`` and ``DfEExportManager.java`` (``LookedAfter/InCare``,
-``SENhistory/SEN/StartDate``, ``SENprovision``) write them:
+Cohort elements of a ``Pupil`` (canonical ``COHORT_COLUMNS``, meaning in :mod:`ncc_transfer.cohorts`), as
+the DfE's writer DFE-Digital/get-information-about-pupils (``XmlCtfFormatter`` and its
+``FsmInstanceEntryDto``: ``FSMhistory/FSMinstance`` with ``FSMstartDate``,
+``FSMEligibilityVerificationDate``, ``FSMendDate``) and EvgeniiTrofimov/aspenProject
+``…/statereporting/uk/DfEPupil.java``, ``DfEFSMInstance.java``, ``DfESENNeed.java`` and
+``DfEExportManager.java`` (``LookedAfter/InCare``, ``SENhistory/SEN/StartDate``, ``SENprovision``) write them:
 
 * ``FSMhistory/FSMinstance`` (``FSMstartDate``, ``FSMendDate``, yyyy-MM-dd): ``fsm_eligible`` and
   ``fsm_ever6`` are derived on the night's as-of date (``cohorts.fsm_flags``). An ``FSMhistory`` with no
