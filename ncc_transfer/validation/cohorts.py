@@ -13,15 +13,9 @@ import pandas as pd
 from ncc_transfer import cohorts
 from ncc_transfer.canonical import COHORT_FLAG_COLUMNS
 from ncc_transfer.validation.common import Findings, map_unique, per_value, quoted
+from ncc_transfer.validation.rules import COHORT_LABELS
 
-LABELS = {
-    "sen_provision": "SEN provision",
-    "fsm_eligible": "FSM eligible",
-    "fsm_ever6": "FSM ever 6",
-    "looked_after": "Looked after",
-    "child_in_need": "Child in need",
-    "child_protection_plan": "Child protection plan",
-}
+LABELS = COHORT_LABELS
 WHERE = {
     "sen_provision": "the pupil's SEN record",
     "fsm_eligible": "the pupil's free school meals record",

@@ -12,6 +12,15 @@ ERROR = "error"  # record not loaded
 WARNING = "warning"  # loaded, but the school should fix it
 
 NAME_FIELDS = ("surname", "forename", "middle_names", "preferred_surname", "preferred_forename")
+# The cohort fields (ncc_transfer.cohorts) as the school's data manager knows them.
+COHORT_LABELS = {
+    "sen_provision": "SEN provision",
+    "fsm_eligible": "FSM eligible",
+    "fsm_ever6": "FSM ever 6",
+    "looked_after": "Looked after",
+    "child_in_need": "Child in need",
+    "child_protection_plan": "Child protection plan",
+}
 
 
 @dataclass(frozen=True)
@@ -66,8 +75,8 @@ def _pupil_rules() -> list[Rule]:
              "SEN provision is not N, K or E (legacy S, A, P are read as E, K, K)"),
     ]
     for name in COHORT_FLAG_COLUMNS:
-        label = name.replace("_", " ")
-        rules.append(Rule(p, name, f"{name}_invalid", WARNING, f"{label} is not a yes/no value (Y/N, true/false, 1/0)"))
+        rules.append(Rule(p, name, f"{name}_invalid", WARNING,
+                          f"{COHORT_LABELS[name]} is not a yes/no value (Y/N, true/false, 1/0)"))
     return rules
 
 
