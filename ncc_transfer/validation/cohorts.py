@@ -15,7 +15,6 @@ from ncc_transfer.canonical import COHORT_FLAG_COLUMNS
 from ncc_transfer.validation.common import Findings, map_unique, per_value, quoted
 from ncc_transfer.validation.rules import COHORT_LABELS
 
-LABELS = COHORT_LABELS
 WHERE = {
     "sen_provision": "the pupil's SEN record",
     "fsm_eligible": "the pupil's free school meals record",
@@ -42,7 +41,7 @@ def cohort_values(f: Findings, raw_text: dict[str, pd.Series]) -> dict[str, pd.S
     raw = raw_text["sen_provision"]
     bad = per_value(raw, lambda v: v.strip().upper() not in cohorts.SEN_PROVISION_CODES and bool(v.strip()))
     f.add("sen_provision_invalid", bad, raw,
-          lambda v: f"{LABELS['sen_provision']} {quoted(v)} is not a DfE SEN provision code (N no special "
+          lambda v: f"{COHORT_LABELS['sen_provision']} {quoted(v)} is not a DfE SEN provision code (N no special "
                     f"educational need, K SEN support, E EHC plan) — correct it in {WHERE['sen_provision']}; "
                     f"it was loaded as not supplied")
     values["sen_provision"] = map_unique(raw, _or_none(cohorts.sen_provision_code))
@@ -50,7 +49,7 @@ def cohort_values(f: Findings, raw_text: dict[str, pd.Series]) -> dict[str, pd.S
         raw = raw_text[column]
         bad = per_value(raw, lambda v: not cohorts.is_flag_text(v))
         f.add(f"{column}_invalid", bad, raw,
-              lambda v, column=column: f"{LABELS[column]} {quoted(v)} is not Y or N (true/false, 1/0 are read "
+              lambda v, column=column: f"{COHORT_LABELS[column]} {quoted(v)} is not Y or N (true/false, 1/0 are read "
                                        f"too) — correct it in {WHERE[column]}; it was loaded as not supplied")
         values[column] = map_unique(raw, _or_none(cohorts.flag_value))
     return values
