@@ -100,7 +100,10 @@ BOOLEAN_COLUMNS: dict[str, list[str]] = {"pupils": COHORT_FLAG_COLUMNS}
 
 # Canonical column order per table, as stored in the warehouse.
 CANONICAL_COLUMNS: dict[str, list[str]] = {
-    "pupils": SCHOOL_COLUMNS + PUPIL_COLUMNS + ["extracted_at"],
+    # The cohort columns come last, after extracted_at: where ALTER TABLE ADD COLUMN put them in a warehouse
+    # made before them, so an upgraded warehouse and a new one hold the columns in the same order.
+    "pupils": SCHOOL_COLUMNS + [c for c in PUPIL_COLUMNS if c not in COHORT_COLUMNS] + ["extracted_at"]
+    + COHORT_COLUMNS,
     "attendance": SCHOOL_COLUMNS + ATTENDANCE_COLUMNS,
     "exclusions": SCHOOL_COLUMNS + EXCLUSION_COLUMNS,
 }

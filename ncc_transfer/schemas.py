@@ -52,6 +52,7 @@ class Pupils(_PupilRecords):
     address_line1: Series[pd.StringDtype] = pa.Field(dtype_kwargs=TEXT, nullable=True)
     town: Series[pd.StringDtype] = pa.Field(dtype_kwargs=TEXT, nullable=True)
     postcode: Series[pd.StringDtype] = pa.Field(dtype_kwargs=TEXT, nullable=True)
+    extracted_at: Series[DATE]
     # Cohort fields (ncc_transfer.cohorts): null = not supplied.
     sen_provision: Series[pd.StringDtype] = pa.Field(dtype_kwargs=TEXT, nullable=True, isin=["N", "K", "E"])
     fsm_eligible: Series[pd.BooleanDtype] = pa.Field(nullable=True)
@@ -59,7 +60,6 @@ class Pupils(_PupilRecords):
     looked_after: Series[pd.BooleanDtype] = pa.Field(nullable=True)
     child_in_need: Series[pd.BooleanDtype] = pa.Field(nullable=True)
     child_protection_plan: Series[pd.BooleanDtype] = pa.Field(nullable=True)
-    extracted_at: Series[DATE]
 
     class Config:
         unique = KEY_COLUMNS["pupils"]

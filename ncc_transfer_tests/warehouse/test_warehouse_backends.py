@@ -260,6 +260,8 @@ def test_a_warehouse_made_before_the_cohort_columns_gets_them_in_place_and_store
     try:
         old = reopened.school_rows("pupils", "1234567-files")
         assert list(old.columns) == CANONICAL_COLUMNS["pupils"] and len(old) == 3
+        # added at the end, where a new warehouse has them too: SELECT * gives the same order on both
+        assert list(reopened.read("SELECT * FROM pupils").columns) == CANONICAL_COLUMNS["pupils"]
         for column in COHORT_COLUMNS_ADDED:  # rows loaded before: not supplied
             assert old[column].isna().all(), column
         assert str(old["fsm_eligible"].dtype) == "boolean" and str(old["sen_provision"].dtype) == "string"
