@@ -25,6 +25,13 @@ TEXT_DTYPE = "string[pyarrow]"  # canonical text columns; raw frames keep plain 
 SCHOOL_COLUMNS = ["school_key", "laestab"]
 BOOKKEEPING_COLUMNS = ["_source", "_line"]
 
+# The pupil's cohorts for the LA's termly attendance "targeting support meeting" (DfE "Working together to
+# improve school attendance", statutory from August 2024), as the school's MIS holds them on the night
+# (ncc_transfer.cohorts says what each means and how each route supplies it). Special-category-adjacent
+# personal data: never in a log line or Dagster metadata (docs/data_protection.md).
+COHORT_FLAG_COLUMNS = ["fsm_eligible", "fsm_ever6", "looked_after", "child_in_need", "child_protection_plan"]
+COHORT_COLUMNS = ["sen_provision", *COHORT_FLAG_COLUMNS]
+
 # Contract columns, in order, without the school columns.
 PUPIL_COLUMNS = [
     "upn",
@@ -43,6 +50,8 @@ PUPIL_COLUMNS = [
     "address_line1",
     "town",
     "postcode",
+    # Added with the termly targeting-support cohorts (contracts only grow): null = not supplied, never "no".
+    *COHORT_COLUMNS,
 ]
 ATTENDANCE_COLUMNS = ["upn", "date", "session", "code"]
 EXCLUSION_COLUMNS = [
@@ -86,10 +95,15 @@ DATE_COLUMNS: dict[str, list[str]] = {
 }
 INTEGER_COLUMNS: dict[str, list[str]] = {"pupils": [], "attendance": [], "exclusions": ["sessions"],
                                          "validation_issues": ["nights_seen", "similar_records"]}
+# True / false / null (not supplied), held as pandas' nullable "boolean".
+BOOLEAN_COLUMNS: dict[str, list[str]] = {"pupils": COHORT_FLAG_COLUMNS}
 
 # Canonical column order per table, as stored in the warehouse.
 CANONICAL_COLUMNS: dict[str, list[str]] = {
-    "pupils": SCHOOL_COLUMNS + PUPIL_COLUMNS + ["extracted_at"],
+    # The cohort columns come last, after extracted_at: where ALTER TABLE ADD COLUMN put them in a warehouse
+    # made before them, so an upgraded warehouse and a new one hold the columns in the same order.
+    "pupils": SCHOOL_COLUMNS + [c for c in PUPIL_COLUMNS if c not in COHORT_COLUMNS] + ["extracted_at"]
+    + COHORT_COLUMNS,
     "attendance": SCHOOL_COLUMNS + ATTENDANCE_COLUMNS,
     "exclusions": SCHOOL_COLUMNS + EXCLUSION_COLUMNS,
 }
@@ -132,11 +146,14 @@ def issue_weights(issues: pd.DataFrame) -> pd.Series:
 
 
 def column_type(table: str, column: str) -> str:
-    """The pandas type a canonical column holds: 'date', 'int', 'timestamp' or 'text'."""
+    """The type kind a canonical column holds: 'date', 'int', 'bool', 'timestamp' or 'text' (the
+    warehouse's SQL type of each kind: ``warehouse.base.SQL_TYPES``)."""
     if column in DATE_COLUMNS.get(table, []):
         return "date"
     if column in INTEGER_COLUMNS.get(table, []):
         return "int"
+    if column in BOOLEAN_COLUMNS.get(table, []):
+        return "bool"
     if column in ("extracted_at", "first_seen", "last_seen"):
         return "timestamp"
     return "text"
@@ -176,12 +193,24 @@ def constant_text(value: str | None, n: int) -> pd.arrays.ArrowStringArray:
     return text_array(np.array([value], dtype=object), np.zeros(n, dtype=np.int64))
 
 
+def as_nullable_booleans(values: pd.Series) -> pd.Series:
+    """A column of True / False / None (or NaN, pd.NA; numpy or nullable booleans, as a warehouse gives
+    them back) as pandas' nullable ``boolean``, null kept."""
+    if values.dtype == "boolean":
+        return values
+    if values.dtype == bool:
+        return values.astype("boolean")
+    return pd.Series(pd.array([None if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)) else bool(v)
+                               for v in values], dtype="boolean"), index=values.index)
+
+
 def coerce_types(table: str, frame: pd.DataFrame) -> pd.DataFrame:
     """Put a frame's canonical columns into their canonical pandas types, in canonical order.
 
     Text becomes Arrow-backed strings (``TEXT_DTYPE``: compact, and Pandera checks the column type
     without visiting every value); dates become datetime64[ns] at midnight; integers become nullable
-    Int64. Values must already be valid: this is not where bad input is detected.
+    Int64; booleans become nullable ``boolean`` (null kept: "not supplied"). Values must already be
+    valid: this is not where bad input is detected.
     """
     out = pd.DataFrame(index=frame.index)
     for column in CANONICAL_COLUMNS[table]:
@@ -195,6 +224,8 @@ def coerce_types(table: str, frame: pd.DataFrame) -> pd.DataFrame:
             out[column] = as_datetimes(values).astype("datetime64[ns]")
         elif kind == "int":
             out[column] = pd.to_numeric(values).astype("Int64")
+        elif kind == "bool":
+            out[column] = as_nullable_booleans(values)
         else:
             out[column] = values.astype(TEXT_DTYPE)
     return out.reset_index(drop=True)

@@ -16,7 +16,9 @@ Quasi-identifiers (``QUASI_IDENTIFIERS``): school (``school_key``/``laestab``, o
 (``postcode_sector``, ``postcode_district``, ``postcode_area``). Analysts need the school and year
 group most, so those are never generalised, then sex; the date of birth and the postcode give way first.
 Not treated as quasi-identifiers: enrolment status, entry and leaving dates, extract time (school
-events, not facts a neighbour knows; see docs/hardening.md).
+events, not facts a neighbour knows; see docs/hardening.md), and the cohort flags (``sen_provision``,
+``fsm_eligible``, ...): they are the sensitive attributes the analysis is about, released as they are
+within classes of at least k (docs/data_protection.md).
 
 The ladder (``LADDER``): each level coarsens one field, and each level's classes nest inside the next
 level's. A row is released at the finest level its class allows (``assign_levels``: top-down, so the

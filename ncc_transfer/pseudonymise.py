@@ -18,6 +18,9 @@ What changes (also written, without any data, to ``README.txt`` beside the files
   carry no date of birth, sex or postcode; their one derived field, ``age_at_31_august`` (which the
   birth cohort gives), is blanked where the pupils table withholds that pupil's birth cohort.
   ``manifest.json`` reports k, the smallest class achieved and the rows at each level.
+* The cohort fields (``canonical.COHORT_COLUMNS``: SEN provision, FSM eligible and ever 6, looked after,
+  child in need, child protection plan) are kept as they are, as cohort flags: the analysis is about
+  them, so they are neither dropped nor hashed, and they are not quasi-identifiers (``k_anonymity``).
 * Rows are ordered by school and ``pupil_id``, never by UPN.
 
 The key comes from ``NCC_PSEUDONYM_KEY`` (at least 32 bytes; ``pseudonym_key_from_env``). Whoever
@@ -43,7 +46,7 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
-from .canonical import VIEW_COLUMNS
+from .canonical import COHORT_COLUMNS, VIEW_COLUMNS, column_type
 from .config import secret
 from .k_anonymity import DEFAULT_K, KAnonymityReport, check_k, hierarchy_columns, k_anonymise
 from .k_anonymity import dob_month as dob_month  # re-exported: the reductions live in k_anonymity
@@ -60,10 +63,12 @@ PUPIL_EXPORT_COLUMNS: dict[str, str] = {
     "nc_year": "text", "enrol_status": "text", "dob_month": "text", "birth_cohort": "text", "entry_date": "date",
     "leaving_date": "date", "postcode_sector": "text", "postcode_district": "text", "postcode_area": "text",
     "extracted_at": "timestamp",
+    # Kept as cohort flags (the module docstring): text (sen_provision) or bool, as in the warehouse.
+    **{c: column_type("pupils", c) for c in COHORT_COLUMNS},
 }
 # What is read from the warehouse's pupils table to make it (no names, no address lines).
 _PUPIL_SOURCE_COLUMNS = ["school_key", "laestab", "upn", "former_upn", "sex", "nc_year", "enrol_status", "dob",
-                         "entry_date", "leaving_date", "postcode", "extracted_at"]
+                         "entry_date", "leaving_date", "postcode", "extracted_at", *COHORT_COLUMNS]
 DROPPED_PUPIL_COLUMNS = ["surname", "forename", "middle_names", "preferred_surname", "preferred_forename",
                          "address_line1", "town"]
 
@@ -144,6 +149,8 @@ def _pupils_full_detail(warehouse, key: bytes) -> pd.DataFrame:
         out[column] = rows[column]
     out["entry_date"], out["leaving_date"] = rows["entry_date"], rows["leaving_date"]
     out["extracted_at"] = rows["extracted_at"]
+    for column in COHORT_COLUMNS:
+        out[column] = rows[column]
     out = pd.concat([out, hierarchy_columns(rows["dob"], rows["postcode"])], axis=1)
     return out[list(PUPIL_EXPORT_COLUMNS)]
 
@@ -337,6 +344,10 @@ def _readme(files: list[tuple[str, int, list[str]]], fmt: str, as_of: date | Non
         f"  of pupils ({report.suppressed_rows} rows). An empty value means unknown or withheld.",
         f"  Smallest class: {report.min_class_size}. Rows per level: see manifest.json.",
         "* absence_summary.age_at_31_august is empty where pupils withholds that pupil's birth_cohort.",
+        "* Cohort fields, kept as they are: sen_provision (N no SEN, K SEN support, E EHC plan),",
+        "  fsm_eligible, fsm_ever6, looked_after, child_in_need, child_protection_plan (true/false).",
+        "  Empty means the school's MIS did not supply it, never 'no'. They are special-category-adjacent:",
+        "  publish only aggregates, under the LA's own disclosure-control rules.",
         "* Everything else is as loaded in the LA's warehouse. Rows are sorted by school_key and",
         "  pupil_id.",
         "",

@@ -53,6 +53,13 @@ class Pupils(_PupilRecords):
     town: Series[pd.StringDtype] = pa.Field(dtype_kwargs=TEXT, nullable=True)
     postcode: Series[pd.StringDtype] = pa.Field(dtype_kwargs=TEXT, nullable=True)
     extracted_at: Series[DATE]
+    # Cohort fields (ncc_transfer.cohorts): null = not supplied.
+    sen_provision: Series[pd.StringDtype] = pa.Field(dtype_kwargs=TEXT, nullable=True, isin=["N", "K", "E"])
+    fsm_eligible: Series[pd.BooleanDtype] = pa.Field(nullable=True)
+    fsm_ever6: Series[pd.BooleanDtype] = pa.Field(nullable=True)
+    looked_after: Series[pd.BooleanDtype] = pa.Field(nullable=True)
+    child_in_need: Series[pd.BooleanDtype] = pa.Field(nullable=True)
+    child_protection_plan: Series[pd.BooleanDtype] = pa.Field(nullable=True)
 
     class Config:
         unique = KEY_COLUMNS["pupils"]

@@ -22,6 +22,9 @@ class RouteSpec:
     ``rate_per_second``: the vendor's documented request rate per credential (None: not documented);
     the connector's default limit and the simulator's ``--vendor-rate-limits`` use it. Its source is
     in the route's README.
+    ``cohort_fields``: the canonical cohort columns (``canonical.COHORT_COLUMNS``, ``ncc_transfer.cohorts``)
+    the route carries; the others are always null on it ("not supplied"). The route contract holds the
+    route to exactly these (docs/routes.md, "Cohort fields by route").
     """
 
     package: str
@@ -31,6 +34,7 @@ class RouteSpec:
     reads_folder: bool = False
     simulator: bool = True
     rate_per_second: float | None = None
+    cohort_fields: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:

@@ -7,7 +7,7 @@ and UTF-8 without BOM.
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 from xml.sax.saxutils import escape
@@ -15,7 +15,7 @@ from xml.sax.saxutils import escape
 import numpy as np
 import pandas as pd
 
-from ncc_transfer.canonical import ATTENDANCE_COLUMNS, EXCLUSION_COLUMNS, PUPIL_COLUMNS
+from ncc_transfer.canonical import ATTENDANCE_COLUMNS, COHORT_FLAG_COLUMNS, EXCLUSION_COLUMNS, PUPIL_COLUMNS
 
 from . import codes as K
 
@@ -30,6 +30,28 @@ def _iso(value) -> str:
     if value is None or (not isinstance(value, str) and pd.isna(value)):
         return ""
     return pd.Timestamp(value).date().isoformat()
+
+
+def _yn(flag) -> str:
+    """A cohort flag as pupils.csv writes it (docs/files_route.md: Y or N)."""
+    return "Y" if flag else "N"
+
+
+def _ctf_cohorts(p: dict) -> list[str]:
+    """A CTF pupil's FSMhistory, LookedAfter and SENhistory (ncc_transfer.files_route.ctf reads them back)."""
+    out = ["      <FSMhistory>"]
+    for start, end in p["fsm_periods"]:
+        out += ["        <FSMinstance>", _el(10, "FSMstartDate", start.isoformat())]
+        if end is not None:
+            out.append(_el(10, "FSMendDate", end.isoformat()))
+        out += [_el(10, "UKcountry", "ENG"), "        </FSMinstance>"]
+    out += ["      </FSMhistory>", "      <LookedAfter>", _el(8, "InCare", "true" if p["looked_after"] else "false"),
+            "      </LookedAfter>", "      <SENhistory>"]
+    if p["sen_provision"] != "N":  # the provision before the current one: none
+        out += ["        <SEN>", _el(10, "StartDate", (p["sen_started"] - timedelta(days=400)).isoformat()), _el(10, "SENprovision", "N"), "        </SEN>"]
+    out += ["        <SEN>", _el(10, "StartDate", p["sen_started"].isoformat()),
+            _el(10, "SENprovision", p["sen_provision"]), "        </SEN>", "      </SENhistory>"]
+    return out
 
 
 def _nc(value: int) -> str:
@@ -139,6 +161,7 @@ def write_ctf(
         out.append(_el(8, "NCyearActual", _nc(p["nc"])))
         out.append(_el(8, "EnrolStatus", p["enrol_status"]))
         out.append("      </BasicDetails>")
+        out += _ctf_cohorts(p)
         out.append("      <Address>")
         if plan.address_style == "bs7666":
             out += ["        <BS7666Address>", _el(10, "PAON", p["paon"]), _el(10, "Street", p["street"]),
@@ -216,6 +239,8 @@ def write_csv_extract(
             "address_line1": roster["address_line1"],
             "town": roster["town"],
             "postcode": roster["postcode"],
+            "sen_provision": roster["sen_provision"],
+            **{c: [_yn(v) for v in roster[c]] for c in COHORT_FLAG_COLUMNS},
         }
     )[PUPIL_COLUMNS]
     p_path = folder / "pupils.csv"

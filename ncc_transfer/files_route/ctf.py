@@ -9,6 +9,22 @@ Sources for the structure: the CTF specification on gov.uk ("Common transfer fil
 CTF import model (arbor-education/sis-sdk-php ``src/Arbor/Model/StudentOtherSchoolAttendanceRecord.php``).
 Which CTFs reach this reader (only a school's full whole-school export) is decided in :mod:`.ctf_kinds`.
 
+Cohort elements of a ``Pupil`` (canonical ``COHORT_COLUMNS``, meaning in :mod:`ncc_transfer.cohorts`), as
+the DfE's writer DFE-Digital/get-information-about-pupils (``XmlCtfFormatter`` and its
+``FsmInstanceEntryDto``: ``FSMhistory/FSMinstance`` with ``FSMstartDate``,
+``FSMEligibilityVerificationDate``, ``FSMendDate``) and EvgeniiTrofimov/aspenProject
+``…/statereporting/uk/DfEPupil.java``, ``DfEFSMInstance.java``, ``DfESENNeed.java`` and
+``DfEExportManager.java`` (``LookedAfter/InCare``, ``SENhistory/SEN/StartDate``, ``SENprovision``) write them:
+
+* ``FSMhistory/FSMinstance`` (``FSMstartDate``, ``FSMendDate``, yyyy-MM-dd): ``fsm_eligible`` and
+  ``fsm_ever6`` are derived on the night's as-of date (``cohorts.fsm_flags``). An ``FSMhistory`` with no
+  instance is false, false; no ``FSMhistory``, or an instance with a date that is not yyyy-MM-dd, null.
+* ``LookedAfter/InCare`` (``true``/``false``): ``looked_after``, as supplied; absent, null.
+* ``SENhistory/SEN`` (``StartDate``, ``SENprovision``): ``sen_provision`` of the SEN with the latest
+  ``StartDate`` (the current one), as supplied; no ``SEN`` element, null.
+* No CTF element for child in need or a child protection plan is known (none in the DfE writers, Aspen's
+  writer or the CTF elements above): ``child_in_need`` and ``child_protection_plan`` are always null here.
+
 Element local names are matched case-insensitively and namespaces are ignored (``CTFversion`` in the
 DfE writers, ``CTFVersion`` in Capita One's help,
 https://onepublications.com/oneeducation/mergedProjects/CTF/Supported_Versions.htm).
@@ -26,12 +42,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import date
 from itertools import chain
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from .. import cohorts
 from ..canonical import BOOKKEEPING_COLUMNS, RAW_COLUMNS
 from ..extract import ExtractFileError
 from .safe_xml import parse_xml_file
@@ -187,6 +205,61 @@ def _address(pupil) -> tuple[str | None, str | None, str | None]:
     return line1, town, postcode
 
 
+def _ctf_date(text: str | None) -> date | None:
+    """A CTF date (yyyy-MM-dd, a time of day allowed after it) or None; ValueError if not such a date."""
+    if text is None:
+        return None
+    match = _DATE_PATTERN.match(text)
+    if not match:
+        raise ValueError(text)
+    return date.fromisoformat(match.group(1))
+
+
+def _fsm_flags(pupil, as_of: date) -> tuple[str | None, str | None]:
+    """(fsm_eligible, fsm_ever6) as raw text from ``FSMhistory``; (None, None) without it or with an
+    instance dated unreadably (null: not supplied, rather than a guess)."""
+    history = _child(pupil, "fsmhistory")
+    if history is None:
+        return None, None
+    try:
+        periods = [(_ctf_date(_child_text(i, "fsmstartdate")), _ctf_date(_child_text(i, "fsmenddate")))
+                   for i in _children(history, "fsminstance")]
+    except ValueError:
+        return None, None
+    eligible, ever6 = cohorts.fsm_flags(periods, as_of)
+    return cohorts.flag_text(eligible), cohorts.flag_text(ever6)
+
+
+def _sen_provision(pupil) -> str | None:
+    """``SENprovision`` of the ``SENhistory/SEN`` with the latest ``StartDate`` (as supplied)."""
+    sens = _children(_child(pupil, "senhistory"), "sen")
+    if not sens:
+        return None
+    current = max(sens, key=lambda s: _child_text(s, "startdate") or "")
+    return _child_text(current, "senprovision")
+
+
+def _cohort_fields(pupil, as_of: date) -> dict[str, str | None]:
+    fsm_eligible, fsm_ever6 = _fsm_flags(pupil, as_of)
+    return {
+        "sen_provision": _sen_provision(pupil),
+        "fsm_eligible": fsm_eligible,
+        "fsm_ever6": fsm_ever6,
+        "looked_after": _child_text(_child(pupil, "lookedafter"), "incare"),
+        "child_in_need": None,  # no CTF element (module docstring)
+        "child_protection_plan": None,
+    }
+
+
+def _file_date(root) -> date:
+    """When the CTF was made (Header/DateTime), else today: the as-of date of a reader outside a night."""
+    try:
+        made = _ctf_date(_child_text(_child(root, "header"), "datetime"))
+    except ValueError:
+        made = None
+    return made or date.today()
+
+
 def _marks(text: str | None) -> list[str | None]:
     if text is None:
         return []
@@ -258,8 +331,11 @@ def _expand_attendance(
     )
 
 
-def read_ctf(path: Path, laestab: str, file_name: str | None = None) -> CtfContent:
-    """Parse a CTF into raw frames, noting whether it holds any attendance at all."""
+def read_ctf(path: Path, laestab: str, file_name: str | None = None, as_of: date | None = None) -> CtfContent:
+    """Parse a CTF into raw frames, noting whether it holds any attendance at all.
+
+    ``as_of``: the night, for the FSM flags; None (a reader outside a night) takes the day the file was
+    made (``Header/DateTime``), else today."""
     file_name = file_name or path.name
     tree = parse_xml_file(path, file_name)
     root = tree.getroot()
@@ -270,6 +346,7 @@ def read_ctf(path: Path, laestab: str, file_name: str | None = None) -> CtfConte
             "the root element is not CTfile: this does not look like a Common Transfer File",
         )
     _check_header(root, file_name, laestab)
+    as_of = as_of or _file_date(root)
     pupil_data = _child(root, "ctfpupildata")
     if pupil_data is None:
         raise ExtractFileError(file_name, _location(root), "the CTF has no CTFpupilData element: export it again")
@@ -311,6 +388,7 @@ def read_ctf(path: Path, laestab: str, file_name: str | None = None) -> CtfConte
                 "address_line1": address_line1,
                 "town": town,
                 "postcode": postcode,
+                **_cohort_fields(pupil, as_of),
                 "_source": file_name,
                 "_line": label,
             }
@@ -345,7 +423,7 @@ def count_pupils(path: Path, file_name: str) -> int | None:
     return len(_children(_child(root, "ctfpupildata"), "pupil"))
 
 
-def parse_ctf(path: Path, laestab: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+def parse_ctf(path: Path, laestab: str, as_of: date | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Raw pupils and raw attendance frames from one CTF (all text, plus ``_source`` and ``_line``)."""
-    content = read_ctf(path, laestab)
+    content = read_ctf(path, laestab, as_of=as_of)
     return content.pupils, content.attendance

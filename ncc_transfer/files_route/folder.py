@@ -216,7 +216,8 @@ def read_school_folder(folder: Path, laestab: str, as_of: date | None = None, ur
     ``urn``: the school's URN from the registry, if it gives one, checked against a CSV's ``urn`` column
     (``laestab`` is checked against a CSV's ``laestab`` and ``school_key`` columns, and a CTF's SourceSchool).
 
-    ``as_of``: the night being loaded, for the academic-year check against the night. None (a reader
+    ``as_of``: the night being loaded, for the academic-year check against the night and a CTF's FSM flags
+    (``ctf.read_ctf``). None (a reader
     outside a night: the simulator, the demo checks) compares the folder's CTFs with each other only."""
     folder = Path(folder)
     night_year = academic_year_start(as_of).year if as_of is not None else None
@@ -261,7 +262,7 @@ def read_school_folder(folder: Path, laestab: str, as_of: date | None = None, ur
     sources: dict[str, str] = {}
     content: CtfContent | None = None
     if any(ctf_wins(t) for t in CTF_TABLES):
-        content = read_ctf(ctf.file.path, laestab, ctf.name)
+        content = read_ctf(ctf.file.path, laestab, ctf.name, as_of=as_of)
         if ctf_wins("pupils"):
             tables["pupils"], sources["pupils"] = content.pupils, ctf.name
         if ctf_wins("attendance"):

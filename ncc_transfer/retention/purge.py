@@ -17,7 +17,7 @@ from .dagster_runs import delete_runs, runs_item
 from .files import archive_item, delete_paths, packs_item, reports_item, state_item
 from .items import PartlyDeleted, PurgeError, PurgeItem, PurgePlan, PurgeResult
 from .schedule import Cutoffs, RetentionConfig, load_retention
-from .warehouse_rows import delete_rows, warehouse_items
+from .warehouse_rows import BLANKED, blank_cohort_fields, delete_rows, warehouse_items
 
 if TYPE_CHECKING:  # pragma: no cover
     import dagster as dg
@@ -90,6 +90,8 @@ def execute_purge(plan: PurgePlan | RetentionConfig, *, warehouse: Warehouse, ho
 
 def _delete(item: PurgeItem, warehouse: Warehouse, instance: dg.DagsterInstance | None) -> PurgeItem:
     """Delete one item; returns it with the counts actually deleted."""
+    if item.store == "warehouse" and item.unit == BLANKED:
+        return blank_cohort_fields(item, warehouse)
     if item.store == "warehouse":
         return delete_rows(item, warehouse)
     if item.store == "dagster":

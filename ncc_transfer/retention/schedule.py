@@ -38,6 +38,7 @@ class RetentionConfig:
     dagster_runs_days: int = 90
     audit_log_years: int = 7
     extract_state_days: int = 14
+    leaver_cohort_fields_days: int = 365
     source: str = field(default="built-in defaults", compare=False)
 
     @classmethod
@@ -130,6 +131,7 @@ class Cutoffs:
     runs: datetime  # aware, UTC
     audit: datetime  # naive, as audit_log.logged_at is stored (UTC)
     state: date
+    cohort_fields: date = date.min  # leavers who left before this lose their cohort fields
 
     @classmethod
     def of(cls, config: RetentionConfig, as_of: date) -> Cutoffs:
@@ -144,4 +146,5 @@ class Cutoffs:
             runs=datetime.combine(runs_day, time(0), tzinfo=timezone.utc),
             audit=datetime.combine(years_before(as_of, config.audit_log_years), time(0)),
             state=as_of - timedelta(days=config.extract_state_days),
+            cohort_fields=as_of - timedelta(days=config.leaver_cohort_fields_days),
         )

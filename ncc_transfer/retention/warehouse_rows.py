@@ -1,11 +1,12 @@
-"""The warehouse's part of a purge: which rows of each table are past their date, and deleting them."""
+"""The warehouse's part of a purge: which rows of each table are past their date, and deleting them; and the
+cohort fields of leavers past ``leaver_cohort_fields_days``, blanked in rows that stay."""
 
 from __future__ import annotations
 
 from dataclasses import replace
 from typing import Any
 
-from ..canonical import VIEW_COLUMNS
+from ..canonical import COHORT_COLUMNS, VIEW_COLUMNS
 from ..warehouse import Warehouse
 from .items import NO_SCHOOL, PurgeItem
 from .schedule import Cutoffs, RetentionConfig
@@ -42,10 +43,37 @@ def warehouse_steps(config: RetentionConfig, cut: Cutoffs) -> list[tuple[str, di
     return steps
 
 
+COHORT_FIELDS_TABLE = "pupils cohort fields"  # the item's name: pupils' rows keep everything else
+BLANKED = "rows blanked"
+
+
+def cohort_fields_step(config: RetentionConfig, cut: Cutoffs) -> tuple[str, dict[str, int], str, str, list[Any]]:
+    """(item table, rules, cut-off in words, condition, params) of the leavers whose cohort fields go."""
+    held = " OR ".join(f'"{c}" IS NOT NULL' for c in COHORT_COLUMNS)
+    return (COHORT_FIELDS_TABLE, {"leaver_cohort_fields_days": config.leaver_cohort_fields_days},
+            f"cohort fields of leavers: left before {cut.cohort_fields.isoformat()}",
+            f"leaving_date < ? AND ({held})", [cut.cohort_fields])
+
+
 def warehouse_items(config: RetentionConfig, cut: Cutoffs, warehouse: Warehouse) -> list[PurgeItem]:
-    return [PurgeItem("warehouse", table, "rows", rules, words, _count_by_school(warehouse, table, condition, params),
-                      targets=(condition, params))
-            for table, rules, words, condition, params in warehouse_steps(config, cut)]
+    table, rules, words, condition, params = cohort_fields_step(config, cut)
+    blanked = PurgeItem("warehouse", table, BLANKED, rules, words,
+                        _count_by_school(warehouse, "pupils", condition, params), targets=(condition, params))
+    return [blanked, *(PurgeItem("warehouse", table, "rows", rules, words,
+                                 _count_by_school(warehouse, table, condition, params), targets=(condition, params))
+                       for table, rules, words, condition, params in warehouse_steps(config, cut))]
+
+
+def blank_cohort_fields(item: PurgeItem, warehouse: Warehouse) -> PurgeItem:
+    """Set the planned leavers' cohort fields to null; returns the item with the rows actually blanked."""
+    if not item.total:
+        return replace(item, by_school={})
+    condition, params = item.targets
+    before = _count_by_school(warehouse, "pupils", condition, params)
+    blanked = warehouse.blank_where("pupils", COHORT_COLUMNS, condition, params)
+    note = None if blanked == sum(before.values()) else \
+        f"rows changed during the purge: {blanked:,} blanked in all, per-school counts taken just before"
+    return replace(item, by_school=before, note=note)
 
 
 def delete_rows(item: PurgeItem, warehouse: Warehouse) -> PurgeItem:

@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from typing import Any, Callable, Iterable, Mapping
 
+from ncc_transfer.cohorts import flag_value
+
 ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
@@ -67,3 +69,13 @@ def listed(values: Iterable[Any]) -> list:
     while items and items[-1] is None:
         items.pop()
     return items
+
+
+def flag_out(value: Any) -> Any:
+    """A cohort flag as supplied (``Y``/``N``, ``true``/``false``, ``1``/``0``: ``ncc_transfer.cohorts``) as the
+    JSON boolean a vendor API sends; None stays None and text that is not a flag is passed on as supplied
+    (for validation to report, as the files route does)."""
+    try:
+        return flag_value(value) if isinstance(value, str) else value
+    except ValueError:
+        return value

@@ -1,4 +1,4 @@
-"""Pupil record rules: UPN, names, date of birth, sex, enrolment, NC year, postcode.
+"""Pupil record rules: UPN, names, date of birth, sex, enrolment, NC year, postcode, cohort fields.
 
 UPN rules follow the DfE's "Unique pupil numbers (UPN)" guidance
 (https://www.gov.uk/government/publications/unique-pupil-numbers) and the DfE's CIN census validation
@@ -31,6 +31,7 @@ from ncc_transfer.validation.common import (
     text_column,
     upper,
 )
+from ncc_transfer.validation.cohorts import cohort_values
 from ncc_transfer.validation.rules import NAME_FIELDS
 
 # Allowed name characters, and at least one letter (as in https://github.com/quhack/dfeqa).
@@ -287,6 +288,7 @@ def validate_pupils(raw: pd.DataFrame, as_of: date) -> PupilResult:
     _dob_rules(f, raw_text["dob"], dates["dob"][0], dates["dob"][1], norm["nc_year"], raw_text["nc_year"], as_of)
     _coded_field_rules(f, raw_text, norm)
     _enrolment_date_rules(f, raw_text, dates)
+    norm.update(cohort_values(f, raw_text))
 
     issues = f.issues()
     is_error = issues["severity"] == "error"

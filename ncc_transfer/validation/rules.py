@@ -6,10 +6,21 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from ncc_transfer.canonical import COHORT_FLAG_COLUMNS
+
 ERROR = "error"  # record not loaded
 WARNING = "warning"  # loaded, but the school should fix it
 
 NAME_FIELDS = ("surname", "forename", "middle_names", "preferred_surname", "preferred_forename")
+# The cohort fields (ncc_transfer.cohorts) as the school's data manager knows them.
+COHORT_LABELS = {
+    "sen_provision": "SEN provision",
+    "fsm_eligible": "FSM eligible",
+    "fsm_ever6": "FSM ever 6",
+    "looked_after": "Looked after",
+    "child_in_need": "Child in need",
+    "child_protection_plan": "Child protection plan",
+}
 
 
 @dataclass(frozen=True)
@@ -59,7 +70,13 @@ def _pupil_rules() -> list[Rule]:
         Rule(p, "entry_date", "entry_date_not_a_date", ERROR, "Entry date is not a real date"),
         Rule(p, "leaving_date", "leaving_date_not_a_date", ERROR, "Leaving date is not a real date"),
         Rule(p, "leaving_date", "leaving_before_entry", ERROR, "Leaving date is before the entry date"),
+        # Cohort fields (optional; a value that cannot be read is loaded as null: ncc_transfer.cohorts).
+        Rule(p, "sen_provision", "sen_provision_invalid", WARNING,
+             "SEN provision is not N, K or E (legacy S, A, P are read as E, K, K)"),
     ]
+    for name in COHORT_FLAG_COLUMNS:
+        rules.append(Rule(p, name, f"{name}_invalid", WARNING,
+                          f"{COHORT_LABELS[name]} is not a yes/no value (Y/N, true/false, 1/0)"))
     return rules
 
 

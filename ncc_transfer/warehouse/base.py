@@ -145,6 +145,11 @@ class Warehouse(Protocol):
         the warehouse's tables. Used by the retention purge (``retention``).
         """
 
+    def blank_where(self, table: str, columns: list[str], condition: str, params: list[Any] | None = None) -> int:
+        """Set ``columns`` to null in the table's rows matching ``condition`` in ONE transaction; returns how
+        many rows changed. ``condition`` and ``params`` as for ``delete_where``. Used by the retention purge
+        (a leaver's cohort fields)."""
+
     def count_where(self, table: str, condition: str, params: list[Any] | None = None) -> int:
         """How many of the table's rows match ``condition`` (what ``delete_where`` would delete)."""
 
@@ -260,6 +265,16 @@ class SqlWarehouse:
     def school_rows(self, table: str, school_key: str) -> pd.DataFrame:
         frame = self.read(f"SELECT * FROM {ident(table)} WHERE school_key = ?", [school_key])
         return with_canonical_types(table, frame)
+
+    def blank_where(self, table: str, columns: list[str], condition: str, params: list[Any] | None = None) -> int:
+        columns = [c for c in columns if c in table_ddl()[warehouse_table(table)]]
+        assignments = ", ".join(f"{ident(c)} = NULL" for c in columns)
+        with self._transaction() as cur:
+            return self._changed(cur, f"UPDATE {self._table(table)} SET {assignments} WHERE {condition}", params)
+
+    def _changed(self, cur, sql: str, params: list[Any] | None) -> int:
+        """Run an UPDATE or DELETE (``?`` placeholders); how many rows it changed."""
+        raise NotImplementedError
 
     def count_where(self, table: str, condition: str, params: list[Any] | None = None) -> int:
         frame = self.read(f"SELECT count(*) AS n FROM {self._table(warehouse_table(table))} WHERE {condition}", params)

@@ -118,8 +118,10 @@ class DuckDBWarehouse(SqlWarehouse):
 
     def delete_where(self, table: str, condition: str, params: list[Any] | None = None) -> int:
         with self._transaction() as con:
-            return int(con.execute(f"DELETE FROM {self._table(warehouse_table(table))} WHERE {condition}",
-                                   params or []).fetchone()[0])
+            return self._changed(con, f"DELETE FROM {self._table(warehouse_table(table))} WHERE {condition}", params)
+
+    def _changed(self, con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None) -> int:
+        return int(con.execute(sql, params or []).fetchone()[0])  # DuckDB answers a DELETE/UPDATE with its count
 
     def describe(self) -> str:
         return str(self.path)

@@ -167,8 +167,11 @@ class PostgresWarehouse(SqlWarehouse):
     def delete_where(self, table: str, condition: str, params: Sequence[Any] | None = None) -> int:
         """Delete the rows matching ``condition`` (``?`` placeholders) in one transaction; how many went."""
         with self._transaction() as cur:
-            _execute(cur, f"DELETE FROM {self._table(warehouse_table(table))} WHERE {condition}", params)
-            return int(cur.rowcount)
+            return self._changed(cur, f"DELETE FROM {self._table(warehouse_table(table))} WHERE {condition}", params)
+
+    def _changed(self, cur, sql: str, params: Sequence[Any] | None) -> int:
+        _execute(cur, sql, params)
+        return int(cur.rowcount)
 
     def _insert(self, cur, table: str, frame: pd.DataFrame) -> None:
         if len(frame):

@@ -117,6 +117,6 @@ def test_expired_token_reauthenticates_exactly_once(la, monkeypatch):
     assert served.endpoints(la)[:4] == [TOKEN, "students", TOKEN, "students"]
     assert served.statuses(la)[:4] == [200, 401, 200, 200]
     assert tokens_issued(la, served) == 2 and served.statuses(la).count(401) == 1
-    assert_same_as_files(raw.tables, la, la.files_schools[2])
+    assert_same_as_files(raw.tables, la, la.files_schools[2], "integris")
 
 

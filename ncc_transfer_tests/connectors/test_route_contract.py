@@ -136,7 +136,7 @@ def test_the_night_loads_the_route_and_keeps_the_load_through_an_outage(la, rout
 def test_same_canonical_tables_as_the_files_route(la, route, monkeypatch):
     served = serve(la, route, monkeypatch)
     raw = fetch(served)
-    assert_same_as_files(raw.tables, la, la.files_schools[SCHOOL])
+    assert_same_as_files(raw.tables, la, la.files_schools[SCHOOL], route)
     assert served.statuses(la) and set(served.statuses(la)) == {200}  # it really went over HTTP
 
 
@@ -176,7 +176,7 @@ def test_throttling_and_5xx_bursts_are_retried_to_the_same_tables(la, route, fau
     lead = len(handling(route).lead)
     assert served.statuses(la)[lead:lead + len(faults) + 1] == [int(f[:3]) for f in faults] + [200]
     assert len(served.statuses(la)) == clean + len(faults)  # each fault cost exactly one extra request
-    assert_same_as_files(raw.tables, la, la.files_schools[SCHOOL])
+    assert_same_as_files(raw.tables, la, la.files_schools[SCHOOL], route)
 
 
 @pytest.mark.parametrize("route", ROUTES_UNDER_CONTRACT)
@@ -223,7 +223,7 @@ def test_error_body_is_handled_as_the_vendor_means_it(la, route, monkeypatch):
     inject(la, served, ["error-body"])
     expected = handling(route).error_body
     if expected == RETRIED:
-        assert_same_as_files(fetch(served).tables, la, la.files_schools[SCHOOL])
+        assert_same_as_files(fetch(served).tables, la, la.files_schools[SCHOOL], route)
         assert served.statuses(la).count(500) == 1
         return
     with pytest.raises(VendorRouteError if expected == REFUSED else TransientExtractError) as caught:
@@ -238,7 +238,7 @@ def test_next_link_to_another_host_is_never_followed(la, route, monkeypatch):
     served = serve(la, route, monkeypatch)
     inject(la, served, ["foreign"])
     if handling(route).foreign == IGNORED:
-        assert_same_as_files(fetch(served).tables, la, la.files_schools[SCHOOL])
+        assert_same_as_files(fetch(served).tables, la, la.files_schools[SCHOOL], route)
     else:
         with pytest.raises(VendorRouteError, match="another host") as caught:
             fetch(served)
@@ -253,4 +253,4 @@ def test_expired_token_is_renewed_once_or_does_not_apply(la, route, monkeypatch)
     inject(la, served, ["expire-token"])
     raw = fetch(served)
     assert served.statuses(la).count(401) == (1 if handling(route).expire_token else 0)
-    assert_same_as_files(raw.tables, la, la.files_schools[SCHOOL])
+    assert_same_as_files(raw.tables, la, la.files_schools[SCHOOL], route)

@@ -141,7 +141,7 @@ def test_estab_setting_overrides_the_laestab(xla):
     school, _, estab = serve(la, 2, estab="3281101")
     raw = XporterConnector().fetch(school, as_of=AS_OF)
     assert estab == "3281101" and len(data_hits(la, "3281101")) > 0
-    assert_same_as_files(raw.tables, la, la.files_schools[2])
+    assert_same_as_files(raw.tables, la, la.files_schools[2], "xporter")
 
 
 # ---------------------------------------------------------------------------------------- faults

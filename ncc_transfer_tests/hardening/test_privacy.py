@@ -176,3 +176,69 @@ def test_secret_in_an_env_setting_is_refused_without_being_printed(small_la, cap
     # nothing ran, so nothing reached Dagster or the warehouse
     files = [p for p in home.rglob("*") if p.is_file() and p != registry_file]
     assert files and not [str(p) for p in files if _canary_hits(p.read_bytes(), [SECRET_CANARY])]
+
+
+# -- cohort fields (ncc_transfer.cohorts): special-category-adjacent, never in a log line or Dagster metadata --
+
+COHORT_CANARY = "Zqcohortcanary7"  # an unreadable fsm_eligible value: reported to the school, loaded as null
+
+
+def _plant_cohort_canary(pupils_csv: Path) -> str:
+    """Put the canary in the first record's fsm_eligible (the demo's pupils.csv has the column); its UPN."""
+    records = list(csv.reader(io.StringIO(pupils_csv.read_text(encoding="utf-8"), newline="")))
+    column = records[0].index("fsm_eligible")
+    records[1][column] = COHORT_CANARY
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows(records)
+    pupils_csv.write_text(out.getvalue(), encoding="utf-8")
+    return records[1][records[0].index("upn")]
+
+
+def test_event_log_names_no_cohort_field(demo_night):
+    """The night loads cohort values, and no Dagster event, tag or log names a cohort field (a count per
+    rule, ``pupils.<field>_invalid``, is the most that may appear: it holds no pupil's value)."""
+    from ncc_transfer.canonical import COHORT_COLUMNS
+
+    loaded = demo_night.warehouse().read("SELECT count(sen_provision) AS sen, count(fsm_eligible) AS fsm, "
+                                         "count(looked_after) AS lac FROM pupils")
+    assert (loaded.iloc[0] > 100).all()
+    with demo_night.env():
+        texts = _dagster_texts(dg.DagsterInstance.get(), demo_night.home / "dagster_home", demo_night.result.run_ids)
+    blob = "\n".join(texts)
+    assert "ASSET_MATERIALIZATION" in blob
+    for column in COHORT_COLUMNS:
+        assert column not in blob.replace(f"{column}_invalid", ""), column
+
+
+def test_a_cohort_value_reaches_only_the_warehouse_and_the_schools_report(small_la, capfd, caplog):
+    home, demo = small_la
+    school = next(s for s in demo.schools if s["active"] and s["format"] == "csv")
+    laestab = school["laestab"]
+    upn = _plant_cohort_canary(home / "landing" / laestab / "pupils.csv")
+
+    with ncc_env(home):
+        assert main(["run", "--as-of", "2026-03-20"]) == 0
+        instance = dg.DagsterInstance.get()
+        run_ids = [record.dagster_run.run_id for record in instance.get_run_records()]
+        texts = _dagster_texts(instance, home / "dagster_home", run_ids)
+    captured = capfd.readouterr()
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    assert run_ids and f"{laestab}-files" in captured.out
+    for scanned in (logged, captured.out, captured.err, "\n".join(texts)):
+        assert not _canary_hits(scanned, [COHORT_CANARY])
+    files = [p for p in (home / "dagster_home").rglob("*") if p.is_file()]
+    assert not [str(p) for p in files if _canary_hits(p.read_bytes(), [COHORT_CANARY])]
+
+    from ncc_transfer.warehouse import DuckDBWarehouse
+
+    warehouse = DuckDBWarehouse(home / "warehouse.duckdb")
+    try:
+        tables = warehouse.read("SELECT table_name FROM information_schema.tables")["table_name"]
+        holding = {t for t in tables if _canary_hits(warehouse.read(f"SELECT * FROM {t}").to_csv(), [COHORT_CANARY])}
+        pupil = warehouse.read("SELECT fsm_eligible FROM pupils WHERE upn = ?", [upn])
+    finally:
+        warehouse.close()
+    assert holding == {"validation_issues"}  # the finding; the pupil is loaded with the field null
+    assert len(pupil) == 1 and pupil["fsm_eligible"].isna().all()
+    report = home / "reports" / laestab
+    assert _canary_hits((report / "latest.csv").read_text(encoding="utf-8"), [COHORT_CANARY])

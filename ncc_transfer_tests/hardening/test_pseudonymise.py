@@ -237,7 +237,14 @@ def test_parquet_types(exports):
     pupils = pq.read_schema(exports["parquet"]["pupils"])
     assert pupils.names == ["school_key", "laestab", "pupil_id", "former_pupil_id", "sex", "nc_year", "enrol_status",
                             "dob_month", "birth_cohort", "entry_date", "leaving_date", "postcode_sector",
-                            "postcode_district", "postcode_area", "extracted_at"]
+                            "postcode_district", "postcode_area", "extracted_at", "sen_provision", "fsm_eligible",
+                            "fsm_ever6", "looked_after", "child_in_need", "child_protection_plan"]
+    # the cohort fields are kept as cohort flags: text code and booleans, not dropped, not hashed
+    assert str(pupils.field("sen_provision").type) == "string"
+    assert {str(pupils.field(c).type) for c in ("fsm_eligible", "fsm_ever6", "looked_after", "child_in_need",
+                                                "child_protection_plan")} == {"bool"}
+    values = pq.read_table(exports["parquet"]["pupils"]).to_pandas()
+    assert set(values["sen_provision"].dropna()) <= {"N", "K", "E"} and values["fsm_eligible"].notna().any()
 
 
 def test_same_key_same_ids_other_key_other_ids(loaded, exports, tmp_path):

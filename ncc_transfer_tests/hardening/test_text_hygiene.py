@@ -84,6 +84,15 @@ def test_exclusions_and_every_other_field_are_scrubbed():
         ("exclusions", "reason"), ("exclusions", "sessions"), ("pupils", "forename"), ("pupils", "town")]
 
 
+def test_a_control_character_in_a_cohort_field_is_taken_out_and_the_value_read():
+    result = run([{**PUPIL, "fsm_eligible": "Y\x00", "sen_provision": "\x0bK"}])
+    pupil = result.tables["pupils"].iloc[0]
+    assert pupil["fsm_eligible"] == True and pupil["sen_provision"] == "K"  # noqa: E712 (nullable boolean)
+    found = result.issues[result.issues["rule"] == "control_character"]
+    assert sorted(found["field"]) == ["fsm_eligible", "sen_provision"]
+    assert "\x00" not in "".join(found["message"]) + "".join(found["value"].dropna())
+
+
 def test_clean_frames_are_returned_untouched_and_escapes_read_back():
     frame = pd.DataFrame([PUPIL])
     clean, issues = scrub_control_characters(frame, "pupils")

@@ -224,6 +224,7 @@ def snapshot(warehouse, home: Path, instance) -> dict:
 
 
 EXPECTED = {
+    "warehouse pupils cohort fields": {},  # the hand-made pupils hold no cohort field (see the test below)
     "warehouse attendance": {A: 2, B: 1},
     "warehouse exclusions": {A: 1},
     "warehouse validation_issues": {A: 2, B: 2},
@@ -375,6 +376,38 @@ def test_delete_where_and_count_where(backend):
     assert backend.delete_where("pupils", "surname LIKE '%mpl%'") == 5  # a literal % with no parameters
 
 
+# -- a leaver's cohort fields ------------------------------------------------------------------------
+
+COHORT = {"sen_provision": "K", "fsm_eligible": True, "fsm_ever6": True, "looked_after": False,
+          "child_in_need": None, "child_protection_plan": False}
+
+
+def test_a_leavers_cohort_fields_are_blanked_a_year_after_leaving_and_the_row_stays(backend, tmp_path):
+    # As of 2026-03-20 with leaver_cohort_fields_days 365 the cut-off is 2025-03-20: P1 left 2025-03-19
+    # (blanked), P2 on 2025-03-20 (kept), P3 is on roll (kept), P4 left 2025-03-19 with no cohort field
+    # (nothing to blank: not counted); P5 at school B left 2019-01-01 and goes whole (leavers_years 6).
+    insert(backend, "pupils", [{**pupil(A, "P1", "2025-03-19"), **COHORT}, {**pupil(A, "P2", "2025-03-20"), **COHORT},
+                               {**pupil(A, "P3", None), **COHORT}, pupil(A, "P4", "2025-03-19"),
+                               {**pupil(B, "P5", "2019-01-01"), **COHORT}])
+    plan = plan_purge(RetentionConfig(), as_of=AS_OF, warehouse=backend, home=tmp_path)
+    item = plan.item("warehouse", "pupils cohort fields")
+    assert item.by_school == {A: 1, B: 1} and item.unit == "rows blanked"
+    assert item.rules == {"leaver_cohort_fields_days": 365} and "2025-03-20" in item.cutoff
+    result = execute_purge(plan, warehouse=backend, home=tmp_path)
+    assert result.item("warehouse", "pupils cohort fields").by_school == {A: 1, B: 1}
+    rows = backend.read("SELECT upn, sen_provision, fsm_eligible, fsm_ever6, looked_after, child_in_need, "
+                        "child_protection_plan, surname FROM pupils ORDER BY upn")
+    by_upn = {r["upn"]: r for r in rows.to_dict("records")}
+    assert set(by_upn) == {UPNS["P1"], UPNS["P2"], UPNS["P3"], UPNS["P4"]}  # P5 went whole
+    assert all(pd.isna(by_upn[UPNS["P1"]][c]) for c in COHORT) and by_upn[UPNS["P1"]]["surname"] == "Example"
+    for kept in ("P2", "P3"):
+        assert by_upn[UPNS[kept]]["sen_provision"] == "K" and bool(by_upn[UPNS[kept]]["fsm_eligible"])
+    audit = backend.read("SELECT detail FROM audit_log WHERE event = 'purge'")
+    assert any("leaver_cohort_fields_days" in d for d in audit["detail"].astype(str))
+    assert plan_purge(RetentionConfig(), as_of=AS_OF, warehouse=backend, home=tmp_path
+                      ).item("warehouse", "pupils cohort fields").total == 0  # done: nothing left to blank
+
+
 # -- one store failing ------------------------------------------------------------------------------
 
 def test_a_failing_store_is_audited_and_the_others_still_go(duck, tmp_path, monkeypatch):
@@ -410,7 +443,7 @@ def test_defaults_file_matches_the_documented_defaults(tmp_path, monkeypatch):
     assert config == RetentionConfig() == default_retention()
     assert config.periods() == {"raw_archive_days": 30, "attendance_academic_years": 2, "leavers_years": 6,
                                 "validation_issues_fixed_days": 365, "reports_days": 90, "dagster_runs_days": 90,
-                                "audit_log_years": 7, "extract_state_days": 14}
+                                "audit_log_years": 7, "extract_state_days": 14, "leaver_cohort_fields_days": 365}
     assert "retention_defaults.yaml" in config.source
     text = (Path(__file__).parents[2] / "ncc_transfer" / "retention_defaults.yaml").read_text()
     for key in config.periods():  # every key is documented with its reason

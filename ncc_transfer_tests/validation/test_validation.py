@@ -96,6 +96,12 @@ CASES = [
     Case("pupils", "entry_date_not_a_date", {"entry_date": "2019-02-29"}, {"entry_date": "2020-02-29"}),
     Case("pupils", "leaving_date_not_a_date", {"leaving_date": "2025-13-01"}, {"leaving_date": ""}),
     Case("pupils", "leaving_before_entry", {"leaving_date": "2019-09-03"}, {"leaving_date": "2019-09-04"}),
+    Case("pupils", "sen_provision_invalid", {"sen_provision": "X"}, {"sen_provision": "s"}),
+    Case("pupils", "fsm_eligible_invalid", {"fsm_eligible": "maybe"}, {"fsm_eligible": "Y"}),
+    Case("pupils", "fsm_ever6_invalid", {"fsm_ever6": "2"}, {"fsm_ever6": "false"}),
+    Case("pupils", "looked_after_invalid", {"looked_after": "in care"}, {"looked_after": " True "}),
+    Case("pupils", "child_in_need_invalid", {"child_in_need": "CIN"}, {"child_in_need": "0"}),
+    Case("pupils", "child_protection_plan_invalid", {"child_protection_plan": "-"}, {"child_protection_plan": "n"}),
     # attendance
     Case("attendance", "upn_missing", {"upn": None}, {"upn": UPN.lower()}),
     Case("attendance", "upn_not_in_pupils", {"upn": "H801200001001"}, {"upn": UPN}),

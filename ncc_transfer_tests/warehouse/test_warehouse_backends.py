@@ -32,8 +32,16 @@ def pupils(school: str, upns: list[str], at: datetime = AT1, surname: str = "Smi
              "preferred_forename": None, "dob": f"201{i % 10}-0{1 + i % 9}-15", "sex": "F" if i % 2 else "M",
              "nc_year": str(1 + i % 6), "enrol_status": "C", "entry_date": "2025-09-03" if i % 3 else None,
              "leaving_date": None, "address_line1": "1 O'Brien \"Close\", Flat %?", "town": "Newtown",
-             "postcode": "NC1 1AA", "extracted_at": at} for i, upn in enumerate(upns)]
+             "postcode": "NC1 1AA", **cohort_values(i), "extracted_at": at} for i, upn in enumerate(upns)]
     return coerce_types("pupils", pd.DataFrame(rows))
+
+
+def cohort_values(i: int) -> dict:
+    """Cohort fields for pupil i: every flag true, false and null (not supplied) across three pupils."""
+    flags = (True, False, None)
+    return {"sen_provision": ("N", "K", "E", None)[i % 4], "fsm_eligible": flags[i % 3],
+            "fsm_ever6": flags[(i + 1) % 3], "looked_after": flags[(i + 2) % 3], "child_in_need": flags[i % 3],
+            "child_protection_plan": None}
 
 
 def attendance(school: str, upns: list[str], days: int = 3, code: str = "/") -> pd.DataFrame:
@@ -142,8 +150,9 @@ def test_failed_replace_keeps_the_previous_load(backend, failure):
 def test_one_schools_replace_leaves_the_others(backend):
     load(backend, school="1111111-files")
     load(backend, school="2222222-files", upns=["B200000000001"])
-    def school_b(frames):
-        return {t: f[f["school_key"] == "2222222-files"].reset_index(drop=True) for t, f in frames.items()
+    def school_b(frames):  # a boolean column read raw is numpy bool without nulls, nullable with them
+        return {t: f[f["school_key"] == "2222222-files"].reset_index(drop=True)
+                .astype({c: "boolean" for c in f.columns if f[c].dtype == bool}) for t, f in frames.items()
                 if "school_key" in f}
 
     other = school_b(snapshot(backend))
@@ -233,6 +242,36 @@ def test_new_contract_columns_are_added_in_place(backend):
     try:
         rows = reopened.school_rows("pupils", "1234567-files")
         assert list(rows.columns) == CANONICAL_COLUMNS["pupils"] and rows["town"].isna().all() and len(rows) == 3
+    finally:
+        reopened.close()
+
+
+COHORT_COLUMNS_ADDED = ["sen_provision", "fsm_eligible", "fsm_ever6", "looked_after", "child_in_need",
+                        "child_protection_plan"]
+
+
+def test_a_warehouse_made_before_the_cohort_columns_gets_them_in_place_and_stores_them(backend):
+    load(backend)
+    with backend._connect() as con:  # the pupils table as a release before the cohort columns created it
+        for column in COHORT_COLUMNS_ADDED:
+            con.execute(f'ALTER TABLE pupils DROP COLUMN "{column}"')
+    backend.close()
+    reopened = open_warehouse(backend.url)
+    try:
+        old = reopened.school_rows("pupils", "1234567-files")
+        assert list(old.columns) == CANONICAL_COLUMNS["pupils"] and len(old) == 3
+        # added at the end, where a new warehouse has them too: SELECT * gives the same order on both
+        assert list(reopened.read("SELECT * FROM pupils").columns) == CANONICAL_COLUMNS["pupils"]
+        for column in COHORT_COLUMNS_ADDED:  # rows loaded before: not supplied
+            assert old[column].isna().all(), column
+        assert str(old["fsm_eligible"].dtype) == "boolean" and str(old["sen_provision"].dtype) == "string"
+        tables = load(reopened)
+        again = reopened.school_rows("pupils", "1234567-files")
+        pd.testing.assert_frame_equal(again, tables["pupils"])
+        assert again["fsm_eligible"].tolist() == [True, False, pd.NA]
+        assert again["sen_provision"].tolist() == ["N", "K", "E"]
+        flags = reopened.read("SELECT fsm_ever6 FROM pupils WHERE fsm_ever6 ORDER BY upn")
+        assert len(flags) == 1  # stored as a real boolean: usable as a condition
     finally:
         reopened.close()
 

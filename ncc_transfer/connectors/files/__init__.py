@@ -4,4 +4,8 @@
 
 from ncc_transfer.connectors.spec import RouteSpec
 
-SPEC = RouteSpec(__name__, "FilesConnector", required=("path",), reads_folder=True, simulator=False)
+# cohort_fields: all six from pupils.csv; a CTF has no child in need / child protection plan element
+# (files_route/ctf.py), so those two are null for a school sending a CTF.
+SPEC = RouteSpec(__name__, "FilesConnector", required=("path",), reads_folder=True, simulator=False,
+                 cohort_fields=("sen_provision", "fsm_eligible", "fsm_ever6", "looked_after", "child_in_need",
+                                "child_protection_plan"))

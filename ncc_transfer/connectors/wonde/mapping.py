@@ -59,7 +59,19 @@ STUDENT_FIELDS: dict[str, tuple[str, str]] = {
     "address_line1": ("contact_details.data.addresses.home.street", THIRD_PARTY),
     "town": ("contact_details.data.addresses.home.town", THIRD_PARTY),
     "postcode": ("contact_details.data.addresses.home.postcode", THIRD_PARTY),
+    # Cohort fields (ncc_transfer.cohorts), in the documented `extended_details` include. Wonde holds them: the
+    # DfE's daily attendance collection through Wonde takes CLA, SEN support, EHCP, FSM, CIN and CPP
+    # (https://www.gov.uk/guidance/share-your-daily-school-attendance-data). Their names inside
+    # `extended_details` are a GUESS (not found publicly), as are the values: the DfE SEN provision code and
+    # JSON booleans. Child in need and child protection plan are not mapped: the one public trace is a
+    # `child_protection_plan_date_ranges` include [3P: Edrolo/pywonde meta/wonde.openapi.yaml] with no
+    # shape; they stay null on this route until a sandbox shows them.
+    "sen_provision": ("extended_details.data.sen_status", GUESS),
+    "fsm_eligible": ("extended_details.data.free_school_meals", GUESS),
+    "fsm_ever6": ("extended_details.data.free_school_meals_6", GUESS),
+    "looked_after": ("extended_details.data.in_lea_care", GUESS),
 }
+COHORT_FLAGS = ("fsm_eligible", "fsm_ever6", "looked_after")  # JSON booleans [GUESS]
 PREFERRED_OF = {"preferred_surname": "surname", "preferred_forename": "forename"}
 ADDRESS_PREFIX = "contact_details.data.addresses.home."
 ADDRESS_LINE1_PARTS = ("apartment", "house_name", "house_number", "street")  # joined into address_line1

@@ -28,7 +28,7 @@ from starlette.routing import Route
 from ncc_transfer.connectors.wonde import mapping as W
 from ncc_transfer.simulator.core import REFUSED, RETRIED, FaultHandling, Simulator
 from ncc_transfer.simulator.credentials import bearer, demo_secret_names, same, secrets_of
-from ncc_transfer.simulator.records import in_range, is_iso_date, public, set_path
+from ncc_transfer.simulator.records import flag_out, in_range, is_iso_date, public, set_path
 from ncc_transfer.simulator.source import SourceSchool, stable_id
 
 ROUTE = "wonde"
@@ -67,6 +67,8 @@ def value_out(column: str, value: Any) -> Any:
     """A canonical value as Wonde writes it: sex as a gender, categories as types, dates as DateTimes."""
     if column == "sex":
         value = GENDER_OUT.get(value, value)
+    elif column in W.COHORT_FLAGS:
+        value = flag_out(value)
     elif column == "category":
         value = TYPE_OUT.get(value, value)
     return _date_out(value) if column in W.DATE_COLUMNS else value

@@ -90,7 +90,16 @@ STUDENT_FIELDS: dict[str, tuple[str, str]] = {
     "address_line1": ("Street", SDK),  # with the parts of ADDRESS_LINE1_PARTS
     "town": ("TownOrCity", SDK),
     "postcode": ("PostCode", SDK),
+    # Cohort fields (ncc_transfer.cohorts). The field names are in the recorded student (SDK: TeamSatchel/xod_client
+    # spec/fixtures/vcr_cassettes/students.yml); their values are not shown there: the DfE SEN provision code
+    # (N/K/E) and JSON booleans are a GUESS. XoD has no child in need / child protection plan field in that
+    # record, so those two stay null on this route.
+    "sen_provision": ("SENProvision", SDK),
+    "fsm_eligible": ("FSMEligible", SDK),
+    "fsm_ever6": ("FSMEver6", SDK),
+    "looked_after": ("InLeaCare", SDK),
 }
+COHORT_FLAGS = ("fsm_eligible", "fsm_ever6", "looked_after")  # sent as JSON booleans [GUESS]
 PREFERRED_OF = {"preferred_surname": "surname", "preferred_forename": "forename"}
 # Parts joined into address_line1: "<Apartment>, <HouseName>, <HouseNo> <Street>" (SDK field names; the
 # joining is ours).

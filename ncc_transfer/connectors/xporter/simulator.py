@@ -40,7 +40,7 @@ from starlette.routing import Route
 from ncc_transfer.connectors.xporter import mapping as X
 from ncc_transfer.simulator.core import FaultHandling, Simulator
 from ncc_transfer.simulator.credentials import bearer, demo_secret_names, same, secrets_of
-from ncc_transfer.simulator.records import in_range, is_iso_date, public, split_house_number
+from ncc_transfer.simulator.records import flag_out, in_range, is_iso_date, public, split_house_number
 from ncc_transfer.simulator.source import SourceSchool, stable_id
 
 ROUTE = "xporter"
@@ -110,7 +110,9 @@ def _student(laestab: str, pupil) -> dict:
         "ExternalId": str(uuid.uuid5(uuid.NAMESPACE_URL, f"xporter:{laestab}:{pupil.key}")),
         "IdaasId": f"PL-{sid}", "AdmissionNo": str(pupil.mis_id).zfill(6), "RegGroup": None, "HouseGroup": None}
     for column, (name, _) in X.STUDENT_FIELDS.items():
-        if column not in X.PREFERRED_OF and column != "address_line1":
+        if column in X.COHORT_FLAGS:
+            student[name] = flag_out(row.get(column))
+        elif column not in X.PREFERRED_OF and column != "address_line1":
             student[name] = year_group(row.get(column)) if column == "nc_year" else row.get(column)
     for column, legal in X.PREFERRED_OF.items():  # Forename/Surname: the name in use
         student[_field(column, X.STUDENT_FIELDS)] = row.get(column) or row.get(legal)

@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 
 from .. import codes as K
+from .cohorts import with_cohorts
 from .context import SchoolPlan, _Ctx, _School
 from .errors import _inject_errors
 from .exclusions import _random_exclusions
@@ -20,7 +21,7 @@ from .write import _write
 
 def _build_school(ctx: _Ctx, plan: SchoolPlan) -> None:
     rng = np.random.default_rng([ctx.seed, 1000 + plan.index])
-    roster = _roster(ctx, plan, rng)
+    roster = with_cohorts(_roster(ctx, plan, rng), ctx.seed, plan.index, ctx.as_of)
     days = plan.days
     n = len(roster)
     t64 = np.datetime64(days.start)
