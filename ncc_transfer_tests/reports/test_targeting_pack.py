@@ -153,8 +153,8 @@ def test_hostile_names_are_text_in_the_html_and_not_formulas_in_the_csv(tmp_path
 
 def test_the_pack_from_either_warehouse_matches_the_hand_worked_case(backend, tmp_path):
     """The four pupils of the rules' tests (rules/test_rules_targeting.py), loaded into DuckDB or PostgreSQL
-    with their views: the pack reads the same figures back. The warehouse has no cohort columns yet, so
-    every cohort is "not recorded"."""
+    with their views: the pack reads the same figures back, cohorts included (the warehouse stores the
+    pupils' cohort columns, and null stays "not recorded")."""
     from pathlib import Path
 
     import pandas as pd
@@ -163,7 +163,7 @@ def test_the_pack_from_either_warehouse_matches_the_hand_worked_case(backend, tm
     from ncc_transfer.registry import Registry, School
     from ncc_transfer.targeting import build_school_pack, write_pack
     from ncc_transfer.views import compute_school_views
-    from ncc_transfer_tests.rules.test_rules_targeting import AS_OF as RULES_AS_OF, SCHOOL, four_pupils
+    from ncc_transfer_tests.rules.test_rules_targeting import AS_OF as RULES_AS_OF, SCHOOL, four_pupils, rates_of
 
     roll, marks_, _ = four_pupils()
     pupils = coerce_types("pupils", roll.assign(sex="F"))
@@ -177,7 +177,12 @@ def test_the_pack_from_either_warehouse_matches_the_hand_worked_case(backend, tm
     assert (pack.phase, pack.phase_source) == ("primary", "inferred from the roll")
     assert pack.rates["attendance_rate"] == pytest.approx(0.80) and pack.rates["pa_rate"] == pytest.approx(0.75)
     assert list(zip(pack.pupils["upn"], pack.pupils["list"])) == [("P3", "SA"), ("P4", "PA"), ("P2", "PA")]
-    assert set(pack.cohorts["group"]) == {"not recorded"}
+    # As worked in test_school_rates_and_rates_by_cohort_on_four_pupils_over_two_weeks, read back.
+    assert rates_of(pack.cohorts, "sen_provision") == {
+        "K (SEN support)": (2, 0.95, 0.5, 0.0), "N (no SEN)": (1, 0.8, 1.0, 0.0), "not recorded": (1, 0.5, 1.0, 1.0)}
+    assert rates_of(pack.cohorts, "fsm_eligible") == {
+        "yes": (2, 0.9, 0.5, 0.0), "no": (1, 0.9, 1.0, 0.0), "not recorded": (1, 0.5, 1.0, 1.0)}
+    assert rates_of(pack.cohorts, "looked_after") == {"not recorded": (4, 0.8, 0.75, 0.25)}
     assert [(r.group, r.pupils) for r in pack.year_groups.itertuples()] == [("5", 2), ("6", 2)]
     assert list(pack.weekly["week_number"]) == [2, 3]  # weeks of Mon 7 and Mon 14 Sep 2026
     # Another date than the stored views': computed from the marks, the same figures.
