@@ -189,12 +189,17 @@ def demo_night(tmp_path_factory) -> DemoNight:
 
 @pytest.fixture()
 def small_la(tmp_path):
-    """A fresh, writable demo LA of 3 schools (not yet run) for tests that change files."""
+    """A fresh, writable demo LA of 3 schools (not yet run) for tests that change files.
+
+    Its schools are at a tenth of full size (0.1; it was 0.3): some forty tests run one night or more on
+    it, and none checks anything that depends on how many pupils a school has (what they need from the
+    data, a CSV school, a CTF school, exclusions, a 10-day absence, a school with issues, they assert,
+    so a smaller LA without it would fail, not pass emptily)."""
     from ncc_transfer.demo.generator import build_demo_la
 
     home = tmp_path / "la"
     with ncc_env(home):
-        demo = build_demo_la(home, seed=7, schools=3, as_of=DEMO_AS_OF, pupils_scale=0.3)
+        demo = build_demo_la(home, seed=7, schools=3, as_of=DEMO_AS_OF, pupils_scale=0.1)
         yield home, demo
 
 

@@ -235,7 +235,9 @@ def test_the_vendor_never_has_more_requests_at_once_than_its_cap(tmp_path, monke
     from ncc_transfer.defs.resources import RouteConcurrency
     from ncc_transfer_tests.connectors.vendor_support import AS_OF, build_vendor_la
 
-    la, stop = build_vendor_la(tmp_path / "la", schools=2)
+    # A tenth-scale LA (the default is 0.3): the cap is about requests in flight, not their size; each
+    # school's fetch is still a dozen or more pages, so uncapped the two schools' requests overlap.
+    la, stop = build_vendor_la(tmp_path / "la", schools=2, pupils_scale=0.1)
     try:
         la.secrets["WONDE_CAP_TOKEN"] = "wonde-cap-secret-token-7"
         la.with_secrets(monkeypatch)
@@ -277,7 +279,10 @@ def test_schools_fetched_at_once_over_a_network_keep_their_own_tables_and_failur
     and a vendor fault on one school (500s beyond its retries) fails that school only, both ways."""
     from ncc_transfer_tests.connectors.vendor_support import AS_OF, build_vendor_la, sorted_frame
 
-    la, stop = build_vendor_la(tmp_path / "la", schools=4, network={"latency_seconds": 0.02, "rates": {"wonde": 20.0}})
+    # A tenth-scale LA (the default is 0.3): what is compared is each school's tables fetched alone and
+    # beside the others, whatever their size; each school is still many pages, so the fetches interleave.
+    la, stop = build_vendor_la(tmp_path / "la", schools=4, pupils_scale=0.1,
+                               network={"latency_seconds": 0.02, "rates": {"wonde": 20.0}})
     try:
         served = [la.serve_demo("wonde", monkeypatch, n) for n in range(4)]
         schools, broken = [s.school for s in served], served[2]
@@ -412,7 +417,10 @@ def test_faults_under_a_network_stay_with_their_school_and_hold_up_no_other(tmp_
     first in the schools' order, comes out after the schools fetched beside it."""
     from ncc_transfer_tests.connectors.vendor_support import AS_OF, build_vendor_la, sorted_frame
 
-    la, stop = build_vendor_la(tmp_path / "la", schools=4, network={
+    # A tenth-scale LA (the default is 0.3): the faults land on the first requests of each school and
+    # the tables are compared whatever their size; smaller schools beside the slow one (4.5 s of delays)
+    # finish sooner, so its coming out after them stands out further.
+    la, stop = build_vendor_la(tmp_path / "la", schools=4, pupils_scale=0.1, network={
         "latency_seconds": 0.02, "rates": {"wonde": 20.0, "xporter": 20.0}})
     try:
         la.sim.slow_seconds = 1.5
