@@ -8,7 +8,7 @@ exit codes and main environment variables).
          the built-in simulator, which it starts), runs the nightly job once, prints a summary.
 ``simulator`` serves the registry's vendor-route schools in each vendor's API shape, alone (for the
          Dagster UI on a demo home, or for people building connectors).
-``pack`` writes a school's termly attendance targeting support pack, or the LA page (docs/targeting_pack.md);
+``pack`` writes a school's termly attendance targeting support pack, the LA page, or all of them (docs/targeting_pack.md);
          ``reference-refresh`` rebuilds the national attendance figures from a downloaded DfE file.
 """
 
@@ -158,6 +158,8 @@ def _parser() -> argparse.ArgumentParser:
     which = pack.add_mutually_exclusive_group(required=True)
     which.add_argument("--school", metavar="KEY", help="the school partition (<laestab>-<mis>)")
     which.add_argument("--la", action="store_true", help="the LA page across schools (counts only) instead")
+    which.add_argument("--all", action="store_true", dest="all_packs",
+                       help="every active school's pack and the LA page (the warehouse read once)")
     pack.add_argument("--as-of", type=_iso_date, default=None, metavar="YYYY-MM-DD",
                       help="the date the pack is for (default today)")
     pack.set_defaults(handler=_cmd_pack)
@@ -262,6 +264,8 @@ def _cmd_pack(args: argparse.Namespace) -> int:
     from .warehouse import open_warehouse
 
     registry = _load_registry()
+    if args.all_packs:
+        return _pack_all(registry, args.as_of or date.today())
     if args.la:
         warehouse = open_warehouse(warehouse_url())
         try:
@@ -282,6 +286,24 @@ def _cmd_pack(args: argparse.Namespace) -> int:
     for path in pack.files:
         print(f"  {path.name}")
     return EXIT_OK
+
+
+def _pack_all(registry, as_of: date) -> int:
+    from .config import ncc_home, warehouse_url
+    from .targeting import packs_root
+    from .targeting_all import write_all_packs
+    from .warehouse import open_warehouse
+
+    warehouse = open_warehouse(warehouse_url())
+    try:
+        written = write_all_packs(warehouse, registry, as_of=as_of, home=ncc_home())
+    finally:
+        warehouse.close()
+    print(written.la_page.files[0])
+    print(f"{len(written.packs)} school packs under {packs_root(ncc_home())}")
+    for key, error in sorted(written.failed.items()):
+        print(f"ncc-transfer: {key}: the targeting pack could not be written ({error})", file=sys.stderr)
+    return EXIT_SCHOOL_FAILED if written.failed else EXIT_OK
 
 
 def _cmd_reference_refresh(args: argparse.Namespace) -> int:

@@ -185,3 +185,63 @@ def test_the_pack_from_either_warehouse_matches_the_hand_worked_case(backend, tm
     assert later.rates == pack.rates
     written = write_pack(backend, registry, school, as_of=RULES_AS_OF, home=tmp_path)
     assert written.counts["severe"] == 1 and written.counts["persistent_not_severe"] == 2
+
+
+def _assert_same_pack(alone, together):
+    import pandas as pd
+
+    for name in ("school_key", "laestab", "term_label", "term", "last_term", "phase", "phase_source", "rates",
+                 "la_rates", "national", "views_as_of"):
+        assert getattr(alone, name) == getattr(together, name), name
+    for name in ("weekly", "pupils", "early", "cohorts", "year_groups"):
+        pd.testing.assert_frame_equal(getattr(alone, name).reset_index(drop=True),
+                                      getattr(together, name).reset_index(drop=True), obj=name)
+    assert alone.open_items.keys() == together.open_items.keys()
+    for name in alone.open_items:
+        pd.testing.assert_frame_equal(alone.open_items[name].reset_index(drop=True),
+                                      together.open_items[name].reset_index(drop=True), obj=name)
+
+
+@pytest.mark.parametrize("as_of", [AS_OF, date(2026, 2, 6)], ids=["stored views' date", "another date"])
+def test_every_pack_built_together_is_the_pack_built_alone(loaded_la, tmp_path, monkeypatch, as_of):
+    """The all-schools build (the LA read once, its phase figures computed once, packs written in a process
+    pool) gives each school the pack it gets alone: frame by frame, and file by file."""
+    from ncc_transfer import targeting_all
+    from ncc_transfer.config import ncc_home, schools_file, warehouse_url
+    from ncc_transfer.registry import load_registry
+    from ncc_transfer.targeting import assemble_pack, build_school_pack, read_la, school_inputs, write_pack
+    from ncc_transfer.warehouse import open_warehouse
+
+    home, demo, keys = loaded_la
+    monkeypatch.setattr(targeting_all, "MIN_SCHOOLS", 1)  # 3 schools: use the pool all the same
+    with ncc_env(home):
+        registry = load_registry(schools_file(), home=ncc_home())
+        warehouse = open_warehouse(warehouse_url())
+        try:
+            la = read_la(warehouse, registry, as_of)
+            for school in registry.active_schools:
+                _assert_same_pack(build_school_pack(warehouse, registry, school, as_of),
+                                  assemble_pack(school_inputs(warehouse, la, school)))
+            alone = {s.key: write_pack(warehouse, registry, s, as_of=as_of, home=tmp_path / "alone")
+                     for s in registry.active_schools}
+            together = targeting_all.write_all_packs(warehouse, registry, as_of=as_of, home=tmp_path / "all",
+                                                     workers=2)
+        finally:
+            warehouse.close()
+    assert set(together.packs) == set(alone) == set(keys) and not together.failed
+    for key, written in alone.items():
+        assert together.packs[key].counts == written.counts
+        for path in written.files:
+            assert (together.packs[key].folder / path.name).read_bytes() == path.read_bytes(), path.name
+    assert together.la_page.files[0].name == "la_targeting.html"
+
+
+def test_pack_all_command_writes_every_active_school_and_the_la_page(loaded_la, capsys):
+    home, demo, keys = loaded_la
+    with ncc_env(home):
+        assert main(["pack", "--all", "--as-of", AS_OF.isoformat()]) == 0
+    printed = capsys.readouterr().out.splitlines()
+    assert printed == [str(home / "packs" / "la" / "2025-26-spring" / "la_targeting.html"),
+                       f"{len(keys)} school packs under {home / 'packs'}"]
+    for key in keys:
+        assert (home / "packs" / key[:7] / "2025-26-spring" / "targeting_pack.html").exists()

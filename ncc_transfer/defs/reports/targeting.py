@@ -12,7 +12,8 @@ import dagster as dg
 from ncc_transfer.defs.resources import NccSettings
 from ncc_transfer.defs.schools.assets import NightConfig
 from ncc_transfer.defs.schools.partitions import school_partitions
-from ncc_transfer.targeting import read_pupils, write_la, write_school_pack, build_school_pack, packs_root
+from ncc_transfer.targeting import write_la
+from ncc_transfer.targeting_all import write_all_packs
 
 PACK_ASSET, LA_PAGE_ASSET = "targeting_pack", "targeting_la_page"
 
@@ -28,27 +29,24 @@ PACK_ASSET, LA_PAGE_ASSET = "targeting_pack", "targeting_la_page"
                 "$NCC_HOME/packs/<laestab>/<academic year>-<term>/), as of the run's as_of (default today).",
 )
 def targeting_pack(context: dg.AssetExecutionContext, config: NightConfig, ncc: NccSettings):
-    """Write each school's pack; one school's failure never stops the others."""
+    """Write each school's pack (``targeting_all.write_all_packs``: the warehouse read once for the LA, the
+    packs written in a process pool); one school's failure never stops the others."""
     registry = ncc.registry()
     schools = registry.by_key()
-    as_of = config.as_of_date()
+    chosen = [schools[key] for key in context.partition_keys if key in schools]
     warehouse = ncc.warehouse()
     try:
-        pupils = read_pupils(warehouse)
-        for key in context.partition_keys:
-            school = schools.get(key)
-            if school is None:
-                continue
-            try:
-                written = write_school_pack(build_school_pack(warehouse, registry, school, as_of, pupils=pupils),
-                                            packs_root(ncc.home_path()))
-            except Exception as exc:  # noqa: BLE001 - reported; the other schools' packs go on
-                context.log.error(f"{key}: the targeting pack could not be written ({type(exc).__name__})")
-                continue
-            yield dg.AssetMaterialization(asset_key=PACK_ASSET, partition=key, metadata={
-                "folder": dg.MetadataValue.path(str(written.folder)), "counts": dg.MetadataValue.json(written.counts)})
+        written = write_all_packs(warehouse, registry, as_of=config.as_of_date(), home=ncc.home_path(),
+                                  schools=chosen, la_page=False)
     finally:
         warehouse.close()
+    for key, error in sorted(written.failed.items()):
+        context.log.error(f"{key}: the targeting pack could not be written ({error})")
+    for school in chosen:
+        pack = written.packs.get(school.key)
+        if pack is not None:
+            yield dg.AssetMaterialization(asset_key=PACK_ASSET, partition=school.key, metadata={
+                "folder": dg.MetadataValue.path(str(pack.folder)), "counts": dg.MetadataValue.json(pack.counts)})
 
 
 @dg.asset(
