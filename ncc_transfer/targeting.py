@@ -24,7 +24,7 @@ from .registry import Registry, School
 from .reports.targeting_pack import LaPage, SchoolPack, WrittenPack, write_la_page, write_school_pack
 from .rules import targeting as rules
 from .rules.absence import absence_summary
-from .rules.calendar import academic_year_start
+from .rules.calendar import academic_year_start, school_days
 from .warehouse import Warehouse
 
 
@@ -80,6 +80,20 @@ def school_phases(registry: Registry, pupils: pd.DataFrame) -> dict[str, tuple[s
             inferred = rules.infer_phase(years.get(school.key, []))
             out[school.key] = (inferred, "inferred from the roll" if inferred else "not known")
     return out
+
+
+def latest_night(warehouse: Warehouse) -> date | None:
+    """The date of the latest night whose views are stored (``absence_summary.as_of``); None before any."""
+    value = warehouse.read("SELECT max(as_of) AS as_of FROM absence_summary")["as_of"].iloc[0]
+    return None if value is None or pd.isna(value) else pd.Timestamp(value).date()
+
+
+def la_school_days(warehouse: Warehouse, first: date, last: date) -> list[date]:
+    """The LA's school days from ``first`` to ``last``: dates with a possible session of any school's pupil."""
+    marks = _dates(warehouse.read("SELECT DISTINCT date, code FROM attendance WHERE date BETWEEN ? AND ?",
+                                  [first, last]), "date")
+    days = school_days(marks.assign(school_key="la"))
+    return [pd.Timestamp(d).date() for d in days["date"]]
 
 
 def _stored_view(warehouse: Warehouse, name: str) -> pd.DataFrame:

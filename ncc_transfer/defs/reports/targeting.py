@@ -33,7 +33,8 @@ def targeting_pack(context: dg.AssetExecutionContext, config: NightConfig, ncc: 
     packs written in a process pool); one school's failure never stops the others."""
     registry = ncc.registry()
     schools = registry.by_key()
-    chosen = [schools[key] for key in context.partition_keys if key in schools]
+    # Active schools only: a range of partitions (the break sensor's run) holds the inactive ones between.
+    chosen = [schools[key] for key in context.partition_keys if key in schools and schools[key].active]
     warehouse = ncc.warehouse()
     try:
         written = write_all_packs(warehouse, registry, as_of=config.as_of_date(), home=ncc.home_path(),
