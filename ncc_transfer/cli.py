@@ -289,14 +289,23 @@ def _cmd_pack(args: argparse.Namespace) -> int:
 
 
 def _pack_all(registry, as_of: date) -> int:
+    from collections import Counter
+
     from .config import ncc_home, warehouse_url
     from .targeting import packs_root
     from .targeting_all import write_all_packs
     from .warehouse import open_warehouse
 
+    from .reports.pack_email import maybe_send_pack_notice, pack_email_enabled
+
     warehouse = open_warehouse(warehouse_url())
     try:
         written = write_all_packs(warehouse, registry, as_of=as_of, home=ncc_home())
+        if pack_email_enabled():
+            schools = registry.by_key()
+            sent = Counter(maybe_send_pack_notice(warehouse, schools[key], pack, la_name=registry.la_name, as_of=as_of)
+                           for key, pack in written.packs.items())
+            print("pack notices: " + ", ".join(f"{what} {n}" for what, n in sorted(sent.items())), file=sys.stderr)
     finally:
         warehouse.close()
     print(written.la_page.files[0])

@@ -13,7 +13,7 @@ import pytest
 
 from ncc_transfer.cli import main
 from ncc_transfer.defs.reports.targeting import PACK_ASSET, targeting_la_page, targeting_pack
-from ncc_transfer.defs.resources import NccSettings
+from ncc_transfer.defs.resources import MailResource, NccSettings
 from ncc_transfer.defs.schools.partitions import school_partitions
 from ncc_transfer_tests.conftest import DEMO_AS_OF, ncc_env, skip_unless_required
 from ncc_transfer_tests.reports.test_reports import CHROMIUM, UPN_PATTERN, _chromium
@@ -68,13 +68,14 @@ def test_assets_materialise_a_school_pack_and_the_la_page_with_counts_only(loade
         instance.add_dynamic_partitions(school_partitions.name, keys)
         config = {"ops": {"targeting_pack": {"config": {"as_of": AS_OF.isoformat()}}}, **quiet}
         result = dg.materialize([targeting_pack], partition_key=keys[1], instance=instance,
-                                resources={"ncc": NccSettings()}, run_config=config)
+                                resources={"ncc": NccSettings(), "mail": MailResource()}, run_config=config)
         assert result.success
         events = result.asset_materializations_for_node(PACK_ASSET)
         assert [e.partition for e in events] == [keys[1]]
         metadata = events[0].metadata
         counts = metadata["counts"].value
         assert set(counts) >= {"severe", "persistent_not_severe", "early_identification", "open_ten_day_absence"}
+        assert metadata["email"].value == "email off"  # NCC_PACK_EMAIL is off by default
         assert all(isinstance(v, int) for v in counts.values())
         assert not UPN_PATTERN.search(str(metadata))  # no pupil in the metadata
         assert (home / "packs" / keys[1][:7] / "2025-26-spring" / "targeting_pack.html").exists()
@@ -245,3 +246,41 @@ def test_pack_all_command_writes_every_active_school_and_the_la_page(loaded_la, 
                        f"{len(keys)} school packs under {home / 'packs'}"]
     for key in keys:
         assert (home / "packs" / key[:7] / "2025-26-spring" / "targeting_pack.html").exists()
+
+
+def test_pack_notice_goes_to_contact_and_officer_without_pupil_data_only_when_on(loaded_la, smtp_server, capsys):
+    """NCC_PACK_EMAIL on and SMTP set: each school's contact and officer get one notice through a real SMTP
+    server on loopback: counts and the folder, no attachment, no pupil. Off (the default): nothing is sent."""
+    from ncc_transfer.config import warehouse_url
+    from ncc_transfer.warehouse import open_warehouse
+
+    home, demo, keys = loaded_la
+    host, port, mails = smtp_server
+    registry = home / "schools.yaml"
+    text = registry.read_text()
+    if "officer:" not in text:
+        registry.write_text(re.sub(r"(\n( +)contact: [^\n]+)", r"\1\n\2officer: attendance.officer@norfolk.gov.uk", text))
+    smtp = {"NCC_SMTP_HOST": host, "NCC_SMTP_PORT": str(port), "NCC_SMTP_FROM": "attendance@norfolk.gov.uk"}
+    with ncc_env(home, **smtp):
+        assert main(["pack", "--all", "--as-of", AS_OF.isoformat()]) == 0
+    assert mails == []  # off by default
+    with ncc_env(home, NCC_PACK_EMAIL="true", **smtp):
+        assert main(["pack", "--all", "--as-of", AS_OF.isoformat()]) == 0
+        warehouse = open_warehouse(warehouse_url())
+        try:
+            audit = warehouse.read("SELECT school_key, detail FROM audit_log WHERE event = 'pack_notice_sent'")
+        finally:
+            warehouse.close()
+    assert f"pack notices: emailed {len(keys)}" in capsys.readouterr().err
+    assert len(mails) == len(keys) and sorted(audit["school_key"]) == sorted(keys)
+    for mail in mails:
+        recipients = [a.strip() for a in mail["To"].split(",")]
+        assert len(recipients) == 2 and recipients[1] == "attendance.officer@norfolk.gov.uk"
+        assert recipients[0].startswith("data.manager@")
+        subject = str(mail["Subject"]).strip()
+        assert subject.startswith("Attendance targeting pack for ") and subject.endswith(": 20 March 2026")
+        assert not mail.is_multipart() and not list(mail.iter_attachments())
+        body = mail.get_content()
+        assert str(home / "packs") in body and "2025-26-spring" in body and "not attached" in body
+        assert "severely absent pupil" in body
+        assert not UPN_PATTERN.search(body)  # no pupil
