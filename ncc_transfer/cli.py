@@ -458,8 +458,27 @@ def _cmd_demo(args: argparse.Namespace) -> int:
             stop()
     for line in result.lines:
         print("  " + line)
-    print_demo_summary(demo, result, seconds=time.perf_counter() - started)
+    packs = _demo_packs(registry, demo.as_of)
+    print_demo_summary(demo, result, seconds=time.perf_counter() - started, packs=packs)
     return EXIT_OK if not result.failed else EXIT_SCHOOL_FAILED
+
+
+def _demo_packs(registry, as_of: date):
+    """Every loaded demo school's targeting pack and the LA page (``targeting_all``: the warehouse read once,
+    the packs written in a process pool), as of the demo night."""
+    from .config import ncc_home, warehouse_url
+    from .targeting_all import write_all_packs
+    from .warehouse import open_warehouse
+
+    print(f"Writing the termly targeting packs for {len(registry.active_schools)} schools and the LA page ...")
+    started = time.perf_counter()
+    warehouse = open_warehouse(warehouse_url())
+    try:
+        written = write_all_packs(warehouse, registry, as_of=as_of, home=ncc_home())
+    finally:
+        warehouse.close()
+    written.seconds = time.perf_counter() - started
+    return written
 
 
 def _simulator_port(port: int | None) -> int:

@@ -41,6 +41,7 @@ class AllPacks:
     la_page: WrittenPack | None
     packs: dict[str, WrittenPack] = field(default_factory=dict)  # school key -> its pack
     failed: dict[str, str] = field(default_factory=dict)  # school key -> the exception's type name
+    seconds: float | None = None  # set by a caller that times the whole
 
 
 def _compute_and_write(inputs: SchoolInputs, root: Path) -> WrittenPack:
