@@ -3,10 +3,12 @@ the pack and the LA page rendered in headless Chromium (docs/targeting_pack.md).
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import stat
 from datetime import date
+from pathlib import Path
 
 import dagster as dg
 import pytest
@@ -19,6 +21,8 @@ from ncc_transfer_tests.conftest import DEMO_AS_OF, ncc_env, skip_unless_require
 from ncc_transfer_tests.reports.test_reports import CHROMIUM, UPN_PATTERN, _chromium
 
 AS_OF = DEMO_AS_OF  # Fri 20 Mar 2026: spring term 2025/26
+DOCS_SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+SHOT_NAMES = {"school": "targeting_pack.png", "la": "la_targeting.png"}
 
 
 @pytest.fixture(scope="module")
@@ -102,7 +106,9 @@ def test_pack_and_la_page_render_in_headless_chromium(loaded_la, tmp_path, page)
         else:
             assert main(["pack", "--la", "--as-of", AS_OF.isoformat()]) == 0
             path = home / "packs" / "la" / "2025-26-spring" / "la_targeting.html"
-    screenshot = tmp_path / f"{page}.png"
+    # NCC_UPDATE_SCREENSHOTS=1 (as the console's browser test): the documentation's screenshots are replaced.
+    update = os.environ.get("NCC_UPDATE_SCREENSHOTS", "") not in ("", "0")
+    screenshot = (DOCS_SCREENSHOTS / SHOT_NAMES[page]) if update else tmp_path / f"{page}.png"
     shot = _chromium(tmp_path, f"--screenshot={screenshot}", "--window-size=1280,2400", path.as_uri())
     assert screenshot.exists(), shot.stderr.decode(errors="replace")[-2000:]
     data = screenshot.read_bytes()
