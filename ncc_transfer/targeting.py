@@ -55,6 +55,9 @@ def read_marks(warehouse: Warehouse, school_keys: list[str], first: date, last: 
     return _dates(marks, "date")
 
 
+SUMMARY_BATCH = 10  # schools whose year summary is computed together (memory: their marks)
+
+
 def year_summary(warehouse: Warehouse, pupils: pd.DataFrame, school_keys: list[str], as_of: date) -> pd.DataFrame:
     """``absence_summary`` of these schools as of ``as_of``: the stored view's rows for that date, and for
     schools without stored rows for it, computed from their marks."""
@@ -63,8 +66,14 @@ def year_summary(warehouse: Warehouse, pupils: pd.DataFrame, school_keys: list[s
     missing = sorted(set(school_keys) - set(stored["school_key"]))
     if not missing:
         return stored.reset_index(drop=True)
-    marks = read_marks(warehouse, missing, academic_year_start(as_of), as_of)
-    computed = absence_summary(pupils[pupils["school_key"].isin(missing)], marks, as_of)
+    # A school's rows depend on its own pupils and marks only: computed a few schools at a time, so an LA's
+    # year of marks (44 million at Norfolk size) is never in memory at once.
+    parts = []
+    for start in range(0, len(missing), SUMMARY_BATCH):
+        batch = missing[start:start + SUMMARY_BATCH]
+        marks = read_marks(warehouse, batch, academic_year_start(as_of), as_of)
+        parts.append(absence_summary(pupils[pupils["school_key"].isin(batch)], marks, as_of))
+    computed = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
     return pd.concat([stored, computed], ignore_index=True) if len(stored) and len(computed) else (
         computed if not len(stored) else stored.reset_index(drop=True))
 

@@ -213,7 +213,9 @@ def _assert_same_pack(alone, together):
 def test_every_pack_built_together_is_the_pack_built_alone(loaded_la, tmp_path, monkeypatch, as_of):
     """The all-schools build (the LA read once, its phase figures computed once, packs written in a process
     pool) gives each school the pack it gets alone: frame by frame, and file by file."""
-    from ncc_transfer import targeting_all
+    import pandas as pd
+
+    from ncc_transfer import targeting, targeting_all
     from ncc_transfer.config import ncc_home, schools_file, warehouse_url
     from ncc_transfer.registry import load_registry
     from ncc_transfer.targeting import assemble_pack, build_school_pack, read_la, school_inputs, write_pack
@@ -226,6 +228,12 @@ def test_every_pack_built_together_is_the_pack_built_alone(loaded_la, tmp_path, 
         warehouse = open_warehouse(warehouse_url())
         try:
             la = read_la(warehouse, registry, as_of)
+            # The year summary computed a school at a time is the one computed for all at once.
+            keys_all = sorted(la.phases)
+            monkeypatch.setattr(targeting, "SUMMARY_BATCH", 1)
+            one_at_a_time = targeting.year_summary(warehouse, la.pupils, keys_all, as_of)
+            monkeypatch.setattr(targeting, "SUMMARY_BATCH", 100)
+            pd.testing.assert_frame_equal(one_at_a_time, targeting.year_summary(warehouse, la.pupils, keys_all, as_of))
             for school in registry.active_schools:
                 _assert_same_pack(build_school_pack(warehouse, registry, school, as_of),
                                   assemble_pack(school_inputs(warehouse, la, school)))
