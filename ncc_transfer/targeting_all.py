@@ -63,6 +63,23 @@ def write_all_packs(warehouse: Warehouse, registry: Registry, *, as_of: date, ho
     ``workers``: processes computing and writing packs (default the CPUs; 0 or 1, or fewer than
     ``MIN_SCHOOLS`` schools: in this process). ``on_pack(school, written, error)`` is called as each ends."""
     chosen = list(registry.active_schools if schools is None else schools)
+    count = _workers(workers, len(chosen))
+    if not count:
+        return _write(warehouse, registry, as_of, home, chosen, la_page, on_pack, None)
+    with ProcessPoolExecutor(max_workers=count, mp_context=multiprocessing.get_context(START_METHOD)) as pool:
+        # The workers start (a fresh interpreter each, importing pandas and the rules) while this process
+        # reads the LA and writes the LA page.
+        for _ in range(count):
+            pool.submit(_warm_up)
+        return _write(warehouse, registry, as_of, home, chosen, la_page, on_pack, (pool, count))
+
+
+def _warm_up() -> None:
+    import ncc_transfer.targeting  # noqa: F401 - the imports a pack needs, before the first school
+
+
+def _write(warehouse: Warehouse, registry: Registry, as_of: date, home: Path, chosen: list[School], la_page: bool,
+           on_pack, pooled) -> AllPacks:
     root = packs_root(home)
     la = read_la(warehouse, registry, as_of)
     result = AllPacks(la_page=write_la_page(build_la_page(warehouse, registry, as_of, la=la), root)
@@ -84,8 +101,7 @@ def write_all_packs(warehouse: Warehouse, registry: Registry, *, as_of: date, ho
             done(school, None, exc)
             return None
 
-    count = _workers(workers, len(chosen))
-    if not count:
+    if pooled is None:
         for school in chosen:
             inputs = inputs_of(school)
             if inputs is None:
@@ -96,24 +112,25 @@ def write_all_packs(warehouse: Warehouse, registry: Registry, *, as_of: date, ho
                 done(school, None, exc)
         return result
 
+    pool, count = pooled
     pending: dict[Future, School] = {}
     queue = iter(chosen)
-    with ProcessPoolExecutor(max_workers=count, mp_context=multiprocessing.get_context(START_METHOD)) as pool:
-        def fill() -> None:
-            while len(pending) < count * AHEAD:
-                school = next(queue, None)
-                if school is None:
-                    return
-                inputs = inputs_of(school)
-                if inputs is not None:
-                    pending[pool.submit(_compute_and_write, inputs, root)] = school
 
+    def fill() -> None:
+        while len(pending) < count * AHEAD:
+            school = next(queue, None)
+            if school is None:
+                return
+            inputs = inputs_of(school)
+            if inputs is not None:
+                pending[pool.submit(_compute_and_write, inputs, root)] = school
+
+    fill()
+    while pending:
+        finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+        for future in finished:
+            school = pending.pop(future)
+            error = future.exception()
+            done(school, None if error else future.result(), error)
         fill()
-        while pending:
-            finished, _ = wait(pending, return_when=FIRST_COMPLETED)
-            for future in finished:
-                school = pending.pop(future)
-                error = future.exception()
-                done(school, None if error else future.result(), error)
-            fill()
     return result
