@@ -74,3 +74,23 @@ def test_the_sensor_requests_the_packs_once_the_half_term_shows(half_term_la):
     for key in keys:
         assert (home / "packs" / key[:7] / "2025-26-autumn" / "targeting_pack.html").exists()
     assert (home / "packs" / "la" / "2025-26-autumn" / "la_targeting.html").exists()
+
+
+def test_the_sensor_skips_while_the_warehouse_cannot_be_read(tmp_path):
+    """A night holds DuckDB's write lock (another process): a tick then skips, and the next one tries again."""
+    import subprocess
+    import sys
+
+    home = tmp_path / "la"
+    home.mkdir()
+    hold = ("import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('held', flush=True); time.sleep(60)")
+    holder = subprocess.Popen([sys.executable, "-c", hold, str(home / "warehouse.duckdb")], stdout=subprocess.PIPE,
+                              text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with ncc_env(home):
+            _, result = _tick()
+    finally:
+        holder.kill()
+        holder.wait()
+    assert isinstance(result, dg.SkipReason) and "cannot be read now" in result.skip_message

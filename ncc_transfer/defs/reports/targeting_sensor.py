@@ -59,7 +59,10 @@ def pack_run_request(day: date, partition_keys: list[str], registry) -> dg.RunRe
                        "shows 5 weekdays without school): every active school's targeting pack and the LA page, "
                        "as of that day, once per break.")
 def targeting_packs_after_break(context: dg.SensorEvaluationContext):
-    warehouse = open_warehouse(config.warehouse_url())
+    try:
+        warehouse = open_warehouse(config.warehouse_url())
+    except Exception as exc:  # noqa: BLE001 - a night holds DuckDB's lock, or PostgreSQL is down: the next tick
+        return dg.SkipReason(f"the warehouse cannot be read now ({type(exc).__name__}); the next tick tries again")
     try:
         day = break_to_pack(warehouse)
     finally:
