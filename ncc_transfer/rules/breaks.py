@@ -2,10 +2,10 @@
 
 Source: DfE, *Working together to improve school attendance* (statutory from 19 August 2024): the local
 authority holds a **termly** targeting support meeting with each school,
-https://www.gov.uk/government/publications/working-together-to-improve-school-attendance ; and
-DfE, *School attendance: guidance on school days and term dates* (schools meet for 380 sessions, 190
-days, a year, with half-term and end-of-term holidays set by the LA or the school),
-https://www.gov.uk/government/publications/school-attendance
+https://www.gov.uk/government/publications/working-together-to-improve-school-attendance ; a
+maintained school meets for at least 380 sessions (190 days) a year, its term and holiday dates set by
+the LA or the school: The Education (School Day and School Year) (England) Regulations 1999,
+https://www.legislation.gov.uk/uksi/1999/3181
 
 No term calendar is loaded (docs/targeting_pack.md, "Terms"). A **break** is a run of at least
 ``BREAK_MIN_WEEKDAYS`` (5) weekdays, Monday to Friday, with no school day of the LA (a date on which any

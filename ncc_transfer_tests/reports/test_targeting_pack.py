@@ -192,6 +192,13 @@ def test_the_pack_from_either_warehouse_matches_the_hand_worked_case(backend, tm
     assert later.rates == pack.rates
     written = write_pack(backend, registry, school, as_of=RULES_AS_OF, home=tmp_path)
     assert written.counts["severe"] == 1 and written.counts["persistent_not_severe"] == 2
+    # What the break sensor reads, on either warehouse: the night's date and the LA's school days.
+    from ncc_transfer.rules.calendar import school_days
+    from ncc_transfer.targeting import la_school_days, latest_night
+
+    assert latest_night(backend) == RULES_AS_OF
+    expected = [d.date() for d in school_days(marks_)["date"]]
+    assert la_school_days(backend, date(2026, 9, 1), RULES_AS_OF) == expected and len(expected) == 10
 
 
 def _assert_same_pack(alone, together):
