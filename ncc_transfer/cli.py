@@ -8,7 +8,7 @@ exit codes and main environment variables).
          the built-in simulator, which it starts), runs the nightly job once, prints a summary.
 ``simulator`` serves the registry's vendor-route schools in each vendor's API shape, alone (for the
          Dagster UI on a demo home, or for people building connectors).
-``pack`` writes a school's termly attendance targeting support pack, or the LA page (docs/targeting_pack.md);
+``pack`` writes a school's termly attendance targeting support pack, the LA page, or all of them (docs/targeting_pack.md);
          ``reference-refresh`` rebuilds the national attendance figures from a downloaded DfE file.
 """
 
@@ -158,6 +158,8 @@ def _parser() -> argparse.ArgumentParser:
     which = pack.add_mutually_exclusive_group(required=True)
     which.add_argument("--school", metavar="KEY", help="the school partition (<laestab>-<mis>)")
     which.add_argument("--la", action="store_true", help="the LA page across schools (counts only) instead")
+    which.add_argument("--all", action="store_true", dest="all_packs",
+                       help="every active school's pack and the LA page (the warehouse read once)")
     pack.add_argument("--as-of", type=_iso_date, default=None, metavar="YYYY-MM-DD",
                       help="the date the pack is for (default today)")
     pack.set_defaults(handler=_cmd_pack)
@@ -262,6 +264,8 @@ def _cmd_pack(args: argparse.Namespace) -> int:
     from .warehouse import open_warehouse
 
     registry = _load_registry()
+    if args.all_packs:
+        return _pack_all(registry, args.as_of or date.today())
     if args.la:
         warehouse = open_warehouse(warehouse_url())
         try:
@@ -282,6 +286,33 @@ def _cmd_pack(args: argparse.Namespace) -> int:
     for path in pack.files:
         print(f"  {path.name}")
     return EXIT_OK
+
+
+def _pack_all(registry, as_of: date) -> int:
+    from collections import Counter
+
+    from .config import ncc_home, warehouse_url
+    from .targeting import packs_root
+    from .targeting_all import write_all_packs
+    from .warehouse import open_warehouse
+
+    from .reports.pack_email import maybe_send_pack_notice, pack_email_enabled
+
+    warehouse = open_warehouse(warehouse_url())
+    try:
+        written = write_all_packs(warehouse, registry, as_of=as_of, home=ncc_home())
+        if pack_email_enabled():
+            schools = registry.by_key()
+            sent = Counter(maybe_send_pack_notice(warehouse, schools[key], pack, la_name=registry.la_name, as_of=as_of)
+                           for key, pack in written.packs.items())
+            print("pack notices: " + ", ".join(f"{what} {n}" for what, n in sorted(sent.items())), file=sys.stderr)
+    finally:
+        warehouse.close()
+    print(written.la_page.files[0])
+    print(f"{len(written.packs)} school packs under {packs_root(ncc_home())}")
+    for key, error in sorted(written.failed.items()):
+        print(f"ncc-transfer: {key}: the targeting pack could not be written ({error})", file=sys.stderr)
+    return EXIT_SCHOOL_FAILED if written.failed else EXIT_OK
 
 
 def _cmd_reference_refresh(args: argparse.Namespace) -> int:
@@ -427,8 +458,27 @@ def _cmd_demo(args: argparse.Namespace) -> int:
             stop()
     for line in result.lines:
         print("  " + line)
-    print_demo_summary(demo, result, seconds=time.perf_counter() - started)
+    packs = _demo_packs(registry, demo.as_of)
+    print_demo_summary(demo, result, seconds=time.perf_counter() - started, packs=packs)
     return EXIT_OK if not result.failed else EXIT_SCHOOL_FAILED
+
+
+def _demo_packs(registry, as_of: date):
+    """Every loaded demo school's targeting pack and the LA page (``targeting_all``: the warehouse read once,
+    the packs written in a process pool), as of the demo night."""
+    from .config import ncc_home, warehouse_url
+    from .targeting_all import write_all_packs
+    from .warehouse import open_warehouse
+
+    print(f"Writing the termly targeting packs for {len(registry.active_schools)} schools and the LA page ...")
+    started = time.perf_counter()
+    warehouse = open_warehouse(warehouse_url())
+    try:
+        written = write_all_packs(warehouse, registry, as_of=as_of, home=ncc_home())
+    finally:
+        warehouse.close()
+    written.seconds = time.perf_counter() - started
+    return written
 
 
 def _simulator_port(port: int | None) -> int:

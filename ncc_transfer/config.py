@@ -72,6 +72,8 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in (
     Setting("NCC_ARCHIVE_REQUIRED", "", "`true`: a night fails before its first school when the archive key is unset or malformed."),
     Setting("NCC_PSEUDONYM_KEY", "", "Key for pseudonymised exports."),
     Setting("NCC_EMAIL_SCHOOL_REPORTS", "", "`true`: email each school its report when something is new."),
+    Setting("NCC_PACK_EMAIL", "", "`true`: when a school's targeting pack is made, email its contact and officer a "
+            "notice (counts and the folder, no pupil data; docs/targeting_pack.md)."),
     Setting("NCC_SMTP_HOST", "", "SMTP server for school reports and alerts; unset = no email."),
     Setting("NCC_SMTP_PORT", "25", "SMTP port."),
     Setting("NCC_SMTP_USER", "", "SMTP login (used only if set)."),

@@ -32,7 +32,7 @@ URN_PATTERN = re.compile(r"^\d{6,7}$")
 EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 PARTITION_KEY_PATTERN = re.compile(r"^(\d{7})-([a-z_]+)$")
 
-SCHOOL_FIELDS = {"laestab", "urn", "name", "mis", "source", "contact", "active", "final_year", "phase"}
+SCHOOL_FIELDS = {"laestab", "urn", "name", "mis", "source", "contact", "active", "final_year", "phase", "officer"}
 # The school's phase (optional; else inferred from the NC years on roll): the targeting pack compares it with
 # the LA and national averages for its phase (docs/targeting_pack.md).
 PHASES = ("primary", "secondary", "special", "all-through", "alternative provision")
@@ -61,6 +61,7 @@ class School:
     active: bool = True
     final_year: int | None = None  # the school's final NC year group; None: inferred from its roll
     phase: str | None = None  # one of PHASES; None: inferred from the NC years on roll
+    officer: str | None = None  # the school's LA attendance officer (email): told when its targeting pack is made
 
     @property
     def key(self) -> str:
@@ -238,6 +239,10 @@ def _parse_school(entry: Any, position: int, la_code: str) -> tuple[School | Non
     contact = None if contact in (None, "") else str(contact).strip()
     if contact is not None and not EMAIL_PATTERN.match(contact):
         problems.append(f"{where}: contact: {contact!r} is not an email address")
+    officer = entry.get("officer")
+    officer = None if officer in (None, "") else str(officer).strip()
+    if officer is not None and not EMAIL_PATTERN.match(officer):
+        problems.append(f"{where}: officer: {officer!r} is not an email address")
     active = entry.get("active", True)
     if not isinstance(active, bool):
         problems.append(f"{where}: active: expected true or false, got {active!r}")
@@ -254,4 +259,4 @@ def _parse_school(entry: Any, position: int, la_code: str) -> tuple[School | Non
     if problems:
         return None, problems
     return School(laestab=laestab, name=name, mis=mis, source=dict(source), urn=urn, contact=contact, active=active,
-                  final_year=final_year, phase=phase), []
+                  final_year=final_year, phase=phase, officer=officer), []

@@ -11,15 +11,16 @@ from .views import overview_by_school
 from .warehouse import open_warehouse
 
 
-def print_demo_summary(demo, result, seconds: float) -> None:
+def print_demo_summary(demo, result, seconds: float, packs=None) -> None:
+    """``packs``: the demo's targeting packs (``targeting_all.AllPacks``), when it made them."""
     warehouse = open_warehouse(warehouse_url())
     try:
-        _print(demo, result, seconds, warehouse)
+        _print(demo, result, seconds, warehouse, packs)
     finally:
         warehouse.close()
 
 
-def _print(demo, result, seconds: float, warehouse) -> None:
+def _print(demo, result, seconds: float, warehouse, packs=None) -> None:
     print()
     print(f"Demo LA: {len(demo.schools)} schools in {demo.registry_path}, as of {demo.as_of}")
     print(f"Schools: {result.loaded} loaded, {result.failed} failed, {result.skipped} skipped (inactive)")
@@ -47,10 +48,16 @@ def _print(demo, result, seconds: float, warehouse) -> None:
         if path.parent.name != "la":
             print(f"  {path}")
     print(f"LA data-quality overview (counts only): {reports / 'la' / 'latest.html'}")
+    if packs is not None and packs.la_page is not None:
+        made = f" in {packs.seconds:.1f} s" if packs.seconds is not None else ""
+        failed = f", {len(packs.failed)} failed" if packs.failed else ""
+        print(f"Termly attendance targeting packs (docs/targeting_pack.md; pupil data: owner-only files): "
+              f"{len(packs.packs)} schools{failed}{made}, under {demo.home / 'packs'}/<laestab>/{packs.la_page.folder.name}/")
+        print(f"  LA targeting page (counts only): {packs.la_page.files[0]}")
     example = next((s for s in demo.schools if s.get("active", True)), None)
     if example is not None:
-        print(f"Termly attendance targeting pack (docs/targeting_pack.md): NCC_HOME={demo.home} uv run ncc-transfer "
-              f"pack --school {example['laestab']}-{example.get('mis', 'files')} --as-of {demo.as_of}")
+        print(f"  remake one: NCC_HOME={demo.home} uv run ncc-transfer pack --school "
+              f"{example['laestab']}-{example.get('mis', 'files')} --as-of {demo.as_of} (or --all)")
     print()
     print(f"Warehouse:  {warehouse.describe()}")
     if warehouse.url.startswith("duckdb:"):

@@ -13,6 +13,7 @@ for the schools needed, which reads their marks.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
@@ -23,7 +24,7 @@ from .registry import Registry, School
 from .reports.targeting_pack import LaPage, SchoolPack, WrittenPack, write_la_page, write_school_pack
 from .rules import targeting as rules
 from .rules.absence import absence_summary
-from .rules.calendar import academic_year_start
+from .rules.calendar import academic_year_start, school_days
 from .warehouse import Warehouse
 
 
@@ -54,6 +55,9 @@ def read_marks(warehouse: Warehouse, school_keys: list[str], first: date, last: 
     return _dates(marks, "date")
 
 
+SUMMARY_BATCH = 10  # schools whose year summary is computed together (memory: their marks)
+
+
 def year_summary(warehouse: Warehouse, pupils: pd.DataFrame, school_keys: list[str], as_of: date) -> pd.DataFrame:
     """``absence_summary`` of these schools as of ``as_of``: the stored view's rows for that date, and for
     schools without stored rows for it, computed from their marks."""
@@ -62,8 +66,14 @@ def year_summary(warehouse: Warehouse, pupils: pd.DataFrame, school_keys: list[s
     missing = sorted(set(school_keys) - set(stored["school_key"]))
     if not missing:
         return stored.reset_index(drop=True)
-    marks = read_marks(warehouse, missing, academic_year_start(as_of), as_of)
-    computed = absence_summary(pupils[pupils["school_key"].isin(missing)], marks, as_of)
+    # A school's rows depend on its own pupils and marks only: computed a few schools at a time, so an LA's
+    # year of marks (44 million at Norfolk size) is never in memory at once.
+    parts = []
+    for start in range(0, len(missing), SUMMARY_BATCH):
+        batch = missing[start:start + SUMMARY_BATCH]
+        marks = read_marks(warehouse, batch, academic_year_start(as_of), as_of)
+        parts.append(absence_summary(pupils[pupils["school_key"].isin(batch)], marks, as_of))
+    computed = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
     return pd.concat([stored, computed], ignore_index=True) if len(stored) and len(computed) else (
         computed if not len(stored) else stored.reset_index(drop=True))
 
@@ -81,52 +91,150 @@ def school_phases(registry: Registry, pupils: pd.DataFrame) -> dict[str, tuple[s
     return out
 
 
+def latest_night(warehouse: Warehouse) -> date | None:
+    """The date of the latest night whose views are stored (``absence_summary.as_of``); None before any."""
+    value = warehouse.read("SELECT max(as_of) AS as_of FROM absence_summary")["as_of"].iloc[0]
+    return None if value is None or pd.isna(value) else pd.Timestamp(value).date()
+
+
+def la_school_days(warehouse: Warehouse, first: date, last: date) -> list[date]:
+    """The LA's school days from ``first`` to ``last``: dates with a possible session of any school's pupil."""
+    marks = _dates(warehouse.read("SELECT DISTINCT date, code FROM attendance WHERE date BETWEEN ? AND ?",
+                                  [first, last]), "date")
+    days = school_days(marks.assign(school_key="la"))
+    return [pd.Timestamp(d).date() for d in days["date"]]
+
+
 def _stored_view(warehouse: Warehouse, name: str) -> pd.DataFrame:
     return warehouse.read(f"SELECT * FROM {name}")
 
 
+# ------------------------------------------------------------------------------------------ the LA, read once
+
+@dataclass
+class PhaseFigures:
+    """The LA's figures a school is set against: the schools of its phase (every school when the phase
+    is not known). Counts and rates only."""
+
+    rates: dict
+    cohorts: pd.DataFrame
+    year_groups: pd.DataFrame
+
+
+@dataclass
+class LaData:
+    """What every pack of the LA reads from the warehouse, read once: the pupils, each school's phase, the
+    year's ``absence_summary`` of the schools asked for, and the stored statutory lists. The LA's figures
+    per phase are computed once, on first use (``phase_figures``)."""
+
+    registry: Registry
+    as_of: date
+    pupils: pd.DataFrame
+    phases: dict[str, tuple[str | None, str]]
+    summary: pd.DataFrame
+    views: dict[str, pd.DataFrame]
+    views_as_of: date | None
+    _figures: dict = field(default_factory=dict, repr=False)
+
+    def same_phase(self, school_key: str) -> list[str]:
+        """The schools of this school's phase (every school when its phase is not known), itself included."""
+        phase = self.phases.get(school_key, (None, ""))[0]
+        return sorted({k for k, (p, _) in self.phases.items() if p == phase or phase is None} | {school_key})
+
+    def phase_figures(self, school_key: str) -> PhaseFigures:
+        keys = tuple(self.same_phase(school_key))
+        if keys not in self._figures:
+            summary = self.summary[self.summary["school_key"].isin(keys)]
+            pupils = self.pupils[self.pupils["school_key"].isin(keys)]
+            self._figures[keys] = PhaseFigures(rules.school_rates(summary), rules.cohort_rates(summary, pupils),
+                                               rules.year_group_rates(summary, pupils))
+        return self._figures[keys]
+
+
+def read_la(warehouse: Warehouse, registry: Registry, as_of: date, school_keys: list[str] | None = None,
+            pupils: pd.DataFrame | None = None) -> LaData:
+    """Read what the packs need once. ``school_keys``: the schools whose year summary is needed (default
+    every school of the registry); a date without stored views computes it from their marks."""
+    pupils = read_pupils(warehouse) if pupils is None else pupils
+    phases = school_phases(registry, pupils)
+    keys = sorted(phases) if school_keys is None else sorted(school_keys)
+    views = {name: _stored_view(warehouse, name) for name in rules.OPEN_ITEM_VIEWS}
+    stamps = pd.to_datetime(views["ten_day_absence"]["as_of"]) if len(views["ten_day_absence"]) else pd.Series(
+        [], dtype="datetime64[ns]")
+    return LaData(registry=registry, as_of=as_of, pupils=pupils, phases=phases,
+                  summary=year_summary(warehouse, pupils, keys, as_of), views=views,
+                  views_as_of=stamps.max().date() if len(stamps) else None)
+
+
 # ------------------------------------------------------------------------------------------ the school
 
-def _with_names(frame: pd.DataFrame, pupils: pd.DataFrame, school_key: str) -> pd.DataFrame:
-    names = pupils.loc[pupils["school_key"] == school_key, ["upn", "surname", "forename", "nc_year"]]
+@dataclass
+class SchoolInputs:
+    """One school's rows and its phase's LA figures: everything ``assemble_pack`` needs, no warehouse
+    (picklable, so a pack can be computed and written in a worker process)."""
+
+    school: School
+    la_name: str
+    as_of: date
+    phase: str | None
+    phase_source: str
+    summary: pd.DataFrame  # the school's rows of the year's absence_summary
+    pupils: pd.DataFrame  # the school's pupils
+    marks: pd.DataFrame  # the school's marks from 1 September last academic year to as_of
+    la: PhaseFigures
+    open_items: dict[str, pd.DataFrame]
+    views_as_of: date | None
+
+
+def _with_names(frame: pd.DataFrame, school_pupils: pd.DataFrame) -> pd.DataFrame:
+    names = school_pupils[["upn", "surname", "forename", "nc_year"]]
     names = names.astype(object).drop_duplicates("upn", keep="last")
     keep = [c for c in frame.columns if c not in ("surname", "forename", "nc_year")]
     return frame[keep].merge(names, on="upn", how="left")
 
 
-def build_school_pack(warehouse: Warehouse, registry: Registry, school: School, as_of: date,
-                      pupils: pd.DataFrame | None = None) -> SchoolPack:
-    """The figures of one school's pack as of ``as_of`` (``rules.targeting`` over the warehouse's rows)."""
-    pupils = read_pupils(warehouse) if pupils is None else pupils
-    phases = school_phases(registry, pupils)
-    phase, phase_source = phases.get(school.key, (None, "not known"))
-    # The LA average: the schools of the same phase; every school when the phase is not known.
-    same_phase = sorted({k for k, (p, _) in phases.items() if p == phase or phase is None} | {school.key})
-    summary = year_summary(warehouse, pupils, same_phase, as_of)
-    mine = summary[summary["school_key"] == school.key]
-    phase_pupils = pupils[pupils["school_key"].isin(same_phase)]
-    school_pupils = pupils[pupils["school_key"] == school.key]
+def school_inputs(warehouse: Warehouse, la: LaData, school: School) -> SchoolInputs:
+    """Slice the LA's rows to the school and read its marks (this year and last)."""
+    phase, phase_source = la.phases.get(school.key, (None, "not known"))
+    first = academic_year_start(la.as_of)
+    return SchoolInputs(
+        school=school, la_name=la.registry.la_name, as_of=la.as_of, phase=phase, phase_source=phase_source,
+        summary=la.summary[la.summary["school_key"] == school.key],
+        pupils=la.pupils[la.pupils["school_key"] == school.key],
+        marks=(read_marks(warehouse, [school.key], date(first.year - 1, 9, 1), la.as_of)),
+        la=la.phase_figures(school.key), open_items=rules.open_items(la.views, school.key),
+        views_as_of=la.views_as_of)
 
-    first = academic_year_start(as_of)
-    marks = read_marks(warehouse, [school.key], date(first.year - 1, 9, 1), as_of)
+
+def assemble_pack(inputs: SchoolInputs) -> SchoolPack:
+    """The figures of one school's pack (``rules.targeting`` over its rows): pure, no warehouse."""
+    school, as_of, mine, marks, school_pupils = (inputs.school, inputs.as_of, inputs.summary, inputs.marks,
+                                                 inputs.pupils)
     term, last_term = rules.term_of(marks, school.key, as_of)
-    views = {name: _stored_view(warehouse, name) for name in rules.OPEN_ITEM_VIEWS}
-    stamps = pd.to_datetime(views["ten_day_absence"]["as_of"]) if len(views["ten_day_absence"]) else pd.Series([], dtype="datetime64[ns]")
-    items = {name: _with_names(frame, pupils, school.key) if len(frame) else frame
-             for name, frame in rules.open_items(views, school.key).items()}
+    items = {name: _with_names(frame, school_pupils) if len(frame) else frame
+             for name, frame in inputs.open_items.items()}
     return SchoolPack(
-        school_key=school.key, laestab=school.laestab, school_name=school.name, la_name=registry.la_name, as_of=as_of,
-        term_label=term.label(), term=term, last_term=last_term, phase=phase, phase_source=phase_source,
-        rates=rules.school_rates(mine), la_rates=rules.school_rates(summary),
-        national=national.figure_for(phase, as_of),
+        school_key=school.key, laestab=school.laestab, school_name=school.name, la_name=inputs.la_name, as_of=as_of,
+        term_label=term.label(), term=term, last_term=last_term, phase=inputs.phase, phase_source=inputs.phase_source,
+        rates=rules.school_rates(mine), la_rates=inputs.la.rates,
+        national=national.figure_for(inputs.phase, as_of),
         weekly=rules.weekly_series(school_pupils, marks, school.key, as_of),
         pupils=rules.pupil_lists(school_pupils, marks, mine, school.key, as_of),
-        early=_with_names(rules.early_identification(school_pupils, marks, mine, school.key, as_of), pupils, school.key),
-        cohorts=rules.with_la(rules.cohort_rates(mine, school_pupils), rules.cohort_rates(summary, phase_pupils),
-                              ["cohort", "group"]),
-        year_groups=rules.with_la(rules.year_group_rates(mine, school_pupils),
-                                  rules.year_group_rates(summary, phase_pupils), ["group"]),
-        open_items=items, views_as_of=stamps.max().date() if len(stamps) else None)
+        early=_with_names(rules.early_identification(school_pupils, marks, mine, school.key, as_of), school_pupils),
+        cohorts=rules.with_la(rules.cohort_rates(mine, school_pupils), inputs.la.cohorts, ["cohort", "group"]),
+        year_groups=rules.with_la(rules.year_group_rates(mine, school_pupils), inputs.la.year_groups, ["group"]),
+        open_items=items, views_as_of=inputs.views_as_of)
+
+
+def build_school_pack(warehouse: Warehouse, registry: Registry, school: School, as_of: date,
+                      pupils: pd.DataFrame | None = None) -> SchoolPack:
+    """The figures of one school's pack as of ``as_of``, alone: the year summary of its phase only."""
+    pupils = read_pupils(warehouse) if pupils is None else pupils
+    phases = school_phases(registry, pupils)
+    phase = phases.get(school.key, (None, ""))[0]
+    same_phase = sorted({k for k, (p, _) in phases.items() if p == phase or phase is None} | {school.key})
+    la = read_la(warehouse, registry, as_of, same_phase, pupils=pupils)
+    return assemble_pack(school_inputs(warehouse, la, school))
 
 
 def write_pack(warehouse: Warehouse, registry: Registry, school: School, *, as_of: date, home: Path) -> WrittenPack:
@@ -139,13 +247,11 @@ def write_pack(warehouse: Warehouse, registry: Registry, school: School, *, as_o
 FURTHEST = 10  # schools listed furthest below their phase's average
 
 
-def build_la_page(warehouse: Warehouse, registry: Registry, as_of: date) -> LaPage:
+def build_la_page(warehouse: Warehouse, registry: Registry, as_of: date, la: LaData | None = None) -> LaPage:
     """Rates by phase (with England's), the schools furthest below their phase's average, and cohort gaps
-    across the LA. Counts and rates only."""
-    pupils = read_pupils(warehouse)
-    phases = school_phases(registry, pupils)
-    keys = sorted(phases)
-    summary = year_summary(warehouse, pupils, keys, as_of)
+    across the LA. Counts and rates only. ``la``: the LA's rows already read (``read_la``, every school)."""
+    la = read_la(warehouse, registry, as_of) if la is None else la
+    pupils, phases, summary = la.pupils, la.phases, la.summary
     phase_of = {k: (p or "not known") for k, (p, _) in phases.items()}
     summary = summary.assign(phase=summary["school_key"].map(phase_of))
     names = {s.key: s.name for s in registry.schools}

@@ -189,21 +189,24 @@ def _weekly(pupils, attendance: pd.DataFrame, school_key: str, first: date, last
     marks = _in_window(attendance[attendance["school_key"] == school_key], first, last)
     when = as_datetimes(marks["date"])
     mondays = (when - pd.to_timedelta(when.dt.weekday, unit="D")).dt.normalize()
-    school_weeks = set(mondays[possible_for(marks["code"].astype(object).astype(str).str.strip().str.upper(),
-                                            when).to_numpy(dtype=bool)])
+    possible = possible_for(marks["code"].astype(object).astype(str).str.strip().str.upper(), when).to_numpy(dtype=bool)
+    school_weeks = [pd.Timestamp(m) for m in np.unique(mondays.to_numpy()[possible])]
     if not school_weeks:
         return pd.DataFrame(columns=columns)
-    week_key = school_key + "\x1f" + mondays.dt.strftime("%Y-%m-%d")
-    marks = marks.assign(school_key=week_key.to_numpy())
+    # The week's key per mark, formatted once per distinct Monday (not per mark).
+    week_index, week_mondays = pd.factorize(mondays)
+    week_names = np.asarray([f"{school_key}\x1f{m:%Y-%m-%d}" for m in week_mondays], dtype=object)
+    marks = marks.assign(school_key=week_names[week_index])
     roll = pupils[pupils["school_key"] == school_key] if pupils is not None else None
     if roll is not None and len(roll):
         weeks = pd.DataFrame({"_week": sorted(f"{school_key}\x1f{m:%Y-%m-%d}" for m in school_weeks)})
         roll = roll.drop(columns="school_key").merge(weeks, how="cross").rename(columns={"_week": "school_key"})
     summary = absence_summary(roll, marks, last)
+    by_week = {key: rows for key, rows in summary.groupby("school_key", sort=False)}
     rows = []
-    for monday in sorted(school_weeks):
+    for monday in school_weeks:
         key = f"{school_key}\x1f{monday:%Y-%m-%d}"
-        rates = school_rates(summary[summary["school_key"] == key])
+        rates = school_rates(by_week.get(key, summary.iloc[0:0]))
         rows.append({"week_number": week_number(monday.date(), first), "week_commencing": monday.date(),
                      "attendance_rate": rates["attendance_rate"], "sessions_possible": rates["sessions_possible"]})
     return pd.DataFrame(rows, columns=columns)
@@ -411,18 +414,22 @@ def absence_patterns(attendance: pd.DataFrame, as_of: date) -> pd.DataFrame:
     columns = ["upn", "codes", *[f"absent_{d.lower()}" for d in WEEKDAYS], "mon_am_fri_pm_share"]
     if not len(marks):
         return pd.DataFrame(columns=columns)
-    weekday = pd.to_datetime(marks["date"]).dt.weekday
-    rows = []
-    for upn, group in marks.assign(weekday=weekday.to_numpy()).groupby("upn", sort=True):
-        counts = group["code"].value_counts()
-        counts = counts.sort_index().sort_values(ascending=False, kind="stable")
-        edge = ((group["weekday"] == 0) & (group["session"] == "AM")) | ((group["weekday"] == 4) & (group["session"] == "PM"))
-        row = {"upn": upn, "codes": ", ".join(f"{code} {n}" for code, n in counts.items()),
-               "mon_am_fri_pm_share": float(edge.sum()) / len(group)}
-        for number, name in enumerate(WEEKDAYS):
-            row[f"absent_{name.lower()}"] = int((group["weekday"] == number).sum())
-        rows.append(row)
-    return pd.DataFrame(rows, columns=columns)
+    weekday = pd.to_datetime(marks["date"]).dt.weekday.to_numpy()
+    edge = ((weekday == 0) & (marks["session"] == "AM").to_numpy()) | ((weekday == 4) & (marks["session"] == "PM").to_numpy())
+    frame = marks.assign(weekday=weekday, edge=edge)
+    # Sessions per code, most first and, for the same count, in code order (as value_counts after sort_index).
+    counts = frame.groupby(["upn", "code"], sort=True).size().rename("n").reset_index()
+    counts = counts.sort_values(["upn", "n", "code"], ascending=[True, False, True], kind="stable")
+    codes = (counts["code"] + " " + counts["n"].astype(str)).groupby(counts["upn"], sort=True).agg(", ".join)
+    by_day = pd.crosstab(frame["upn"], frame["weekday"]).reindex(columns=range(len(WEEKDAYS)), fill_value=0)
+    grouped = frame.groupby("upn", sort=True)["edge"]
+    share = grouped.sum().astype(float) / grouped.size()
+    out = pd.DataFrame({"upn": codes.index.astype(object), "codes": codes.to_numpy()})
+    for number, name in enumerate(WEEKDAYS):
+        out[f"absent_{name.lower()}"] = by_day[number].reindex(codes.index).to_numpy(dtype="int64")
+    out["mon_am_fri_pm_share"] = share.reindex(codes.index).to_numpy(dtype=float)
+    rows = out
+    return rows[columns].reset_index(drop=True)
 
 
 PUPIL_LIST_COLUMNS = ["upn", "surname", "forename", "nc_year", *COHORTS, "list", "sessions_possible", "rate_ytd",

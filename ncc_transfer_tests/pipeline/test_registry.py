@@ -51,6 +51,8 @@ def test_good_registry_loads_with_partition_keys(tmp_path):
         (('name: "Example Primary School"', "name: ''"), "school 1 (9262001): name: missing"),
         (('urn: "121234"', 'urn: "12"'), "school 1 (9262001): urn: '12' is not a 6-digit URN"),
         (("contact: data.manager@example.sch.uk", "contact: nobody"), "school 1 (9262001): contact: 'nobody' is not an email address"),
+        (("contact: data.manager@example.sch.uk", "contact: data.manager@example.sch.uk\n    officer: at norfolk"),
+         "school 1 (9262001): officer: 'at norfolk' is not an email address"),
         (("active: false", "active: maybe"), "school 2 (9264001): active: expected true or false, got 'maybe'"),
         (('laestab: "9264001"', 'laestab: "9262001"'), "school 2 (9262001): duplicate key 9262001-files (also school 1 (9262001))"),
         (('code: "926"', 'code: "9X6"'), "local_authority.code: '9X6' is not a 3-digit LA number"),
@@ -151,3 +153,10 @@ def test_vendor_route_settings_accepted(tmp_path):
         "relying_party": "la-app", "secret_env": "XOD_SECRET_9262001", "base_url": "http://127.0.0.1:8765/xporter",
         "rate_per_second": 2, "full_refresh_days": 7}))
     assert registry.school("9262001-xporter").source["secret_env"] == "XOD_SECRET_9262001"
+
+
+def test_the_officer_is_an_optional_email_address(tmp_path):
+    text = GOOD.replace("contact: data.manager@example.sch.uk",
+                        "contact: data.manager@example.sch.uk\n    officer: attendance.officer@norfolk.gov.uk")
+    first, second = load_registry(write(tmp_path, text)).schools
+    assert first.officer == "attendance.officer@norfolk.gov.uk" and second.officer is None

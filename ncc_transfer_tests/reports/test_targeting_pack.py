@@ -3,22 +3,26 @@ the pack and the LA page rendered in headless Chromium (docs/targeting_pack.md).
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import stat
 from datetime import date
+from pathlib import Path
 
 import dagster as dg
 import pytest
 
 from ncc_transfer.cli import main
 from ncc_transfer.defs.reports.targeting import PACK_ASSET, targeting_la_page, targeting_pack
-from ncc_transfer.defs.resources import NccSettings
+from ncc_transfer.defs.resources import MailResource, NccSettings
 from ncc_transfer.defs.schools.partitions import school_partitions
 from ncc_transfer_tests.conftest import DEMO_AS_OF, ncc_env, skip_unless_required
 from ncc_transfer_tests.reports.test_reports import CHROMIUM, UPN_PATTERN, _chromium
 
 AS_OF = DEMO_AS_OF  # Fri 20 Mar 2026: spring term 2025/26
+DOCS_SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+SHOT_NAMES = {"school": "targeting_pack.png", "la": "la_targeting.png"}
 
 
 @pytest.fixture(scope="module")
@@ -68,13 +72,14 @@ def test_assets_materialise_a_school_pack_and_the_la_page_with_counts_only(loade
         instance.add_dynamic_partitions(school_partitions.name, keys)
         config = {"ops": {"targeting_pack": {"config": {"as_of": AS_OF.isoformat()}}}, **quiet}
         result = dg.materialize([targeting_pack], partition_key=keys[1], instance=instance,
-                                resources={"ncc": NccSettings()}, run_config=config)
+                                resources={"ncc": NccSettings(), "mail": MailResource()}, run_config=config)
         assert result.success
         events = result.asset_materializations_for_node(PACK_ASSET)
         assert [e.partition for e in events] == [keys[1]]
         metadata = events[0].metadata
         counts = metadata["counts"].value
         assert set(counts) >= {"severe", "persistent_not_severe", "early_identification", "open_ten_day_absence"}
+        assert metadata["email"].value == "email off"  # NCC_PACK_EMAIL is off by default
         assert all(isinstance(v, int) for v in counts.values())
         assert not UPN_PATTERN.search(str(metadata))  # no pupil in the metadata
         assert (home / "packs" / keys[1][:7] / "2025-26-spring" / "targeting_pack.html").exists()
@@ -101,7 +106,9 @@ def test_pack_and_la_page_render_in_headless_chromium(loaded_la, tmp_path, page)
         else:
             assert main(["pack", "--la", "--as-of", AS_OF.isoformat()]) == 0
             path = home / "packs" / "la" / "2025-26-spring" / "la_targeting.html"
-    screenshot = tmp_path / f"{page}.png"
+    # NCC_UPDATE_SCREENSHOTS=1 (as the console's browser test): the documentation's screenshots are replaced.
+    update = os.environ.get("NCC_UPDATE_SCREENSHOTS", "") not in ("", "0")
+    screenshot = (DOCS_SCREENSHOTS / SHOT_NAMES[page]) if update else tmp_path / f"{page}.png"
     shot = _chromium(tmp_path, f"--screenshot={screenshot}", "--window-size=1280,2400", path.as_uri())
     assert screenshot.exists(), shot.stderr.decode(errors="replace")[-2000:]
     data = screenshot.read_bytes()
@@ -190,3 +197,116 @@ def test_the_pack_from_either_warehouse_matches_the_hand_worked_case(backend, tm
     assert later.rates == pack.rates
     written = write_pack(backend, registry, school, as_of=RULES_AS_OF, home=tmp_path)
     assert written.counts["severe"] == 1 and written.counts["persistent_not_severe"] == 2
+    # What the break sensor reads, on either warehouse: the night's date and the LA's school days.
+    from ncc_transfer.rules.calendar import school_days
+    from ncc_transfer.targeting import la_school_days, latest_night
+
+    assert latest_night(backend) == RULES_AS_OF
+    expected = [d.date() for d in school_days(marks_)["date"]]
+    assert la_school_days(backend, date(2026, 9, 1), RULES_AS_OF) == expected and len(expected) == 10
+
+
+def _assert_same_pack(alone, together):
+    import pandas as pd
+
+    for name in ("school_key", "laestab", "term_label", "term", "last_term", "phase", "phase_source", "rates",
+                 "la_rates", "national", "views_as_of"):
+        assert getattr(alone, name) == getattr(together, name), name
+    for name in ("weekly", "pupils", "early", "cohorts", "year_groups"):
+        pd.testing.assert_frame_equal(getattr(alone, name).reset_index(drop=True),
+                                      getattr(together, name).reset_index(drop=True), obj=name)
+    assert alone.open_items.keys() == together.open_items.keys()
+    for name in alone.open_items:
+        pd.testing.assert_frame_equal(alone.open_items[name].reset_index(drop=True),
+                                      together.open_items[name].reset_index(drop=True), obj=name)
+
+
+@pytest.mark.parametrize("as_of", [AS_OF, date(2026, 2, 6)], ids=["stored views' date", "another date"])
+def test_every_pack_built_together_is_the_pack_built_alone(loaded_la, tmp_path, monkeypatch, as_of):
+    """The all-schools build (the LA read once, its phase figures computed once, packs written in a process
+    pool) gives each school the pack it gets alone: frame by frame, and file by file."""
+    import pandas as pd
+
+    from ncc_transfer import targeting, targeting_all
+    from ncc_transfer.config import ncc_home, schools_file, warehouse_url
+    from ncc_transfer.registry import load_registry
+    from ncc_transfer.targeting import assemble_pack, build_school_pack, read_la, school_inputs, write_pack
+    from ncc_transfer.warehouse import open_warehouse
+
+    home, demo, keys = loaded_la
+    monkeypatch.setattr(targeting_all, "MIN_SCHOOLS", 1)  # 3 schools: use the pool all the same
+    with ncc_env(home):
+        registry = load_registry(schools_file(), home=ncc_home())
+        warehouse = open_warehouse(warehouse_url())
+        try:
+            la = read_la(warehouse, registry, as_of)
+            # The year summary computed a school at a time is the one computed for all at once.
+            keys_all = sorted(la.phases)
+            monkeypatch.setattr(targeting, "SUMMARY_BATCH", 1)
+            one_at_a_time = targeting.year_summary(warehouse, la.pupils, keys_all, as_of)
+            monkeypatch.setattr(targeting, "SUMMARY_BATCH", 100)
+            pd.testing.assert_frame_equal(one_at_a_time, targeting.year_summary(warehouse, la.pupils, keys_all, as_of))
+            for school in registry.active_schools:
+                _assert_same_pack(build_school_pack(warehouse, registry, school, as_of),
+                                  assemble_pack(school_inputs(warehouse, la, school)))
+            alone = {s.key: write_pack(warehouse, registry, s, as_of=as_of, home=tmp_path / "alone")
+                     for s in registry.active_schools}
+            together = targeting_all.write_all_packs(warehouse, registry, as_of=as_of, home=tmp_path / "all",
+                                                     workers=2)
+        finally:
+            warehouse.close()
+    assert set(together.packs) == set(alone) == set(keys) and not together.failed
+    for key, written in alone.items():
+        assert together.packs[key].counts == written.counts
+        for path in written.files:
+            assert (together.packs[key].folder / path.name).read_bytes() == path.read_bytes(), path.name
+    assert together.la_page.files[0].name == "la_targeting.html"
+
+
+def test_pack_all_command_writes_every_active_school_and_the_la_page(loaded_la, capsys):
+    home, demo, keys = loaded_la
+    with ncc_env(home):
+        assert main(["pack", "--all", "--as-of", AS_OF.isoformat()]) == 0
+    printed = capsys.readouterr().out.splitlines()
+    assert printed == [str(home / "packs" / "la" / "2025-26-spring" / "la_targeting.html"),
+                       f"{len(keys)} school packs under {home / 'packs'}"]
+    for key in keys:
+        assert (home / "packs" / key[:7] / "2025-26-spring" / "targeting_pack.html").exists()
+
+
+def test_pack_notice_goes_to_contact_and_officer_without_pupil_data_only_when_on(loaded_la, smtp_server, capsys):
+    """NCC_PACK_EMAIL on and SMTP set: each school's contact and officer get one notice through a real SMTP
+    server on loopback: counts and the folder, no attachment, no pupil. Off (the default): nothing is sent."""
+    from ncc_transfer.config import warehouse_url
+    from ncc_transfer.warehouse import open_warehouse
+
+    home, demo, keys = loaded_la
+    host, port, mails = smtp_server
+    registry = home / "schools.yaml"
+    text = registry.read_text()
+    if "officer:" not in text:
+        registry.write_text(re.sub(r"(\n( +)contact: [^\n]+)", r"\1\n\2officer: attendance.officer@norfolk.gov.uk", text))
+    smtp = {"NCC_SMTP_HOST": host, "NCC_SMTP_PORT": str(port), "NCC_SMTP_FROM": "attendance@norfolk.gov.uk"}
+    with ncc_env(home, **smtp):
+        assert main(["pack", "--all", "--as-of", AS_OF.isoformat()]) == 0
+    assert mails == []  # off by default
+    with ncc_env(home, NCC_PACK_EMAIL="true", **smtp):
+        assert main(["pack", "--all", "--as-of", AS_OF.isoformat()]) == 0
+        warehouse = open_warehouse(warehouse_url())
+        try:
+            audit = warehouse.read("SELECT school_key, detail FROM audit_log WHERE event = 'pack_notice_sent'")
+        finally:
+            warehouse.close()
+    assert f"pack notices: emailed {len(keys)}" in capsys.readouterr().err
+    assert len(mails) == len(keys) and sorted(audit["school_key"]) == sorted(keys)
+    for mail in mails:
+        recipients = [a.strip() for a in mail["To"].split(",")]
+        assert len(recipients) == 2 and recipients[1] == "attendance.officer@norfolk.gov.uk"
+        assert recipients[0].startswith("data.manager@")
+        subject = str(mail["Subject"]).strip()
+        assert subject.startswith("Attendance targeting pack for ") and subject.endswith(": 20 March 2026")
+        assert not mail.is_multipart() and not list(mail.iter_attachments())
+        body = mail.get_content()
+        assert str(home / "packs") in body and "2025-26-spring" in body and "not attached" in body
+        assert "severely absent pupil" in body
+        assert not UPN_PATTERN.search(body)  # no pupil
