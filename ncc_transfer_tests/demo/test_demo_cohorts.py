@@ -7,11 +7,15 @@ import pandas as pd
 
 from ncc_transfer.files_route import read_school_folder
 from ncc_transfer.validation import validate_extract
-from ncc_transfer_tests.conftest import DEMO_AS_OF
+from ncc_transfer_tests.conftest import DEMO_AS_OF, ncc_env
 
 
-def test_demo_cohorts_at_roughly_national_rates_through_the_files_route(small_la):
-    home, demo = small_la
+def test_demo_cohorts_at_roughly_national_rates_through_the_files_route(tmp_path):
+    from ncc_transfer.demo.generator import build_demo_la
+
+    home = tmp_path / "la"  # three schools at 0.3 of their size: enough pupils (over 300) for rates
+    with ncc_env(home):
+        demo = build_demo_la(home, seed=7, schools=3, as_of=DEMO_AS_OF, pupils_scale=0.3)
     frames, formats = [], {}
     for school in demo.schools:
         if not school["active"]:
