@@ -11,6 +11,8 @@ import pytest
 from ncc_transfer.cohorts import flag_text, flag_value
 from ncc_transfer.canonical import COHORT_COLUMNS
 from ncc_transfer.connectors.routes import ROUTES
+from ncc_transfer.connectors.bromcom.connector import looked_after as bromcom_looked_after
+from ncc_transfer.connectors.bromcom.connector import sen_provision as bromcom_sen_provision
 from ncc_transfer.connectors.wonde.connector import student_row as wonde_row
 from ncc_transfer.connectors.wonde.simulator import date_ranges as wonde_date_ranges
 from ncc_transfer.connectors.xporter.connector import student_row as xporter_row
@@ -22,6 +24,8 @@ def test_every_route_declares_only_cohort_columns_and_the_files_route_all_of_the
         assert set(spec.cohort_fields) <= set(COHORT_COLUMNS), route
     assert ROUTES["files"].cohort_fields == tuple(COHORT_COLUMNS)
     assert set(ROUTES["xporter"].cohort_fields) == {"sen_provision", "fsm_eligible", "fsm_ever6", "looked_after"}
+    assert set(ROUTES["scholarpack"].cohort_fields) == set(ROUTES["bromcom"].cohort_fields) == {
+        "sen_provision", "looked_after"}
     assert set(ROUTES["wonde"].cohort_fields) == {
         "sen_provision", "fsm_eligible", "fsm_ever6", "looked_after", "child_protection_plan"}
 
@@ -63,6 +67,16 @@ def test_wonde_simulator_ranges_give_the_flags_back_on_nearby_nights():
             assert [row["fsm_eligible"], row["fsm_ever6"]] == [flag_text(flag_value(eligible)), flag_text(flag_value(ever6))]
             assert (row["looked_after"], row["child_protection_plan"]) == ("true", "false")
     assert wonde_date_ranges({"fsm_eligible": None, "fsm_ever6": "Y", "looked_after": "maybe"}, night) == {}
+
+
+def test_bromcom_sen_students_and_care_episodes():
+    assert bromcom_sen_provision([{"StudentID": "1", "SENStatus": "K"}, {"StudentID": "2", "SENStatus": ""},
+                                  {"SENStatus": "E"}]) == {"1": "K", "2": None}
+    episodes = [{"StudentID": "1", "InCareStartDate": "2025-01-06T00:00:00+00:00"},  # open
+                {"StudentID": "2", "InCareStartDate": "2024-01-01T00:00:00+00:00",
+                 "InCareEndDate": "2026-03-19T00:00:00+00:00"},  # ended the day before
+                {"StudentID": "3", "InCareStartDate": "last year"}]
+    assert bromcom_looked_after(episodes, date(2026, 3, 20)) == {"1": "true", "2": "false", "3": None}
 
 
 @pytest.mark.parametrize("supplied, sent", [("Y", True), ("n", False), ("true", True), ("0", False), (None, None),

@@ -50,11 +50,6 @@ def _ranges(student: dict, include: str) -> list[tuple[date | None, date | None]
     return periods
 
 
-def _covers(periods: list[tuple[date | None, date | None]], as_of: date) -> bool:
-    """A period with start <= as_of and (no end, or end >= as_of) (a period without a start is not counted)."""
-    return any(start is not None and start <= as_of and (end is None or end >= as_of) for start, end in periods)
-
-
 def cohort_flags(student: dict, as_of: date | None) -> dict[str, str | None]:
     """The flags the date-range includes give on ``as_of`` (raw text; None without the include or a night)."""
     flags: dict[str, str | None] = {"fsm_eligible": None, "fsm_ever6": None}
@@ -65,7 +60,7 @@ def cohort_flags(student: dict, as_of: date | None) -> dict[str, str | None]:
                 eligible, ever6 = cohorts.fsm_flags(periods, as_of)
                 flags.update(fsm_eligible=cohorts.flag_text(eligible), fsm_ever6=cohorts.flag_text(ever6))
         else:
-            flags[field] = None if periods is None else cohorts.flag_text(_covers(periods, as_of))
+            flags[field] = None if periods is None else cohorts.flag_text(cohorts.covers(periods, as_of))
     return flags
 
 
