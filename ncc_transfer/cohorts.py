@@ -83,6 +83,13 @@ def years_before(day: date, years: int) -> date:
         return day.replace(year=day.year - years, day=28)
 
 
+def covers(periods: Iterable[tuple[date | None, date | None]], as_of: date) -> bool:
+    """A period (start, end; end None = still open) with start <= as_of and (no end, or end >= as_of): a
+    flag a route only has as date ranges (in care, a child protection plan) on the night's as-of date. A
+    period without a start date is not counted."""
+    return any(start is not None and start <= as_of and (end is None or end >= as_of) for start, end in periods)
+
+
 def fsm_flags(periods: Iterable[tuple[date | None, date | None]], as_of: date) -> tuple[bool, bool]:
     """(eligible, ever 6) from FSM eligibility periods (start, end; end None = still eligible).
 

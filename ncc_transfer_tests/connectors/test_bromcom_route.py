@@ -214,6 +214,19 @@ def test_entity_not_granted_is_named_before_any_data_is_read(bromcom):
         served.entities = list(sim_bromcom.COLUMNS)
 
 
+def test_cohort_entities_not_granted_leave_their_columns_null(bromcom):
+    la = bromcom
+    school = la.served[0]
+    served = la.sim.school(ROUTE, school.source["school_id"])
+    served.entities = ["Students", "Attendances", "StudentExclusions"]
+    try:
+        pupils = BromcomConnector().fetch(school, as_of=EARLY).tables["pupils"]
+    finally:
+        served.entities = list(sim_bromcom.COLUMNS)
+    assert pupils["upn"].notna().any()
+    assert pupils["sen_provision"].isna().all() and pupils["looked_after"].isna().all()
+
+
 # ----------------------------------------------------------------------------- the simulator's SOAP service
 
 

@@ -206,3 +206,26 @@ def test_token_endpoint_503_is_retried(env, tmp_path):
     assert token_hits(la, sid) == [503, 200]
 
 
+
+
+# ---------------------------------------------------------------------------------- cohort endpoints
+
+
+def test_cohort_endpoints_give_sen_and_looked_after_and_a_missing_scope_leaves_them_null(env, tmp_path):
+    la = env
+    school, source, sid = serve(la)
+    store = StateStore(tmp_path / "state")  # the rotated refresh token is kept for the second fetch
+    pupils = ScholarPackConnector().fetch(school, as_of=AS_OF, state=store).tables["pupils"]
+    by_upn = pupils.set_index("upn")
+    for pupil in source.pupils:
+        assert by_upn.loc[pupil.upn, "sen_provision"] == pupil.row.get("sen_provision")
+    assert set(pupils["looked_after"].dropna()) <= {"true", "false"} and pupils["looked_after"].notna().any()
+
+    served = la.sim.school(ROUTE, sid)
+    served.scopes = tuple(s for s in served.scopes if s not in ("sen:read", "lac:read"))  # authorised before
+    try:
+        pupils = ScholarPackConnector().fetch(school, as_of=AS_OF, state=store).tables["pupils"]
+    finally:
+        served.scopes = sim_sp.S.SCOPES
+    assert pupils["sen_provision"].isna().all() and pupils["looked_after"].isna().all()
+    assert pupils["upn"].notna().any()

@@ -4,4 +4,5 @@
 from ncc_transfer.connectors.spec import RouteSpec
 
 # rate_per_second, GUESS: Bromcom's partner API documents no rate limit; the project's working figure
-SPEC = RouteSpec(__name__, "BromcomConnector", required=("school_id", "user_env", "password_env"), rate_per_second=5.0)
+SPEC = RouteSpec(__name__, "BromcomConnector", required=("school_id", "user_env", "password_env"), rate_per_second=5.0,
+                 cohort_fields=("sen_provision", "looked_after"))

@@ -34,6 +34,7 @@ from urllib.parse import urlsplit
 
 from lxml import etree
 
+from ncc_transfer import cohorts
 from ncc_transfer.connectors.bromcom import mapping as B
 from ncc_transfer.rules.calendar import academic_year_start
 from ncc_transfer.connectors.base import (
@@ -73,6 +74,37 @@ def student_row(row: dict[str, str]) -> dict[str, str | None]:
     return pupil
 
 
+def sen_provision(rows: list[dict[str, str]]) -> dict[str, str | None]:
+    """SENStudents rows -> the SEN provision code by StudentID (the last row of a pupil wins)."""
+    student, column = (B.SEN_COLUMNS[c][0] for c in ("student", "sen_provision"))
+    return {row[student]: row.get(column) or None for row in rows if row.get(student)}
+
+
+def _day(value: str | None) -> date | None:
+    text = date_text(value)
+    return date.fromisoformat(text) if text else None
+
+
+def looked_after(rows: list[dict[str, str]], as_of: date) -> dict[str, str | None]:
+    """StudentsInCare rows (care episodes) -> ``true``/``false`` by StudentID on ``as_of``; a pupil with an
+    episode whose dates cannot be read is None (not supplied); a pupil with no episode is not listed."""
+    student, first, last = (B.IN_CARE_COLUMNS[c][0] for c in ("student", "start_date", "end_date"))
+    episodes: dict[str, list[tuple[date | None, date | None]] | None] = {}
+    for row in rows:
+        key = row.get(student)
+        if not key:
+            continue
+        try:
+            episode = (_day(row.get(first)), _day(row.get(last)))
+        except ValueError:
+            episodes[key] = None
+            continue
+        if key not in episodes or episodes[key] is not None:
+            episodes.setdefault(key, []).append(episode)  # type: ignore[union-attr]
+    return {key: None if periods is None else cohorts.flag_text(cohorts.covers(periods, as_of))
+            for key, periods in episodes.items()}
+
+
 def statutory_code(mis_code: str | None) -> str | None:
     """A Bromcom attendance mark (maybe a local sub-code such as X01) -> the statutory code."""
     return mapped_code(mis_code, B.LOCAL_SUBCODES)
@@ -110,7 +142,9 @@ class BromcomConnector(VendorConnector):
                                    name=settings.credential_name("user_env"))
 
     def sources(self, settings: RouteSettings) -> dict[str, str]:
-        return {table: f"{B.SERVICE_PATH} {entity}" for table, (entity, _) in B.ENTITIES.items()}
+        sources = {table: f"{B.SERVICE_PATH} {entity}" for table, (entity, _) in B.ENTITIES.items()}
+        sources["pupils"] += "".join(f" + {entity}" for entity, _ in B.COHORT_ENTITIES.values())
+        return sources
 
     # ------------------------------------------------------------------------------------- calls
     def _call(self, session: VendorSession, operation: str, params: list[tuple[str, str]], label: str) -> list[dict]:
@@ -134,8 +168,9 @@ class BromcomConnector(VendorConnector):
                                                        (B.ENTITY_FILTER_PARAM, entity_filter)],
                           f"{B.GET_ENTITY_DATA} {entity}")
 
-    def check_permissions(self, session: VendorSession) -> None:
-        """Every entity the route reads must be among those the school granted the Third Party user."""
+    def check_permissions(self, session: VendorSession) -> set[str]:
+        """Every entity the route needs must be among those the school granted the Third Party user; returns
+        the granted entity names (lower case), which say which optional cohort entities can be read."""
         rows = self._call(session, B.FIND_ENTITIES, [], B.FIND_ENTITIES)
         granted = {(row.get(B.ENTITY_NAME_COLUMN) or "").strip().lower() for row in rows}
         missing = [entity for entity, _ in B.ENTITIES.values() if entity.lower() not in granted]
@@ -144,12 +179,30 @@ class BromcomConnector(VendorConnector):
                               f"read access to {', '.join(missing)} (Bromcom: Setup > Third Party Access "
                               f"Permissions & Logs)", 200, False, method="POST",
                               path=_url_path(session, B.SERVICE_PATH))
+        return granted
+
+    def _cohort_rows(self, session: VendorSession, entity: str) -> list[dict]:
+        return self._call(session, B.GET_ENTITY_DATA, [(B.ENTITY_NAME_PARAM, entity), (B.ENTITY_FILTER_PARAM, "")],
+                          f"{B.GET_ENTITY_DATA} {entity}")
 
     # ---------------------------------------------------------------------------------- datasets
-    def pupils(self, session: VendorSession, settings: RouteSettings) -> dict[str, dict]:
+    def pupils(self, session: VendorSession, settings: RouteSettings, *, as_of: date | None = None,
+               granted: set[str] = frozenset()) -> dict[str, dict]:
+        """The Students rows, with the cohort columns from the cohort entities the school granted (a column
+        whose entity is not granted, or without a night for the care episodes, stays null)."""
         source = self.sources(settings)["pupils"]
-        return {row.get(B.STUDENT_ID) or f"row:{n}": {**student_row(row), "_source": source}
-                for n, row in enumerate(self._entity(session, "pupils"))}
+        pupils = {row.get(B.STUDENT_ID) or f"row:{n}": {**student_row(row), "_source": source}
+                  for n, row in enumerate(self._entity(session, "pupils"))}
+        sen_entity, care_entity = (B.COHORT_ENTITIES[c][0] for c in ("sen_provision", "looked_after"))
+        if sen_entity.lower() in granted:
+            codes = sen_provision(self._cohort_rows(session, sen_entity))
+            for key, row in pupils.items():
+                row["sen_provision"] = codes.get(key, B.NO_SEN)
+        if care_entity.lower() in granted and as_of is not None:
+            flags = looked_after(self._cohort_rows(session, care_entity), as_of)
+            for key, row in pupils.items():
+                row["looked_after"] = flags.get(key, cohorts.FALSE_TEXT)
+        return pupils
 
     def marks(self, session: VendorSession, settings: RouteSettings, *, start: date, end: date) -> Records:
         source = self.sources(settings)["attendance"]
@@ -168,8 +221,8 @@ class BromcomConnector(VendorConnector):
                 for n, row in enumerate(self._entity(session, "exclusions"))}
 
     def snapshot(self, session: VendorSession, settings: RouteSettings, *, as_of: date) -> Snapshot:
-        self.check_permissions(session)
-        return Snapshot(pupils=self.pupils(session, settings),
+        granted = self.check_permissions(session)
+        return Snapshot(pupils=self.pupils(session, settings, as_of=as_of, granted=granted),
                         attendance=self.marks(session, settings, start=academic_year_start(as_of), end=as_of),
                         exclusions=self.exclusions(session, settings, as_of=as_of),
                         sources=self.sources(settings))
@@ -180,4 +233,4 @@ def _url_path(session: VendorSession, path: str) -> str:
     return urlsplit(session.url_for(path)).path or "/"
 
 
-__all__ = ["BromcomConnector", "dataset_rows", "statutory_code", "student_row"]
+__all__ = ["BromcomConnector", "dataset_rows", "looked_after", "sen_provision", "statutory_code", "student_row"]

@@ -59,6 +59,20 @@ ENTITIES = {"pupils": ("Students", THIRD_PARTY), "attendance": ("Attendances", T
 
 STUDENT_ID = "StudentID"  # 3P: the pupil's id in every entity (an integer)
 
+# Cohort entities (ncc_transfer.cohorts): entity names 3P (named by an LA's guidance to its Bromcom schools
+# on Third Party Access Permissions; not in Bromcom's public knowledge base); every column a GUESS. They are
+# optional: a school that has not granted one loads with its column null (the other entities stay required).
+# SENStudents: one row per pupil on the SEN register with the DfE provision code (K/E; the legacy S/A/P are
+# normalised by validation); a pupil the school lists no row for has no SEN (N).
+# StudentsInCare: one row per care episode (StartDate, EndDate: null while in care); looked after on the
+# night's as-of date when an episode covers it (ncc_transfer.cohorts.covers), otherwise false.
+COHORT_ENTITIES = {"sen_provision": ("SENStudents", THIRD_PARTY), "looked_after": ("StudentsInCare", THIRD_PARTY)}
+SEN_COLUMNS: dict[str, tuple[str, str]] = {"student": (STUDENT_ID, THIRD_PARTY), "sen_provision": ("SENStatus", GUESS)}
+NO_SEN = "N"  # a pupil with no SENStudents row [GUESS that the entity lists only pupils with SEN]
+IN_CARE_COLUMNS: dict[str, tuple[str, str]] = {"student": (STUDENT_ID, THIRD_PARTY),
+                                               "start_date": ("InCareStartDate", GUESS),
+                                               "end_date": ("InCareEndDate", GUESS)}
+
 # canonical pupil column -> (Students column, confidence). Students holds leavers (EndDate set) and future
 # pupils as well; the connector asks for the whole table (no filter) [GUESS that an empty filter is allowed].
 STUDENT_COLUMNS: dict[str, tuple[str, str]] = {
@@ -126,5 +140,5 @@ EXCLUSION_TYPE = {"SUSPENSION": "SUSP", "FIXED TERM": "SUSP", "FIXD": "SUSP", "P
 
 # Columns that are .NET DateTime in the DataSet: ``2025-09-01T00:00:00+01:00`` (local time with its
 # offset) [GUESS on the offset form: general DataSet behaviour]. The connector keeps the date part.
-DATE_COLUMNS = {"DOB", "StartDate", "EndDate", "AttendanceDate"}
+DATE_COLUMNS = {"DOB", "StartDate", "EndDate", "AttendanceDate", "InCareStartDate", "InCareEndDate"}
 INTEGER_COLUMNS = {STUDENT_ID, ATTENDANCE_ID, EXCLUSION_ID}  # xs:int in the inline xs:schema; the rest xs:string

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -34,6 +34,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from ncc_transfer.cohorts import flag_value
 from ncc_transfer.connectors.bromcom import mapping as B
 from ncc_transfer.connectors.http import SOAP11, SOAP12, SOAP_ENVELOPE_NS, parse_soap
 from ncc_transfer.simulator.core import TRANSIENT, FaultHandling, Simulator
@@ -66,6 +67,9 @@ COLUMNS = {  # entity -> its columns, in DataSet order
     STUDENTS: [B.STUDENT_ID] + [c for c, _ in B.STUDENT_COLUMNS.values()],
     ATTENDANCES: [B.ATTENDANCE_ID] + [c for c, _ in B.ATTENDANCE_COLUMNS.values()],
     EXCLUSIONS: [B.EXCLUSION_ID] + [c for c, _ in B.EXCLUSION_COLUMNS.values()],
+    # the cohort entities (mapping.COHORT_ENTITIES; columns GUESS)
+    B.COHORT_ENTITIES["sen_provision"][0]: [c for c, _ in B.SEN_COLUMNS.values()],
+    B.COHORT_ENTITIES["looked_after"][0]: [c for c, _ in B.IN_CARE_COLUMNS.values()],
 }
 FILTER = re.compile(r"^\s*(\w+)\s*>=\s*'(\d{8})'\s+AND\s+(\w+)\s*<\s*'(\d{8})'\s*$", re.IGNORECASE)
 
@@ -137,7 +141,28 @@ def tables(school: SourceSchool) -> dict[str, list[dict]]:
         values["category"] = TYPE_OUT.get(values.get("category"), values.get("category"))
         rendered[EXCLUSIONS].append({B.EXCLUSION_ID: str(len(rendered[EXCLUSIONS]) + 1),
                                      **columns(values, B.EXCLUSION_COLUMNS)})
+    _cohorts(school, rendered)
     return rendered
+
+
+def _cohorts(school: SourceSchool, rendered: dict[str, list[dict]]) -> None:
+    """SENStudents: a row for each pupil with a SEN provision other than N (as supplied). StudentsInCare: the
+    source holds a flag, not episodes, so a looked-after pupil gets one open episode from about a year
+    before the school's latest mark (any night from then on reads it back as looked after)."""
+    sen, care = (B.COHORT_ENTITIES[c][0] for c in ("sen_provision", "looked_after"))
+    days = [date.fromisoformat(m.date) for m in school.marks if is_iso_date(m.date)]
+    since = (max(days) if days else school.clock.date()) - timedelta(days=365)
+    for pupil in school.pupils:
+        code = pupil.row.get("sen_provision")
+        if code is not None and code.strip().upper() != B.NO_SEN:
+            rendered[sen].append({B.STUDENT_ID: str(pupil.mis_id), B.SEN_COLUMNS["sen_provision"][0]: code})
+        try:
+            in_care = flag_value(pupil.row.get("looked_after"))
+        except ValueError:
+            in_care = None
+        if in_care:
+            rendered[care].append({B.STUDENT_ID: str(pupil.mis_id),
+                                   B.IN_CARE_COLUMNS["start_date"][0]: dotnet_date(since.isoformat())})
 
 
 def select(rows: list[dict], entity: str, entity_filter: str) -> list[dict]:

@@ -6,4 +6,4 @@ from ncc_transfer.connectors.spec import RouteSpec
 # rate_per_second, GUESS: ScholarPack's API article documents no rate limit; the project's working figure
 SPEC = RouteSpec(__name__, "ScholarPackConnector",
                  required=("client_id_env", "client_secret_env", "refresh_token_env"),
-                 optional=("token_url",), rate_per_second=5.0)
+                 optional=("token_url",), rate_per_second=5.0, cohort_fields=("sen_provision", "looked_after"))

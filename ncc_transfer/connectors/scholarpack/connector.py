@@ -139,7 +139,7 @@ class ScholarPackConnector(VendorConnector):
     @staticmethod
     def sources(settings: RouteSettings) -> dict[str, str]:
         paths = {name: path for name, (path, _, _) in S.ENDPOINTS.items()}
-        return {"pupils": paths["students"], "attendance": f"{paths['register']} + {paths['historic_register']}",
+        return {"pupils": f"{paths['students']} + {paths['sen']} + {paths['lac']}", "attendance": f"{paths['register']} + {paths['historic_register']}",
                 "exclusions": paths["exclusions"]}
 
     @staticmethod
@@ -155,7 +155,24 @@ class ScholarPackConnector(VendorConnector):
         pupils: dict[str, dict] = {}
         for n, student in enumerate(self._pages(session, "students", **{name: value})):
             pupils[text(student.get(S.STUDENT_ID)) or f"students:{n}"] = {**student_row(student), "_source": path}
+        for endpoint in S.COHORT_ENDPOINTS:
+            values = self.cohort_values(session, endpoint)
+            column = S.COHORT_ENDPOINTS[endpoint][0]
+            for key, row in pupils.items():
+                row[column] = values.get(key)
         return pupils
+
+    def cohort_values(self, session: VendorSession, endpoint: str) -> dict[str, str | None]:
+        """One cohort column by student uuid from a cohort endpoint (``mapping.COHORT_ENDPOINTS``); empty
+        when the school's authorisation lacks the endpoint's scope (403: the column stays null)."""
+        field = S.COHORT_ENDPOINTS[endpoint][1]
+        try:
+            return {text(record.get(S.STUDENT_ID)): text(record.get(field))
+                    for record in self._pages(session, endpoint) if text(record.get(S.STUDENT_ID))}
+        except VendorError as exc:
+            if exc.status == 403:
+                return {}
+            raise
 
     def marks(self, session: VendorSession, *, start: date, end: date) -> Records:
         first, last = S.REGISTER_RANGE_PARAMS

@@ -36,6 +36,10 @@ ENDPOINTS: dict[str, tuple[str, str, str]] = {
     "register": ("/students/register/", "student-register:read", DOC),  # daily register marks
     "historic_register": ("/students/register/historic/", "former-student-register:read", DOC),  # former students'
     "exclusions": ("/students/exclusions/", "student-exclusion:read", DOC),
+    # Cohort endpoints: scope and path [DOC: "Scopes for API access to school data",
+    # https://support.scholarpack.com/hc/en-gb/articles/6906393306653-Scopes-for-API-access-to-school-data].
+    "sen": ("/students/sen/", "sen:read", DOC),
+    "lac": ("/students/lac/", "lac:read", DOC),
 }
 SCOPES = tuple(scope for _, scope, _ in ENDPOINTS.values())
 
@@ -53,7 +57,7 @@ NEXT_KEY = "next_uri"
 PAGE_PARAM, PER_PAGE_PARAM = "page", "per_page"
 DEFAULT_PER_PAGE = 50  # the two help-centre versions show 50 and 100 [DOC]
 # Page sizes the connector asks for; the maxima are not published [GUESS].
-PAGE_SIZES = {"students": 100, "register": 1000, "historic_register": 1000, "exclusions": 100}
+PAGE_SIZES = {"students": 100, "register": 1000, "historic_register": 1000, "exclusions": 100, "sen": 100, "lac": 100}
 
 # canonical pupil column -> (dotted path in a student object, confidence). All GUESS (Open API page unseen).
 STUDENT_ID = "student_uuid"  # the documented student key (photos path /students/<student_uuid>/photos/) [DOC]
@@ -78,6 +82,18 @@ STUDENT_FIELDS: dict[str, tuple[str, str]] = {
     "postcode": ("address.postcode", GUESS),
 }
 PREFERRED_OF = {"preferred_surname": "surname", "preferred_forename": "forename"}
+
+# Cohort fields (ncc_transfer.cohorts) from the cohort endpoints: endpoint -> (canonical column, field of a
+# record, confidence). Every record field is a GUESS (the Open API page is unseen): one record per student
+# the MIS holds the item for, keyed by STUDENT_ID, on roll or former (the endpoints are assumed to list
+# both, as no parameter is known); `sen_provision` the DfE provision code (N/K/E), `in_care` a JSON boolean.
+# A student with no record is null (not supplied). A school whose authorisation predates these scopes
+# answers 403: the connector leaves the column null for the whole school rather than fail the night.
+COHORT_ENDPOINTS: dict[str, tuple[str, str, str]] = {
+    "sen": ("sen_provision", "sen_provision", GUESS),
+    "lac": ("looked_after", "in_care", GUESS),
+}
+COHORT_FLAGS = ("looked_after",)  # sent as JSON booleans [GUESS]
 
 # canonical attendance column -> field of a register record [GUESS]. `mark` is the MIS's code, which
 # may be a local sub-code (see LOCAL_SUBCODES).

@@ -8,14 +8,14 @@ https://support.scholarpack.com/hc/en-gb/articles/6173665308189-For-Data-Integra
   ``401 invalid_client``. The school is known by its refresh token (a ScholarPack school has no id in
   the URL: the authorisation is the school).
 * ``GET /api/v1/students/``, ``/students/register/``, ``/students/register/historic/``,
-  ``/students/exclusions/`` with ``Authorization: Bearer <access token>`` (the token is the school);
+  ``/students/exclusions/``, ``/students/sen/`` and ``/students/lac/`` (scopes ``sen:read``, ``lac:read``) with ``Authorization: Bearer <access token>`` (the token is the school);
   the ``{"has_next", "has_prev", "next_num", "page", "pages", "per_page", "prev_num", "next_uri",
   "prev_uri", "data"}`` envelope with ``?page=``/``?per_page=`` (Flask-SQLAlchemy style: a page past the
   last is a 404) and ABSOLUTE ``next_uri``/``prev_uri``. A token without an endpoint's scope is a 403.
 
 The field layout comes from ``connectors/scholarpack/mapping.py``, shared with the connector; every GUESS
 there is a guess here too (all record field names, the token path, rotation, ``include_former`` for
-former students, ``from_date``/``to_date`` for register ranges, the error bodies). The simulated MIS
+former students, ``from_date``/``to_date`` for register ranges, the SEN and LAC records, the error bodies). The simulated MIS
 records statutory ``I`` as the local sub-code ``I01``.
 
 Faults: requests are logged and given faults under the school id (the registry laestab); the token
@@ -40,13 +40,14 @@ from starlette.routing import Route
 from ncc_transfer.connectors.scholarpack import mapping as S
 from ncc_transfer.simulator.core import REFUSED, RETRIED, FaultHandling, Simulator
 from ncc_transfer.simulator.credentials import bearer, demo_secret_names, form, same, secrets_of
-from ncc_transfer.simulator.records import listed, public, set_path, whole_number
+from ncc_transfer.simulator.records import flag_out, listed, public, set_path, whole_number
 from ncc_transfer.simulator.source import SourceSchool
 
 ROUTE = "scholarpack"
 # error-body: a plain 500, retried; next links to another host refused; access tokens expire
 FAULT_HANDLING = FaultHandling(error_body=RETRIED, foreign=REFUSED)
-MAX_PER_PAGE = {"students": 100, "register": 1000, "historic_register": 1000, "exclusions": 100}  # [GUESS]
+MAX_PER_PAGE = {"students": 100, "register": 1000, "historic_register": 1000, "exclusions": 100,
+                "sen": 100, "lac": 100}  # [GUESS]
 SIM_SUBCODES = {"I": "I01"}  # the simulated MIS records statutory I as local sub-code I01
 TYPE_OUT = {"SUSP": "FIXD", "PERM": "PERM", "LNCH": "LNCH"}
 RESOURCES = {path.strip("/"): name for name, (path, _, _) in S.ENDPOINTS.items()}
@@ -135,6 +136,9 @@ def render(school: SourceSchool) -> dict[str, list[dict]]:
                   "_day": mark.date}
         lists["historic_register" if mark.pupil_key in former else "register"].append(record)
     lists["exclusions"] = [_exclusion(school, e) for e in school.exclusions]
+    for endpoint, (column, name, _) in S.COHORT_ENDPOINTS.items():  # a record where the MIS holds a value
+        lists[endpoint] = [{S.STUDENT_ID: uuids[p.key], name: flag_out(value) if column in S.COHORT_FLAGS else value}
+                           for p in school.pupils if (value := p.row.get(column)) is not None]
     return lists
 
 

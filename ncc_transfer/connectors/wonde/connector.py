@@ -15,11 +15,13 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from typing import Any, Iterator
 
+from ncc_transfer import cohorts
 from ncc_transfer.connectors.wonde import mapping as W
 from ncc_transfer.connectors.base import (
     Records, RecordsBuilder, ID_KEY, STUDENT_KEY, IncrementalConnector, RouteSettings, date_text, field_paths,
-    local_to_statutory, mapped_code, mapped_row, preferred_if_different, text
+    Snapshot, local_to_statutory, mapped_code, mapped_row, preferred_if_different, text
 )
+from ncc_transfer.rules.calendar import academic_year_start
 from ncc_transfer.connectors.http import StaticBearer, VendorSession, dig, next_link
 from ncc_transfer.connectors.incremental import PupilChanges
 
@@ -30,9 +32,43 @@ STUDENT_PATHS = field_paths(W.STUDENT_FIELDS)
 EXCLUSION_PATHS = field_paths(W.EXCLUSION_FIELDS)
 
 
-def student_row(student: dict) -> dict[str, str | None]:
-    """One Wonde student -> one raw pupils row (canonical column names, text values)."""
+def _ranges(student: dict, include: str) -> list[tuple[date | None, date | None]] | None:
+    """A date-range include as (start, end) periods (end None: open); None when the include is absent or a
+    range has a date that cannot be read (the flags are then not supplied)."""
+    ranges = student.get(include)
+    if not isinstance(ranges, dict) or not isinstance(ranges.get(W.DATE_RANGE_ITEMS), list):
+        return None
+    first, last = W.DATE_RANGE_FIELDS
+    periods = []
+    for item in ranges[W.DATE_RANGE_ITEMS]:
+        try:
+            start, end = (date.fromisoformat(d) if d else None
+                          for d in (date_text(item.get(first)), date_text(item.get(last))))
+        except (AttributeError, ValueError):
+            return None
+        periods.append((start, end))
+    return periods
+
+
+def cohort_flags(student: dict, as_of: date | None) -> dict[str, str | None]:
+    """The flags the date-range includes give on ``as_of`` (raw text; None without the include or a night)."""
+    flags: dict[str, str | None] = {"fsm_eligible": None, "fsm_ever6": None}
+    for field, (include, _) in W.DATE_RANGE_INCLUDES.items():
+        periods = _ranges(student, include) if as_of is not None else None
+        if field == "fsm":
+            if periods is not None:
+                eligible, ever6 = cohorts.fsm_flags(periods, as_of)
+                flags.update(fsm_eligible=cohorts.flag_text(eligible), fsm_ever6=cohorts.flag_text(ever6))
+        else:
+            flags[field] = None if periods is None else cohorts.flag_text(cohorts.covers(periods, as_of))
+    return flags
+
+
+def student_row(student: dict, as_of: date | None = None) -> dict[str, str | None]:
+    """One Wonde student -> one raw pupils row (canonical column names, text values); the cohort flags from
+    date ranges are counted on ``as_of`` (the night; None: not supplied)."""
     row = preferred_if_different(mapped_row(student, STUDENT_PATHS, W.DATE_COLUMNS), W.PREFERRED_OF)
+    row.update(cohort_flags(student, as_of))
     parts = {p: text(dig(student, W.ADDRESS_PREFIX + p)) for p in W.ADDRESS_LINE1_PARTS}
     street = " ".join(p for p in (parts["house_number"], parts["street"]) if p) or None
     row["address_line1"] = ", ".join(p for p in (parts["apartment"], parts["house_name"], street) if p) or None
@@ -48,6 +84,7 @@ def statutory_code(mis_code: str | None) -> str | None:
 
 class WondeConnector(IncrementalConnector):
     route = ROUTE
+    mapping_version = 2  # 2: FSM, looked after and child protection plan from the date-range includes
     default_base_url = DEFAULT_BASE_URL
 
     def auth(self, settings: RouteSettings) -> StaticBearer:
@@ -70,13 +107,14 @@ class WondeConnector(IncrementalConnector):
         return next_link(session, path, query, items_key="data", next_key=W.PAGINATION_NEXT)
 
     # ---------------------------------------------------------------------------------- datasets
-    def _pupils(self, session: VendorSession, settings: RouteSettings, **params: Any) -> dict[str, dict]:
+    def _pupils(self, session: VendorSession, settings: RouteSettings, as_of: date | None = None,
+                **params: Any) -> dict[str, dict]:
         paths = self._paths(settings)
         pupils: dict[str, dict] = {}
         for endpoint in ("students", "leavers"):
             for student in self._pages(session, paths[endpoint], W.PAGE_SIZES["students"],
                                        include=",".join(W.STUDENT_INCLUDES), **params):
-                pupils[str(student.get("id"))] = {**student_row(student), "_source": paths[endpoint]}
+                pupils[str(student.get("id"))] = {**student_row(student, as_of), "_source": paths[endpoint]}
         return pupils
 
     def marks(self, session: VendorSession, settings: RouteSettings, *, start: date, end: date) -> Records:
@@ -113,19 +151,28 @@ class WondeConnector(IncrementalConnector):
     def _watermark() -> dict[str, str]:
         return {W.UPDATED_AFTER_PARAM: (datetime.now() - CLOCK_SKEW).strftime("%Y-%m-%d %H:%M:%S")}
 
-    def all_pupils(self, session: VendorSession, settings: RouteSettings) -> tuple[dict[str, dict], dict[str, Any]]:
+    def all_pupils(self, session: VendorSession, settings: RouteSettings,
+                   as_of: date | None = None) -> tuple[dict[str, dict], dict[str, Any]]:
         watermark = self._watermark()  # taken first: a change made during the fetch is listed next night
-        return self._pupils(session, settings), watermark
+        return self._pupils(session, settings, as_of), watermark
+
+    def snapshot(self, session: VendorSession, settings: RouteSettings, *, as_of: date) -> Snapshot:
+        """As ``IncrementalConnector.snapshot``, with the night reaching the pupils (their date-range flags)."""
+        pupils, watermark = self.all_pupils(session, settings, as_of)
+        return Snapshot(pupils=pupils,
+                        attendance=self.marks(session, settings, start=academic_year_start(as_of), end=as_of),
+                        exclusions=self.exclusions(session, settings, as_of=as_of),
+                        sources=self.sources(settings), watermark=watermark)
 
     def changed_pupils(self, session: VendorSession, settings: RouteSettings, *, since: dict,
                        as_of: date) -> PupilChanges:
         watermark = self._watermark()
         after = {W.UPDATED_AFTER_PARAM: since[W.UPDATED_AFTER_PARAM]}
-        upserts = self._pupils(session, settings, **after)
+        upserts = self._pupils(session, settings, as_of, **after)
         deleted = {text(d.get("id")) for d in self._pages(session, self._paths(settings)["deletions"],
                                                           W.PAGE_SIZES["deletions"], **after)
                    if d.get("type") == W.DELETION_TYPE_STUDENT and not d.get("restored_at")}
         return PupilChanges(upserts=upserts, deleted={d for d in deleted if d} - set(upserts), watermark=watermark)
 
 
-__all__ = ["ID_KEY", "WondeConnector", "statutory_code", "student_row"]
+__all__ = ["ID_KEY", "WondeConnector", "cohort_flags", "statutory_code", "student_row"]

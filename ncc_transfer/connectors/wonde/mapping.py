@@ -28,8 +28,26 @@ ENDPOINTS = {
 UPDATED_AFTER_PARAM = "updated_after"
 DELETION_TYPE_STUDENT = "student"
 
-# Student includes the connector asks for (documented include names).
-STUDENT_INCLUDES = ("education_details", "contact_details", "extended_details")
+# Cohort date ranges: student includes listed in the student object's related objects (`in_care_date_ranges`,
+# `sen_date_ranges`, `fsm_date_ranges`, `child_protection_plan_date_ranges`, `upfsm_date_ranges`, each "many")
+# [3P: Edrolo/pywonde docs/Student.md, generated from Wonde's OpenAPI file (meta/wonde.openapi.yaml), citing
+# https://docs.wonde.com/docs/api/sync#student-object; the include NAMES only]. The shape of a range is a GUESS
+# (no example found): `{"data": [{"start_date": <date or PHP DateTime>, "end_date": <same, null = open>}]}`.
+# A pupil is counted on the night's as-of date (ncc_transfer.cohorts): looked after / on a child protection plan
+# when a range covers it; FSM eligible and ever 6 by cohorts.fsm_flags. The include present with no ranges is
+# false; the include absent from the student is null (not supplied). `sen_date_ranges` is not mapped: what a
+# range holds besides its dates (a provision code?) is not known; sen_provision stays on extended_details.
+DATE_RANGE_INCLUDES: dict[str, tuple[str, str]] = {
+    "fsm": ("fsm_date_ranges", THIRD_PARTY),  # -> fsm_eligible, fsm_ever6
+    "looked_after": ("in_care_date_ranges", THIRD_PARTY),
+    "child_protection_plan": ("child_protection_plan_date_ranges", THIRD_PARTY),
+}
+DATE_RANGE_FIELDS = ("start_date", "end_date")  # [GUESS]
+DATE_RANGE_ITEMS = "data"  # the include envelope, as for every Wonde include [DOC]
+
+# Student includes the connector asks for (documented include names; the date ranges above: 3P).
+STUDENT_INCLUDES = ("education_details", "contact_details", "extended_details",
+                    *(name for name, _ in DATE_RANGE_INCLUDES.values()))
 # Exclusions carry their pupil inline: `include=student.education_details` [GUESS that it is allowed].
 EXCLUSION_INCLUDES = ("student.education_details",)
 
@@ -59,19 +77,14 @@ STUDENT_FIELDS: dict[str, tuple[str, str]] = {
     "address_line1": ("contact_details.data.addresses.home.street", THIRD_PARTY),
     "town": ("contact_details.data.addresses.home.town", THIRD_PARTY),
     "postcode": ("contact_details.data.addresses.home.postcode", THIRD_PARTY),
-    # Cohort fields (ncc_transfer.cohorts), in the documented `extended_details` include. Wonde holds them: the
-    # DfE's daily attendance collection through Wonde takes CLA, SEN support, EHCP, FSM, CIN and CPP
-    # (https://www.gov.uk/guidance/share-your-daily-school-attendance-data). Their names inside
-    # `extended_details` are a GUESS (not found publicly), as are the values: the DfE SEN provision code and
-    # JSON booleans. Child in need and child protection plan are not mapped: the one public trace is a
-    # `child_protection_plan_date_ranges` include [3P: Edrolo/pywonde meta/wonde.openapi.yaml] with no
-    # shape; they stay null on this route until a sandbox shows them.
+    # SEN provision, in the documented `extended_details` include. Wonde holds it: the DfE's daily attendance
+    # collection through Wonde takes CLA, SEN support, EHCP, FSM, CIN and CPP
+    # (https://www.gov.uk/guidance/share-your-daily-school-attendance-data). Its name inside `extended_details`
+    # is a GUESS (not found publicly), as is the value (the DfE SEN provision code). FSM, looked after and child
+    # protection plan come from the date-range includes (DATE_RANGE_INCLUDES); child in need is not mapped (no
+    # public trace of it in Wonde's student object): null on this route.
     "sen_provision": ("extended_details.data.sen_status", GUESS),
-    "fsm_eligible": ("extended_details.data.free_school_meals", GUESS),
-    "fsm_ever6": ("extended_details.data.free_school_meals_6", GUESS),
-    "looked_after": ("extended_details.data.in_lea_care", GUESS),
 }
-COHORT_FLAGS = ("fsm_eligible", "fsm_ever6", "looked_after")  # JSON booleans [GUESS]
 PREFERRED_OF = {"preferred_surname": "surname", "preferred_forename": "forename"}
 ADDRESS_PREFIX = "contact_details.data.addresses.home."
 ADDRESS_LINE1_PARTS = ("apartment", "house_name", "house_number", "street")  # joined into address_line1

@@ -8,7 +8,9 @@ object for a short unpaginated list; ``?page=`` and ``?cursor=`` paging by follo
 extraction). The field layout comes from ``connectors/wonde/mapping.py``, shared with the
 connector; every GUESS there is a guess here too: the read shape of ``/attendance/session`` and of
 ``/attendance-codes``, the ``start_date``/``end_date`` range parameters, the exclusion fields, and the
-UPN/admission/leaving fields under ``education_details``.
+UPN/admission/leaving fields under ``education_details``, and the shape of the cohort date-range includes
+(``fsm_date_ranges``, ``in_care_date_ranges``, ``child_protection_plan_date_ranges``), made up from the
+school's flags around its latest mark (:func:`date_ranges`).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import base64
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
@@ -28,7 +30,8 @@ from starlette.routing import Route
 from ncc_transfer.connectors.wonde import mapping as W
 from ncc_transfer.simulator.core import REFUSED, RETRIED, FaultHandling, Simulator
 from ncc_transfer.simulator.credentials import bearer, demo_secret_names, same, secrets_of
-from ncc_transfer.simulator.records import flag_out, in_range, is_iso_date, public, set_path
+from ncc_transfer.cohorts import flag_value
+from ncc_transfer.simulator.records import in_range, is_iso_date, public, set_path
 from ncc_transfer.simulator.source import SourceSchool, stable_id
 
 ROUTE = "wonde"
@@ -67,8 +70,6 @@ def value_out(column: str, value: Any) -> Any:
     """A canonical value as Wonde writes it: sex as a gender, categories as types, dates as DateTimes."""
     if column == "sex":
         value = GENDER_OUT.get(value, value)
-    elif column in W.COHORT_FLAGS:
-        value = flag_out(value)
     elif column == "category":
         value = TYPE_OUT.get(value, value)
     return _date_out(value) if column in W.DATE_COLUMNS else value
@@ -79,11 +80,51 @@ def _stamp(when: datetime) -> dict:
     return {"date": when.strftime("%Y-%m-%d %H:%M:%S.000000"), "timezone_type": 3, "timezone": "Europe/London"}
 
 
+def _flag(value: Any) -> bool | None:
+    """A supplied flag as True/False; None for blank or for text that is not a flag (no range can say it)."""
+    try:
+        return flag_value(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+
+
+def _range(start: date, end: date | None) -> dict:
+    first, last = W.DATE_RANGE_FIELDS
+    return {first: _date_out(start.isoformat()), last: _date_out(end.isoformat()) if end else None}
+
+
+def date_ranges(row: dict, night: date) -> dict[str, dict]:
+    """The date-range includes a student's flags give (``mapping.DATE_RANGE_INCLUDES``; shape GUESS).
+
+    The source school holds flags, not periods, so the ranges are made up around ``night`` (the school's
+    latest mark): true is a range open since about a year before it; FSM ever 6 without eligibility a range
+    ended two years before it; false no range; a flag not supplied (or not readable) leaves the include out.
+    Any night from two years before to four years after ``night`` gives the same flags back."""
+    out: dict[str, dict] = {}
+    year_before = night - timedelta(days=365)
+    eligible, ever6 = _flag(row.get("fsm_eligible")), _flag(row.get("fsm_ever6"))
+    if eligible is not None and ever6 is not None:
+        ranges = [_range(year_before, None)] if eligible else \
+            [_range(night - timedelta(days=3 * 365), night - timedelta(days=2 * 365))] if ever6 else []
+        out[W.DATE_RANGE_INCLUDES["fsm"][0]] = {W.DATE_RANGE_ITEMS: ranges}
+    for field in ("looked_after", "child_protection_plan"):
+        value = _flag(row.get(field))
+        if value is not None:
+            out[W.DATE_RANGE_INCLUDES[field][0]] = {W.DATE_RANGE_ITEMS: [_range(year_before, None)] if value else []}
+    return out
+
+
+def _night(school: SourceSchool) -> date:
+    """The day the simulated school's ranges are made around: its latest mark (else its clock)."""
+    days = [date.fromisoformat(m.date) for m in school.marks if is_iso_date(m.date)]
+    return max(days) if days else school.clock.date()
+
+
 def student_id(laestab: str, pupil_key: str) -> str:
     return stable_id("A", laestab, "student", pupil_key)
 
 
-def _student(school: SourceSchool, pupil) -> dict:
+def _student(school: SourceSchool, pupil, night: date) -> dict:
     student: dict[str, Any] = {"id": student_id(school.laestab, pupil.key),
                                "upi": hashlib.md5(f"{school.laestab}|{pupil.mis_id}".encode()).hexdigest(),
                                "mis_id": str(pupil.mis_id), "title": None, "initials": None,
@@ -95,6 +136,7 @@ def _student(school: SourceSchool, pupil) -> dict:
     for column, wonde_field in W.PREFERRED_OF.items():
         legal = W.STUDENT_FIELDS[column.replace("preferred_", "")][0]
         student[wonde_field] = pupil.row.get(column) or student.get(legal)
+    student.update(date_ranges(pupil.row, night))
     return student
 
 
@@ -106,8 +148,9 @@ def render(school: SourceSchool) -> dict[str, list[dict]]:
     """Every Wonde list of one school (records carry ``_updated``/``_day`` for filtering, then dropped)."""
     lists: dict[str, list[dict]] = {k: [] for k in MAX_PER_PAGE}
     leaver_keys = set()
+    night = _night(school)
     for pupil in school.pupils:
-        (lists["leavers"] if pupil.is_leaver else lists["students"]).append(_student(school, pupil))
+        (lists["leavers"] if pupil.is_leaver else lists["students"]).append(_student(school, pupil, night))
         if pupil.is_leaver:
             leaver_keys.add(pupil.key)
     for code in school.codes():
