@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
+from .night_guard import raise_if_interrupted
 from .registry import Registry, School
 from .reports.targeting_pack import WrittenPack, write_la_page, write_school_pack
 from .targeting import SchoolInputs, assemble_pack, build_la_page, packs_root, read_la, school_inputs
@@ -98,6 +99,7 @@ def _write(warehouse: Warehouse, registry: Registry, as_of: date, home: Path, ch
         try:
             return school_inputs(warehouse, la, school)
         except Exception as exc:  # noqa: BLE001 - reported; the other schools go on
+            raise_if_interrupted()  # a stop signal DuckDB turned into its own error stops the packs
             done(school, None, exc)
             return None
 
@@ -109,6 +111,7 @@ def _write(warehouse: Warehouse, registry: Registry, as_of: date, home: Path, ch
             try:
                 done(school, _compute_and_write(inputs, root), None)
             except Exception as exc:  # noqa: BLE001
+                raise_if_interrupted()
                 done(school, None, exc)
         return result
 

@@ -310,3 +310,32 @@ def test_pack_notice_goes_to_contact_and_officer_without_pupil_data_only_when_on
         assert str(home / "packs") in body and "2025-26-spring" in body and "not attached" in body
         assert "severely absent pupil" in body
         assert not UPN_PATTERN.search(body)  # no pupil
+
+
+def test_a_stop_signal_in_a_schools_duckdb_query_stops_the_packs_instead_of_failing_that_school(loaded_la, monkeypatch):
+    """As in the night (test_failfast.py): DuckDB replaces the stop signal's exception with its own
+    RuntimeError("Query interrupted"); under ``interrupts_noted`` the packs stop with the signal's own
+    exception instead of recording the school's pack as failed and going on to the next."""
+    import duckdb
+
+    from ncc_transfer import targeting_all
+    from ncc_transfer.config import schools_file, warehouse_url
+    from ncc_transfer.night_guard import NightInterrupted, interrupts_noted, signals_interrupt
+    from ncc_transfer.registry import load_registry
+    from ncc_transfer.warehouse import open_warehouse
+    from ncc_transfer_tests.hardening.test_failfast import SLOW_QUERY, _signal_soon
+
+    home, _, _ = loaded_la
+    monkeypatch.setattr(targeting_all, "school_inputs",
+                        lambda *args, **kwargs: duckdb.connect().execute(SLOW_QUERY).fetchall())
+    with ncc_env(home):
+        registry = load_registry(schools_file())
+        warehouse = open_warehouse(warehouse_url())
+        try:
+            with signals_interrupt(), interrupts_noted():
+                timer = _signal_soon()
+                with pytest.raises(NightInterrupted):
+                    targeting_all.write_all_packs(warehouse, registry, as_of=AS_OF, home=home, la_page=False, workers=0)
+                timer.join()
+        finally:
+            warehouse.close()

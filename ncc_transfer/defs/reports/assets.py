@@ -15,6 +15,7 @@ from ncc_transfer.defs.schools import rejected_names
 from ncc_transfer.defs.schools.assets import ISSUES_ASSET, NightConfig
 from ncc_transfer.defs.schools.partitions import school_partitions
 from ncc_transfer.feedback import maybe_email, school_report as write_report
+from ncc_transfer.night_guard import interrupts_noted, raise_if_interrupted
 from ncc_transfer.timing import section
 
 REPORT_ASSET = "school_report"
@@ -44,7 +45,7 @@ def school_report(context: dg.AssetExecutionContext, config: NightConfig, ncc: N
             school = schools.get(key)
             if school is None or not school.active:
                 continue
-            with section("school_reports"):
+            with section("school_reports"), interrupts_noted():
                 materialisation = _one(context, school, registry.la_name, ncc, mail, warehouse, as_of)
             if materialisation is not None:
                 yield materialisation
@@ -61,6 +62,7 @@ def _one(context, school, la_name: str, ncc: NccSettings, mail: MailResource, wa
         delivery = maybe_email(warehouse, school, report, la_name=la_name, run_id=context.run_id, enabled=enabled,
                                smtp=mail.smtp() if enabled else None)
     except Exception as exc:  # noqa: BLE001 - reported; the other schools' reports go on
+        raise_if_interrupted()  # a stop signal DuckDB turned into its own error stops the step
         context.log.error(f"{school.key}: the validation report could not be written ({type(exc).__name__})")
         return None
     return dg.AssetMaterialization(asset_key=REPORT_ASSET, partition=school.key, metadata={

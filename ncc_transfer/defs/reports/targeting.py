@@ -14,6 +14,7 @@ import dagster as dg
 from ncc_transfer.defs.resources import MailResource, NccSettings
 from ncc_transfer.defs.schools.assets import NightConfig
 from ncc_transfer.defs.schools.partitions import school_partitions
+from ncc_transfer.night_guard import interrupts_noted
 from ncc_transfer.reports.pack_email import maybe_send_pack_notice, pack_email_enabled
 from ncc_transfer.targeting import write_la
 from ncc_transfer.targeting_all import write_all_packs
@@ -42,8 +43,9 @@ def targeting_pack(context: dg.AssetExecutionContext, config: NightConfig, ncc: 
     enabled = pack_email_enabled()
     warehouse = ncc.warehouse()
     try:
-        written = write_all_packs(warehouse, registry, as_of=as_of, home=ncc.home_path(), schools=chosen,
-                                  la_page=False)
+        with interrupts_noted():  # a stop signal that lands in a DuckDB query still stops the step
+            written = write_all_packs(warehouse, registry, as_of=as_of, home=ncc.home_path(), schools=chosen,
+                                      la_page=False)
         smtp = mail.smtp() if enabled else None
         email = {key: maybe_send_pack_notice(warehouse, schools[key], pack, la_name=registry.la_name, as_of=as_of,
                                              run_id=context.run_id, enabled=enabled, smtp=smtp)
