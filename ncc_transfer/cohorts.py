@@ -83,24 +83,23 @@ def years_before(day: date, years: int) -> date:
         return day.replace(year=day.year - years, day=28)
 
 
+def overlaps(periods: Iterable[tuple[date | None, date | None]], first: date, last: date) -> bool:
+    """A period (start, end; end None = still open) that reaches into ``first``..``last``: start <= last
+    and (no end, or end >= first). A period without a start date is not counted (it cannot be placed in
+    time)."""
+    return any(start is not None and start <= last and (end is None or end >= first) for start, end in periods)
+
+
 def covers(periods: Iterable[tuple[date | None, date | None]], as_of: date) -> bool:
-    """A period (start, end; end None = still open) with start <= as_of and (no end, or end >= as_of): a
-    flag a route only has as date ranges (in care, a child protection plan) on the night's as-of date. A
-    period without a start date is not counted."""
-    return any(start is not None and start <= as_of and (end is None or end >= as_of) for start, end in periods)
+    """A period covering ``as_of``: a flag a route only has as date ranges (in care, a child protection
+    plan) on the night's as-of date."""
+    return overlaps(periods, as_of, as_of)
 
 
 def fsm_flags(periods: Iterable[tuple[date | None, date | None]], as_of: date) -> tuple[bool, bool]:
     """(eligible, ever 6) from FSM eligibility periods (start, end; end None = still eligible).
 
-    Eligible: a period with start <= as_of and (no end, or end >= as_of). Ever 6: a period with
-    start <= as_of and (no end, or end >= as_of minus six years). A period without a start date is
-    not counted (it cannot be placed in time). No periods at all: (False, False)."""
-    six_years_before = years_before(as_of, EVER6_YEARS)
-    eligible = ever6 = False
-    for start, end in periods:
-        if start is None or start > as_of:
-            continue
-        eligible = eligible or end is None or end >= as_of
-        ever6 = ever6 or end is None or end >= six_years_before
-    return eligible, ever6
+    Eligible: a period covering ``as_of``. Ever 6: a period reaching into the six years up to ``as_of``
+    (start <= as_of and (no end, or end >= as_of minus six years)). No periods at all: (False, False)."""
+    periods = list(periods)
+    return covers(periods, as_of), overlaps(periods, years_before(as_of, EVER6_YEARS), as_of)

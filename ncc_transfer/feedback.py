@@ -11,8 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-import smtplib
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, timedelta
 from pathlib import Path
 
 import pandas as pd
@@ -20,6 +19,7 @@ import pandas as pd
 from .config import flag
 from .registry import Registry, School
 from .reports import SchoolReport, SmtpSettings, send_school_report, should_send, write_la_overview, write_school_report
+from .reports.email import send_and_record
 from .reports.overview import Overview
 from .warehouse import Warehouse
 
@@ -96,21 +96,13 @@ def send_now(warehouse: Warehouse, school: School, report: SchoolReport, *, la_n
     ``smtp``: the delivery settings (None: off); by default from the environment (NCC_SMTP_*)."""
     if not school.contact:
         return "no contact in the registry"
-    if smtp is ...:
-        smtp = SmtpSettings.from_env()
-    if smtp is None:
-        return "NCC_SMTP_HOST not set"
-    try:
-        send_school_report(report, to=school.contact, school_name=school.name, la_name=la_name,
-                           new_count=report.counts.get("new", 0), smtp=smtp)
-    except (OSError, smtplib.SMTPException) as exc:
-        log.error("%s: report email failed (%s)", school.key, type(exc).__name__)
-        return f"email failed ({type(exc).__name__})"
-    warehouse.append_audit([{"logged_at": datetime.now(timezone.utc).replace(tzinfo=None), "event": "report_sent",
-                             "school_key": school.key, "route": school.mis, "run_id": run_id, "outcome": "sent",
-                             "detail": {"new": report.counts.get("new", 0), "open": report.counts.get("open", 0)},
-                             "message": "validation report emailed to the registry contact"}])
-    return "emailed"
+    return send_and_record(
+        warehouse, school, lambda settings: send_school_report(
+            report, to=school.contact, school_name=school.name, la_name=la_name,
+            new_count=report.counts.get("new", 0), smtp=settings),
+        smtp=smtp, run_id=run_id, event="report_sent", what="report email",
+        detail={"new": report.counts.get("new", 0), "open": report.counts.get("open", 0)},
+        message="validation report emailed to the registry contact")
 
 
 def la_overview(warehouse: Warehouse, registry: Registry, *, as_of: date, home: Path) -> Overview:

@@ -22,9 +22,9 @@ import logging
 import os
 import smtplib
 import ssl
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime, timezone
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from pathlib import Path
@@ -213,3 +213,23 @@ def send_school_report(report: SchoolReport, *, to: str, school_name: str, la_na
                                  sender=smtp.sender)
     smtp.send(message)
     log.info("validation report for %s emailed (%d new)", report.school_key or "school", new_count)
+
+
+def send_and_record(warehouse, school, send: Callable[[SmtpSettings], None], *, smtp: SmtpSettings | None | object,
+                    run_id: str | None, event: str, what: str, message: str, detail: dict) -> str:
+    """Send with ``send(smtp)`` and, once sent, record ``event`` for the school in audit_log. ``smtp``: the
+    delivery settings (None: off; ``...``: from the environment). Returns what happened, a short phrase
+    with no address (safe for logs and Dagster metadata); a failure is logged by its type only."""
+    if smtp is ...:
+        smtp = SmtpSettings.from_env()
+    if smtp is None:
+        return "NCC_SMTP_HOST not set"
+    try:
+        send(smtp)
+    except (OSError, smtplib.SMTPException) as exc:
+        log.error("%s: %s failed (%s)", school.key, what, type(exc).__name__)
+        return f"email failed ({type(exc).__name__})"
+    warehouse.append_audit([{"logged_at": datetime.now(timezone.utc).replace(tzinfo=None), "event": event,
+                             "school_key": school.key, "route": school.mis, "run_id": run_id, "outcome": "sent",
+                             "detail": detail, "message": message}])
+    return "emailed"

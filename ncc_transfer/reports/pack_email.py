@@ -22,19 +22,16 @@ Each notice sent is recorded in ``audit_log`` (event ``pack_notice_sent``, count
 
 from __future__ import annotations
 
-import logging
-import smtplib
-from datetime import date, datetime, timezone
+from datetime import date
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
 from ncc_transfer.config import flag
 from ncc_transfer.registry import School
-from ncc_transfer.reports.email import SmtpSettings
+from ncc_transfer.reports.email import SmtpSettings, send_and_record
 from ncc_transfer.reports.targeting_pack import WrittenPack
 from ncc_transfer.warehouse import Warehouse
 
-log = logging.getLogger(__name__)
 
 PACK_EMAIL_VAR = "NCC_PACK_EMAIL"
 
@@ -102,17 +99,8 @@ def maybe_send_pack_notice(warehouse: Warehouse, school: School, written: Writte
         return "email off"
     if not recipients(school):
         return "no contact or officer in the registry"
-    if smtp is ...:
-        smtp = SmtpSettings.from_env()
-    if smtp is None:
-        return "NCC_SMTP_HOST not set"
-    try:
-        smtp.send(build_pack_notice(written, school=school, la_name=la_name, as_of=as_of, sender=smtp.sender))
-    except (OSError, smtplib.SMTPException) as exc:
-        log.error("%s: targeting pack notice failed (%s)", school.key, type(exc).__name__)
-        return f"email failed ({type(exc).__name__})"
-    warehouse.append_audit([{"logged_at": datetime.now(timezone.utc).replace(tzinfo=None), "event": "pack_notice_sent",
-                             "school_key": school.key, "route": school.mis, "run_id": run_id, "outcome": "sent",
-                             "detail": dict(written.counts),
-                             "message": "targeting pack notice emailed to the registry contact and officer"}])
-    return "emailed"
+    return send_and_record(
+        warehouse, school, lambda settings: settings.send(build_pack_notice(
+            written, school=school, la_name=la_name, as_of=as_of, sender=settings.sender)),
+        smtp=smtp, run_id=run_id, event="pack_notice_sent", what="targeting pack notice", detail=dict(written.counts),
+        message="targeting pack notice emailed to the registry contact and officer")
