@@ -280,6 +280,9 @@ class IncrementalConnector(VendorConnector):
     """
 
     capabilities = Capabilities(changed_since=True, deletions=True, leavers=True)
+    # Fields every pupil row of a mirror must hold for an incremental night (a mirror without one, written
+    # before the route kept it, is rebuilt by a full fetch).
+    mirror_fields: tuple[str, ...] = ()
 
     # ------------------------------------------------------------------------------- to override
     def sources(self, settings: RouteSettings) -> dict[str, str]:
@@ -298,6 +301,12 @@ class IncrementalConnector(VendorConnector):
 
     def exclusions(self, session: VendorSession, settings: RouteSettings, *, as_of: date) -> dict[str, dict]:
         raise NotImplementedError
+
+    def on_night(self, snapshot: Snapshot, as_of: date) -> Snapshot:
+        """The snapshot with what depends on the night rather than on the vendor's records (e.g. a flag
+        counted on the as-of date from date ranges) counted on ``as_of``: applied to every pupil, re-read
+        or from the mirror, on an incremental night. As fetched by default."""
+        return snapshot
 
     # ---------------------------------------------------------------------------------- skeleton
     def snapshot(self, session: VendorSession, settings: RouteSettings, *, as_of: date) -> Snapshot:

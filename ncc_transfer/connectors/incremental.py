@@ -156,8 +156,10 @@ def options_hash(connector: Any, settings: Any) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def full_refresh_reason(mirror: Mirror | None, options: str, as_of: date, full_refresh_days: int) -> str | None:
-    """Why tonight must be a full fetch, or None for an incremental one."""
+def full_refresh_reason(mirror: Mirror | None, options: str, as_of: date, full_refresh_days: int,
+                        needs: tuple[str, ...] = ()) -> str | None:
+    """Why tonight must be a full fetch, or None for an incremental one (``needs``: the fields every pupil
+    row of the mirror must hold, ``IncrementalConnector.mirror_fields``)."""
     if flag("NCC_FULL_REFRESH"):
         return "forced (NCC_FULL_REFRESH)"
     if mirror is None:
@@ -172,6 +174,8 @@ def full_refresh_reason(mirror: Mirror | None, options: str, as_of: date, full_r
         return f"periodic full refresh (every {full_refresh_days} days)"
     if not mirror.snapshot.watermark:
         return "no watermark"
+    if any(name not in row for row in mirror.snapshot.pupils.values() for name in needs):
+        return "the extract state predates a field the route keeps"
     return None
 
 
@@ -218,7 +222,7 @@ def incremental_snapshot(connector: Any, session: Any, settings: Any, *, as_of: 
     options = options_hash(connector, settings)
     mirror = store.load(key)
     reason = "forced (full refresh asked for)" if store.force_full else \
-        full_refresh_reason(mirror, options, as_of, full_every)
+        full_refresh_reason(mirror, options, as_of, full_every, tuple(getattr(connector, "mirror_fields", ())))
     if reason is not None:
         snapshot = connector.snapshot(session, settings, as_of=as_of)
         if mirror is None or as_of >= mirror.as_of:
@@ -232,6 +236,8 @@ def incremental_snapshot(connector: Any, session: Any, settings: Any, *, as_of: 
     window = connector.marks(session, settings, start=start, end=as_of)
     exclusions = connector.exclusions(session, settings, as_of=as_of)
     snapshot = merge(mirror.snapshot, changes, start, window, exclusions, connector.sources(settings))
+    if hasattr(connector, "on_night"):  # tonight's date reaches every pupil, not only the re-read ones
+        snapshot = connector.on_night(snapshot, as_of)
     store.save(key, Mirror(connector.route, options, as_of, mirror.full_at, snapshot, "incremental"))
     connector.last_fetch = {"kind": "incremental", "since": mirror.as_of.isoformat(), "window_start": start.isoformat(),
                             "pupils_changed": len(changes.upserts), "pupils_deleted": len(changes.deleted),

@@ -7,11 +7,16 @@ another region, or the simulator, overrides it). The token is read from the envi
 by ``token_env``. Every field location is in ``mapping.py`` with its confidence (DOC/3P/GUESS).
 
 Incremental: students and leavers ``updated_after`` the watermark (the start of the last fetch,
-less an hour for clock skew) plus ``/deletions``; marks re-read for the look-back window.
+less an hour for clock skew) plus ``/deletions``; marks re-read for the look-back window. Each pupil row
+keeps its cohort date ranges (``PERIODS_KEY``), and every night, full or incremental, counts every pupil's
+flags on its own date from them (``WondeConnector.on_night``), so a pupil not re-read is not left with the
+flags of the night it was read.
 """
 
 from __future__ import annotations
 
+import json
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 from typing import Any, Iterator
 
@@ -28,6 +33,10 @@ from ncc_transfer.connectors.incremental import PupilChanges
 DEFAULT_BASE_URL = "https://api.wonde.com"
 ROUTE = "wonde"
 CLOCK_SKEW = timedelta(hours=1)  # the watermark is taken this much before the fetch started
+# A pupil row's cohort date ranges as compact JSON (``periods_text``): kept in the mirror so that every night
+# counts the flags on its own date, re-read or not; not a raw column, so it never reaches the raw extract,
+# the archive or the warehouse.
+PERIODS_KEY = "_cohort_periods"
 STUDENT_PATHS = field_paths(W.STUDENT_FIELDS)
 EXCLUSION_PATHS = field_paths(W.EXCLUSION_FIELDS)
 
@@ -50,18 +59,52 @@ def _ranges(student: dict, include: str) -> list[tuple[date | None, date | None]
     return periods
 
 
-def cohort_flags(student: dict, as_of: date | None) -> dict[str, str | None]:
-    """The flags the date-range includes give on ``as_of`` (raw text; None without the include or a night)."""
+Periods = dict[str, list[tuple[date | None, date | None]] | None]
+
+
+def cohort_periods(student: dict) -> Periods:
+    """The student's date-range includes as periods, by cohort field (``mapping.DATE_RANGE_INCLUDES``: fsm,
+    looked_after, child_protection_plan); None for an include absent or unreadable."""
+    return {field: _ranges(student, include) for field, (include, _) in W.DATE_RANGE_INCLUDES.items()}
+
+
+def periods_text(periods: Periods) -> str:
+    """Periods as the compact JSON text the mirror keeps in ``PERIODS_KEY``:
+    ``{"child_protection_plan":null,"fsm":[["2020-09-01","2026-03-19"]],"looked_after":[]}``."""
+    return json.dumps({field: None if spans is None else
+                       [[d.isoformat() if d else None for d in span] for span in spans]
+                       for field, spans in periods.items()}, sort_keys=True, separators=(",", ":"))
+
+
+def periods_from_text(value: str | None) -> Periods:
+    """``periods_text`` read back (None or unreadable text: every include not supplied)."""
+    try:
+        stored = json.loads(value) if value else {}
+        return {field: None if stored.get(field) is None else
+                [tuple(date.fromisoformat(d) if d else None for d in span) for span in stored[field]]
+                for field in W.DATE_RANGE_INCLUDES}
+    except (TypeError, ValueError, AttributeError):
+        return dict.fromkeys(W.DATE_RANGE_INCLUDES)
+
+
+def flags_on(periods: Periods, as_of: date | None) -> dict[str, str | None]:
+    """The flags ``periods`` give on ``as_of`` (raw text; None without the include or a night), by the
+    one rule in ``ncc_transfer.cohorts`` (``fsm_flags``, ``covers``)."""
     flags: dict[str, str | None] = {"fsm_eligible": None, "fsm_ever6": None}
-    for field, (include, _) in W.DATE_RANGE_INCLUDES.items():
-        periods = _ranges(student, include) if as_of is not None else None
+    for field in W.DATE_RANGE_INCLUDES:
+        spans = periods.get(field) if as_of is not None else None
         if field == "fsm":
-            if periods is not None:
-                eligible, ever6 = cohorts.fsm_flags(periods, as_of)
+            if spans is not None:
+                eligible, ever6 = cohorts.fsm_flags(spans, as_of)
                 flags.update(fsm_eligible=cohorts.flag_text(eligible), fsm_ever6=cohorts.flag_text(ever6))
         else:
-            flags[field] = None if periods is None else cohorts.flag_text(cohorts.covers(periods, as_of))
+            flags[field] = None if spans is None else cohorts.flag_text(cohorts.covers(spans, as_of))
     return flags
+
+
+def cohort_flags(student: dict, as_of: date | None) -> dict[str, str | None]:
+    """The flags the date-range includes give on ``as_of`` (raw text; None without the include or a night)."""
+    return flags_on(cohort_periods(student), as_of)
 
 
 def student_row(student: dict, as_of: date | None = None) -> dict[str, str | None]:
@@ -84,7 +127,10 @@ def statutory_code(mis_code: str | None) -> str | None:
 
 class WondeConnector(IncrementalConnector):
     route = ROUTE
-    mapping_version = 2  # 2: FSM, looked after and child protection plan from the date-range includes
+    # 2: FSM, looked after and child protection plan from the date-range includes; 3: the pupil rows keep the
+    # ranges (PERIODS_KEY), so a mirror from before is rebuilt by one full fetch
+    mapping_version = 3
+    mirror_fields = (PERIODS_KEY,)
     default_base_url = DEFAULT_BASE_URL
 
     def auth(self, settings: RouteSettings) -> StaticBearer:
@@ -114,7 +160,9 @@ class WondeConnector(IncrementalConnector):
         for endpoint in ("students", "leavers"):
             for student in self._pages(session, paths[endpoint], W.PAGE_SIZES["students"],
                                        include=",".join(W.STUDENT_INCLUDES), **params):
-                pupils[str(student.get("id"))] = {**student_row(student, as_of), "_source": paths[endpoint]}
+                pupils[str(student.get("id"))] = {**student_row(student, as_of),
+                                                  PERIODS_KEY: periods_text(cohort_periods(student)),
+                                                  "_source": paths[endpoint]}
         return pupils
 
     def marks(self, session: VendorSession, settings: RouteSettings, *, start: date, end: date) -> Records:
@@ -159,10 +207,24 @@ class WondeConnector(IncrementalConnector):
     def snapshot(self, session: VendorSession, settings: RouteSettings, *, as_of: date) -> Snapshot:
         """As ``IncrementalConnector.snapshot``, with the night reaching the pupils (their date-range flags)."""
         pupils, watermark = self.all_pupils(session, settings, as_of)
-        return Snapshot(pupils=pupils,
-                        attendance=self.marks(session, settings, start=academic_year_start(as_of), end=as_of),
-                        exclusions=self.exclusions(session, settings, as_of=as_of),
-                        sources=self.sources(settings), watermark=watermark)
+        return self.on_night(Snapshot(pupils=pupils,
+                                      attendance=self.marks(session, settings, start=academic_year_start(as_of),
+                                                            end=as_of),
+                                      exclusions=self.exclusions(session, settings, as_of=as_of),
+                                      sources=self.sources(settings), watermark=watermark), as_of)
+
+    def on_night(self, snapshot: Snapshot, as_of: date) -> Snapshot:
+        """Every pupil's date-range flags counted on ``as_of`` from the ranges the row keeps (``PERIODS_KEY``),
+        whether the pupil was read tonight or comes from the mirror: a period that ended, or an FSM period
+        that left the six years, changes the flag on the night it does, without any change at Wonde."""
+        flags: dict[str | None, dict[str, str | None]] = {}  # by periods text (most pupils share a few)
+        pupils = {}
+        for pid, row in snapshot.pupils.items():
+            value = row.get(PERIODS_KEY)
+            if value not in flags:
+                flags[value] = flags_on(periods_from_text(value), as_of)
+            pupils[pid] = {**row, **flags[value]}
+        return replace(snapshot, pupils=pupils)
 
     def changed_pupils(self, session: VendorSession, settings: RouteSettings, *, since: dict,
                        as_of: date) -> PupilChanges:
@@ -175,4 +237,5 @@ class WondeConnector(IncrementalConnector):
         return PupilChanges(upserts=upserts, deleted={d for d in deleted if d} - set(upserts), watermark=watermark)
 
 
-__all__ = ["ID_KEY", "WondeConnector", "cohort_flags", "statutory_code", "student_row"]
+__all__ = ["ID_KEY", "PERIODS_KEY", "WondeConnector", "cohort_flags", "cohort_periods", "flags_on", "periods_from_text",
+           "periods_text", "statutory_code", "student_row"]

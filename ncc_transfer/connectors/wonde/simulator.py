@@ -44,6 +44,7 @@ MAX_PER_PAGE = {"students": 200, "leavers": 200, "attendance": 1000, "leaver_att
 SIM_SUBCODES = {"X": "X01"}  # the simulated MIS records statutory X as local sub-code X01
 GENDER_OUT = {v: k for k, v in W.GENDER.items() if k in ("MALE", "FEMALE")} | {"U": "NOT_STATED"}
 TYPE_OUT = {"SUSP": "FIXD", "PERM": "PERM", "LNCH": "LNCH"}
+RANGES_KEY = "_wonde_date_ranges"  # a source pupil's exact date ranges, set by a test (see date_ranges)
 RESOURCES = {"students": "students", "students-leaver": "leavers", "attendance/session": "attendance",
              "attendance-leavers/session": "leaver_attendance", "attendance-codes": "attendance_codes",
              "exclusions": "exclusions", "deletions": "deletions"}
@@ -99,8 +100,12 @@ def date_ranges(row: dict, night: date) -> dict[str, dict]:
     The source school holds flags, not periods, so the ranges are made up around ``night`` (the school's
     latest mark): true is a range open since about a year before it; FSM ever 6 without eligibility a range
     ended two years before it; false no range; a flag not supplied (or not readable) leaves the include out.
-    Any night from two years before to four years after ``night`` gives the same flags back."""
+    Any night from two years before to four years after ``night`` gives the same flags back.
+
+    A test gives a pupil exact ranges instead with ``source.change_pupil(upn, at=..., **{RANGES_KEY: {include
+    name: [(start, end or None), ...]}})`` (ISO dates): those includes are served as given."""
     out: dict[str, dict] = {}
+    given = row.get(RANGES_KEY) or {}
     year_before = night - timedelta(days=365)
     eligible, ever6 = _flag(row.get("fsm_eligible")), _flag(row.get("fsm_ever6"))
     if eligible is not None and ever6 is not None:
@@ -111,6 +116,9 @@ def date_ranges(row: dict, night: date) -> dict[str, dict]:
         value = _flag(row.get(field))
         if value is not None:
             out[W.DATE_RANGE_INCLUDES[field][0]] = {W.DATE_RANGE_ITEMS: [_range(year_before, None)] if value else []}
+    for include, spans in given.items():
+        out[include] = {W.DATE_RANGE_ITEMS: [_range(date.fromisoformat(start), date.fromisoformat(end) if end else None)
+                                             for start, end in spans]}
     return out
 
 
