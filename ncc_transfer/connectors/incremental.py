@@ -12,12 +12,16 @@ vendor's watermark (a timestamp, a changeset token, a revision). On an increment
   (default 10) latest school day the mirror has marks for, to tonight. Registers amended inside the
   window are caught whether or not the vendor flags the change; older amendments wait for the
   periodic full refresh;
-* **exclusions** and code lists are small and re-read in full.
+* **exclusions** and code lists are small and re-read in full;
+* what depends on the night rather than on the vendor's records (Wonde's cohort flags, counted on the
+  as-of date from date ranges) is counted again for every pupil, re-read or not
+  (``connector.on_night``), from what the mirror keeps for it (Wonde: the ranges, ``_cohort_periods``).
 
 A full fetch replaces the mirror when there is none, every ``full_refresh_days`` (default 7), when the
-academic year or the route settings (or the connector's mapping version) changed, when
-``NCC_FULL_REFRESH=1``, and for a night earlier than the mirror's (a backfill: the mirror is then left
-as it is). The mirror is current pupil data: it is replaced nightly and deleted with the school
+academic year or the route settings (or the connector's mapping version) changed, when the mirror's
+pupil rows lack a field the connector needs (``connector.mirror_fields``: a mirror written before the
+route kept it), when ``NCC_FULL_REFRESH=1``, and for a night earlier than the mirror's (a backfill: the
+mirror is then left as it is). The mirror is current pupil data: it is replaced nightly and deleted with the school
 (``ncc-transfer purge``), and the audit log says which kind of fetch each night was.
 """
 

@@ -24,7 +24,9 @@ class Snapshot:
     """One school's records as a vendor gave them, mapped to raw rows and keyed by vendor record id.
 
     Rows hold the canonical raw columns (text) plus ``_source`` (the endpoint path); marks and
-    exclusions may hold ``_student`` (the vendor pupil id) instead of a UPN. The marks, almost all of
+    exclusions may hold ``_student`` (the vendor pupil id) instead of a UPN; a route's pupil rows may
+    hold what it counts night-dependent values from (Wonde: ``_cohort_periods``), kept in the mirror and
+    left out of the raw extract (``build_raw`` takes only the raw columns). The marks, almost all of
     a school's records, are held column by column (``records.Records``); pupils and exclusions, a few
     hundred, as a dict of rows. ``watermark`` is what the vendor needs to list changes since this
     snapshot (empty when it cannot).
