@@ -208,6 +208,8 @@ def test_event_log_names_no_cohort_field(demo_night):
     assert "ASSET_MATERIALIZATION" in blob
     for column in COHORT_COLUMNS:
         assert column not in blob.replace(f"{column}_invalid", ""), column
+    from ncc_transfer.connectors.wonde.connector import PERIODS_KEY  # the date ranges a Wonde mirror keeps
+    assert PERIODS_KEY not in blob
 
 
 def test_a_cohort_value_reaches_only_the_warehouse_and_the_schools_report(small_la, capfd, caplog):
