@@ -21,8 +21,8 @@ A full fetch replaces the mirror when there is none, every ``full_refresh_days``
 academic year or the route settings (or the connector's mapping version) changed, when the mirror's
 pupil rows lack a field the connector needs (``connector.mirror_fields``: a mirror written before the
 route kept it), when ``NCC_FULL_REFRESH=1``, and for a night earlier than the mirror's (a backfill: the
-mirror is then left as it is). The mirror is current pupil data: it is replaced nightly and deleted with the school
-(``ncc-transfer purge``), and the audit log says which kind of fetch each night was.
+mirror is then left as it is). The mirror is current pupil data: it is replaced nightly and deleted
+with the school (``ncc-transfer purge``), and the audit log says which kind of fetch each night was.
 """
 
 from __future__ import annotations

@@ -13,6 +13,11 @@ from ncc_transfer.canonical import COHORT_COLUMNS
 from ncc_transfer.connectors.routes import ROUTES
 from ncc_transfer.connectors.bromcom.connector import looked_after as bromcom_looked_after
 from ncc_transfer.connectors.bromcom.connector import sen_provision as bromcom_sen_provision
+from ncc_transfer.connectors.wonde.connector import cohort_flags as wonde_cohort_flags
+from ncc_transfer.connectors.wonde.connector import cohort_periods as wonde_periods
+from ncc_transfer.connectors.wonde.connector import flags_on as wonde_flags_on
+from ncc_transfer.connectors.wonde.connector import periods_from_text as wonde_periods_from_text
+from ncc_transfer.connectors.wonde.connector import periods_text as wonde_periods_text
 from ncc_transfer.connectors.wonde.connector import student_row as wonde_row
 from ncc_transfer.connectors.wonde.simulator import date_ranges as wonde_date_ranges
 from ncc_transfer.connectors.xporter.connector import student_row as xporter_row
@@ -55,6 +60,25 @@ def test_wonde_student_cohort_fields_from_extended_details_and_date_ranges():
     assert wonde_row({"id": "A3"}, night)["fsm_eligible"] is None
     assert wonde_row({"id": "A4", "fsm_date_ranges": _ranges(("soon", None))}, night)["fsm_ever6"] is None
     assert wonde_row({"id": "A5", "fsm_date_ranges": _ranges(("2026-03-20", None))})["fsm_eligible"] is None  # no night
+
+
+def test_wonde_ranges_kept_as_text_give_the_same_flags_as_the_student():
+    """The mirror keeps a pupil's ranges as text (PERIODS_KEY); read back they give the flags the student does."""
+    night = date(2026, 3, 20)
+    students = [{"id": "A1", "fsm_date_ranges": _ranges(("2019-09-01", "2022-07-31")),
+                 "in_care_date_ranges": _ranges(({"date": "2025-01-06 00:00:00.000000"}, None)),
+                 "child_protection_plan_date_ranges": _ranges(("2024-01-01", "2026-03-19"))},
+                {"id": "A2", "fsm_date_ranges": _ranges(("2026-03-20", None)), "in_care_date_ranges": _ranges()},
+                {"id": "A3"}, {"id": "A4", "fsm_date_ranges": _ranges(("soon", None))}]
+    for student in students:
+        kept = wonde_periods_text(wonde_periods(student))
+        assert wonde_periods_from_text(kept) == wonde_periods(student)
+        for day in (night, night - timedelta(days=400), night + timedelta(days=3000)):
+            assert wonde_flags_on(wonde_periods_from_text(kept), day) == wonde_cohort_flags(student, day)
+    assert wonde_periods_text(wonde_periods(students[1])) == \
+        '{"child_protection_plan":null,"fsm":[["2026-03-20",null]],"looked_after":[]}'
+    for unreadable in (None, "", "not json", "[1]"):  # every flag not supplied
+        assert set(wonde_flags_on(wonde_periods_from_text(unreadable), night).values()) == {None}
 
 
 def test_wonde_simulator_ranges_give_the_flags_back_on_nearby_nights():
