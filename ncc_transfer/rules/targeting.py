@@ -50,7 +50,7 @@ from ncc_transfer.canonical import as_datetimes
 from ncc_transfer.reference.attendance_codes import category_for, possible_for
 from ncc_transfer.rules.absence import absence_headline, absence_summary
 from ncc_transfer.rules.calendar import academic_year_start, easter_sunday, school_days
-from ncc_transfer.rules.term_dates import TermDates, term_from_dates
+from ncc_transfer.rules.term_dates import Term, TermDates, term_from_dates
 
 # Cohort columns of the pupils table; a column absent from the frame is all null ("not recorded").
 COHORTS = ("sen_provision", "fsm_eligible", "fsm_ever6", "looked_after", "child_in_need", "child_protection_plan")
@@ -72,18 +72,6 @@ _EARLY_YEARS = {"E1", "E2", "N1", "N2", "R"}
 
 
 # ------------------------------------------------------------------------------------------- periods
-
-@dataclass(frozen=True)
-class Term:
-    name: str  # autumn | spring | summer
-    start: date
-    end: date  # inclusive
-
-    def label(self) -> str:
-        """``2026-27-autumn``: the academic year and the term (names the pack's folder)."""
-        first = self.start.year if self.name == "autumn" else self.start.year - 1
-        return f"{first}-{(first + 1) % 100:02d}-{self.name}"
-
 
 def _school_dates(attendance: pd.DataFrame, school_key: str | None = None) -> np.ndarray:
     """The sorted school days (dates with any possible session) of one school, as datetime64[D]."""

@@ -43,6 +43,21 @@ class TermDatesError(ValueError):
 
 
 @dataclass(frozen=True)
+class Term:
+    """A school term (the targeting pack's "this term" and "last term"): from the file, or read from the
+    data (``rules.targeting.school_terms``)."""
+
+    name: str  # autumn | spring | summer
+    start: date
+    end: date  # inclusive
+
+    def label(self) -> str:
+        """``2026-27-autumn``: the academic year and the term (names the pack's folder)."""
+        first = self.start.year if self.name == "autumn" else self.start.year - 1
+        return f"{first}-{(first + 1) % 100:02d}-{self.name}"
+
+
+@dataclass(frozen=True)
 class HalfTerm:
     year: int  # the academic year's first calendar year: 2025 for 2025/26
     term: str  # autumn | spring | summer
@@ -196,18 +211,16 @@ def half_term_to_pack(dates: TermDates, night: date, packed: date | None = None)
     return ended if ended is not None and ended.last_day != packed else None
 
 
-def terms_of_year(dates: TermDates, year: int):
+def terms_of_year(dates: TermDates, year: int) -> list[Term] | None:
     """Autumn, spring and summer of the academic year starting in September ``year`` from the file (each
     from its first half's first day to its second half's last day), or None if the file has no such year."""
-    from ncc_transfer.rules.targeting import Term
-
     halves = [h for h in dates.halves if h.year == year]
     if not halves:
         return None
     return [Term(term, halves[2 * i].first_day, halves[2 * i + 1].last_day) for i, term in enumerate(TERMS)]
 
 
-def term_from_dates(dates: TermDates, on: date):
+def term_from_dates(dates: TermDates, on: date) -> tuple[Term, Term | None] | None:
     """(the term of ``on``, the term before it) by the file, or None when the file does not hold ``on``'s
     academic year. The term of ``on`` is the latest of its academic year begun by ``on`` (a holiday
     belongs to the term before it; a September day before the autumn term starts, to the autumn term).
