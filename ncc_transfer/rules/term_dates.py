@@ -26,7 +26,7 @@ from __future__ import annotations
 import csv
 import re
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 from ncc_transfer.rules.calendar import academic_year_start
 
@@ -180,33 +180,41 @@ def parse_term_dates(text: str, source: str) -> TermDates:
 
 @dataclass(frozen=True)
 class HalfTermState:
-    """Where the latest night stands by the file: ``ended`` the half term whose holiday it is in (its
-    last day loaded, the next half term not begun), else ``current`` the half term it is in (or the
-    first one, before it)."""
+    """Where the latest night stands by the file: ``ended`` the half term whose last day's marks it holds
+    while the next half term's have not begun, else ``current`` the half term it is in (or the first
+    one, before it)."""
 
     ended: HalfTerm | None
     current: HalfTerm | None
 
 
+def night_covers_through(night: date) -> date:
+    """The last date whose marks a night holds. A night is dated by its run (``as_of``, the nightly
+    schedule's date: 02:00 on Saturday 25 October is the night of 2025-10-25), and it loads the extracts
+    the schools' MIS wrote the evening before: marks to the day before its date."""
+    return night - timedelta(days=1)
+
+
 def half_term_state(dates: TermDates, night: date) -> HalfTermState:
-    """The half term that has ended by ``night`` (its ``last_day`` <= ``night``) while the next has not
-    begun (``night`` < its ``first_day``; the file's last half term: open-ended), or else the half term
-    ``night`` is in or before."""
+    """By the latest ``night``: the half term that has ended (the night holds its ``last_day``'s marks:
+    ``night`` is after it) while the next has not begun (the night holds none of its days; the file's last
+    half term: open-ended), or else the half term the night is in or before."""
+    through = night_covers_through(night)
     halves = dates.halves
-    ended = [i for i, h in enumerate(halves) if h.last_day <= night]
+    ended = [i for i, h in enumerate(halves) if h.last_day <= through]
     if ended:
         i = ended[-1]
         following = halves[i + 1] if i + 1 < len(halves) else None
-        if following is None or night < following.first_day:
+        if following is None or through < following.first_day:
             return HalfTermState(ended=halves[i], current=None)
         return HalfTermState(ended=None, current=following)
     return HalfTermState(ended=None, current=halves[0])
 
 
 def half_term_to_pack(dates: TermDates, night: date, packed: date | None = None) -> HalfTerm | None:
-    """The half term whose packs are due on ``night``: it has ended (its last day's night has loaded)
-    and the next half term has not begun, and it is not the one already packed (``packed``: the last day
-    the packs were last requested for). None otherwise."""
+    """The half term whose packs are due on the latest ``night``: the night after its last day has loaded
+    (the first to hold that day's marks) and the next half term has not begun, and it is not the one
+    already packed (``packed``: the last day the packs were last requested for). None otherwise."""
     ended = half_term_state(dates, night).ended
     return ended if ended is not None and ended.last_day != packed else None
 

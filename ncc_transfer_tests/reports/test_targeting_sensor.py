@@ -4,8 +4,9 @@
 The demo calendar (demo/calendar.py) has the October half term in the week of the last Monday of
 October: Mon 27 - Fri 31 Oct 2025, the last school day before it Fri 24 Oct 2025; the demo writes the
 same as its LA's term dates file (``term_dates.csv``: autumn 1 2025/26 from Wed 3 Sep to Fri 24 Oct
-2025). With the file the packs are due on the night of 24 Oct; without it (removed), once the data
-shows the break, on the night of Fri 31 Oct.
+2025). A night is dated by its run (02:00) and holds the extracts of the evening before. With the file
+the packs are due on the night of Sat 25 Oct, the first holding Fri 24 Oct's marks; without it
+(removed), once the data shows the break, on the night of Fri 31 Oct.
 """
 
 from __future__ import annotations
@@ -99,16 +100,16 @@ def test_with_the_term_dates_file_the_packs_are_due_the_night_of_the_last_day(te
     keys = [f"{s['laestab']}-files" for s in demo.schools if s["active"]]
     assert "2025/26,autumn,1,2025-09-03,2025-10-24" in (home / "term_dates.csv").read_text().splitlines()
     with ncc_env(home):
-        # The night of Thu 23 Oct: autumn 1 goes on to Friday.
-        assert main(["run", "--as-of", "2025-10-23"]) == 0
+        # The night of Fri 24 Oct (02:00 Friday): Friday's marks are not in it yet.
+        assert main(["run", "--as-of", "2025-10-24"]) == 0
         _, result = _tick()
         assert isinstance(result, dg.SkipReason)
         assert "by the term dates file" in result.skip_message
-        assert "autumn 1 2025/26 ends on Fri 24 Oct 2025; the latest loaded night is Thu 23 Oct 2025" in (
-            result.skip_message)
+        assert ("autumn 1 2025/26 ends on Fri 24 Oct 2025, its packs due once the night of Sat 25 Oct 2025 has "
+                "loaded; the latest loaded night is Fri 24 Oct 2025") in result.skip_message
 
-        # The night of Fri 24 Oct, the half term's last day: the packs as of that day, at once.
-        assert main(["run", "--as-of", "2025-10-24"]) == 0
+        # The night of Sat 25 Oct, the first with the half term's last day: the packs as of that day, at once.
+        assert main(["run", "--as-of", "2025-10-25"]) == 0
         context, request = _tick()
         assert isinstance(request, dg.RunRequest)
         assert request.run_key == "targeting_packs:2025-10-24"
@@ -136,7 +137,7 @@ def test_a_bad_term_dates_file_skips_the_packs_not_the_night(term_dates_la, caps
     try:
         (home / "term_dates.csv").write_text(bad)
         with ncc_env(home):
-            assert main(["run", "--as-of", "2025-10-24"]) == 0  # the nightly load does not read the file
+            assert main(["run", "--as-of", "2025-10-25"]) == 0  # the nightly load does not read the file
             _, result = _tick()
         assert isinstance(result, dg.SkipReason)
         assert "the term dates file cannot be used" in result.skip_message
@@ -158,7 +159,7 @@ def test_a_night_the_term_dates_file_does_not_hold_reads_breaks_from_the_data(te
         with ncc_env(home):
             _, result = _tick()
         assert isinstance(result, dg.SkipReason) and "no break" in result.skip_message
-        assert "has no dates for the academic year of 2025-10-24: add them" in result.skip_message
+        assert "has no dates for the academic year of 2025-10-25: add them" in result.skip_message
     finally:
         (home / "term_dates.csv").write_text(good)
 

@@ -70,34 +70,39 @@ def test_a_spreadsheet_saved_file_reads_the_same(tmp_path):
 
 # ------------------------------------------------------------------------------------------ when to pack
 
+# A night is dated by its run (the schedule's date, 02:00) and holds the MIS extracts of the evening
+# before: the night of Sat 25 Oct 2025 is the first with Fri 24 Oct's marks.
 @pytest.mark.parametrize("night, due", [
-    (date(2025, 9, 2), None),  # before the first half term
-    (date(2025, 10, 23), None),  # Thu: autumn 1 goes on to Fri 24 Oct
-    (date(2025, 10, 24), date(2025, 10, 24)),  # the night of its last day has loaded: pack as of Fri 24 Oct
+    (date(2025, 9, 3), None),  # before the first half term
+    (date(2025, 10, 23), None),  # Thu's night: marks to Wed 22 Oct; autumn 1 goes on to Fri 24 Oct
+    (date(2025, 10, 24), None),  # Fri's night (02:00 Fri): marks to Thu 23 Oct, not yet the last day's
+    (date(2025, 10, 25), date(2025, 10, 24)),  # Sat's night holds Fri 24 Oct: pack as of Fri 24 Oct
     (date(2025, 10, 31), date(2025, 10, 24)),  # still the half-term holiday
-    (date(2025, 11, 3), date(2025, 10, 24)),  # Mon 3 Nov: autumn 2 starts on Tue 4 Nov
-    (date(2025, 11, 4), None),  # autumn 2 has begun
-    (date(2025, 12, 19), date(2025, 12, 19)),  # autumn 2's last day
-    (date(2026, 3, 27), date(2026, 3, 27)),  # spring 2 ends before Easter (5 Apr 2026)
-    (date(2026, 7, 17), date(2026, 7, 17)),  # summer 2
+    (date(2025, 11, 4), date(2025, 10, 24)),  # Tue 4 Nov, autumn 2's first day: its night holds none of it
+    (date(2025, 11, 5), None),  # holds Tue 4 Nov: autumn 2 has begun
+    (date(2025, 12, 19), None),  # autumn 2's last day: its marks come with the next night
+    (date(2025, 12, 20), date(2025, 12, 19)),
+    (date(2026, 3, 28), date(2026, 3, 27)),  # spring 2 ends before Easter (5 Apr 2026)
+    (date(2026, 7, 18), date(2026, 7, 17)),  # summer 2
     (date(2026, 8, 31), date(2026, 7, 17)),  # the summer holiday
-    (date(2027, 7, 21), date(2027, 7, 21)),  # the file's last half term
+    (date(2027, 7, 22), date(2027, 7, 21)),  # the file's last half term
     (date(2027, 8, 20), date(2027, 7, 21)),  # after it: open-ended
 ])
-def test_the_half_term_due_a_pack_is_the_one_whose_last_night_has_loaded(night, due):
+def test_the_half_term_due_a_pack_is_the_one_whose_last_day_has_loaded(night, due):
     half = half_term_to_pack(DATES, night)
     assert (half.last_day if half else None) == due
 
 
 def test_a_half_term_is_packed_once():
     assert half_term_to_pack(DATES, date(2025, 10, 27), packed=date(2025, 10, 24)) is None
-    assert half_term_to_pack(DATES, date(2025, 12, 19), packed=date(2025, 10, 24)).name() == "autumn 2 2025/26"
+    assert half_term_to_pack(DATES, date(2025, 12, 20), packed=date(2025, 10, 24)).name() == "autumn 2 2025/26"
 
 
 def test_where_the_night_stands():
     assert half_term_state(DATES, date(2025, 10, 23)).current.name() == "autumn 1 2025/26"
     assert half_term_state(DATES, date(2025, 9, 1)).current.name() == "autumn 1 2025/26"
-    assert half_term_state(DATES, date(2026, 1, 6)).current.name() == "spring 1 2025/26"
+    assert half_term_state(DATES, date(2026, 1, 7)).current.name() == "spring 1 2025/26"
+    assert half_term_state(DATES, date(2025, 10, 24)).current.name() == "autumn 1 2025/26"
     state = half_term_state(DATES, date(2025, 12, 24))
     assert state.ended.name() == "autumn 2 2025/26" and state.current is None
 

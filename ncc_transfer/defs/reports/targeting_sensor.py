@@ -4,8 +4,9 @@ Thin wiring over pure rules (docs/targeting_pack.md, "Made automatically"). Each
 loaded night's date from the warehouse, then one of two ways:
 
 * **With the LA's term dates file** (``$NCC_HOME/term_dates.csv``, ``rules.term_dates``) holding the
-  night's academic year: ``half_term_to_pack``. As soon as the night of a half term's last day has
-  loaded (and until the next half term begins), one run of ``targeting_packs`` for every active school's
+  night's academic year: ``half_term_to_pack``. As soon as the night after a half term's last day has
+  loaded (a night is dated by its run and holds the MIS extracts of the evening before, so it is the
+  first night with that day's marks), and until the next half term begins, one run of ``targeting_packs`` for every active school's
   partition and the LA page, as of that last day. A file that cannot be used: the tick skips, naming
   the file, line and field (the nightly load does not read the file).
 * **Without the file** (or for a night in an academic year it does not hold): ``rules.breaks.
@@ -64,8 +65,10 @@ def day_to_pack(warehouse, term_dates: TermDates | None) -> tuple[date | None, s
             return state.ended.last_day, (f"by the term dates file: {state.ended.name()} ended on "
                                           f"{state.ended.last_day:%a %d %b %Y}")
         current = state.current
+        first_night = current.last_day + timedelta(days=1)  # the first night holding the last day's marks
         return None, (f"by the term dates file ({term_dates.source}): {current.name()} ends on "
-                      f"{current.last_day:%a %d %b %Y}; the latest loaded night is {night:%a %d %b %Y}")
+                      f"{current.last_day:%a %d %b %Y}, its packs due once the night of {first_night:%a %d %b %Y} "
+                      f"has loaded; the latest loaded night is {night:%a %d %b %Y}")
     day = break_to_pack(warehouse, night)
     why = ("read from the data (no term dates file)" if term_dates is None else
            f"read from the data (the term dates file {term_dates.source} has no dates for the academic year of "
@@ -90,7 +93,8 @@ def pack_run_request(day: date, partition_keys: list[str], registry) -> dg.RunRe
 @dg.sensor(job=targeting_packs_job, minimum_interval_seconds=3600, default_status=dg.DefaultSensorStatus.RUNNING,
            description="After the last school day of each half term: every active school's targeting pack and the "
                        "LA page, as of that day, once per half term. With the LA's term dates file "
-                       "($NCC_HOME/term_dates.csv): as soon as the night of a half term's last day has loaded. "
+                       "($NCC_HOME/term_dates.csv): as soon as the night after a half term's last day has loaded "
+                       "(the first holding that day's marks). "
                        "Without it: once the loaded data shows 5 weekdays without school after the last school day.")
 def targeting_packs_after_break(context: dg.SensorEvaluationContext):
     try:
