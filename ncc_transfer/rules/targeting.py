@@ -40,7 +40,6 @@ Documented in docs/targeting_pack.md.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date, timedelta
 
 import numpy as np

@@ -18,7 +18,13 @@ The file's columns (a header row; other columns, blank lines and lines starting 
 Checked here (``TermDatesError`` names the file, the line and the field): every column present, every
 value read, first_day <= last_day, both within the academic year (1 September - 31 August), and the
 rows whole academic years in order: autumn 1, autumn 2, spring 1, spring 2, summer 1, summer 2, the next
-year after, each half term starting after the one before it ends. Pure functions, no warehouse.
+year after, each half term starting after the one before it ends.
+
+* ``half_term_state``: by the latest night, the half term whose packs are due (the night after its last
+  day has loaded, the next half term not begun) or the one still going on (the break sensor).
+* ``term_from_dates``: the term of a date and the term before it (``rules.targeting.term_of``).
+
+Pure functions, no warehouse.
 """
 
 from __future__ import annotations
@@ -209,14 +215,6 @@ def half_term_state(dates: TermDates, night: date) -> HalfTermState:
             return HalfTermState(ended=halves[i], current=None)
         return HalfTermState(ended=None, current=following)
     return HalfTermState(ended=None, current=halves[0])
-
-
-def half_term_to_pack(dates: TermDates, night: date, packed: date | None = None) -> HalfTerm | None:
-    """The half term whose packs are due on the latest ``night``: the night after its last day has loaded
-    (the first to hold that day's marks) and the next half term has not begun, and it is not the one
-    already packed (``packed``: the last day the packs were last requested for). None otherwise."""
-    ended = half_term_state(dates, night).ended
-    return ended if ended is not None and ended.last_day != packed else None
 
 
 def terms_of_year(dates: TermDates, year: int) -> list[Term] | None:

@@ -19,7 +19,6 @@ from ncc_transfer.rules.targeting import Term, term_of
 from ncc_transfer.rules.term_dates import (
     TermDatesError,
     half_term_state,
-    half_term_to_pack,
     parse_term_dates,
     term_from_dates,
 )
@@ -89,13 +88,8 @@ def test_a_spreadsheet_saved_file_reads_the_same(tmp_path):
     (date(2027, 8, 20), date(2027, 7, 21)),  # after it: open-ended
 ])
 def test_the_half_term_due_a_pack_is_the_one_whose_last_day_has_loaded(night, due):
-    half = half_term_to_pack(DATES, night)
+    half = half_term_state(DATES, night).ended
     assert (half.last_day if half else None) == due
-
-
-def test_a_half_term_is_packed_once():
-    assert half_term_to_pack(DATES, date(2025, 10, 27), packed=date(2025, 10, 24)) is None
-    assert half_term_to_pack(DATES, date(2025, 12, 20), packed=date(2025, 10, 24)).name() == "autumn 2 2025/26"
 
 
 def test_where_the_night_stands():
@@ -148,8 +142,8 @@ def test_a_pack_in_the_easter_holiday_is_of_the_spring_term_by_the_file():
 def test_an_autumn_pack_without_last_year_in_the_file_reads_last_summer_from_the_data():
     """Autumn 2025 from the file; 2024/25 is not in it, so last term is read from the data as without a
     file: the summer term 2025 from the first school day after the Easter break (Easter 20 Apr 2025)."""
-    days = (list(pd.bdate_range("2025-01-06", "2025-04-04").date) + list(pd.bdate_range("2025-04-22", "2025-07-22").date)
-            + list(pd.bdate_range("2025-09-03", "2025-10-24").date))
+    days = [d for first, last in (("2025-01-06", "2025-04-04"), ("2025-04-22", "2025-07-22"), ("2025-09-03", "2025-10-24"))
+            for d in pd.bdate_range(first, last).date]
     this, last = term_of(_marks(days), "s", date(2025, 10, 24), DATES)
     assert this == Term("autumn", date(2025, 9, 3), date(2025, 12, 19))
     assert last == Term("summer", date(2025, 4, 22), date(2025, 8, 31))

@@ -4,17 +4,19 @@ Thin wiring over pure rules (docs/targeting_pack.md, "Made automatically"). Each
 loaded night's date from the warehouse, then one of two ways:
 
 * **With the LA's term dates file** (``$NCC_HOME/term_dates.csv``, ``rules.term_dates``) holding the
-  night's academic year: ``half_term_to_pack``. As soon as the night after a half term's last day has
-  loaded (a night is dated by its run and holds the MIS extracts of the evening before, so it is the
-  first night with that day's marks), and until the next half term begins, one run of ``targeting_packs`` for every active school's
-  partition and the LA page, as of that last day. A file that cannot be used: the tick skips, naming
-  the file, line and field (the nightly load does not read the file).
-* **Without the file** (or for a night in an academic year it does not hold): ``rules.breaks.
-  last_school_day_before_break`` over the LA's school days: once the data shows a break (at least 5
-  weekdays without a school day of the LA), as of the last school day before it.
+  night's academic year: ``half_term_state``. As soon as the night after a half term's last day has
+  loaded (a night is dated by its run and holds the MIS extracts of the evening before, so that is the
+  first night with the last day's marks), and until the next half term begins: one run of
+  ``targeting_packs`` for every active school's partition and the LA page, as of that last day. A file
+  that cannot be used: the tick skips, naming the file, line and field (the nightly load does not read
+  the file).
+* **Without the file** (or for a night in an academic year it does not hold):
+  ``rules.breaks.last_school_day_before_break`` over the LA's school days: once the data shows a break
+  (at least 5 weekdays without a school day of the LA), as of the last school day before it.
 
-The run key names that day, so a half term gets its packs once however many ticks see it (Dagster skips a run key it has already run,
-https://docs.dagster.io/guides/automate/sensors#idempotence-and-cursors); the cursor keeps it too.
+The run key names that day, so a half term gets its packs once however many ticks see it (Dagster skips
+a run key it has already run, https://docs.dagster.io/guides/automate/sensors#idempotence-and-cursors);
+the cursor keeps it too. The skip reasons say which way the tick worked.
 Sensors: https://docs.dagster.io/guides/automate/sensors
 """
 
@@ -54,8 +56,8 @@ def break_to_pack(warehouse, night: date | None = None) -> date | None:
 
 
 def day_to_pack(warehouse, term_dates: TermDates | None) -> tuple[date | None, str]:
-    """(the day to pack as of, or None; why, for the skip reason and the run's tag): by the term dates
-    file when it holds the latest night's academic year, else by the breaks the data shows."""
+    """(the day to pack as of, or None; why, for the skip reason): by the term dates file when it holds
+    the latest night's academic year, else by the breaks the data shows."""
     night = latest_night(warehouse)
     if night is None:
         return None, "no night has loaded yet"
