@@ -260,10 +260,16 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 def _cmd_pack(args: argparse.Namespace) -> int:
     from .config import ncc_home, warehouse_url
+    from .rules.term_dates import TermDatesError
     from .targeting import write_la, write_pack
+    from .term_dates import load_term_dates
     from .warehouse import open_warehouse
 
     registry = _load_registry()
+    try:  # the LA's term dates give the packs' terms: a file that cannot be used stops here, in one line
+        load_term_dates()
+    except TermDatesError as exc:
+        raise UsageError(f"{exc} (docs/targeting_pack.md, \"The LA's term dates\")") from None
     if args.all_packs:
         return _pack_all(registry, args.as_of or date.today())
     if args.la:

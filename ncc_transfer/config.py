@@ -53,6 +53,8 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in (
     Setting("NCC_SCHOOLS_FILE", "$NCC_HOME/schools.yaml", "The schools registry."),
     Setting("NCC_WAREHOUSE_URL", "duckdb:///$NCC_HOME/warehouse.duckdb", "`duckdb:///<path>` or `postgresql://user@host:port/db`."),
     Setting("NCC_RETENTION_FILE", "$NCC_HOME/retention.yaml", "The retention schedule the daily purge applies (without one, the documented defaults)."),
+    Setting("NCC_TERM_DATES_FILE", "$NCC_HOME/term_dates.csv", "The LA's term dates, one row per half term (optional: "
+            "without it breaks and terms are read from the data; docs/targeting_pack.md)."),
     Setting("NCC_NIGHTLY_CRON", "0 2 * * *", "When the nightly schedule fires (Europe/London)."),
     Setting("NCC_SCHOOLS_PER_RUN", "0", "Schools per nightly run; 0 = one run for every school."),
     Setting("NCC_RETRY_DELAY_SECONDS", "300", "Wait before retrying the schools with a temporary fault (doubling, with jitter; 2 retries)."),
@@ -156,6 +158,12 @@ def retention_file() -> Path:
     """``NCC_RETENTION_FILE``, else ``$NCC_HOME/retention.yaml``."""
     configured = os.environ.get("NCC_RETENTION_FILE", "").strip()
     return Path(configured).expanduser().absolute() if configured else ncc_home() / "retention.yaml"
+
+
+def term_dates_file() -> Path:
+    """``NCC_TERM_DATES_FILE``, else ``$NCC_HOME/term_dates.csv`` (optional: it need not exist)."""
+    configured = os.environ.get("NCC_TERM_DATES_FILE", "").strip()
+    return Path(configured).expanduser().absolute() if configured else ncc_home() / "term_dates.csv"
 
 
 def simulator_port() -> int:

@@ -25,6 +25,8 @@ from .reports.targeting_pack import LaPage, SchoolPack, WrittenPack, write_la_pa
 from .rules import targeting as rules
 from .rules.absence import absence_summary
 from .rules.calendar import academic_year_start, school_days
+from .rules.term_dates import TermDates
+from .term_dates import load_term_dates
 from .warehouse import Warehouse
 
 
@@ -134,6 +136,7 @@ class LaData:
     summary: pd.DataFrame
     views: dict[str, pd.DataFrame]
     views_as_of: date | None
+    term_dates: TermDates | None = None  # the LA's term dates file, when there is one
     _figures: dict = field(default_factory=dict, repr=False)
 
     def same_phase(self, school_key: str) -> list[str]:
@@ -154,7 +157,10 @@ class LaData:
 def read_la(warehouse: Warehouse, registry: Registry, as_of: date, school_keys: list[str] | None = None,
             pupils: pd.DataFrame | None = None) -> LaData:
     """Read what the packs need once. ``school_keys``: the schools whose year summary is needed (default
-    every school of the registry); a date without stored views computes it from their marks."""
+    every school of the registry); a date without stored views computes it from their marks. The LA's
+    term dates file is read here (``term_dates.load_term_dates``; None without one): a file that cannot
+    be used stops the packs with its ``TermDatesError``, rather than packs filed under inferred terms."""
+    term_dates = load_term_dates()
     pupils = read_pupils(warehouse) if pupils is None else pupils
     phases = school_phases(registry, pupils)
     keys = sorted(phases) if school_keys is None else sorted(school_keys)
@@ -163,7 +169,7 @@ def read_la(warehouse: Warehouse, registry: Registry, as_of: date, school_keys: 
         [], dtype="datetime64[ns]")
     return LaData(registry=registry, as_of=as_of, pupils=pupils, phases=phases,
                   summary=year_summary(warehouse, pupils, keys, as_of), views=views,
-                  views_as_of=stamps.max().date() if len(stamps) else None)
+                  views_as_of=stamps.max().date() if len(stamps) else None, term_dates=term_dates)
 
 
 # ------------------------------------------------------------------------------------------ the school
@@ -184,6 +190,7 @@ class SchoolInputs:
     la: PhaseFigures
     open_items: dict[str, pd.DataFrame]
     views_as_of: date | None
+    term_dates: TermDates | None = None
 
 
 def _with_names(frame: pd.DataFrame, school_pupils: pd.DataFrame) -> pd.DataFrame:
@@ -203,14 +210,15 @@ def school_inputs(warehouse: Warehouse, la: LaData, school: School) -> SchoolInp
         pupils=la.pupils[la.pupils["school_key"] == school.key],
         marks=(read_marks(warehouse, [school.key], date(first.year - 1, 9, 1), la.as_of)),
         la=la.phase_figures(school.key), open_items=rules.open_items(la.views, school.key),
-        views_as_of=la.views_as_of)
+        views_as_of=la.views_as_of, term_dates=la.term_dates)
 
 
 def assemble_pack(inputs: SchoolInputs) -> SchoolPack:
     """The figures of one school's pack (``rules.targeting`` over its rows): pure, no warehouse."""
     school, as_of, mine, marks, school_pupils = (inputs.school, inputs.as_of, inputs.summary, inputs.marks,
                                                  inputs.pupils)
-    term, last_term = rules.term_of(marks, school.key, as_of)
+    # The pack's terms, in one place: the LA's term dates file when it holds the year, else read from the data.
+    term, last_term = rules.term_of(marks, school.key, as_of, inputs.term_dates)
     items = {name: _with_names(frame, school_pupils) if len(frame) else frame
              for name, frame in inputs.open_items.items()}
     return SchoolPack(
@@ -219,7 +227,7 @@ def assemble_pack(inputs: SchoolInputs) -> SchoolPack:
         rates=rules.school_rates(mine), la_rates=inputs.la.rates,
         national=national.figure_for(inputs.phase, as_of),
         weekly=rules.weekly_series(school_pupils, marks, school.key, as_of),
-        pupils=rules.pupil_lists(school_pupils, marks, mine, school.key, as_of),
+        pupils=rules.pupil_lists(school_pupils, marks, mine, school.key, as_of, terms=(term, last_term)),
         early=_with_names(rules.early_identification(school_pupils, marks, mine, school.key, as_of), school_pupils),
         cohorts=rules.with_la(rules.cohort_rates(mine, school_pupils), inputs.la.cohorts, ["cohort", "group"]),
         year_groups=rules.with_la(rules.year_group_rates(mine, school_pupils), inputs.la.year_groups, ["group"]),
@@ -274,19 +282,20 @@ def build_la_page(warehouse: Warehouse, registry: Registry, as_of: date, la: LaD
     overall = rules.school_rates(summary)["attendance_rate"]
     gaps = rules.cohort_rates(summary, pupils)
     gaps["gap"] = gaps["attendance_rate"] - overall if overall is not None else None
-    term, _ = _la_term(warehouse, as_of)
+    term = _la_term(warehouse, as_of, la.term_dates)
     return LaPage(la_name=registry.la_name, as_of=as_of, term_label=term.label(),
                   phases=pd.DataFrame(phase_rows, columns=["phase", "schools", "pupils", "attendance_rate", "pa_rate",
                                                            "sa_rate", "national_attendance", "national_pa"]),
                   furthest=furthest.reset_index(drop=True), cohort_gaps=gaps)
 
 
-def _la_term(warehouse: Warehouse, as_of: date):
-    """The term of ``as_of`` by the LA's calendar: the school days of every school together."""
+def _la_term(warehouse: Warehouse, as_of: date, term_dates: TermDates | None = None) -> rules.Term:
+    """The term of ``as_of`` by the LA's term dates file when it holds the year, else by the LA's calendar
+    read from the school days of every school together."""
     days = warehouse.read("SELECT DISTINCT date, code FROM attendance WHERE date BETWEEN ? AND ?",
                           [date(as_of.year - 1, 1, 1), as_of])
     days = _dates(days.assign(school_key="la", upn="", session="AM"), "date")
-    return rules.term_of(days, "la", as_of)
+    return rules.term_of(days, "la", as_of, term_dates)[0]
 
 
 def write_la(warehouse: Warehouse, registry: Registry, *, as_of: date, home: Path) -> WrittenPack:

@@ -148,7 +148,7 @@ def ncc_env(home: Path, **extra: str) -> Iterator[None]:
         "NCC_WAREHOUSE_URL": f"duckdb:///{home / 'warehouse.duckdb'}",
         **extra,
     }
-    cleared = ("NCC_SCHOOLS_FILE", "NCC_SCHOOLS_PER_RUN")
+    cleared = ("NCC_SCHOOLS_FILE", "NCC_SCHOOLS_PER_RUN", "NCC_TERM_DATES_FILE")
     (home / "dagster_home").mkdir(parents=True, exist_ok=True)
     with restored_environment(*values, *cleared):
         for key in cleared:

@@ -168,6 +168,36 @@ def la_calendar(year: int) -> LACalendar:
     return LACalendar(year=year, term_start=term_start, term_end=term_end, holidays=holidays, bank_holidays=bh)
 
 
+def half_terms(cal: LACalendar) -> list[tuple[str, int, date, date]]:
+    """(term, half, first day, last day) of the calendar's six half terms: between the term start, the
+    holidays (in order: October half term, Christmas, February half term, Easter, May half term) and the
+    term end; a half term ends on the weekday before a holiday and starts on the weekday after one."""
+    starts = [cal.term_start] + [_next_weekday(h.end) for h in cal.holidays]
+    ends = [_previous_weekday(h.start) for h in cal.holidays] + [cal.term_end]
+    names = [(term, half) for term in ("autumn", "spring", "summer") for half in (1, 2)]
+    return [(term, half, first, last) for (term, half), first, last in zip(names, starts, ends)]
+
+
+def _next_weekday(d: date) -> date:
+    d += timedelta(days=1)
+    return d + timedelta(days=(7 - d.weekday()) % 7) if d.weekday() >= 5 else d
+
+
+def _previous_weekday(d: date) -> date:
+    d -= timedelta(days=1)
+    return d - timedelta(days=d.weekday() - 4) if d.weekday() >= 5 else d
+
+
+def term_dates_csv(years: list[int]) -> str:
+    """The LA's term dates file (``$NCC_HOME/term_dates.csv``, docs/targeting_pack.md) for the academic years
+    starting in September of ``years``: what an LA officer types from the council's published dates."""
+    rows = ["academic_year,term,half,first_day,last_day"]
+    for year in years:
+        for term, half, first, last in half_terms(la_calendar(year)):
+            rows.append(f"{year}/{(year + 1) % 100:02d},{term},{half},{first.isoformat()},{last.isoformat()}")
+    return "\n".join(rows) + "\n"
+
+
 def academic_year_for(as_of: date) -> tuple[LACalendar, date]:
     """The calendar whose marks the demo writes, and the last date with marks.
 

@@ -7,7 +7,8 @@ maintained school meets for at least 380 sessions (190 days) a year, its term an
 the LA or the school: The Education (School Day and School Year) (England) Regulations 1999,
 https://www.legislation.gov.uk/uksi/1999/3181
 
-No term calendar is loaded (docs/targeting_pack.md, "Terms"). A **break** is a run of at least
+Used when the LA gives no term dates file (``rules.term_dates``; docs/targeting_pack.md, "The LA's term
+dates"), or for a night in an academic year the file does not hold. A **break** is a run of at least
 ``BREAK_MIN_WEEKDAYS`` (5) weekdays, Monday to Friday, with no school day of the LA (a date on which any
 pupil of any school has a possible session: ``rules.calendar.school_days``). One closed day (a bank
 holiday, an INSET day, a snow day) is not a break; a half-term week is. The data shows a break only as

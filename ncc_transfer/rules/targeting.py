@@ -17,7 +17,8 @@ compares them, in integers.
 * ``weekly_series``: weeks commencing Monday from 1 September, **school weeks only** (a week with no
   school day of the school, such as a half-term holiday, has no row), against the same week number of
   the academic year last year (null where last year's week had no school day).
-* ``school_terms``: autumn 1 September - 31 December; spring 1 January to the day before the summer term;
+* ``term_of``: with the LA's term dates file (``rules.term_dates``), its terms; without it,
+  ``school_terms``: autumn 1 September - 31 December; spring 1 January to the day before the summer term;
   summer from the first school day after the Easter break to 31 August. The Easter break is read from
   the school's own school days (the longest run of at least ``EASTER_MIN_WEEKDAYS`` weekdays without a
   school day whose next school day falls between 20 March and 15 May); when the data does not show it
@@ -39,7 +40,6 @@ Documented in docs/targeting_pack.md.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date, timedelta
 
 import numpy as np
@@ -49,6 +49,7 @@ from ncc_transfer.canonical import as_datetimes
 from ncc_transfer.reference.attendance_codes import category_for, possible_for
 from ncc_transfer.rules.absence import absence_headline, absence_summary
 from ncc_transfer.rules.calendar import academic_year_start, easter_sunday, school_days
+from ncc_transfer.rules.term_dates import Term, TermDates, term_from_dates
 
 # Cohort columns of the pupils table; a column absent from the frame is all null ("not recorded").
 COHORTS = ("sen_provision", "fsm_eligible", "fsm_ever6", "looked_after", "child_in_need", "child_protection_plan")
@@ -70,18 +71,6 @@ _EARLY_YEARS = {"E1", "E2", "N1", "N2", "R"}
 
 
 # ------------------------------------------------------------------------------------------- periods
-
-@dataclass(frozen=True)
-class Term:
-    name: str  # autumn | spring | summer
-    start: date
-    end: date  # inclusive
-
-    def label(self) -> str:
-        """``2026-27-autumn``: the academic year and the term (names the pack's folder)."""
-        first = self.start.year if self.name == "autumn" else self.start.year - 1
-        return f"{first}-{(first + 1) % 100:02d}-{self.name}"
-
 
 def _school_dates(attendance: pd.DataFrame, school_key: str | None = None) -> np.ndarray:
     """The sorted school days (dates with any possible session) of one school, as datetime64[D]."""
@@ -115,10 +104,20 @@ def school_terms(school_dates: np.ndarray, academic_year_first: date) -> list[Te
             Term("summer", summer, date(year + 1, 8, 31))]
 
 
-def term_of(attendance: pd.DataFrame, school_key: str | None, on: date) -> tuple[Term, Term]:
-    """(the term containing ``on``, the term before it; the summer term of last year for autumn)."""
+def term_of(attendance: pd.DataFrame, school_key: str | None, on: date,
+            term_dates: TermDates | None = None) -> tuple[Term, Term]:
+    """(the term containing ``on``, the term before it; the summer term of last year for autumn).
+
+    With the LA's ``term_dates`` (``rules.term_dates``) holding ``on``'s academic year, the terms are the
+    file's (``term_from_dates``; the term before read from the data only when the file does not hold last
+    year); otherwise read from the school's days as the module docstring says."""
+    given = term_from_dates(term_dates, on) if term_dates is not None else None
+    if given is not None and given[1] is not None:
+        return given
     dates = _school_dates(attendance, school_key)
     first = academic_year_start(on)
+    if given is not None:  # an autumn term from the file, last year's summer not in it
+        return given[0], school_terms(dates, date(first.year - 1, 9, 1))[2]
     terms = school_terms(dates, first)
     index = next(i for i, term in enumerate(terms) if term.start <= on <= term.end)
     previous = terms[index - 1] if index else school_terms(dates, date(first.year - 1, 9, 1))[2]
@@ -438,11 +437,12 @@ PUPIL_LIST_COLUMNS = ["upn", "surname", "forename", "nc_year", *COHORTS, "list",
 
 
 def pupil_lists(pupils: pd.DataFrame, attendance: pd.DataFrame, summary: pd.DataFrame, school_key: str,
-                as_of: date) -> pd.DataFrame:
+                as_of: date, terms: tuple[Term, Term] | None = None) -> pd.DataFrame:
     """The school's SA pupils (``list`` = "SA"), then its PA pupils who are not SA ("PA"), each lowest
     attendance first; ``dfe_comparable`` rows of ``summary`` only. Columns ``PUPIL_LIST_COLUMNS``: rates are
     fractions; ``drop_last_20_days`` = rate before the last 20 school days - rate over them (fraction;
-    positive is a fall)."""
+    positive is a fall). ``terms``: (this term, last term) as ``term_of`` gives them (default: ``term_of``
+    over the school's marks, without the LA's term dates)."""
     mine = attendance[attendance["school_key"] == school_key]
     my_pupils = pupils[pupils["school_key"] == school_key]
     rows = _comparable(summary[summary["school_key"] == school_key])
@@ -457,7 +457,7 @@ def pupil_lists(pupils: pd.DataFrame, attendance: pd.DataFrame, summary: pd.Data
     names = my_pupils[["upn"] + [c for c in ("surname", "forename") if c in my_pupils.columns]].astype(object)
     out = out.merge(labels, on=["school_key", "upn"], how="left").merge(
         names.drop_duplicates("upn", keep="last"), on="upn", how="left")
-    this_term, last_term = term_of(mine, school_key, as_of)
+    this_term, last_term = terms if terms is not None else term_of(mine, school_key, as_of)
     terms = {"rate_this_term": (this_term.start, min(this_term.end, as_of)), "rate_last_term": (last_term.start, last_term.end)}
     for column, (start, end) in terms.items():
         rates = _pupil_rates(window_summary(my_pupils, mine, start, end))[["upn", "rate"]]

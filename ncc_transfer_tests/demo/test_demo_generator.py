@@ -472,3 +472,22 @@ def test_every_school_can_send_a_ctf(tmp_path):
         assert not names & {"pupils.csv", "attendance.csv"}, names
     with pytest.raises(ValueError, match="unknown school file format.*ctf99"):
         build_demo_la(tmp_path / "bad", schools=2, formats=("ctf99",))
+
+
+def test_the_demo_term_dates_file_is_its_calendar():
+    """The demo's ``term_dates.csv`` (demo/calendar.py ``term_dates_csv``) reads and checks, and its half
+    terms are the demo calendar's: 2025/26 autumn from Wed 3 Sep; October half term Mon 27 - Fri 31 Oct
+    (autumn 1 ends Fri 24 Oct, autumn 2 starts Mon 3 Nov); Christmas from Mon 22 Dec (autumn 2 ends
+    Fri 19 Dec); Easter Sunday 5 Apr 2026, holiday Mon 30 Mar - Fri 10 Apr (spring 2 ends Fri 27 Mar,
+    summer 1 starts Mon 13 Apr); the summer term ends Wed 22 Jul 2026."""
+
+    from ncc_transfer.demo.calendar import term_dates_csv
+    from ncc_transfer.rules.term_dates import parse_term_dates
+
+    dates = parse_term_dates(term_dates_csv([2025, 2026]), "term_dates.csv")
+    got = {(h.term, h.half): (h.first_day, h.last_day) for h in dates.halves if h.year == 2025}
+    assert got[("autumn", 1)] == (date(2025, 9, 3), date(2025, 10, 24))
+    assert got[("autumn", 2)] == (date(2025, 11, 3), date(2025, 12, 19))
+    assert got[("spring", 2)][1] == date(2026, 3, 27) and got[("summer", 1)][0] == date(2026, 4, 13)
+    assert got[("summer", 2)][1] == date(2026, 7, 22)
+    assert dates.years() == {2025, 2026}

@@ -339,3 +339,40 @@ def test_a_stop_signal_in_a_schools_duckdb_query_stops_the_packs_instead_of_fail
                 timer.join()
         finally:
             warehouse.close()
+
+
+def test_the_packs_terms_come_from_the_term_dates_file(loaded_la, tmp_path):
+    """A pack made in the Easter holiday, before the data shows that break. The demo LA's term dates file
+    (``term_dates.csv``, its calendar): spring 2 2025/26 ends Fri 27 Mar 2026, summer 1 starts Mon 13 Apr
+    (Easter Sunday 5 Apr). The night of 20 Mar holds marks to 19 Mar. As of Wed 8 Apr 2026, by the file
+    the pack is the spring term's (Mon 5 Jan - Fri 27 Mar; last term autumn, Wed 3 Sep - Fri 19 Dec);
+    without the file the terms are read from the data, which shows no Easter break yet, so summer starts
+    on the Tuesday after Easter Monday (7 Apr) and the pack would be filed under the summer term."""
+    from ncc_transfer.config import ncc_home, schools_file, warehouse_url
+    from ncc_transfer.registry import load_registry
+    from ncc_transfer.rules.term_dates import Term
+    from ncc_transfer.targeting import build_la_page, build_school_pack
+    from ncc_transfer.warehouse import open_warehouse
+
+    home, _, keys = loaded_la
+    on = date(2026, 4, 8)
+
+    def packs(**env):
+        with ncc_env(home, **env):
+            registry = load_registry(schools_file(), home=ncc_home())
+            warehouse = open_warehouse(warehouse_url())
+            try:
+                school = build_school_pack(warehouse, registry, registry.by_key()[keys[0]], on)
+                return school, build_la_page(warehouse, registry, on)
+            finally:
+                warehouse.close()
+
+    assert "2025/26,spring,2,2026-02-23,2026-03-27" in (home / "term_dates.csv").read_text().splitlines()
+    school, la = packs()
+    assert school.term == Term("spring", date(2026, 1, 5), date(2026, 3, 27))
+    assert school.last_term == Term("autumn", date(2025, 9, 3), date(2025, 12, 19))
+    assert school.term_label == la.term_label == "2025-26-spring"
+
+    school, la = packs(NCC_TERM_DATES_FILE=str(tmp_path / "none.csv"))  # no file: as before
+    assert school.term == Term("summer", date(2026, 4, 7), date(2026, 8, 31))
+    assert school.term_label == la.term_label == "2025-26-summer"

@@ -1,9 +1,10 @@
 """The termly targeting support pack: one partition per school, and the LA page.
 
 Thin wiring over ``ncc_transfer.targeting`` and ``targeting_all`` (rules in ``rules/targeting.py``;
-docs/targeting_pack.md). Made once per school break by ``targeting_packs_after_break``
-(``targeting_sensor.py``), and on demand: an officer materialises a school's pack (pick the partition)
-or the LA page from the UI, or runs ``ncc-transfer pack``. With ``NCC_PACK_EMAIL`` on, each school's
+docs/targeting_pack.md). Made once per half term by ``targeting_packs_after_break``
+(``targeting_sensor.py``: by the LA's term dates file when given, else by the breaks the data shows),
+and on demand: an officer materialises a school's pack (pick the partition) or the LA page from the UI,
+or runs ``ncc-transfer pack``. With ``NCC_PACK_EMAIL`` on, each school's
 contact and officer get a notice (counts and the folder, no pupil data: ``reports/pack_email.py``). Like the school report,
 the step runs once for a range of schools (single-run backfill) and reports each school's
 materialisation as an event. Metadata: the folder and counts, never a pupil.

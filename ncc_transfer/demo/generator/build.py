@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..calendar import academic_year_for
+from ..calendar import academic_year_for, term_dates_csv
 from ..writers import write_manifest, write_registry
 from .context import _Ctx
 from .errors import _plan_errors
@@ -109,6 +109,8 @@ def build_demo_la(
     for plan in plans:
         plan.mis = routes.get(plan.laestab, ("files", {}))[0]
     registry_path = write_registry(home, plans, ctx, routes)
+    # The LA's term dates, this academic year and the next, as an LA officer would give them.
+    (home / "term_dates.csv").write_text(term_dates_csv([cal.year, cal.year + 1]), encoding="utf-8")
     demo = DemoLA(
         home=home,
         registry_path=registry_path,
