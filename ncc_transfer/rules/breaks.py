@@ -12,7 +12,8 @@ dates"), or for a night in an academic year the file does not hold. A **break** 
 ``BREAK_MIN_WEEKDAYS`` (5) weekdays, Monday to Friday, with no school day of the LA (a date on which any
 pupil of any school has a possible session: ``rules.calendar.school_days``). One closed day (a bank
 holiday, an INSET day, a snow day) is not a break; a half-term week is. The data shows a break only as
-it passes: on the night that has loaded the break's fifth weekday. Pure functions, no warehouse.
+it passes: on the night that has loaded the break's fifth weekday (a night holds the marks of the day
+before its date: ``rules.term_dates.night_covers_through``). Pure functions, no warehouse.
 """
 
 from __future__ import annotations

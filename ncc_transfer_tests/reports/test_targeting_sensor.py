@@ -6,7 +6,8 @@ October: Mon 27 - Fri 31 Oct 2025, the last school day before it Fri 24 Oct 2025
 same as its LA's term dates file (``term_dates.csv``: autumn 1 2025/26 from Wed 3 Sep to Fri 24 Oct
 2025). A night is dated by its run (02:00) and holds the extracts of the evening before. With the file
 the packs are due on the night of Sat 25 Oct, the first holding Fri 24 Oct's marks; without it
-(removed), once the data shows the break, on the night of Fri 31 Oct.
+(removed), once the data shows the break: on the night of Sat 1 Nov, the first holding Fri 31 Oct's
+marks (the break's fifth weekday).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ def half_term_la(tmp_path_factory):
 
     home = tmp_path_factory.mktemp("break") / "la"
     with ncc_env(home):
-        demo = build_demo_la(home, seed=7, schools=3, as_of=date(2025, 10, 31), pupils_scale=0.3)
+        demo = build_demo_la(home, seed=7, schools=3, as_of=date(2025, 11, 1), pupils_scale=0.3)
     (home / "term_dates.csv").unlink()  # no term dates file: breaks read from the data, as before the file
     return home, demo
 
@@ -57,14 +58,15 @@ def test_the_sensor_requests_the_packs_once_the_half_term_shows(half_term_la):
     home, demo = half_term_la
     keys = [f"{s['laestab']}-files" for s in demo.schools if s["active"]]
     with ncc_env(home):
-        # The night of Thu 30 Oct: four weekdays of half term loaded, not yet a break.
-        assert main(["run", "--as-of", "2025-10-30"]) == 0
+        # The night of Fri 31 Oct (02:00 Friday, marks to Thu 30 Oct): four weekdays of half term loaded,
+        # not yet a break.
+        assert main(["run", "--as-of", "2025-10-31"]) == 0
         context, result = _tick()
         assert isinstance(result, dg.SkipReason) and "no break" in result.skip_message
         assert "read from the data (no term dates file)" in result.skip_message
 
-        # The night of Fri 31 Oct: five weekdays without school: the packs as of Fri 24 Oct.
-        assert main(["run", "--as-of", "2025-10-31"]) == 0
+        # The night of Sat 1 Nov (marks to Fri 31 Oct): five weekdays without school: the packs as of Fri 24 Oct.
+        assert main(["run", "--as-of", "2025-11-01"]) == 0
         context, request = _tick()
         assert isinstance(request, dg.RunRequest)
         assert request.run_key == "targeting_packs:2025-10-24"

@@ -32,7 +32,7 @@ from ncc_transfer.defs.reports.targeting import LA_PAGE_ASSET, PACK_ASSET
 from ncc_transfer.defs.schools.partitions import school_partitions
 from ncc_transfer.registry import load_registry
 from ncc_transfer.rules.breaks import last_school_day_before_break
-from ncc_transfer.rules.term_dates import TermDates, TermDatesError, half_term_state
+from ncc_transfer.rules.term_dates import TermDates, TermDatesError, half_term_state, night_covers_through
 from ncc_transfer.targeting import la_school_days, latest_night
 from ncc_transfer.term_dates import load_term_dates
 from ncc_transfer.warehouse import open_warehouse
@@ -51,8 +51,9 @@ def break_to_pack(warehouse, night: date | None = None) -> date | None:
     night = latest_night(warehouse) if night is None else night
     if night is None:
         return None
-    days = la_school_days(warehouse, night - timedelta(days=LOOK_BACK_DAYS), night)
-    return last_school_day_before_break(days, night)
+    through = night_covers_through(night)  # the night holds marks to the day before its date
+    days = la_school_days(warehouse, through - timedelta(days=LOOK_BACK_DAYS), through)
+    return last_school_day_before_break(days, through)
 
 
 def day_to_pack(warehouse, term_dates: TermDates | None) -> tuple[date | None, str]:
