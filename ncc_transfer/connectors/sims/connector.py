@@ -15,7 +15,8 @@ re-authentication (shared HTTP layer). The documented throttle is 5 calls per se
 integrator, so that is the default rate (one bucket per client id variable).
 
 Data: OData v4 ``value`` lists paged with ``$top``/``$skip``; a pupil is joined from LearnerPersonals,
-LearnerIdentifiers, LearnerEnrolments and LearnerAddresses by the learner's ExternalID; attendance comes
+LearnerIdentifiers, LearnerEnrolments, LearnerAddresses and LearnerCharacteristics (the cohort fields SEN
+status, FSM eligible and in care, as supplied: validation reads them [GUESS]) by the learner's ExternalID; attendance comes
 from AttendanceRecords filtered on ``AttendableEventStart`` (DateTimeOffset literals: a bare date
 errors [DOC]) in spans of at most 90 days; local attendance codes (``X01``) become statutory codes
 through the codes' ``StatutoryAttendanceCode`` reference [DOC]. Every field is in ``mapping.py``
