@@ -149,6 +149,7 @@ def exclusion_row(record: dict) -> dict[str, Any]:
 class SimsConnector(IncrementalConnector):
     route = ROUTE
     default_base_url = S.DEFAULT_BASE_URL
+    mapping_version = 2  # 2: the cohort fields from LearnerCharacteristics (a mirror without them is rebuilt)
 
     def auth(self, settings: RouteSettings) -> AuthStrategy:
         organisation = settings.require("organisation_id")
