@@ -11,7 +11,10 @@ The route's ``mapping`` module names everything, so a real payload corrects the 
   ``DATE_COLUMNS``; the record ids ``PUPIL_ID``, ``MARK_ID``, ``EXCLUSION_ID``; the pupil a mark or an
   exclusion belongs to, ``MARK_PUPIL`` and ``EXCLUSION_PUPIL``;
 * the code maps ``GENDER`` (vendor -> CTF sex), ``LOCAL_SUBCODES`` (school code -> statutory code)
-  and ``EXCLUSION_TYPE`` (vendor type -> canonical category).
+  and ``EXCLUSION_TYPE`` (vendor type -> canonical category);
+* the pupil's cohort fields (``ncc_transfer.cohorts``) are ``PUPIL_FIELDS`` entries like any other, read as
+  text as supplied (validation reads the codes and flags); optional ``SEN_STATUS`` (the vendor's SEN status
+  label -> the DfE SEN provision code, matched whatever the case; other text passes through).
 
 A route subclasses ``ListsApiConnector`` with its ``mapping``, ``auth`` and ``pages`` (its paging style).
 No change list is known for these vendors, so every night is a full fetch of the academic year to date.
@@ -20,6 +23,7 @@ No change list is known for these vendors, so every night is a full fetch of the
 from __future__ import annotations
 
 from datetime import date
+from functools import cached_property
 from types import ModuleType
 from typing import Any, Iterator
 
@@ -46,7 +50,14 @@ class ListsApiConnector(VendorConnector):
         row = mapped_row(record, m.PUPIL_FIELDS, m.DATE_COLUMNS)
         if row["sex"] is not None:
             row["sex"] = m.GENDER.get(row["sex"], row["sex"])
+        if row.get("sen_provision") is not None:
+            row["sen_provision"] = mapped_code(row["sen_provision"], self._sen_status)
         return row
+
+    @cached_property
+    def _sen_status(self) -> dict[str, str]:
+        """The mapping's ``SEN_STATUS`` labels upper-cased, as ``mapped_code`` matches them."""
+        return {label.upper(): code for label, code in getattr(self.mapping, "SEN_STATUS", {}).items()}
 
     def statutory_code(self, code: str | None) -> str | None:
         """The school's attendance code (maybe a local sub-code) -> the statutory code."""
