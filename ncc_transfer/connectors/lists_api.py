@@ -13,8 +13,8 @@ The route's ``mapping`` module names everything, so a real payload corrects the 
 * the code maps ``GENDER`` (vendor -> CTF sex), ``LOCAL_SUBCODES`` (school code -> statutory code)
   and ``EXCLUSION_TYPE`` (vendor type -> canonical category);
 * the pupil's cohort fields (``ncc_transfer.cohorts``) are ``PUPIL_FIELDS`` entries like any other, read as
-  text as supplied (validation reads the codes and flags); optional ``SEN_STATUS`` (the vendor's SEN status
-  label -> the DfE SEN provision code, matched whatever the case; other text passes through).
+  text as supplied (validation reads the codes and flags), except that a SEN provision sent as a label ("SEN
+  Support") becomes its code through the one label map, ``cohorts.sen_provision_text``.
 
 A route subclasses ``ListsApiConnector`` with its ``mapping``, ``auth`` and ``pages`` (its paging style).
 No change list is known for these vendors, so every night is a full fetch of the academic year to date.
@@ -23,10 +23,10 @@ No change list is known for these vendors, so every night is a full fetch of the
 from __future__ import annotations
 
 from datetime import date
-from functools import cached_property
 from types import ModuleType
 from typing import Any, Iterator
 
+from .. import cohorts
 from ..rules.calendar import academic_year_start
 from .base import (
     STUDENT_KEY, RouteSettings, Snapshot, VendorConnector, local_to_statutory, mapped_code, mapped_row, records_by_id,
@@ -50,14 +50,9 @@ class ListsApiConnector(VendorConnector):
         row = mapped_row(record, m.PUPIL_FIELDS, m.DATE_COLUMNS)
         if row["sex"] is not None:
             row["sex"] = m.GENDER.get(row["sex"], row["sex"])
-        if row.get("sen_provision") is not None:
-            row["sen_provision"] = mapped_code(row["sen_provision"], self._sen_status)
+        if "sen_provision" in row:  # a label ("SEN Support") as its code; a code or odd text as supplied
+            row["sen_provision"] = cohorts.sen_provision_text(row["sen_provision"])
         return row
-
-    @cached_property
-    def _sen_status(self) -> dict[str, str]:
-        """The mapping's ``SEN_STATUS`` labels upper-cased, as ``mapped_code`` matches them."""
-        return {label.upper(): code for label, code in getattr(self.mapping, "SEN_STATUS", {}).items()}
 
     def statutory_code(self, code: str | None) -> str | None:
         """The school's attendance code (maybe a local sub-code) -> the statutory code."""

@@ -8,7 +8,7 @@ from datetime import date, timedelta
 
 import pytest
 
-from ncc_transfer.cohorts import flag_text, flag_value
+from ncc_transfer.cohorts import flag_text, flag_value, sen_provision_text
 from ncc_transfer.canonical import COHORT_COLUMNS
 from ncc_transfer.connectors.routes import ROUTES
 from ncc_transfer.connectors.bromcom.connector import looked_after as bromcom_looked_after
@@ -21,6 +21,7 @@ from ncc_transfer.connectors.pupil_asset.connector import PupilAssetConnector
 from ncc_transfer.connectors.pupil_asset.simulator import value_out as pupil_asset_out
 from ncc_transfer.connectors.sims import mapping as sims_mapping
 from ncc_transfer.connectors.sims.connector import pupil_row as sims_row
+from ncc_transfer.connectors.sims.simulator import _sen_status as sims_sen_status
 from ncc_transfer.connectors.wonde.connector import student_row as wonde_row
 from ncc_transfer.connectors.wonde.simulator import date_ranges as wonde_date_ranges
 from ncc_transfer.connectors.xporter.connector import student_row as xporter_row
@@ -63,21 +64,48 @@ def validated(*rows: dict):
     return pupils.where(pupils.notna(), None), sorted(zip(found["rule"], found["value"]))
 
 
+def _sen_status(description):
+    return {"Description": description, "ExternalID": "S1", "Type": "Learner.Lookup.SENStatus"}
+
+
 def test_sims_learner_characteristics():
     learner = {"ExternalID": "L1", "LegalSurname": "Smith"}
     row = sims_row(learner, {"characteristics": {"ExternalID": "C1", "Learner": {"ExternalID": "L1"},
-                                                 "SENStatus": "K", "FSMEligible": True, "InCare": False}})
+                                                 "SENStatus": _sen_status("SEN Support"), "FSMEligible": True,
+                                                 "InCare": False}})
     assert [row[c] for c in COHORT_COLUMNS] == ["K", "true", None, "false", None, None]
-    # no LearnerCharacteristics record, or a field missing from it: not supplied
+    for description, code in (("Education, Health and Care Plan", "E"), ("No Special Educational Need", "N"),
+                              ("E", "E"), ("S", "S")):  # a code, legacy too, as it is: validation normalises S
+        record = {"characteristics": {"SENStatus": _sen_status(description)}}
+        assert sims_row(learner, record)["sen_provision"] == code
+    # no LearnerCharacteristics record, a null reference or a field missing from the record: not supplied
     assert [sims_row(learner, {})[c] for c in COHORT_COLUMNS] == [None] * 6
-    assert sims_row(learner, {"characteristics": {"SENStatus": "E"}})["fsm_eligible"] is None
-    # a value that is not a code or a flag goes on as supplied: validation warns and loads it as null
-    odd = sims_row(learner, {"characteristics": {"SENStatus": "Q", "FSMEligible": "sometimes", "InCare": True}})
-    assert [odd[c] for c in ("sen_provision", "fsm_eligible", "looked_after")] == ["Q", "sometimes", "true"]
-    pupils, warnings = validated(odd)
-    assert pupils["sen_provision"].isna().all() and pupils["fsm_eligible"].isna().all()
-    assert pupils["looked_after"].tolist() == [True]
-    assert warnings == [("fsm_eligible_invalid", "sometimes"), ("sen_provision_invalid", "Q")]
+    assert sims_row(learner, {"characteristics": {"SENStatus": None}})["sen_provision"] is None
+    assert sims_row(learner, {"characteristics": {"SENStatus": _sen_status("K")}})["fsm_eligible"] is None
+    # a value that is not a code, a label or a flag goes on as supplied: validation warns and loads it as null
+    odd = sims_row(learner, {"characteristics": {"SENStatus": _sen_status("Under assessment"),
+                                                 "FSMEligible": "sometimes", "InCare": True}})
+    assert [odd[c] for c in ("sen_provision", "fsm_eligible", "looked_after")] == ["Under assessment", "sometimes",
+                                                                                    "true"]
+    pupils, warnings = validated(row, odd)
+    assert pupils["sen_provision"].tolist() == ["K", None] and pupils["fsm_eligible"].tolist() == [True, None]
+    assert pupils["looked_after"].tolist() == [False, True]
+    assert warnings == [("fsm_eligible_invalid", "sometimes"), ("sen_provision_invalid", "Under assessment")]
+
+
+def test_sims_simulator_sen_status_reference_reads_back():
+    assert sims_sen_status("9262001", None) is None
+    for code in ("N", "K", "E", "S"):
+        reference = sims_sen_status("9262001", code)
+        assert reference["Type"] == sims_mapping.SEN_STATUS_TYPE and reference["ExternalID"]
+        assert sims_row({"ExternalID": "L1"}, {"characteristics": {"SENStatus": reference}})["sen_provision"] == code
+
+
+def test_one_label_map_for_every_route_that_sends_labels():
+    for labels in (sims_mapping.SEN_STATUS_LABELS, pupil_asset_mapping.SEN_STATUS_LABELS):
+        assert {code: sen_provision_text(label) for code, label in labels.items()} == {c: c for c in labels}
+    assert [sen_provision_text(v) for v in (" sen  support ", "EHCP", "Statement", "K", "x", "", None)] == [
+        "K", "E", "S", "K", "x", "", None]
 
 
 def test_pupil_asset_pupil_cohort_fields_and_sen_labels():
@@ -87,7 +115,7 @@ def test_pupil_asset_pupil_cohort_fields_and_sen_labels():
     assert [row.get(c) for c in COHORT_COLUMNS] == ["E", "true", "false", None, None, None]  # looked_after missing
     assert "child_in_need" not in row  # not carried: null in the frame
     labels = {"No SEN": "N", " sen support ": "K", "EHC PLAN": "E", "K": "K", "s": "s", "": ""}
-    for label, code in labels.items():  # labels whatever their case; codes (legacy too) pass through
+    for label, code in labels.items():  # labels whatever their case (cohorts.sen_provision_text); codes pass
         assert connector.pupil_row({"sen_status": label})["sen_provision"] == code, label
     odd = connector.pupil_row({"sen_status": "Statement pending", "fsm": "yes", "looked_after": "unknown"})
     assert [odd[c] for c in ("sen_provision", "fsm_eligible", "looked_after")] == ["Statement pending", "yes",
@@ -113,11 +141,13 @@ def test_integris_student_cohort_fields_as_y_n():
     assert [row.get(c) for c in COHORT_COLUMNS] == ["N", "Y", None, "N", None, None]  # as supplied: read Y/N later
     missing = connector.pupil_row({"studentId": "STU2", "fsmEligible": None})
     assert [missing.get(c) for c in COHORT_COLUMNS] == [None] * 6
-    odd = connector.pupil_row({"studentId": "STU3", "senStatus": "SEN Support", "fsmEligible": "U", "inCare": "y"})
+    odd = connector.pupil_row({"studentId": "STU3", "senStatus": "Q", "fsmEligible": "U", "inCare": "y"})
+    label = connector.pupil_row({"studentId": "STU4", "senStatus": "SEN Support"})  # a label: the one label map
+    assert label["sen_provision"] == "K"
     pupils, warnings = validated(row, odd)
     assert pupils["sen_provision"].tolist() == ["N", None] and pupils["fsm_eligible"].tolist() == [True, None]
     assert pupils["looked_after"].tolist() == [False, True] and pupils["fsm_ever6"].isna().all()
-    assert warnings == [("fsm_eligible_invalid", "U"), ("sen_provision_invalid", "SEN Support")]
+    assert warnings == [("fsm_eligible_invalid", "U"), ("sen_provision_invalid", "Q")]
     assert [integris_out("looked_after", v) for v in ("true", "N", "1", None, "maybe")] == ["Y", "N", "Y", None, "maybe"]
     assert integris_out("sen_provision", "K") == "K"
 

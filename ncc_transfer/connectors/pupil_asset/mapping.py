@@ -76,7 +76,7 @@ PUPIL_FIELDS: dict[str, str] = {
     # assessment tracker that groups pupils by their characteristics (SEN, FSM, Ever 6 FSM, looked after), as
     # trackers synced from an MIS do (e.g. Insight's pupil profile: SEND provision, FSM, Ever 6 FSM, Ever In
     # Care, https://kb.insighttracking.com/article/4kd5eq1wu1-pupil-profile-details-fsm-pp-etc [3P, another
-    # product]); here as fields of the pupil: the SEN status as its label (SEN_STATUS), the flags as JSON
+    # product]); here as fields of the pupil: the SEN status as its label (SEN_STATUS_LABELS), the flags as JSON
     # booleans. Child in need / child protection plan: no trace; not mapped.
     "sen_provision": "sen_status",
     "fsm_eligible": "fsm",
@@ -84,9 +84,10 @@ PUPIL_FIELDS: dict[str, str] = {
     "looked_after": "looked_after",
 }
 COHORT_FLAGS = ("fsm_eligible", "fsm_ever6", "looked_after")  # JSON booleans [GUESS]
-# The SEN status label -> the DfE SEN provision code [GUESS: labels after the DfE's own, "SEN support", "EHC
-# plan"], matched whatever the case; a code (K, E...) or any other text passes through for validation to judge.
-SEN_STATUS = {"No SEN": "N", "SEN Support": "K", "EHC Plan": "E"}
+# How Pupil Asset labels a SEN status (the simulator writes these) [GUESS: the DfE's short forms]. The connector
+# reads any label of ncc_transfer.cohorts.SEN_PROVISION_LABELS (these among them) as its code; a code or any
+# other text passes through for validation to judge.
+SEN_STATUS_LABELS = {"N": "No SEN", "K": "SEN Support", "E": "EHC Plan"}
 PUPIL_ID = "id"
 
 # Canonical columns holding dates (sent as YYYY-MM-DD [GUESS]; a time part would be dropped).

@@ -31,7 +31,7 @@ ROUTE = "pupil_asset"
 # error-body: success false in a 200, refused; page numbers, no links; a static API key
 FAULT_HANDLING = FaultHandling(expire_token=False)
 GENDER_OUT = {sex: gender for gender, sex in M.GENDER.items()}
-SEN_STATUS_OUT = {code: label for label, code in M.SEN_STATUS.items()}  # a code held otherwise goes as held
+
 
 
 @dataclass
@@ -51,7 +51,7 @@ def value_out(column: str, value: Any) -> Any:
     if column == "sex":
         return GENDER_OUT.get(value, value)
     if column == "sen_provision":
-        return SEN_STATUS_OUT.get(value, value)
+        return M.SEN_STATUS_LABELS.get(value, value)  # a code held otherwise (legacy S, odd text) goes as held
     return flag_out(value) if column in M.COHORT_FLAGS else value
 
 

@@ -16,7 +16,7 @@ integrator, so that is the default rate (one bucket per client id variable).
 
 Data: OData v4 ``value`` lists paged with ``$top``/``$skip``; a pupil is joined from LearnerPersonals,
 LearnerIdentifiers, LearnerEnrolments, LearnerAddresses and LearnerCharacteristics (the cohort fields SEN
-status, FSM eligible and in care, as supplied: validation reads them [GUESS]) by the learner's ExternalID; attendance comes
+status, FSM eligible and in care [GUESS]; validation reads them) by the learner's ExternalID; attendance comes
 from AttendanceRecords filtered on ``AttendableEventStart`` (DateTimeOffset literals: a bare date
 errors [DOC]) in spans of at most 90 days; local attendance codes (``X01``) become statutory codes
 through the codes' ``StatutoryAttendanceCode`` reference [DOC]. Every field is in ``mapping.py``
@@ -34,6 +34,7 @@ from functools import lru_cache
 from typing import Any, Iterable, Iterator
 from zoneinfo import ZoneInfo
 
+from ncc_transfer import cohorts
 from ncc_transfer.connectors.sims import mapping as S
 from ncc_transfer.canonical import PUPIL_COLUMNS
 from ncc_transfer.connectors.base import (
@@ -130,6 +131,7 @@ def pupil_row(learner: dict, parts: dict[str, dict | None]) -> dict[str, str | N
     row["address_line1"] = address_line1(parts.get("addresses"))
     if row["sex"] is not None:
         row["sex"] = S.GENDER.get(row["sex"], row["sex"])
+    row["sen_provision"] = cohorts.sen_provision_text(row["sen_provision"])  # the lookup's description -> code
     return {column: row.get(column) for column in PUPIL_COLUMNS}
 
 

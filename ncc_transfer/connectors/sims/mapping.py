@@ -80,17 +80,23 @@ PUPIL_FIELDS: dict[str, tuple[str, str, str]] = {
     "town": ("addresses", "TownOrCity", GUESS),
     "postcode": ("addresses", "PostCode", GUESS),
     # Cohort fields (ncc_transfer.cohorts), one LearnerCharacteristics record per learner [GUESS: no V3 field
-    # list is public (it sits behind API Manager), so the domain, the field names and the values are a GUESS:
-    # one domain per topic as the documented LearnerIdentifiers is; names after SIMS's own vocabulary ("SEN
-    # Status", "In Care"), which Groupcall's SIMS-derived student record echoes (FSMEligible, InLeaCare)].
-    # SENStatus holds the DfE SEN provision code (N/K/E; legacy S/A/P normalised by validation); the flags are
-    # OData Edm.Boolean. FSM ever 6 is not mapped: SIMS keeps FSM history, not the DfE's ever-6 flag (schools
-    # import it as the pupil premium indicator). Child in need / child protection plan: no trace; not mapped.
-    "sen_provision": ("characteristics", "SENStatus", GUESS),
+    # list is public (it sits behind API Manager; neither the documented LearnerIdentifiers example nor the
+    # visible part of the LearnerPersonals definition holds any), so the domain, the field names and the values
+    # are a GUESS: one domain per topic as the documented learner domains are; names after SIMS's own
+    # vocabulary ("SEN Status", "In Care"), which Groupcall's SIMS-derived student record echoes (FSMEligible,
+    # InLeaCare)]. SENStatus is a lookup reference like the documented CurrentYearGroup ({"Description",
+    # "ExternalID", "Type"} [DOC for CurrentYearGroup]); its Description is read through the one label map,
+    # ncc_transfer.cohorts.sen_provision_text ("SEN Support" -> K; a code passes as it is). The flags are
+    # Edm.Boolean. FSM ever 6 is not mapped: SIMS keeps FSM history, not the DfE's ever-6 flag (schools import
+    # it as the pupil premium indicator). Child in need / child protection plan: no trace; not mapped.
+    "sen_provision": ("characteristics", "SENStatus.Description", GUESS),
     "fsm_eligible": ("characteristics", "FSMEligible", GUESS),
     "looked_after": ("characteristics", "InCare", GUESS),
 }
 COHORT_FLAGS = ("fsm_eligible", "looked_after")  # Edm.Boolean [GUESS]
+SEN_STATUS_TYPE = "Learner.Lookup.SENStatus"  # GUESS, after "PastoralGroup.Definition.YearGroup" [DOC]
+# The SEN status lookup's descriptions (the simulator writes these) [GUESS: the DfE's descriptions of the codes].
+SEN_STATUS_LABELS = {"N": "No Special Educational Need", "K": "SEN Support", "E": "Education, Health and Care Plan"}
 PREFERRED_OF = {"preferred_surname": "surname", "preferred_forename": "forename"}
 ADDRESS_LINE1_PARTS = ("Apartment", "HouseName", "HouseNo", "Street")  # GUESS (SIMS 7 names); joined
 ADDRESS_TYPE, HOME_ADDRESS, ADDRESS_END = "AddressType", "Home", "EndDate"  # GUESS: current home address
