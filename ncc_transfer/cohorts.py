@@ -23,8 +23,9 @@ The columns (``canonical.COHORT_COLUMNS``; null always means "the route did not 
 Raw frames (``canonical``: every column text, as supplied) carry ``sen_provision`` as supplied and the
 flags as text; validation (``validation.cohorts``) turns them into the canonical values with
 :func:`flag_value` and :func:`sen_provision_code`, and reports a value it cannot read as a warning (the
-value loaded as null, the pupil loaded). A route that only has date ranges (CTF FSM instances, a
-vendor's date ranges) writes ``true``/``false`` from :func:`fsm_flags`.
+value loaded as null, the pupil loaded). A route whose vendor sends a SEN provision as a label ("SEN
+Support") writes its code with :func:`sen_provision_text` (one label map for every route). A route that only
+has date ranges (CTF FSM instances, a vendor's date ranges) writes ``true``/``false`` from :func:`fsm_flags`.
 """
 
 from __future__ import annotations

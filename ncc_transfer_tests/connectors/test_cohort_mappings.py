@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from datetime import date, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -205,3 +206,22 @@ def test_bromcom_sen_students_and_care_episodes():
                                             ("maybe", "maybe")])
 def test_simulators_send_flags_as_json_booleans_and_odd_values_as_supplied(supplied, sent):
     assert flag_out(supplied) == sent
+
+
+def test_the_docs_table_says_null_exactly_where_a_route_carries_nothing():
+    """docs/routes.md, "Cohort fields by route": a vendor route's row is null in exactly the columns its SPEC
+    does not declare."""
+    text = (Path(__file__).parents[2] / "docs" / "routes.md").read_text()
+    section = text[text.index("## Cohort fields by route"):].split("\n## ")[0]
+    header = next(line for line in section.splitlines() if line.startswith("| route |"))
+    columns = [c.strip(" `") for c in header.strip("|").split("|")][1:]
+    assert columns == COHORT_COLUMNS
+    rows = {}
+    for line in section.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if line.startswith("| `") and cells[0].strip("`") in ROUTES and cells[0].count("`") == 2:
+            rows[cells[0].strip("`")] = cells[1:]
+    assert set(rows) == set(ROUTES) - {"files"}
+    for route, cells in rows.items():
+        assert [c for c, cell in zip(COHORT_COLUMNS, cells) if cell != "null"] == \
+            [c for c in COHORT_COLUMNS if c in ROUTES[route].cohort_fields], route

@@ -28,7 +28,7 @@ DOMAINS: dict[str, tuple[str, str]] = {
     "identifiers": ("/Learner/V3/LearnerIdentifiers", DOC),  # the path is DOC; the fields are a GUESS
     "enrolments": ("/Learner/V3/LearnerEnrolments", GUESS),
     "addresses": ("/Learner/V3/LearnerAddresses", GUESS),
-    "characteristics": ("/Learner/V3/LearnerCharacteristics", GUESS),  # the cohort fields: see COHORT_FLAGS
+    "characteristics": ("/Learner/V3/LearnerCharacteristics", GUESS),  # the cohort fields (PUPIL_FIELDS)
     "attendance": ("/Attendance/V3/AttendanceRecords", DOC),  # the path and AttendableEventStart are DOC
     "attendance_codes": ("/Attendance/V3/AttendanceCodes", GUESS),  # the code object itself is DOC
     "statutory_codes": ("/Attendance/V3/StatutoryAttendanceCodes", GUESS),
