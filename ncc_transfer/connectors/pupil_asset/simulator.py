@@ -33,7 +33,6 @@ FAULT_HANDLING = FaultHandling(expire_token=False)
 GENDER_OUT = {sex: gender for gender, sex in M.GENDER.items()}
 
 
-
 @dataclass
 class PupilAssetSchool:
     school_id: str

@@ -41,8 +41,7 @@ SATELLITE_DOMAINS = ("identifiers", "enrolments", "addresses", "characteristics"
 # records per call, so the simulator refuses a $top above MAX_TOP (as ASP.NET OData does).
 VALUE_KEY = "value"
 PAGE_SIZES = {"learners": 500, "identifiers": 500, "enrolments": 500, "addresses": 500, "characteristics": 500,
-              "attendance": 1000,
-              "attendance_codes": 500, "statutory_codes": 500, "exclusions": 500}
+              "attendance": 1000, "attendance_codes": 500, "statutory_codes": 500, "exclusions": 500}
 MAX_TOP = 1000
 
 # Incremental [DOC for AttendanceRecords: `AttendanceRecords/SIMS.Changes(startDate={startDate})`;
