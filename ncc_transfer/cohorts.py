@@ -23,8 +23,9 @@ The columns (``canonical.COHORT_COLUMNS``; null always means "the route did not 
 Raw frames (``canonical``: every column text, as supplied) carry ``sen_provision`` as supplied and the
 flags as text; validation (``validation.cohorts``) turns them into the canonical values with
 :func:`flag_value` and :func:`sen_provision_code`, and reports a value it cannot read as a warning (the
-value loaded as null, the pupil loaded). A route that only has date ranges (CTF FSM instances, a
-vendor's date ranges) writes ``true``/``false`` from :func:`fsm_flags`.
+value loaded as null, the pupil loaded). A route whose vendor sends a SEN provision as a label ("SEN
+Support") writes its code with :func:`sen_provision_text` (one label map for every route). A route that only
+has date ranges (CTF FSM instances, a vendor's date ranges) writes ``true``/``false`` from :func:`fsm_flags`.
 """
 
 from __future__ import annotations
@@ -35,6 +36,17 @@ from typing import Iterable
 # Codes a school may send for sen_provision -> the current DfE code (see the module docstring).
 SEN_PROVISION_CODES = {"N": "N", "K": "K", "E": "E", "S": "E", "A": "K", "P": "K"}
 CURRENT_SEN_PROVISION_CODES = ("N", "K", "E")
+# What a vendor may send instead of a SEN provision code: the DfE's descriptions of the codes (School Census
+# guide, as quoted by Cornwall Council, see the module docstring: "N - No special educational need", "K - SEN
+# support", "E - Education, health and care plan"; before 2014 "S - Statement", "A - School Action", "P - School
+# Action Plus") and their usual short forms, upper case with single spaces -> the code (legacy codes as they
+# are: sen_provision_code normalises them). One map for every route that reads labels (sen_provision_text).
+SEN_PROVISION_LABELS = {
+    "NO SPECIAL EDUCATIONAL NEED": "N", "NO SPECIAL EDUCATIONAL NEEDS": "N", "NO SEN": "N",
+    "SEN SUPPORT": "K",
+    "EDUCATION, HEALTH AND CARE PLAN": "E", "EDUCATION HEALTH AND CARE PLAN": "E", "EHC PLAN": "E", "EHCP": "E",
+    "STATEMENT": "S", "STATEMENT OF SEN": "S", "SCHOOL ACTION": "A", "SCHOOL ACTION PLUS": "P",
+}
 
 # Texts a school may send for a flag (case-insensitive, surrounding spaces ignored) -> the flag.
 FLAG_TEXTS = {"y": True, "yes": True, "true": True, "t": True, "1": True,
@@ -73,6 +85,15 @@ def sen_provision_code(text: str | None) -> str | None:
         return SEN_PROVISION_CODES[text.strip().upper()]
     except KeyError:
         raise ValueError(text) from None
+
+
+def sen_provision_text(value: str | None) -> str | None:
+    """A vendor's SEN provision as raw text: a label of :data:`SEN_PROVISION_LABELS` (whatever its case and
+    spacing) -> its code; anything else (a code, or text that is neither) as supplied, for validation to read
+    with :func:`sen_provision_code` or report."""
+    if value is None:
+        return None
+    return SEN_PROVISION_LABELS.get(" ".join(value.split()).upper(), value)
 
 
 def years_before(day: date, years: int) -> date:

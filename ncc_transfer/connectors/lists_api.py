@@ -11,7 +11,10 @@ The route's ``mapping`` module names everything, so a real payload corrects the 
   ``DATE_COLUMNS``; the record ids ``PUPIL_ID``, ``MARK_ID``, ``EXCLUSION_ID``; the pupil a mark or an
   exclusion belongs to, ``MARK_PUPIL`` and ``EXCLUSION_PUPIL``;
 * the code maps ``GENDER`` (vendor -> CTF sex), ``LOCAL_SUBCODES`` (school code -> statutory code)
-  and ``EXCLUSION_TYPE`` (vendor type -> canonical category).
+  and ``EXCLUSION_TYPE`` (vendor type -> canonical category);
+* the pupil's cohort fields (``ncc_transfer.cohorts``) are ``PUPIL_FIELDS`` entries like any other, read as
+  text as supplied (validation reads the codes and flags), except that a SEN provision sent as a label ("SEN
+  Support") becomes its code through the one label map, ``cohorts.sen_provision_text``.
 
 A route subclasses ``ListsApiConnector`` with its ``mapping``, ``auth`` and ``pages`` (its paging style).
 No change list is known for these vendors, so every night is a full fetch of the academic year to date.
@@ -23,6 +26,7 @@ from datetime import date
 from types import ModuleType
 from typing import Any, Iterator
 
+from .. import cohorts
 from ..rules.calendar import academic_year_start
 from .base import (
     STUDENT_KEY, RouteSettings, Snapshot, VendorConnector, local_to_statutory, mapped_code, mapped_row, records_by_id,
@@ -46,6 +50,8 @@ class ListsApiConnector(VendorConnector):
         row = mapped_row(record, m.PUPIL_FIELDS, m.DATE_COLUMNS)
         if row["sex"] is not None:
             row["sex"] = m.GENDER.get(row["sex"], row["sex"])
+        if "sen_provision" in row:  # a label ("SEN Support") as its code; a code or odd text as supplied
+            row["sen_provision"] = cohorts.sen_provision_text(row["sen_provision"])
         return row
 
     def statutory_code(self, code: str | None) -> str | None:

@@ -5,14 +5,24 @@ from __future__ import annotations
 
 import json
 from datetime import date, timedelta
+from pathlib import Path
 
 import pytest
 
-from ncc_transfer.cohorts import flag_text, flag_value
+from ncc_transfer.cohorts import flag_text, flag_value, sen_provision_text
 from ncc_transfer.canonical import COHORT_COLUMNS
 from ncc_transfer.connectors.routes import ROUTES
 from ncc_transfer.connectors.bromcom.connector import looked_after as bromcom_looked_after
 from ncc_transfer.connectors.bromcom.connector import sen_provision as bromcom_sen_provision
+from ncc_transfer.connectors.integris import mapping as integris_mapping
+from ncc_transfer.connectors.integris.connector import IntegrisConnector
+from ncc_transfer.connectors.integris.simulator import value_out as integris_out
+from ncc_transfer.connectors.pupil_asset import mapping as pupil_asset_mapping
+from ncc_transfer.connectors.pupil_asset.connector import PupilAssetConnector
+from ncc_transfer.connectors.pupil_asset.simulator import value_out as pupil_asset_out
+from ncc_transfer.connectors.sims import mapping as sims_mapping
+from ncc_transfer.connectors.sims.connector import pupil_row as sims_row
+from ncc_transfer.connectors.sims.simulator import _sen_status as sims_sen_status
 from ncc_transfer.connectors.wonde.connector import cohort_flags as wonde_cohort_flags
 from ncc_transfer.connectors.wonde.connector import cohort_periods as wonde_periods
 from ncc_transfer.connectors.wonde.connector import flags_on as wonde_flags_on
@@ -22,6 +32,9 @@ from ncc_transfer.connectors.wonde.connector import student_row as wonde_row
 from ncc_transfer.connectors.wonde.simulator import date_ranges as wonde_date_ranges
 from ncc_transfer.connectors.xporter.connector import student_row as xporter_row
 from ncc_transfer.simulator.records import flag_out
+from ncc_transfer_tests.validation.test_validation import PUPIL, run
+
+FLAGS = ("fsm_eligible", "fsm_ever6", "looked_after", "child_in_need", "child_protection_plan")
 
 
 def test_every_route_declares_only_cohort_columns_and_the_files_route_all_of_them():
@@ -33,6 +46,117 @@ def test_every_route_declares_only_cohort_columns_and_the_files_route_all_of_the
         "sen_provision", "looked_after"}
     assert set(ROUTES["wonde"].cohort_fields) == {
         "sen_provision", "fsm_eligible", "fsm_ever6", "looked_after", "child_protection_plan"}
+    assert set(ROUTES["sims"].cohort_fields) == set(ROUTES["integris"].cohort_fields) == {
+        "sen_provision", "fsm_eligible", "looked_after"}
+    assert set(ROUTES["pupil_asset"].cohort_fields) == {"sen_provision", "fsm_eligible", "fsm_ever6", "looked_after"}
+    assert ROUTES["arbor"].cohort_fields == ()
+
+
+@pytest.mark.parametrize("route, fields", [("sims", sims_mapping.PUPIL_FIELDS),
+                                           ("pupil_asset", pupil_asset_mapping.PUPIL_FIELDS),
+                                           ("integris", integris_mapping.PUPIL_FIELDS)])
+def test_a_route_declares_exactly_the_cohort_fields_its_mapping_reads(route, fields):
+    assert set(ROUTES[route].cohort_fields) == set(fields) & set(COHORT_COLUMNS)
+
+
+def validated(*rows: dict):
+    """The route's raw cohort values through validation, each on a valid pupil: (the canonical cohort columns,
+    null as None; the cohort warnings as (rule, value))."""
+    upns = [PUPIL["upn"], "P926200115002"]
+    result = run(pupils=[{**PUPIL, "upn": upns[n], **{c: row.get(c) for c in COHORT_COLUMNS}}
+                         for n, row in enumerate(rows)])
+    found = result.issues[result.issues["rule"].str.endswith("_invalid")]
+    pupils = result.tables["pupils"].set_index("upn").loc[upns[:len(rows)], COHORT_COLUMNS].astype(object)
+    return pupils.where(pupils.notna(), None), sorted(zip(found["rule"], found["value"]))
+
+
+def _sen_status(description):
+    return {"Description": description, "ExternalID": "S1", "Type": "Learner.Lookup.SENStatus"}
+
+
+def test_sims_learner_characteristics():
+    learner = {"ExternalID": "L1", "LegalSurname": "Smith"}
+    row = sims_row(learner, {"characteristics": {"ExternalID": "C1", "Learner": {"ExternalID": "L1"},
+                                                 "SENStatus": _sen_status("SEN Support"), "FSMEligible": True,
+                                                 "InCare": False}})
+    assert [row[c] for c in COHORT_COLUMNS] == ["K", "true", None, "false", None, None]
+    for description, code in (("Education, Health and Care Plan", "E"), ("No Special Educational Need", "N"),
+                              ("E", "E"), ("S", "S")):  # a code, legacy too, as it is: validation normalises S
+        record = {"characteristics": {"SENStatus": _sen_status(description)}}
+        assert sims_row(learner, record)["sen_provision"] == code
+    # no LearnerCharacteristics record, a null reference or a field missing from the record: not supplied
+    assert [sims_row(learner, {})[c] for c in COHORT_COLUMNS] == [None] * 6
+    assert sims_row(learner, {"characteristics": {"SENStatus": None}})["sen_provision"] is None
+    assert sims_row(learner, {"characteristics": {"SENStatus": _sen_status("K")}})["fsm_eligible"] is None
+    # a value that is not a code, a label or a flag goes on as supplied: validation warns and loads it as null
+    odd = sims_row(learner, {"characteristics": {"SENStatus": _sen_status("Under assessment"),
+                                                 "FSMEligible": "sometimes", "InCare": True}})
+    assert [odd[c] for c in ("sen_provision", "fsm_eligible", "looked_after")] == ["Under assessment", "sometimes",
+                                                                                    "true"]
+    pupils, warnings = validated(row, odd)
+    assert pupils["sen_provision"].tolist() == ["K", None] and pupils["fsm_eligible"].tolist() == [True, None]
+    assert pupils["looked_after"].tolist() == [False, True]
+    assert warnings == [("fsm_eligible_invalid", "sometimes"), ("sen_provision_invalid", "Under assessment")]
+
+
+def test_sims_simulator_sen_status_reference_reads_back():
+    assert sims_sen_status("9262001", None) is None
+    for code in ("N", "K", "E", "S"):
+        reference = sims_sen_status("9262001", code)
+        assert reference["Type"] == sims_mapping.SEN_STATUS_TYPE and reference["ExternalID"]
+        assert sims_row({"ExternalID": "L1"}, {"characteristics": {"SENStatus": reference}})["sen_provision"] == code
+
+
+def test_one_label_map_for_every_route_that_sends_labels():
+    for labels in (sims_mapping.SEN_STATUS_LABELS, pupil_asset_mapping.SEN_STATUS_LABELS):
+        assert {code: sen_provision_text(label) for code, label in labels.items()} == {c: c for c in labels}
+    assert [sen_provision_text(v) for v in (" sen  support ", "EHCP", "Statement", "K", "x", "", None)] == [
+        "K", "E", "S", "K", "x", "", None]
+
+
+def test_pupil_asset_pupil_cohort_fields_and_sen_labels():
+    connector = PupilAssetConnector()
+    row = connector.pupil_row({"id": 1, "gender": "Female", "sen_status": "EHC Plan", "fsm": True,
+                               "fsm_ever_6": False})
+    assert [row.get(c) for c in COHORT_COLUMNS] == ["E", "true", "false", None, None, None]  # looked_after missing
+    assert "child_in_need" not in row  # not carried: null in the frame
+    labels = {"No SEN": "N", " sen support ": "K", "EHC PLAN": "E", "K": "K", "s": "s", "": ""}
+    for label, code in labels.items():  # labels whatever their case (cohorts.sen_provision_text); codes pass
+        assert connector.pupil_row({"sen_status": label})["sen_provision"] == code, label
+    odd = connector.pupil_row({"sen_status": "Statement pending", "fsm": "yes", "looked_after": "unknown"})
+    assert [odd[c] for c in ("sen_provision", "fsm_eligible", "looked_after")] == ["Statement pending", "yes",
+                                                                                    "unknown"]
+    pupils, warnings = validated(row, odd)
+    assert pupils["sen_provision"].tolist() == ["E", None] and pupils["fsm_eligible"].tolist() == [True, True]
+    assert pupils["fsm_ever6"].tolist() == [False, None] and pupils["looked_after"].isna().all()
+    assert warnings == [("looked_after_invalid", "unknown"), ("sen_provision_invalid", "Statement pending")]
+
+
+def test_pupil_asset_simulator_writes_labels_and_booleans_the_connector_reads_back():
+    assert [pupil_asset_out("sen_provision", c) for c in ("N", "K", "E", "S", None, "X")] == [
+        "No SEN", "SEN Support", "EHC Plan", "S", None, "X"]
+    assert [pupil_asset_out("fsm_ever6", v) for v in ("Y", "0", None, "maybe")] == [True, False, None, "maybe"]
+    connector = PupilAssetConnector()
+    for code in ("N", "K", "E"):
+        assert connector.pupil_row({"sen_status": pupil_asset_out("sen_provision", code)})["sen_provision"] == code
+
+
+def test_integris_student_cohort_fields_as_y_n():
+    connector = IntegrisConnector()
+    row = connector.pupil_row({"studentId": "STU1", "senStatus": "N", "fsmEligible": "Y", "inCare": "N"})
+    assert [row.get(c) for c in COHORT_COLUMNS] == ["N", "Y", None, "N", None, None]  # as supplied: read Y/N later
+    missing = connector.pupil_row({"studentId": "STU2", "fsmEligible": None})
+    assert [missing.get(c) for c in COHORT_COLUMNS] == [None] * 6
+    odd = connector.pupil_row({"studentId": "STU3", "senStatus": "Q", "fsmEligible": "U", "inCare": "y"})
+    label = connector.pupil_row({"studentId": "STU4", "senStatus": "SEN Support"})  # a label: the one label map
+    assert label["sen_provision"] == "K"
+    pupils, warnings = validated(row, odd)
+    assert pupils["sen_provision"].tolist() == ["N", None] and pupils["fsm_eligible"].tolist() == [True, None]
+    assert pupils["looked_after"].tolist() == [False, True] and pupils["fsm_ever6"].isna().all()
+    assert warnings == [("fsm_eligible_invalid", "U"), ("sen_provision_invalid", "Q")]
+    sent = [integris_out("looked_after", v) for v in ("true", "N", "1", None, "maybe")]
+    assert sent == ["Y", "N", "Y", None, "maybe"]
+    assert integris_out("sen_provision", "K") == "K"
 
 
 def test_xporter_student_cohort_fields():
@@ -107,3 +231,22 @@ def test_bromcom_sen_students_and_care_episodes():
                                             ("maybe", "maybe")])
 def test_simulators_send_flags_as_json_booleans_and_odd_values_as_supplied(supplied, sent):
     assert flag_out(supplied) == sent
+
+
+def test_the_docs_table_says_null_exactly_where_a_route_carries_nothing():
+    """docs/routes.md, "Cohort fields by route": a vendor route's row is null in exactly the columns its SPEC
+    does not declare."""
+    text = (Path(__file__).parents[2] / "docs" / "routes.md").read_text()
+    section = text[text.index("## Cohort fields by route"):].split("\n## ")[0]
+    header = next(line for line in section.splitlines() if line.startswith("| route |"))
+    columns = [c.strip(" `") for c in header.strip("|").split("|")][1:]
+    assert columns == COHORT_COLUMNS
+    rows = {}
+    for line in section.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if line.startswith("| `") and cells[0].strip("`") in ROUTES and cells[0].count("`") == 2:
+            rows[cells[0].strip("`")] = cells[1:]
+    assert set(rows) == set(ROUTES) - {"files"}
+    for route, cells in rows.items():
+        assert [c for c, cell in zip(COHORT_COLUMNS, cells) if cell != "null"] == \
+            [c for c in COHORT_COLUMNS if c in ROUTES[route].cohort_fields], route

@@ -5,7 +5,11 @@ Integris data reaches third parties through aggregators (ParentPay documents onl
 https://support.parentpaygroup.com/hc/en-gb/articles/15739043820945-RM-Integris-data-requirements), and
 the only clue is a connector config with ``G2_Scope``/``G2_Server`` tokens for "g2" (Integris G2)
 schools [3P, low confidence], which hints at OAuth2 scopes and a per-deployment server, nothing more.
-There are also unverified reports that Integris is being retired.
+There are also unverified reports that Integris is being retired. One more clue on the record shape:
+ParentPay names the fields it takes from Integris's centrally hosted API, ``StudentData`` with
+``LegalSurname``, ``FirstName``, ``KnownName``, ``Surname``
+(https://support.parentpaygroup.com/hc/en-gb/articles/6252390908305-What-names-are-imported-from-RM-Integris-MIS
+[3P]): PascalCase, where the guesses below are camelCase; a real payload will correct every name at once.
 
 **The LA should reach Integris schools through Wonde or Groupcall** (the routes ``wonde`` /
 ``xporter``) until RM supplies partner documentation. This route exists so that, if it does, a data
@@ -19,7 +23,8 @@ What to ask RM:
   2. The base URL per school or deployment (G2 server?), the token endpoint, grant type and scopes
      (``G2_Scope``?), and whether a client is per school or per LA.
   3. The student endpoint and fields: UPN, former UPN, legal and preferred names, DOB, gender, NC year,
-     enrolment status, admission and leaving dates, address; how leavers are included.
+     enrolment status, admission and leaving dates, address; how leavers are included; SEN status, FSM
+     eligibility (ever 6?), in care, child in need, child protection plan, and how each is sent.
   4. Session (AM/PM) attendance: endpoint, date-range parameters, the code list (local sub-codes and
      their statutory codes).
   5. Exclusions: endpoint and fields (category, reasons, start/end, sessions).
@@ -72,7 +77,19 @@ PUPIL_FIELDS: dict[str, str] = {
     "address_line1": "address.line1",
     "town": "address.town",
     "postcode": "address.postcode",
+    # Cohort fields (ncc_transfer.cohorts) [GUESS: names and values]. Integris returns the school census, so it
+    # holds SEN provision, FSM eligibility and in-care status per pupil; ParentPay's import of Integris pupils
+    # reports FSM entitlement changes [3P:
+    # https://support.parentpaygroup.com/hc/en-gb/articles/4410420183057-New-ParentPay-schools-using-RM-Integris],
+    # so FSM at least is in what the API shares. SEN status as the
+    # CTF/census code (N/K/E), the flags as "Y"/"N" text (FLAG_TEXT). FSM ever 6 (a DfE derivation), child in
+    # need and child protection plan: no trace; not mapped.
+    "sen_provision": "senStatus",
+    "fsm_eligible": "fsmEligible",
+    "looked_after": "inCare",
 }
+COHORT_FLAGS = ("fsm_eligible", "looked_after")
+FLAG_TEXT = {True: "Y", False: "N"}  # how a flag is sent [GUESS]; validation reads Y/N (ncc_transfer.cohorts)
 PUPIL_ID = "studentId"
 
 # Integris gender -> CTF sex: none needed, CTF letters (M/F/...) are held [GUESS].

@@ -9,7 +9,7 @@ is ``401 invalid_client``); bearer tokens on
 ``/api/v1/schools/{school_id}/{students|attendance|exclusions}``; ``{"items": [...], "page": n,
 "pageSize": s, "totalPages": t, "totalCount": c}`` page counts; ``includeLeavers=true`` adds leavers;
 ``fromDate``/``toDate`` bound the marks; dates as ``YYYY-MM-DDT00:00:00``. The simulated MIS holds
-statutory X and G as the local sub-codes X01 and G01.
+statutory X and G as the local sub-codes X01 and G01; the cohort flags go as ``Y``/``N``.
 
 Faults: the token endpoint goes through ``sim.serve`` under the school its client belongs to, so a
 school's faults apply to its token requests too (the first request of every fetch). ``expire-token``
@@ -31,7 +31,7 @@ from ncc_transfer.connectors.integris import mapping as M
 from ncc_transfer.simulator.core import RETRIED, FaultHandling, Simulator
 from ncc_transfer.simulator.credentials import bearer, demo_secret_names, form, same, secrets_of
 from ncc_transfer.simulator.lists_api import ListsApi
-from ncc_transfer.simulator.records import is_iso_date
+from ncc_transfer.simulator.records import flag_out, is_iso_date
 from ncc_transfer.simulator.source import SourceSchool, stable_id
 
 ROUTE = "integris"
@@ -52,7 +52,11 @@ def pupil_id(laestab: str, *parts: str) -> str:
 
 
 def value_out(column: str, value: Any) -> Any:
-    """A valid-looking ISO date gets a midnight time (GUESS: a .NET habit); anything else as is."""
+    """A valid-looking ISO date gets a midnight time (GUESS: a .NET habit); a cohort flag goes as ``Y``/``N``
+    (``FLAG_TEXT``; text that is not a flag as supplied, for validation to report); anything else as is."""
+    if column in M.COHORT_FLAGS:
+        flag = flag_out(value)
+        return M.FLAG_TEXT[flag] if isinstance(flag, bool) else flag
     return f"{value}T00:00:00" if column in M.DATE_COLUMNS and is_iso_date(value) else value
 
 

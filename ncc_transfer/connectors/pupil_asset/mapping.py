@@ -18,7 +18,8 @@ What to ask Pupil Asset for:
   1. Is there a partner API for an LA (not on the approved-app list), or is it Wonde/Groupcall only?
   2. Base URL, auth (API key header name? OAuth?), and how a key is scoped to a school.
   3. The pupil endpoint and fields: UPN, former UPN, legal and preferred names, DOB, gender, NC year,
-     enrolment status, admission and leaving dates, address; how leavers are listed.
+     enrolment status, admission and leaving dates, address; how leavers are listed; the SEN status, FSM,
+     Ever 6 FSM and looked-after fields (or groups) and their values; child in need / protection plan.
   4. Whether session (AM/PM) marks can be read at all, or only summaries; the date-range parameters;
      the code list (local sub-codes and their statutory codes).
   5. Whether exclusions/suspensions can be read, and their fields (category, reasons, sessions).
@@ -71,7 +72,22 @@ PUPIL_FIELDS: dict[str, str] = {
     "address_line1": "address_line_1",
     "town": "town",
     "postcode": "postcode",
+    # Cohort fields (ncc_transfer.cohorts) [GUESS: names and values; nothing public]. Pupil Asset is an
+    # assessment tracker that groups pupils by their characteristics (SEN, FSM, Ever 6 FSM, looked after), as
+    # trackers synced from an MIS do (e.g. Insight's pupil profile: SEND provision, FSM, Ever 6 FSM, Ever In
+    # Care, https://kb.insighttracking.com/article/4kd5eq1wu1-pupil-profile-details-fsm-pp-etc [3P, another
+    # product]); here as fields of the pupil: the SEN status as its label (SEN_STATUS_LABELS), the flags as JSON
+    # booleans. Child in need / child protection plan: no trace; not mapped.
+    "sen_provision": "sen_status",
+    "fsm_eligible": "fsm",
+    "fsm_ever6": "fsm_ever_6",
+    "looked_after": "looked_after",
 }
+COHORT_FLAGS = ("fsm_eligible", "fsm_ever6", "looked_after")  # JSON booleans [GUESS]
+# How Pupil Asset labels a SEN status (the simulator writes these) [GUESS: the DfE's short forms]. The connector
+# reads any label of ncc_transfer.cohorts.SEN_PROVISION_LABELS (these among them) as its code; a code or any
+# other text passes through for validation to judge.
+SEN_STATUS_LABELS = {"N": "No SEN", "K": "SEN Support", "E": "EHC Plan"}
 PUPIL_ID = "id"
 
 # Canonical columns holding dates (sent as YYYY-MM-DD [GUESS]; a time part would be dropped).

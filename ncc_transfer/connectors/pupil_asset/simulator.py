@@ -8,8 +8,9 @@ a real payload corrects the connector and this profile in one edit; the lists ar
 ``{"success": true, "data": [...]}``; ``page``/``limit`` page numbers with no count or link (a client
 stops on a short page); ``status=all`` adds leavers to the pupils; ``from``/``to`` bound the marks;
 ``{"success": false, "error": "..."}`` with HTTP 200 for an error (the ``error-body`` fault). The
-simulated MIS holds statutory X and I as the local sub-codes X01 and I01. ``foreign`` does not apply
-(no next links) and ``expire-token`` neither (a static key).
+simulated MIS holds statutory X and I as the local sub-codes X01 and I01, and a SEN provision code as its
+label ("SEN Support"); the cohort flags are JSON booleans. ``foreign`` does not apply (no next links) and
+``expire-token`` neither (a static key).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from ncc_transfer.connectors.pupil_asset import mapping as M
 from ncc_transfer.simulator.core import FaultHandling, Simulator
 from ncc_transfer.simulator.credentials import demo_secret_names, same, secrets_of
 from ncc_transfer.simulator.lists_api import ListsApi
+from ncc_transfer.simulator.records import flag_out
 from ncc_transfer.simulator.source import SourceSchool, stable_id
 
 ROUTE = "pupil_asset"
@@ -43,7 +45,13 @@ def pupil_id(laestab: str, *parts: str) -> int:
 
 
 def value_out(column: str, value: Any) -> Any:
-    return GENDER_OUT.get(value, value) if column == "sex" else value
+    """Sex as Pupil Asset's gender, the SEN provision code as its label, a cohort flag as a JSON boolean (text
+    that is not a flag as supplied, for validation to report); anything else as supplied."""
+    if column == "sex":
+        return GENDER_OUT.get(value, value)
+    if column == "sen_provision":
+        return M.SEN_STATUS_LABELS.get(value, value)  # a code held otherwise (legacy S, odd text) goes as held
+    return flag_out(value) if column in M.COHORT_FLAGS else value
 
 
 def _error(status: int, message: str) -> tuple[int, dict]:

@@ -7,4 +7,5 @@ from ncc_transfer.connectors.spec import RouteSpec
 # partners.com, SIMS 8 V3 Throttle)
 SPEC = RouteSpec(__name__, "SimsConnector",
                  required=("organisation_id", "client_id_env", "client_secret_env", "subscription_key_env"),
-                 optional=("token_url",), rate_per_second=5.0)
+                 optional=("token_url",), rate_per_second=5.0,
+                 cohort_fields=("sen_provision", "fsm_eligible", "looked_after"))

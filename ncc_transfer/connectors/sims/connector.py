@@ -15,7 +15,8 @@ re-authentication (shared HTTP layer). The documented throttle is 5 calls per se
 integrator, so that is the default rate (one bucket per client id variable).
 
 Data: OData v4 ``value`` lists paged with ``$top``/``$skip``; a pupil is joined from LearnerPersonals,
-LearnerIdentifiers, LearnerEnrolments and LearnerAddresses by the learner's ExternalID; attendance comes
+LearnerIdentifiers, LearnerEnrolments, LearnerAddresses and LearnerCharacteristics (the cohort fields SEN
+status, FSM eligible and in care [GUESS]; validation reads them) by the learner's ExternalID; attendance comes
 from AttendanceRecords filtered on ``AttendableEventStart`` (DateTimeOffset literals: a bare date
 errors [DOC]) in spans of at most 90 days; local attendance codes (``X01``) become statutory codes
 through the codes' ``StatutoryAttendanceCode`` reference [DOC]. Every field is in ``mapping.py``
@@ -33,6 +34,7 @@ from functools import lru_cache
 from typing import Any, Iterable, Iterator
 from zoneinfo import ZoneInfo
 
+from ncc_transfer import cohorts
 from ncc_transfer.connectors.sims import mapping as S
 from ncc_transfer.canonical import PUPIL_COLUMNS
 from ncc_transfer.connectors.base import (
@@ -129,6 +131,7 @@ def pupil_row(learner: dict, parts: dict[str, dict | None]) -> dict[str, str | N
     row["address_line1"] = address_line1(parts.get("addresses"))
     if row["sex"] is not None:
         row["sex"] = S.GENDER.get(row["sex"], row["sex"])
+    row["sen_provision"] = cohorts.sen_provision_text(row["sen_provision"])  # the lookup's description -> code
     return {column: row.get(column) for column in PUPIL_COLUMNS}
 
 
@@ -148,6 +151,7 @@ def exclusion_row(record: dict) -> dict[str, Any]:
 class SimsConnector(IncrementalConnector):
     route = ROUTE
     default_base_url = S.DEFAULT_BASE_URL
+    mapping_version = 2  # 2: the cohort fields from LearnerCharacteristics (a mirror without them is rebuilt)
 
     def auth(self, settings: RouteSettings) -> AuthStrategy:
         organisation = settings.require("organisation_id")

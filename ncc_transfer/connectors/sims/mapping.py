@@ -28,19 +28,20 @@ DOMAINS: dict[str, tuple[str, str]] = {
     "identifiers": ("/Learner/V3/LearnerIdentifiers", DOC),  # the path is DOC; the fields are a GUESS
     "enrolments": ("/Learner/V3/LearnerEnrolments", GUESS),
     "addresses": ("/Learner/V3/LearnerAddresses", GUESS),
+    "characteristics": ("/Learner/V3/LearnerCharacteristics", GUESS),  # the cohort fields (PUPIL_FIELDS)
     "attendance": ("/Attendance/V3/AttendanceRecords", DOC),  # the path and AttendableEventStart are DOC
     "attendance_codes": ("/Attendance/V3/AttendanceCodes", GUESS),  # the code object itself is DOC
     "statutory_codes": ("/Attendance/V3/StatutoryAttendanceCodes", GUESS),
     "exclusions": ("/Behaviour/V3/Exclusions", GUESS),
 }
-LEARNER_DOMAINS = ("learners", "identifiers", "enrolments", "addresses")  # what makes one pupil row
-SATELLITE_DOMAINS = ("identifiers", "enrolments", "addresses")  # records pointing at a learner
+LEARNER_DOMAINS = ("learners", "identifiers", "enrolments", "addresses", "characteristics")  # one pupil row
+SATELLITE_DOMAINS = ("identifiers", "enrolments", "addresses", "characteristics")  # records pointing at a learner
 
 # OData envelope and paging [DOC]. Page sizes [GUESS]: the older enhanced APIs returned up to 1000
 # records per call, so the simulator refuses a $top above MAX_TOP (as ASP.NET OData does).
 VALUE_KEY = "value"
-PAGE_SIZES = {"learners": 500, "identifiers": 500, "enrolments": 500, "addresses": 500, "attendance": 1000,
-              "attendance_codes": 500, "statutory_codes": 500, "exclusions": 500}
+PAGE_SIZES = {"learners": 500, "identifiers": 500, "enrolments": 500, "addresses": 500, "characteristics": 500,
+              "attendance": 1000, "attendance_codes": 500, "statutory_codes": 500, "exclusions": 500}
 MAX_TOP = 1000
 
 # Incremental [DOC for AttendanceRecords: `AttendanceRecords/SIMS.Changes(startDate={startDate})`;
@@ -77,7 +78,24 @@ PUPIL_FIELDS: dict[str, tuple[str, str, str]] = {
     # address_line1 is built from ADDRESS_LINE1_PARTS (the SIMS 7 address fields [DOC for SIMS 7]).
     "town": ("addresses", "TownOrCity", GUESS),
     "postcode": ("addresses", "PostCode", GUESS),
+    # Cohort fields (ncc_transfer.cohorts), one LearnerCharacteristics record per learner [GUESS: no V3 field
+    # list is public (it sits behind API Manager; neither the documented LearnerIdentifiers example nor the
+    # visible part of the LearnerPersonals definition holds any), so the domain, the field names and the values
+    # are a GUESS: one domain per topic as the documented learner domains are; names after SIMS's own
+    # vocabulary ("SEN Status", "In Care"), which Groupcall's SIMS-derived student record echoes (FSMEligible,
+    # InLeaCare)]. SENStatus is a lookup reference like the documented CurrentYearGroup ({"Description",
+    # "ExternalID", "Type"} [DOC for CurrentYearGroup]); its Description is read through the one label map,
+    # ncc_transfer.cohorts.sen_provision_text ("SEN Support" -> K; a code passes as it is). The flags are
+    # Edm.Boolean. FSM ever 6 is not mapped: SIMS keeps FSM history, not the DfE's ever-6 flag (schools import
+    # it as the pupil premium indicator). Child in need / child protection plan: no trace; not mapped.
+    "sen_provision": ("characteristics", "SENStatus.Description", GUESS),
+    "fsm_eligible": ("characteristics", "FSMEligible", GUESS),
+    "looked_after": ("characteristics", "InCare", GUESS),
 }
+COHORT_FLAGS = ("fsm_eligible", "looked_after")  # Edm.Boolean [GUESS]
+SEN_STATUS_TYPE = "Learner.Lookup.SENStatus"  # GUESS, after "PastoralGroup.Definition.YearGroup" [DOC]
+# The SEN status lookup's descriptions (the simulator writes these) [GUESS: the DfE's descriptions of the codes].
+SEN_STATUS_LABELS = {"N": "No Special Educational Need", "K": "SEN Support", "E": "Education, Health and Care Plan"}
 PREFERRED_OF = {"preferred_surname": "surname", "preferred_forename": "forename"}
 ADDRESS_LINE1_PARTS = ("Apartment", "HouseName", "HouseNo", "Street")  # GUESS (SIMS 7 names); joined
 ADDRESS_TYPE, HOME_ADDRESS, ADDRESS_END = "AddressType", "Home", "EndDate"  # GUESS: current home address

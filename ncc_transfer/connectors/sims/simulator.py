@@ -23,6 +23,9 @@ records changed since then, and deleted learners, marks and exclusions as ``@rem
 The ``error-body`` fault is an OData error object with status 200 [GUESS]. Field names come from
 ``connectors/sims/mapping.py``, shared with the connector: every GUESS there is a guess here too.
 
+Every learner has one LearnerCharacteristics record (its cohort fields, null where the landing folder has
+none; the SEN status as a lookup reference described "SEN Support") [GUESS, as the domain is].
+
 The simulated MIS records statutory ``X`` as the local code ``X01`` and ``C`` as ``C01``, each mapped
 to its statutory code, so the connector's statutory mapping is exercised.
 """
@@ -45,7 +48,9 @@ from ncc_transfer.connectors.sims import mapping as S
 from ncc_transfer.connectors.sims.odata_query import ODataError, attendance_span, datetime_offset, paging
 from ncc_transfer.simulator.core import FaultHandling, Simulator
 from ncc_transfer.simulator.credentials import bearer, demo_secret_names, form, same, secrets_of
-from ncc_transfer.simulator.records import is_iso_date, listed, public, set_path, split_house_number, whole_number
+from ncc_transfer.simulator.records import (
+    flag_out, is_iso_date, listed, public, set_path, split_house_number, whole_number
+)
 from ncc_transfer.simulator.source import SourceSchool
 
 ROUTE = "sims"
@@ -137,6 +142,15 @@ def _address(pupil_row: dict) -> dict[str, Any] | None:
 # ------------------------------------------------------------------------------------------ rendering
 
 
+def _sen_status(laestab: str, code: Any) -> dict[str, Any] | None:
+    """The SEN status lookup reference for a SEN provision code as held: the DfE description of N/K/E, any
+    other value (a legacy code, odd text) as the description as supplied [GUESS, as the mapping's shape is]."""
+    if code is None:
+        return None
+    return {**_ref(guid(laestab, "sen_status", str(code)), S.SEN_STATUS_TYPE),
+            "Description": S.SEN_STATUS_LABELS.get(code, code)}
+
+
 def _learner_records(school: SourceSchool, pupil) -> dict[str, dict]:
     """One pupil as its LearnerPersonals record and satellite records (each with ``_updated``)."""
     learner_id = guid(school.laestab, "learner", pupil.key)
@@ -150,6 +164,11 @@ def _learner_records(school: SourceSchool, pupil) -> dict[str, dict]:
         value = pupil.row.get(column)
         if column == "sex":
             value = GENDER_OUT.get(value, value)
+        elif column in S.COHORT_FLAGS:  # Edm.Boolean; text that is not a flag as supplied
+            value = flag_out(value)
+        elif column == "sen_provision":  # a lookup reference (null when not held), its description the label
+            set_path(records[domain], path.rsplit(".", 1)[0], _sen_status(school.laestab, value))
+            continue
         set_path(records[domain], path, _date_out(value) if column in S.DATE_COLUMNS else value)
     for column, legal in S.PREFERRED_OF.items():  # the name in use: the preferred one, else the legal one
         set_path(records["learners"], S.PUPIL_FIELDS[column][1], pupil.row.get(column) or pupil.row.get(legal))
