@@ -16,6 +16,7 @@ from datetime import date, timedelta
 
 import pytest
 
+from ncc_transfer.cohorts import flag_text, flag_value
 from ncc_transfer.connectors.arbor import mapping as A
 from ncc_transfer.connectors.arbor.connector import ArborConnector, split_datetime, statutory_code
 from ncc_transfer.connectors.base import VendorRouteError
@@ -103,6 +104,61 @@ def test_simulated_graphql_rejects_unknown_fields_as_graphql_does():
 
 
 # ------------------------------------------------------------------------------------------ the data
+
+
+COHORTS = ("sen_provision", "fsm_eligible", "fsm_ever6", "looked_after", "child_protection_plan")
+
+
+def _cohorts_by_upn(pupils) -> dict[str, tuple]:
+    return {row["upn"]: tuple(row[c] for c in COHORTS) for _, row in pupils.iterrows() if row["upn"]}
+
+
+def _source_cohorts(source) -> dict[str, tuple]:
+    """The landing folder's cohort values as the route gives them (flags as true/false text). A value the
+    folder does not supply (a CTF has no child protection element) is N/false on Arbor: the simulator has
+    no record to give for it, and a pupil with no record has no SEN, is not in care..."""
+    return {p.upn: (p.row.get("sen_provision") or A.NO_SEN,
+                    *(flag_text(flag_value(p.row.get(c)) or False) for c in COHORTS[1:]))
+            for p in source.pupils if p.upn}
+
+
+def test_cohort_entities_give_the_landing_folder_values_and_a_refused_one_leaves_its_columns_null(arbor):
+    la = arbor
+    school, source = serve(la, 0)
+    pupils = ArborConnector().fetch(school, as_of=EARLY).tables["pupils"]
+    assert _cohorts_by_upn(pupils) == _source_cohorts(source)
+    assert {"K", "N"} <= set(pupils["sen_provision"]) and "true" in set(pupils["fsm_ever6"])
+    assert pupils["child_in_need"].isna().all()  # no Arbor entity for it
+
+    served = la.sim.school("arbor", school.laestab)
+    served.refused_entities = {A.SEN_ENTITY, A.FSM_ENTITY}
+    try:
+        pupils = ArborConnector().fetch(school, as_of=EARLY).tables["pupils"]
+    finally:
+        served.refused_entities = set()
+    assert all(pupils[c].isna().all() for c in ("sen_provision", "fsm_eligible", "fsm_ever6"))
+    assert pupils["looked_after"].notna().all() and pupils["upn"].notna().any()
+    queried = {h.endpoint for h in la.sim.requests_to(school.laestab, "arbor")}
+    assert queried == {GRAPHQL}
+
+
+def test_an_incremental_night_reads_the_cohort_entities_afresh_for_every_pupil(arbor, tmp_path):
+    """The changelog lists Student changes only: the cohort entities are read in full on every night, so a
+    pupil the changelog does not name still gets tonight's values."""
+    la = arbor
+    school, source = serve(la, 0)
+    store = StateStore(tmp_path / "state")
+    served = la.sim.school("arbor", school.laestab)
+    served.refused_entities = set(A.COHORT_ENTITIES)
+    try:
+        first = ArborConnector().fetch(school, as_of=NIGHT - timedelta(days=1), state=store).tables["pupils"]
+    finally:
+        served.refused_entities = set()
+    assert all(first[c].isna().all() for c in COHORTS)
+    connector = ArborConnector()
+    second = connector.fetch(school, as_of=NIGHT, state=store).tables["pupils"]
+    assert connector.last_fetch["kind"] == "incremental" and connector.last_fetch["pupils_changed"] == 0
+    assert _cohorts_by_upn(second) == _source_cohorts(source)
 
 
 # ------------------------------------------------------------------------------------------ faults
