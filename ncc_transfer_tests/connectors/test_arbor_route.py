@@ -114,12 +114,20 @@ def _cohorts_by_upn(pupils) -> dict[str, tuple]:
 
 
 def _source_cohorts(source) -> dict[str, tuple]:
-    """The landing folder's cohort values as the route gives them (flags as true/false text). A value the
-    folder does not supply (a CTF has no child protection element) is N/false on Arbor: the simulator has
-    no record to give for it, and a pupil with no record has no SEN, is not in care..."""
-    return {p.upn: (p.row.get("sen_provision") or A.NO_SEN,
-                    *(flag_text(flag_value(p.row.get(c)) or False) for c in COHORTS[1:]))
-            for p in source.pupils if p.upn}
+    """The landing folder's cohort values as the route gives them (flags as true/false text). A column the
+    folder supplies for no pupil (a CTF has no child protection element) is null: the simulated school
+    does not keep that entity. A value not supplied for one pupil is N/false: Arbor has no record to give
+    for it, and a pupil with no record has no SEN, is not in care..."""
+    kept = {c for c in COHORTS if any((p.row.get(c) or "").strip() for p in source.pupils)}
+
+    def value(pupil, column: str):
+        if column not in kept:
+            return None
+        if column == "sen_provision":
+            return pupil.row.get(column) or A.NO_SEN
+        return flag_text(flag_value(pupil.row.get(column)) or False)
+
+    return {p.upn: tuple(value(p, c) for c in COHORTS) for p in source.pupils if p.upn}
 
 
 def test_cohort_entities_give_the_landing_folder_values_and_a_refused_one_leaves_its_columns_null(arbor):

@@ -224,7 +224,8 @@ def cohort_lists(school: SourceSchool) -> dict[str, list[dict]]:
     ended two years before; looked after and a child protection plan an open assignment from a year
     before. Any night from two years before to four years after the latest mark reads them back. What
     Arbor has no record for (N, false, a value not supplied or not a flag) gets none: the connector reads
-    that as N or false."""
+    that as N or false. An entity whose columns the school supplies for no pupil at all (a CTF has no child
+    protection element) is left out: the school does not keep it, and a query for it is refused."""
     night = _night(school)
     year_before = night - timedelta(days=365)
     lists: dict[str, list[dict]] = {entity: [] for entity in A.COHORT_ENTITIES}
@@ -247,7 +248,12 @@ def cohort_lists(school: SourceSchool) -> dict[str, list[dict]]:
         if _flag(row.get("child_protection_plan")):
             lists[A.CHILD_PROTECTION_ENTITY].append(_assignment(school, A.CHILD_PROTECTION_ENTITY, pupil,
                                                                 year_before, None))
-    return lists
+    return {entity: records for entity, records in lists.items()
+            if any(_supplied(p.row.get(c)) for c in A.COHORT_ENTITIES[entity][0] for p in school.pupils)}
+
+
+def _supplied(value: Any) -> bool:
+    return isinstance(value, str) and bool(value.strip())
 
 
 def render(school: SourceSchool) -> dict[str, list[dict]]:
@@ -282,6 +288,8 @@ def changelog(school: SourceSchool, root_path: str, after: int, upto: int, host:
 
 def _select(lists: dict[str, list[dict]], entity: str, args: dict) -> list[dict]:
     """One GraphQL list as its (non-paging) arguments select it."""
+    if entity not in lists:  # a cohort entity the school does not keep (cohort_lists)
+        raise QueryError(f"You do not have access to {entity}.")
     items = lists[entity]
     if entity == A.STUDENT_ENTITY and args.get(A.ID_IN_ARG) is not None:
         wanted = {str(i) for i in args[A.ID_IN_ARG]}
