@@ -308,9 +308,17 @@ class IncrementalConnector(VendorConnector):
         or from the mirror, on an incremental night. As fetched by default."""
         return snapshot
 
+    def refresh_pupils(self, session: VendorSession, settings: RouteSettings, pupils: dict[str, dict], *,
+                       as_of: date) -> dict[str, dict]:
+        """Every pupil row with the columns the vendor keeps apart from the pupil records (which its change
+        list does not follow, e.g. Arbor's cohort entities) read afresh for ``as_of``: after the pupils of
+        a full fetch, and after the merge on an incremental night. By default the rows as they are."""
+        return pupils
+
     # ---------------------------------------------------------------------------------- skeleton
     def snapshot(self, session: VendorSession, settings: RouteSettings, *, as_of: date) -> Snapshot:
         pupils, watermark = self.all_pupils(session, settings)
+        pupils = self.refresh_pupils(session, settings, pupils, as_of=as_of)
         return Snapshot(pupils=pupils,
                         attendance=self.marks(session, settings, start=academic_year_start(as_of), end=as_of),
                         exclusions=self.exclusions(session, settings, as_of=as_of),

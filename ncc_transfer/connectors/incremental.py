@@ -12,7 +12,9 @@ vendor's watermark (a timestamp, a changeset token, a revision). On an increment
   (default 10) latest school day the mirror has marks for, to tonight. Registers amended inside the
   window are caught whether or not the vendor flags the change; older amendments wait for the
   periodic full refresh;
-* **exclusions** and code lists are small and re-read in full;
+* **exclusions** and code lists are small and re-read in full, and so are the pupil columns a vendor
+  keeps apart from its pupil records (``connector.refresh_pupils``: Arbor's cohort entities), set afresh
+  on every pupil;
 * what depends on the night rather than on the vendor's records (Wonde's cohort flags, counted on the
   as-of date from date ranges) is counted again for every pupil, re-read or not
   (``connector.on_night``), from what the mirror keeps for it (Wonde: the ranges, ``_cohort_periods``).
@@ -240,6 +242,9 @@ def incremental_snapshot(connector: Any, session: Any, settings: Any, *, as_of: 
     window = connector.marks(session, settings, start=start, end=as_of)
     exclusions = connector.exclusions(session, settings, as_of=as_of)
     snapshot = merge(mirror.snapshot, changes, start, window, exclusions, connector.sources(settings))
+    refresh = getattr(connector, "refresh_pupils", None)  # columns the change list does not follow
+    if refresh is not None:
+        snapshot.pupils = refresh(session, settings, snapshot.pupils, as_of=as_of)
     if hasattr(connector, "on_night"):  # tonight's date reaches every pupil, not only the re-read ones
         snapshot = connector.on_night(snapshot, as_of)
     store.save(key, Mirror(connector.route, options, as_of, mirror.full_at, snapshot, "incremental"))

@@ -16,6 +16,7 @@ from datetime import date, timedelta
 
 import pytest
 
+from ncc_transfer.cohorts import flag_text, flag_value
 from ncc_transfer.connectors.arbor import mapping as A
 from ncc_transfer.connectors.arbor.connector import ArborConnector, split_datetime, statutory_code
 from ncc_transfer.connectors.base import VendorRouteError
@@ -103,6 +104,69 @@ def test_simulated_graphql_rejects_unknown_fields_as_graphql_does():
 
 
 # ------------------------------------------------------------------------------------------ the data
+
+
+COHORTS = ("sen_provision", "fsm_eligible", "fsm_ever6", "looked_after", "child_protection_plan")
+
+
+def _cohorts_by_upn(pupils) -> dict[str, tuple]:
+    return {row["upn"]: tuple(row[c] for c in COHORTS) for _, row in pupils.iterrows() if row["upn"]}
+
+
+def _source_cohorts(source) -> dict[str, tuple]:
+    """The landing folder's cohort values as the route gives them (flags as true/false text). A column the
+    folder supplies for no pupil (a CTF has no child protection element) is null: the simulated school
+    does not keep that entity. A value not supplied for one pupil is N/false: Arbor has no record to give
+    for it, and a pupil with no record has no SEN, is not in care..."""
+    kept = {c for c in COHORTS if any((p.row.get(c) or "").strip() for p in source.pupils)}
+
+    def value(pupil, column: str):
+        if column not in kept:
+            return None
+        if column == "sen_provision":
+            return pupil.row.get(column) or A.NO_SEN
+        return flag_text(flag_value(pupil.row.get(column)) or False)
+
+    return {p.upn: tuple(value(p, c) for c in COHORTS) for p in source.pupils if p.upn}
+
+
+def test_cohort_entities_give_the_landing_folder_values_and_a_refused_one_leaves_its_columns_null(arbor):
+    la = arbor
+    school, source = serve(la, 0)
+    pupils = ArborConnector().fetch(school, as_of=EARLY).tables["pupils"]
+    assert _cohorts_by_upn(pupils) == _source_cohorts(source)
+    assert {"K", "N"} <= set(pupils["sen_provision"]) and "true" in set(pupils["fsm_ever6"])
+    assert pupils["child_in_need"].isna().all()  # no Arbor entity for it
+
+    served = la.sim.school("arbor", school.laestab)
+    served.refused_entities = {A.SEN_ENTITY, A.FSM_ENTITY}
+    try:
+        pupils = ArborConnector().fetch(school, as_of=EARLY).tables["pupils"]
+    finally:
+        served.refused_entities = set()
+    assert all(pupils[c].isna().all() for c in ("sen_provision", "fsm_eligible", "fsm_ever6"))
+    assert pupils["looked_after"].notna().all() and pupils["upn"].notna().any()
+    queried = {h.endpoint for h in la.sim.requests_to(school.laestab, "arbor")}
+    assert queried == {GRAPHQL}
+
+
+def test_an_incremental_night_reads_the_cohort_entities_afresh_for_every_pupil(arbor, tmp_path):
+    """The changelog lists Student changes only: the cohort entities are read in full on every night, so a
+    pupil the changelog does not name still gets tonight's values."""
+    la = arbor
+    school, source = serve(la, 0)
+    store = StateStore(tmp_path / "state")
+    served = la.sim.school("arbor", school.laestab)
+    served.refused_entities = set(A.COHORT_ENTITIES)
+    try:
+        first = ArborConnector().fetch(school, as_of=NIGHT - timedelta(days=1), state=store).tables["pupils"]
+    finally:
+        served.refused_entities = set()
+    assert all(first[c].isna().all() for c in COHORTS)
+    connector = ArborConnector()
+    second = connector.fetch(school, as_of=NIGHT, state=store).tables["pupils"]
+    assert connector.last_fetch["kind"] == "incremental" and connector.last_fetch["pupils_changed"] == 0
+    assert _cohorts_by_upn(second) == _source_cohorts(source)
 
 
 # ------------------------------------------------------------------------------------------ faults

@@ -7,4 +7,5 @@ from ncc_transfer.connectors.spec import RouteSpec
 # request 60, 2024)
 SPEC = RouteSpec(__name__, "ArborConnector",
                  required=("base_url", "user_env", "password_env"),
-                 optional=("application_id",), rate_per_second=2.0)
+                 optional=("application_id",), rate_per_second=2.0,
+                 cohort_fields=("sen_provision", "fsm_eligible", "fsm_ever6", "looked_after", "child_protection_plan"))

@@ -18,16 +18,24 @@ created, updated or deleted since the watermark (the highest revision seen); cha
 with ``Student(id_in: [...])``, deleted ones removed; marks are re-read for the look-back window and
 exclusions in full. Every field location is in ``mapping.py`` with its confidence.
 
+Cohort columns (``ncc_transfer.cohorts``): ``SenStatusAssignment``, ``EligibilityRecord`` (free school
+meals), ``InCareStatusAssignment`` and ``ChildProtectionStatusAssignment`` are read in full every night,
+full or incremental (``refresh_pupils``), one query per page each, and counted on the night's as-of date
+(``cohorts.covers``, ``cohorts.fsm_flags``). Each is optional: an entity the host refuses (GraphQL
+``errors``, or 403) leaves its columns null and the night goes on. ``child_in_need`` is not read.
+
 Static Basic credentials: there is no token to expire, so no re-authentication (a 401 fails at once).
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from datetime import date, timedelta
-from typing import Any, Iterator
+from typing import Any, Callable, Iterable, Iterator
 from urllib.parse import urlsplit
 
+from ncc_transfer import cohorts
 from ncc_transfer.connectors.arbor import mapping as A
 from ncc_transfer.connectors.base import (
     STUDENT_KEY, Records, RecordsBuilder, IncrementalConnector, RouteSettings, VendorConnector, date_text,
@@ -36,10 +44,12 @@ from ncc_transfer.connectors.base import (
 from ncc_transfer.connectors.http import MAX_PAGES, RETRY_STATUSES, AuthStrategy, Basic, VendorError, VendorSession, _origin, _path_of, dig
 from ncc_transfer.connectors.incremental import PupilChanges
 
+log = logging.getLogger(__name__)
+
 ROUTE = "arbor"
 USER_AGENT = "ncc-transfer/0.1 (local authority pupil data transfer; Arbor partner app)"
 # Where each table comes from (the ``_source`` of its rows, named in validation messages).
-SOURCES = {"pupils": f"{A.GRAPHQL_PATH} {A.STUDENT_ENTITY}",
+SOURCES = {"pupils": f"{A.GRAPHQL_PATH} {A.STUDENT_ENTITY}" + "".join(f" + {e}" for e in A.COHORT_ENTITIES),
            "attendance": f"{A.GRAPHQL_PATH} {A.ATTENDANCE_ENTITY}",
            "exclusions": f"{A.GRAPHQL_PATH} {A.FIXED_PERIOD_ENTITY} + {A.PERMANENT_ENTITY}"}
 STUDENT_PATHS = field_paths(A.STUDENT_FIELDS)
@@ -122,6 +132,122 @@ def exclusion_row(entity: str, record: dict) -> dict[str, Any]:
     return row
 
 
+Period = tuple[date | None, date | None]
+# What a pupil the cohort entity does not list has: no SEN on the night, not eligible, not in care...
+COHORT_DEFAULTS = {"sen_provision": A.NO_SEN, "fsm_eligible": cohorts.FALSE_TEXT, "fsm_ever6": cohorts.FALSE_TEXT,
+                   "looked_after": cohorts.FALSE_TEXT, "child_protection_plan": cohorts.FALSE_TEXT}
+
+
+def _day(value: Any) -> date | None:
+    """An Arbor date (or datetime) -> a date; None for none. Raises ValueError for text that is not one."""
+    day = date_text(value)
+    return date.fromisoformat(day) if day else None
+
+
+def _by_student(records: Iterable[dict], fields: dict[str, str],
+                keep: Callable[[dict], bool] = lambda record: True) -> dict[str, list[tuple[Period, dict]] | None]:
+    """Cohort records -> (period, record) by student id, the records ``keep`` keeps; a student with a kept
+    record whose dates cannot be read is None (its values are then not supplied)."""
+    periods: dict[str, list[tuple[Period, dict]] | None] = {}
+    for record in records:
+        sid = text(dig(record, fields["student"]))
+        if sid is None or not keep(record):
+            continue
+        try:
+            period = (_day(dig(record, fields["start_date"])), _day(dig(record, fields["end_date"])))
+        except ValueError:
+            periods[sid] = None
+            continue
+        listed = periods.setdefault(sid, [])
+        if listed is not None:
+            listed.append((period, record))
+    return periods
+
+
+def sen_provision(records: Iterable[dict], as_of: date) -> dict[str, str | None]:
+    """SenStatusAssignment records -> the SEN status code by student id on ``as_of``: the code of the
+    assignment covering it (``cohorts.covers``; the latest start if several). A student whose assignments
+    cover no part of that day is not listed (no SEN: ``mapping.NO_SEN``); one with a date that cannot be
+    read is None."""
+    fields = field_paths(A.SEN_FIELDS)
+    codes: dict[str, str | None] = {}
+    for sid, listed in _by_student(records, fields).items():
+        if listed is None:
+            codes[sid] = None
+            continue
+        covering = [(start, record) for (start, end), record in listed if cohorts.covers([(start, end)], as_of)]
+        if covering:
+            latest = max(covering, key=lambda item: item[0])[1]
+            codes[sid] = text(dig(latest, fields["code"]))
+    return codes
+
+
+def _is_fsm(record: dict) -> bool:
+    code = text(dig(record, A.FSM_FIELDS["eligibility"][0]))
+    return code is not None and code.strip().upper() in A.FSM_ELIGIBILITY_CODES
+
+
+def fsm_flags(records: Iterable[dict], as_of: date) -> dict[str, tuple[str | None, str | None]]:
+    """EligibilityRecord records -> (fsm_eligible, fsm_ever6) as text by student id on ``as_of``, from the
+    FSM ones' periods (``cohorts.fsm_flags``); a student with no FSM record is not listed (false); one with
+    a date that cannot be read is (None, None)."""
+    flags: dict[str, tuple[str | None, str | None]] = {}
+    for sid, listed in _by_student(records, field_paths(A.FSM_FIELDS), _is_fsm).items():
+        if listed is None:
+            flags[sid] = (None, None)
+        else:
+            eligible, ever6 = cohorts.fsm_flags([period for period, _ in listed], as_of)
+            flags[sid] = (cohorts.flag_text(eligible), cohorts.flag_text(ever6))
+    return flags
+
+
+def _counts_as_in_care(record: dict) -> bool:
+    return dig(record, A.IN_CARE_FIELDS["counts"][0]) is not False
+
+
+def covered(records: Iterable[dict], fields: dict[str, tuple[str, str]], as_of: date,
+            keep: Callable[[dict], bool] = lambda record: True) -> dict[str, str | None]:
+    """Status assignments (in care, child protection) -> ``true``/``false`` by student id: one covering
+    ``as_of`` (``cohorts.covers``); a student with a date that cannot be read is None; one with no
+    assignment is not listed (false)."""
+    return {sid: None if listed is None else cohorts.flag_text(cohorts.covers([p for p, _ in listed], as_of))
+            for sid, listed in _by_student(records, field_paths(fields), keep).items()}
+
+
+def cohort_values(entity: str, records: Iterable[dict], as_of: date) -> dict[str, dict[str, str | None]]:
+    """One cohort entity's records (``mapping.COHORT_ENTITIES``) -> each of its columns' values by student
+    id on ``as_of``; a student not listed has the column's ``COHORT_DEFAULTS`` value."""
+    if entity == A.SEN_ENTITY:
+        return {"sen_provision": sen_provision(records, as_of)}
+    if entity == A.FSM_ENTITY:
+        flags = fsm_flags(records, as_of)
+        return {"fsm_eligible": {sid: f[0] for sid, f in flags.items()},
+                "fsm_ever6": {sid: f[1] for sid, f in flags.items()}}
+    if entity == A.IN_CARE_ENTITY:
+        return {"looked_after": covered(records, A.IN_CARE_FIELDS, as_of, _counts_as_in_care)}
+    if entity == A.CHILD_PROTECTION_ENTITY:
+        return {"child_protection_plan": covered(records, A.CHILD_PROTECTION_FIELDS, as_of)}
+    raise ValueError(f"not a cohort entity: {entity}")
+
+
+def with_cohorts(pupils: dict[str, dict], values: dict[str, dict[str, str | None] | None]) -> dict[str, dict]:
+    """Pupil rows (by student id) with the cohort columns: a column whose entity could not be read (None)
+    null on every pupil, otherwise the pupil's value, or the column's default when it is not listed."""
+    return {sid: {**row, **{column: None if by_student is None else by_student.get(sid, COHORT_DEFAULTS[column])
+                            for column, by_student in values.items()}}
+            for sid, row in pupils.items()}
+
+
+GRAPHQL_ERRORS = "GraphQL errors in body"  # the shared check_body's problem for a GraphQL ``errors`` answer
+
+
+def refused(exc: VendorError) -> bool:
+    """An answer that says this list may not be read (GraphQL ``errors`` in a 200, e.g. no access to the
+    entity or a field, or an HTTP 403): an optional list is then left out."""
+    return not exc.transient and (exc.status == 403 or (exc.status == 200 and exc.problem.startswith(GRAPHQL_ERRORS)))
+
+
+
 def check_rest_body(data: Any, route: str, method: str, path: str) -> Any:
     """An Arbor REST body whose ``response.code`` is not a success overrides the 200 it came with."""
     response = data.get(A.REST_ERROR_ROOT) if isinstance(data, dict) else None
@@ -142,6 +268,7 @@ def check_rest_body(data: Any, route: str, method: str, path: str) -> Any:
 
 class ArborConnector(IncrementalConnector):
     route = ROUTE  # its request rate (2 per second, a conservative guess: Arbor answers 429): SPEC
+    mapping_version = 2  # 2: the cohort columns
 
     def auth(self, settings: RouteSettings) -> AuthStrategy:
         return Basic(settings.secret("user_env"), settings.secret("password_env"),
@@ -233,6 +360,24 @@ class ArborConnector(IncrementalConnector):
         pupils, revision = self._students(session)
         return pupils, {A.WATERMARK_KEY: revision}
 
+    def refresh_pupils(self, session: VendorSession, settings: RouteSettings, pupils: dict[str, dict], *,
+                       as_of: date) -> dict[str, dict]:
+        """Every pupil with the cohort columns on ``as_of``, each cohort entity read in full (the changelog
+        lists Student changes only); an entity the host refuses leaves its columns null."""
+        values: dict[str, dict[str, str | None] | None] = {}
+        for entity, (columns, _) in A.COHORT_ENTITIES.items():
+            try:
+                records = list(self.graphql_pages(session, entity, A.cohort_paths(entity), A.PAGE_SIZES[entity]))
+            except VendorError as exc:
+                if not refused(exc):
+                    raise
+                log.warning("%s: %s %s not read (%s): %s left null", settings.school.key, self.route, entity,
+                            exc.problem, ", ".join(columns))
+                values.update(dict.fromkeys(columns))
+                continue
+            values.update(cohort_values(entity, records, as_of))
+        return with_cohorts(pupils, values)
+
     # ------------------------------------------------------------------------------- incremental
     def changed_pupils(self, session: VendorSession, settings: RouteSettings, *, since: dict,
                        as_of: date) -> PupilChanges:
@@ -294,4 +439,5 @@ def _revision(value: Any) -> int:
         return 0
 
 
-__all__ = ["ArborConnector", "exclusion_row", "split_datetime", "statutory_code", "student_row"]
+__all__ = ["ArborConnector", "cohort_values", "covered", "exclusion_row", "fsm_flags", "sen_provision", "split_datetime",
+           "statutory_code", "student_row", "with_cohorts"]

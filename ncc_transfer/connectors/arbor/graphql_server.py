@@ -26,6 +26,10 @@ type Query {{
                    {A.ATTENDANCE_BEFORE_ARG}: String): [AttendanceRecord]
   {A.FIXED_PERIOD_ENTITY}({A.PAGE_SIZE_ARG}: Int, {A.PAGE_NUM_ARG}: Int): [FixedPeriodExclusion]
   {A.PERMANENT_ENTITY}({A.PAGE_SIZE_ARG}: Int, {A.PAGE_NUM_ARG}: Int): [PermanentExclusion]
+  {A.SEN_ENTITY}({A.PAGE_SIZE_ARG}: Int, {A.PAGE_NUM_ARG}: Int): [SenStatusAssignment]
+  {A.FSM_ENTITY}({A.PAGE_SIZE_ARG}: Int, {A.PAGE_NUM_ARG}: Int): [EligibilityRecord]
+  {A.IN_CARE_ENTITY}({A.PAGE_SIZE_ARG}: Int, {A.PAGE_NUM_ARG}: Int): [InCareStatusAssignment]
+  {A.CHILD_PROTECTION_ENTITY}({A.PAGE_SIZE_ARG}: Int, {A.PAGE_NUM_ARG}: Int): [ChildProtectionStatusAssignment]
 }}
 type Student {{
   id: ID  revisionId: Int  upn: String  formerUpn: String  displayName: String
@@ -54,6 +58,23 @@ type PermanentExclusion {{
   exclusionExclusionReasons: [ExclusionExclusionReason]  narrative: String
 }}
 """
+SCHEMA_SDL += """
+type SenStatus { id: ID  code: String  exportCode: String  countsAsSenStatus: Boolean }
+type SenStatusAssignment { id: ID  student: Student  startDate: String  endDate: String  senStatus: SenStatus }
+type Eligibility { id: ID  code: String  eligibilityName: String }
+type EligibilityRecord {
+  id: ID  person: Student  startDate: String  endDate: String  eligibility: Eligibility
+  lastVerifiedDate: String  nextCheckDate: String
+}
+type InCareStatus { id: ID  code: String  countsAsInCareStatus: Boolean }
+type InCareStatusAssignment {
+  id: ID  student: Student  startDate: String  endDate: String  inCareStatus: InCareStatus
+}
+type ChildProtectionStatus { id: ID  code: String  childProtectionStatusName: String }
+type ChildProtectionStatusAssignment {
+  id: ID  student: Student  startDate: String  endDate: String  childProtectionStatus: ChildProtectionStatus
+}
+"""  # the cohort entities (mapping.COHORT_ENTITIES; a pupil's EligibilityRecord.person is its Student: GUESS)
 SCHEMA = build_schema(SCHEMA_SDL)
 
 

@@ -53,7 +53,9 @@ PAGE_NUM_ARG = "page_num"  # 3P
 # page that repeats records already read, which is what a wrong base looks like.
 FIRST_PAGE_NUM = 0
 MAX_PAGE_SIZE = 3000  # 3P: the default page_size is 3000; GUESS that it is also the maximum
-PAGE_SIZES = {"Student": 500, "AttendanceRecord": 3000, "FixedPeriodExclusion": 500, "PermanentExclusion": 500}
+PAGE_SIZES = {"Student": 500, "AttendanceRecord": 3000, "FixedPeriodExclusion": 500, "PermanentExclusion": 500,
+              "SenStatusAssignment": 1000, "EligibilityRecord": 1000, "InCareStatusAssignment": 1000,
+              "ChildProtectionStatusAssignment": 1000}
 ID_IN_ARG = "id_in"  # 3P (Django-style suffixes: `id_in`, `..._after_or_equal`, `..._before`)
 ID_BATCH = 200  # students re-read per Student(id_in: [...]) query [GUESS: no limit published]
 
@@ -147,6 +149,63 @@ PERMANENT_FIELDS: dict[str, tuple[str, str]] = {
 }
 
 
+# ------------------------------------------------------------------------------------------ cohorts
+
+# The pupils table's cohort columns (ncc_transfer.cohorts). Arbor keeps SEN status, eligibilities (free
+# school meals among them), in-care status and child protection status as dated assignments on entities
+# of their own, not as fields of the student: SDK models SenStatusAssignment, EligibilityRecord,
+# InCareStatusAssignment and ChildProtectionStatusAssignment (src/Arbor/Model/<name>.php, their resource
+# names in src/Arbor/Resource/ResourceType.php, arbor-education/sis-sdk-php). Each is one more GraphQL list,
+# paged like the others and read in full every night (full or incremental: a change to them is not a change
+# to the Student, so the changelog does not list it). The values are counted on the night's as-of date.
+# Optional: an entity the host refuses (GraphQL `errors` in the 200, e.g. no access, or a 403) leaves its
+# columns null and the night goes on; other faults fail the school as on any list.
+SEN_ENTITY = "SenStatusAssignment"  # SDK model; as a GraphQL query field: GUESS
+FSM_ENTITY = "EligibilityRecord"  # SDK model; as a GraphQL query field: GUESS
+IN_CARE_ENTITY = "InCareStatusAssignment"  # SDK model; as a GraphQL query field: GUESS
+CHILD_PROTECTION_ENTITY = "ChildProtectionStatusAssignment"  # SDK model; as a GraphQL query field: GUESS
+# Every cohort record: the pupil and the period (startDate, endDate: Y-m-d dates, endDate null while open).
+COHORT_PERIOD: dict[str, tuple[str, str]] = {"start_date": ("startDate", SDK), "end_date": ("endDate", SDK)}
+# SenStatusAssignment {senStatus, student, startDate, endDate} [SDK]. sen_provision: the assignment covering
+# the night (the latest start if more than one); none covering it: N (no SEN on that day).
+SEN_FIELDS: dict[str, tuple[str, str]] = {
+    "student": ("student.id", SDK),  # SenStatusAssignment.student -> Student [SDK]
+    **COHORT_PERIOD,
+    "code": ("senStatus.code", GUESS),  # SenStatus.code [SDK]; GUESS that it holds the DfE N/K/E (legacy S/A/P
+    # are normalised by validation); SenStatus also has exportCode and, in UkDfe, d00229 [SDK]
+}
+NO_SEN = "N"
+# EligibilityRecord {eligibility, person, startDate, endDate, lastVerifiedDate, nextCheckDate} [SDK]: every
+# kind of eligibility; the FSM ones are those whose Eligibility.code [SDK field] is in FSM_ELIGIBILITY_CODES.
+# fsm_eligible / fsm_ever6 from their periods (ncc_transfer.cohorts.fsm_flags); a pupil with none: false.
+FSM_FIELDS: dict[str, tuple[str, str]] = {
+    "student": ("person.id", GUESS),  # EligibilityRecord.person is any ModelBase [SDK]; GUESS that a pupil's
+    # record points at the Student itself (its id the Student id)
+    **COHORT_PERIOD,
+    "eligibility": ("eligibility.code", SDK),
+}
+FSM_ELIGIBILITY_CODES = ("FREE_SCHOOL_MEALS", "FSM")  # GUESS: the codes of Arbor's FSM eligibility
+# InCareStatusAssignment {inCareStatus, student, startDate, endDate, responsibleLocalAuthority} [SDK]:
+# looked_after when one covers the night (ncc_transfer.cohorts.covers), otherwise false. An assignment whose
+# InCareStatus.countsAsInCareStatus [SDK] is false does not count (null counts).
+IN_CARE_FIELDS: dict[str, tuple[str, str]] = {
+    "student": ("student.id", SDK),
+    **COHORT_PERIOD,
+    "counts": ("inCareStatus.countsAsInCareStatus", SDK),
+}
+# ChildProtectionStatusAssignment {childProtectionStatus, student, startDate, endDate, notes,
+# responsibleLocalAuthority} [SDK]: child_protection_plan when one covers the night, otherwise false [GUESS
+# that every child protection status is a plan; ChildProtectionStatus has code and name, values unknown].
+CHILD_PROTECTION_FIELDS: dict[str, tuple[str, str]] = {"student": ("student.id", SDK), **COHORT_PERIOD}
+# entity -> (the cohort columns it gives, its fields). child_in_need: no SDK model found (stays null).
+COHORT_ENTITIES: dict[str, tuple[tuple[str, ...], dict[str, tuple[str, str]]]] = {
+    SEN_ENTITY: (("sen_provision",), SEN_FIELDS),
+    FSM_ENTITY: (("fsm_eligible", "fsm_ever6"), FSM_FIELDS),
+    IN_CARE_ENTITY: (("looked_after",), IN_CARE_FIELDS),
+    CHILD_PROTECTION_ENTITY: (("child_protection_plan",), CHILD_PROTECTION_FIELDS),
+}
+
+
 def exclusion_paths(fields: Mapping[str, tuple[str, str]]) -> list[str]:
     """The GraphQL field paths of an exclusion entity (its fields plus the reasons)."""
     return ["id", *(path for path, _ in fields.values()), REASON_FIELD,
@@ -159,6 +218,11 @@ def student_paths() -> list[str]:
 
 def attendance_paths() -> list[str]:
     return ["id", *(path for path, _ in ATTENDANCE_FIELDS.values())]
+
+
+def cohort_paths(entity: str) -> list[str]:
+    """The GraphQL field paths of a cohort entity (``COHORT_ENTITIES``)."""
+    return ["id", *(path for path, _ in COHORT_ENTITIES[entity][1].values())]
 
 
 # ------------------------------------------------------------------------------------------ queries

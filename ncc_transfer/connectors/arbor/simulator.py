@@ -4,7 +4,9 @@ arbor-education/sis-sdk-php), mounted at ``/arbor``.
 * ``POST /graphql/query`` with ``{"query": ..., "variables": ...}``: a real GraphQL front
   (``graphql_server.py``: the query is parsed and validated by graphql-core against ``SCHEMA_SDL``, so an
   unknown field or argument gives GraphQL's own error), answering ``Student``, ``AttendanceRecord``,
-  ``FixedPeriodExclusion`` and ``PermanentExclusion`` lists paged by ``page_size``/``page_num`` (0-based:
+  ``FixedPeriodExclusion``, ``PermanentExclusion`` and the cohort entities (``SenStatusAssignment``,
+  ``EligibilityRecord``, ``InCareStatusAssignment``, ``ChildProtectionStatusAssignment``, made up from the
+  pupils' cohort values: :func:`cohort_lists`) lists paged by ``page_size``/``page_num`` (0-based:
   ``FIRST_PAGE_NUM``), with ``id_in`` on students and a ``startDatetime`` range on attendance records.
   Errors come as ``{"data": ..., "errors": [...]}`` with HTTP 200, as GraphQL servers do.
 * ``GET /rest-v2/students/changelog?from-revision=n[&to-revision=m]``: the students changed (``update``)
@@ -29,7 +31,8 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import date, timedelta
 from typing import Any
 
 from starlette.requests import Request
@@ -37,7 +40,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from ncc_transfer.connectors.arbor import mapping as A
-from ncc_transfer.connectors.arbor.graphql_server import execute
+from ncc_transfer.cohorts import flag_value
+from ncc_transfer.connectors.arbor.graphql_server import QueryError, execute
 from ncc_transfer.simulator.core import FaultHandling, Simulator
 from ncc_transfer.simulator.credentials import basic, demo_secret_names, same, secrets_of
 from ncc_transfer.simulator.records import is_iso_date, listed, set_path
@@ -66,6 +70,9 @@ class ArborSchool:
     # The page_num of the first page. Tests set 1 to play the other reading of the 0/1 ambiguity: a
     # page number below it is read as the first page [GUESS], so page 0 and page 1 give the same records.
     first_page_num: int = A.FIRST_PAGE_NUM
+    # Cohort entities the partner app has no access to (tests): a query for one is answered with GraphQL
+    # errors ("You do not have access to ..."), as Arbor answers a field the app may not read.
+    refused_entities: set[str] = field(default_factory=set)
 
 
 # ------------------------------------------------------------------------------------------ rendering
@@ -182,11 +189,78 @@ def _exclusion(school: SourceSchool, exclusion) -> tuple[str, dict] | None:
     return None  # a category Arbor has no record for (the files route rejects it: category_unknown)
 
 
+def _flag(value: Any) -> bool | None:
+    """A supplied flag as True/False; None for blank or for text that is not a flag."""
+    try:
+        return flag_value(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+
+
+def _night(school: SourceSchool) -> date:
+    """The day the simulated school's cohort periods are made around: its latest mark (else its clock)."""
+    days = [date.fromisoformat(m.date) for m in school.marks if is_iso_date(m.date)]
+    return max(days) if days else school.clock.date()
+
+
+def _assignment(school: SourceSchool, entity: str, pupil, start: date, end: date | None, n: int = 0,
+                **values: Any) -> dict:
+    fields = A.COHORT_ENTITIES[entity][1]
+    record: dict[str, Any] = {"id": str(arbor_id(school.laestab, entity, pupil.key, str(n)))}
+    set_path(record, fields["student"][0], str(student_id(school.laestab, pupil.key)))
+    set_path(record, fields["start_date"][0], start.isoformat())
+    set_path(record, fields["end_date"][0], end.isoformat() if end else None)
+    for name, value in values.items():
+        set_path(record, fields[name][0], value)
+    return record
+
+
+def cohort_lists(school: SourceSchool) -> dict[str, list[dict]]:
+    """The cohort entities (``mapping.COHORT_ENTITIES``) from the pupils' cohort values.
+
+    The source holds values, not periods, so the periods are made up around the school's latest mark (as
+    the Wonde simulator does): SEN provision other than N (as supplied) an assignment open since a year
+    before it; FSM eligible an open eligibility from a year before, ever 6 without eligibility one that
+    ended two years before; looked after and a child protection plan an open assignment from a year
+    before. Any night from two years before to four years after the latest mark reads them back. What
+    Arbor has no record for (N, false, a value not supplied or not a flag) gets none: the connector reads
+    that as N or false. An entity whose columns the school supplies for no pupil at all (a CTF has no child
+    protection element) is left out: the school does not keep it, and a query for it is refused."""
+    night = _night(school)
+    year_before = night - timedelta(days=365)
+    lists: dict[str, list[dict]] = {entity: [] for entity in A.COHORT_ENTITIES}
+    fsm_code = A.FSM_ELIGIBILITY_CODES[0]
+    for pupil in school.pupils:
+        row = pupil.row
+        code = row.get("sen_provision")
+        if code is not None and code.strip() and code.strip().upper() != A.NO_SEN:
+            lists[A.SEN_ENTITY].append(_assignment(school, A.SEN_ENTITY, pupil, year_before, None, code=code))
+        eligible, ever6 = _flag(row.get("fsm_eligible")), _flag(row.get("fsm_ever6"))
+        if eligible:
+            lists[A.FSM_ENTITY].append(_assignment(school, A.FSM_ENTITY, pupil, year_before, None,
+                                                   eligibility=fsm_code))
+        elif ever6:
+            lists[A.FSM_ENTITY].append(_assignment(school, A.FSM_ENTITY, pupil, night - timedelta(days=3 * 365),
+                                                   night - timedelta(days=2 * 365), eligibility=fsm_code))
+        if _flag(row.get("looked_after")):
+            lists[A.IN_CARE_ENTITY].append(_assignment(school, A.IN_CARE_ENTITY, pupil, year_before, None,
+                                                       counts=True))
+        if _flag(row.get("child_protection_plan")):
+            lists[A.CHILD_PROTECTION_ENTITY].append(_assignment(school, A.CHILD_PROTECTION_ENTITY, pupil,
+                                                                year_before, None))
+    return {entity: records for entity, records in lists.items()
+            if any(_supplied(p.row.get(c)) for c in A.COHORT_ENTITIES[entity][0] for p in school.pupils)}
+
+
+def _supplied(value: Any) -> bool:
+    return isinstance(value, str) and bool(value.strip())
+
+
 def render(school: SourceSchool) -> dict[str, list[dict]]:
     """Every GraphQL list of one school (records may carry ``_day`` for filtering, dropped on output)."""
     lists: dict[str, list[dict]] = {A.STUDENT_ENTITY: [_student(school, p) for p in school.pupils],
                                     A.ATTENDANCE_ENTITY: [_mark(school, m) for m in school.marks],
-                                    A.FIXED_PERIOD_ENTITY: [], A.PERMANENT_ENTITY: []}
+                                    A.FIXED_PERIOD_ENTITY: [], A.PERMANENT_ENTITY: [], **cohort_lists(school)}
     for exclusion in school.exclusions:
         rendered = _exclusion(school, exclusion)
         if rendered is not None:
@@ -214,6 +288,8 @@ def changelog(school: SourceSchool, root_path: str, after: int, upto: int, host:
 
 def _select(lists: dict[str, list[dict]], entity: str, args: dict) -> list[dict]:
     """One GraphQL list as its (non-paging) arguments select it."""
+    if entity not in lists:  # a cohort entity the school does not keep (cohort_lists)
+        raise QueryError(f"You do not have access to {entity}.")
     items = lists[entity]
     if entity == A.STUDENT_ENTITY and args.get(A.ID_IN_ARG) is not None:
         wanted = {str(i) for i in args[A.ID_IN_ARG]}
@@ -271,6 +347,8 @@ def routes(sim: Simulator) -> list[Route]:
             return JSONResponse({"errors": [{"message": "Must provide a query string."}]}, status_code=400)
 
         def lists_for(entity: str, filters: tuple) -> list[dict]:
+            if entity in school.refused_entities:
+                raise QueryError(f"You do not have access to {entity}.")
             args = {k: json.loads(v) for k, v in filters}
             return sim.selection(ROUTE, school.school_id, school.source, render, (entity, filters),
                                  lambda lists: _select(lists, entity, args))
