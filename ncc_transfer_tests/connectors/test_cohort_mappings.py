@@ -52,7 +52,6 @@ def test_every_route_declares_only_cohort_columns_and_the_files_route_all_of_the
     assert set(ROUTES["sims"].cohort_fields) == set(ROUTES["integris"].cohort_fields) == {
         "sen_provision", "fsm_eligible", "looked_after"}
     assert set(ROUTES["pupil_asset"].cohort_fields) == {"sen_provision", "fsm_eligible", "fsm_ever6", "looked_after"}
-    assert ROUTES["arbor"].cohort_fields == ()
 
 
 @pytest.mark.parametrize("route, fields", [("sims", sims_mapping.PUPIL_FIELDS),
