@@ -213,7 +213,25 @@ def _cmd_check_registry(args: argparse.Namespace) -> int:
         else:
             final = "final year: not known (no NC year 1-14 on its roll yet)"
         print(f"  {school.key:<20} {'active  ' if school.active else 'inactive'} {school.name} - {final}")
+    print(_term_dates_line())
     return EXIT_OK
+
+
+def _term_dates_line() -> str:
+    """What check-registry says of the LA's term dates file (optional); a file that cannot be used is an
+    error here, as it stops ``pack`` (the nightly load never reads it)."""
+    from .config import term_dates_file
+    from .rules.term_dates import TermDatesError
+    from .term_dates import load_term_dates
+
+    try:
+        dates = load_term_dates()
+    except TermDatesError as exc:
+        raise UsageError(f"{exc} (docs/targeting_pack.md, \"The LA's term dates\")") from None
+    if dates is None:
+        return f"term dates: none ({term_dates_file()} absent): breaks and terms are read from the data"
+    years = ", ".join(f"{y}/{(y + 1) % 100:02d}" for y in sorted(dates.years()))
+    return f"term dates: {dates.source}: {years} ({len(dates.halves)} half terms)"
 
 
 def _inferred_final_years() -> dict[str, int] | None:

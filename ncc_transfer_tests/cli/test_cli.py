@@ -119,3 +119,24 @@ def test_check_registry_shows_each_schools_final_year_and_where_it_came_from(tmp
     assert lines[1].endswith("Primary - final year 6 (registry)")
     assert lines[2].endswith("High - final year 11 (inferred from the roll)")
     assert lines[3].endswith("Infants - final year: not known (no NC year 1-14 on its roll yet)")
+
+
+def test_check_registry_checks_the_term_dates_file(tmp_path, capsys):
+    """No file: said, and fine; Norfolk's autumn 2025/26 rows: the years and half terms listed; a term
+    name mistyped on line 3: exit 2 naming the file, the line and the field."""
+    (tmp_path / "schools.yaml").write_text('local_authority: {code: "926", name: T}\nschools:\n'
+                                           '  - {laestab: "9262001", name: X, mis: files, source: {path: x}}\n')
+    header = "academic_year,term,half,first_day,last_day\n"
+    year = ("2025/26,autumn,1,2025-09-03,2025-10-24\n2025/26,autumn,2,2025-11-04,2025-12-19\n"
+            "2025/26,spring,1,2026-01-06,2026-02-13\n2025/26,spring,2,2026-02-23,2026-03-27\n"
+            "2025/26,summer,1,2026-04-15,2026-05-22\n2025/26,summer,2,2026-06-01,2026-07-17\n")
+    with ncc_env(tmp_path):
+        assert main(["check-registry"]) == 0
+        assert "term dates: none" in capsys.readouterr().out
+        (tmp_path / "term_dates.csv").write_text(header + year)
+        assert main(["check-registry"]) == 0
+        assert "term_dates.csv: 2025/26 (6 half terms)" in capsys.readouterr().out
+        (tmp_path / "term_dates.csv").write_text(header + year.replace("autumn,2", "autum,2"))
+        assert main(["check-registry"]) == 2
+        err = capsys.readouterr().err
+        assert "term_dates.csv, line 3" in err and "autum" in err
