@@ -217,17 +217,23 @@ def _cmd_check_registry(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _term_dates_line() -> str:
-    """What check-registry says of the LA's term dates file (optional); a file that cannot be used is an
-    error here, as it stops ``pack`` (the nightly load never reads it)."""
-    from .config import term_dates_file
+def _checked_term_dates():
+    """The LA's term dates (None without the file); a file that cannot be used is a usage error, in one
+    line naming the file, line and field (``check-registry`` and ``pack``; the nightly load never reads it)."""
     from .rules.term_dates import TermDatesError
     from .term_dates import load_term_dates
 
     try:
-        dates = load_term_dates()
+        return load_term_dates()
     except TermDatesError as exc:
         raise UsageError(f"{exc} (docs/targeting_pack.md, \"The LA's term dates\")") from None
+
+
+def _term_dates_line() -> str:
+    """What check-registry says of the LA's term dates file (optional)."""
+    from .config import term_dates_file
+
+    dates = _checked_term_dates()
     if dates is None:
         return f"term dates: none ({term_dates_file()} absent): breaks and terms are read from the data"
     years = ", ".join(f"{y}/{(y + 1) % 100:02d}" for y in sorted(dates.years()))
@@ -278,16 +284,11 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 def _cmd_pack(args: argparse.Namespace) -> int:
     from .config import ncc_home, warehouse_url
-    from .rules.term_dates import TermDatesError
     from .targeting import write_la, write_pack
-    from .term_dates import load_term_dates
     from .warehouse import open_warehouse
 
     registry = _load_registry()
-    try:  # the LA's term dates give the packs' terms: a file that cannot be used stops here, in one line
-        load_term_dates()
-    except TermDatesError as exc:
-        raise UsageError(f"{exc} (docs/targeting_pack.md, \"The LA's term dates\")") from None
+    _checked_term_dates()  # the LA's term dates give the packs' terms: a file that cannot be used stops here
     if args.all_packs:
         return _pack_all(registry, args.as_of or date.today())
     if args.la:

@@ -31,7 +31,7 @@ has date ranges (CTF FSM instances, a vendor's date ranges) writes ``true``/``fa
 from __future__ import annotations
 
 from datetime import date
-from typing import Iterable
+from typing import Callable, Iterable, TypeVar
 
 # Codes a school may send for sen_provision -> the current DfE code (see the module docstring).
 SEN_PROVISION_CODES = {"N": "N", "K": "K", "E": "E", "S": "E", "A": "K", "P": "K"}
@@ -124,3 +124,35 @@ def fsm_flags(periods: Iterable[tuple[date | None, date | None]], as_of: date) -
     (start <= as_of and (no end, or end >= as_of minus six years)). No periods at all: (False, False)."""
     periods = list(periods)
     return covers(periods, as_of), overlaps(periods, years_before(as_of, EVER6_YEARS), as_of)
+
+
+Period = tuple[date | None, date | None]  # (start, end); end None: still open
+Record = TypeVar("Record")
+
+
+def periods_by_pupil(records: Iterable[Record], pupil_of: Callable[[Record], str | None],
+                     period_of: Callable[[Record], Period]) -> dict[str, list[tuple[Period, Record]] | None]:
+    """A vendor's dated records (care episodes, status assignments, eligibilities) -> (period, record) by
+    pupil. ``period_of`` raises ValueError for dates that cannot be read: that pupil is then None (its value
+    not supplied, whatever its other records say). A record without a pupil is skipped."""
+    by_pupil: dict[str, list[tuple[Period, Record]] | None] = {}
+    for record in records:
+        pupil = pupil_of(record)
+        if not pupil:
+            continue
+        try:
+            period = period_of(record)
+        except ValueError:
+            by_pupil[pupil] = None
+            continue
+        listed = by_pupil.setdefault(pupil, [])
+        if listed is not None:
+            listed.append((period, record))
+    return by_pupil
+
+
+def covering_flags(by_pupil: dict[str, list[tuple[Period, Record]] | None], as_of: date) -> dict[str, str | None]:
+    """``true``/``false`` by pupil: a period covering ``as_of`` (:func:`covers`); None for a pupil whose
+    dates cannot be read. A pupil with no record is not listed."""
+    return {pupil: None if listed is None else flag_text(covers([period for period, _ in listed], as_of))
+            for pupil, listed in by_pupil.items()}

@@ -100,6 +100,13 @@ def date_text(value: Any) -> str | None:
     return None if value is None else _date_part(value)
 
 
+def vendor_day(value: Any) -> date | None:
+    """A vendor date (any form :func:`date_text` reads) as a date; None for none. Raises ValueError for text
+    that is not a date (a cohort period whose dates cannot be read is then not supplied)."""
+    day = date_text(value)
+    return date.fromisoformat(day) if day else None
+
+
 @lru_cache(maxsize=4096)  # a school's marks repeat a few hundred distinct dates
 def _date_part(value: str) -> str:
     match = _DATE_TEXT.match(value.strip())
@@ -304,8 +311,8 @@ class IncrementalConnector(VendorConnector):
 
     def on_night(self, snapshot: Snapshot, as_of: date) -> Snapshot:
         """The snapshot with what depends on the night rather than on the vendor's records (e.g. a flag
-        counted on the as-of date from date ranges) counted on ``as_of``: applied to every pupil, re-read
-        or from the mirror, on an incremental night. As fetched by default."""
+        counted on the as-of date from date ranges) counted on ``as_of``: applied to every pupil, on a full
+        fetch and on an incremental night (re-read or from the mirror). As fetched by default."""
         return snapshot
 
     def refresh_pupils(self, session: VendorSession, settings: RouteSettings, pupils: dict[str, dict], *,
@@ -319,7 +326,8 @@ class IncrementalConnector(VendorConnector):
     def snapshot(self, session: VendorSession, settings: RouteSettings, *, as_of: date) -> Snapshot:
         pupils, watermark = self.all_pupils(session, settings)
         pupils = self.refresh_pupils(session, settings, pupils, as_of=as_of)
-        return Snapshot(pupils=pupils,
-                        attendance=self.marks(session, settings, start=academic_year_start(as_of), end=as_of),
-                        exclusions=self.exclusions(session, settings, as_of=as_of),
-                        sources=self.sources(settings), watermark=watermark)
+        return self.on_night(Snapshot(pupils=pupils,
+                                      attendance=self.marks(session, settings, start=academic_year_start(as_of),
+                                                            end=as_of),
+                                      exclusions=self.exclusions(session, settings, as_of=as_of),
+                                      sources=self.sources(settings), watermark=watermark), as_of)

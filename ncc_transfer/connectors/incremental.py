@@ -228,7 +228,7 @@ def incremental_snapshot(connector: Any, session: Any, settings: Any, *, as_of: 
     options = options_hash(connector, settings)
     mirror = store.load(key)
     reason = "forced (full refresh asked for)" if store.force_full else \
-        full_refresh_reason(mirror, options, as_of, full_every, tuple(getattr(connector, "mirror_fields", ())))
+        full_refresh_reason(mirror, options, as_of, full_every, connector.mirror_fields)
     if reason is not None:
         snapshot = connector.snapshot(session, settings, as_of=as_of)
         if mirror is None or as_of >= mirror.as_of:
@@ -242,11 +242,9 @@ def incremental_snapshot(connector: Any, session: Any, settings: Any, *, as_of: 
     window = connector.marks(session, settings, start=start, end=as_of)
     exclusions = connector.exclusions(session, settings, as_of=as_of)
     snapshot = merge(mirror.snapshot, changes, start, window, exclusions, connector.sources(settings))
-    refresh = getattr(connector, "refresh_pupils", None)  # columns the change list does not follow
-    if refresh is not None:
-        snapshot.pupils = refresh(session, settings, snapshot.pupils, as_of=as_of)
-    if hasattr(connector, "on_night"):  # tonight's date reaches every pupil, not only the re-read ones
-        snapshot = connector.on_night(snapshot, as_of)
+    # columns the change list does not follow; then tonight's date reaches every pupil, not only the re-read
+    snapshot.pupils = connector.refresh_pupils(session, settings, snapshot.pupils, as_of=as_of)
+    snapshot = connector.on_night(snapshot, as_of)
     store.save(key, Mirror(connector.route, options, as_of, mirror.full_at, snapshot, "incremental"))
     connector.last_fetch = {"kind": "incremental", "since": mirror.as_of.isoformat(), "window_start": start.isoformat(),
                             "pupils_changed": len(changes.upserts), "pupils_deleted": len(changes.deleted),

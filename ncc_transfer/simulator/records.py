@@ -9,6 +9,7 @@ drops them before a record is served.
 from __future__ import annotations
 
 import re
+from datetime import date, timedelta
 from typing import Any, Callable, Iterable, Mapping
 
 from ncc_transfer.cohorts import flag_value
@@ -79,3 +80,34 @@ def flag_out(value: Any) -> Any:
         return flag_value(value) if isinstance(value, str) else value
     except ValueError:
         return value
+
+
+# -- cohort periods: a source school holds cohort flags, a vendor may hold dated periods (Wonde's date ranges,
+# Arbor's assignments, Bromcom's care episodes); the profiles make them up around the school's latest mark,
+# the same way on every route, so any night from two years before it to four years after reads the flags back.
+
+
+def flag_given(value: Any) -> bool | None:
+    """A supplied cohort flag as True/False; None for blank or for text that is not a flag (no period can
+    say it)."""
+    try:
+        return flag_value(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+
+
+def periods_night(school: Any) -> date:
+    """The day a simulated school's cohort periods are made around: its latest mark (else its clock)."""
+    days = [date.fromisoformat(m.date) for m in school.marks if is_iso_date(m.date)]
+    return max(days) if days else school.clock.date()
+
+
+def open_since(night: date) -> date:
+    """The start of a made-up period still open on ``night`` (a true flag): about a year before it."""
+    return night - timedelta(days=365)
+
+
+def ended_ever6(night: date) -> tuple[date, date]:
+    """A made-up FSM period that ended within six years of ``night`` (ever 6, not eligible): three to two
+    years before it."""
+    return night - timedelta(days=3 * 365), night - timedelta(days=2 * 365)

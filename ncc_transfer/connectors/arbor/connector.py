@@ -39,7 +39,7 @@ from ncc_transfer import cohorts
 from ncc_transfer.connectors.arbor import mapping as A
 from ncc_transfer.connectors.base import (
     STUDENT_KEY, Records, RecordsBuilder, IncrementalConnector, RouteSettings, VendorConnector, date_text,
-    field_paths, mapped_code, mapped_row, preferred_if_different, text
+    field_paths, mapped_code, mapped_row, preferred_if_different, text, vendor_day
 )
 from ncc_transfer.connectors.http import MAX_PAGES, RETRY_STATUSES, AuthStrategy, Basic, VendorError, VendorSession, _origin, _path_of, dig
 from ncc_transfer.connectors.incremental import PupilChanges
@@ -132,36 +132,18 @@ def exclusion_row(entity: str, record: dict) -> dict[str, Any]:
     return row
 
 
-Period = tuple[date | None, date | None]
 # What a pupil the cohort entity does not list has: no SEN on the night, not eligible, not in care...
 COHORT_DEFAULTS = {"sen_provision": A.NO_SEN, "fsm_eligible": cohorts.FALSE_TEXT, "fsm_ever6": cohorts.FALSE_TEXT,
                    "looked_after": cohorts.FALSE_TEXT, "child_protection_plan": cohorts.FALSE_TEXT}
 
 
-def _day(value: Any) -> date | None:
-    """An Arbor date (or datetime) -> a date; None for none. Raises ValueError for text that is not one."""
-    day = date_text(value)
-    return date.fromisoformat(day) if day else None
-
-
 def _by_student(records: Iterable[dict], fields: dict[str, str],
-                keep: Callable[[dict], bool] = lambda record: True) -> dict[str, list[tuple[Period, dict]] | None]:
-    """Cohort records -> (period, record) by student id, the records ``keep`` keeps; a student with a kept
-    record whose dates cannot be read is None (its values are then not supplied)."""
-    periods: dict[str, list[tuple[Period, dict]] | None] = {}
-    for record in records:
-        sid = text(dig(record, fields["student"]))
-        if sid is None or not keep(record):
-            continue
-        try:
-            period = (_day(dig(record, fields["start_date"])), _day(dig(record, fields["end_date"])))
-        except ValueError:
-            periods[sid] = None
-            continue
-        listed = periods.setdefault(sid, [])
-        if listed is not None:
-            listed.append((period, record))
-    return periods
+                keep: Callable[[dict], bool] = lambda record: True) -> dict[str, list[tuple[cohorts.Period, dict]] | None]:
+    """Cohort records -> (period, record) by student id, the records ``keep`` keeps
+    (``cohorts.periods_by_pupil``: a student with dates that cannot be read is None)."""
+    return cohorts.periods_by_pupil(
+        (record for record in records if keep(record)), lambda record: text(dig(record, fields["student"])),
+        lambda record: (vendor_day(dig(record, fields["start_date"])), vendor_day(dig(record, fields["end_date"]))))
 
 
 def sen_provision(records: Iterable[dict], as_of: date) -> dict[str, str | None]:
@@ -210,8 +192,7 @@ def covered(records: Iterable[dict], fields: dict[str, tuple[str, str]], as_of: 
     """Status assignments (in care, child protection) -> ``true``/``false`` by student id: one covering
     ``as_of`` (``cohorts.covers``); a student with a date that cannot be read is None; one with no
     assignment is not listed (false)."""
-    return {sid: None if listed is None else cohorts.flag_text(cohorts.covers([p for p, _ in listed], as_of))
-            for sid, listed in _by_student(records, field_paths(fields), keep).items()}
+    return cohorts.covering_flags(_by_student(records, field_paths(fields), keep), as_of)
 
 
 def cohort_values(entity: str, records: Iterable[dict], as_of: date) -> dict[str, dict[str, str | None]]:

@@ -32,7 +32,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 from starlette.requests import Request
@@ -40,11 +40,12 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from ncc_transfer.connectors.arbor import mapping as A
-from ncc_transfer.cohorts import flag_value
 from ncc_transfer.connectors.arbor.graphql_server import QueryError, execute
 from ncc_transfer.simulator.core import FaultHandling, Simulator
 from ncc_transfer.simulator.credentials import basic, demo_secret_names, same, secrets_of
-from ncc_transfer.simulator.records import is_iso_date, listed, set_path
+from ncc_transfer.simulator.records import (
+    ended_ever6, flag_given, is_iso_date, listed, open_since, periods_night, set_path
+)
 from ncc_transfer.simulator.source import SourceSchool, stable_id
 
 ROUTE = "arbor"
@@ -189,20 +190,6 @@ def _exclusion(school: SourceSchool, exclusion) -> tuple[str, dict] | None:
     return None  # a category Arbor has no record for (the files route rejects it: category_unknown)
 
 
-def _flag(value: Any) -> bool | None:
-    """A supplied flag as True/False; None for blank or for text that is not a flag."""
-    try:
-        return flag_value(value) if isinstance(value, str) else None
-    except ValueError:
-        return None
-
-
-def _night(school: SourceSchool) -> date:
-    """The day the simulated school's cohort periods are made around: its latest mark (else its clock)."""
-    days = [date.fromisoformat(m.date) for m in school.marks if is_iso_date(m.date)]
-    return max(days) if days else school.clock.date()
-
-
 def _assignment(school: SourceSchool, entity: str, pupil, start: date, end: date | None, n: int = 0,
                 **values: Any) -> dict:
     fields = A.COHORT_ENTITIES[entity][1]
@@ -226,8 +213,8 @@ def cohort_lists(school: SourceSchool) -> dict[str, list[dict]]:
     Arbor has no record for (N, false, a value not supplied or not a flag) gets none: the connector reads
     that as N or false. An entity whose columns the school supplies for no pupil at all (a CTF has no child
     protection element) is left out: the school does not keep it, and a query for it is refused."""
-    night = _night(school)
-    year_before = night - timedelta(days=365)
+    night = periods_night(school)
+    year_before = open_since(night)
     lists: dict[str, list[dict]] = {entity: [] for entity in A.COHORT_ENTITIES}
     fsm_code = A.FSM_ELIGIBILITY_CODES[0]
     for pupil in school.pupils:
@@ -235,17 +222,17 @@ def cohort_lists(school: SourceSchool) -> dict[str, list[dict]]:
         code = row.get("sen_provision")
         if code is not None and code.strip() and code.strip().upper() != A.NO_SEN:
             lists[A.SEN_ENTITY].append(_assignment(school, A.SEN_ENTITY, pupil, year_before, None, code=code))
-        eligible, ever6 = _flag(row.get("fsm_eligible")), _flag(row.get("fsm_ever6"))
+        eligible, ever6 = flag_given(row.get("fsm_eligible")), flag_given(row.get("fsm_ever6"))
         if eligible:
             lists[A.FSM_ENTITY].append(_assignment(school, A.FSM_ENTITY, pupil, year_before, None,
                                                    eligibility=fsm_code))
         elif ever6:
-            lists[A.FSM_ENTITY].append(_assignment(school, A.FSM_ENTITY, pupil, night - timedelta(days=3 * 365),
-                                                   night - timedelta(days=2 * 365), eligibility=fsm_code))
-        if _flag(row.get("looked_after")):
+            lists[A.FSM_ENTITY].append(_assignment(school, A.FSM_ENTITY, pupil, *ended_ever6(night),
+                                                   eligibility=fsm_code))
+        if flag_given(row.get("looked_after")):
             lists[A.IN_CARE_ENTITY].append(_assignment(school, A.IN_CARE_ENTITY, pupil, year_before, None,
                                                        counts=True))
-        if _flag(row.get("child_protection_plan")):
+        if flag_given(row.get("child_protection_plan")):
             lists[A.CHILD_PROTECTION_ENTITY].append(_assignment(school, A.CHILD_PROTECTION_ENTITY, pupil,
                                                                 year_before, None))
     return {entity: records for entity, records in lists.items()

@@ -39,7 +39,7 @@ from ncc_transfer.connectors.bromcom import mapping as B
 from ncc_transfer.rules.calendar import academic_year_start
 from ncc_transfer.connectors.base import (
     STUDENT_KEY, Records, RecordsBuilder, RouteSettings, Snapshot, VendorConnector, VendorRouteError, date_spans,
-    date_text, mapped_code
+    date_text, mapped_code, vendor_day
 )
 from ncc_transfer.connectors.http import SoapBodyCredentials, VendorError, VendorSession, soap_call
 
@@ -80,29 +80,13 @@ def sen_provision(rows: list[dict[str, str]]) -> dict[str, str | None]:
     return {row[student]: row.get(column) or None for row in rows if row.get(student)}
 
 
-def _day(value: str | None) -> date | None:
-    text = date_text(value)
-    return date.fromisoformat(text) if text else None
-
-
 def looked_after(rows: list[dict[str, str]], as_of: date) -> dict[str, str | None]:
     """StudentsInCare rows (care episodes) -> ``true``/``false`` by StudentID on ``as_of``; a pupil with an
     episode whose dates cannot be read is None (not supplied); a pupil with no episode is not listed."""
     student, first, last = (B.IN_CARE_COLUMNS[c][0] for c in ("student", "start_date", "end_date"))
-    episodes: dict[str, list[tuple[date | None, date | None]] | None] = {}
-    for row in rows:
-        key = row.get(student)
-        if not key:
-            continue
-        try:
-            episode = (_day(row.get(first)), _day(row.get(last)))
-        except ValueError:
-            episodes[key] = None
-            continue
-        if key not in episodes or episodes[key] is not None:
-            episodes.setdefault(key, []).append(episode)  # type: ignore[union-attr]
-    return {key: None if periods is None else cohorts.flag_text(cohorts.covers(periods, as_of))
-            for key, periods in episodes.items()}
+    episodes = cohorts.periods_by_pupil(rows, lambda row: row.get(student),
+                                        lambda row: (vendor_day(row.get(first)), vendor_day(row.get(last))))
+    return cohorts.covering_flags(episodes, as_of)
 
 
 def statutory_code(mis_code: str | None) -> str | None:

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -34,12 +34,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ncc_transfer.cohorts import flag_value
 from ncc_transfer.connectors.bromcom import mapping as B
 from ncc_transfer.connectors.http import SOAP11, SOAP12, SOAP_ENVELOPE_NS, parse_soap
 from ncc_transfer.simulator.core import TRANSIENT, FaultHandling, Simulator
 from ncc_transfer.simulator.credentials import demo_secret_names, same, secrets_of
-from ncc_transfer.simulator.records import is_iso_date
+from ncc_transfer.simulator.records import flag_given, is_iso_date, open_since, periods_night
 from ncc_transfer.simulator.source import SourceSchool
 
 ROUTE = "bromcom"
@@ -150,17 +149,12 @@ def _cohorts(school: SourceSchool, rendered: dict[str, list[dict]]) -> None:
     source holds a flag, not episodes, so a looked-after pupil gets one open episode from about a year
     before the school's latest mark (any night from then on reads it back as looked after)."""
     sen, care = (B.COHORT_ENTITIES[c][0] for c in ("sen_provision", "looked_after"))
-    days = [date.fromisoformat(m.date) for m in school.marks if is_iso_date(m.date)]
-    since = (max(days) if days else school.clock.date()) - timedelta(days=365)
+    since = open_since(periods_night(school))
     for pupil in school.pupils:
         code = pupil.row.get("sen_provision")
         if code is not None and code.strip().upper() != B.NO_SEN:
             rendered[sen].append({B.STUDENT_ID: str(pupil.mis_id), B.SEN_COLUMNS["sen_provision"][0]: code})
-        try:
-            in_care = flag_value(pupil.row.get("looked_after"))
-        except ValueError:
-            in_care = None
-        if in_care:
+        if flag_given(pupil.row.get("looked_after")):
             rendered[care].append({B.STUDENT_ID: str(pupil.mis_id),
                                    B.IN_CARE_COLUMNS["start_date"][0]: dotnet_date(since.isoformat())})
 

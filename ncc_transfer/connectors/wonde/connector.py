@@ -24,9 +24,8 @@ from ncc_transfer import cohorts
 from ncc_transfer.connectors.wonde import mapping as W
 from ncc_transfer.connectors.base import (
     Records, RecordsBuilder, ID_KEY, STUDENT_KEY, IncrementalConnector, RouteSettings, date_text, field_paths,
-    Snapshot, local_to_statutory, mapped_code, mapped_row, preferred_if_different, text
+    Snapshot, local_to_statutory, mapped_code, mapped_row, preferred_if_different, text, vendor_day
 )
-from ncc_transfer.rules.calendar import academic_year_start
 from ncc_transfer.connectors.http import StaticBearer, VendorSession, dig, next_link
 from ncc_transfer.connectors.incremental import PupilChanges
 
@@ -51,8 +50,7 @@ def _ranges(student: dict, include: str) -> list[tuple[date | None, date | None]
     periods = []
     for item in ranges[W.DATE_RANGE_ITEMS]:
         try:
-            start, end = (date.fromisoformat(d) if d else None
-                          for d in (date_text(item.get(first)), date_text(item.get(last))))
+            start, end = vendor_day(item.get(first)), vendor_day(item.get(last))
         except (AttributeError, ValueError):
             return None
         periods.append((start, end))
@@ -153,14 +151,15 @@ class WondeConnector(IncrementalConnector):
         return next_link(session, path, query, items_key="data", next_key=W.PAGINATION_NEXT)
 
     # ---------------------------------------------------------------------------------- datasets
-    def _pupils(self, session: VendorSession, settings: RouteSettings, as_of: date | None = None,
-                **params: Any) -> dict[str, dict]:
+    def _pupils(self, session: VendorSession, settings: RouteSettings, **params: Any) -> dict[str, dict]:
+        """Pupils by Wonde id, with the date ranges they keep (``PERIODS_KEY``); their flags are counted
+        on the night by ``on_night`` (every night, full or incremental)."""
         paths = self._paths(settings)
         pupils: dict[str, dict] = {}
         for endpoint in ("students", "leavers"):
             for student in self._pages(session, paths[endpoint], W.PAGE_SIZES["students"],
                                        include=",".join(W.STUDENT_INCLUDES), **params):
-                pupils[str(student.get("id"))] = {**student_row(student, as_of),
+                pupils[str(student.get("id"))] = {**student_row(student),
                                                   PERIODS_KEY: periods_text(cohort_periods(student)),
                                                   "_source": paths[endpoint]}
         return pupils
@@ -199,19 +198,9 @@ class WondeConnector(IncrementalConnector):
     def _watermark() -> dict[str, str]:
         return {W.UPDATED_AFTER_PARAM: (datetime.now() - CLOCK_SKEW).strftime("%Y-%m-%d %H:%M:%S")}
 
-    def all_pupils(self, session: VendorSession, settings: RouteSettings,
-                   as_of: date | None = None) -> tuple[dict[str, dict], dict[str, Any]]:
+    def all_pupils(self, session: VendorSession, settings: RouteSettings) -> tuple[dict[str, dict], dict[str, Any]]:
         watermark = self._watermark()  # taken first: a change made during the fetch is listed next night
-        return self._pupils(session, settings, as_of), watermark
-
-    def snapshot(self, session: VendorSession, settings: RouteSettings, *, as_of: date) -> Snapshot:
-        """As ``IncrementalConnector.snapshot``, with the night reaching the pupils (their date-range flags)."""
-        pupils, watermark = self.all_pupils(session, settings, as_of)
-        return self.on_night(Snapshot(pupils=pupils,
-                                      attendance=self.marks(session, settings, start=academic_year_start(as_of),
-                                                            end=as_of),
-                                      exclusions=self.exclusions(session, settings, as_of=as_of),
-                                      sources=self.sources(settings), watermark=watermark), as_of)
+        return self._pupils(session, settings), watermark
 
     def on_night(self, snapshot: Snapshot, as_of: date) -> Snapshot:
         """Every pupil's date-range flags counted on ``as_of`` from the ranges the row keeps (``PERIODS_KEY``),
@@ -230,7 +219,7 @@ class WondeConnector(IncrementalConnector):
                        as_of: date) -> PupilChanges:
         watermark = self._watermark()
         after = {W.UPDATED_AFTER_PARAM: since[W.UPDATED_AFTER_PARAM]}
-        upserts = self._pupils(session, settings, as_of, **after)
+        upserts = self._pupils(session, settings, **after)
         deleted = {text(d.get("id")) for d in self._pages(session, self._paths(settings)["deletions"],
                                                           W.PAGE_SIZES["deletions"], **after)
                    if d.get("type") == W.DELETION_TYPE_STUDENT and not d.get("restored_at")}

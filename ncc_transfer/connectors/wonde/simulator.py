@@ -19,7 +19,7 @@ import base64
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from functools import lru_cache
 from typing import Any
 
@@ -30,8 +30,9 @@ from starlette.routing import Route
 from ncc_transfer.connectors.wonde import mapping as W
 from ncc_transfer.simulator.core import REFUSED, RETRIED, FaultHandling, Simulator
 from ncc_transfer.simulator.credentials import bearer, demo_secret_names, same, secrets_of
-from ncc_transfer.cohorts import flag_value
-from ncc_transfer.simulator.records import in_range, is_iso_date, public, set_path
+from ncc_transfer.simulator.records import (
+    ended_ever6, flag_given, in_range, is_iso_date, open_since, periods_night, public, set_path
+)
 from ncc_transfer.simulator.source import SourceSchool, stable_id
 
 ROUTE = "wonde"
@@ -81,14 +82,6 @@ def _stamp(when: datetime) -> dict:
     return {"date": when.strftime("%Y-%m-%d %H:%M:%S.000000"), "timezone_type": 3, "timezone": "Europe/London"}
 
 
-def _flag(value: Any) -> bool | None:
-    """A supplied flag as True/False; None for blank or for text that is not a flag (no range can say it)."""
-    try:
-        return flag_value(value) if isinstance(value, str) else None
-    except ValueError:
-        return None
-
-
 def _range(start: date, end: date | None) -> dict:
     first, last = W.DATE_RANGE_FIELDS
     return {first: _date_out(start.isoformat()), last: _date_out(end.isoformat()) if end else None}
@@ -106,26 +99,19 @@ def date_ranges(row: dict, night: date) -> dict[str, dict]:
     name: [(start, end or None), ...]}})`` (ISO dates): those includes are served as given."""
     out: dict[str, dict] = {}
     given = row.get(RANGES_KEY) or {}
-    year_before = night - timedelta(days=365)
-    eligible, ever6 = _flag(row.get("fsm_eligible")), _flag(row.get("fsm_ever6"))
+    year_before = open_since(night)
+    eligible, ever6 = flag_given(row.get("fsm_eligible")), flag_given(row.get("fsm_ever6"))
     if eligible is not None and ever6 is not None:
-        ranges = [_range(year_before, None)] if eligible else \
-            [_range(night - timedelta(days=3 * 365), night - timedelta(days=2 * 365))] if ever6 else []
+        ranges = [_range(year_before, None)] if eligible else [_range(*ended_ever6(night))] if ever6 else []
         out[W.DATE_RANGE_INCLUDES["fsm"][0]] = {W.DATE_RANGE_ITEMS: ranges}
     for field in ("looked_after", "child_protection_plan"):
-        value = _flag(row.get(field))
+        value = flag_given(row.get(field))
         if value is not None:
             out[W.DATE_RANGE_INCLUDES[field][0]] = {W.DATE_RANGE_ITEMS: [_range(year_before, None)] if value else []}
     for include, spans in given.items():
         out[include] = {W.DATE_RANGE_ITEMS: [_range(date.fromisoformat(start), date.fromisoformat(end) if end else None)
                                              for start, end in spans]}
     return out
-
-
-def _night(school: SourceSchool) -> date:
-    """The day the simulated school's ranges are made around: its latest mark (else its clock)."""
-    days = [date.fromisoformat(m.date) for m in school.marks if is_iso_date(m.date)]
-    return max(days) if days else school.clock.date()
 
 
 def student_id(laestab: str, pupil_key: str) -> str:
@@ -156,7 +142,7 @@ def render(school: SourceSchool) -> dict[str, list[dict]]:
     """Every Wonde list of one school (records carry ``_updated``/``_day`` for filtering, then dropped)."""
     lists: dict[str, list[dict]] = {k: [] for k in MAX_PER_PAGE}
     leaver_keys = set()
-    night = _night(school)
+    night = periods_night(school)
     for pupil in school.pupils:
         (lists["leavers"] if pupil.is_leaver else lists["students"]).append(_student(school, pupil, night))
         if pupil.is_leaver:
